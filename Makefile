@@ -1,0 +1,55 @@
+# Tern: one entry point. See README.md for `make demo` and `make test`.
+#   make            build/tern.efi, build/esp.img (UEFI) and build/tern.iso (Multiboot2)
+#   make deps       install missing Debian packages, fetch newlib/lwIP/mbedTLS sources
+#   make test       host unit tests, then integration tests in QEMU and Bochs
+#   make demo       the end-to-end demonstration
+#   make run        one Tern in QEMU (TCG, OVMF, SVM+NPT), console on this terminal
+#   make run-bochs  one Tern in Bochs (VMX+EPT), console on this terminal
+#   make bench      benchmark table, JSON under build/bench/
+
+BUILD  := build
+PYTHON := /usr/bin/python3
+export PYTHON
+
+# Host builds (unit tests, fuzzers) of arch-neutral code. Fragments append
+# test binaries to UNIT_TESTS; `make unit` runs each one.
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -DTERN_HOST \
+	-fsanitize=address,undefined -fno-omit-frame-pointer
+HOST_LDLIBS := -lcmocka
+UNIT_TESTS :=
+INTEGRATION_DEPS :=
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+include mk/deps.mk
+include mk/kernel.mk
+include $(sort $(filter-out mk/deps.mk mk/kernel.mk mk/images.mk,$(wildcard mk/*.mk)))
+include mk/images.mk
+
+.PHONY: all test unit integration demo run run-bochs bench clean
+all: $(KERNEL_IMAGES)
+
+test: deps all unit integration
+
+unit: deps $(UNIT_TESTS)
+	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+integration: deps all $(INTEGRATION_DEPS)
+	cd tests/integration && $(PYTHON) -m pytest -v -rA -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: deps all $(INTEGRATION_DEPS)
+	$(PYTHON) tools/demo.py
+
+run: deps all
+	$(PYTHON) tools/run.py qemu $(RUN_ARGS)
+
+run-bochs: deps all
+	$(PYTHON) tools/run.py bochs $(RUN_ARGS)
+
+bench: deps all $(INTEGRATION_DEPS)
+	$(PYTHON) tools/bench.py
+
+clean:
+	rm -rf $(filter-out $(BUILD)/deps,$(wildcard $(BUILD)/*))

@@ -1,0 +1,15 @@
+/* The log: a ring buffer of tagged, timestamped lines (console `log`).
+ * Errors and warnings are also echoed to the console at once. */
+#pragma once
+#include <stdarg.h>
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_write(enum log_level level, const char *tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_vwrite(enum log_level level, const char *tag, const char *fmt, va_list ap);
+
+#define log_err(tag, ...)   log_write(LOG_ERR, tag, __VA_ARGS__)
+#define log_warn(tag, ...)  log_write(LOG_WARN, tag, __VA_ARGS__)
+#define log_info(tag, ...)  log_write(LOG_INFO, tag, __VA_ARGS__)
+#define log_debug(tag, ...) log_write(LOG_DEBUG, tag, __VA_ARGS__)
