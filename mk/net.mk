@@ -1,0 +1,118 @@
+# net/: lwIP for the kernel, Tern's own net code, and their host tests.
+#   build/lwip/liblwip.a             lwIP 2.1.3 (core, IPv4, ethernet, altcp, lwiperf)
+#                                    built with KERNEL_CFLAGS and net/lwipopts.h
+#   build/lwip-unit/lwip_unittests   lwIP's own test/unit (Check) against the same
+#                                    options and port, on the host
+#   build/unit/net/test_*            cmocka tests of vswitch and announce
+# `make NET_TLS=1` also builds lwIP's altcp_tls over mbedTLS (off by default).
+
+NET_TLS ?= 0
+LWIP_SRC := $(LWIP_DIR)/src
+
+# Include order matters: net/ first so lwIP finds Tern's lwipopts.h and
+# arch/cc.h; -I. (already in both CFLAGS) finds net/lwip_port.h.
+NET_LWIP_INC := -Inet -I$(LWIP_SRC)/include
+NET_TLS_CFLAGS := $(if $(filter 1,$(NET_TLS)),-DTERN_NET_TLS=1 -I$(MBEDTLS_DIR)/include)
+# Other subsystems that include lwIP headers (the migration transport, the
+# NIC netif glue) add this to their objects, as net/ does below.
+NET_LWIP_CFLAGS := $(NET_LWIP_INC) $(NET_TLS_CFLAGS)
+
+# lwIP's own test suites only (lwIP itself builds warning-free): they compare
+# int with unsigned counters, and Check's fail_unless() takes the message
+# arguments after a format that is the assertion's text. Tern's code stays strict.
+LWIP_TEST_WNO := -Wno-sign-compare -Wno-format-extra-args
+
+# Upstream's lists (src/Filelists.mk), trimmed to what NO_SYS + IPv4 uses.
+LWIP_CORE := init.c def.c dns.c inet_chksum.c ip.c mem.c memp.c netif.c pbuf.c raw.c \
+	stats.c sys.c altcp.c altcp_alloc.c altcp_tcp.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c
+LWIP_CORE4 := autoip.c dhcp.c etharp.c icmp.c igmp.c ip4_frag.c ip4.c ip4_addr.c
+LWIP_KSRCS := $(addprefix core/,$(LWIP_CORE)) $(addprefix core/ipv4/,$(LWIP_CORE4)) \
+	netif/ethernet.c apps/lwiperf/lwiperf.c \
+	$(if $(filter 1,$(NET_TLS)),apps/altcp_tls/altcp_tls_mbedtls.c apps/altcp_tls/altcp_tls_mbedtls_mem.c)
+LWIP_KOBJS := $(patsubst %.c,$(BUILD)/lwip/obj/%.o,$(LWIP_KSRCS))
+
+# lwIP's sources appear when `make deps` unpacks them; a rule that only
+# waits for that keeps make from giving up on a fresh tree.
+$(LWIP_SRC)/%.c: | $(LWIP_DIR)/.unpacked
+	@test -f $@
+
+$(BUILD)/lwip/obj/%.o: $(LWIP_SRC)/%.c $(NEWLIB_LIBC) mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lwip/liblwip.a: $(LWIP_KOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Tern's net/ code in the kernel: every net/*.c (host-only code lives in tests/).
+NET_KERNEL_SRCS := $(wildcard net/*.c)
+NET_KERNEL_OBJS := $(call kobj,$(NET_KERNEL_SRCS))
+$(NET_KERNEL_OBJS): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(NET_KERNEL_OBJS): | $(LWIP_DIR)/.unpacked
+KERNEL_EXTRA_OBJS += $(NET_KERNEL_OBJS)
+KERNEL_LIBS += $(BUILD)/lwip/liblwip.a
+
+# --- lwIP's unit tests on the host ------------------------------------------
+# Tern's options plus the few the suites require (tests/unit/net/lwip/
+# lwipopts.h says why for each); upstream's test sys_arch.c supplies the fake
+# clock (lwip_sys_now). LWIP_DEBUG as in upstream's test build, so LWIP_ERROR
+# paths print. The sockets, mDNS and MQTT suites are replaced by empty ones
+# (tests/unit/net/lwip/nosys_suites.c; net/README.md says why).
+# The suites are copied to build/lwip-unit/suites and patched there
+# (tests/unit/net/lwip/patches/*.patch, each saying why); build/deps stays
+# as Debian ships it.
+LWIP_TEST := $(BUILD)/lwip-unit/suites
+LWIP_TEST_PATCHES := $(sort $(wildcard tests/unit/net/lwip/patches/*.patch))
+LWIP_UNIT_INC := -Itests/unit/net/lwip -I$(LWIP_TEST) $(NET_LWIP_INC)
+LWIP_UNIT_CFLAGS := $(HOST_CFLAGS) $(LWIP_UNIT_INC) -DLWIP_DEBUG
+LWIP_UNIT_LIBS := -lcheck_pic -pthread -lrt -lm -lsubunit
+LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_mem.c \
+	core/test_netif.c core/test_pbuf.c core/test_timers.c dhcp/test_dhcp.c \
+	etharp/test_etharp.c ip4/test_ip4.c ip6/test_ip6.c tcp/tcp_helper.c tcp/test_tcp_oos.c \
+	tcp/test_tcp.c udp/test_udp.c
+LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_KSRCS)) \
+	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
+	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/net/stub_log.c \
+		$(wildcard tests/unit/net/lwip/*.c))
+
+$(BUILD)/lwip-unit/src/%.o: $(LWIP_SRC)/%.c mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(LWIP_UNIT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LWIP_TEST)/.patched: $(LWIP_DIR)/.unpacked $(LWIP_TEST_PATCHES) mk/net.mk
+	rm -rf $(LWIP_TEST) && mkdir -p $(BUILD)/lwip-unit && cp -r $(LWIP_DIR)/test/unit $(LWIP_TEST)
+	for p in $(LWIP_TEST_PATCHES); do patch -s -d $(LWIP_TEST) -p1 -i $(CURDIR)/$$p < /dev/null || exit 1; done
+	@touch $@
+
+$(LWIP_TEST)/%.c: $(LWIP_TEST)/.patched
+	@test -f $@
+# Sources made by the two `test -f` rules are not intermediate: never delete them.
+.SECONDARY: $(addprefix $(LWIP_SRC)/,$(LWIP_KSRCS)) $(addprefix $(LWIP_TEST)/,$(LWIP_UNIT_TESTS))
+
+$(BUILD)/lwip-unit/test/%.o: $(LWIP_TEST)/%.c mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(LWIP_UNIT_CFLAGS) $(LWIP_TEST_WNO) -MMD -MP -c $< -o $@
+
+$(BUILD)/lwip-unit/tern/%.o: %.c mk/net.mk | $(LWIP_TEST)/.patched
+	@mkdir -p $(@D)
+	gcc $(LWIP_UNIT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lwip-unit/lwip_unittests: $(LWIP_UNIT_OBJS)
+	gcc $(HOST_CFLAGS) -o $@ $^ $(LWIP_UNIT_LIBS)
+
+# The suites write lwip_unittests.xml into the working directory: run them
+# from build/lwip-unit so the tree stays clean.
+$(BUILD)/lwip-unit/run: $(BUILD)/lwip-unit/lwip_unittests mk/net.mk
+	@printf '#!/bin/sh\ncd "$$(dirname "$$0")" && exec ./lwip_unittests "$$@"\n' > $@
+	@chmod +x $@
+UNIT_TESTS += $(BUILD)/lwip-unit/run
+
+# --- Tern's own net/ tests (cmocka) -----------------------------------------
+NET_UNIT_TESTS := $(patsubst tests/unit/net/%.c,$(BUILD)/unit/net/%,$(wildcard tests/unit/net/test_*.c))
+
+$(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h tests/unit/net/stub_log.c mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+UNIT_TESTS += $(NET_UNIT_TESTS)
+
+-include $(shell find $(BUILD)/lwip $(BUILD)/lwip-unit -name '*.d' 2>/dev/null)
