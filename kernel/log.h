@@ -13,3 +13,7 @@ void log_vwrite(enum log_level level, const char *tag, const char *fmt, va_list 
 #define log_warn(tag, ...)  log_write(LOG_WARN, tag, __VA_ARGS__)
 #define log_info(tag, ...)  log_write(LOG_INFO, tag, __VA_ARGS__)
 #define log_debug(tag, ...) log_write(LOG_DEBUG, tag, __VA_ARGS__)
+
+/* Kernel only: registers the `log` command; ends echoing info lines. */
+void log_init(void);
+void log_boot_done(void);

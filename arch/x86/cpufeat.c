@@ -1,0 +1,161 @@
+#include <string.h>
+#include "arch/x86/asm.h"
+#include "arch/x86/cpufeat.h"
+#include "arch/x86/lapic.h"
+#include "kernel/console/cmd.h"
+#include "kernel/kprintf.h"
+#include "kernel/time.h"
+
+struct cpu_features cpu_features;
+
+/* VMX capability MSRs (SDM Vol. 3, Appendix A). */
+#define MSR_VMX_BASIC 0x480
+#define MSR_VMX_PINBASED 0x481
+#define MSR_VMX_PROCBASED 0x482
+#define MSR_VMX_PROCBASED2 0x48B
+#define MSR_VMX_EPT_VPID_CAP 0x48C
+#define MSR_VMX_TRUE_PINBASED 0x48D
+#define MSR_VMX_TRUE_PROCBASED 0x48E
+#define MSR_VM_CR 0xC0010114
+
+/* Control bits are allowed-1 when set in the high half of a capability MSR. */
+static bool allowed1(uint64_t cap, int bit)
+{
+	return (cap >> 32) & (1u << bit);
+}
+
+static void probe_vmx(struct cpu_features *f)
+{
+	uint64_t fc = 0, basic = 0, pin = 0, proc = 0, proc2 = 0, cap = 0;
+
+	rdmsr_safe(MSR_FEATURE_CONTROL, &fc);
+	/* Locked with "VMX outside SMX" clear: firmware switched VMX off. */
+	f->vmx_disabled = (fc & 1) && !(fc & 4);
+
+	rdmsr_safe(MSR_VMX_BASIC, &basic);
+	bool true_ctls = basic & (1ull << 55);
+	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED, &pin);
+	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED, &proc);
+	f->preemption_timer = allowed1(pin, 6);
+	if (!allowed1(proc, 31)) /* no secondary controls */
+		return;
+	rdmsr_safe(MSR_VMX_PROCBASED2, &proc2);
+	f->ept = allowed1(proc2, 1);
+	f->vpid = allowed1(proc2, 5);
+	f->unrestricted_guest = allowed1(proc2, 7);
+	f->pml = allowed1(proc2, 17);
+	if (f->ept && !rdmsr_safe(MSR_VMX_EPT_VPID_CAP, &cap))
+		f->ept_ad = cap & (1ull << 21);
+}
+
+static void probe_svm(struct cpu_features *f)
+{
+	struct cpuid_regs r = cpuid(0x8000000A, 0);
+
+	uint64_t vm_cr = 0;
+
+	rdmsr_safe(MSR_VM_CR, &vm_cr);
+	f->svm_disabled = vm_cr & (1u << 4);
+	f->asids = r.ebx;
+	f->npt = r.edx & (1u << 0);
+	f->nrip_save = r.edx & (1u << 3);
+	f->flush_by_asid = r.edx & (1u << 6);
+	f->decode_assists = r.edx & (1u << 7);
+}
+
+void cpufeat_probe(void)
+{
+	struct cpu_features *f = &cpu_features;
+	struct cpuid_regs r = cpuid(0, 0);
+
+	memcpy(f->vendor + 0, &r.ebx, 4);
+	memcpy(f->vendor + 4, &r.edx, 4);
+	memcpy(f->vendor + 8, &r.ecx, 4);
+	f->intel = !strcmp(f->vendor, "GenuineIntel");
+	f->amd = !strcmp(f->vendor, "AuthenticAMD");
+
+	r = cpuid(1, 0);
+	uint32_t fam = (r.eax >> 8) & 0xF, model = (r.eax >> 4) & 0xF;
+	if (fam == 0xF)
+		fam += (r.eax >> 20) & 0xFF;
+	if (fam == 0x6 || fam >= 0xF)
+		model |= ((r.eax >> 16) & 0xF) << 4;
+	f->family = fam;
+	f->model = model;
+	f->stepping = r.eax & 0xF;
+	f->vmx = r.ecx & (1u << 5);
+	f->x2apic = r.ecx & (1u << 21);
+
+	uint32_t max_ext = cpuid(0x80000000, 0).eax;
+	if (max_ext >= 0x80000001) {
+		r = cpuid(0x80000001, 0);
+		f->svm = r.ecx & (1u << 2);
+		f->pdpe1gb = r.edx & (1u << 26);
+	}
+	if (max_ext >= 0x80000004) {
+		for (uint32_t i = 0; i < 3; i++) {
+			r = cpuid(0x80000002 + i, 0);
+			memcpy(f->brand + 16 * i, &r, 16);
+		}
+	}
+	if (max_ext >= 0x80000007)
+		f->invariant_tsc = cpuid(0x80000007, 0).edx & (1u << 8);
+	if (f->vmx)
+		probe_vmx(f);
+	if (f->svm && max_ext >= 0x8000000A)
+		probe_svm(f);
+}
+
+static const char *yn(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static int cmd_cpu(int argc, char **argv)
+{
+	const struct cpu_features *f = &cpu_features;
+	const char *brand = f->brand;
+
+	(void)argv;
+	if (argc != 1)
+		return CMD_USAGE;
+	while (*brand == ' ')
+		brand++;
+	kprintf("vendor:             %s\n", f->vendor);
+	kprintf("model:              %s (family %u model %u stepping %u)\n",
+		*brand ? brand : "unknown", f->family, f->model, f->stepping);
+	kprintf("tsc:                %lu.%03lu MHz%s\n", tsc_hz / 1000000, tsc_hz / 1000 % 1000,
+		f->invariant_tsc ? " (invariant)" : "");
+	kprintf("lapic timer:        %lu.%03lu MHz (%s)\n", lapic_timer_hz / 1000000,
+		lapic_timer_hz / 1000 % 1000, lapic_x2apic ? "x2APIC" : "xAPIC");
+	kprintf("vmx:                %s%s\n", yn(f->vmx), f->vmx_disabled ? " (disabled by firmware)" : "");
+	if (f->vmx) {
+		kprintf("  ept:              %s\n", yn(f->ept));
+		kprintf("  ept a/d:          %s\n", yn(f->ept_ad));
+		kprintf("  pml:              %s\n", yn(f->pml));
+		kprintf("  vpid:             %s\n", yn(f->vpid));
+		kprintf("  unrestricted:     %s\n", yn(f->unrestricted_guest));
+		kprintf("  preemption timer: %s\n", yn(f->preemption_timer));
+	}
+	kprintf("svm:                %s%s\n", yn(f->svm), f->svm_disabled ? " (disabled by firmware)" : "");
+	if (f->svm) {
+		kprintf("  npt:              %s\n", yn(f->npt));
+		kprintf("  nrip save:        %s\n", yn(f->nrip_save));
+		kprintf("  decode assists:   %s\n", yn(f->decode_assists));
+		kprintf("  flush by asid:    %s\n", yn(f->flush_by_asid));
+		kprintf("  asids:            %u\n", f->asids);
+	}
+	return 0;
+}
+
+static const struct cmd cpu_cmd = {
+	.name = "cpu",
+	.summary = "CPU vendor, model and virtualization features (VMX/EPT, SVM/NPT)",
+	.usage = "cpu",
+	.run = cmd_cpu,
+};
+
+void cpufeat_register_commands(void)
+{
+	cmd_register(&cpu_cmd);
+}

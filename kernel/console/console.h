@@ -1,0 +1,19 @@
+/* The operator console on COM1: prompt, line editing, command dispatch. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONSOLE_PROMPT "tern> "
+
+void console_init(void);
+/* Writes raw text to the console, turning \n into \r\n. */
+void console_write(const char *s, size_t n);
+/* Reads and handles pending input; true if there was any. */
+bool console_poll(void);
+/* Prints the prompt (after a command, or after asynchronous output). */
+void console_prompt(void);
+
+/* While a hook is set, every received byte goes to it instead of the line
+ * editor (`vm console` uses this); it returns false to detach itself. */
+typedef bool (*console_input_hook)(int ch, void *ctx);
+void console_set_input_hook(console_input_hook hook, void *ctx);
