@@ -910,6 +910,19 @@ class Lab:
                         "up": "UP" in flags, "carrier": "LOWER_UP" in flags})
         return out
 
+    def wait_port(self, port: str, timeout: float = 10.0) -> bool:
+        """Wait until a bridge port has carrier and is forwarding. A TAP's
+        port only forwards some time (up to ~1 s, the kernel's linkwatch delay)
+        after the emulator opened it: frames sent before are dropped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for p in self.ports():
+                if p["name"] == port and p["carrier"] and p["state"] == "forwarding":
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     # ---- bridge fdb -------------------------------------------------------
 
     def fdb(self) -> List[Tuple[str, str]]:
@@ -920,7 +933,7 @@ class Lab:
         cp = _run(["bridge", "-n", self.ns, "-j", "fdb", "show", "br", self.bridge])
         out = []
         for e in json.loads(cp.stdout or "[]"):
-            if "self" in e.get("flags", []) or e.get("state") in ("permanent", "static"):
+            if "self" in e.get("flags", []) or e.get("state") == "permanent":
                 continue
             if e.get("ifname") == self.bridge:
                 continue
@@ -1003,7 +1016,7 @@ class Lab:
         Bochs do (open /dev/net/tun, TUNSETIFF IFF_TAP|IFF_NO_PI, inside the
         lab namespace). It answers ARP, ICMP echo and UDP echo for `ip` and,
         with announce=N, first sends N rounds of gratuitous ARP + RARP.
-        Returns once the TAP has carrier."""
+        Returns once the TAP's bridge port forwards."""
         check_ifname(tap)
         log_path = log_path or self._path(f"fake-{tap}.log")
         with open(log_path, "w") as out:
@@ -1012,7 +1025,7 @@ class Lab:
                            stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if any(pt["name"] == tap and pt["carrier"] for pt in self.ports()):
+            if self.wait_port(tap, timeout=0):
                 return p
             if p.poll() is not None:
                 break
@@ -1147,6 +1160,17 @@ def fake_host_main(tap: str, mac: str, ip: str, announce: int = 0) -> int:
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     print(f"fake-host: {tap} {mac} {ip}", flush=True)
+    # Announce only once the bridge forwards from the TAP: its port leaves the
+    # disabled state some time after the open (linkwatch), frames before are lost.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/sys/class/net/{tap}/brport/state") as f:
+                if f.read().strip() == "3":  # BR_STATE_FORWARDING
+                    break
+        except OSError:
+            break  # not on a bridge: nothing to wait for
+        time.sleep(0.02)
     gap = 0.05
     for _ in range(announce):  # like QEMU's announce: GARP + RARP, growing gaps
         os.write(fd, garp_frame(mac, ip))

@@ -181,7 +181,9 @@ def test_emulator_style_tap_host(netlab_factory):
     lab = netlab_factory()
     tap = lab.add_tap("tap0")
     cap = lab.capture()
+    assert not lab.wait_port(tap, timeout=0)  # nobody has opened it yet
     fake = lab.fake_host(tap, H1_MAC, H1_IP, announce=2)
+    assert lab.wait_port(tap, timeout=0)
     assert lab.wait_reachable(H1_IP, timeout=10)
     assert lab.fdb_port(H1_MAC) == "tap0"
     got = cap.wait_for(lambda f: f.src == H1_MAC and (f.is_garp or f.is_rarp), count=4)
