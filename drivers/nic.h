@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NIC_ETH_ALEN  6
+#define NIC_ETH_ALEN 6
 /* 1514 bytes plus one 802.1Q tag: Tern switches tagged frames unchanged. */
 #define NIC_FRAME_MAX 1518
-#define NIC_NAME_MAX  16
+#define NIC_NAME_MAX 16
 
 /* What `net show` prints. The driver keeps them; drops and errors include
  * what the hardware counted (e1000: MPC, CRCERRS, ...) when it reads them. */
