@@ -110,7 +110,8 @@ UNIT_TESTS += $(BUILD)/lwip-unit/run
 # --- Tern's own net/ tests (cmocka) -----------------------------------------
 NET_UNIT_TESTS := $(patsubst tests/unit/net/%.c,$(BUILD)/unit/net/%,$(wildcard tests/unit/net/test_*.c))
 
-$(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h tests/unit/net/stub_log.c mk/net.mk
+$(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h tests/unit/net/stub_log.c \
+		mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
 UNIT_TESTS += $(NET_UNIT_TESTS)
