@@ -9,33 +9,33 @@
 /* --- system ------------------------------------------------------------- */
 /* One CPU runs the main loop and nothing touches lwIP from an interrupt,
  * so there are no threads, no mailboxes and nothing to lock. */
-#define NO_SYS               1
+#define NO_SYS 1
 #define SYS_LIGHTWEIGHT_PROT 0
-#define LWIP_TIMERS          1
-#define LWIP_NETCONN         0
-#define LWIP_SOCKET          0
+#define LWIP_TIMERS 1
+#define LWIP_NETCONN 0
+#define LWIP_SOCKET 0
 /* 8-byte alignment: the heap also holds structures with 64-bit members. */
-#define MEM_ALIGNMENT        8
+#define MEM_ALIGNMENT 8
 
 /* --- protocols ---------------------------------------------------------- */
-#define LWIP_IPV4     1
-#define LWIP_IPV6     0
-#define LWIP_ARP      1
+#define LWIP_IPV4 1
+#define LWIP_IPV6 0
+#define LWIP_ARP 1
 #define LWIP_ETHERNET 1
-#define LWIP_ICMP     1
-#define LWIP_RAW      1 /* `net ping` sends ICMP echo through a raw pcb */
-#define LWIP_UDP      1
-#define LWIP_TCP      1
-#define LWIP_DHCP     1 /* optional: `ip=dhcp`; static addresses need nothing of it */
-#define LWIP_AUTOIP   0
-#define LWIP_IGMP     0
+#define LWIP_ICMP 1
+#define LWIP_RAW 1 /* `net ping` sends ICMP echo through a raw pcb */
+#define LWIP_UDP 1
+#define LWIP_TCP 1
+#define LWIP_DHCP 1 /* optional: `ip=dhcp`; static addresses need nothing of it */
+#define LWIP_AUTOIP 0
+#define LWIP_IGMP 0
 /* DNS would allocate at init and Tern names its peers by address. */
-#define LWIP_DNS      0
-#define IP_FORWARD    0
+#define LWIP_DNS 0
+#define IP_FORWARD 0
 #define IP_REASSEMBLY 1
-#define IP_FRAG       1
-#define ARP_TABLE_SIZE     32
-#define ARP_QUEUEING       1
+#define IP_FRAG 1
+#define ARP_TABLE_SIZE 32
+#define ARP_QUEUEING 1
 #define MEMP_NUM_ARP_QUEUE 32
 /* No option needed for moved guests: etharp_input() refreshes an existing
  * entry from any ARP packet, so a gratuitous ARP replaces the old MAC. */
@@ -46,7 +46,7 @@
 #ifndef TERN_NET_TLS
 #define TERN_NET_TLS 0
 #endif
-#define LWIP_ALTCP_TLS         TERN_NET_TLS
+#define LWIP_ALTCP_TLS TERN_NET_TLS
 #define LWIP_ALTCP_TLS_MBEDTLS TERN_NET_TLS
 
 /* --- TCP throughput --------------------------------------------------------
@@ -55,11 +55,11 @@
  * the sender; window scaling (RFC 7323) lets it exceed 64 KiB. The send
  * buffer is twice the window so the application can queue ahead of the ACKs
  * (the migration sender keeps it full). */
-#define TCP_MSS         1460
-#define LWIP_WND_SCALE  1
-#define TCP_WND         (256 * 1024)
-#define TCP_RCV_SCALE   3 /* 256 KiB >> 3 fits the 16-bit window field */
-#define TCP_SND_BUF     (512 * 1024)
+#define TCP_MSS 1460
+#define LWIP_WND_SCALE 1
+#define TCP_WND (256 * 1024)
+#define TCP_RCV_SCALE 3 /* 256 KiB >> 3 fits the 16-bit window field */
+#define TCP_SND_BUF (512 * 1024)
 /* lwIP's sanity rule: at least 2 * TCP_SND_BUF / TCP_MSS segments. */
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 /* Queued, unacked and out-of-order segments of all connections. */
@@ -67,45 +67,45 @@
 /* The default (half of TCP_SND_BUF) breaks lwIP's rule that it stay 4 MSS
  * below 64 KiB: tcp_sndbuf() reports at most 0xffff. Only the netconn and
  * socket layers read it, which Tern does not build. */
-#define TCP_SNDLOWAT     (32 * 1024)
-#define TCP_QUEUE_OOSEQ  1
-#define LWIP_TCP_KEEPALIVE 1 /* a migration peer that dies must be noticed */
+#define TCP_SNDLOWAT (32 * 1024)
+#define TCP_QUEUE_OOSEQ 1
+#define LWIP_TCP_KEEPALIVE 1	/* a migration peer that dies must be noticed */
 #define LWIP_CHECKSUM_ON_COPY 1 /* checksum while tcp_write copies: one pass over data */
-#define MEMP_NUM_TCP_PCB        16
+#define MEMP_NUM_TCP_PCB 16
 #define MEMP_NUM_TCP_PCB_LISTEN 8
-#define MEMP_NUM_UDP_PCB        8
-#define MEMP_NUM_RAW_PCB        4
-#define MEMP_NUM_PBUF           64
+#define MEMP_NUM_UDP_PCB 8
+#define MEMP_NUM_RAW_PCB 4
+#define MEMP_NUM_PBUF 64
 /* lwIP's own timers plus a few for apps (ping, lwiperf, migration). */
-#define MEMP_NUM_SYS_TIMEOUT    (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+#define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 
 /* --- memory: all static, sized once --------------------------------------
  * The heap holds what tcp_write copies: two full send buffers (migration and
  * iperf at once) with per-segment overhead. The pool holds received frames:
  * a full receive window of two connections, with room for ARP and ICMP. */
-#define MEM_LIBC_MALLOC  0
-#define MEMP_MEM_MALLOC  0
-#define MEM_SIZE         (2 * 1024 * 1024)
-#define PBUF_POOL_SIZE   512
+#define MEM_LIBC_MALLOC 0
+#define MEMP_MEM_MALLOC 0
+#define MEM_SIZE (2 * 1024 * 1024)
+#define PBUF_POOL_SIZE 512
 
 /* --- checksums: in software (the e1000 offloads are not used) ------------- */
-#define CHECKSUM_GEN_IP    1
-#define CHECKSUM_GEN_UDP   1
-#define CHECKSUM_GEN_TCP   1
-#define CHECKSUM_GEN_ICMP  1
-#define CHECKSUM_CHECK_IP  1
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_ICMP 1
+#define CHECKSUM_CHECK_IP 1
 #define CHECKSUM_CHECK_UDP 1
 #define CHECKSUM_CHECK_TCP 1
 #define CHECKSUM_CHECK_ICMP 1
 
 /* --- netif --------------------------------------------------------------- */
 #define LWIP_NETIF_STATUS_CALLBACK 1
-#define LWIP_NETIF_LINK_CALLBACK   1
-#define LWIP_HAVE_LOOPIF           0
-#define LWIP_NETIF_LOOPBACK        0
+#define LWIP_NETIF_LINK_CALLBACK 1
+#define LWIP_HAVE_LOOPIF 0
+#define LWIP_NETIF_LOOPBACK 0
 
 /* --- statistics: `net show` reads drops and errors from lwip_stats --------- */
-#define LWIP_STATS         1
+#define LWIP_STATS 1
 #define LWIP_STATS_DISPLAY 0
 
 /* --- apps ----------------------------------------------------------------- */
