@@ -43,7 +43,6 @@ import re
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -633,6 +632,7 @@ class Lab:
         self._own_workdir = workdir is None
         self.workdir = str(workdir) if workdir else None
         self._owner = os.getpid()
+        self._created: List[str] = []  # namespaces this object made (or attached)
         self._is_up = False
         self._down = False
         self._seq = 0
@@ -696,10 +696,11 @@ class Lab:
 
     def _make_ns(self, ns: str) -> None:
         _run(["ip", "netns", "add", ns])
+        self._created.append(ns)  # only now is it ours to delete
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
         if self.disable_ipv6:  # no IPv6 chatter (RS, MLD, DAD) on the lab's wire
-            self.run(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
-                      "net.ipv6.conf.default.disable_ipv6=1"], ns=ns, check=True)
+            _run(self.wrap(["sh", "-c", "for k in all default; do "
+                            "echo 1 > /proc/sys/net/ipv6/conf/$k/disable_ipv6; done"], ns))
 
     def _veth(self, ns: str, port: str, ifname: str, cidr: Optional[str],
               mac: Optional[str]) -> None:
@@ -729,7 +730,7 @@ class Lab:
         procs, self._procs = self._procs, []
         _stop_procs(procs)
         existing = set(netns_list())
-        nss = [ns for ns in self._all_namespaces() if ns in existing]
+        nss = [ns for ns in self._created if ns in existing]
         pids = [pid for ns in nss for pid in netns_pids(ns)]
         if pids:
             log.info("netlab %s: killing %s", self.name, pids)
@@ -741,7 +742,8 @@ class Lab:
         log.info("netlab %s down", self.name)
 
     def _all_namespaces(self) -> List[str]:
-        """Ours, including any host namespaces another process added (CLI)."""
+        """The lab's namespaces by name, including host namespaces another
+        process added (for status)."""
         pre = f"{self.name}-h-"
         found = [ns for ns in netns_list() if ns.startswith(pre)]
         return list(dict.fromkeys(self.namespaces + [self.client_ns] + found))
@@ -755,6 +757,7 @@ class Lab:
         if lab.ns not in netns_list():
             raise LabError(f"no lab {name!r} (namespace {lab.ns} not found)")
         lab._is_up = True
+        lab._created = lab._all_namespaces()  # teardown removes what exists
         if lab.client_ns in netns_list():
             lab.has_client = True
             addrs = json.loads(_run(["ip", "-n", lab.client_ns, "-j", "addr", "show",

@@ -249,6 +249,27 @@ def test_up_failure_leaves_nothing():
     assert lab_namespaces(lab.name) == []
 
 
+@needs_root
+def test_failed_up_never_deletes_a_namespace_it_did_not_make():
+    name = netlab.new_name()
+    subprocess.run(["ip", "netns", "add", f"{name}-cli"], check=True)  # a stranger's
+    try:
+        with pytest.raises(netlab.LabError):
+            Lab(name=name).up()
+        assert lab_namespaces(name) == [f"{name}-cli"]
+    finally:
+        subprocess.run(["ip", "netns", "del", f"{name}-cli"])
+
+
+@needs_root
+def test_ipv6_is_off_in_the_lab(netlab_factory):
+    lab = netlab_factory()
+    for ns in (lab.ns, lab.client_ns):
+        cp = lab.run(["cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6"], ns=ns)
+        assert cp.stdout.strip() == "1"
+    assert "inet6" not in lab.client(["ip", "addr", "show", "eth0"]).stdout
+
+
 SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tools!r})
