@@ -4,7 +4,18 @@
 #ifndef TERN_NET_ARCH_CC_H
 #define TERN_NET_ARCH_CC_H
 
+#include <limits.h>
+#include <sys/types.h>
+
 #include "net/lwip_port.h"
+
+/* lwIP typedefs ssize_t as int unless SSIZE_MAX is defined. Newlib's
+ * <limits.h> does not define it in a freestanding build, so a file that
+ * includes lwIP and then <sys/types.h> (stdio.h does, and so does mbedTLS)
+ * would see two ssize_t. Use the C library's instead. */
+#ifndef SSIZE_MAX
+#define SSIZE_MAX LONG_MAX
+#endif
 
 /* Byte order: lwIP's default (little endian, x86-64) unless the C library
  * already says so. */
