@@ -1,0 +1,82 @@
+/* The numbers of docs/migration-stream.md (version 1). Change the spec
+ * first, then this file. */
+#pragma once
+#include <stdint.h>
+
+#define MIG_MAGIC "TERN-MIG"
+#define MIG_MAGIC_LEN 8
+#define MIG_VERSION 1u
+#define MIG_HEADER_LEN 16u
+#define MIG_REC_HDR_LEN 8u
+#define MIG_REC_ALIGN 8u
+
+#define MIG_PAGE_SHIFT 12u
+#define MIG_PAGE_SIZE 4096u
+
+/* Set on types a receiver may skip when it does not know them. */
+#define MIG_REC_OPTIONAL 0x80000000u
+
+enum mig_rec_type {
+	MIG_REC_HELLO = 0x01,
+	MIG_REC_AUTH = 0x02,
+	MIG_REC_GUEST_CONFIG = 0x03,
+	MIG_REC_PAGE_DATA = 0x04,
+	MIG_REC_VCPU_STATE = 0x05,
+	MIG_REC_DEVICE_STATE = 0x06,
+	MIG_REC_END_OF_ROUND = 0x07,
+	MIG_REC_END = 0x08,
+	MIG_REC_ERROR = 0x09,
+	MIG_REC_ACCEPT = 0x10,
+	MIG_REC_REFUSE = 0x11,
+	MIG_REC_HANDOFF_DONE = 0x12,
+};
+
+/* ERROR and REFUSE codes. */
+enum mig_code {
+	MIG_CODE_PROTOCOL = 1,
+	MIG_CODE_VERSION = 2,
+	MIG_CODE_AUTH = 3,
+	MIG_CODE_CPUID = 4,
+	MIG_CODE_NO_MEMORY = 5,
+	MIG_CODE_IN_USE = 6,
+	MIG_CODE_LIMIT = 7,
+	MIG_CODE_GUEST = 8,
+	MIG_CODE_CANCELLED = 9,
+	MIG_CODE_TIMEOUT = 10,
+	MIG_CODE_CHECKSUM = 11,
+	MIG_CODE_UNSUPPORTED = 12,
+};
+
+/* Receiver limits. */
+#define MIG_MAX_BATCH_PAGES 256u
+#define MIG_PAGE_ENTRY_LEN 16u
+#define MIG_BATCH_HDR_LEN 8u
+#define MIG_MAX_RECORD_LEN                                                                         \
+	(MIG_BATCH_HDR_LEN + MIG_MAX_BATCH_PAGES * (MIG_PAGE_ENTRY_LEN + MIG_PAGE_SIZE))
+#define MIG_MAX_RAM_BYTES (64ull << 30)
+#define MIG_MAX_VCPUS 64u
+#define MIG_MAX_DEVICES 32u
+#define MIG_MAX_BLOB 65536u
+#define MIG_MAX_CPUID_BLOB 8192u
+#define MIG_MAX_TEXT 256u
+#define MIG_NAME_FIELD 32u /* 31 characters and a NUL */
+#define MIG_DEVNAME_FIELD 24u
+
+/* Payload layouts. */
+#define MIG_NONCE_LEN 32u
+#define MIG_PROOF_LEN 32u
+#define MIG_SOFTWARE_LEN 32u
+#define MIG_HELLO_LEN 80u
+#define MIG_CONFIG_FIXED_LEN 72u
+#define MIG_DEVICE_ENTRY_LEN 32u
+#define MIG_CONFIG_MAX_LEN                                                                         \
+	(MIG_CONFIG_FIXED_LEN + MIG_MAX_DEVICES * MIG_DEVICE_ENTRY_LEN + MIG_MAX_CPUID_BLOB)
+#define MIG_BLOB_HDR_LEN 8u
+#define MIG_EOR_LEN 16u
+#define MIG_END_LEN 32u
+#define MIG_TEXT_HDR_LEN 8u
+#define MIG_HANDOFF_LEN 8u
+
+#define MIG_PAGE_ZERO 0x1u   /* page entry flag */
+#define MIG_CONFIG_IPV4 0x1u /* GUEST_CONFIG flag */
+#define MIG_EOR_FINAL 0x1u   /* END_OF_ROUND flag */

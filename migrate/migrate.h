@@ -1,0 +1,114 @@
+/* What migrate/ needs from the rest of Tern, and what it reports back.
+ * migrate/ sees guest memory, a dirty log, vCPU and device state blobs and
+ * a byte stream; these ops structs are the whole of that view, so the same
+ * state machines run on the hypervisor (lwIP, EPT/NPT) and in host unit
+ * tests (socketpair, a fake guest). Every op that can fail returns a
+ * negative errno. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "migrate/format.h"
+
+/* The TCP port `migrate listen` opens by default. */
+#define MIG_DEFAULT_PORT 7000
+
+/* Connected byte stream with back-pressure. Both calls must not block. */
+struct mig_transport {
+	/* Bytes accepted (> 0), 0 if it would block (also while still
+	 * connecting), or negative errno (refused, reset, ...). */
+	ssize_t (*send)(void *ctx, const void *buf, size_t len);
+	/* Bytes read (> 0), 0 if nothing is there yet, negative errno once
+	 * the peer closed (-ECONNRESET) or the connection failed. */
+	ssize_t (*recv)(void *ctx, void *buf, size_t len);
+	/* Called exactly once, when the machine is finished with it. */
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
+/* Clock and randomness of the host. */
+struct mig_host {
+	uint64_t (*now_us)(void *ctx); /* monotonic */
+	/* Unpredictable bytes for the authentication nonces (RDSEED/RDRAND
+	 * on Tern). */
+	int (*random)(void *ctx, void *buf, size_t len);
+	void *ctx;
+};
+
+struct mig_device_desc {
+	uint32_t id;
+	uint32_t kind; /* the kernel's device model number; opaque here */
+	char name[MIG_DEVNAME_FIELD];
+};
+
+/* What GUEST_CONFIG carries. */
+struct mig_guest_config {
+	char name[MIG_NAME_FIELD];
+	uint64_t ram_bytes; /* gfns 0 .. ram_bytes/4096 - 1 */
+	uint32_t vcpu_count;
+	uint32_t device_count;
+	struct mig_device_desc devices[MIG_MAX_DEVICES];
+	uint8_t mac[6];
+	bool has_ipv4;
+	uint8_t ipv4[4]; /* network order */
+	uint32_t cpuid_id;
+	uint32_t cpuid_len;
+	uint8_t cpuid[MIG_MAX_CPUID_BLOB];
+};
+
+/* The guest on the source host. */
+struct mig_src_guest {
+	int (*get_config)(void *ctx, struct mig_guest_config *cfg);
+	/* Host-readable 4 KiB of guest memory, or NULL for a gfn that is not
+	 * RAM (a hole: never sent). Must stay valid until dirty_stop. */
+	const void *(*page)(void *ctx, uint64_t gfn);
+	/* Start logging writes. Pages written from now on are reported by
+	 * the next harvest. */
+	int (*dirty_start)(void *ctx);
+	/* Set in bitmap (bit gfn of 64-bit words, OR-ed in) every page
+	 * written since dirty_start or the previous harvest, and clear them
+	 * in the log: test-and-clear, then flush, so a write racing the
+	 * harvest shows up in the next one. */
+	int (*dirty_harvest)(void *ctx, uint64_t *bitmap, uint64_t npages);
+	void (*dirty_stop)(void *ctx);
+	int (*pause)(void *ctx);  /* all vCPUs stopped when it returns */
+	int (*resume)(void *ctx); /* undo pause */
+	/* Write vCPU index's state blob into buf; return its length. */
+	int (*vcpu_state)(void *ctx, uint32_t index, void *buf, size_t cap);
+	/* Same for the device with this id (from config.devices). */
+	int (*device_state)(void *ctx, uint32_t id, void *buf, size_t cap);
+	/* Called once the destination runs the guest: free it here. */
+	void (*destroy)(void *ctx);
+	void *ctx;
+};
+
+/* The incoming guest on the destination host. */
+struct mig_dst_guest {
+	/* May be NULL (accept any). -ENOTSUP if this host cannot offer the
+	 * guest's CPUID baseline. */
+	int (*check_cpuid)(void *ctx, uint32_t id, const void *blob, size_t len);
+	/* Reserve zeroed memory and the devices, state `incoming`.
+	 * -ENOMEM: not enough memory; -EEXIST: name or MAC in use. On
+	 * failure nothing stays reserved. */
+	int (*create)(void *ctx, const struct mig_guest_config *cfg);
+	/* data is 4096 bytes, or NULL for a page of zeros. */
+	int (*write_page)(void *ctx, uint64_t gfn, const void *data);
+	int (*set_vcpu_state)(void *ctx, uint32_t index, const void *blob, size_t len);
+	int (*set_device_state)(void *ctx, uint32_t id, const void *blob, size_t len);
+	/* Run the guest (and announce its MAC/IP). From here on it is this
+	 * host's guest. */
+	int (*start)(void *ctx);
+	/* Free everything create reserved; called only after create
+	 * succeeded and start was not reached or failed. */
+	void (*destroy)(void *ctx);
+	void *ctx;
+};
+
+enum mig_result {
+	MIG_RUNNING,
+	MIG_DONE,      /* the guest runs on the destination */
+	MIG_FAILED,    /* the guest runs on the source; the destination holds nothing */
+	MIG_UNCERTAIN, /* source only: hand-off outcome unknown, guest paused here */
+};
