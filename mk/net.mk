@@ -128,4 +128,17 @@ $(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h te
 	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
 UNIT_TESTS += $(NET_UNIT_TESTS)
 
--include $(shell find $(BUILD)/lwip $(BUILD)/lwip-unit -name '*.d' 2>/dev/null)
+# net/ code that drives lwIP is tested against lwIP built for the host with
+# Tern's own options, untouched (unlike the lwIP suites above).
+NET_HOST_LWIP_OBJS := $(patsubst %.c,$(BUILD)/unit/net/lwip/%.o,$(filter-out apps/altcp_tls/%,$(LWIP_KSRCS)))
+$(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -MMD -MP -c $< -o $@
+
+$(BUILD)/unit/net/test_host_netif: tests/unit/net/test_host_netif.c net/host_netif.c net/vswitch.c \
+		net/announce.c net/lwip_port.c net/lwip_sys.c tests/unit/net/lwip/host_port.c \
+		tests/unit/net/stub_log.c $(NET_HOST_LWIP_OBJS) mk/net.mk | $(LWIP_DIR)/.unpacked
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
+
+-include $(shell find $(BUILD)/lwip $(BUILD)/lwip-unit $(BUILD)/unit/net -name '*.d' 2>/dev/null)
