@@ -1,0 +1,125 @@
+/* Console lines for the migration statistics. Integer arithmetic only:
+ * the kernel prints these without touching the FPU. */
+#include "migrate/stats.h"
+
+#include <stdio.h>
+
+/* A value in tenths as "12.3", into a small buffer. */
+static const char *tenths(char *buf, size_t cap, uint64_t x10)
+{
+	snprintf(buf, cap, "%llu.%llu", (unsigned long long)(x10 / 10),
+		 (unsigned long long)(x10 % 10));
+	return buf;
+}
+
+static const char *ms(char *buf, size_t cap, uint64_t us)
+{
+	return tenths(buf, cap, (us + 50) / 100);
+}
+
+/* One bit per microsecond is one Mbit/s. */
+static const char *mbit(char *buf, size_t cap, uint64_t bytes, uint64_t us)
+{
+	if (!us)
+		return "-";
+	return tenths(buf, cap, bytes * 80 / us);
+}
+
+const char *mig_stats_result_name(enum mig_result r)
+{
+	switch (r) {
+	case MIG_RUNNING:
+		return "running";
+	case MIG_DONE:
+		return "completed";
+	case MIG_FAILED:
+		return "failed";
+	case MIG_UNCERTAIN:
+		return "uncertain";
+	}
+	return "unknown";
+}
+
+int mig_stats_header(char *buf, size_t cap)
+{
+	return snprintf(buf, cap, "%6s%12s%12s%10s%13s%14s%12s", "round", "sent pages",
+			"zero pages", "round ms", "sent Mbit/s", "dirty Mbit/s", "left dirty");
+}
+
+int mig_stats_row(const struct mig_round_row *row, char *buf, size_t cap)
+{
+	char t[24], s[24], d[24];
+
+	return snprintf(buf, cap, "%5u%c%12llu%12llu%10s%13s%14s%12llu", row->round,
+			row->final ? '*' : ' ', (unsigned long long)row->pages_sent,
+			(unsigned long long)row->pages_zero, ms(t, sizeof(t), row->elapsed_us),
+			mbit(s, sizeof(s), row->bytes, row->elapsed_us),
+			mbit(d, sizeof(d), row->pages_dirtied * 4096, row->elapsed_us),
+			(unsigned long long)row->pages_left);
+}
+
+int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
+{
+	char a[24], b[24], c[24], d[24];
+	int n;
+	size_t at;
+
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		at = (size_t)n < cap ? (size_t)n : cap;                                            \
+		n += snprintf(buf + at, cap - at, __VA_ARGS__);                                    \
+	} while (0)
+
+	n = 0;
+	switch (s->result) {
+	case MIG_DONE:
+		ADD("result:       completed, guest running on the destination\n");
+		break;
+	case MIG_FAILED:
+		ADD("result:       failed: %s; guest running on this host\n", s->reason);
+		break;
+	case MIG_UNCERTAIN:
+		ADD("result:       uncertain: %s; guest paused on this host\n", s->reason);
+		break;
+	case MIG_RUNNING:
+		ADD("result:       still running\n");
+		break;
+	}
+	ADD("total time:   %s ms\n", ms(a, sizeof(a), s->total_us));
+	if (s->downtime_known)
+		ADD("downtime:     %s ms (source %s + destination %s; at most %s ms)\n",
+		    ms(a, sizeof(a), s->downtime_src_us + s->downtime_dst_us),
+		    ms(b, sizeof(b), s->downtime_src_us), ms(c, sizeof(c), s->downtime_dst_us),
+		    ms(d, sizeof(d), s->downtime_max_us));
+	else
+		ADD("downtime:     -\n");
+	ADD("setup time:   %s ms\n", ms(a, sizeof(a), s->setup_us));
+	ADD("on the wire:  %llu bytes (%s MiB)\n", (unsigned long long)s->bytes,
+	    tenths(a, sizeof(a), s->bytes * 10 / (1024 * 1024)));
+	uint64_t x100 = s->ram_pages ? s->pages_sent * 100 / s->ram_pages : 0;
+	ADD("pages sent:   %llu (%llu.%02llu x guest RAM of %llu pages)\n",
+	    (unsigned long long)s->pages_sent, (unsigned long long)(x100 / 100),
+	    (unsigned long long)(x100 % 100), (unsigned long long)s->ram_pages);
+	ADD("zero pages:   %llu\n", (unsigned long long)s->pages_zero);
+	ADD("rounds:       %u\n", s->rounds);
+	ADD("stopped:      %s\n",
+	    s->stop == MIG_STOP_CONTINUE ? "before the last round" : mig_policy_reason(s->stop));
+#undef ADD
+	return n;
+}
+
+int mig_stats_incoming(const struct mig_incoming_summary *s, char *buf, size_t cap)
+{
+	char a[24], b[24], c[24];
+
+	if (s->result != MIG_DONE)
+		return snprintf(buf, cap, "incoming %s: failed: %s; nothing kept",
+				s->name[0] ? s->name : "guest", s->reason);
+	return snprintf(buf, cap,
+			"incoming %s: completed in %s ms, %llu pages + %llu zero, %s MiB, %u "
+			"rounds, resumed %s ms after the last byte",
+			s->name, ms(a, sizeof(a), s->total_us), (unsigned long long)s->pages_sent,
+			(unsigned long long)s->pages_zero,
+			tenths(b, sizeof(b), s->bytes * 10 / (1024 * 1024)), s->rounds,
+			ms(c, sizeof(c), s->resume_us));
+}

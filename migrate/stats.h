@@ -1,0 +1,60 @@
+/* Migration statistics and the lines the console prints for them: one
+ * header, one row per round, a summary. docs/migration.md explains every
+ * column. Formatting is for the console only, never in the page loop. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "migrate/migrate.h"
+#include "migrate/policy.h"
+
+struct mig_round_row {
+	uint32_t round;
+	bool final;		/* sent with the guest paused (stop-and-copy) */
+	uint64_t pages_sent;	/* pages sent with their 4 KiB */
+	uint64_t pages_zero;	/* zero pages: skipped in round 0, ZERO entries after */
+	uint64_t bytes;		/* stream bytes put on the wire during the round */
+	uint64_t elapsed_us;	/* round start to its last byte taken by the transport */
+	uint64_t pages_dirtied; /* pages the guest wrote during the round */
+	uint64_t pages_left;	/* dirty at the end of the round: the next round's work */
+};
+
+/* The source's summary. */
+struct mig_summary {
+	enum mig_result result;
+	const char *reason; /* why it failed, or why it is uncertain */
+	uint64_t total_us;  /* start to HANDOFF_DONE (or to failure) */
+	uint64_t setup_us;  /* start to ACCEPT: connect, authenticate, pre-check, create */
+	bool downtime_known;
+	uint64_t downtime_src_us; /* pause to last byte of END taken by the transport */
+	uint64_t downtime_dst_us; /* destination: END received to guest started */
+	uint64_t downtime_max_us; /* pause to HANDOFF_DONE received */
+	uint64_t bytes;		  /* source stream bytes put on the wire */
+	uint64_t pages_sent;
+	uint64_t pages_zero;
+	uint64_t ram_pages;
+	uint32_t rounds; /* including the final one */
+	enum mig_stop stop;
+};
+
+/* The destination's summary. */
+struct mig_incoming_summary {
+	enum mig_result result;
+	const char *reason;
+	char name[MIG_NAME_FIELD];
+	uint64_t total_us;  /* first byte received to HANDOFF_DONE sent (or to failure) */
+	uint64_t resume_us; /* END received to guest started */
+	uint64_t bytes;	    /* received */
+	uint64_t pages_sent;
+	uint64_t pages_zero;
+	uint32_t rounds;
+};
+
+/* Each returns the length written (as snprintf does, truncating to cap). */
+int mig_stats_header(char *buf, size_t cap);
+int mig_stats_row(const struct mig_round_row *row, char *buf, size_t cap);
+/* Several lines, each ended by '\n'. */
+int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap);
+int mig_stats_incoming(const struct mig_incoming_summary *s, char *buf, size_t cap);
+const char *mig_stats_result_name(enum mig_result r);
