@@ -3,6 +3,8 @@
 #   build/tern.elf   Multiboot2 image for GRUB on legacy BIOS (Bochs), packed in build/tern.iso
 # Every object is built -fpic so the same .o files serve both links.
 
+# V=1 shows full commands.
+Q := $(if $(V),,@)
 GCC_INC := $(shell gcc -print-file-name=include)
 LIBGCC  := $(shell gcc -print-libgcc-file-name)
 GIT_DESCRIBE := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
@@ -30,18 +32,20 @@ MB2_OBJS := $(call kobj,$(MB2_SRCS))
 
 $(BUILD)/k/%.o: %.c $(NEWLIB_LIBC) mk/kernel.mk
 	@mkdir -p $(@D)
-	gcc $(KERNEL_CFLAGS) $(if $(findstring boot/efi,$<),$(EFI_CFLAGS)) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)gcc $(KERNEL_CFLAGS) $(if $(findstring boot/efi,$<),$(EFI_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/k/%.o: %.S $(NEWLIB_LIBC) mk/kernel.mk
 	@mkdir -p $(@D)
-	gcc $(KERNEL_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
+	@echo "  AS      $<"
+	$(Q)gcc $(KERNEL_CFLAGS) -D__ASSEMBLY__ -MMD -MP -c $< -o $@
 
 # The version string changes with every commit; keep it in its own object.
 $(BUILD)/k/version.o: FORCE $(NEWLIB_LIBC)
 	@mkdir -p $(@D)
 	@echo 'const char tern_version[] = "$(TERN_VERSION)"; const char tern_git[] = "$(GIT_DESCRIBE)"; const char tern_build_date[] = "'"$$(date -u +%Y-%m-%d)"'";' > $(BUILD)/k/version.c.new
 	@cmp -s $(BUILD)/k/version.c.new $(BUILD)/k/version.c || mv $(BUILD)/k/version.c.new $(BUILD)/k/version.c
-	gcc $(KERNEL_CFLAGS) -c $(BUILD)/k/version.c -o $@
+	$(Q)gcc $(KERNEL_CFLAGS) -c $(BUILD)/k/version.c -o $@
 .PHONY: FORCE
 
 -include $(shell find $(BUILD)/k -name '*.d' 2>/dev/null)

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""machine: start a Tern host in an emulator, with its serial console on a pty.
+
+One place knows how to boot Tern under each emulator, so `make run`, the
+integration tests, `make demo` and `make bench` all boot it the same way:
+
+    QEMU   TCG, OVMF (UEFI), -cpu qemu64,+svm,+npt, q35, an e1000; boots build/esp.img
+    Bochs  cpu corei7_skylake_x (VMX, EPT, EPT A/D, PML), legacy BIOS, GRUB from
+           build/tern.iso (Multiboot2), an e1000 on i440fx
+
+Each machine gets a work directory holding its own copies of what it writes
+(OVMF variables, the ESP with its command line, the Bochs config) and its
+console log. Debian's /usr/bin/python3 with python3-pexpect.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
+VGA_BIOS = "/usr/share/vgabios/vgabios.bin"
+PROMPT = "tern> "
+
+# What to install when an emulator is missing: a test must fail saying so.
+NEEDS = {
+    "qemu": [("qemu-system-x86_64", "qemu-system-x86"), (OVMF_CODE, "ovmf"), ("mcopy", "mtools")],
+    "bochs": [("bochs", "bochs"), (BOCHS_BIOS, "bochsbios"), (VGA_BIOS, "vgabios"),
+              ("grub-mkrescue", "grub-pc-bin xorriso")],
+}
+
+
+def missing_tools(kind: str) -> List[str]:
+    """Debian packages to install before this emulator can run (empty if none)."""
+    out = []
+    for tool, pkg in NEEDS[kind]:
+        if not (os.path.exists(tool) if tool.startswith("/") else shutil.which(tool)):
+            out.append(pkg)
+    return out
+
+
+@dataclass
+class Machine:
+    """A Tern host to boot. `command()` prepares its media and returns argv."""
+    kind: str = "qemu"            # "qemu" or "bochs"
+    name: str = "tern"
+    workdir: str = ""
+    mem_mib: int = 512
+    cmdline: str = ""             # Tern's boot command line (ip=..., etc.)
+    nic: bool = True              # attach an e1000
+    tap: Optional[str] = None     # TAP device for the e1000 (else no network peer)
+    mac: Optional[str] = None
+    extra: List[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.kind not in ("qemu", "bochs"):
+            raise ValueError(f"unknown emulator {self.kind!r} (qemu or bochs)")
+        if not self.workdir:
+            self.workdir = os.path.join(BUILD, "run", self.name)
+        os.makedirs(self.workdir, exist_ok=True)
+
+    @property
+    def console_log(self) -> str:
+        return os.path.join(self.workdir, "console.log")
+
+    # -- media -----------------------------------------------------------------
+    def _esp(self) -> str:
+        esp = os.path.join(self.workdir, "esp.img")
+        shutil.copyfile(os.path.join(BUILD, "esp.img"), esp)
+        if self.cmdline:
+            path = os.path.join(self.workdir, "cmdline.txt")
+            with open(path, "w") as f:
+                f.write(self.cmdline + "\n")
+            subprocess.run(["mcopy", "-o", "-i", esp, path, "::/tern/cmdline.txt"], check=True)
+        return esp
+
+    def _iso(self) -> str:
+        if not self.cmdline:
+            return os.path.join(BUILD, "tern.iso")
+        iso = os.path.join(self.workdir, "tern.iso")
+        modules = sorted(os.path.join(BUILD, "guest", f) for f in os.listdir(os.path.join(BUILD, "guest"))
+                         if f.endswith(".elf")) if os.path.isdir(os.path.join(BUILD, "guest")) else []
+        subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), iso, os.path.join(BUILD, "tern.elf"),
+                        self.cmdline, *modules], check=True)
+        return iso
+
+    # -- emulator command lines ---------------------------------------------------
+    def _qemu(self) -> List[str]:
+        vars_fd = os.path.join(self.workdir, "OVMF_VARS.fd")
+        shutil.copyfile(OVMF_VARS, vars_fd)
+        cmd = ["qemu-system-x86_64", "-machine", "q35", "-cpu", "qemu64,+svm,+npt",
+               "-m", str(self.mem_mib), "-display", "none", "-no-user-config", "-nodefaults",
+               "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,file={vars_fd}",
+               "-drive", f"format=raw,file={self._esp()}",
+               "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con"]
+        if self.nic:
+            mac = f",mac={self.mac}" if self.mac else ""
+            if self.tap:
+                cmd += ["-netdev", f"tap,id=n0,ifname={self.tap},script=no,downscript=no",
+                        "-device", f"e1000,netdev=n0{mac}"]
+            else:
+                cmd += ["-device", f"e1000{mac}"]  # a NIC with no peer: nothing leaves
+        return cmd + self.extra
+
+    def _bochs(self) -> List[str]:
+        cfg = os.path.join(self.workdir, "bochsrc")
+        rc = os.path.join(self.workdir, "bochs.rc")
+        lines = [
+            f"megs: {self.mem_mib}",
+            "cpu: model=corei7_skylake_x, count=1, ips=100000000",
+            f"romimage: file={BOCHS_BIOS}",
+            f"vgaromimage: file={VGA_BIOS}",
+            f"ata0-master: type=cdrom, path={self._iso()}, status=inserted",
+            "boot: cdrom",
+            # The console: Bochs opens our controlling terminal (the pty).
+            "com1: enabled=1, mode=term, dev=/dev/tty",
+            'display_library: rfb, options="timeout=0"',
+            "speaker: enabled=0",
+            "clock: sync=none, time0=local",
+            f"log: {os.path.join(self.workdir, 'bochs.log')}",
+            "panic: action=fatal", "error: action=report", "info: action=ignore",
+            "debug: action=ignore",
+        ]
+        if self.nic:
+            lines.append("pci: enabled=1, chipset=i440fx, slot1=e1000")
+            mac = self.mac or "52:54:00:12:34:56"
+            if self.tap:
+                lines.append(f"e1000: enabled=1, mac={mac}, ethmod=tuntap, ethdev=/dev/net/tun:{self.tap}")
+            else:
+                lines.append(f"e1000: enabled=1, mac={mac}, ethmod=null")
+        with open(cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(rc, "w") as f:
+            f.write("c\n")
+        out = os.path.join(self.workdir, "bochs.out")
+        # Bochs' own chatter goes to a file; only the serial port reaches the pty.
+        return ["sh", "-c", f"exec bochs -q -f {cfg} -rc {rc} >{out} 2>&1"]
+
+    def command(self) -> List[str]:
+        missing = missing_tools(self.kind)
+        if missing:
+            raise RuntimeError(f"{self.kind} cannot run: install {' '.join(missing)} (make deps does)")
+        for f in (["esp.img"] if self.kind == "qemu" else ["tern.iso", "tern.elf"]):
+            if not os.path.exists(os.path.join(BUILD, f)):
+                raise RuntimeError(f"build/{f} is missing: run make first")
+        return self._qemu() if self.kind == "qemu" else self._bochs()
+
+
+class Console:
+    """A running Tern host, driven through its serial console (pexpect)."""
+
+    def __init__(self, machine: Machine, wrap: Optional[List[str]] = None, boot_timeout: float = 120):
+        import pexpect  # python3-pexpect
+
+        self.machine = machine
+        argv = (wrap or []) + machine.command()
+        self.log = open(machine.console_log, "w", encoding="utf-8", errors="replace")
+        self.started = time.monotonic()
+        self.p = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", codec_errors="replace",
+                               timeout=boot_timeout, dimensions=(50, 250))
+        self.p.logfile_read = self.log
+        self.boot_timeout = boot_timeout
+
+    def wait_prompt(self, timeout: Optional[float] = None) -> str:
+        self.p.expect_exact(PROMPT, timeout=timeout or self.boot_timeout)
+        return self.p.before
+
+    def boot(self) -> float:
+        """Waits for the first prompt; returns seconds since the emulator started."""
+        self.wait_prompt(self.boot_timeout)
+        return time.monotonic() - self.started
+
+    def cmd(self, line: str, timeout: float = 30) -> str:
+        """Runs one console command; returns its output without the echo."""
+        self.p.send(line + "\r")
+        out = self.wait_prompt(timeout)
+        out = out.replace("\r\n", "\n").replace("\r", "")
+        echo, _, rest = out.partition("\n")
+        return rest
+
+    def send(self, data: str):
+        self.p.send(data)
+
+    def expect(self, pattern, timeout: float = 30):
+        self.p.expect(pattern, timeout=timeout)
+        return self.p.match
+
+    def alive(self) -> bool:
+        return self.p.isalive()
+
+    def close(self):
+        if self.p.isalive():
+            self.p.terminate(force=True)
+        self.log.close()
+
+
+def scripted(console: Console, lines: List[str]) -> int:
+    """Runs commands from a pipe: prints the session, then stops the machine."""
+    console.p.logfile_read = None
+    console.wait_prompt()
+    sys.stdout.write(PROMPT)
+    for line in lines:
+        sys.stdout.write(line + "\n" + console.cmd(line, timeout=120) + PROMPT)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def strip_ansi(s: str) -> str:
+    return re.sub(r"\x1b\[[0-9;=?]*[A-Za-z]", "", s)
