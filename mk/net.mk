@@ -122,7 +122,8 @@ UNIT_TESTS += $(BUILD)/lwip-unit/run
 # --- Tern's own net/ tests (cmocka) -----------------------------------------
 NET_UNIT_TESTS := $(patsubst tests/unit/net/%.c,$(BUILD)/unit/net/%,$(wildcard tests/unit/net/test_*.c))
 
-$(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h tests/unit/net/stub_log.c \
+$(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h tests/unit/net/frames.h \
+		tests/unit/net/stub_log.c \
 		mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
@@ -137,7 +138,8 @@ $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 
 $(BUILD)/unit/net/test_host_netif: tests/unit/net/test_host_netif.c net/host_netif.c net/vswitch.c \
 		net/announce.c net/lwip_port.c net/lwip_sys.c tests/unit/net/lwip/host_port.c \
-		tests/unit/net/stub_log.c $(NET_HOST_LWIP_OBJS) mk/net.mk | $(LWIP_DIR)/.unpacked
+		tests/unit/net/frames.h tests/unit/net/stub_log.c $(NET_HOST_LWIP_OBJS) mk/net.mk \
+		| $(LWIP_DIR)/.unpacked
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
 

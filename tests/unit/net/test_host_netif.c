@@ -14,6 +14,7 @@
 #include "net/announce.h"
 #include "net/host_netif.h"
 #include "net/vswitch.h"
+#include "frames.h"
 
 #define FRAME_MAX 1518
 
@@ -85,19 +86,7 @@ static int setup(void **state)
 static size_t arp(uint8_t *f, const uint8_t *dst, const uint8_t *sha, const uint8_t *spa,
 		  const uint8_t *tpa, uint16_t op)
 {
-	memset(f, 0, ETH_ZLEN);
-	memcpy(f + ETH_OFF_DST, dst, ETH_ALEN);
-	memcpy(f + ETH_OFF_SRC, sha, ETH_ALEN);
-	ether_put16(f + ETH_OFF_TYPE, ETH_P_ARP);
-	ether_put16(f + ARP_OFF_HTYPE, ARP_HTYPE_ETHER);
-	ether_put16(f + ARP_OFF_PTYPE, ETH_P_IP);
-	f[ARP_OFF_HLEN] = 6;
-	f[ARP_OFF_PLEN] = 4;
-	ether_put16(f + ARP_OFF_OP, op);
-	memcpy(f + ARP_OFF_SHA, sha, ETH_ALEN);
-	memcpy(f + ARP_OFF_SPA, spa, 4);
-	memcpy(f + ARP_OFF_TPA, tpa, 4);
-	return ETH_ZLEN;
+	return frames_arp(f, dst, sha, sha, spa, tpa, op);
 }
 
 /* RFC 1071 */

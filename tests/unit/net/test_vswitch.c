@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "net/vswitch.h"
+#include "frames.h"
 
 #define FRAME_BUF 128
 
@@ -81,17 +82,7 @@ static size_t arp(uint8_t *f, const uint8_t *src, const uint8_t *sha, const uint
 {
 	static const uint8_t tpa[4] = {192, 168, 7, 1};
 
-	frame(f, mac_bcast, src);
-	ether_put16(f + ETH_OFF_TYPE, ETH_P_ARP);
-	ether_put16(f + ARP_OFF_HTYPE, ARP_HTYPE_ETHER);
-	ether_put16(f + ARP_OFF_PTYPE, ETH_P_IP);
-	f[ARP_OFF_HLEN] = 6;
-	f[ARP_OFF_PLEN] = 4;
-	ether_put16(f + ARP_OFF_OP, op);
-	memcpy(f + ARP_OFF_SHA, sha, ETH_ALEN);
-	memcpy(f + ARP_OFF_SPA, spa, 4);
-	memcpy(f + ARP_OFF_TPA, tpa, 4);
-	return 60;
+	return frames_arp(f, mac_bcast, src, sha, spa, tpa, op);
 }
 
 static size_t ipv4(uint8_t *f, const uint8_t *dst, const uint8_t *src, const uint8_t ip[4])
