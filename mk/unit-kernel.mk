@@ -1,0 +1,12 @@
+# Host unit tests of the kernel's arch-neutral code (console, allocator).
+KUNIT := $(BUILD)/tests/unit/kernel
+UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame
+
+$(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/console/line.h
+$(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c tests/unit/kernel/stubs.c
+$(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/frame.h
+
+$(KUNIT)/%: | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
