@@ -1,0 +1,142 @@
+/* The byte-moving half of a migration connection. */
+#include "migrate/link.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mig_link_init(struct mig_link *l, const struct mig_transport *tp, const struct mig_host *host,
+		  size_t out_cap, const struct mig_stream_limit *limits, size_t nlimits,
+		  size_t in_cap, size_t rx_cap)
+{
+	memset(l, 0, sizeof(*l));
+	l->tp = *tp;
+	l->host = *host;
+	/* Everything this connection needs is allocated here, once: the
+	 * page loop and the receive path never allocate. */
+	uint8_t *out = malloc(out_cap), *in = malloc(in_cap);
+	l->rx = malloc(rx_cap);
+	if (!out || !in || !l->rx) {
+		free(out);
+		free(in);
+		free(l->rx);
+		l->rx = NULL;
+		return -ENOMEM;
+	}
+	mig_stream_out_init(&l->out, out, out_cap);
+	int ret = mig_stream_in_init(&l->in, limits, nlimits, in, in_cap);
+	if (ret) {
+		free(out);
+		free(in);
+		free(l->rx);
+		l->rx = NULL;
+		return ret;
+	}
+	l->rx_cap = rx_cap;
+	l->last_io_us = mig_link_now(l);
+	return 0;
+}
+
+uint64_t mig_link_now(const struct mig_link *l)
+{
+	return l->host.now_us(l->host.ctx);
+}
+
+void mig_link_close(struct mig_link *l)
+{
+	if (!l->closed && l->tp.close)
+		l->tp.close(l->tp.ctx);
+	l->closed = true;
+}
+
+void mig_link_fini(struct mig_link *l)
+{
+	if (!l->rx)
+		return;
+	mig_link_close(l);
+	free(l->out.buf);
+	free(l->in.buf);
+	free(l->rx);
+	l->rx = NULL;
+}
+
+static int link_fail(struct mig_link *l, int *slot, int err, const char *why)
+{
+	if (!l->why)
+		l->why = why;
+	if (!*slot)
+		*slot = err;
+	return *slot;
+}
+
+bool mig_link_can_send(const struct mig_link *l)
+{
+	return !l->tx_err && !l->closed;
+}
+
+ssize_t mig_link_flush(struct mig_link *l, size_t max)
+{
+	size_t done = 0;
+
+	if (l->tx_err)
+		return l->tx_err;
+	if (l->closed)
+		return link_fail(l, &l->tx_err, -ENOTCONN, "connection closed");
+	while (done < max && mig_stream_out_pending(&l->out)) {
+		size_t n = mig_stream_out_pending(&l->out);
+		if (n > max - done)
+			n = max - done;
+		ssize_t ret = l->tp.send(l->tp.ctx, mig_stream_out_data(&l->out), n);
+		if (ret == 0)
+			break;
+		if (ret < 0)
+			return link_fail(l, &l->tx_err, (int)ret, "connection lost while sending");
+		if ((size_t)ret > n)
+			return link_fail(l, &l->tx_err, -EIO,
+					 "transport claims to have sent more than it was given");
+		mig_stream_out_consume(&l->out, (size_t)ret);
+		done += (size_t)ret;
+		l->bytes_out += (uint64_t)ret;
+		l->last_io_us = mig_link_now(l);
+	}
+	return (ssize_t)done;
+}
+
+int mig_link_next(struct mig_link *l, struct mig_stream_rec *rec)
+{
+	if (l->rx_err)
+		return l->rx_err;
+	for (;;) {
+		if (l->rx_off < l->rx_len) {
+			size_t used;
+			int ret = mig_stream_in_feed(&l->in, l->rx + l->rx_off,
+						     l->rx_len - l->rx_off, &used, rec);
+			l->rx_off += used;
+			if (ret < 0)
+				return link_fail(l, &l->rx_err, ret, mig_stream_in_why(&l->in));
+			if (ret)
+				return 1;
+			continue;
+		}
+		if (l->closed)
+			return 0;
+		ssize_t n = l->tp.recv(l->tp.ctx, l->rx, l->rx_cap);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			l->peer_closed = true;
+			int eof = mig_stream_in_eof(&l->in);
+			if (eof && mig_stream_in_started(&l->in))
+				return link_fail(l, &l->rx_err, (int)n,
+						 "connection closed in the middle of a record");
+			return link_fail(l, &l->rx_err, (int)n, "connection closed by the peer");
+		}
+		if ((size_t)n > l->rx_cap)
+			return link_fail(l, &l->rx_err, -EIO,
+					 "transport returned more than it was asked for");
+		l->rx_len = (size_t)n;
+		l->rx_off = 0;
+		l->bytes_in += (uint64_t)n;
+		l->last_io_us = mig_link_now(l);
+	}
+}

@@ -1,0 +1,507 @@
+/* The destination state machine. Each poll: decode what arrived and act
+ * on it record by record, within a budget, then flush the answers. */
+#include "migrate/recv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/log.h"
+#include "migrate/auth.h"
+#include "migrate/link.h"
+#include "migrate/record.h"
+
+#define TAG "migrate"
+
+#define OUT_CAP 4096u
+#define RX_CAP (64u * 1024)
+#define POLL_BUDGET (4u * 1024 * 1024)
+#define LINGER_US 1000000u
+#define DEFAULT_TIMEOUT 10000u
+
+enum recv_state {
+	R_WAIT_HELLO,
+	R_WAIT_AUTH,
+	R_WAIT_CONFIG,
+	R_RECEIVING,
+	R_LINGER, /* finished; flushing the last answer */
+	R_CLOSED,
+};
+
+struct mig_recv {
+	uint8_t key[MIG_AUTH_KEY_MAX];
+	size_t key_len;
+	uint64_t timeout_us;
+	struct mig_dst_guest g;
+	struct mig_recv_events ev;
+	struct mig_link link;
+	enum recv_state state;
+	bool header_sent;
+	bool accepted; /* ACCEPT sent: answers are ERROR from now on */
+	bool created;  /* create() succeeded and the guest is not yet started */
+
+	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
+	struct mig_guest_config cfg;
+	uint64_t npages;
+
+	uint32_t round; /* the next END_OF_ROUND expected */
+	bool final_seen;
+	uint64_t round_entries, entries_total;
+	uint64_t vcpus_seen;
+	uint32_t devs_seen;
+
+	uint64_t t_start;
+	uint64_t linger_until;
+	enum mig_result result;
+	int err;
+	char reason[200];
+	struct mig_incoming_summary summary;
+};
+
+static uint64_t now(const struct mig_recv *r)
+{
+	return mig_link_now(&r->link);
+}
+
+static bool finished(const struct mig_recv *r)
+{
+	return r->state >= R_LINGER;
+}
+
+static void finish(struct mig_recv *r)
+{
+	struct mig_incoming_summary *m = &r->summary;
+
+	m->result = r->result;
+	m->reason = r->reason;
+	memcpy(m->name, r->cfg.name, sizeof(m->name));
+	m->total_us = now(r) - r->t_start;
+	m->bytes = r->link.bytes_in;
+	m->rounds = r->round;
+	r->linger_until = now(r) + LINGER_US;
+	r->state = mig_stream_out_pending(&r->link.out) && mig_link_can_send(&r->link) ? R_LINGER
+										       : R_CLOSED;
+	if (r->state == R_CLOSED)
+		mig_link_close(&r->link);
+	if (r->ev.done)
+		r->ev.done(r->ev.ctx, &r->summary);
+}
+
+/* Give up: destroy what create() reserved, tell the source why (REFUSE
+ * before ACCEPT, ERROR after) unless it was the source that gave up. */
+__attribute__((format(printf, 4, 5))) static int fail(struct mig_recv *r, int err, uint32_t code,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (finished(r))
+		return r->err;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	r->err = err ? err : -EIO;
+	if (r->created) {
+		r->g.destroy(r->g.ctx);
+		r->created = false;
+	}
+	if (code && mig_link_can_send(&r->link)) {
+		struct mig_stream_out *o = &r->link.out;
+		if (!r->header_sent && mig_stream_out_header(o) == 0)
+			r->header_sent = true;
+		if (r->header_sent)
+			mig_record_put_text(o, r->accepted ? MIG_REC_ERROR : MIG_REC_REFUSE, code,
+					    r->reason);
+	}
+	r->result = MIG_FAILED;
+	log_err(TAG, "incoming %s: failed: %s", r->cfg.name[0] ? r->cfg.name : "guest", r->reason);
+	finish(r);
+	return r->err;
+}
+
+static int link_failed(struct mig_recv *r, int err)
+{
+	uint32_t code;
+
+	if (r->link.peer_closed || r->link.tx_err)
+		return fail(r, err, 0, "connection lost: %s", r->link.why);
+	switch (err) {
+	case -EOPNOTSUPP:
+		code = MIG_CODE_UNSUPPORTED;
+		break;
+	case -E2BIG:
+		code = MIG_CODE_LIMIT;
+		break;
+	case -EPROTONOSUPPORT:
+		code = MIG_CODE_VERSION;
+		break;
+	default:
+		code = MIG_CODE_PROTOCOL;
+	}
+	if (r->link.in.type)
+		return fail(r, err, code, "bad stream at byte %llu: %s (%s 0x%x)",
+			    (unsigned long long)r->link.in.offset, r->link.why,
+			    mig_stream_type_name(r->link.in.type), r->link.in.type);
+	return fail(r, err, code, "bad stream at byte %llu: %s",
+		    (unsigned long long)r->link.in.offset, r->link.why);
+}
+
+int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
+		   const struct mig_transport *tp, const struct mig_dst_guest *g,
+		   const struct mig_host *h, const struct mig_recv_events *ev)
+{
+	struct mig_recv *r;
+	int ret;
+
+	*out = NULL;
+	if (!p->key_len || p->key_len > MIG_AUTH_KEY_MAX)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memcpy(r->key, p->key, p->key_len);
+	r->key_len = p->key_len;
+	r->timeout_us = 1000ull * (p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT);
+	r->g = *g;
+	if (ev)
+		r->ev = *ev;
+	ret = mig_link_init(&r->link, tp, h, OUT_CAP, mig_record_src_limits, mig_record_src_nlimits,
+			    MIG_MAX_RECORD_LEN, RX_CAP);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	r->t_start = now(r);
+	r->result = MIG_RUNNING;
+	*out = r;
+	return 0;
+}
+
+static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_hello hello = {.page_shift = MIG_PAGE_SHIFT, .software = "tern"};
+	struct mig_hello theirs;
+	uint8_t proof[MIG_PROOF_LEN];
+	struct mig_stream_out *o = &r->link.out;
+	int ret;
+
+	if (mig_record_get_hello(rec, &theirs))
+		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed HELLO");
+	if (theirs.page_shift != MIG_PAGE_SHIFT)
+		return fail(r, -EPROTONOSUPPORT, MIG_CODE_VERSION,
+			    "pages of 2^%u bytes are not supported", theirs.page_shift);
+	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
+	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
+	ret = mig_auth_proof(MIG_AUTH_DESTINATION, r->key, r->key_len, r->nonce_src, r->nonce_dst,
+			     proof);
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_AUTH, "authentication error (%d)", ret);
+	memcpy(hello.nonce, r->nonce_dst, MIG_NONCE_LEN);
+	if (mig_stream_out_header(o) || mig_record_put_hello(o, &hello) ||
+	    mig_stream_out_put(o, MIG_REC_AUTH, proof, MIG_PROOF_LEN))
+		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
+	r->header_sent = true;
+	r->state = R_WAIT_AUTH;
+	return 0;
+}
+
+static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	int ret = mig_record_get_config(rec, &r->cfg);
+
+	if (ret == -E2BIG)
+		return fail(r, ret, MIG_CODE_LIMIT, "guest config over this host's limits");
+	if (ret < 0) {
+		r->cfg.name[0] = 0;
+		return fail(r, ret, MIG_CODE_PROTOCOL, "malformed guest config");
+	}
+	if (r->g.check_cpuid) {
+		ret = r->g.check_cpuid(r->g.ctx, r->cfg.cpuid_id, r->cfg.cpuid, r->cfg.cpuid_len);
+		if (ret < 0)
+			return fail(r, ret, MIG_CODE_CPUID,
+				    "CPUID baseline %u is not available on this host",
+				    r->cfg.cpuid_id);
+	}
+	ret = r->g.create(r->g.ctx, &r->cfg);
+	if (ret == -ENOMEM)
+		return fail(r, ret, MIG_CODE_NO_MEMORY, "not enough memory for %llu MiB",
+			    (unsigned long long)(r->cfg.ram_bytes >> 20));
+	if (ret == -EEXIST)
+		return fail(r, ret, MIG_CODE_IN_USE,
+			    "a guest with name %s or MAC %02x:%02x:%02x:%02x:%02x:%02x exists",
+			    r->cfg.name, r->cfg.mac[0], r->cfg.mac[1], r->cfg.mac[2], r->cfg.mac[3],
+			    r->cfg.mac[4], r->cfg.mac[5]);
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_GUEST, "creating the guest failed (%d)", ret);
+	r->created = true;
+	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
+	if (mig_stream_out_put(&r->link.out, MIG_REC_ACCEPT, NULL, 0))
+		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
+	r->accepted = true;
+	r->state = R_RECEIVING;
+	log_info(TAG, "incoming %s: accepted, %llu MiB, %u vCPUs", r->cfg.name,
+		 (unsigned long long)(r->cfg.ram_bytes >> 20), r->cfg.vcpu_count);
+	return 0;
+}
+
+static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_page_iter it;
+	const uint8_t *data;
+	uint64_t gfn;
+	int n, ret;
+
+	if (r->final_seen)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "PAGE_DATA after the final round");
+	n = mig_record_pages_begin(rec, r->npages, &it);
+	if (n < 0)
+		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+			    "malformed PAGE_DATA in round %u", r->round);
+	for (int i = 0; i < n; i++) {
+		mig_record_pages_next(&it, &gfn, &data);
+		ret = r->g.write_page(r->g.ctx, gfn, data);
+		if (ret < 0)
+			return fail(r, ret, MIG_CODE_GUEST, "writing page %llu failed (%d)",
+				    (unsigned long long)gfn, ret);
+		if (data)
+			r->summary.pages_sent++;
+		else
+			r->summary.pages_zero++;
+	}
+	r->round_entries += (uint64_t)n;
+	return 0;
+}
+
+static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_eor e;
+
+	if (mig_record_get_eor(rec, &e) || r->final_seen)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND out of order");
+	if (e.round != r->round)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "round %u follows round %u", e.round,
+			    r->round - 1);
+	if (e.pages != r->round_entries)
+		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+			    "round %u: %llu pages announced, %llu received", e.round,
+			    (unsigned long long)e.pages, (unsigned long long)r->round_entries);
+	r->entries_total += r->round_entries;
+	r->round_entries = 0;
+	r->round++;
+	r->final_seen = e.flags & MIG_EOR_FINAL;
+	return 0;
+}
+
+static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_blob b;
+	int ret;
+	bool vcpu = rec->type == MIG_REC_VCPU_STATE;
+	const char *what = vcpu ? "vCPU" : "device";
+
+	ret = mig_record_get_blob(rec, &b);
+	if (ret < 0)
+		return fail(r, ret, ret == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+			    "malformed %s state", what);
+	if (!r->final_seen)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s state before the final round", what);
+	if (vcpu) {
+		if (b.index >= r->cfg.vcpu_count || (r->vcpus_seen >> b.index & 1))
+			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for vCPU %u",
+				    b.index);
+		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len);
+		r->vcpus_seen |= 1ull << b.index;
+	} else {
+		uint32_t i = 0;
+		while (i < r->cfg.device_count && r->cfg.devices[i].id != b.index)
+			i++;
+		if (i == r->cfg.device_count || (r->devs_seen >> i & 1))
+			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for device %u",
+				    b.index);
+		ret = r->g.set_device_state(r->g.ctx, b.index, b.data, b.len);
+		r->devs_seen |= 1u << i;
+	}
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_GUEST, "restoring %s %u failed (%d)", what, b.index,
+			    ret);
+	return 0;
+}
+
+/* The only way a guest starts here: everything announced arrived and the
+ * checksum agrees with what we read. */
+static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	uint64_t t_end = now(r);
+	struct mig_end e;
+	int ret;
+
+	if (mig_record_get_end(rec, &e))
+		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed END");
+	if (!r->final_seen)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END before the final round");
+	if (e.rounds != r->round || e.pages != r->entries_total)
+		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+			    "END announces %u rounds and %llu pages, received %u and %llu",
+			    e.rounds, (unsigned long long)e.pages, r->round,
+			    (unsigned long long)r->entries_total);
+	if (e.sum_a != rec->sum_before.a || e.sum_b != rec->sum_before.b)
+		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+			    "stream checksum mismatch: the data was corrupted in transit");
+	uint64_t all_vcpus = r->cfg.vcpu_count == 64 ? ~0ull : (1ull << r->cfg.vcpu_count) - 1;
+	uint32_t all_devs = r->cfg.device_count == 32 ? ~0u : (1u << r->cfg.device_count) - 1;
+	if (r->vcpus_seen != all_vcpus || r->devs_seen != all_devs)
+		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
+			    "END before every vCPU and device state");
+
+	ret = r->g.start(r->g.ctx);
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_GUEST, "starting the guest failed (%d)", ret);
+	r->created = false;
+	r->summary.resume_us = now(r) - t_end;
+	if (mig_record_put_handoff(&r->link.out, r->summary.resume_us))
+		log_err(TAG, "incoming %s: no room to acknowledge the hand-off", r->cfg.name);
+	r->result = MIG_DONE;
+	r->err = 0;
+	snprintf(r->reason, sizeof(r->reason), "guest running here");
+	log_info(TAG, "incoming %s: running here", r->cfg.name);
+	finish(r);
+	return 0;
+}
+
+static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_text text;
+
+	if (rec->type == MIG_REC_ERROR) {
+		if (mig_record_get_text(rec, &text))
+			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed ERROR");
+		return fail(r, mig_record_err_of(text.code), 0, "source gave up: %s: %s",
+			    mig_record_code_name(text.code), text.text);
+	}
+	switch (r->state) {
+	case R_WAIT_HELLO:
+		if (rec->type == MIG_REC_HELLO)
+			return on_hello(r, rec);
+		break;
+	case R_WAIT_AUTH:
+		if (rec->type != MIG_REC_AUTH)
+			break;
+		if (mig_auth_verify(MIG_AUTH_SOURCE, r->key, r->key_len, r->nonce_src, r->nonce_dst,
+				    rec->payload))
+			return fail(r, -EACCES, MIG_CODE_AUTH,
+				    "authentication failed: the source does not know our key");
+		r->state = R_WAIT_CONFIG;
+		return 0;
+	case R_WAIT_CONFIG:
+		if (rec->type == MIG_REC_GUEST_CONFIG)
+			return on_config(r, rec);
+		break;
+	case R_RECEIVING:
+		switch (rec->type) {
+		case MIG_REC_PAGE_DATA:
+			return on_pages(r, rec);
+		case MIG_REC_END_OF_ROUND:
+			return on_eor(r, rec);
+		case MIG_REC_VCPU_STATE:
+		case MIG_REC_DEVICE_STATE:
+			return on_blob(r, rec);
+		case MIG_REC_END:
+			return on_end(r, rec);
+		}
+		break;
+	default:
+		break;
+	}
+	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s",
+		    mig_stream_type_name(rec->type));
+}
+
+static int linger(struct mig_recv *r)
+{
+	ssize_t n = mig_link_flush(&r->link, SIZE_MAX);
+
+	if (n < 0 || !mig_stream_out_pending(&r->link.out) || now(r) >= r->linger_until) {
+		if (n < 0 && r->result == MIG_DONE)
+			log_warn(TAG, "incoming %s: the source was not told of the hand-off",
+				 r->cfg.name);
+		mig_link_close(&r->link);
+		r->state = R_CLOSED;
+	}
+	return r->state == R_CLOSED ? r->err : 1;
+}
+
+int mig_recv_poll(struct mig_recv *r)
+{
+	struct mig_stream_rec rec;
+	uint64_t in0 = r->link.bytes_in;
+	int ret;
+
+	if (r->state == R_CLOSED)
+		return r->err;
+	if (r->state == R_LINGER)
+		return linger(r);
+	while (!finished(r) && r->link.bytes_in - in0 < POLL_BUDGET) {
+		ret = mig_link_next(&r->link, &rec);
+		if (ret == 0)
+			break;
+		if (ret < 0)
+			link_failed(r, ret);
+		else
+			on_record(r, &rec);
+	}
+	if (!finished(r)) {
+		ssize_t n = mig_link_flush(&r->link, SIZE_MAX);
+		if (n < 0)
+			link_failed(r, (int)n);
+		else if (now(r) - r->link.last_io_us > r->timeout_us)
+			fail(r, -ETIMEDOUT, MIG_CODE_TIMEOUT,
+			     "timeout: the source was silent for %llu ms",
+			     (unsigned long long)(r->timeout_us / 1000));
+	}
+	if (r->state == R_LINGER)
+		return linger(r);
+	return r->state == R_CLOSED ? r->err : 1;
+}
+
+int mig_recv_cancel(struct mig_recv *r, const char *why)
+{
+	if (finished(r))
+		return -EALREADY;
+	fail(r, -ECANCELED, MIG_CODE_CANCELLED, "cancelled: %s",
+	     why && *why ? why : "by the operator");
+	return 0;
+}
+
+enum mig_result mig_recv_result(const struct mig_recv *r)
+{
+	return r->result;
+}
+
+const char *mig_recv_reason(const struct mig_recv *r)
+{
+	return r->reason;
+}
+
+const char *mig_recv_name(const struct mig_recv *r)
+{
+	return r->cfg.name;
+}
+
+const struct mig_incoming_summary *mig_recv_summary(const struct mig_recv *r)
+{
+	return &r->summary;
+}
+
+void mig_recv_free(struct mig_recv *r)
+{
+	if (!r)
+		return;
+	if (!finished(r))
+		fail(r, -ECANCELED, 0, "abandoned");
+	mig_link_fini(&r->link);
+	memset(r->key, 0, sizeof(r->key));
+	free(r);
+}

@@ -1,0 +1,777 @@
+/* The source state machine. Each poll: read the destination's answers,
+ * then produce and hand over records until the transport pushes back, the
+ * per-poll budget is spent or the bandwidth cap says wait. */
+#include "migrate/send.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/log.h"
+#include "migrate/auth.h"
+#include "migrate/link.h"
+#include "migrate/policy.h"
+#include "migrate/record.h"
+
+#define TAG "migrate"
+
+/* Produce more only below this much unsent output: keeps the transport fed
+ * without letting control records queue behind megabytes of pages. */
+#define LOW_WATER (256u * 1024)
+#define OUT_CAP (MIG_REC_HDR_LEN + MIG_MAX_RECORD_LEN + LOW_WATER + 4096)
+#define ANSWER_CAP 4096u
+#define POLL_BUDGET (4u * 1024 * 1024)
+#define POLL_RECORDS 16
+#define LINGER_US 1000000u
+/* The bandwidth cap allows bursts of this long at the full rate. */
+#define BURST_US 10000u
+
+enum send_state {
+	S_START,
+	S_WAIT_AUTH,	/* sent HELLO; waiting for the destination's HELLO + AUTH */
+	S_WAIT_ACCEPT,	/* sent AUTH + GUEST_CONFIG */
+	S_ROUND,	/* sending a round's pages */
+	S_ROUND_DRAIN,	/* END_OF_ROUND queued; the round ends when it is out */
+	S_STATE,	/* paused, final pages out: vCPU and device state, END */
+	S_END_DRAIN,	/* END queued but not yet all taken by the transport */
+	S_WAIT_HANDOFF, /* END fully out: only HANDOFF_DONE or ERROR may follow */
+	S_LINGER,	/* finished; flushing a last ERROR */
+	S_CLOSED,
+};
+
+struct mig_send {
+	uint8_t key[MIG_AUTH_KEY_MAX];
+	size_t key_len;
+	bool offline;
+	uint32_t bandwidth_mbit;
+	uint64_t timeout_us;
+	struct mig_src_guest g;
+	struct mig_send_events ev;
+	struct mig_link link;
+	struct mig_policy policy;
+	enum send_state state;
+
+	struct mig_guest_config cfg;
+	uint64_t npages;
+	uint64_t *bitmap; /* pages still to send in this round */
+	size_t nwords;
+	uint64_t cursor;
+	uint64_t round_todo; /* pages the bitmap held at the start of the round */
+	uint32_t round;
+	bool final;
+	bool dirty_on;
+	bool paused;
+	uint32_t next_vcpu, next_dev;
+
+	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
+	bool have_peer_hello;
+
+	struct mig_round_row row;
+	uint64_t round_start_us, round_bytes0;
+	uint64_t round_entries, entries_total;
+	uint64_t last_rate_x10, last_bytes, last_elapsed;
+	uint64_t pages_left;
+
+	uint64_t t_start, t_accept, t_pause, t_end;
+	uint64_t tokens_bits, tokens_at;
+	uint64_t linger_until;
+
+	enum mig_result result;
+	int err;
+	enum mig_stop stop;
+	char reason[200];
+	struct mig_summary summary;
+};
+
+static uint64_t now(const struct mig_send *s)
+{
+	return mig_link_now(&s->link);
+}
+
+static bool finished(const struct mig_send *s)
+{
+	return s->state >= S_LINGER;
+}
+
+static void set_reason(struct mig_send *s, const char *fmt, va_list ap)
+{
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+}
+
+static void fill_summary(struct mig_send *s)
+{
+	struct mig_summary *m = &s->summary;
+	uint64_t t = now(s);
+
+	m->result = s->result;
+	m->reason = s->reason;
+	m->total_us = t - s->t_start;
+	m->setup_us = (s->t_accept ? s->t_accept : t) - s->t_start;
+	m->bytes = s->link.bytes_out;
+	m->ram_pages = s->npages;
+	m->stop = s->stop;
+}
+
+static void finish(struct mig_send *s)
+{
+	fill_summary(s);
+	s->linger_until = now(s) + LINGER_US;
+	s->state = mig_stream_out_pending(&s->link.out) && mig_link_can_send(&s->link) ? S_LINGER
+										       : S_CLOSED;
+	if (s->state == S_CLOSED)
+		mig_link_close(&s->link);
+	if (s->ev.done)
+		s->ev.done(s->ev.ctx, &s->summary);
+}
+
+/* Give up. Before the last byte of END left, the destination cannot run
+ * the guest, so it is safe to keep (or resume) it here. After that only an
+ * explicit ERROR from the peer (peer_said) proves it did not start it. */
+__attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int err, uint32_t code,
+						      bool peer_said, const char *fmt, ...)
+{
+	va_list ap;
+	bool uncertain = s->state == S_WAIT_HANDOFF && !peer_said;
+
+	if (finished(s))
+		return s->err;
+	va_start(ap, fmt);
+	set_reason(s, fmt, ap);
+	va_end(ap);
+	s->err = err ? err : -EIO;
+
+	if (code && s->state != S_START && mig_link_can_send(&s->link) && !peer_said) {
+		/* Queued END bytes must never reach the peer after we gave up:
+		 * they could complete the stream. Anything else may go out
+		 * ahead of the ERROR, which then ends the stream. */
+		if (s->state == S_END_DRAIN)
+			mig_stream_out_discard(&s->link.out);
+		else if (s->state != S_WAIT_HANDOFF)
+			mig_record_put_text(&s->link.out, MIG_REC_ERROR, code, s->reason);
+	}
+	if (s->dirty_on) {
+		s->g.dirty_stop(s->g.ctx);
+		s->dirty_on = false;
+	}
+	if (s->paused && !uncertain) {
+		int ret = s->g.resume(s->g.ctx);
+		if (ret < 0) {
+			size_t n = strlen(s->reason);
+			snprintf(s->reason + n, sizeof(s->reason) - n,
+				 "; resuming the guest failed (%d)", ret);
+		} else {
+			s->paused = false;
+		}
+	}
+	s->result = uncertain ? MIG_UNCERTAIN : MIG_FAILED;
+	log_err(TAG, "%s: %s: %s", s->cfg.name, mig_stats_result_name(s->result), s->reason);
+	finish(s);
+	return s->err;
+}
+
+static int link_failed(struct mig_send *s, int err)
+{
+	uint32_t code = err == -EOPNOTSUPP ? MIG_CODE_UNSUPPORTED
+			: err == -E2BIG	   ? MIG_CODE_LIMIT
+					   : MIG_CODE_PROTOCOL;
+
+	if (s->link.peer_closed || s->link.tx_err)
+		return fail(s, err, 0, false, "connection lost: %s", s->link.why);
+	return fail(s, err, code, false, "bad answer from the destination: %s",
+		    s->link.why ? s->link.why : "transport error");
+}
+
+int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
+		   const struct mig_transport *tp, const struct mig_src_guest *g,
+		   const struct mig_host *h, const struct mig_send_events *ev)
+{
+	struct mig_send *s;
+	int ret;
+
+	*out = NULL;
+	if (!p->key_len || p->key_len > MIG_AUTH_KEY_MAX)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memcpy(s->key, p->key, p->key_len);
+	s->key_len = p->key_len;
+	s->offline = p->offline;
+	s->bandwidth_mbit = p->bandwidth_mbit;
+	s->timeout_us = 1000ull * (p->timeout_ms ? p->timeout_ms : MIG_DEFAULT_TIMEOUT_MS);
+	s->g = *g;
+	if (ev)
+		s->ev = *ev;
+	mig_policy_init(&s->policy, p->downtime_ms ? p->downtime_ms : MIG_DEFAULT_DOWNTIME_MS,
+			p->max_rounds ? p->max_rounds : MIG_DEFAULT_MAX_ROUNDS, p->offline);
+
+	ret = g->get_config(g->ctx, &s->cfg);
+	if (ret < 0)
+		goto err_free;
+	ret = mig_link_init(&s->link, tp, h, OUT_CAP, mig_record_dst_limits, mig_record_dst_nlimits,
+			    ANSWER_CAP, ANSWER_CAP);
+	if (ret < 0)
+		goto err_free;
+	/* Judge the config with the destination's own decoder, so we never
+	 * start what the peer is bound to refuse. */
+	ret = mig_record_put_config(&s->link.out, &s->cfg);
+	if (ret == 0) {
+		struct mig_guest_config *check = malloc(sizeof(*check));
+		struct mig_stream_rec rec = {
+			.type = MIG_REC_GUEST_CONFIG,
+			.len = MIG_CONFIG_FIXED_LEN + s->cfg.device_count * MIG_DEVICE_ENTRY_LEN +
+			       s->cfg.cpuid_len,
+			.payload = mig_stream_out_data(&s->link.out) + MIG_REC_HDR_LEN,
+		};
+		ret = check ? mig_record_get_config(&rec, check) : -ENOMEM;
+		free(check);
+	}
+	mig_stream_out_discard(&s->link.out);
+	mig_stream_sum_init(&s->link.out.sum);
+	if (ret < 0)
+		goto err_link;
+
+	s->npages = s->cfg.ram_bytes / MIG_PAGE_SIZE;
+	s->nwords = (size_t)((s->npages + 63) / 64);
+	s->bitmap = calloc(s->nwords, sizeof(uint64_t));
+	if (!s->bitmap) {
+		ret = -ENOMEM;
+		goto err_link;
+	}
+	s->t_start = now(s);
+	s->tokens_at = s->t_start;
+	s->result = MIG_RUNNING;
+	s->state = S_START;
+	log_info(TAG, "%s: migration started (%s, %llu pages)", s->cfg.name,
+		 s->offline ? "offline" : "live", (unsigned long long)s->npages);
+	*out = s;
+	return 0;
+
+err_link:
+	mig_link_fini(&s->link);
+err_free:
+	memset(s->key, 0, sizeof(s->key));
+	free(s);
+	return ret;
+}
+
+static bool page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+
+	for (size_t i = 0; i < MIG_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static uint64_t count_bits(const uint64_t *bitmap, size_t nwords)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < nwords; i++)
+		n += (uint64_t)__builtin_popcountll(bitmap[i]);
+	return n;
+}
+
+/* The next page to send at or after the cursor, clearing its bit; false
+ * at the end of the round. */
+static bool take_next(struct mig_send *s, uint64_t *gfn)
+{
+	while (s->cursor < s->npages) {
+		size_t w = (size_t)(s->cursor / 64);
+		uint64_t bits = s->bitmap[w] & (~0ull << (s->cursor % 64));
+		if (!bits) {
+			s->cursor = (uint64_t)(w + 1) * 64;
+			continue;
+		}
+		uint64_t g = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
+		if (g >= s->npages)
+			break;
+		s->bitmap[w] &= ~(1ull << (g % 64));
+		s->cursor = g + 1;
+		*gfn = g;
+		return true;
+	}
+	s->cursor = s->npages;
+	return false;
+}
+
+static void start_round(struct mig_send *s, uint32_t round, bool final, uint64_t t)
+{
+	s->round = round;
+	s->final = final;
+	s->cursor = 0;
+	s->round_todo = count_bits(s->bitmap, s->nwords);
+	s->round_entries = 0;
+	memset(&s->row, 0, sizeof(s->row));
+	s->row.round = round;
+	s->row.final = final;
+	s->round_start_us = t;
+	s->round_bytes0 = s->link.bytes_out + mig_stream_out_pending(&s->link.out);
+	s->state = S_ROUND;
+}
+
+/* The page loop: no allocation, no formatting. Pages are read after the
+ * harvest that cleared their dirty bits, so a write racing the copy
+ * re-dirties the page and it goes again next round; while the guest runs a
+ * copy may be torn, never stale for good. */
+static int produce_batch(struct mig_send *s)
+{
+	struct mig_batch b;
+	uint64_t gfn;
+
+	if (mig_record_batch_begin(&s->link.out, &b))
+		return 0;
+	while (b.count < MIG_MAX_BATCH_PAGES && take_next(s, &gfn)) {
+		const void *page = s->g.page(s->g.ctx, gfn);
+		if (!page)
+			continue;
+		if (page_is_zero(page)) {
+			s->row.pages_zero++;
+			/* Reserved memory starts zeroed on the destination. */
+			if (s->round == 0)
+				continue;
+			mig_record_batch_add(&b, gfn, NULL);
+		} else {
+			s->row.pages_sent++;
+			mig_record_batch_add(&b, gfn, page);
+		}
+	}
+	if (b.count == 0) {
+		mig_stream_out_abort(&s->link.out);
+	} else {
+		s->round_entries += b.count;
+		mig_record_batch_commit(&s->link.out, &b);
+	}
+	if (s->cursor >= s->npages) {
+		struct mig_eor e = {s->round, s->final ? MIG_EOR_FINAL : 0, s->round_entries};
+		if (mig_record_put_eor(&s->link.out, &e))
+			return 1; /* no room: retried with an empty batch next time */
+		s->entries_total += s->round_entries;
+		s->state = s->final ? S_STATE : S_ROUND_DRAIN;
+	}
+	return 1;
+}
+
+static void emit_row(struct mig_send *s, uint64_t t)
+{
+	s->row.elapsed_us = t - s->round_start_us;
+	s->row.bytes = s->link.bytes_out + mig_stream_out_pending(&s->link.out) - s->round_bytes0;
+	s->summary.pages_sent += s->row.pages_sent;
+	s->summary.pages_zero += s->row.pages_zero;
+	s->summary.rounds = s->round + 1;
+	s->last_bytes = s->row.bytes;
+	s->last_elapsed = s->row.elapsed_us;
+	s->last_rate_x10 = s->row.elapsed_us ? s->row.bytes * 80 / s->row.elapsed_us : 0;
+	if (s->ev.round)
+		s->ev.round(s->ev.ctx, &s->row);
+}
+
+static int suspend(struct mig_send *s)
+{
+	int ret;
+
+	s->t_pause = now(s);
+	ret = s->g.pause(s->g.ctx);
+	if (ret < 0)
+		return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)", ret);
+	s->paused = true;
+	if (s->dirty_on) {
+		/* Pages written between the last harvest and the pause. */
+		ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
+		if (ret < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)",
+				    ret);
+		s->g.dirty_stop(s->g.ctx);
+		s->dirty_on = false;
+	}
+	start_round(s, s->round + 1, true, s->t_pause);
+	return 1;
+}
+
+/* The live round's bytes are all out: harvest, report, decide. */
+static int end_round(struct mig_send *s)
+{
+	uint64_t t = now(s);
+	int ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
+
+	if (ret < 0)
+		return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)", ret);
+	if (s->npages % 64)
+		s->bitmap[s->nwords - 1] &= (1ull << (s->npages % 64)) - 1;
+	uint64_t dirty = count_bits(s->bitmap, s->nwords);
+	s->row.pages_dirtied = dirty;
+	s->row.pages_left = dirty;
+	s->pages_left = dirty;
+	emit_row(s, t);
+
+	struct mig_policy_round pr = {s->round, s->row.bytes, s->row.elapsed_us, dirty};
+	s->stop = mig_policy_decide(&s->policy, &pr);
+	if (s->stop == MIG_STOP_CONTINUE) {
+		start_round(s, s->round + 1, false, t);
+		return 1;
+	}
+	log_info(TAG, "%s: stopping after round %u: %s", s->cfg.name, s->round,
+		 mig_policy_reason(s->stop));
+	return suspend(s);
+}
+
+static int produce_state(struct mig_send *s)
+{
+	struct mig_stream_out *o = &s->link.out;
+	int len;
+
+	if (s->next_vcpu < s->cfg.vcpu_count) {
+		uint8_t *blob = mig_record_blob_begin(o, MIG_REC_VCPU_STATE, s->next_vcpu);
+		if (!blob)
+			return 0;
+		len = s->g.vcpu_state(s->g.ctx, s->next_vcpu, blob, MIG_MAX_BLOB);
+		if (len < 0 || len > (int)MIG_MAX_BLOB) {
+			mig_stream_out_abort(o);
+			return fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
+				    "reading the state of vCPU %u failed (%d)", s->next_vcpu, len);
+		}
+		mig_record_blob_commit(o, (uint32_t)len);
+		s->next_vcpu++;
+		return 1;
+	}
+	if (s->next_dev < s->cfg.device_count) {
+		uint32_t id = s->cfg.devices[s->next_dev].id;
+		uint8_t *blob = mig_record_blob_begin(o, MIG_REC_DEVICE_STATE, id);
+		if (!blob)
+			return 0;
+		len = s->g.device_state(s->g.ctx, id, blob, MIG_MAX_BLOB);
+		if (len < 0 || len > (int)MIG_MAX_BLOB) {
+			mig_stream_out_abort(o);
+			return fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
+				    "reading the state of device %u failed (%d)", id, len);
+		}
+		mig_record_blob_commit(o, (uint32_t)len);
+		s->next_dev++;
+		return 1;
+	}
+	/* The checksum covers every record committed so far, and END is
+	 * the next one. */
+	struct mig_end e = {s->round + 1, s->entries_total, o->sum.a, o->sum.b};
+	if (mig_record_put_end(o, &e))
+		return 0;
+	s->state = S_END_DRAIN;
+	return 1;
+}
+
+/* One step of output for the current state: 1 if it did something, 0 if
+ * it must wait, negative once failed. */
+static int produce(struct mig_send *s)
+{
+	struct mig_stream_out *o = &s->link.out;
+	int ret;
+
+	switch (s->state) {
+	case S_START: {
+		struct mig_hello hello = {.page_shift = MIG_PAGE_SHIFT, .software = "tern"};
+		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
+		if (ret < 0)
+			return fail(s, ret, 0, false, "no random bytes for the challenge (%d)",
+				    ret);
+		memcpy(hello.nonce, s->nonce_src, MIG_NONCE_LEN);
+		if (mig_stream_out_header(o) || mig_record_put_hello(o, &hello))
+			return fail(s, -ENOSPC, 0, false, "output buffer too small");
+		s->state = S_WAIT_AUTH;
+		return 1;
+	}
+	case S_ROUND:
+		return produce_batch(s);
+	case S_ROUND_DRAIN:
+		if (mig_stream_out_pending(o))
+			return 0;
+		return end_round(s);
+	case S_STATE:
+		return produce_state(s);
+	case S_END_DRAIN:
+		if (mig_stream_out_pending(o))
+			return 0;
+		s->t_end = now(s);
+		emit_row(s, s->t_end);
+		s->state = S_WAIT_HANDOFF;
+		log_info(TAG, "%s: all state sent, waiting for the destination to resume it",
+			 s->cfg.name);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int on_auth(struct mig_send *s, const struct mig_stream_rec *rec)
+{
+	uint8_t proof[MIG_PROOF_LEN];
+	int ret;
+
+	if (!s->have_peer_hello)
+		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+			    "destination sent AUTH before HELLO");
+	ret = mig_auth_verify(MIG_AUTH_DESTINATION, s->key, s->key_len, s->nonce_src, s->nonce_dst,
+			      rec->payload);
+	if (ret == -EACCES)
+		return fail(s, ret, MIG_CODE_AUTH, false,
+			    "authentication failed: the destination does not know our key");
+	if (ret < 0)
+		return fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
+	ret = mig_auth_proof(MIG_AUTH_SOURCE, s->key, s->key_len, s->nonce_src, s->nonce_dst,
+			     proof);
+	if (ret < 0)
+		return fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
+	if (mig_stream_out_put(&s->link.out, MIG_REC_AUTH, proof, MIG_PROOF_LEN) ||
+	    mig_record_put_config(&s->link.out, &s->cfg))
+		return fail(s, -ENOSPC, MIG_CODE_PROTOCOL, false, "output buffer full");
+	s->state = S_WAIT_ACCEPT;
+	return 1;
+}
+
+static int on_accept(struct mig_send *s)
+{
+	int ret;
+
+	s->t_accept = now(s);
+	memset(s->bitmap, 0xff, s->nwords * sizeof(uint64_t));
+	if (s->npages % 64)
+		s->bitmap[s->nwords - 1] = (1ull << (s->npages % 64)) - 1;
+	if (s->offline) {
+		s->t_pause = s->t_accept;
+		ret = s->g.pause(s->g.ctx);
+		if (ret < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)",
+				    ret);
+		s->paused = true;
+		s->stop = MIG_STOP_OFFLINE;
+		start_round(s, 0, true, s->t_accept);
+		return 1;
+	}
+	/* Logging starts before round 0 reads a single page, so every write
+	 * that races the copy is caught. */
+	ret = s->g.dirty_start(s->g.ctx);
+	if (ret < 0)
+		return fail(s, ret, MIG_CODE_GUEST, false, "starting the dirty log failed (%d)",
+			    ret);
+	s->dirty_on = true;
+	start_round(s, 0, false, s->t_accept);
+	return 1;
+}
+
+static int on_handoff(struct mig_send *s, const struct mig_stream_rec *rec)
+{
+	uint64_t resume_us, t = now(s);
+
+	if (s->state != S_WAIT_HANDOFF || mig_record_get_handoff(rec, &resume_us))
+		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+			    "destination sent HANDOFF_DONE out of order");
+	s->summary.downtime_known = true;
+	s->summary.downtime_src_us = s->t_end - s->t_pause;
+	s->summary.downtime_dst_us = resume_us;
+	s->summary.downtime_max_us = t - s->t_pause;
+	/* The destination runs the guest: only now is our copy redundant. */
+	s->g.destroy(s->g.ctx);
+	s->paused = false;
+	s->result = MIG_DONE;
+	s->err = 0;
+	snprintf(s->reason, sizeof(s->reason), "guest running on the destination");
+	log_info(TAG, "%s: migration completed", s->cfg.name);
+	finish(s);
+	return 0;
+}
+
+static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
+{
+	struct mig_hello hello;
+	struct mig_text text;
+
+	switch (rec->type) {
+	case MIG_REC_HELLO:
+		if (s->state != S_WAIT_AUTH || s->have_peer_hello ||
+		    mig_record_get_hello(rec, &hello))
+			break;
+		if (hello.page_shift != MIG_PAGE_SHIFT)
+			return fail(s, -EPROTONOSUPPORT, MIG_CODE_VERSION, false,
+				    "destination uses pages of 2^%u bytes", hello.page_shift);
+		memcpy(s->nonce_dst, hello.nonce, MIG_NONCE_LEN);
+		s->have_peer_hello = true;
+		return 1;
+	case MIG_REC_AUTH:
+		if (s->state != S_WAIT_AUTH)
+			break;
+		return on_auth(s, rec);
+	case MIG_REC_ACCEPT:
+		if (s->state != S_WAIT_ACCEPT)
+			break;
+		return on_accept(s);
+	case MIG_REC_REFUSE:
+	case MIG_REC_ERROR:
+		if (mig_record_get_text(rec, &text))
+			break;
+		return fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s: %s",
+			    rec->type == MIG_REC_REFUSE ? "refused" : "failed",
+			    mig_record_code_name(text.code), text.text);
+	case MIG_REC_HANDOFF_DONE:
+		return on_handoff(s, rec);
+	}
+	return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "unexpected %s from the destination",
+		    mig_stream_type_name(rec->type));
+}
+
+static size_t tokens(struct mig_send *s)
+{
+	uint64_t t;
+
+	/* The cap protects the link while the guest runs; once paused,
+	 * every millisecond is downtime. */
+	if (!s->bandwidth_mbit || s->paused)
+		return SIZE_MAX;
+	t = now(s);
+	/* One Mbit/s is one bit per microsecond. */
+	s->tokens_bits += (t - s->tokens_at) * s->bandwidth_mbit;
+	s->tokens_at = t;
+	uint64_t burst = (uint64_t)s->bandwidth_mbit * BURST_US;
+	if (burst < 8 * 65536)
+		burst = 8 * 65536;
+	if (s->tokens_bits > burst)
+		s->tokens_bits = burst;
+	return (size_t)(s->tokens_bits / 8);
+}
+
+static int flush(struct mig_send *s)
+{
+	size_t allow = tokens(s);
+	ssize_t n = mig_link_flush(&s->link, allow);
+
+	if (n < 0)
+		return link_failed(s, (int)n);
+	if (allow != SIZE_MAX)
+		s->tokens_bits -= 8 * (uint64_t)n;
+	return 0;
+}
+
+static int linger(struct mig_send *s)
+{
+	ssize_t n = mig_link_flush(&s->link, SIZE_MAX);
+
+	if (n < 0 || !mig_stream_out_pending(&s->link.out) || now(s) >= s->linger_until) {
+		mig_link_close(&s->link);
+		s->state = S_CLOSED;
+	}
+	return s->state == S_CLOSED ? s->err : 1;
+}
+
+int mig_send_poll(struct mig_send *s)
+{
+	struct mig_stream_rec rec;
+	size_t out0 = (size_t)s->link.bytes_out;
+	int ret;
+
+	if (s->state == S_CLOSED)
+		return s->err;
+	if (s->state == S_LINGER)
+		return linger(s);
+
+	for (int i = 0; i < POLL_RECORDS; i++) {
+		ret = mig_link_next(&s->link, &rec);
+		if (ret == 0)
+			break;
+		if (ret < 0)
+			link_failed(s, ret);
+		else
+			on_record(s, &rec);
+		if (finished(s))
+			return s->state == S_LINGER ? 1 : s->err;
+	}
+
+	for (;;) {
+		if (flush(s) < 0 || finished(s))
+			break;
+		if (mig_stream_out_pending(&s->link.out) >= LOW_WATER ||
+		    s->link.bytes_out - out0 >= POLL_BUDGET)
+			break;
+		ret = produce(s);
+		if (ret <= 0 || finished(s))
+			break;
+	}
+
+	if (!finished(s) && now(s) - s->link.last_io_us > s->timeout_us)
+		fail(s, -ETIMEDOUT, MIG_CODE_TIMEOUT, false,
+		     "timeout: the destination was silent for %llu ms",
+		     (unsigned long long)(s->timeout_us / 1000));
+	if (s->state == S_LINGER)
+		return 1;
+	return s->state == S_CLOSED ? s->err : 1;
+}
+
+int mig_send_cancel(struct mig_send *s, const char *why)
+{
+	if (finished(s))
+		return -EALREADY;
+	if (s->state == S_WAIT_HANDOFF)
+		return -EBUSY;
+	fail(s, -ECANCELED, MIG_CODE_CANCELLED, false, "cancelled: %s",
+	     why && *why ? why : "by the operator");
+	return 0;
+}
+
+enum mig_result mig_send_result(const struct mig_send *s)
+{
+	return s->result;
+}
+
+const char *mig_send_reason(const struct mig_send *s)
+{
+	return s->reason;
+}
+
+const struct mig_summary *mig_send_summary(const struct mig_send *s)
+{
+	return &s->summary;
+}
+
+void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
+{
+	static const char *const phase[] = {
+		[S_START] = "pre-check",       [S_WAIT_AUTH] = "pre-check",
+		[S_WAIT_ACCEPT] = "pre-check", [S_ROUND] = "transfer",
+		[S_ROUND_DRAIN] = "transfer",  [S_STATE] = "suspend",
+		[S_END_DRAIN] = "suspend",     [S_WAIT_HANDOFF] = "hand-off",
+	};
+
+	memset(st, 0, sizeof(*st));
+	if (finished(s))
+		st->phase = s->result == MIG_DONE     ? "done"
+			    : s->result == MIG_FAILED ? "failed"
+						      : "uncertain";
+	else
+		st->phase = s->state == S_ROUND && s->final ? "suspend" : phase[s->state];
+	st->round = s->round;
+	if (s->state >= S_ROUND)
+		st->percent_sent =
+			s->round > 0 || s->state > S_ROUND
+				? 100
+				: (uint32_t)(s->cursor * 100 / (s->npages ? s->npages : 1));
+	uint64_t done_in_round = s->row.pages_sent + s->row.pages_zero;
+	st->pages_left = s->state == S_ROUND && s->round_todo > done_in_round
+				 ? s->round_todo - done_in_round
+				 : 0;
+	st->rate_mbit_x10 = s->last_rate_x10;
+	st->elapsed_us = now(s) - s->t_start;
+	st->expected_downtime_us =
+		mig_policy_expected_us(s->pages_left, s->last_bytes, s->last_elapsed);
+}
+
+void mig_send_free(struct mig_send *s)
+{
+	if (!s)
+		return;
+	if (!finished(s))
+		fail(s, -ECANCELED, 0, false, "abandoned");
+	mig_link_fini(&s->link);
+	free(s->bitmap);
+	memset(s->key, 0, sizeof(s->key));
+	free(s);
+}

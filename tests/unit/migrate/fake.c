@@ -1,0 +1,400 @@
+/* Test doubles for migrate/; see fake.h. */
+#include "tests/unit/migrate/fake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static uint64_t clock_now(void *ctx)
+{
+	return ((struct fake_clock *)ctx)->now;
+}
+
+static int clock_random(void *ctx, void *buf, size_t len)
+{
+	struct fake_clock *c = ctx;
+	uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)xorshift(&c->rng);
+	return 0;
+}
+
+struct mig_host fake_host(struct fake_clock *c)
+{
+	return (struct mig_host){.now_us = clock_now, .random = clock_random, .ctx = c};
+}
+
+void fake_src_init(struct fake_src *g, uint64_t npages, uint32_t vcpus, uint32_t ndev)
+{
+	memset(g, 0, sizeof(*g));
+	g->npages = npages;
+	g->mem = calloc(npages, MIG_PAGE_SIZE);
+	g->log = calloc((npages + 63) / 64, 8);
+	g->rng = 42;
+	/* A third of the pages hold data, the rest are zero. */
+	for (uint64_t i = 0; i < npages; i++)
+		if (i % 3 == 0)
+			for (unsigned j = 0; j < MIG_PAGE_SIZE; j++)
+				g->mem[i * MIG_PAGE_SIZE + j] = (uint8_t)(i * 7 + j);
+	snprintf(g->cfg.name, sizeof(g->cfg.name), "web1");
+	g->cfg.ram_bytes = npages * MIG_PAGE_SIZE;
+	g->cfg.vcpu_count = vcpus;
+	g->cfg.device_count = ndev;
+	for (uint32_t i = 0; i < ndev; i++) {
+		g->cfg.devices[i].id = 10 + i;
+		g->cfg.devices[i].kind = i;
+		snprintf(g->cfg.devices[i].name, sizeof(g->cfg.devices[i].name), "dev%u", i);
+	}
+	memcpy(g->cfg.mac, (uint8_t[]){0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, 6);
+	g->cfg.has_ipv4 = true;
+	memcpy(g->cfg.ipv4, (uint8_t[]){10, 0, 0, 42}, 4);
+	g->cfg.cpuid_id = 1;
+	g->cfg.cpuid_len = 48;
+	memset(g->cfg.cpuid, 0xc1, 48);
+}
+
+void fake_src_fini(struct fake_src *g)
+{
+	free(g->mem);
+	free(g->log);
+}
+
+void fake_src_run(struct fake_src *g, unsigned n)
+{
+	if (g->paused || g->destroyed)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t r = xorshift(&g->rng);
+		uint64_t gfn = r % g->npages;
+		uint8_t *page = g->mem + gfn * MIG_PAGE_SIZE;
+		if ((r >> 32) % 16 == 0)
+			memset(page, 0, MIG_PAGE_SIZE);
+		else
+			page[(r >> 20) % MIG_PAGE_SIZE] = (uint8_t)(r >> 40) | 1;
+		g->writes++;
+		if (g->tracking)
+			g->log[gfn / 64] |= 1ull << (gfn % 64);
+	}
+}
+
+void fake_blob(const struct fake_src *g, uint32_t which, uint8_t out[FAKE_BLOB_LEN])
+{
+	for (unsigned i = 0; i < FAKE_BLOB_LEN; i++)
+		out[i] = (uint8_t)(which * 31 + g->writes * 13 + i);
+}
+
+static int src_config(void *ctx, struct mig_guest_config *cfg)
+{
+	*cfg = ((struct fake_src *)ctx)->cfg;
+	return 0;
+}
+
+static const void *src_page(void *ctx, uint64_t gfn)
+{
+	struct fake_src *g = ctx;
+
+	if (gfn >= g->npages)
+		abort();
+	return g->mem + gfn * MIG_PAGE_SIZE;
+}
+
+static int src_dirty_start(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (g->tracking)
+		abort();
+	memset(g->log, 0, (g->npages + 63) / 64 * 8);
+	g->tracking = true;
+	g->starts++;
+	return 0;
+}
+
+static int src_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t npages)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->tracking || npages != g->npages)
+		abort();
+	for (uint64_t i = 0; i < (npages + 63) / 64; i++) {
+		bitmap[i] |= g->log[i];
+		g->log[i] = 0;
+	}
+	g->harvests++;
+	return 0;
+}
+
+static void src_dirty_stop(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->tracking)
+		abort();
+	g->tracking = false;
+	g->stops++;
+}
+
+static int src_pause(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (g->pause_ret)
+		return g->pause_ret;
+	if (g->paused)
+		abort();
+	g->paused = true;
+	g->pauses++;
+	return 0;
+}
+
+static int src_resume(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->paused)
+		abort();
+	g->paused = false;
+	g->resumes++;
+	return 0;
+}
+
+static int src_vcpu_state(void *ctx, uint32_t index, void *buf, size_t cap)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->paused || index >= g->cfg.vcpu_count || cap < FAKE_BLOB_LEN)
+		abort();
+	fake_blob(g, index, buf);
+	return FAKE_BLOB_LEN;
+}
+
+static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->paused || cap < FAKE_BLOB_LEN)
+		abort();
+	fake_blob(g, id | 0x100, buf);
+	return FAKE_BLOB_LEN;
+}
+
+static void src_destroy(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (g->destroyed || !g->paused || g->tracking)
+		abort();
+	g->destroyed = true;
+}
+
+struct mig_src_guest fake_src_ops(struct fake_src *g)
+{
+	return (struct mig_src_guest){
+		.get_config = src_config,
+		.page = src_page,
+		.dirty_start = src_dirty_start,
+		.dirty_harvest = src_dirty_harvest,
+		.dirty_stop = src_dirty_stop,
+		.pause = src_pause,
+		.resume = src_resume,
+		.vcpu_state = src_vcpu_state,
+		.device_state = src_device_state,
+		.destroy = src_destroy,
+		.ctx = g,
+	};
+}
+
+static int dst_check_cpuid(void *ctx, uint32_t id, const void *blob, size_t len)
+{
+	(void)id, (void)blob, (void)len;
+	return ((struct fake_dst *)ctx)->cpuid_ret;
+}
+
+static int dst_create(void *ctx, const struct mig_guest_config *cfg)
+{
+	struct fake_dst *d = ctx;
+
+	if (d->created || d->started)
+		abort();
+	if (d->create_ret)
+		return d->create_ret;
+	d->cfg = *cfg;
+	d->npages = cfg->ram_bytes / MIG_PAGE_SIZE;
+	d->mem = calloc(d->npages, MIG_PAGE_SIZE);
+	if (!d->mem)
+		return -ENOMEM;
+	d->created = true;
+	d->creates++;
+	return 0;
+}
+
+static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || gfn >= d->npages)
+		abort();
+	if (d->write_ret)
+		return d->write_ret;
+	if (data)
+		memcpy(d->mem + gfn * MIG_PAGE_SIZE, data, MIG_PAGE_SIZE);
+	else
+		memset(d->mem + gfn * MIG_PAGE_SIZE, 0, MIG_PAGE_SIZE);
+	d->pages_written++;
+	return 0;
+}
+
+static int dst_set_vcpu(void *ctx, uint32_t index, const void *blob, size_t len)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || index >= d->cfg.vcpu_count || len != FAKE_BLOB_LEN)
+		abort();
+	memcpy(d->vcpu[index], blob, len);
+	return 0;
+}
+
+static int dst_set_device(void *ctx, uint32_t id, const void *blob, size_t len)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || len != FAKE_BLOB_LEN)
+		abort();
+	for (uint32_t i = 0; i < d->cfg.device_count; i++)
+		if (d->cfg.devices[i].id == id) {
+			memcpy(d->dev[i], blob, len);
+			return 0;
+		}
+	abort();
+}
+
+static int dst_start(void *ctx)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started)
+		abort();
+	if (d->start_ret)
+		return d->start_ret;
+	d->started = true;
+	d->starts++;
+	return 0;
+}
+
+static void dst_destroy(void *ctx)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started)
+		abort();
+	free(d->mem);
+	d->mem = NULL;
+	d->created = false;
+	d->destroys++;
+}
+
+struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
+{
+	return (struct mig_dst_guest){
+		.check_cpuid = dst_check_cpuid,
+		.create = dst_create,
+		.write_page = dst_write_page,
+		.set_vcpu_state = dst_set_vcpu,
+		.set_device_state = dst_set_device,
+		.start = dst_start,
+		.destroy = dst_destroy,
+		.ctx = d,
+	};
+}
+
+void fake_dst_fini(struct fake_dst *d)
+{
+	free(d->mem);
+	d->mem = NULL;
+}
+
+static ssize_t sock_send(void *ctx, const void *buf, size_t len)
+{
+	struct fake_sock *s = ctx;
+
+	if (s->closed)
+		abort(); /* the machines must not use a transport after close */
+	if (s->fd < 0)
+		return -EPIPE;
+	ssize_t n = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	return n;
+}
+
+static ssize_t sock_recv(void *ctx, void *buf, size_t len)
+{
+	struct fake_sock *s = ctx;
+
+	if (s->closed)
+		abort();
+	if (s->fd < 0)
+		return -ECONNRESET;
+	ssize_t n = recv(s->fd, buf, len, MSG_DONTWAIT);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	if (s->corrupt_at >= s->received && s->corrupt_at < s->received + (uint64_t)n)
+		((uint8_t *)buf)[s->corrupt_at - s->received] ^= 0x5a;
+	s->received += (uint64_t)n;
+	return n;
+}
+
+static void sock_close(void *ctx)
+{
+	struct fake_sock *s = ctx;
+
+	if (s->closed)
+		abort();
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->closed = true;
+}
+
+void fake_sock_pair(struct fake_sock *a, struct fake_sock *b)
+{
+	int fd[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fd))
+		abort();
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->fd = fd[0];
+	b->fd = fd[1];
+	a->corrupt_at = b->corrupt_at = UINT64_MAX;
+}
+
+struct mig_transport fake_sock_ops(struct fake_sock *s)
+{
+	return (struct mig_transport){
+		.send = sock_send, .recv = sock_recv, .close = sock_close, .ctx = s};
+}
+
+void fake_sock_shut(struct fake_sock *s)
+{
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+}

@@ -1,0 +1,66 @@
+/* Test doubles for migrate/: a guest whose "vCPU" keeps writing its memory
+ * with an exact dirty log, a destination guest that records what it is
+ * given, a manual clock, and non-blocking socketpair transports. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "migrate/migrate.h"
+
+struct fake_clock {
+	uint64_t now;
+	uint64_t rng; /* for the nonces */
+};
+
+struct mig_host fake_host(struct fake_clock *c);
+
+#define FAKE_BLOB_LEN 96
+
+struct fake_src {
+	struct mig_guest_config cfg;
+	uint64_t npages;
+	uint8_t *mem;
+	uint64_t *log; /* the dirty log: exact, one bit per page written */
+	bool tracking, paused, destroyed;
+	int pauses, resumes, harvests, starts, stops;
+	uint64_t writes; /* also the vCPUs' "program counter" */
+	uint64_t rng;
+	int pause_ret;
+};
+
+void fake_src_init(struct fake_src *g, uint64_t npages, uint32_t vcpus, uint32_t ndev);
+void fake_src_fini(struct fake_src *g);
+/* The guest runs: n writes to random pages, some zeroing a whole page.
+ * Nothing happens while it is paused. */
+void fake_src_run(struct fake_src *g, unsigned n);
+struct mig_src_guest fake_src_ops(struct fake_src *g);
+/* The state blob the fake gives for vCPU i (or device id | 0x100). */
+void fake_blob(const struct fake_src *g, uint32_t which, uint8_t out[FAKE_BLOB_LEN]);
+
+struct fake_dst {
+	struct mig_guest_config cfg;
+	uint64_t npages;
+	uint8_t *mem;
+	bool created, started;
+	int creates, destroys, starts;
+	int create_ret, cpuid_ret, write_ret, start_ret;
+	uint8_t vcpu[MIG_MAX_VCPUS][FAKE_BLOB_LEN];
+	uint8_t dev[MIG_MAX_DEVICES][FAKE_BLOB_LEN];
+	uint64_t pages_written;
+};
+
+void fake_dst_fini(struct fake_dst *d);
+struct mig_dst_guest fake_dst_ops(struct fake_dst *d);
+
+/* One end of a socketpair as a transport. corrupt_at flips one received
+ * byte at that stream offset (UINT64_MAX: never). */
+struct fake_sock {
+	int fd;
+	uint64_t received;
+	uint64_t corrupt_at;
+	bool closed;
+};
+
+void fake_sock_pair(struct fake_sock *a, struct fake_sock *b);
+struct mig_transport fake_sock_ops(struct fake_sock *s);
+void fake_sock_shut(struct fake_sock *s); /* the cable is cut */

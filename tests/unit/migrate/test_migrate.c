@@ -1,0 +1,784 @@
+/* The source and destination state machines end to end, over a real
+ * non-blocking socketpair, both polled in turn by one thread while the
+ * fake guest keeps writing its memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <errno.h>
+
+#include "migrate/auth.h"
+#include "migrate/le.h"
+#include "migrate/record.h"
+#include "migrate/recv.h"
+#include "migrate/send.h"
+#include "tests/unit/migrate/fake.h"
+
+#define KEY "correct horse battery staple"
+#define NPAGES 1024
+#define MAX_POLLS 200000
+
+struct run {
+	struct fake_clock clock;
+	struct fake_src src;
+	struct fake_dst dst;
+	struct fake_sock ss, ds; /* the source's and the destination's end */
+	struct mig_send *s;
+	struct mig_recv *r;
+	int sret, rret;
+	unsigned writes_per_poll;
+	uint64_t step_us;
+	int polls;
+	struct mig_round_row rows[64];
+	int nrows;
+	struct mig_summary sum;
+	char sum_reason[256];
+	int sum_calls;
+	struct mig_incoming_summary isum;
+	int isum_calls;
+};
+
+static void on_round(void *ctx, const struct mig_round_row *row)
+{
+	struct run *t = ctx;
+
+	assert_true(t->nrows < 64);
+	t->rows[t->nrows++] = *row;
+	if (getenv("MIG_TEST_LOG")) {
+		char line[160];
+		if (t->nrows == 1) {
+			mig_stats_header(line, sizeof(line));
+			printf("%s\n", line);
+		}
+		mig_stats_row(row, line, sizeof(line));
+		printf("%s\n", line);
+	}
+}
+
+static void on_done(void *ctx, const struct mig_summary *s)
+{
+	struct run *t = ctx;
+
+	t->sum = *s;
+	snprintf(t->sum_reason, sizeof(t->sum_reason), "%s", s->reason);
+	t->sum_calls++;
+	if (getenv("MIG_TEST_LOG")) {
+		char buf[1024];
+		mig_stats_summary(s, buf, sizeof(buf));
+		printf("%s", buf);
+	}
+}
+
+static void on_incoming(void *ctx, const struct mig_incoming_summary *s)
+{
+	struct run *t = ctx;
+
+	t->isum = *s;
+	t->isum_calls++;
+}
+
+static struct run *run_new(const struct mig_send_params *sp, const char *dst_key)
+{
+	struct run *t = calloc(1, sizeof(*t));
+	struct mig_send_params p = sp ? *sp : (struct mig_send_params){0};
+	struct mig_recv_params rp = {(const uint8_t *)dst_key, strlen(dst_key), 0};
+
+	t->clock.now = 1000000;
+	t->clock.rng = 7;
+	t->step_us = 1000;
+	t->writes_per_poll = 4;
+	fake_src_init(&t->src, NPAGES, 2, 2);
+	fake_sock_pair(&t->ss, &t->ds);
+	p.key = (const uint8_t *)KEY;
+	p.key_len = strlen(KEY);
+
+	struct mig_host h = fake_host(&t->clock);
+	struct mig_transport stp = fake_sock_ops(&t->ss), dtp = fake_sock_ops(&t->ds);
+	struct mig_src_guest sg = fake_src_ops(&t->src);
+	struct mig_dst_guest dg = fake_dst_ops(&t->dst);
+	struct mig_send_events sev = {on_round, on_done, t};
+	struct mig_recv_events rev = {on_incoming, t};
+	assert_int_equal(mig_send_start(&t->s, &p, &stp, &sg, &h, &sev), 0);
+	assert_int_equal(mig_recv_start(&t->r, &rp, &dtp, &dg, &h, &rev), 0);
+	t->sret = t->rret = 1;
+	return t;
+}
+
+static void run_poll(struct run *t)
+{
+	if (t->sret > 0)
+		t->sret = mig_send_poll(t->s);
+	fake_src_run(&t->src, t->writes_per_poll);
+	if (t->rret > 0)
+		t->rret = mig_recv_poll(t->r);
+	t->clock.now += t->step_us;
+	t->polls++;
+}
+
+static void run_to_end(struct run *t)
+{
+	while ((t->sret > 0 || t->rret > 0) && t->polls < MAX_POLLS)
+		run_poll(t);
+	assert_true(t->sret <= 0 && t->rret <= 0);
+	assert_int_equal(t->sum_calls, 1);
+	assert_int_equal(t->isum_calls, 1);
+}
+
+static void run_free(struct run *t)
+{
+	mig_send_free(t->s);
+	mig_recv_free(t->r);
+	fake_src_fini(&t->src);
+	fake_dst_fini(&t->dst);
+	free(t);
+}
+
+static uint64_t nonzero_pages(const struct fake_src *g)
+{
+	static const uint8_t zero[MIG_PAGE_SIZE];
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < g->npages; i++)
+		n += memcmp(g->mem + i * MIG_PAGE_SIZE, zero, MIG_PAGE_SIZE) != 0;
+	return n;
+}
+
+static void assert_moved(struct run *t)
+{
+	uint8_t blob[FAKE_BLOB_LEN];
+
+	assert_int_equal(t->sret, 0);
+	assert_int_equal(t->rret, 0);
+	assert_int_equal(mig_send_result(t->s), MIG_DONE);
+	assert_int_equal(mig_recv_result(t->r), MIG_DONE);
+	assert_true(t->src.destroyed);
+	assert_false(t->src.tracking);
+	assert_int_equal(t->src.resumes, 0);
+	assert_true(t->dst.started);
+	assert_int_equal(t->dst.destroys, 0);
+	/* Byte for byte: the source was paused from the final round on. */
+	assert_memory_equal(t->dst.mem, t->src.mem, (size_t)NPAGES * MIG_PAGE_SIZE);
+	for (uint32_t i = 0; i < t->src.cfg.vcpu_count; i++) {
+		fake_blob(&t->src, i, blob);
+		assert_memory_equal(t->dst.vcpu[i], blob, FAKE_BLOB_LEN);
+	}
+	for (uint32_t i = 0; i < t->src.cfg.device_count; i++) {
+		fake_blob(&t->src, t->src.cfg.devices[i].id | 0x100, blob);
+		assert_memory_equal(t->dst.dev[i], blob, FAKE_BLOB_LEN);
+	}
+	assert_string_equal(t->dst.cfg.name, "web1");
+	assert_memory_equal(t->dst.cfg.mac, t->src.cfg.mac, 6);
+	assert_true(t->nrows >= 1);
+	assert_true(t->rows[t->nrows - 1].final);
+	assert_int_equal(t->sum.result, MIG_DONE);
+	assert_true(t->sum.downtime_known);
+	assert_true(t->sum.downtime_max_us >= t->sum.downtime_src_us);
+	assert_int_equal(t->sum.rounds, (uint32_t)t->nrows);
+	assert_int_equal(t->isum.result, MIG_DONE);
+	assert_int_equal(t->isum.rounds, (uint32_t)t->nrows);
+	/* What the source counted is what the destination wrote. */
+	assert_int_equal(t->isum.pages_sent, t->sum.pages_sent);
+	assert_int_equal(t->dst.pages_written, t->isum.pages_sent + t->isum.pages_zero);
+}
+
+/* The guest left running on the source, nothing on the destination. */
+static void assert_stayed(struct run *t, int err)
+{
+	assert_int_equal(t->sret, err);
+	assert_true(t->rret < 0);
+	assert_int_equal(mig_send_result(t->s), MIG_FAILED);
+	assert_int_equal(mig_recv_result(t->r), MIG_FAILED);
+	assert_false(t->src.paused);
+	assert_false(t->src.tracking);
+	assert_false(t->src.destroyed);
+	assert_int_equal(t->src.starts, t->src.stops);
+	assert_false(t->dst.started);
+	assert_false(t->dst.created);
+	assert_int_equal(t->dst.creates, t->dst.destroys);
+	assert_int_equal(t->sum.result, MIG_FAILED);
+}
+
+static void test_live_migration_moves_memory_byte_for_byte(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->writes_per_poll = 16;
+	uint64_t before = t->src.writes;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->src.writes > before + 100);
+	assert_int_equal(t->src.starts, 1);
+	assert_int_equal(t->src.pauses, 1);
+	/* Round 0 skipped the zero pages and sent the rest. */
+	assert_true(t->rows[0].pages_zero > 0);
+	assert_true(t->rows[0].pages_sent + t->rows[0].pages_zero == NPAGES);
+	assert_true(t->nrows >= 2);
+	assert_true(t->sum.stop == MIG_STOP_DOWNTIME || t->sum.stop == MIG_STOP_NO_PROGRESS);
+	run_free(t);
+}
+
+static void test_heavy_writer_stops_at_round_limit(void **state)
+{
+	struct mig_send_params p = {.downtime_ms = 1, .max_rounds = 4};
+	struct run *t = run_new(&p, KEY);
+
+	(void)state;
+	t->writes_per_poll = 400;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->sum.stop == MIG_STOP_MAX_ROUNDS || t->sum.stop == MIG_STOP_NO_PROGRESS);
+	assert_true(t->nrows <= 5);
+	/* Every live round left work for the next one. */
+	for (int i = 0; i < t->nrows - 1; i++)
+		assert_true(t->rows[i].pages_left > 0);
+	run_free(t);
+}
+
+static void test_idle_guest_stops_after_round_zero(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->writes_per_poll = 0;
+	run_to_end(t);
+	assert_moved(t);
+	assert_int_equal(t->nrows, 2);
+	assert_int_equal(t->rows[0].pages_left, 0);
+	assert_int_equal(t->rows[1].pages_sent, 0);
+	assert_int_equal(t->sum.stop, MIG_STOP_DOWNTIME);
+	assert_int_equal(t->sum.pages_sent, nonzero_pages(&t->src));
+	run_free(t);
+}
+
+static void test_offline_migration_pauses_first(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	struct run *t = run_new(&p, KEY);
+
+	(void)state;
+	t->writes_per_poll = 50;
+	run_to_end(t);
+	assert_moved(t);
+	assert_int_equal(t->src.starts, 0);
+	assert_int_equal(t->nrows, 1);
+	assert_int_equal(t->rows[0].round, 0);
+	assert_int_equal(t->sum.stop, MIG_STOP_OFFLINE);
+	assert_int_equal(t->sum.pages_sent, nonzero_pages(&t->src));
+	run_free(t);
+}
+
+static void test_bandwidth_cap_is_honoured(void **state)
+{
+	struct mig_send_params p = {.bandwidth_mbit = 100};
+	struct run *t = run_new(&p, KEY);
+	/* 100 Mbit/s is 12.5 bytes per us, plus a burst of 10 ms. */
+	const uint64_t burst = 100 * 10000 / 8;
+
+	(void)state;
+	run_to_end(t);
+	assert_moved(t);
+	for (int i = 0; i < t->nrows - 1; i++) {
+		assert_true(t->rows[i].bytes <= t->rows[i].elapsed_us * 100 / 8 + burst);
+		/* ...and not far below it either: the cap is not a crawl. */
+		assert_true(t->rows[i].bytes * 2 >= t->rows[i].elapsed_us * 100 / 8 ||
+			    t->rows[i].bytes < 4 * burst);
+	}
+	run_free(t);
+}
+
+static void run_until_pages(struct run *t, uint64_t pages)
+{
+	while (t->dst.pages_written < pages && t->polls < MAX_POLLS)
+		run_poll(t);
+	assert_true(t->dst.pages_written >= pages);
+	assert_true(t->sret > 0 && t->rret > 0);
+}
+
+static void test_cancel_mid_transfer_keeps_guest_running(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	run_until_pages(t, 100);
+	assert_int_equal(mig_send_cancel(t->s, "operator said so"), 0);
+	assert_int_equal(mig_send_cancel(t->s, NULL), -EALREADY);
+	run_to_end(t);
+	assert_stayed(t, -ECANCELED);
+	assert_int_equal(t->src.pauses, 0);
+	assert_string_equal(mig_send_reason(t->s), "cancelled: operator said so");
+	assert_string_equal(mig_recv_reason(t->r),
+			    "source gave up: cancelled: cancelled: operator said so");
+	run_free(t);
+}
+
+static void test_cancel_while_paused_resumes_guest(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	struct run *t = run_new(&p, KEY);
+
+	(void)state;
+	run_until_pages(t, 50);
+	assert_true(t->src.paused);
+	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
+	run_to_end(t);
+	assert_stayed(t, -ECANCELED);
+	assert_int_equal(t->src.resumes, 1);
+	run_free(t);
+}
+
+static void test_wrong_key_is_refused(void **state)
+{
+	struct run *t = run_new(NULL, "another key");
+
+	(void)state;
+	run_to_end(t);
+	assert_stayed(t, -EACCES);
+	assert_int_equal(t->dst.creates, 0);
+	assert_int_equal(t->src.starts, 0);
+	assert_string_equal(mig_send_reason(t->s),
+			    "authentication failed: the destination does not know our key");
+	assert_non_null(strstr(mig_recv_reason(t->r), "source gave up: authentication failed"));
+	run_free(t);
+}
+
+static void check_refusal(int create_ret, int cpuid_ret, const char *why)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	t->dst.create_ret = create_ret;
+	t->dst.cpuid_ret = cpuid_ret;
+	run_to_end(t);
+	assert_stayed(t, create_ret ? create_ret : cpuid_ret);
+	assert_int_equal(t->src.starts, 0);
+	assert_int_equal(t->dst.destroys, 0);
+	assert_non_null(strstr(mig_send_reason(t->s), why));
+	assert_non_null(strstr(mig_recv_reason(t->r), why));
+	run_free(t);
+}
+
+static void test_destination_out_of_memory_refuses(void **state)
+{
+	(void)state;
+	check_refusal(-ENOMEM, 0, "not enough memory for 4 MiB");
+}
+
+static void test_name_or_mac_in_use_refuses(void **state)
+{
+	(void)state;
+	check_refusal(-EEXIST, 0, "a guest with name web1 or MAC 52:54:00:12:34:56 exists");
+}
+
+static void test_cpuid_baseline_refused(void **state)
+{
+	(void)state;
+	check_refusal(0, -ENOTSUP, "CPUID baseline 1 is not available on this host");
+}
+
+static void test_connection_cut_mid_transfer(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	run_until_pages(t, 200);
+	fake_sock_shut(&t->ss);
+	run_to_end(t);
+	assert_true(t->sret < 0);
+	assert_stayed(t, t->sret);
+	assert_non_null(strstr(mig_send_reason(t->s), "connection lost"));
+	assert_non_null(strstr(mig_recv_reason(t->r), "connection lost"));
+	run_free(t);
+}
+
+static void test_connection_cut_while_paused_resumes_guest(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	struct run *t = run_new(&p, KEY);
+
+	(void)state;
+	run_until_pages(t, 50);
+	fake_sock_shut(&t->ds);
+	run_to_end(t);
+	assert_stayed(t, t->sret);
+	assert_int_equal(t->src.resumes, 1);
+	run_free(t);
+}
+
+/* Offsets in the source stream: header 16, HELLO 88, AUTH 40, GUEST_CONFIG
+ * 8 + 72 + 2 devices * 32 + 48 bytes of CPUID = 192; the first PAGE_DATA. */
+#define FIRST_BATCH 336u
+
+static void test_corrupt_record_header_aborts(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->ds.corrupt_at = FIRST_BATCH + 4; /* its length */
+	run_to_end(t);
+	assert_stayed(t, t->sret);
+	assert_non_null(strstr(mig_send_reason(t->s), "destination failed"));
+	assert_non_null(strstr(mig_recv_reason(t->r), "PAGE_DATA"));
+	run_free(t);
+}
+
+static void test_corrupt_page_data_caught_by_checksum(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->writes_per_poll = 0;
+	t->ds.corrupt_at = FIRST_BATCH + 8 + 8 + 16 + 100;
+	run_to_end(t);
+	/* END had left the source; the explicit ERROR still lets it resume. */
+	assert_stayed(t, -EBADMSG);
+	assert_int_equal(t->src.pauses, 1);
+	assert_int_equal(t->src.resumes, 1);
+	assert_non_null(strstr(mig_recv_reason(t->r), "checksum mismatch"));
+	assert_non_null(strstr(mig_send_reason(t->s), "destination failed: checksum"));
+	run_free(t);
+}
+
+static void test_corrupt_answer_from_destination(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->ss.corrupt_at = 16 + 88 + 40; /* the type of ACCEPT */
+	run_to_end(t);
+	assert_stayed(t, -EOPNOTSUPP);
+	assert_int_equal(t->dst.creates, 1);
+	assert_non_null(strstr(mig_send_reason(t->s), "bad answer from the destination"));
+	run_free(t);
+}
+
+static void test_destination_start_failure_resumes_source(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->dst.start_ret = -EIO;
+	run_to_end(t);
+	assert_stayed(t, -EIO);
+	assert_int_equal(t->src.resumes, 1);
+	assert_non_null(strstr(mig_recv_reason(t->r), "starting the guest failed"));
+	run_free(t);
+}
+
+static void test_source_times_out_on_silent_destination(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	/* The destination machine is never polled. */
+	for (int i = 0; i < 10 && t->sret > 0; i++) {
+		t->sret = mig_send_poll(t->s);
+		t->clock.now += 2000000;
+	}
+	assert_int_equal(t->sret, -ETIMEDOUT);
+	assert_int_equal(mig_send_result(t->s), MIG_FAILED);
+	assert_string_equal(mig_send_reason(t->s),
+			    "timeout: the destination was silent for 10000 ms");
+	assert_false(t->src.paused);
+	run_free(t);
+}
+
+static void test_destination_times_out_on_silent_source(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	for (int i = 0; i < 10 && t->rret > 0; i++) {
+		t->rret = mig_recv_poll(t->r);
+		t->clock.now += 2000000;
+	}
+	assert_int_equal(t->rret, -ETIMEDOUT);
+	assert_false(t->dst.created);
+	run_free(t);
+}
+
+static void test_handoff_uncertain_keeps_guest_paused(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+	struct mig_send_status st;
+
+	(void)state;
+	for (;;) {
+		t->sret = mig_send_poll(t->s);
+		fake_src_run(&t->src, t->writes_per_poll);
+		mig_send_status(t->s, &st);
+		if (!strcmp(st.phase, "hand-off"))
+			break;
+		assert_true(t->sret > 0);
+		t->rret = mig_recv_poll(t->r);
+		t->clock.now += t->step_us;
+	}
+	/* The destination host dies before it reads END. */
+	assert_int_equal(mig_send_cancel(t->s, NULL), -EBUSY);
+	close(t->ds.fd);
+	t->ds.fd = -1;
+	run_to_end(t);
+	assert_int_equal(mig_send_result(t->s), MIG_UNCERTAIN);
+	assert_true(t->src.paused);
+	assert_int_equal(t->src.resumes, 0);
+	assert_false(t->src.destroyed);
+	assert_false(t->dst.started);
+	assert_false(t->dst.created);
+	assert_int_equal(t->sum.result, MIG_UNCERTAIN);
+	run_free(t);
+}
+
+static void test_status_reports_progress(void **state)
+{
+	struct mig_send_params p = {.bandwidth_mbit = 10};
+	struct run *t = run_new(&p, KEY);
+	struct mig_send_status st;
+
+	(void)state;
+	mig_send_status(t->s, &st);
+	assert_string_equal(st.phase, "pre-check");
+	while (strcmp(st.phase, "transfer")) {
+		run_poll(t);
+		mig_send_status(t->s, &st);
+	}
+	assert_int_equal(st.round, 0);
+	assert_true(st.percent_sent > 0 && st.percent_sent < 100);
+	assert_true(st.pages_left > 0);
+	run_to_end(t);
+	mig_send_status(t->s, &st);
+	assert_string_equal(st.phase, "done");
+	run_free(t);
+}
+
+/* A scripted source speaking raw records to a real destination machine. */
+struct raw {
+	struct run *t;
+	uint8_t *out_mem, in_mem[4096];
+	struct mig_stream_out out;
+	struct mig_stream_in in;
+	uint8_t ns[32], nd[32];
+};
+
+static void raw_flush(struct raw *w)
+{
+	size_t n = mig_stream_out_pending(&w->out);
+
+	if (n)
+		assert_int_equal(send(w->t->ss.fd, mig_stream_out_data(&w->out), n, 0), (ssize_t)n);
+	mig_stream_out_consume(&w->out, n);
+	for (int i = 0; i < 4 && w->t->rret > 0; i++)
+		w->t->rret = mig_recv_poll(w->t->r);
+}
+
+/* The next record the destination sent. */
+static uint32_t raw_answer(struct raw *w, struct mig_stream_rec *rec)
+{
+	uint8_t c;
+	size_t used;
+
+	for (;;) {
+		if (recv(w->t->ss.fd, &c, 1, MSG_DONTWAIT) != 1)
+			return 0;
+		int ret = mig_stream_in_feed(&w->in, &c, 1, &used, rec);
+		assert_true(ret >= 0);
+		if (ret)
+			return rec->type;
+	}
+}
+
+static struct raw *raw_new(void)
+{
+	struct raw *w = calloc(1, sizeof(*w));
+	struct mig_hello h = {.page_shift = 12};
+
+	w->t = run_new(NULL, KEY);
+	w->out_mem = malloc(2 << 20);
+	mig_stream_out_init(&w->out, w->out_mem, 2 << 20);
+	mig_stream_in_init(&w->in, mig_record_dst_limits, mig_record_dst_nlimits, w->in_mem,
+			   sizeof(w->in_mem));
+	memset(w->ns, 0x11, 32);
+	memcpy(h.nonce, w->ns, 32);
+	mig_stream_out_header(&w->out);
+	mig_record_put_hello(&w->out, &h);
+	raw_flush(w);
+	struct mig_stream_rec rec;
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_HELLO);
+	memcpy(w->nd, rec.payload + 16, 32);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_AUTH);
+	assert_int_equal(mig_auth_verify(MIG_AUTH_DESTINATION, (const uint8_t *)KEY, strlen(KEY),
+					 w->ns, w->nd, rec.payload),
+			 0);
+	return w;
+}
+
+static void raw_auth_and_config(struct raw *w)
+{
+	uint8_t proof[32];
+	struct mig_stream_rec rec;
+
+	mig_auth_proof(MIG_AUTH_SOURCE, (const uint8_t *)KEY, strlen(KEY), w->ns, w->nd, proof);
+	mig_stream_out_put(&w->out, MIG_REC_AUTH, proof, 32);
+	mig_record_put_config(&w->out, &w->t->src.cfg);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_ACCEPT);
+	assert_true(w->t->dst.created);
+}
+
+static void raw_free(struct raw *w)
+{
+	run_free(w->t);
+	free(w->out_mem);
+	free(w);
+}
+
+static void test_destination_refuses_a_forged_proof(void **state)
+{
+	struct raw *w = raw_new();
+	uint8_t proof[32];
+	struct mig_stream_rec rec;
+	struct mig_text text;
+
+	(void)state;
+	mig_auth_proof(MIG_AUTH_SOURCE, (const uint8_t *)"guess", 5, w->ns, w->nd, proof);
+	mig_stream_out_put(&w->out, MIG_REC_AUTH, proof, 32);
+	mig_record_put_config(&w->out, &w->t->src.cfg);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_REFUSE);
+	assert_int_equal(mig_record_get_text(&rec, &text), 0);
+	assert_int_equal(text.code, MIG_CODE_AUTH);
+	assert_int_equal(w->t->rret, -EACCES);
+	assert_int_equal(w->t->dst.creates, 0);
+	raw_free(w);
+}
+
+static void test_unknown_optional_skipped_unknown_mandatory_aborts(void **state)
+{
+	struct raw *w = raw_new();
+	struct mig_stream_rec rec;
+	struct mig_text text;
+	uint8_t junk[100] = {0};
+
+	(void)state;
+	raw_auth_and_config(w);
+	mig_stream_out_put(&w->out, MIG_REC_OPTIONAL | 0x42, junk, sizeof(junk));
+	raw_flush(w);
+	assert_true(w->t->rret > 0);
+	assert_int_equal(raw_answer(w, &rec), 0);
+	mig_stream_out_put(&w->out, 0x42, junk, sizeof(junk));
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+	assert_int_equal(mig_record_get_text(&rec, &text), 0);
+	assert_int_equal(text.code, MIG_CODE_UNSUPPORTED);
+	assert_int_equal(w->t->rret, -EOPNOTSUPP);
+	assert_int_equal(w->t->dst.destroys, 1);
+	raw_free(w);
+}
+
+static void test_destination_rejects_records_out_of_order(void **state)
+{
+	struct raw *w = raw_new();
+	struct mig_stream_rec rec;
+	struct mig_blob dummy;
+
+	(void)state;
+	(void)dummy;
+	raw_auth_and_config(w);
+	/* vCPU state before the final round. */
+	uint8_t *blob = mig_record_blob_begin(&w->out, MIG_REC_VCPU_STATE, 0);
+	memset(blob, 0, FAKE_BLOB_LEN);
+	mig_record_blob_commit(&w->out, FAKE_BLOB_LEN);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+	assert_int_equal(w->t->rret, -EPROTO);
+	assert_int_equal(w->t->dst.destroys, 1);
+	assert_string_equal(mig_recv_reason(w->t->r), "vCPU state before the final round");
+	raw_free(w);
+}
+
+static void test_destination_checks_round_counts(void **state)
+{
+	struct raw *w = raw_new();
+	struct mig_stream_rec rec;
+	struct mig_batch b;
+	uint8_t page[MIG_PAGE_SIZE] = {1};
+
+	(void)state;
+	raw_auth_and_config(w);
+	mig_record_batch_begin(&w->out, &b);
+	mig_record_batch_add(&b, 5, page);
+	mig_record_batch_commit(&w->out, &b);
+	struct mig_eor e = {0, 0, 2};
+	mig_record_put_eor(&w->out, &e);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+	assert_int_equal(w->t->rret, -EBADMSG);
+	assert_string_equal(mig_recv_reason(w->t->r), "round 0: 2 pages announced, 1 received");
+	raw_free(w);
+}
+
+static void test_destination_answers_a_bad_header(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+	uint8_t junk[16] = "GET / HTTP/1.0\r\n";
+	uint8_t in_mem[512];
+	struct mig_stream_in in;
+	struct mig_stream_rec rec;
+	struct mig_text text;
+	uint8_t buf[512];
+	size_t used;
+
+	(void)state;
+	assert_int_equal(send(t->ss.fd, junk, sizeof(junk), 0), 16);
+	while (t->rret > 0)
+		t->rret = mig_recv_poll(t->r);
+	assert_int_equal(t->rret, -EPROTO);
+	ssize_t n = recv(t->ss.fd, buf, sizeof(buf), MSG_DONTWAIT);
+	mig_stream_in_init(&in, mig_record_dst_limits, mig_record_dst_nlimits, in_mem,
+			   sizeof(in_mem));
+	assert_int_equal(mig_stream_in_feed(&in, buf, (size_t)n, &used, &rec), 1);
+	assert_int_equal(rec.type, MIG_REC_REFUSE);
+	mig_record_get_text(&rec, &text);
+	assert_int_equal(text.code, MIG_CODE_PROTOCOL);
+	assert_string_equal(text.text,
+			    "bad stream at byte 16: not a Tern migration stream (bad magic)");
+	run_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_live_migration_moves_memory_byte_for_byte),
+		cmocka_unit_test(test_heavy_writer_stops_at_round_limit),
+		cmocka_unit_test(test_idle_guest_stops_after_round_zero),
+		cmocka_unit_test(test_offline_migration_pauses_first),
+		cmocka_unit_test(test_bandwidth_cap_is_honoured),
+		cmocka_unit_test(test_cancel_mid_transfer_keeps_guest_running),
+		cmocka_unit_test(test_cancel_while_paused_resumes_guest),
+		cmocka_unit_test(test_wrong_key_is_refused),
+		cmocka_unit_test(test_destination_out_of_memory_refuses),
+		cmocka_unit_test(test_name_or_mac_in_use_refuses),
+		cmocka_unit_test(test_cpuid_baseline_refused),
+		cmocka_unit_test(test_connection_cut_mid_transfer),
+		cmocka_unit_test(test_connection_cut_while_paused_resumes_guest),
+		cmocka_unit_test(test_corrupt_record_header_aborts),
+		cmocka_unit_test(test_corrupt_page_data_caught_by_checksum),
+		cmocka_unit_test(test_corrupt_answer_from_destination),
+		cmocka_unit_test(test_destination_start_failure_resumes_source),
+		cmocka_unit_test(test_source_times_out_on_silent_destination),
+		cmocka_unit_test(test_destination_times_out_on_silent_source),
+		cmocka_unit_test(test_handoff_uncertain_keeps_guest_paused),
+		cmocka_unit_test(test_status_reports_progress),
+		cmocka_unit_test(test_destination_refuses_a_forged_proof),
+		cmocka_unit_test(test_unknown_optional_skipped_unknown_mandatory_aborts),
+		cmocka_unit_test(test_destination_rejects_records_out_of_order),
+		cmocka_unit_test(test_destination_checks_round_counts),
+		cmocka_unit_test(test_destination_answers_a_bad_header),
+	};
+	return cmocka_run_group_tests_name("migrate/state machines", tests, NULL, NULL);
+}
