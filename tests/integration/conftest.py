@@ -14,6 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from machine import BUILD, Console, Machine, missing_tools  # noqa: E402
+from netlab import netlab, netlab_factory  # noqa: E402,F401  (pytest fixtures)
 
 LOG_ROOT = os.path.join(BUILD, "test-logs")
 
