@@ -242,8 +242,8 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
 	r->accepted = true;
 	r->state = R_RECEIVING;
-	log_info(TAG, "incoming %s: accepted, %llu MiB, %u vCPUs", r->cfg.name,
-		 (unsigned long long)(r->cfg.ram_bytes >> 20), r->cfg.vcpu_count);
+	log_info(TAG, "incoming %s: accepted, %llu pages, %u vCPUs", r->cfg.name,
+		 (unsigned long long)r->npages, r->cfg.vcpu_count);
 	return 0;
 }
 
