@@ -145,7 +145,8 @@ class Machine:
             f.write("c\n")
         out = os.path.join(self.workdir, "bochs.out")
         # Bochs' own chatter goes to a file; only the serial port reaches the pty.
-        return ["sh", "-c", f"exec bochs -q -f {cfg} -rc {rc} >{out} 2>&1"]
+        # cwd: Bochs' null/tuntap NIC backends write their packet logs there.
+        return ["sh", "-c", f"cd {self.workdir} && exec bochs -q -f {cfg} -rc {rc} >{out} 2>&1"]
 
     def command(self) -> List[str]:
         missing = missing_tools(self.kind)
