@@ -22,21 +22,25 @@ gobj = $(patsubst guest/%,$(BUILD)/guest/obj/%.o,$(basename $(1)))
 
 $(BUILD)/guest/obj/%.o: guest/%.c mk/guest.mk
 	@mkdir -p $(@D)
-	gcc $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)gcc $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/guest/obj/%.o: guest/%.S mk/guest.mk
 	@mkdir -p $(@D)
-	gcc $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  AS      $<"
+	$(Q)gcc $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 
 # $(1): guest name. The x86-64 link keeps its debug info for gdb
 # (build/guest/obj/NAME.elf64); the ELF32 image is the boot module.
 define guest_image
 $(BUILD)/guest/obj/$(1).elf64: $$(call gobj,$$(GUEST_COMMON_SRCS) $$(wildcard guest/$(1)/*.c guest/$(1)/*.S)) guest/common/link.ld
 	@mkdir -p $$(@D)
-	ld $$(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^)
+	@echo "  LD      $$@"
+	$$(Q)ld $$(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^)
 
 $(BUILD)/guest/$(1).elf: $(BUILD)/guest/obj/$(1).elf64
-	objcopy -O elf32-i386 --strip-debug $$< $$@
+	@echo "  ELF32   $$@"
+	$$(Q)objcopy -O elf32-i386 --strip-debug $$< $$@
 
 GUEST_MODULES += $(BUILD)/guest/$(1).elf
 INTEGRATION_DEPS += $(BUILD)/guest/$(1).elf
