@@ -1,0 +1,159 @@
+/* The hardware-virtualization interface the kernel sees. Two backends
+ * implement it and mirror each other file for file:
+ *   arch/x86/vmx/  Intel VMX + EPT   (vmx.c vmcs.c ept.c exit.c)
+ *   arch/x86/svm/  AMD SVM + NPT     (svm.c vmcb.c npt.c exit.c)
+ * hv_probe() picks the one this CPU has. Everything here is arch-neutral in
+ * shape: kernel/ never sees a VMCS or a VMCB. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+struct slat; /* one VM's EPT or NPT, owned by the backend */
+
+/* ---- Portable vCPU state ------------------------------------------------
+ * The same layout on VMX and SVM, so a guest can later move between hosts
+ * of either kind; migrate/ ships it as an opaque, versioned blob. */
+#define VCPU_STATE_VERSION 1
+
+enum { /* register numbers in x86 encoding order */
+	R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI,
+	R_R8, R_R9, R_R10, R_R11, R_R12, R_R13, R_R14, R_R15,
+};
+
+/* Segment attributes use SVM's 12-bit packed form (AMD APM 15.5.1):
+ * bits 0-3 type, 4 S, 5-6 DPL, 7 P, 8 AVL, 9 L, 10 D/B, 11 G. VMX access
+ * rights are the same bits with 8-11 moved to 12-15, and "unusable" (bit
+ * 16) is derived from P == 0 for data segments. */
+struct vcpu_seg {
+	uint16_t sel;
+	uint16_t attr;
+	uint32_t limit;
+	uint64_t base;
+};
+
+struct vcpu_dtable {
+	uint64_t base;
+	uint32_t limit;
+	uint32_t pad;
+};
+
+/* An event to deliver at the next entry (interrupted delivery, or one the
+ * hypervisor injects, e.g. #GP for a refused MSR). */
+struct vcpu_event {
+	uint8_t valid;
+	uint8_t type;  /* 0 external interrupt, 2 NMI, 3 exception, 4 software interrupt */
+	uint8_t vector;
+	uint8_t has_error;
+	uint32_t error;
+};
+
+struct vcpu_state {
+	uint32_t version; /* VCPU_STATE_VERSION */
+	uint32_t flags;   /* VCPU_HALTED */
+	uint64_t gpr[16];
+	uint64_t rip, rflags;
+	struct vcpu_seg es, cs, ss, ds, fs, gs, ldtr, tr;
+	struct vcpu_dtable gdtr, idtr;
+	uint64_t cr0, cr2, cr3, cr4, efer, dr6, dr7;
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat;
+	uint64_t tsc;          /* guest TSC when the state was read */
+	uint32_t intr_shadow;  /* 1: blocking by STI or MOV SS */
+	uint32_t pad;
+	struct vcpu_event event;
+	uint8_t fxsave[512] __attribute__((aligned(16))); /* x87/SSE state (FXSAVE layout) */
+};
+#define VCPU_HALTED 1u
+
+/* ---- Exits the kernel handles ----------------------------------------------
+ * The backend handles CPUID (kernel/cpuid.c baseline), MSRs (kernel/msr.c
+ * allow-list), write-protect dirty faults and host interrupts itself, and
+ * returns to the kernel for these: */
+enum vm_exit_kind {
+	EXIT_YIELD,    /* slice over (preemption timer, host interrupt): just poll and re-run */
+	EXIT_IO,       /* port I/O; the backend already advanced RIP */
+	EXIT_HLT,      /* guest halted; RIP already advanced */
+	EXIT_SHUTDOWN, /* triple fault */
+	EXIT_SLAT,     /* EPT violation / nested page fault at a GPA with no RAM */
+	EXIT_ERROR,    /* anything unexpected: desc says what; the VM is stopped */
+};
+
+struct vm_exit {
+	enum vm_exit_kind kind;
+	uint32_t reason; /* raw VMX exit reason or SVM exit code, for messages */
+	struct {
+		uint16_t port;
+		uint8_t size; /* 1, 2 or 4 */
+		bool in;
+		uint32_t value; /* OUT: the value written */
+	} io;
+	uint64_t gpa;  /* EXIT_SLAT */
+	bool write;    /* EXIT_SLAT */
+	char desc[96]; /* EXIT_ERROR, EXIT_SHUTDOWN: human-readable */
+};
+
+/* ---- Dirty-page tracking ---------------------------------------------------- */
+enum dirty_mode {
+	DIRTY_OFF,
+	DIRTY_AD,  /* EPT/NPT leaf D bits: test-and-clear, then one TLB invalidation */
+	DIRTY_PML, /* VMX page-modification log (drained on harvest and on PML-full exits) */
+	DIRTY_WP,  /* write-protect: clear W, log on the fault, restore W */
+};
+
+struct hv_ops {
+	const char *name; /* "VMX" or "SVM" */
+	/* Turns virtualization on for this CPU (VMXON / EFER.SVME). */
+	int (*init)(void);
+
+	/* Allocates and initialises the VMCS/VMCB for v (v->vm is set, the
+	 * VM's slat exists). The architectural state is the reset state the
+	 * kernel then overwrites with set_state(). */
+	int (*vcpu_create)(struct vcpu *v);
+	void (*vcpu_destroy)(struct vcpu *v);
+	/* Enters the guest; returns when an exit needs the kernel (above).
+	 * Bounded: a host tick or the preemption timer ends the slice
+	 * (EXIT_YIELD). Saves/restores the guest FPU/SSE state around entry.
+	 * On return v->gpr[] holds all 16 guest GPRs (RSP and RAX included);
+	 * the kernel may change them (e.g. AL for IN) before the next run. */
+	int (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
+	void (*get_state)(struct vcpu *v, struct vcpu_state *s);
+	void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+
+	/* SLAT: 4 KiB leaves everywhere (dirty tracking needs them), RWX,
+	 * write-back. map() may be called repeatedly for disjoint ranges. */
+	struct slat *(*slat_create)(void);
+	int (*slat_map)(struct slat *s, uint64_t gpa, uint64_t hpa, uint64_t size);
+	void (*slat_destroy)(struct slat *s);
+
+	bool (*dirty_supported)(enum dirty_mode m);
+	/* Starts logging: clears every D bit (or write-protects everything),
+	 * so the first harvest reports pages written after this call. */
+	int (*dirty_start)(struct vcpu *v, enum dirty_mode m);
+	/* Sets bit gfn in bitmap (npages bits) for every page written since
+	 * dirty_start or the last harvest; returns how many it set (pages
+	 * already set in bitmap are not counted twice), or a negative errno.
+	 * Order (SDM 28.3.5 / APM 15.25.5): test-and-clear each D bit with a
+	 * locked instruction, then invalidate the guest's cached translations
+	 * before it runs again, so a later write must set D again. */
+	long (*dirty_harvest)(struct vcpu *v, uint64_t *bitmap, uint64_t npages);
+	void (*dirty_stop)(struct vcpu *v);
+};
+
+/* The backend for this CPU, or NULL (with a reason in *why). */
+const struct hv_ops *hv_probe(const char **why);
+extern const struct hv_ops vmx_ops, svm_ops;
+
+/* Provided by the kernel to both backends. */
+/* CPUID as the guest sees it: the documented baseline (kernel/cpuid.c). */
+void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* Guest MSR policy (kernel/msr.c), never pass-through:
+ *   MSR_STATE  lives in the guest-state area (EFER, STAR, LSTAR, CSTAR, SFMASK,
+ *              KERNEL_GS_BASE, FS/GS_BASE, SYSENTER_CS/ESP/EIP, PAT, TSC):
+ *              the backend reads/writes it there (TSC: via the offset);
+ *   MSR_CONST  reads return *val, writes are ignored (APIC_BASE, MTRRcap, ...);
+ *   MSR_DENY   everything else: inject #GP(0) and log it once per MSR. */
+enum msr_policy { MSR_DENY, MSR_STATE, MSR_CONST };
+enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val);
