@@ -13,7 +13,7 @@ GUEST_GCC_INC := $(shell gcc -print-file-name=include)
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-builtin \
 	-fno-pic -fno-pie -mcmodel=small -mno-red-zone -mgeneral-regs-only \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
-	-fno-tree-loop-distribute-patterns -nostdinc -isystem $(GUEST_GCC_INC) -Iguest
+	-fno-tree-loop-distribute-patterns -nostdinc -isystem $(GUEST_GCC_INC) -I. -Iguest
 GUEST_LDFLAGS := -nostdlib -static -no-pie --build-id=none -z max-page-size=0x1000 \
 	-z noexecstack -T guest/common/link.ld
 
