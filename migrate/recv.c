@@ -282,8 +282,8 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (mig_record_get_eor(rec, &e) || r->final_seen)
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND out of order");
 	if (e.round != r->round)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "round %u follows round %u", e.round,
-			    r->round - 1);
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND %u where %u was due",
+			    e.round, r->round);
 	if (e.pages != r->round_entries)
 		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
 			    "round %u: %llu pages announced, %llu received", e.round,
@@ -378,8 +378,8 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (rec->type == MIG_REC_ERROR) {
 		if (mig_record_get_text(rec, &text))
 			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed ERROR");
-		return fail(r, mig_record_err_of(text.code), 0, "source gave up: %s: %s",
-			    mig_record_code_name(text.code), text.text);
+		return fail(r, mig_record_err_of(text.code), 0, "source gave up: %s",
+			    text.text[0] ? text.text : mig_record_code_name(text.code));
 	}
 	switch (r->state) {
 	case R_WAIT_HELLO:

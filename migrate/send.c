@@ -610,9 +610,9 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 	case MIG_REC_ERROR:
 		if (mig_record_get_text(rec, &text))
 			break;
-		return fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s: %s",
+		return fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s",
 			    rec->type == MIG_REC_REFUSE ? "refused" : "failed",
-			    mig_record_code_name(text.code), text.text);
+			    text.text[0] ? text.text : mig_record_code_name(text.code));
 	case MIG_REC_HANDOFF_DONE:
 		return on_handoff(s, rec);
 	}
