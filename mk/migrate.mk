@@ -60,11 +60,12 @@ MIG_FUZZ_SECONDS ?= 30
 MIG_FUZZ_FLAGS := -std=gnu11 -g -O1 -I. -DTERN_HOST -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 
-$(MIG_FUZZ): tests/fuzz/fuzz_recv.c tests/fuzz/harness.c tests/fuzz/harness.h \
-		tests/unit/migrate/log_stub.c $(MIGRATE_SRCS) $(MIGRATE_HDRS) mk/migrate.mk
+MIG_FUZZ_SRCS := tests/fuzz/fuzz_recv.c tests/fuzz/harness.c tests/unit/migrate/fake.c \
+	tests/unit/migrate/log_stub.c $(MIGRATE_SRCS)
+
+$(MIG_FUZZ): $(MIG_FUZZ_SRCS) tests/fuzz/harness.h $(MIG_TEST_HDRS) $(MIGRATE_HDRS) mk/migrate.mk
 	@mkdir -p $(@D)
-	clang $(MIG_FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_recv.c tests/fuzz/harness.c \
-		tests/unit/migrate/log_stub.c $(MIGRATE_SRCS) -lmbedcrypto
+	clang $(MIG_FUZZ_FLAGS) -o $@ $(MIG_FUZZ_SRCS) -lmbedcrypto
 
 $(MIG_FUZZ_DIR)/gen_seeds: tests/fuzz/gen_seeds.c tests/fuzz/harness.c $(MIG_HOST_OBJS) \
 		$(MIG_TEST_SUPPORT) tests/fuzz/harness.h

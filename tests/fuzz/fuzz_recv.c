@@ -9,6 +9,7 @@
 
 #include "migrate/recv.h"
 #include "tests/fuzz/harness.h"
+#include "tests/unit/migrate/fake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hpipe rx, tx;
 	struct hconn conn = {&rx, &tx, false};
 	struct hclock clock = {1000000, HARNESS_DST_FILL};
-	struct hdst dst = {0};
+	struct fake_dst dst = {.max_pages = HARNESS_MAX_PAGES};
 	struct mig_recv *r;
 	struct mig_recv_params p = {(const uint8_t *)HARNESS_KEY, strlen(HARNESS_KEY), 0};
 	uint8_t prefix[256];
@@ -33,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rx.eof = true;
 
 	struct mig_transport tp = hconn_transport(&conn);
-	struct mig_dst_guest g = hdst_guest(&dst);
+	struct mig_dst_guest g = fake_dst_ops(&dst);
 	struct mig_host h = hclock_host(&clock);
 	if (mig_recv_start(&r, &p, &tp, &g, &h, NULL))
 		__builtin_trap();
@@ -45,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ret > 0)
 		__builtin_trap();
-	hdst_check(&dst, mig_recv_result(r));
+	fake_dst_check(&dst, mig_recv_result(r));
 	mig_recv_free(r);
-	hdst_free(&dst);
+	fake_dst_fini(&dst);
 	hpipe_free(&rx);
 	hpipe_free(&tx);
 	return 0;

@@ -32,7 +32,7 @@ static void record(const char *dir, bool offline, unsigned writes)
 	struct hclock src_clock = {1000000, HARNESS_SRC_FILL},
 		      dst_clock = {1000000, HARNESS_DST_FILL};
 	struct fake_src src;
-	struct hdst dst = {0};
+	struct fake_dst dst = {.max_pages = HARNESS_MAX_PAGES};
 	struct mig_send *s;
 	struct mig_recv *r;
 	struct mig_send_params sp = {.key = (const uint8_t *)HARNESS_KEY,
@@ -46,7 +46,7 @@ static void record(const char *dir, bool offline, unsigned writes)
 	fake_src_init(&src, 8, 2, 1);
 	struct mig_transport stp = hconn_transport(&src_conn), dtp = hconn_transport(&dst_conn);
 	struct mig_src_guest sg = fake_src_ops(&src);
-	struct mig_dst_guest dg = hdst_guest(&dst);
+	struct mig_dst_guest dg = fake_dst_ops(&dst);
 	struct mig_host sh = hclock_host(&src_clock), dh = hclock_host(&dst_clock);
 	if (mig_send_start(&s, &sp, &stp, &sg, &sh, NULL) ||
 	    mig_recv_start(&r, &rp, &dtp, &dg, &dh, NULL))
@@ -80,7 +80,7 @@ static void record(const char *dir, bool offline, unsigned writes)
 	mig_send_free(s);
 	mig_recv_free(r);
 	fake_src_fini(&src);
-	hdst_free(&dst);
+	fake_dst_fini(&dst);
 	hpipe_free(&a2b);
 	hpipe_free(&b2a);
 }

@@ -11,7 +11,7 @@
 #define HARNESS_KEY "fuzz-key"
 #define HARNESS_SRC_FILL 0x11 /* every nonce byte of the source */
 #define HARNESS_DST_FILL 0x22 /* every nonce byte of the destination */
-#define HARNESS_MAX_PAGES 64
+#define HARNESS_MAX_PAGES 64  /* the destination refuses bigger guests */
 
 /* One direction of a connection, kept whole: what was read stays in buf. */
 struct hpipe {
@@ -31,23 +31,11 @@ struct hclock {
 	uint8_t fill;
 };
 
-struct hdst {
-	uint64_t npages;
-	uint8_t *mem;
-	bool created, started;
-	int creates, destroys;
-};
-
 void hpipe_init(struct hpipe *p, size_t cap);
 void hpipe_free(struct hpipe *p);
 void hpipe_put(struct hpipe *p, const void *data, size_t len);
 struct mig_transport hconn_transport(struct hconn *c);
 struct mig_host hclock_host(struct hclock *c);
-struct mig_dst_guest hdst_guest(struct hdst *d);
-/* Aborts if the destination broke a promise: a guest started and
- * destroyed, or reserved memory left behind after a failure. */
-void hdst_check(const struct hdst *d, enum mig_result r);
-void hdst_free(struct hdst *d);
 /* The source's first bytes up to and including its AUTH, as the real
  * source sends them with HARNESS_* nonces and key. */
 size_t harness_prefix(uint8_t *buf, size_t cap);

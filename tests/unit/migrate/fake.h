@@ -39,17 +39,23 @@ void fake_blob(const struct fake_src *g, uint32_t which, uint8_t out[FAKE_BLOB_L
 
 struct fake_dst {
 	struct mig_guest_config cfg;
+	uint64_t max_pages; /* create() beyond this: -ENOMEM; 0: no limit */
 	uint64_t npages;
 	uint8_t *mem;
 	bool created, started;
 	int creates, destroys, starts;
 	int create_ret, cpuid_ret, write_ret, start_ret;
+	/* The first FAKE_BLOB_LEN bytes of each state blob, and its length. */
 	uint8_t vcpu[MIG_MAX_VCPUS][FAKE_BLOB_LEN];
 	uint8_t dev[MIG_MAX_DEVICES][FAKE_BLOB_LEN];
+	size_t vcpu_len[MIG_MAX_VCPUS], dev_len[MIG_MAX_DEVICES];
 	uint64_t pages_written;
 };
 
 void fake_dst_fini(struct fake_dst *d);
+/* Aborts if the destination broke a promise for this result: a guest
+ * started and destroyed, or memory left reserved after a failure. */
+void fake_dst_check(const struct fake_dst *d, enum mig_result r);
 struct mig_dst_guest fake_dst_ops(struct fake_dst *d);
 
 /* One end of a socketpair as a transport. corrupt_at flips one received

@@ -167,10 +167,12 @@ static void assert_moved(struct run *t)
 	assert_memory_equal(t->dst.mem, t->src.mem, (size_t)NPAGES * MIG_PAGE_SIZE);
 	for (uint32_t i = 0; i < t->src.cfg.vcpu_count; i++) {
 		fake_blob(&t->src, i, blob);
+		assert_int_equal(t->dst.vcpu_len[i], FAKE_BLOB_LEN);
 		assert_memory_equal(t->dst.vcpu[i], blob, FAKE_BLOB_LEN);
 	}
 	for (uint32_t i = 0; i < t->src.cfg.device_count; i++) {
 		fake_blob(&t->src, t->src.cfg.devices[i].id | 0x100, blob);
+		assert_int_equal(t->dst.dev_len[i], FAKE_BLOB_LEN);
 		assert_memory_equal(t->dst.dev[i], blob, FAKE_BLOB_LEN);
 	}
 	assert_string_equal(t->dst.cfg.name, "web1");
@@ -202,6 +204,7 @@ static void assert_stayed(struct run *t, int err)
 	assert_false(t->dst.started);
 	assert_false(t->dst.created);
 	assert_int_equal(t->dst.creates, t->dst.destroys);
+	fake_dst_check(&t->dst, MIG_FAILED);
 	assert_int_equal(t->sum.result, MIG_FAILED);
 }
 
