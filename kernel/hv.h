@@ -144,7 +144,6 @@ struct hv_ops {
 
 /* The backend for this CPU, or NULL (with a reason in *why). */
 const struct hv_ops *hv_probe(const char **why);
-extern const struct hv_ops vmx_ops, svm_ops;
 
 /* Provided by the kernel to both backends. */
 /* CPUID as the guest sees it: the documented baseline (kernel/cpuid.c). */

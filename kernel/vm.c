@@ -1,0 +1,290 @@
+/* VM lifecycle (create, pause, resume, destroy) and the run loop: each
+ * pass of the main loop gives every runnable VM one bounded slice and
+ * handles the exits the backend hands up. A guest can only ever stop its
+ * own VM: every fault is an error message, never a panic. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/console/console.h"
+#include "kernel/kprintf.h"
+#include "kernel/log.h"
+#include "kernel/loop.h"
+#include "kernel/mm/frame.h"
+#include "kernel/time.h"
+#include "kernel/vm.h"
+#include "kernel/vm_api.h"
+#include "kernel/vm_load.h"
+
+const struct hv_ops *hv;
+static const char *hv_missing = "not probed";
+static struct vm vms[VM_MAX];
+static unsigned next_vm; /* round-robin start */
+
+void vuart_emit(const char *s, unsigned n)
+{
+	kwrite(s, n);
+}
+
+void *vm_gpa_ptr(struct vm *vm, uint64_t gpa)
+{
+	if (gpa >= vm->mem_bytes)
+		return NULL;
+	return (uint8_t *)vm->chunks[gpa / VM_CHUNK] + gpa % VM_CHUNK;
+}
+
+struct vm *vm_find(const char *name)
+{
+	for (int i = 0; i < VM_MAX; i++)
+		if (vms[i].used && !strcmp(vms[i].name, name))
+			return &vms[i];
+	return NULL;
+}
+
+struct vm *vm_at(int i)
+{
+	return i >= 0 && i < VM_MAX && vms[i].used ? &vms[i] : NULL;
+}
+
+const char *vm_backend(void)
+{
+	return hv ? hv->name : hv_missing;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	static const char *const names[] = {"running", "paused", "halted", "stopped", "incoming"};
+	return names[s];
+}
+
+static bool name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len >= VM_NAME_MAX)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+		      *n == '-' || *n == '_'))
+			return false;
+	return true;
+}
+
+static void free_ram(struct vm *vm)
+{
+	for (uint64_t i = 0; i < vm->nchunks; i++)
+		if (vm->chunks[i])
+			frame_free(vm->chunks[i], VM_CHUNK / FRAME_SIZE);
+	free(vm->chunks);
+	vm->chunks = NULL;
+	vm->nchunks = 0;
+}
+
+static void release(struct vm *vm)
+{
+	if (vm->vcpu.arch)
+		hv->vcpu_destroy(&vm->vcpu);
+	if (vm->slat)
+		hv->slat_destroy(vm->slat);
+	free_ram(vm);
+	memset(vm, 0, sizeof(*vm));
+}
+
+/* The machine state a Multiboot loader leaves (Multiboot 0.6.96, 3.2):
+ * 32-bit protected mode, paging off, flat 4 GiB segments. */
+static void multiboot_state(struct vcpu_state *s, uint32_t entry, uint32_t mbi)
+{
+	const struct vcpu_seg code = {0x08, 0xC9B, 0xFFFFFFFF, 0}; /* P S DPL0 exec/read accessed, D G */
+	const struct vcpu_seg data = {0x10, 0xC93, 0xFFFFFFFF, 0}; /* P S DPL0 read/write accessed, B G */
+
+	memset(s, 0, sizeof(*s));
+	s->version = VCPU_STATE_VERSION;
+	s->gpr[R_RAX] = 0x2BADB002;
+	s->gpr[R_RBX] = mbi;
+	s->rip = entry;
+	s->rflags = 0x2;
+	s->cs = code;
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->tr = (struct vcpu_seg){0, 0x8B, 0xFFFF, 0}; /* busy 32-bit TSS, as after reset */
+	s->ldtr = (struct vcpu_seg){0, 0x82, 0xFFFF, 0};
+	s->gdtr.limit = s->idtr.limit = 0xFFFF;
+	s->cr0 = 0x11; /* PE, ET */
+	s->dr6 = 0xFFFF0FF0;
+	s->dr7 = 0x400;
+	s->pat = 0x0007040600070406ull; /* the reset value */
+	/* FXSAVE image of the x87/SSE reset state: FCW 0x37F, MXCSR 0x1F80. */
+	s->fxsave[0] = 0x7F;
+	s->fxsave[1] = 0x03;
+	s->fxsave[24] = 0x80;
+	s->fxsave[25] = 0x1F;
+}
+
+int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
+	      const char **why)
+{
+	const struct boot_module *img = vm_image_find(image);
+	struct vm *vm = NULL;
+
+	if (!hv)
+		return *why = hv_missing, -ENODEV;
+	if (!name_ok(name))
+		return *why = "names are 1-31 letters, digits, '-' or '_'", -EINVAL;
+	if (vm_find(name))
+		return *why = "a VM with that name exists", -EEXIST;
+	if (!img)
+		return *why = "no such image (see 'vm images')", -ENOENT;
+	if (mem_mib < 4 || mem_mib > 65536 || mem_mib % 2)
+		return *why = "mem must be an even number of MiB from 4 to 65536", -EINVAL;
+	for (int i = 0; i < VM_MAX && !vm; i++)
+		if (!vms[i].used)
+			vm = &vms[i];
+	if (!vm)
+		return *why = "too many VMs", -ENOSPC;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->used = true;
+	strcpy(vm->name, name);
+	vm->mem_bytes = mem_mib << 20;
+	vm->npages = vm->mem_bytes / FRAME_SIZE;
+	vm->nchunks = vm->mem_bytes / VM_CHUNK;
+	vm->state = VM_PAUSED;
+	vm->vcpu.vm = vm;
+	vuart_init(&vm->uart, vm->name);
+
+	int rc = -ENOMEM;
+	*why = "out of memory";
+	vm->chunks = calloc(vm->nchunks, sizeof(uint64_t));
+	if (!vm->chunks)
+		goto fail;
+	for (uint64_t i = 0; i < vm->nchunks; i++) {
+		vm->chunks[i] = frame_alloc(VM_CHUNK / FRAME_SIZE, VM_CHUNK / FRAME_SIZE);
+		if (!vm->chunks[i])
+			goto fail;
+		memset((void *)vm->chunks[i], 0, VM_CHUNK); /* never leak another guest's data */
+	}
+	vm->slat = hv->slat_create();
+	if (!vm->slat)
+		goto fail;
+	for (uint64_t i = 0; i < vm->nchunks; i++)
+		if ((rc = hv->slat_map(vm->slat, i * VM_CHUNK, vm->chunks[i], VM_CHUNK)))
+			goto fail;
+
+	char cmdline[512];
+	uint32_t entry, mbi;
+	snprintf(cmdline, sizeof(cmdline), "%s %s", image, args ? args : "");
+	if ((rc = vm_load_multiboot(vm, img, cmdline, &entry, &mbi, why)))
+		goto fail;
+	*why = "the CPU refused the guest's control structures";
+	if ((rc = hv->vcpu_create(&vm->vcpu)))
+		goto fail;
+	struct vcpu_state st;
+	multiboot_state(&st, entry, mbi);
+	hv->set_state(&vm->vcpu, &st);
+
+	vm->created_ms = time_ms();
+	vm->state = paused ? VM_PAUSED : VM_RUNNING;
+	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
+		 paused ? ", paused" : "");
+	return 0;
+fail:
+	release(vm);
+	return rc;
+}
+
+int vm_destroy(struct vm *vm)
+{
+	vuart_flush(&vm->uart);
+	log_info("vm", "%s destroyed", vm->name);
+	release(vm);
+	return 0;
+}
+
+void vm_stop(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+	va_end(ap);
+	vm->state = VM_STOPPED;
+	vuart_flush(&vm->uart);
+	log_err("vm", "%s stopped: %s", vm->name, vm->stop_reason);
+}
+
+static void handle_io(struct vm *vm, struct vm_exit *e)
+{
+	struct vcpu *v = &vm->vcpu;
+	uint32_t mask = e->io.size == 4 ? 0xFFFFFFFFu : (1u << (8 * e->io.size)) - 1;
+
+	if (!e->io.in) {
+		if (vuart_handles(e->io.port))
+			vuart_out(&vm->uart, e->io.port, e->io.value & mask);
+		return; /* writes to ports with no device are dropped, as on a PC */
+	}
+	uint32_t val = vuart_handles(e->io.port) ? vuart_in(&vm->uart, e->io.port) : 0xFFFFFFFFu;
+	v->gpr[R_RAX] = (v->gpr[R_RAX] & ~(uint64_t)mask) | (val & mask);
+}
+
+static void run_slice(struct vm *vm)
+{
+	struct vm_exit e;
+
+	memset(&e, 0, sizeof(e));
+	int rc = hv->vcpu_run(&vm->vcpu, &e);
+	if (rc) {
+		vm_stop(vm, "entering the guest failed (%s)", strerror(-rc));
+		return;
+	}
+	switch (e.kind) {
+	case EXIT_YIELD:
+		break;
+	case EXIT_IO:
+		handle_io(vm, &e);
+		break;
+	case EXIT_HLT:
+		vm->state = VM_HALTED; /* no virtual interrupts yet: nothing can wake it */
+		vuart_flush(&vm->uart);
+		break;
+	case EXIT_SHUTDOWN:
+		vm_stop(vm, "triple fault (%s)", e.desc[0] ? e.desc : "shutdown");
+		break;
+	case EXIT_SLAT:
+		vm_stop(vm, "%s guest-physical 0x%lx, outside its %lu MiB of RAM",
+			e.write ? "wrote" : "read", e.gpa, vm->mem_bytes >> 20);
+		break;
+	case EXIT_ERROR:
+		vm_stop(vm, "unhandled exit 0x%x: %s", e.reason, e.desc);
+		break;
+	}
+}
+
+/* One slice for each running VM, starting after the one that ran first
+ * last time, so no VM starves another. */
+static bool vm_poll(void)
+{
+	bool ran = false;
+
+	for (unsigned k = 0; k < VM_MAX; k++) {
+		struct vm *vm = &vms[(next_vm + k) % VM_MAX];
+		if (vm->used && vm->state == VM_RUNNING) {
+			run_slice(vm);
+			ran = true;
+		}
+	}
+	next_vm = (next_vm + 1) % VM_MAX;
+	return ran;
+}
+
+void vm_init(void)
+{
+	hv = hv_probe(&hv_missing);
+	if (hv && hv->init()) {
+		hv_missing = "enabling virtualization on this CPU failed";
+		hv = NULL;
+	}
+	if (hv)
+		log_info("vm", "%s backend ready", hv->name);
+	else
+		log_warn("vm", "guests cannot run: %s", hv_missing);
+	vm_register_commands();
+	loop_add("vm", vm_poll);
+}

@@ -1,0 +1,16 @@
+/* What the console commands (and later migration) use of kernel/vm.c. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include "kernel/boot_info.h"
+#include "kernel/vm.h"
+
+int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
+	      const char **why);
+int vm_destroy(struct vm *vm);
+void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct vm *vm_at(int i);
+const char *vm_state_name(enum vm_state s);
+const char *vm_backend(void);
+const struct boot_module *vm_image_find(const char *name);
+void vm_register_commands(void);

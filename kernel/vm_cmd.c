@@ -1,0 +1,256 @@
+/* The `vm` console command: create, list, pause, resume, destroy,
+ * console, dirty (debug), images. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/console/cmd.h"
+#include "kernel/console/console.h"
+#include "kernel/kprintf.h"
+#include "kernel/sys.h"
+#include "kernel/vm_api.h"
+
+#define CTRL_RBRACKET 0x1d
+
+const struct boot_module *vm_image_find(const char *name)
+{
+	const struct boot_info *bi = boot_info_get();
+	for (unsigned i = 0; i < bi->nmodules; i++)
+		if (!strcmp(bi->modules[i].name, name))
+			return &bi->modules[i];
+	return NULL;
+}
+
+static struct vm *find_or_complain(const char *name)
+{
+	struct vm *vm = vm_find(name);
+	if (!vm)
+		cmd_error("vm: no VM named '%s' (see 'vm list')", name);
+	return vm;
+}
+
+static int do_create(int argc, char **argv)
+{
+	const char *image = NULL, *args = "";
+	unsigned long long mem = 0;
+	bool paused = false;
+
+	if (argc < 3)
+		return CMD_USAGE;
+	for (int i = 3; i < argc; i++) {
+		if (!strncmp(argv[i], "image=", 6))
+			image = argv[i] + 6;
+		else if (!strncmp(argv[i], "mem=", 4)) {
+			if (cmd_parse_u64(argv[i] + 4, &mem)) {
+				cmd_error("vm create: mem=%s is not a number of MiB", argv[i] + 4);
+				return -EINVAL;
+			}
+		} else if (!strncmp(argv[i], "args=", 5))
+			args = argv[i] + 5;
+		else if (!strcmp(argv[i], "--paused"))
+			paused = true;
+		else {
+			cmd_error("vm create: unknown option '%s'", argv[i]);
+			return CMD_USAGE;
+		}
+	}
+	if (!image || !mem)
+		return CMD_USAGE;
+	const char *why = "";
+	int rc = vm_create(argv[2], image, mem, args, paused, &why);
+	if (rc) {
+		cmd_error("vm create %s: %s", argv[2], why);
+		return rc;
+	}
+	kprintf("vm %s: created (%llu MiB, %s)%s\n", argv[2], mem, image, paused ? ", paused" : "");
+	return 0;
+}
+
+static const char *dirty_name(enum dirty_mode m)
+{
+	static const char *const n[] = {"off", "ad", "pml", "wp"};
+	return n[m];
+}
+
+static int do_list(void)
+{
+	kprintf("%-16s %-9s %8s %12s %-6s\n", "NAME", "STATE", "MEM(MiB)", "EXITS", "DIRTY");
+	for (int i = 0; i < VM_MAX; i++) {
+		struct vm *vm = vm_at(i);
+		if (!vm)
+			continue;
+		kprintf("%-16s %-9s %8lu %12lu %-6s\n", vm->name, vm_state_name(vm->state),
+			vm->mem_bytes >> 20, vm->vcpu.exits, dirty_name(vm->dirty));
+		if (vm->state == VM_STOPPED)
+			kprintf("  stopped: %s\n", vm->stop_reason);
+	}
+	kprintf("backend: %s\n", vm_backend());
+	return 0;
+}
+
+static int do_images(void)
+{
+	const struct boot_info *bi = boot_info_get();
+	for (unsigned i = 0; i < bi->nmodules; i++)
+		kprintf("%-16s %8lu bytes\n", bi->modules[i].name, bi->modules[i].size);
+	if (!bi->nmodules)
+		kprintf("no guest images were loaded with Tern\n");
+	return 0;
+}
+
+static bool console_input(int ch, void *ctx)
+{
+	struct vm *vm = ctx;
+
+	if (ch == CTRL_RBRACKET || !vm->used) {
+		if (vm->used)
+			vm->uart.attached = false;
+		kputs("\n[detached]\n");
+		return false;
+	}
+	vuart_rx_push(&vm->uart, (uint8_t)ch);
+	return true;
+}
+
+static void print_ranges(const uint64_t *bm, uint64_t npages)
+{
+	unsigned long shown = 0;
+	kputs("pages:");
+	for (uint64_t p = 0; p < npages; p++) {
+		if (!(bm[p / 64] >> (p % 64) & 1))
+			continue;
+		uint64_t q = p;
+		while (q + 1 < npages && (bm[(q + 1) / 64] >> ((q + 1) % 64) & 1))
+			q++;
+		if (shown++ == 512) {
+			kputs(" ...");
+			break;
+		}
+		if (q == p)
+			kprintf(" 0x%lx", p);
+		else
+			kprintf(" 0x%lx-0x%lx", p, q);
+		p = q;
+	}
+	kputs("\n");
+}
+
+static int do_dirty(struct vm *vm, int argc, char **argv)
+{
+	if (argc < 4)
+		return CMD_USAGE;
+	if (!strcmp(argv[3], "start")) {
+		enum dirty_mode m = DIRTY_AD;
+		if (argc == 5 && !strcmp(argv[4], "pml"))
+			m = DIRTY_PML;
+		else if (argc == 5 && !strcmp(argv[4], "wp"))
+			m = DIRTY_WP;
+		else if (argc == 5 && strcmp(argv[4], "ad"))
+			return CMD_USAGE;
+		if (vm->dirty) {
+			cmd_error("vm dirty: logging is already on (%s) for %s", dirty_name(vm->dirty), vm->name);
+			return -EBUSY;
+		}
+		if (!hv->dirty_supported(m)) {
+			cmd_error("vm dirty: %s tracking is not available on this CPU (%s)", dirty_name(m), hv->name);
+			return -ENOTSUP;
+		}
+		int rc = hv->dirty_start(&vm->vcpu, m);
+		if (rc) {
+			cmd_error("vm dirty: starting %s tracking failed (%s)", dirty_name(m), strerror(-rc));
+			return rc;
+		}
+		vm->dirty = m;
+		kprintf("dirty logging on for %s (%s)\n", vm->name, dirty_name(m));
+		return 0;
+	}
+	if (!strcmp(argv[3], "stop")) {
+		if (vm->dirty)
+			hv->dirty_stop(&vm->vcpu);
+		vm->dirty = DIRTY_OFF;
+		kprintf("dirty logging off for %s\n", vm->name);
+		return 0;
+	}
+	if (strcmp(argv[3], "harvest"))
+		return CMD_USAGE;
+	if (!vm->dirty) {
+		cmd_error("vm dirty: logging is off for %s ('vm dirty %s start' first)", vm->name, vm->name);
+		return -EINVAL;
+	}
+	uint64_t *bm = calloc((vm->npages + 63) / 64, 8);
+	if (!bm) {
+		cmd_error("vm dirty: out of memory for the bitmap");
+		return -ENOMEM;
+	}
+	long n = hv->dirty_harvest(&vm->vcpu, bm, vm->npages);
+	if (n < 0) {
+		cmd_error("vm dirty: harvest failed (%s)", strerror((int)-n));
+	} else {
+		kprintf("%ld dirty pages\n", n);
+		print_ranges(bm, vm->npages);
+	}
+	free(bm);
+	return n < 0 ? (int)n : 0;
+}
+
+static int cmd_vm(int argc, char **argv)
+{
+	if (argc < 2)
+		return CMD_USAGE;
+	const char *sub = argv[1];
+	if (!strcmp(sub, "list") && argc == 2)
+		return do_list();
+	if (!strcmp(sub, "images") && argc == 2)
+		return do_images();
+	if (!strcmp(sub, "create"))
+		return do_create(argc, argv);
+	if (argc < 3)
+		return CMD_USAGE;
+	struct vm *vm = find_or_complain(argv[2]);
+	if (!vm)
+		return -ENOENT;
+	if (!strcmp(sub, "dirty"))
+		return do_dirty(vm, argc, argv);
+	if (argc != 3)
+		return CMD_USAGE;
+	if (!strcmp(sub, "pause")) {
+		if (vm->state != VM_RUNNING) {
+			cmd_error("vm pause: %s is %s, not running", vm->name, vm_state_name(vm->state));
+			return -EINVAL;
+		}
+		vm->state = VM_PAUSED;
+		kprintf("vm %s: paused\n", vm->name);
+	} else if (!strcmp(sub, "resume")) {
+		if (vm->state != VM_PAUSED) {
+			cmd_error("vm resume: %s is %s, not paused", vm->name, vm_state_name(vm->state));
+			return -EINVAL;
+		}
+		vm->state = VM_RUNNING;
+		kprintf("vm %s: running\n", vm->name);
+	} else if (!strcmp(sub, "destroy")) {
+		kprintf("vm %s: destroyed\n", vm->name);
+		vm_destroy(vm);
+	} else if (!strcmp(sub, "console")) {
+		kprintf("attached to %s; Ctrl-] returns to tern>\n", vm->name);
+		vuart_flush(&vm->uart);
+		vm->uart.attached = true;
+		console_set_input_hook(console_input, vm);
+	} else {
+		return CMD_USAGE;
+	}
+	return 0;
+}
+
+static const struct cmd vm_cmd = {
+	.name = "vm",
+	.summary = "create, list, pause, resume, destroy guests; attach to their console",
+	.usage = "vm create NAME image=IMAGE mem=MIB [args=\"...\"] [--paused]\n"
+		 "vm list | vm images\n"
+		 "vm pause NAME | vm resume NAME | vm destroy NAME\n"
+		 "vm console NAME        (Ctrl-] returns to the prompt)\n"
+		 "vm dirty NAME start [ad|pml|wp] | harvest | stop   (debug)",
+	.run = cmd_vm,
+};
+
+void vm_register_commands(void)
+{
+	cmd_register(&vm_cmd);
+}
