@@ -8,6 +8,7 @@ DEPS_STAMP  := $(DEPS_DIR)/.packages
 APT_PACKAGES := gcc make binutils git gnu-efi ovmf qemu-system-x86 qemu-utils \
 	bochs bochsbios vgabios grub-pc-bin grub-common xorriso nasm mtools dpkg-dev \
 	python3 python3-pytest python3-pexpect libcmocka-dev libmbedtls-dev check \
+	clang libclang-rt-14-dev \
 	iproute2 iputils-ping iperf tcpdump procps socat
 
 APT_UPDATED := $(DEPS_DIR)/.apt-updated
