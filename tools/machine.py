@@ -158,6 +158,24 @@ class Machine:
         return self._qemu() if self.kind == "qemu" else self._bochs()
 
 
+class _Transcript:
+    """pexpect's logfile_read: keeps everything the console printed, in memory and on disk."""
+
+    def __init__(self, path: str):
+        self.file = open(path, "w", encoding="utf-8", errors="replace")
+        self.text = ""
+
+    def write(self, s: str):
+        self.text += s.replace("\r", "")  # positions for wait_output() count without CRs
+        self.file.write(s)
+
+    def flush(self):
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
 class Console:
     """A running Tern host, driven through its serial console (pexpect)."""
 
@@ -166,7 +184,7 @@ class Console:
 
         self.machine = machine
         argv = (wrap or []) + machine.command()
-        self.log = open(machine.console_log, "w", encoding="utf-8", errors="replace")
+        self.log = _Transcript(machine.console_log)
         self.started = time.monotonic()
         self.p = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", codec_errors="replace",
                                timeout=boot_timeout, dimensions=(50, 250))
@@ -196,6 +214,30 @@ class Console:
     def expect(self, pattern, timeout: float = 30):
         self.p.expect(pattern, timeout=timeout)
         return self.p.match
+
+    def mark(self) -> int:
+        """A position in the transcript, for wait_output(since=...)."""
+        return len(self.log.text)
+
+    def wait_output(self, pattern: str, timeout: float = 60, since: int = 0):
+        """Waits until the console has printed a match of pattern (a regex) after
+        position `since`, whether or not a command's output already consumed it.
+        Returns the match."""
+        import pexpect
+
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log.text, since)
+            if m:
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {pattern!r} on {self.machine.name}'s console within {timeout} s")
+            try:
+                self.p.read_nonblocking(65536, timeout=min(left, 0.5))
+            except pexpect.TIMEOUT:
+                pass
 
     def alive(self) -> bool:
         return self.p.isalive()

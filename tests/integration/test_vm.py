@@ -1,0 +1,92 @@
+"""Guests under both backends: memcheck runs with its output on the Tern
+console; two at once; pause, resume, destroy; memory comes back; the
+guest's console can be attached."""
+import re
+
+import pytest
+
+BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-bochs")]
+
+
+def mem_free_kib(host):
+    return int(re.search(r"free:\s+\d+ MiB \((\d+) KiB\)", host.cmd("mem")).group(1))
+
+
+def vm_row(host, name):
+    out = host.cmd("vm list")
+    m = re.search(rf"^{name}\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)", out, re.M)
+    assert m, f"{name} not in vm list:\n{out}"
+    return {"state": m.group(1), "mem": int(m.group(2)), "exits": int(m.group(3)), "dirty": m.group(4)}
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_two_guests_run_pause_resume_and_destroy(tern, kind):
+    host = tern.boot(kind)
+    free0 = mem_free_kib(host)
+    t0 = host.mark()
+    out = host.cmd('vm create a image=memcheck mem=16 args="verify=1 rate=2000"')
+    assert "vm a: created (16 MiB, memcheck)" in out, out
+    host.wait_output(r"^\[a\] memcheck: start mem=15 mode=run", 120, since=t0)
+    host.wait_output(r"^\[a\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t0)
+
+    t1 = host.mark()
+    host.cmd("vm create b image=memcheck mem=8 args=\"verify=1 rate=2000\"")
+    host.wait_output(r"^\[b\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t1)
+    assert vm_row(host, "a")["state"] == "running"
+    assert vm_row(host, "b")["state"] == "running"
+    assert mem_free_kib(host) <= free0 - 24 * 1024
+
+    # A paused guest does not run: its exit count stands still while b goes on.
+    assert "vm a: paused" in host.cmd("vm pause a")
+    e1 = vm_row(host, "a")
+    t2 = host.mark()
+    host.wait_output(r"^\[b\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t2)
+    e2 = vm_row(host, "a")
+    assert e1["state"] == e2["state"] == "paused"
+    assert e1["exits"] == e2["exits"]
+    assert not re.search(r"^\[a\] ", host.log.text[t2:], re.M), "paused guest printed"
+
+    assert "vm a: running" in host.cmd("vm resume a")
+    t3 = host.mark()
+    m = host.wait_output(r"^\[a\] memcheck: gen=(\d+) verified=\d+ errors=0", 240, since=t3)
+    assert vm_row(host, "a")["exits"] > e2["exits"]
+
+    assert "vm a: destroyed" in host.cmd("vm destroy a")
+    assert "vm b: destroyed" in host.cmd("vm destroy b")
+    assert not re.search(r"^[ab]\s", host.cmd("vm list"), re.M)
+    assert mem_free_kib(host) == free0
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_vm_console_attaches_and_detaches(tern, kind):
+    host = tern.boot(kind)
+    t0 = host.mark()
+    host.cmd('vm create k image=memcheck mem=8 args="mode=list pages=0x200 repeat=2 delay=key"')
+    host.wait_output(r"\[k\] memcheck: waiting for a key before pass 2", 120, since=t0)
+    host.send("vm console k\r")
+    host.wait_output(r"attached to k; Ctrl-\] returns to tern>", 30, since=t0)
+    t1 = host.mark()
+    host.send("x")  # goes to the guest's UART, not to Tern's line editor
+    host.wait_output(r"memcheck: wrote 1 pages: 0x200", 60, since=t1)
+    host.send("\x1d")
+    host.wait_output(r"\[detached\]", 30, since=t1)
+    host.wait_prompt(30)
+    assert host.cmd("version").startswith("Tern ")
+    assert vm_row(host, "k")["state"] == "halted"  # memcheck halts when done
+
+
+def test_vm_errors_are_clear(qemu_host):
+    h = qemu_host
+    assert "error: vm: no VM named 'nope'" in h.cmd("vm pause nope")
+    assert "error: vm create x: no such image" in h.cmd("vm create x image=nothere mem=8")
+    assert "error: vm create x: mem must be an even number" in h.cmd("vm create x image=memcheck mem=7")
+    assert "error: vm create x: out of memory" in h.cmd("vm create x image=memcheck mem=60000")
+    assert "error: vm create bad/name: names are" in h.cmd("vm create bad/name image=memcheck mem=8")
+    assert "error: vm: bad arguments" in h.cmd("vm create x mem=8")
+    assert "vm d: created (8 MiB, memcheck), paused" in h.cmd("vm create d image=memcheck mem=8 --paused")
+    assert vm_row(h, "d")["state"] == "paused"
+    assert "error: vm create d: a VM with that name exists" in h.cmd("vm create d image=memcheck mem=8")
+    assert "vm d: running" in h.cmd("vm resume d")
+    assert "error: vm resume: d is running, not paused" in h.cmd("vm resume d")
+    assert "error: vm dirty: logging is off for d" in h.cmd("vm dirty d harvest")
+    assert "vm d: destroyed" in h.cmd("vm destroy d")
