@@ -57,6 +57,14 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 		*val = 0;
 		return MSR_CONST;
 	}
+	/* Warn once per MSR: a guest probing in a loop must not flood the log. */
+	static uint32_t warned[16];
+	static unsigned nwarned;
+	for (unsigned i = 0; i < nwarned; i++)
+		if (warned[i] == msr)
+			return MSR_DENY;
+	if (nwarned < sizeof(warned) / sizeof(warned[0]))
+		warned[nwarned++] = msr;
 	log_warn("vm", "guest %s of MSR 0x%x refused (#GP)", write ? "write" : "read", msr);
 	return MSR_DENY;
 }
