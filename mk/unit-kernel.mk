@@ -3,7 +3,7 @@ KUNIT := $(BUILD)/tests/unit/kernel
 UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame
 
 $(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/console/line.h
-$(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c tests/unit/kernel/stubs.c
+$(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c kernel/kprintf.c tests/unit/kernel/stubs.c
 $(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/frame.h
 
 $(KUNIT)/%: | $(DEPS_STAMP)
