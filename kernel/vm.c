@@ -16,6 +16,7 @@
 #include "kernel/vm.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_load.h"
+#include "net/lwip_port.h"
 
 const struct hv_ops *hv;
 static const char *hv_missing = "not probed";
@@ -25,6 +26,11 @@ static unsigned next_vm; /* round-robin start */
 void vuart_emit(const char *s, unsigned n)
 {
 	kwrite(s, n);
+}
+
+void vuart_line_start(void)
+{
+	console_break_line();
 }
 
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa)
@@ -40,6 +46,25 @@ struct vm *vm_find(const char *name)
 		if (vms[i].used && !strcmp(vms[i].name, name))
 			return &vms[i];
 	return NULL;
+}
+
+struct vm *vm_find_mac(const uint8_t *mac)
+{
+	for (int i = 0; i < VM_MAX; i++)
+		if (vms[i].used && !memcmp(vms[i].mac, mac, 6))
+			return &vms[i];
+	return NULL;
+}
+
+/* 52:54:00 (locally administered, as QEMU uses) and three random bytes,
+ * unique among this host's guests. */
+static void random_mac(uint8_t *mac)
+{
+	do {
+		uint32_t r = tern_rand32();
+		uint8_t m[6] = {0x52, 0x54, 0x00, r >> 16, r >> 8, r};
+		memcpy(mac, m, 6);
+	} while (vm_find_mac(mac));
 }
 
 struct vm *vm_at(int i)
@@ -119,10 +144,11 @@ static void multiboot_state(struct vcpu_state *s, uint32_t entry, uint32_t mbi)
 	s->fxsave[25] = 0x1F;
 }
 
-int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
-	      const char **why)
+/* Reserves a VM: a slot, zeroed RAM in 2 MiB chunks mapped through the
+ * SLAT, and a vCPU in its reset state. Nothing runs yet (VM_PAUSED). On
+ * failure nothing stays reserved. */
+int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why)
 {
-	const struct boot_module *img = vm_image_find(image);
 	struct vm *vm = NULL;
 
 	if (!hv)
@@ -131,9 +157,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 		return *why = "names are 1-31 letters, digits, '-' or '_'", -EINVAL;
 	if (vm_find(name))
 		return *why = "a VM with that name exists", -EEXIST;
-	if (!img)
-		return *why = "no such image (see 'vm images')", -ENOENT;
-	if (mem_mib < 4 || mem_mib > 65536 || mem_mib % 2)
+	if (mem_bytes < (4ull << 20) || mem_bytes > (65536ull << 20) || mem_bytes % VM_CHUNK)
 		return *why = "mem must be an even number of MiB from 4 to 65536", -EINVAL;
 	for (int i = 0; i < VM_MAX && !vm; i++)
 		if (!vms[i].used)
@@ -144,9 +168,9 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	memset(vm, 0, sizeof(*vm));
 	vm->used = true;
 	strcpy(vm->name, name);
-	vm->mem_bytes = mem_mib << 20;
-	vm->npages = vm->mem_bytes / FRAME_SIZE;
-	vm->nchunks = vm->mem_bytes / VM_CHUNK;
+	vm->mem_bytes = mem_bytes;
+	vm->npages = mem_bytes / FRAME_SIZE;
+	vm->nchunks = mem_bytes / VM_CHUNK;
 	vm->state = VM_PAUSED;
 	vm->vcpu.vm = vm;
 	vuart_init(&vm->uart, vm->name);
@@ -168,27 +192,43 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	for (uint64_t i = 0; i < vm->nchunks; i++)
 		if ((rc = hv->slat_map(vm->slat, i * VM_CHUNK, vm->chunks[i], VM_CHUNK)))
 			goto fail;
-
-	char cmdline[512];
-	uint32_t entry, mbi;
-	snprintf(cmdline, sizeof(cmdline), "%s %s", image, args ? args : "");
-	if ((rc = vm_load_multiboot(vm, img, cmdline, &entry, &mbi, why)))
-		goto fail;
 	*why = "the CPU refused the guest's control structures";
 	if ((rc = hv->vcpu_create(&vm->vcpu)))
 		goto fail;
-	struct vcpu_state st;
-	multiboot_state(&st, entry, mbi);
-	hv->set_state(&vm->vcpu, &st);
-
 	vm->created_ms = time_ms();
-	vm->state = paused ? VM_PAUSED : VM_RUNNING;
-	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
-		 paused ? ", paused" : "");
+	random_mac(vm->mac);
+	*out = vm;
 	return 0;
 fail:
 	release(vm);
 	return rc;
+}
+
+int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
+	      const char **why)
+{
+	const struct boot_module *img = vm_image_find(image);
+	struct vm *vm;
+	char cmdline[512];
+	uint32_t entry, mbi;
+	struct vcpu_state st;
+
+	if (!img && hv)
+		return *why = "no such image (see 'vm images')", -ENOENT;
+	int rc = vm_alloc(name, mem_mib << 20, &vm, why);
+	if (rc)
+		return rc;
+	snprintf(cmdline, sizeof(cmdline), "%s %s", image, args ? args : "");
+	if ((rc = vm_load_multiboot(vm, img, cmdline, &entry, &mbi, why))) {
+		release(vm);
+		return rc;
+	}
+	multiboot_state(&st, entry, mbi);
+	hv->set_state(&vm->vcpu, &st);
+	vm->state = paused ? VM_PAUSED : VM_RUNNING;
+	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
+		 paused ? ", paused" : "");
+	return 0;
 }
 
 int vm_destroy(struct vm *vm)

@@ -38,6 +38,10 @@ struct vm {
 	struct vdev_uart uart;
 	char stop_reason[128];
 	uint64_t created_ms;
+	uint8_t mac[6];  /* the guest's own MAC: moves with it */
+	uint32_t ip;     /* its IPv4 (network order), configured or learned; 0 unknown */
+	bool migrating;  /* a migration owns it: operator commands that change it are refused */
+	enum vm_state resume_state; /* what `resume` returns to after a migration pause */
 };
 
 /* Host pointer to guest-physical gpa, or NULL outside the VM's RAM. */

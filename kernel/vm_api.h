@@ -7,9 +7,11 @@
 
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
 	      const char **why);
+int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why);
 int vm_destroy(struct vm *vm);
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct vm *vm_at(int i);
+struct vm *vm_find_mac(const uint8_t *mac);
 const char *vm_state_name(enum vm_state s);
 const char *vm_backend(void);
 const struct boot_module *vm_image_find(const char *name);

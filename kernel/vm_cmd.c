@@ -1,9 +1,11 @@
 /* The `vm` console command: create, list, pause, resume, destroy,
  * console, dirty (debug), images. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernel/console/cmd.h"
 #include "kernel/console/console.h"
+#include "net/addr.h"
 #include "kernel/kprintf.h"
 #include "kernel/sys.h"
 #include "kernel/vm_api.h"
@@ -32,6 +34,9 @@ static int do_create(int argc, char **argv)
 	const char *image = NULL, *args = "";
 	unsigned long long mem = 0;
 	bool paused = false;
+	uint8_t mac[6] = {0};
+	const char *mac_arg = NULL;
+	uint32_t ip = 0;
 
 	if (argc < 3)
 		return CMD_USAGE;
@@ -47,6 +52,18 @@ static int do_create(int argc, char **argv)
 			args = argv[i] + 5;
 		else if (!strcmp(argv[i], "--paused"))
 			paused = true;
+		else if (!strncmp(argv[i], "mac=", 4)) {
+			mac_arg = argv[i] + 4;
+			if (addr_parse_mac(mac_arg, mac) || (mac[0] & 1) || !memcmp(mac, "\0\0\0\0\0", 6)) {
+				cmd_error("vm create: mac=%s is not a unicast MAC address", argv[i] + 4);
+				return -EINVAL;
+			}
+		} else if (!strncmp(argv[i], "ip=", 3)) {
+			if (addr_parse_ipv4(argv[i] + 3, &ip)) {
+				cmd_error("vm create: ip=%s is not an IPv4 address", argv[i] + 3);
+				return -EINVAL;
+			}
+		}
 		else {
 			cmd_error("vm create: unknown option '%s'", argv[i]);
 			return CMD_USAGE;
@@ -60,6 +77,17 @@ static int do_create(int argc, char **argv)
 		cmd_error("vm create %s: %s", argv[2], why);
 		return rc;
 	}
+	struct vm *vm = vm_find(argv[2]);
+	if (mac_arg) {
+		struct vm *other = vm_find_mac(mac);
+		if (other && other != vm) {
+			cmd_error("vm create %s: MAC %s is in use by %s", argv[2], mac_arg, other->name);
+			vm_destroy(vm);
+			return -EEXIST;
+		}
+		memcpy(vm->mac, mac, 6);
+	}
+	vm->ip = ip;
 	kprintf("vm %s: created (%llu MiB, %s)%s\n", argv[2], mem, image, paused ? ", paused" : "");
 	return 0;
 }
@@ -72,13 +100,20 @@ static const char *dirty_name(enum dirty_mode m)
 
 static int do_list(void)
 {
-	kprintf("%-16s %-9s %8s %12s %-6s\n", "NAME", "STATE", "MEM(MiB)", "EXITS", "DIRTY");
+	kprintf("%-16s %-9s %8s %12s %-6s %-17s %s\n", "NAME", "STATE", "MEM(MiB)", "EXITS", "DIRTY",
+		"MAC", "IP");
 	for (int i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		if (!vm)
 			continue;
-		kprintf("%-16s %-9s %8lu %12lu %-6s\n", vm->name, vm_state_name(vm->state),
-			vm->mem_bytes >> 20, vm->vcpu.exits, dirty_name(vm->dirty));
+		char ip[16] = "-";
+		const uint8_t *m = vm->mac, *a = (const uint8_t *)&vm->ip;
+		if (vm->ip)
+			snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		kprintf("%-16s %-9s %8lu %12lu %-6s %02x:%02x:%02x:%02x:%02x:%02x %s%s\n", vm->name,
+			vm_state_name(vm->state), vm->mem_bytes >> 20, vm->vcpu.exits,
+			dirty_name(vm->dirty), m[0], m[1], m[2], m[3], m[4], m[5], ip,
+			vm->migrating ? "  (migrating)" : "");
 		if (vm->state == VM_STOPPED)
 			kprintf("  stopped: %s\n", vm->stop_reason);
 	}
@@ -211,6 +246,10 @@ static int cmd_vm(int argc, char **argv)
 		return do_dirty(vm, argc, argv);
 	if (argc != 3)
 		return CMD_USAGE;
+	if (vm->migrating && strcmp(sub, "console")) {
+		cmd_error("vm %s: %s is being migrated ('migrate cancel %s' first)", sub, vm->name, vm->name);
+		return -EBUSY;
+	}
 	if (!strcmp(sub, "pause")) {
 		if (vm->state != VM_RUNNING) {
 			cmd_error("vm pause: %s is %s, not running", vm->name, vm_state_name(vm->state));

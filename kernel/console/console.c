@@ -28,6 +28,12 @@ static void editor_out(void *ctx, const char *s, size_t n)
 		uart_putc(COM1_PORT, s[i]);
 }
 
+void console_break_line(void)
+{
+	if (!at_line_start)
+		kputs("\n");
+}
+
 void console_prompt(void)
 {
 	if (!at_line_start)

@@ -10,7 +10,11 @@ void console_init(void);
 void console_write(const char *s, size_t n);
 /* Reads and handles pending input; true if there was any. */
 bool console_poll(void);
-/* Prints the prompt (after a command, or after asynchronous output). */
+/* Asynchronous output (guest lines, migration progress) starts on a line
+ * of its own; the prompt is not printed again after it, so scripts that
+ * wait for "tern> " after a command are never fooled by it. */
+void console_break_line(void);
+/* Prints the prompt (after a command). */
 void console_prompt(void);
 
 /* While a hook is set, every received byte goes to it instead of the line

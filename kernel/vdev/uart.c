@@ -29,6 +29,7 @@ void vuart_flush(struct vdev_uart *u)
 	if (!u->line_len)
 		return;
 	if (!u->attached) {
+		vuart_line_start();
 		vuart_emit("[", 1);
 		vuart_emit(u->owner, strlen(u->owner));
 		vuart_emit("] ", 2);

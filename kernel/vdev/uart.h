@@ -30,3 +30,4 @@ bool vuart_rx_push(struct vdev_uart *u, uint8_t ch);
 void vuart_flush(struct vdev_uart *u);
 /* Output sink (the console); replaced in host unit tests. */
 void vuart_emit(const char *s, unsigned n);
+void vuart_line_start(void);

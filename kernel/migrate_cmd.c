@@ -1,0 +1,476 @@
+/* Live migration as the operator drives it: the `migrate` command and the
+ * sessions behind it. One outgoing migration at a time and a few incoming
+ * ones, each a state machine of migrate/ polled from the main loop, so the
+ * console stays usable while a guest moves. The glue: VMs through
+ * kernel/vm_migrate.c, the byte stream through net/mig_tcp.c. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/console/cmd.h"
+#include "kernel/console/console.h"
+#include "kernel/kprintf.h"
+#include "kernel/log.h"
+#include "kernel/loop.h"
+#include "kernel/time.h"
+#include "kernel/vm_api.h"
+#include "kernel/vm_migrate.h"
+#include "migrate/recv.h"
+#include "migrate/send.h"
+#include "migrate/stats.h"
+#include "net/addr.h"
+#include "net/lwip_port.h"
+#include "net/mig_tcp.h"
+
+/* True once net/ has lwIP running (net/net.c); weak so Tern links without it. */
+bool net_up(void) __attribute__((weak, visibility("hidden")));
+
+#define KEY_MAX 128
+#define MAX_INCOMING 2
+#define HISTORY 8
+
+static uint8_t key[KEY_MAX];
+static size_t key_len;
+static bool listening;
+static uint16_t listen_port = MIG_DEFAULT_PORT;
+
+static struct {
+	struct mig_send *s;
+	struct vm *vm;
+	char name[VM_NAME_MAX];
+	char peer[24];
+	uint64_t started_ms;
+} out;
+
+static struct incoming {
+	struct mig_recv *r;
+	struct vm_incoming guest;
+	uint64_t started_ms;
+} in[MAX_INCOMING];
+
+static struct {
+	bool used;
+	uint64_t when_ms;
+	char line[160];
+} history[HISTORY];
+static unsigned history_next;
+
+static void remember(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void remember(const char *fmt, ...)
+{
+	va_list ap;
+	history[history_next].used = true;
+	history[history_next].when_ms = time_ms();
+	va_start(ap, fmt);
+	vsnprintf(history[history_next].line, sizeof(history[0].line), fmt, ap);
+	va_end(ap);
+	history_next = (history_next + 1) % HISTORY;
+}
+
+/* ---- host services for migrate/ --------------------------------------------- */
+
+static uint64_t host_now_us(void *ctx)
+{
+	(void)ctx;
+	return time_us();
+}
+
+static int host_random(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t r = tern_rand32();
+		memcpy((uint8_t *)buf + i, &r, len - i < 4 ? len - i : 4);
+	}
+	return 0;
+}
+
+static const struct mig_host host = {host_now_us, host_random, NULL};
+
+static void print_block(const char *text)
+{
+	console_break_line();
+	kputs(text);
+}
+
+/* ---- outgoing --------------------------------------------------------------------- */
+
+static void on_round(void *ctx, const struct mig_round_row *row)
+{
+	char line[200];
+	(void)ctx;
+	mig_stats_row(row, line, sizeof(line));
+	print_block(line);
+}
+
+static void on_send_done(void *ctx, const struct mig_summary *sum)
+{
+	char text[1024];
+	(void)ctx;
+	mig_stats_summary(sum, text, sizeof(text));
+	print_block(text);
+}
+
+static void finish_outgoing(int rc)
+{
+	enum mig_result res = mig_send_result(out.s);
+	const char *why = mig_send_reason(out.s);
+
+	if (res == MIG_DONE) {
+		/* The source copy was freed by the destroy op. */
+		remember("out %s -> %s: done", out.name, out.peer);
+	} else {
+		if (vm_find(out.name) == out.vm)
+			out.vm->migrating = false;
+		if (res == MIG_UNCERTAIN)
+			cmd_error("migrate %s: hand-off unknown (%s); the guest stays paused here: check %s, "
+				  "then 'vm resume %s' or 'vm destroy %s'",
+				  out.name, why, out.peer, out.name, out.name);
+		else
+			cmd_error("migrate %s: failed: %s; the guest keeps running here", out.name, why);
+		remember("out %s -> %s: %s (%s)", out.name, out.peer, mig_stats_result_name(res), why);
+	}
+	(void)rc;
+	mig_send_free(out.s);
+	out.s = NULL;
+	out.vm = NULL;
+}
+
+struct migrate_opts {
+	bool offline;
+	unsigned long long downtime_ms, max_rounds, bandwidth, port;
+};
+
+static int parse_opts(int argc, char **argv, struct migrate_opts *o)
+{
+	*o = (struct migrate_opts){false, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS, 0,
+				   MIG_DEFAULT_PORT};
+	for (int i = 3; i < argc; i++) {
+		unsigned long long *v = NULL;
+		if (!strcmp(argv[i], "--offline")) {
+			o->offline = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--downtime-ms"))
+			v = &o->downtime_ms;
+		else if (!strcmp(argv[i], "--max-rounds"))
+			v = &o->max_rounds;
+		else if (!strcmp(argv[i], "--bandwidth"))
+			v = &o->bandwidth;
+		else if (!strcmp(argv[i], "--port"))
+			v = &o->port;
+		if (!v || i + 1 == argc || cmd_parse_u64(argv[i + 1], v)) {
+			cmd_error("migrate: bad option '%s'", argv[i]);
+			return CMD_USAGE;
+		}
+		i++;
+	}
+	if (!net_up || !net_up()) {
+		cmd_error("migrate: the network is not up (see 'net show')");
+		return -ENETDOWN;
+	}
+	if (!o->downtime_ms || !o->max_rounds || o->max_rounds > 1000 || !o->port || o->port > 65535 ||
+	    o->bandwidth > 1000000 || o->downtime_ms > 600000) {
+		cmd_error("migrate: option out of range");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int start_outgoing(int argc, char **argv)
+{
+	struct migrate_opts o;
+	uint32_t ip;
+	struct mig_transport tp;
+	struct mig_src_guest g;
+	int rc;
+
+	if ((rc = parse_opts(argc, argv, &o)))
+		return rc;
+	struct vm *vm = vm_find(argv[1]);
+	if (!vm) {
+		cmd_error("migrate: no VM named '%s' (see 'vm list')", argv[1]);
+		return -ENOENT;
+	}
+	if (addr_parse_ipv4(argv[2], &ip)) {
+		cmd_error("migrate: '%s' is not an IPv4 address", argv[2]);
+		return -EINVAL;
+	}
+	if (out.s) {
+		cmd_error("migrate: %s is already being migrated ('migrate cancel' first)", out.name);
+		return -EBUSY;
+	}
+	if (!key_len) {
+		cmd_error("migrate: no key set: run 'migrate key SECRET' with the same secret on both hosts");
+		return -EACCES;
+	}
+	if (vm->migrating || vm->state == VM_STOPPED || vm->state == VM_INCOMING) {
+		cmd_error("migrate: %s is %s and cannot be migrated", vm->name,
+			  vm->migrating ? "being migrated" : vm_state_name(vm->state));
+		return -EINVAL;
+	}
+	if ((rc = mig_tcp_connect(ip, (uint16_t)o.port, &tp))) {
+		cmd_error("migrate: cannot open a connection to %s: %s", argv[2], strerror(-rc));
+		return rc;
+	}
+	struct mig_send_params p = {
+		.key = key, .key_len = key_len, .offline = o.offline,
+		.downtime_ms = (uint32_t)o.downtime_ms, .max_rounds = (uint32_t)o.max_rounds,
+		.bandwidth_mbit = (uint32_t)o.bandwidth,
+	};
+	struct mig_send_events ev = {on_round, on_send_done, NULL};
+	vm_migrate_src_ops(vm, &g);
+	if ((rc = mig_send_start(&out.s, &p, &tp, &g, &host, &ev))) {
+		tp.close(tp.ctx);
+		cmd_error("migrate: cannot start: %s", strerror(-rc));
+		return rc;
+	}
+	vm->migrating = true;
+	out.vm = vm;
+	snprintf(out.name, sizeof(out.name), "%s", vm->name);
+	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
+	out.started_ms = time_ms();
+	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s)\n",
+		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
+		o.bandwidth ? ", bandwidth capped" : "");
+	char hdr[200];
+	mig_stats_header(hdr, sizeof(hdr));
+	kputs(hdr);
+	return 0;
+}
+
+/* ---- incoming ----------------------------------------------------------------------- */
+
+static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
+{
+	char line[300];
+	(void)ctx;
+	mig_stats_incoming(sum, line, sizeof(line));
+	print_block(line);
+}
+
+static int on_accept(void *ctx, const struct mig_transport *tp)
+{
+	(void)ctx;
+	for (int i = 0; i < MAX_INCOMING; i++) {
+		struct incoming *x = &in[i];
+		if (x->r)
+			continue;
+		struct mig_dst_guest g;
+		struct mig_recv_params p = {key, key_len, 0};
+		struct mig_recv_events ev = {on_recv_done, x};
+		vm_migrate_dst_ops(&x->guest, &g);
+		/* With no key set, the machine still answers, and refuses the
+		 * peer's proof: the source then says why. */
+		int rc = mig_recv_start(&x->r, &p, tp, &g, &host, &ev);
+		if (rc) {
+			log_warn("migrate", "incoming connection dropped: %s", strerror(-rc));
+			return rc;
+		}
+		x->started_ms = time_ms();
+		log_info("migrate", "incoming migration connection");
+		return 0;
+	}
+	log_warn("migrate", "incoming connection refused: %d migrations already in progress", MAX_INCOMING);
+	return -EBUSY;
+}
+
+static void finish_incoming(struct incoming *x)
+{
+	enum mig_result res = mig_recv_result(x->r);
+	const char *name = mig_recv_name(x->r);
+
+	if (res == MIG_DONE) {
+		remember("in  %s: done", name && *name ? name : "?");
+	} else {
+		cmd_error("incoming migration%s%s failed: %s; nothing was kept", name && *name ? " of " : "",
+			  name ? name : "", mig_recv_reason(x->r));
+		remember("in  %s: failed (%s)", name && *name ? name : "?", mig_recv_reason(x->r));
+	}
+	mig_recv_free(x->r);
+	x->r = NULL;
+}
+
+/* ---- the main-loop poll ------------------------------------------------------------- */
+
+static bool migrate_poll(void)
+{
+	bool busy = false;
+
+	if (out.s) {
+		busy = true;
+		int rc = mig_send_poll(out.s);
+		if (rc <= 0)
+			finish_outgoing(rc);
+	}
+	for (int i = 0; i < MAX_INCOMING; i++) {
+		if (!in[i].r)
+			continue;
+		busy = true;
+		if (mig_recv_poll(in[i].r) <= 0)
+			finish_incoming(&in[i]);
+	}
+	return busy;
+}
+
+/* ---- console ------------------------------------------------------------------------ */
+
+static int do_status(void)
+{
+	bool any = false;
+
+	if (out.s) {
+		struct mig_send_status st;
+		mig_send_status(out.s, &st);
+		kprintf("out %s -> %s: phase %s, round %u, %u%% of memory sent, %lu pages left, "
+			"%lu.%lu Mbit/s, %lu ms elapsed",
+			out.name, out.peer, st.phase, st.round, st.percent_sent, st.pages_left,
+			st.rate_mbit_x10 / 10, st.rate_mbit_x10 % 10, st.elapsed_us / 1000);
+		if (st.expected_downtime_us != UINT64_MAX)
+			kprintf(", expected downtime %lu ms", st.expected_downtime_us / 1000);
+		kputs("\n");
+		any = true;
+	}
+	for (int i = 0; i < MAX_INCOMING; i++) {
+		if (!in[i].r)
+			continue;
+		const char *name = mig_recv_name(in[i].r);
+		kprintf("in  %s: receiving for %lu ms\n", name && *name ? name : "(pre-check)",
+			time_ms() - in[i].started_ms);
+		any = true;
+	}
+	if (!any)
+		kputs("no migration in progress\n");
+	kprintf("incoming: %s", listening ? "listening" : "off");
+	if (listening)
+		kprintf(" on TCP port %u", listen_port);
+	kprintf(", key %s\n", key_len ? "set" : "not set");
+	return 0;
+}
+
+static int do_cancel(int argc, char **argv)
+{
+	bool any = false;
+	const char *name = argc == 3 ? argv[2] : NULL;
+
+	if (out.s && (!name || !strcmp(name, out.name))) {
+		int rc = mig_send_cancel(out.s, "cancelled by the operator");
+		if (rc == -EBUSY) {
+			cmd_error("migrate cancel: %s is already being handed off; too late to cancel", out.name);
+			return rc;
+		}
+		kprintf("migrate %s: cancelling\n", out.name);
+		any = true;
+	}
+	for (int i = 0; i < MAX_INCOMING; i++) {
+		const char *n = in[i].r ? mig_recv_name(in[i].r) : NULL;
+		if (in[i].r && (!name || (n && !strcmp(n, name)))) {
+			mig_recv_cancel(in[i].r, "cancelled by the operator on the destination");
+			kprintf("incoming %s: cancelling\n", n && *n ? n : "migration");
+			any = true;
+		}
+	}
+	if (!any) {
+		cmd_error("migrate cancel: no migration%s%s in progress", name ? " of " : "", name ? name : "");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int do_history(void)
+{
+	bool any = false;
+	for (unsigned k = 0; k < HISTORY; k++) {
+		unsigned i = (history_next + k) % HISTORY;
+		if (!history[i].used)
+			continue;
+		kprintf("[%6lu.%03lu] %s\n", history[i].when_ms / 1000, history[i].when_ms % 1000,
+			history[i].line);
+		any = true;
+	}
+	if (!any)
+		kputs("no migrations yet\n");
+	return 0;
+}
+
+static int set_listen(bool on, uint16_t port)
+{
+	if (on && (!net_up || !net_up()))
+		return -ENETDOWN;
+	if (!on) {
+		mig_tcp_unlisten();
+		listening = false;
+		return 0;
+	}
+	int rc = mig_tcp_listen(port, on_accept, NULL);
+	if (rc)
+		return rc;
+	listening = true;
+	listen_port = port;
+	return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+	if (argc < 2)
+		return CMD_USAGE;
+	if (!strcmp(argv[1], "status") && argc == 2)
+		return do_status();
+	if (!strcmp(argv[1], "cancel") && argc <= 3)
+		return do_cancel(argc, argv);
+	if (!strcmp(argv[1], "history") && argc == 2)
+		return do_history();
+	if (!strcmp(argv[1], "key") && argc == 3) {
+		size_t n = strlen(argv[2]);
+		if (n < 8 || n > KEY_MAX) {
+			cmd_error("migrate key: the secret must be 8 to %d characters", KEY_MAX);
+			return -EINVAL;
+		}
+		memcpy(key, argv[2], n);
+		key_len = n;
+		kputs("migration key set\n");
+		return 0;
+	}
+	if (!strcmp(argv[1], "listen") && (argc == 3 || argc == 4)) {
+		unsigned long long port = listen_port;
+		bool on = !strcmp(argv[2], "on");
+		if ((!on && strcmp(argv[2], "off")) || (argc == 4 && (cmd_parse_u64(argv[3], &port) ||
+								       !port || port > 65535)))
+			return CMD_USAGE;
+		int rc = set_listen(on, (uint16_t)port);
+		if (rc) {
+			cmd_error("migrate listen: cannot listen on TCP port %llu: %s", port, strerror(-rc));
+			return rc;
+		}
+		kprintf("incoming migrations: %s\n", on ? "listening" : "off");
+		return 0;
+	}
+	if (argc < 3 || argv[1][0] == '-')
+		return CMD_USAGE;
+	return start_outgoing(argc, argv);
+}
+
+static const struct cmd migrate_cmd = {
+	.name = "migrate",
+	.summary = "live-migrate a guest to another Tern host; status, cancel, history, key, listen",
+	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
+		 "[--port P]\n"
+		 "migrate status | migrate cancel [NAME] | migrate history\n"
+		 "migrate key SECRET          (the same on both hosts, 8-128 characters)\n"
+		 "migrate listen on|off [PORT]  (incoming; on by default, TCP port 7000)",
+	.run = cmd_migrate,
+};
+
+void migrate_init(void)
+{
+	cmd_register(&migrate_cmd);
+	loop_add("migrate", migrate_poll);
+	if (!net_up || !net_up()) {
+		log_warn("migrate", "no network: incoming migrations are off");
+		return;
+	}
+	int rc = set_listen(true, MIG_DEFAULT_PORT);
+	if (rc)
+		log_warn("migrate", "not listening for incoming migrations: %s", strerror(-rc));
+}

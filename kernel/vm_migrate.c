@@ -1,0 +1,304 @@
+/* A VM as migrate/ sees it: the source and destination ops of
+ * migrate/migrate.h over struct vm, the hv backend and the guest UART.
+ * migrate/ never sees an x86 structure; the vCPU travels as the portable
+ * struct vcpu_state (kernel/hv.h) and the UART as a small packed blob. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/log.h"
+#include "kernel/vm_api.h"
+#include "kernel/vm_migrate.h"
+
+/* Announces a guest's MAC/IP after it moved here (net/, when linked). */
+void net_announce_guest(const uint8_t *mac, uint32_t ip) __attribute__((weak, visibility("hidden")));
+
+enum { DEV_UART = 1 };      /* device ids in GUEST_CONFIG */
+enum { KIND_UART16550 = 1 }; /* device kinds */
+#define CPUID_BASELINE_ID 1  /* version of kernel/cpuid.c's baseline */
+
+/* The UART's state on the wire: little-endian, fixed size. */
+struct uart_blob {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, pad;
+	uint16_t rx_len;
+	uint8_t rx[VUART_RX_SIZE];
+} __attribute__((packed));
+
+/* The leaves whose values make up the CPUID baseline blob: two hosts can
+ * exchange a guest when the guest's view is identical on both. */
+static const uint32_t baseline_leaves[] = {0, 1, 7, 0x80000000, 0x80000001, 0x80000008};
+#define BASELINE_LEN (sizeof(baseline_leaves) / sizeof(baseline_leaves[0]) * 16)
+
+static void baseline_blob(uint8_t *out)
+{
+	for (unsigned i = 0; i < sizeof(baseline_leaves) / sizeof(baseline_leaves[0]); i++) {
+		uint32_t r[4];
+		cpuid_guest(baseline_leaves[i], 0, r);
+		if (baseline_leaves[i] == 1)
+			r[1] &= 0x00FFFFFF; /* initial APIC ID is per host, not part of the baseline */
+		memcpy(out + 16 * i, r, 16);
+	}
+}
+
+/* ---- source ---------------------------------------------------------------- */
+
+static int src_get_config(void *ctx, struct mig_guest_config *cfg)
+{
+	struct vm *vm = ctx;
+
+	memset(cfg, 0, sizeof(*cfg));
+	strncpy(cfg->name, vm->name, sizeof(cfg->name) - 1);
+	cfg->ram_bytes = vm->mem_bytes;
+	cfg->vcpu_count = 1;
+	cfg->device_count = 1;
+	cfg->devices[0] = (struct mig_device_desc){DEV_UART, KIND_UART16550, "com1"};
+	memcpy(cfg->mac, vm->mac, 6);
+	cfg->has_ipv4 = vm->ip != 0;
+	memcpy(cfg->ipv4, &vm->ip, 4);
+	cfg->cpuid_id = CPUID_BASELINE_ID;
+	cfg->cpuid_len = BASELINE_LEN;
+	baseline_blob(cfg->cpuid);
+	return 0;
+}
+
+static const void *src_page(void *ctx, uint64_t gfn)
+{
+	return vm_gpa_ptr(ctx, gfn << 12);
+}
+
+/* The cheapest exact method the CPU has: PML, then A/D bits, then
+ * write-protection. */
+static int src_dirty_start(void *ctx)
+{
+	struct vm *vm = ctx;
+	static const enum dirty_mode order[] = {DIRTY_PML, DIRTY_AD, DIRTY_WP};
+
+	if (vm->dirty)
+		return -EBUSY; /* `vm dirty` debugging is on: refuse rather than steal it */
+	for (unsigned i = 0; i < 3; i++) {
+		if (!hv->dirty_supported(order[i]))
+			continue;
+		int rc = hv->dirty_start(&vm->vcpu, order[i]);
+		if (!rc)
+			vm->dirty = order[i];
+		return rc;
+	}
+	return -ENOTSUP;
+}
+
+static int src_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t npages)
+{
+	struct vm *vm = ctx;
+	long n = hv->dirty_harvest(&vm->vcpu, bitmap, npages);
+	return n < 0 ? (int)n : 0;
+}
+
+static void src_dirty_stop(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->dirty)
+		hv->dirty_stop(&vm->vcpu);
+	vm->dirty = DIRTY_OFF;
+}
+
+static int src_pause(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	/* Only the main loop runs vCPUs, and it is not running one now: the
+	 * state change alone stops the guest. */
+	if (vm->state == VM_RUNNING || vm->state == VM_HALTED) {
+		vm->resume_state = vm->state;
+		vm->state = VM_PAUSED;
+	} else if (vm->state != VM_PAUSED) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int src_resume(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->state == VM_PAUSED)
+		vm->state = vm->resume_state;
+	return 0;
+}
+
+static int src_vcpu_state(void *ctx, uint32_t index, void *buf, size_t cap)
+{
+	struct vm *vm = ctx;
+	struct vcpu_state *s = buf;
+
+	if (index != 0)
+		return -EINVAL;
+	if (cap < sizeof(*s))
+		return -ENOSPC;
+	memset(s, 0, sizeof(*s));
+	hv->get_state(&vm->vcpu, s);
+	s->version = VCPU_STATE_VERSION;
+	if (vm->resume_state == VM_HALTED)
+		s->flags |= VCPU_HALTED;
+	return sizeof(*s);
+}
+
+static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
+{
+	struct vm *vm = ctx;
+	const struct vdev_uart *u = &vm->uart;
+	struct uart_blob *b = buf;
+
+	if (id != DEV_UART)
+		return -ENOENT;
+	if (cap < sizeof(*b))
+		return -ENOSPC;
+	memset(b, 0, sizeof(*b));
+	*b = (struct uart_blob){u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, 0, u->rx_len, {0}};
+	for (unsigned i = 0; i < u->rx_len; i++)
+		b->rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
+	return sizeof(*b);
+}
+
+static void src_destroy(void *ctx)
+{
+	struct vm *vm = ctx;
+	log_info("migrate", "%s now runs on the destination; freeing it here", vm->name);
+	vm_destroy(vm);
+}
+
+void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
+{
+	*ops = (struct mig_src_guest){
+		.get_config = src_get_config,
+		.page = src_page,
+		.dirty_start = src_dirty_start,
+		.dirty_harvest = src_dirty_harvest,
+		.dirty_stop = src_dirty_stop,
+		.pause = src_pause,
+		.resume = src_resume,
+		.vcpu_state = src_vcpu_state,
+		.device_state = src_device_state,
+		.destroy = src_destroy,
+		.ctx = vm,
+	};
+}
+
+/* ---- destination ------------------------------------------------------------- */
+
+static int dst_check_cpuid(void *ctx, uint32_t id, const void *blob, size_t len)
+{
+	uint8_t mine[BASELINE_LEN];
+
+	(void)ctx;
+	baseline_blob(mine);
+	if (id != CPUID_BASELINE_ID || len != sizeof(mine) || memcmp(blob, mine, sizeof(mine)))
+		return -ENOTSUP;
+	return 0;
+}
+
+static int dst_create(void *ctx, const struct mig_guest_config *cfg)
+{
+	struct vm_incoming *in = ctx;
+	const char *why = "";
+
+	if (cfg->vcpu_count != 1 || cfg->device_count != 1 || cfg->devices[0].kind != KIND_UART16550)
+		return -ENOTSUP;
+	if (vm_find(cfg->name) || vm_find_mac(cfg->mac))
+		return -EEXIST;
+	int rc = vm_alloc(cfg->name, cfg->ram_bytes, &in->vm, &why);
+	if (rc) {
+		log_warn("migrate", "incoming %s refused: %s", cfg->name, why);
+		return rc == -EINVAL ? -E2BIG : rc;
+	}
+	in->vm->state = VM_INCOMING;
+	in->vm->migrating = true;
+	memcpy(in->vm->mac, cfg->mac, 6);
+	if (cfg->has_ipv4)
+		memcpy(&in->vm->ip, cfg->ipv4, 4);
+	in->halted = false;
+	return 0;
+}
+
+static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
+{
+	struct vm_incoming *in = ctx;
+	void *p = vm_gpa_ptr(in->vm, gfn << 12);
+
+	if (!p)
+		return -EINVAL;
+	if (data)
+		memcpy(p, data, 4096);
+	else
+		memset(p, 0, 4096);
+	return 0;
+}
+
+static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_t len)
+{
+	struct vm_incoming *in = ctx;
+	struct vcpu_state s;
+
+	if (index != 0 || len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, blob, sizeof(s)); /* the stream gives no alignment guarantee */
+	if (s.version != VCPU_STATE_VERSION)
+		return -EPROTO;
+	in->halted = s.flags & VCPU_HALTED;
+	hv->set_state(&in->vm->vcpu, &s);
+	return 0;
+}
+
+static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t len)
+{
+	struct vm_incoming *in = ctx;
+	struct vdev_uart *u = &in->vm->uart;
+	struct uart_blob b;
+
+	if (id != DEV_UART || len != sizeof(b))
+		return -EINVAL;
+	memcpy(&b, blob, sizeof(b));
+	if (b.rx_len > VUART_RX_SIZE)
+		return -EINVAL;
+	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
+	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
+	memcpy(u->rx, b.rx, b.rx_len);
+	u->rx_head = 0;
+	u->rx_len = b.rx_len;
+	return 0;
+}
+
+static int dst_start(void *ctx)
+{
+	struct vm_incoming *in = ctx;
+	struct vm *vm = in->vm;
+
+	vm->migrating = false;
+	vm->state = in->halted ? VM_HALTED : VM_RUNNING;
+	if (net_announce_guest)
+		net_announce_guest(vm->mac, vm->ip);
+	log_info("migrate", "%s received and running", vm->name);
+	return 0;
+}
+
+static void dst_destroy(void *ctx)
+{
+	struct vm_incoming *in = ctx;
+	if (in->vm) {
+		log_info("migrate", "incoming %s discarded", in->vm->name);
+		vm_destroy(in->vm);
+		in->vm = NULL;
+	}
+}
+
+void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
+{
+	memset(in, 0, sizeof(*in));
+	*ops = (struct mig_dst_guest){
+		.check_cpuid = dst_check_cpuid,
+		.create = dst_create,
+		.write_page = dst_write_page,
+		.set_vcpu_state = dst_set_vcpu_state,
+		.set_device_state = dst_set_device_state,
+		.start = dst_start,
+		.destroy = dst_destroy,
+		.ctx = in,
+	};
+}

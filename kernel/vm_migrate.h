@@ -1,0 +1,14 @@
+/* migrate/'s view of a VM: source and destination ops (migrate/migrate.h). */
+#pragma once
+#include <stdbool.h>
+#include "kernel/vm.h"
+#include "migrate/migrate.h"
+
+/* One incoming guest being received. */
+struct vm_incoming {
+	struct vm *vm; /* set by create; NULL once destroyed */
+	bool halted;   /* the vCPU blob said HLT */
+};
+
+void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops);
+void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops);
