@@ -17,7 +17,7 @@ KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-bui
 EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -fshort-wchar -DGNU_EFI_USE_MS_ABI
 
 # Sources shared by both links; the boot/ folders hold what differs.
-KERNEL_SRCS := $(wildcard arch/x86/*.c arch/x86/*.S arch/x86/vmx/*.c arch/x86/svm/*.c \
+KERNEL_SRCS := $(wildcard arch/x86/*.c arch/x86/*.S arch/x86/vmx/*.c arch/x86/vmx/*.S arch/x86/svm/*.c arch/x86/svm/*.S \
 	kernel/*.c kernel/*/*.c drivers/*.c drivers/*/*.c)
 EFI_SRCS := $(wildcard arch/x86/boot/efi/*.c)
 MB2_SRCS := $(wildcard arch/x86/boot/multiboot2/*.S arch/x86/boot/multiboot2/*.c)
