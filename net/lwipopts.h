@@ -79,13 +79,23 @@
 /* lwIP's own timers plus a few for apps (ping, lwiperf, migration). */
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 
-/* --- memory: all static, sized once --------------------------------------
- * The heap holds what tcp_write copies: two full send buffers (migration and
- * iperf at once) with per-segment overhead. The pool holds received frames:
- * a full receive window of two connections, with room for ARP and ICMP. */
+/* --- memory: one block, sized once ----------------------------------------
+ * lwIP's heap lives in a block net_init() takes from the kernel heap
+ * (lwip_port_heap(), net/lwip_port.c), and the pools are carved from that
+ * heap too (MEMP_MEM_MALLOC). Static pools would sit in .bss, which
+ * gnu-efi's linker script stores as file data: tern.efi grew by 3 MiB.
+ * lwIP's own allocator still manages the block, so lwIP never takes more
+ * than MEM_SIZE, whatever arrives. What it holds: two full send buffers
+ * (migration and iperf at once) with per-segment overhead, a full receive
+ * window of two connections in 1.5 KiB pool buffers, and the pcbs and
+ * segments of all connections.
+ * With MEMP_MEM_MALLOC the MEMP_NUM_* and PBUF_POOL_SIZE counts are no
+ * longer limits (only the pool allocator enforces them); they stay as the
+ * sizing MEM_SIZE was computed from. */
 #define MEM_LIBC_MALLOC 0
-#define MEMP_MEM_MALLOC 0
-#define MEM_SIZE (2 * 1024 * 1024)
+#define MEMP_MEM_MALLOC 1
+#define MEM_SIZE (4 * 1024 * 1024)
+#define LWIP_RAM_HEAP_POINTER lwip_port_heap()
 #define PBUF_POOL_SIZE 512
 
 /* --- checksums: in software (the e1000 offloads are not used) ------------- */
