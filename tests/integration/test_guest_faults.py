@@ -1,0 +1,96 @@
+"""Guest faults are contained: a guest that triple-faults, or that writes
+guest-physical memory outside its RAM, is stopped with a message naming
+what it did, while Tern and a guest running next to it carry on. Both
+backends: SVM+NPT (QEMU TCG) and VMX+EPT (Bochs).
+
+The misbehaving guests are memcheck's fault modes (guest/memcheck/fault.c):
+mode=triplefault clears its IDT and executes ud2; mode=outside writes one
+word at addr= (default: the first byte past its RAM)."""
+import re
+
+import pytest
+
+BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-bochs")]
+GOOD = r"^\[good\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)"
+
+
+def mem_free_kib(host):
+    return int(re.search(r"free:\s+\d+ MiB \((\d+) KiB\)", host.cmd("mem")).group(1))
+
+
+def vm_rows(host):
+    """name -> (state, the 'stopped:' reason or '') from `vm list`."""
+    rows, last = {}, None
+    for line in host.cmd("vm list").splitlines():
+        m = re.match(r"^(\S+)\s+(running|paused|halted|stopped|incoming)\s+\d+", line)
+        if m:
+            last = m.group(1)
+            rows[last] = [m.group(2), ""]
+        elif last and line.strip().startswith("stopped:"):
+            rows[last][1] = line.strip()[len("stopped:"):].strip()
+    return {k: tuple(v) for k, v in rows.items()}
+
+
+def good_gen(host, since, timeout=240):
+    """The next verification line of the healthy guest: (gen, errors)."""
+    m = host.wait_output(GOOD, timeout, since=since)
+    return int(m.group(1)), int(m.group(2))
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
+    host = tern.boot(kind)
+
+    # A healthy neighbour that keeps verifying its memory all along.
+    t0 = host.mark()
+    host.cmd('vm create good image=memcheck mem=8 args="rate=2000 verify=1"')
+    gen0, errors = good_gen(host, t0)
+    assert errors == 0
+    free0 = mem_free_kib(host)
+
+    # Triple fault: stopped with that reason, at once.
+    t1 = host.mark()
+    out = host.cmd('vm create tf image=memcheck mem=8 args="mode=triplefault"')
+    assert "vm tf: created" in out, out
+    host.wait_output(r"^\[tf\] memcheck: triple fault now", 120, since=t1)
+    host.wait_output(r"^error: vm: tf stopped: triple fault", 60, since=t1)
+
+    # A write just past the end of RAM, and one far above it (no NPT/EPT
+    # tables at all there): each stops its own VM, naming the address.
+    t2 = host.mark()
+    host.cmd('vm create out image=memcheck mem=8 args="mode=outside"')
+    host.wait_output(r"^\[out\] memcheck: writing outside RAM at 0x800000", 120, since=t2)
+    host.wait_output(r"^error: vm: out stopped: wrote guest-physical 0x800000, outside its 8 MiB "
+                     r"of RAM", 60, since=t2)
+    t3 = host.mark()
+    host.cmd('vm create far image=memcheck mem=8 args="mode=outside addr=0xc0000000"')
+    host.wait_output(r"^error: vm: far stopped: wrote guest-physical 0xc0000000, outside its 8 "
+                     r"MiB of RAM", 120, since=t3)
+    assert "still running after the write" not in host.log.text[t2:], "a guest wrote outside its RAM"
+
+    rows = vm_rows(host)
+    assert rows["tf"][0] == "stopped" and rows["tf"][1].startswith("triple fault"), rows
+    assert rows["out"][0] == "stopped" and "0x800000" in rows["out"][1], rows
+    assert rows["far"][0] == "stopped" and "0xc0000000" in rows["far"][1], rows
+    assert rows["good"] == ("running", ""), rows
+
+    # The neighbour went on writing and verifying, with no error, and a
+    # stopped guest stays stopped (its exit count stands still).
+    t4 = host.mark()
+    gen1, errors = good_gen(host, t4)
+    assert errors == 0 and gen1 > gen0
+    exits = re.search(r"^tf\s+stopped\s+\d+\s+(\d+)", host.cmd("vm list"), re.M).group(1)
+    good_gen(host, host.mark())
+    assert re.search(rf"^tf\s+stopped\s+\d+\s+{exits}\s", host.cmd("vm list"), re.M)
+    assert not re.search(r"^\[(tf|out|far)\] ", host.log.text[t4:], re.M)
+
+    # Tern itself is fine: commands work, stopped VMs go away and give
+    # their memory back.
+    assert host.cmd("version").startswith("Tern ")
+    for name in ("tf", "out", "far"):
+        assert f"vm {name}: destroyed" in host.cmd(f"vm destroy {name}")
+    assert mem_free_kib(host) == free0
+    assert set(vm_rows(host)) == {"good"}
+    _, errors = good_gen(host, host.mark())
+    assert errors == 0
+    assert "Tern stopped" not in host.log.text, "Tern itself faulted"
