@@ -60,11 +60,13 @@ struct vm *vm_find_mac(const uint8_t *mac)
  * unique among this host's guests. */
 static void random_mac(uint8_t *mac)
 {
+	uint8_t m[6] = {0x52, 0x54, 0x00};
+
 	do {
 		uint32_t r = tern_rand32();
-		uint8_t m[6] = {0x52, 0x54, 0x00, r >> 16, r >> 8, r};
-		memcpy(mac, m, 6);
-	} while (vm_find_mac(mac));
+		m[3] = r >> 16, m[4] = r >> 8, m[5] = r;
+	} while (vm_find_mac(m)); /* before copying: the new VM must not find itself */
+	memcpy(mac, m, 6);
 }
 
 struct vm *vm_at(int i)
