@@ -1,6 +1,7 @@
 # net/: lwIP for the kernel, Tern's own net code, and their host tests.
 #   build/lwip/liblwip.a             lwIP 2.1.3 (core, IPv4, ethernet, altcp, lwiperf)
-#                                    built with KERNEL_CFLAGS and net/lwipopts.h
+#                                    built with KERNEL_CFLAGS and net/lwipopts.h;
+#                                    lwiperf patched (net/patches/)
 #   build/lwip-unit/lwip_unittests   lwIP's own test/unit (Check) against the same
 #                                    options and port, on the host
 #   build/unit/net/test_*            cmocka tests of vswitch and announce
@@ -51,6 +52,20 @@ $(BUILD)/lwip/obj/%.o: $(LWIP_SRC)/%.c $(NEWLIB_LIBC) $(NET_CONFIG) mk/net.mk \
 		| $(if $(filter 1,$(NET_TLS)),$(MBEDTLS_DIR)/.unpacked)
 	@mkdir -p $(@D)
 	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) $(LWIP_FILE_WNO) -MMD -MP -c $< -o $@
+
+# lwiperf with Tern's patches (net/patches/*.patch, each saying why),
+# applied to a copy in build/lwip/patched: build/deps stays as Debian ships
+# it. The explicit rule wins over the pattern rule above.
+NET_LWIP_PATCHES := $(sort $(wildcard net/patches/*.patch))
+LWIP_PATCHED := $(BUILD)/lwip/patched
+$(LWIP_PATCHED)/src/apps/lwiperf/lwiperf.c: $(LWIP_SRC)/apps/lwiperf/lwiperf.c $(NET_LWIP_PATCHES) mk/net.mk
+	rm -rf $(LWIP_PATCHED) && mkdir -p $(@D) && cp $< $@
+	for p in $(NET_LWIP_PATCHES); do patch -s -d $(LWIP_PATCHED) -p1 -i $(CURDIR)/$$p < /dev/null || exit 1; done
+
+$(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o: $(LWIP_PATCHED)/src/apps/lwiperf/lwiperf.c $(NEWLIB_LIBC) \
+		$(NET_CONFIG) mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/lwip/liblwip.a: $(LWIP_KOBJS)
 	@rm -f $@
@@ -128,6 +143,8 @@ $(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h te
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
 UNIT_TESTS += $(NET_UNIT_TESTS)
+# Tests whose code uses more of net/ than its own file.
+$(BUILD)/unit/net/test_netcfg: net/addr.c net/addr.h
 
 # net/ code that drives lwIP is tested against lwIP built for the host with
 # Tern's own options, untouched (unlike the lwIP suites above).
