@@ -12,6 +12,14 @@
 /* All suites: test-only hooks (e.g. tcp_remove_all(), the timers list). */
 #define LWIP_TESTMODE 1
 
+/* All suites: after each test they check that no pool element and no heap
+ * byte is left in use, and some exhaust a pool on purpose. Both hold only
+ * with lwIP's separate static pools; Tern carves the pools from the heap
+ * (MEMP_MEM_MALLOC, net/lwipopts.h), where lwIP's own timers stay
+ * allocated. The heap itself stays Tern's (lwip_port_heap()). */
+#undef MEMP_MEM_MALLOC
+#define MEMP_MEM_MALLOC 0
+
 /* etharp suite: #errors without static entries (it adds and removes some). */
 #define ETHARP_SUPPORT_STATIC_ENTRIES 1
 
