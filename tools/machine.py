@@ -202,6 +202,7 @@ class Console:
 
     def cmd(self, line: str, timeout: float = 30) -> str:
         """Runs one console command; returns its output without the echo."""
+        self.p.buffer = ""  # drop stale output (an earlier prompt must not answer this command)
         self.p.send(line + "\r")
         out = self.wait_prompt(timeout)
         out = out.replace("\r\n", "\n").replace("\r", "")
@@ -234,10 +235,9 @@ class Console:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no {pattern!r} on {self.machine.name}'s console within {timeout} s")
-            try:
-                self.p.read_nonblocking(65536, timeout=min(left, 0.5))
-            except pexpect.TIMEOUT:
-                pass
+            # Reads into pexpect's buffer (and the transcript) without
+            # consuming it, so a later wait_prompt() still sees the prompt.
+            self.p.expect([pexpect.TIMEOUT], timeout=min(left, 0.5))
 
     def alive(self) -> bool:
         return self.p.isalive()

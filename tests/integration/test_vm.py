@@ -26,7 +26,7 @@ def test_two_guests_run_pause_resume_and_destroy(tern, kind):
     t0 = host.mark()
     out = host.cmd('vm create a image=memcheck mem=16 args="verify=1 rate=2000"')
     assert "vm a: created (16 MiB, memcheck)" in out, out
-    host.wait_output(r"^\[a\] memcheck: start mem=15 mode=run", 120, since=t0)
+    host.wait_output(r"^\[a\] memcheck: start mem=16 mode=run", 120, since=t0)
     host.wait_output(r"^\[a\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t0)
 
     t1 = host.mark()
