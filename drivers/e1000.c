@@ -39,7 +39,6 @@ struct e1000 {
 	struct nic nic;
 	volatile uint32_t *regs;
 	const struct pci_dev *pci;
-	const char *model;
 	struct e1000_rx_desc *rx;
 	struct e1000_tx_desc *tx;
 	uint8_t *rx_buf, *tx_buf;
@@ -427,7 +426,6 @@ struct nic *e1000_probe(unsigned index, int *err)
 		struct e1000 *e = &e1000_devs[e1000_count];
 		memset(e, 0, sizeof(*e));
 		e->pci = d;
-		e->model = model;
 		e->nic.ops = &e1000_ops;
 		e->nic.priv = e;
 		snprintf(e->nic.name, sizeof(e->nic.name), "e1000.%u", e1000_count);

@@ -111,8 +111,12 @@ static void net_check_link(uint64_t now)
 		return;
 	net.next_link_check = now + NET_LINK_CHECK_MS;
 	bool link = nic_link_up(net.nic);
-	if (link != net.link)
-		log_info("net", "%s: link %s", net.nic->name, link ? "up" : "down");
+	/* A lost link is the operator's to see at once (warnings reach the
+	 * console); its return only goes to the log. */
+	if (link && !net.link)
+		log_info("net", "%s: link up", net.nic->name);
+	else if (!link && net.link)
+		log_warn("net", "%s: link down", net.nic->name);
 	net.link = link;
 }
 
@@ -189,13 +193,17 @@ void net_announce_guest(const uint8_t *mac, uint32_t ip)
 		log_warn("net", "announce " ADDR_MAC_FMT ": %d", ADDR_MAC_ARGS(mac), rc);
 }
 
-static struct nic *net_find_nic(void)
+/* The first NIC a driver brings up; *failed tells whether one was found
+ * but could not be brought up (its driver logged why). */
+static struct nic *net_find_nic(bool *failed)
 {
+	*failed = false;
 	for (unsigned d = 0; d < sizeof(net_probes) / sizeof(net_probes[0]); d++) {
 		int err;
 		struct nic *nic = net_probes[d](0, &err);
 		if (nic)
 			return nic;
+		*failed |= err != 0;
 	}
 	return NULL;
 }
@@ -230,6 +238,7 @@ static void net_boot_address(void)
 void net_init(void)
 {
 	uint8_t mac[ETH_ALEN];
+	bool nic_failed;
 	int rc;
 
 	net_cmd_register();
@@ -240,7 +249,7 @@ void net_init(void)
 	}
 	lwip_init();
 	vswitch_init(&net.sw);
-	net.nic = net_find_nic();
+	net.nic = net_find_nic(&nic_failed);
 	if (net.nic) {
 		memcpy(mac, net.nic->mac, ETH_ALEN);
 		net.uplink = vswitch_port_add(&net.sw, VSWITCH_PORT_UPLINK, net.nic->name,
@@ -255,10 +264,8 @@ void net_init(void)
 		net.link = nic_link_up(net.nic);
 	} else {
 		net_random_mac(mac);
-		log_warn("net",
-			 "no supported NIC: Tern and its guests are on their own "
-			 "(MAC " ADDR_MAC_FMT ")",
-			 ADDR_MAC_ARGS(mac));
+		log_warn("net", "%s: Tern and its guests are on their own (MAC " ADDR_MAC_FMT ")",
+			 nic_failed ? "no usable NIC" : "no supported NIC", ADDR_MAC_ARGS(mac));
 	}
 	rc = host_netif_init(&net.host, &net.sw, mac);
 	if (rc) {
