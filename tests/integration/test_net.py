@@ -50,6 +50,42 @@ print("sent %d bytes, crc32 %08x, %.1f Mbit/s" % (n, crc, n * 8 / 1e6 / (time.ti
 """
 
 
+# A DHCP server for one lease (RFC 2131 offer and ack, RFC 2132 options),
+# enough for lwIP's client: in the client namespace, on eth0.
+DHCP_SERVER = r"""
+import socket, struct, sys
+ifname, server, lease, mask, router = sys.argv[1:6]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.bind(("0.0.0.0", 67))
+print("ready", flush=True)
+ip = socket.inet_aton
+while True:
+    d, _ = s.recvfrom(2048)
+    if len(d) < 240 or d[0] != 1 or d[236:240] != b"\x63\x82\x53\x63":
+        continue
+    opts, i = {}, 240
+    while i + 1 < len(d) and d[i] != 255:
+        if d[i] == 0:
+            i += 1
+            continue
+        opts[d[i]] = d[i + 2:i + 2 + d[i + 1]]
+        i += 2 + d[i + 1]
+    kind = opts.get(53, b"\0")[0]
+    if kind not in (1, 3):  # DISCOVER -> OFFER, REQUEST -> ACK
+        continue
+    reply = 2 if kind == 1 else 5
+    p = bytes([2, 1, 6, 0]) + d[4:8] + b"\0\0" + d[10:12] + b"\0" * 4 + ip(lease) + ip(server) \
+        + b"\0" * 4 + d[28:44] + b"\0" * 192 + b"\x63\x82\x53\x63"
+    p += bytes([53, 1, reply, 54, 4]) + ip(server) + bytes([51, 4]) + struct.pack("!I", 3600) \
+        + bytes([1, 4]) + ip(mask) + bytes([3, 4]) + ip(router) + b"\xff"
+    s.sendto(p, ("255.255.255.255", 68))
+    print("sent", reply, flush=True)
+"""
+
+
 def done_line(c, pattern, since, timeout=120):
     """The whole line (up to its newline) matching pattern, printed after `since`."""
     return c.wait_output(pattern + r"[^\n]*\n", timeout=timeout, since=since).group(0)
@@ -280,6 +316,17 @@ def test_bochs_host_pings_a_qemu_host(hosts, tern):
     assert re.search(rf"^{re.escape(IP_A)} +{MAC_A}$", bo.cmd("net arp"), re.M)
 
 
+def test_without_a_nic_tern_boots_and_says_so(tern):
+    c = tern.boot("qemu", name="nonic", nic=False)
+    assert "warning: net: no supported NIC: Tern and its guests are on their own" in c.log.text
+    s = show(c)
+    assert s["nic"] == "none (Tern and its guests only)"
+    assert s["ip"] == "none"
+    out = c.cmd("net ping 10.99.0.1 1")
+    assert "error: net ping: no route to 10.99.0.1 (is an address set? 'net show')" in out, out
+    assert re.search(r"^0 +tern +host ", c.cmd("net switch"), re.M)  # no uplink port
+
+
 def test_bad_net_arguments_get_one_line_errors(hosts):
     a = hosts.a
     cases = {
@@ -298,6 +345,32 @@ def test_bad_net_arguments_get_one_line_errors(hosts):
     out = a.cmd("net frobnicate")
     assert "error: net: bad arguments" in out and "usage: net [show]" in out
     assert show(a)["ip"] == f"{IP_A}/24, gw none (static)"
+
+
+def test_net_ip_dhcp_takes_a_lease_and_releases_it(hosts):
+    lab, b = hosts.lab, hosts.b
+    lease = "10.99.0.50"
+    log = os.path.join(lab.workdir, "dhcp.log")
+    with open(log, "w") as out:
+        srv = lab.client_popen([sys.executable, "-c", DHCP_SERVER, "eth0", CLIENT, lease,
+                                "255.255.255.0", CLIENT], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 10
+        while "ready" not in open(log).read():
+            assert srv.poll() is None and time.monotonic() < deadline, open(log).read()
+            time.sleep(0.1)
+        b.cmd("net ip dhcp")
+        want = f"{lease}/24, gw {CLIENT} (dhcp)"
+        deadline = time.monotonic() + 30
+        while show(b)["ip"] != want:
+            assert time.monotonic() < deadline, (show(b), open(log).read())
+            time.sleep(0.5)
+        assert lab.wait_reachable(lease, timeout=10)
+    finally:
+        b.cmd(f"net ip {IP_B}/24")
+        srv.terminate()
+    assert lab.wait_reachable(IP_B, timeout=10)
+    assert show(b)["ip"] == f"{IP_B}/24, gw none (static)"
 
 
 def test_net_ip_changes_the_address_at_runtime(hosts):
