@@ -160,10 +160,8 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 			v = &o->bandwidth;
 		else if (!strcmp(argv[i], "--port"))
 			v = &o->port;
-		if (!v || i + 1 == argc || cmd_parse_u64(argv[i + 1], v)) {
-			cmd_error("migrate: bad option '%s'", argv[i]);
+		if (!v || i + 1 == argc || cmd_parse_u64(argv[i + 1], v))
 			return CMD_USAGE;
-		}
 		i++;
 	}
 	if (!net_up || !net_up()) {

@@ -77,9 +77,13 @@ static int src_dirty_start(void *ctx)
 	for (unsigned i = 0; i < 3; i++) {
 		if (!hv->dirty_supported(order[i]))
 			continue;
+		static const char *const names[] = {"off", "A/D bits", "PML", "write-protect"};
 		int rc = hv->dirty_start(&vm->vcpu, order[i]);
-		if (!rc)
+		if (!rc) {
 			vm->dirty = order[i];
+			log_info("migrate", "%s: dirty logging with %s (%s)", vm->name, names[order[i]],
+				 hv->name);
+		}
 		return rc;
 	}
 	return -ENOTSUP;
