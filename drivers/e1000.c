@@ -24,21 +24,28 @@
  * a few MMIO reads, not on every pass of the main loop. */
 #define E1000_STATS_EVERY 64
 
-/* The 8254x parts with the 82540 register layout (EERD with DONE at bit 4).
- * QEMU offers 0x100e (e1000), 0x100f (e1000-82545em); Bochs 0x100e. */
+/* The 8254x parts whose registers Tern uses are laid out alike. QEMU offers
+ * 0x100e (e1000), 0x100f (e1000-82545em) and 0x100c (e1000-82544gc); Bochs
+ * 0x100e. The 82544 has no EERD (SDM 13.4.4: 82540 and later): its MAC
+ * comes from RAL0/RAH0 only. */
 static const struct {
 	uint16_t device;
 	const char *model;
+	bool eerd;
 } e1000_ids[] = {
-	{0x100e, "82540EM"}, {0x1015, "82540EM"}, {0x1016, "82540EP"}, {0x1017, "82540EP"},
-	{0x101e, "82540EP"}, {0x100f, "82545EM"}, {0x1011, "82545EM"}, {0x1026, "82545GM"},
-	{0x1027, "82545GM"}, {0x1028, "82545GM"}, {0x1010, "82546EB"}, {0x1012, "82546EB"},
+	{0x100e, "82540EM", true},  {0x1015, "82540EM", true},	{0x1016, "82540EP", true},
+	{0x1017, "82540EP", true},  {0x101e, "82540EP", true},	{0x100f, "82545EM", true},
+	{0x1011, "82545EM", true},  {0x1026, "82545GM", true},	{0x1027, "82545GM", true},
+	{0x1028, "82545GM", true},  {0x1010, "82546EB", true},	{0x1012, "82546EB", true},
+	{0x100c, "82544GC", false}, {0x100d, "82544GC", false}, {0x1008, "82544EI", false},
+	{0x1009, "82544EI", false},
 };
 
 struct e1000 {
 	struct nic nic;
 	volatile uint32_t *regs;
 	const struct pci_dev *pci;
+	bool eerd; /* the EEPROM can be read through EERD */
 	struct e1000_rx_desc *rx;
 	struct e1000_tx_desc *tx;
 	uint8_t *rx_buf, *tx_buf;
@@ -236,6 +243,8 @@ static int e1000_read_mac(struct e1000 *e)
 			m[i] = (uint8_t)(ral >> (8 * i));
 		m[4] = (uint8_t)rah;
 		m[5] = (uint8_t)(rah >> 8);
+	} else if (!e->eerd) {
+		return -EIO;
 	} else {
 		for (int i = 0; i < 3; i++) {
 			uint16_t w;
@@ -350,14 +359,14 @@ static int e1000_alloc_rings(struct e1000 *e)
 	return 0;
 }
 
-static const char *e1000_model(const struct pci_dev *d)
+static int e1000_id(const struct pci_dev *d)
 {
 	if (d->vendor != 0x8086)
-		return NULL;
+		return -1;
 	for (unsigned i = 0; i < sizeof(e1000_ids) / sizeof(e1000_ids[0]); i++)
 		if (e1000_ids[i].device == d->device)
-			return e1000_ids[i].model;
-	return NULL;
+			return (int)i;
+	return -1;
 }
 
 static int e1000_bring_up(struct e1000 *e)
@@ -412,9 +421,10 @@ struct nic *e1000_probe(unsigned index, int *err)
 		*err = 0;
 	for (unsigned i = 0; i < pci_ndevs; i++) {
 		const struct pci_dev *d = &pci_devs[i];
-		const char *model = e1000_model(d);
-		if (!model || seen++ != index)
+		int id = e1000_id(d);
+		if (id < 0 || seen++ != index)
 			continue;
+		const char *model = e1000_ids[id].model;
 		for (unsigned k = 0; k < e1000_count; k++)
 			if (e1000_devs[k].pci == d)
 				return &e1000_devs[k].nic;
@@ -426,6 +436,7 @@ struct nic *e1000_probe(unsigned index, int *err)
 		struct e1000 *e = &e1000_devs[e1000_count];
 		memset(e, 0, sizeof(*e));
 		e->pci = d;
+		e->eerd = e1000_ids[id].eerd;
 		e->nic.ops = &e1000_ops;
 		e->nic.priv = e;
 		snprintf(e->nic.name, sizeof(e->nic.name), "e1000.%u", e1000_count);
