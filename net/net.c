@@ -164,6 +164,15 @@ int net_configure(const struct net_config *cfg)
 	return rc;
 }
 
+int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
+{
+	if (!net.up)
+		return -ENETDOWN;
+	if (port != VSWITCH_NO_PORT && !vswitch_port_get(&net.sw, port))
+		return -ENOENT;
+	return announce_start(&net.ann, mac, ip, port, time_ms());
+}
+
 int net_announce(const uint8_t *mac, uint32_t ip)
 {
 	int origin = VSWITCH_NO_PORT;
@@ -182,7 +191,7 @@ int net_announce(const uint8_t *mac, uint32_t ip)
 		if (p && p->kind == VSWITCH_PORT_GUEST && p->ip && ether_equal(p->ip_mac, mac))
 			origin = i;
 	}
-	return announce_start(&net.ann, mac, ip, origin, time_ms());
+	return net_announce_on(origin, mac, ip);
 }
 
 void net_announce_guest(const uint8_t *mac, uint32_t ip)

@@ -42,7 +42,16 @@ const struct net_config *net_config(void);
  * when one has used it, so the switch learns it there too; otherwise they
  * go out every port. 0 or a negative errno (announce_start). */
 int net_announce(const uint8_t *mac, uint32_t ip);
-/* After a migrated guest resumes here (kernel/vm_migrate.c). */
+/* The same from a given port (VSWITCH_NO_PORT: every port). A guest's
+ * virtio-net, which knows its port, should announce this way after the
+ * guest resumes here: the frames then also move the guest's MAC to that
+ * port in this switch, which a guest that has not sent yet needs (frames
+ * for it would otherwise go where the MAC was learned before, e.g. the
+ * uplink, and be filtered). 0, -ENOENT for a port not in use, or as
+ * net_announce(). */
+int net_announce_on(int port, const uint8_t *mac, uint32_t ip);
+/* After a migrated guest resumes here (kernel/vm_migrate.c): net_announce()
+ * with a warning in the log when it cannot start. */
 void net_announce_guest(const uint8_t *mac, uint32_t ip);
 
 /* Output that arrives later than its command (a ping reply, an iperf
