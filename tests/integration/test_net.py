@@ -101,7 +101,7 @@ def tern_ping(c, ip, count=3, interval_ms=200, timeout=60):
     """`net ping` from a Tern host; returns (sent, received)."""
     mark = c.mark()
     out = c.cmd(f"net ping {ip} {count} {interval_ms}")
-    assert f"PING {ip}: 56 data bytes, {count} requests" in out, out
+    assert f"PING {ip}: 56 data bytes, {count} request{'s' if count > 1 else ''}, " in out, out
     return ping_summary(c, ip, mark, timeout)
 
 
@@ -178,6 +178,8 @@ def test_client_pings_both_and_both_ping_the_client(hosts):
 def test_net_arp_shows_the_peers(hosts):
     client_mac = hosts.lab.client_mac.lower()
     for c, peer_ip, peer_mac in ((hosts.a, IP_B, MAC_B), (hosts.b, IP_A, MAC_A)):
+        assert tern_ping(c, peer_ip, count=1) == (1, 1)
+        assert tern_ping(c, CLIENT, count=1) == (1, 1)
         out = c.cmd("net arp")
         assert re.search(r"^ADDRESS +MAC$", out, re.M), out
         assert re.search(rf"^{re.escape(peer_ip)} +{peer_mac}$", out, re.M), out
@@ -186,6 +188,8 @@ def test_net_arp_shows_the_peers(hosts):
 
 
 def test_net_switch_shows_ports_counters_and_learned_macs(hosts):
+    assert tern_ping(hosts.a, IP_B, count=1) == (1, 1)
+    assert hosts.lab.ping(IP_A)
     out = hosts.a.cmd("net switch")
     assert re.search(r"^0 +e1000\.0 +uplink +[1-9]\d* ", out, re.M), out
     assert re.search(r"^1 +tern +host +[1-9]\d* ", out, re.M), out
