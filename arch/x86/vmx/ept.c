@@ -122,13 +122,6 @@ void ept_invalidate(const struct slat *s)
 		vmx_invept(INVEPT_ALL_CONTEXT, 0);
 }
 
-void ept_flush_all(void)
-{
-	vmx_invept(INVEPT_ALL_CONTEXT, 0);
-	if (vmx_caps.vpid)
-		vmx_invvpid(INVVPID_ALL_CONTEXT, 0);
-}
-
 int ept_map(struct slat *s, uint64_t gpa, uint64_t hpa, uint64_t size)
 {
 	uint64_t w = s->mode == DIRTY_WP ? 0 : EPT_W;

@@ -38,8 +38,6 @@ uint64_t ept_eptp(const struct slat *s);
 bool ept_mapped(struct slat *s, uint64_t gpa);
 /* INVEPT single-context for this EPT (all-context where unsupported). */
 void ept_invalidate(const struct slat *s);
-/* Every EPT and VPID context on this CPU (after VMXON). */
-void ept_flush_all(void);
 
 int ept_dirty_start(struct slat *s, enum dirty_mode m, uint64_t npages);
 long ept_dirty_harvest(struct slat *s, uint64_t *bitmap, uint64_t npages);

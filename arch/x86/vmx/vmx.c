@@ -42,6 +42,14 @@ static struct {
 
 struct vmx_vcpu *vmx_resident;
 
+void vmx_invept(uint64_t type, uint64_t eptp)
+{
+	struct {
+		uint64_t eptp, zero;
+	} d = {eptp, 0};
+	__asm__ volatile("invept %0, %1" ::"m"(d), "r"(type) : "cc", "memory");
+}
+
 static int vmx_init(void)
 {
 	const struct cpu_features *f = &cpu_features;
@@ -87,7 +95,9 @@ static int vmx_init(void)
 	}
 	/* Nothing cached from before VMXON (firmware, a previous Tern) may
 	 * be mistaken for a guest's translations. */
-	ept_flush_all();
+	vmx_invept(INVEPT_ALL_CONTEXT, 0);
+	if (vmx_caps.vpid)
+		vmx_invvpid(INVVPID_ALL_CONTEXT, 0);
 	cpu.vpid_used[0] = 1; /* VPID 0 is the host's */
 	uint64_t ticks = tsc_hz / 1000000 * SLICE_US >> vmx_caps.preempt_shift;
 	cpu.slice = ticks > UINT32_MAX ? UINT32_MAX : ticks ? (uint32_t)ticks : 1;
