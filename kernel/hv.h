@@ -69,7 +69,7 @@ struct vcpu_state {
 #define VCPU_HALTED 1u
 
 /* ---- Exits the kernel handles ----------------------------------------------
- * The backend handles CPUID (kernel/cpuid.c baseline), MSRs (kernel/msr.c
+ * The backend handles CPUID (arch/x86/cpuid_guest.c baseline), MSRs (arch/x86/msr_guest.c
  * allow-list), write-protect dirty faults and host interrupts itself, and
  * returns to the kernel for these: */
 enum vm_exit_kind {
@@ -146,9 +146,9 @@ struct hv_ops {
 const struct hv_ops *hv_probe(const char **why);
 
 /* Provided by the kernel to both backends. */
-/* CPUID as the guest sees it: the documented baseline (kernel/cpuid.c). */
+/* CPUID as the guest sees it: the documented baseline (arch/x86/cpuid_guest.c). */
 void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
-/* Guest MSR policy (kernel/msr.c), never pass-through:
+/* Guest MSR policy (arch/x86/msr_guest.c), never pass-through:
  *   MSR_STATE  lives in the guest-state area (EFER, STAR, LSTAR, CSTAR, SFMASK,
  *              KERNEL_GS_BASE, FS/GS_BASE, SYSENTER_CS/ESP/EIP, PAT, TSC):
  *              the backend reads/writes it there (TSC: via the offset);

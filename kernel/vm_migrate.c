@@ -14,7 +14,7 @@ void net_announce_guest(const uint8_t *mac, uint32_t ip) __attribute__((weak, vi
 
 enum { DEV_UART = 1 };      /* device ids in GUEST_CONFIG */
 enum { KIND_UART16550 = 1 }; /* device kinds */
-#define CPUID_BASELINE_ID 1  /* version of kernel/cpuid.c's baseline */
+#define CPUID_BASELINE_ID 1  /* version of arch/x86/cpuid_guest.c's baseline */
 
 /* The UART's state on the wire: little-endian, fixed size. */
 struct uart_blob {

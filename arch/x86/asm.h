@@ -1,6 +1,7 @@
 /* Thin wrappers over x86 instructions the C code needs. */
 #pragma once
 #include <stdint.h>
+#include "arch/x86/msr.h"
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
@@ -77,9 +78,6 @@ static inline _Noreturn void cpu_halt_forever(void)
 		__asm__ volatile("cli; hlt");
 }
 
-#define MSR_EFER 0xC0000080
-#define MSR_APIC_BASE 0x1B
-#define MSR_FEATURE_CONTROL 0x3A
 
 /* rdmsr that returns -EIO instead of faulting when the MSR does not exist
  * (emulators and CPUs differ in which MSRs they implement). */

@@ -8,15 +8,6 @@
 
 struct cpu_features cpu_features;
 
-/* VMX capability MSRs (SDM Vol. 3, Appendix A). */
-#define MSR_VMX_BASIC 0x480
-#define MSR_VMX_PINBASED 0x481
-#define MSR_VMX_PROCBASED 0x482
-#define MSR_VMX_PROCBASED2 0x48B
-#define MSR_VMX_EPT_VPID_CAP 0x48C
-#define MSR_VMX_TRUE_PINBASED 0x48D
-#define MSR_VMX_TRUE_PROCBASED 0x48E
-#define MSR_VM_CR 0xC0010114
 
 /* Control bits are allowed-1 when set in the high half of a capability MSR. */
 static bool allowed1(uint64_t cap, int bit)
@@ -34,12 +25,12 @@ static void probe_vmx(struct cpu_features *f)
 
 	rdmsr_safe(MSR_VMX_BASIC, &basic);
 	bool true_ctls = basic & (1ull << 55);
-	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED, &pin);
-	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED, &proc);
+	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS, &pin);
+	rdmsr_safe(true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS, &proc);
 	f->preemption_timer = allowed1(pin, 6);
 	if (!allowed1(proc, 31)) /* no secondary controls */
 		return;
-	rdmsr_safe(MSR_VMX_PROCBASED2, &proc2);
+	rdmsr_safe(MSR_VMX_PROCBASED_CTLS2, &proc2);
 	f->ept = allowed1(proc2, 1);
 	f->vpid = allowed1(proc2, 5);
 	f->unrestricted_guest = allowed1(proc2, 7);

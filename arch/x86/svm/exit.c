@@ -15,18 +15,6 @@
 #define VEC_GP 13
 #define VEC_AC 17
 
-#define MSR_TSC 0x10
-#define MSR_SYSENTER_CS 0x174
-#define MSR_SYSENTER_ESP 0x175
-#define MSR_SYSENTER_EIP 0x176
-#define MSR_PAT 0x277
-#define MSR_STAR 0xC0000081
-#define MSR_LSTAR 0xC0000082
-#define MSR_CSTAR 0xC0000083
-#define MSR_SFMASK 0xC0000084
-#define MSR_FS_BASE 0xC0000100
-#define MSR_GS_BASE 0xC0000101
-#define MSR_KERNEL_GS_BASE 0xC0000102
 
 /* Lengths of the intercepted instructions without prefixes, for CPUs
  * without NRIP save (QEMU TCG: EMULATOR-NOTES). A guest that puts a
@@ -121,7 +109,7 @@ static void exit_cpuid(struct vcpu *v, struct vmcb *vmcb)
 	skip(vmcb, LEN_CPUID);
 }
 
-/* ---- MSRs (APM 15.11): kernel/msr.c decides, the VMCB holds the state ---- */
+/* ---- MSRs (APM 15.11): arch/x86/msr_guest.c decides, the VMCB holds the state ---- */
 static bool canonical(uint64_t a)
 {
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
@@ -286,7 +274,7 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 		break;
 	}
 	if (!ok) {
-		fault(vmcb, VEC_GP, true); /* kernel/msr.c logged it */
+		fault(vmcb, VEC_GP, true); /* arch/x86/msr_guest.c logged it */
 		return;
 	}
 	if (!write) {

@@ -13,7 +13,6 @@
 #include "kernel/mm/frame.h"
 #include "kernel/vm.h"
 
-#define MSR_VM_HSAVE_PA 0xC0010117
 #define IOPM_PAGES 3  /* 12 KiB: ports 0-0xFFFF plus accesses that wrap (APM 15.10.1) */
 #define MSRPM_PAGES 2 /* 8 KiB (APM 15.11) */
 #define ASID_MAX 64   /* Tern runs at most VM_MAX guests; one ASID each */
@@ -71,7 +70,7 @@ static int svm_init(void)
 				frame_free(pas[i], n[i]);
 		return -ENOMEM;
 	}
-	/* Every port and every MSR exits: kernel/vdev and kernel/msr.c decide,
+	/* Every port and every MSR exits: kernel/vdev and arch/x86/msr_guest.c decide,
 	 * nothing reaches the hardware (APM 15.10.1, 15.11). */
 	memset(phys_ptr(cpu.iopm_pa), 0xFF, IOPM_PAGES * FRAME_SIZE);
 	memset(phys_ptr(cpu.msrpm_pa), 0xFF, MSRPM_PAGES * FRAME_SIZE);

@@ -270,7 +270,7 @@ static int msr_state_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	return -EINVAL;
 }
 
-/* RDMSR/WRMSR: kernel/msr.c decides; nothing reaches the host's MSRs. */
+/* RDMSR/WRMSR: arch/x86/msr_guest.c decides; nothing reaches the host's MSRs. */
 static void exit_msr(struct vcpu *v, bool write)
 {
 	uint32_t msr = (uint32_t)v->gpr[R_RCX];

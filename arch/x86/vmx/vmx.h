@@ -18,7 +18,7 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_IF (1ull << 9)
-/* MSRs a guest has (kernel/msr.c's MSR_STATE list), SDM Vol. 4. */
+/* MSRs a guest has (arch/x86/msr_guest.c's MSR_STATE list), SDM Vol. 4. */
 #define MSR_TSC 0x10
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175

@@ -2,29 +2,10 @@
  * MSRs: state MSRs live in the backend's guest-state area, a few
  * informational ones read as constants, and the rest raise #GP so a guest
  * cannot probe or change the host. */
+#include "arch/x86/msr.h"
 #include "kernel/hv.h"
 #include "kernel/log.h"
 
-#define MSR_TSC 0x10
-#define MSR_PLATFORM_ID 0x17
-#define MSR_APIC_BASE_ 0x1B
-#define MSR_MTRRCAP 0xFE
-#define MSR_SYSENTER_CS 0x174
-#define MSR_SYSENTER_ESP 0x175
-#define MSR_SYSENTER_EIP 0x176
-#define MSR_MCG_CAP 0x179
-#define MSR_MCG_STATUS 0x17A
-#define MSR_MISC_ENABLE 0x1A0
-#define MSR_PAT 0x277
-#define MSR_MTRR_DEF_TYPE 0x2FF
-#define MSR_EFER_ 0xC0000080
-#define MSR_STAR 0xC0000081
-#define MSR_LSTAR 0xC0000082
-#define MSR_CSTAR 0xC0000083
-#define MSR_SFMASK 0xC0000084
-#define MSR_FS_BASE 0xC0000100
-#define MSR_GS_BASE 0xC0000101
-#define MSR_KERNEL_GS_BASE 0xC0000102
 
 enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 {
@@ -34,7 +15,7 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 	case MSR_SYSENTER_ESP:
 	case MSR_SYSENTER_EIP:
 	case MSR_PAT:
-	case MSR_EFER_:
+	case MSR_EFER:
 	case MSR_STAR:
 	case MSR_LSTAR:
 	case MSR_CSTAR:
@@ -43,7 +24,7 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 	case MSR_GS_BASE:
 	case MSR_KERNEL_GS_BASE:
 		return MSR_STATE;
-	case MSR_APIC_BASE_:
+	case MSR_APIC_BASE:
 		*val = 0xFEE00000ull | (1u << 11) | (1u << 8); /* xAPIC, enabled, BSP */
 		return MSR_CONST;
 	case MSR_MISC_ENABLE:

@@ -1,0 +1,48 @@
+/* Model-specific register numbers, named as in the SDM (Vol. 4) and the
+ * AMD APM (Vol. 2, Appendix A). One list for all of arch/x86. */
+#pragma once
+
+/* Architectural */
+#define MSR_TSC 0x10
+#define MSR_PLATFORM_ID 0x17
+#define MSR_APIC_BASE 0x1B
+#define MSR_FEATURE_CONTROL 0x3A
+#define MSR_MTRRCAP 0xFE
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_MCG_CAP 0x179
+#define MSR_MCG_STATUS 0x17A
+#define MSR_MISC_ENABLE 0x1A0
+#define MSR_PAT 0x277
+#define MSR_MTRR_DEF_TYPE 0x2FF
+#define MSR_EFER 0xC0000080
+#define MSR_STAR 0xC0000081
+#define MSR_LSTAR 0xC0000082
+#define MSR_CSTAR 0xC0000083
+#define MSR_SFMASK 0xC0000084
+#define MSR_FS_BASE 0xC0000100
+#define MSR_GS_BASE 0xC0000101
+#define MSR_KERNEL_GS_BASE 0xC0000102
+
+/* VMX capability reporting (SDM Vol. 3, Appendix A) */
+#define MSR_VMX_BASIC 0x480
+#define MSR_VMX_PINBASED_CTLS 0x481
+#define MSR_VMX_PROCBASED_CTLS 0x482
+#define MSR_VMX_EXIT_CTLS 0x483
+#define MSR_VMX_ENTRY_CTLS 0x484
+#define MSR_VMX_MISC 0x485
+#define MSR_VMX_CR0_FIXED0 0x486
+#define MSR_VMX_CR0_FIXED1 0x487
+#define MSR_VMX_CR4_FIXED0 0x488
+#define MSR_VMX_CR4_FIXED1 0x489
+#define MSR_VMX_PROCBASED_CTLS2 0x48B
+#define MSR_VMX_EPT_VPID_CAP 0x48C
+#define MSR_VMX_TRUE_PINBASED_CTLS 0x48D
+#define MSR_VMX_TRUE_PROCBASED_CTLS 0x48E
+#define MSR_VMX_TRUE_EXIT_CTLS 0x48F
+#define MSR_VMX_TRUE_ENTRY_CTLS 0x490
+
+/* AMD SVM (APM Vol. 2, 15.30) */
+#define MSR_VM_CR 0xC0010114
+#define MSR_VM_HSAVE_PA 0xC0010117
