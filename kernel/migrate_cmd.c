@@ -88,10 +88,16 @@ static int host_random(void *ctx, void *buf, size_t len)
 
 static const struct mig_host host = {host_now_us, host_random, NULL};
 
+/* Progress and results arrive while the operator may be typing: each
+ * starts on a line of its own and ends its line. */
 static void print_block(const char *text)
 {
+	size_t n = strlen(text);
+
 	console_break_line();
 	kputs(text);
+	if (n && text[n - 1] != '\n')
+		kputs("\n");
 }
 
 /* ---- outgoing --------------------------------------------------------------------- */
@@ -123,6 +129,7 @@ static void finish_outgoing(int rc)
 	} else {
 		if (vm_find(out.name) == out.vm)
 			out.vm->migrating = false;
+		console_break_line();
 		if (res == MIG_UNCERTAIN)
 			cmd_error("migrate %s: hand-off unknown (%s); the guest stays paused here: check %s, "
 				  "then 'vm resume %s' or 'vm destroy %s'",
@@ -282,6 +289,7 @@ static void finish_incoming(struct incoming *x)
 	if (res == MIG_DONE) {
 		remember("in  %s: done", name && *name ? name : "?");
 	} else {
+		console_break_line();
 		cmd_error("incoming migration%s%s failed: %s; nothing was kept", name && *name ? " of " : "",
 			  name ? name : "", mig_recv_reason(x->r));
 		remember("in  %s: failed (%s)", name && *name ? name : "?", mig_recv_reason(x->r));
