@@ -361,7 +361,7 @@ static int do_cancel(int argc, char **argv)
 	const char *name = argc == 3 ? argv[2] : NULL;
 
 	if (out.s && (!name || !strcmp(name, out.name))) {
-		int rc = mig_send_cancel(out.s, "cancelled by the operator");
+		int rc = mig_send_cancel(out.s, "by the operator");
 		if (rc == -EBUSY) {
 			cmd_error("migrate cancel: %s is already being handed off; too late to cancel", out.name);
 			return rc;
@@ -372,7 +372,7 @@ static int do_cancel(int argc, char **argv)
 	for (int i = 0; i < MAX_INCOMING; i++) {
 		const char *n = in[i].r ? mig_recv_name(in[i].r) : NULL;
 		if (in[i].r && (!name || (n && !strcmp(n, name)))) {
-			mig_recv_cancel(in[i].r, "cancelled by the operator on the destination");
+			mig_recv_cancel(in[i].r, "by the operator on the destination");
 			kprintf("incoming %s: cancelling\n", n && *n ? n : "migration");
 			any = true;
 		}
