@@ -266,8 +266,8 @@ static int on_accept(void *ctx, const struct mig_transport *tp)
 		struct mig_recv_params p = {key, key_len, 0};
 		struct mig_recv_events ev = {on_recv_done, x};
 		vm_migrate_dst_ops(&x->guest, &g);
-		/* With no key set, the machine still answers, and refuses the
-		 * peer's proof: the source then says why. */
+		/* With no key set, the machine still answers: it refuses the
+		 * source's HELLO saying so, and the source prints why. */
 		int rc = mig_recv_start(&x->r, &p, tp, &g, &host, &ev);
 		if (rc) {
 			log_warn("migrate", "incoming connection dropped: %s", strerror(-rc));

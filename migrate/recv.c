@@ -155,7 +155,10 @@ int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
 	int ret;
 
 	*out = NULL;
-	if (!p->key_len || p->key_len > MIG_AUTH_KEY_MAX)
+	/* No key (key_len 0) is allowed: the destination then answers the
+	 * source's HELLO with a REFUSE that says so, instead of dropping the
+	 * connection with no reason given. */
+	if (p->key_len > MIG_AUTH_KEY_MAX)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -191,6 +194,9 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (theirs.page_shift != MIG_PAGE_SHIFT)
 		return fail(r, -EPROTONOSUPPORT, MIG_CODE_VERSION,
 			    "pages of 2^%u bytes are not supported", theirs.page_shift);
+	if (!r->key_len)
+		return fail(r, -EACCES, MIG_CODE_AUTH,
+			    "no migration key set on the destination (see 'migrate key')");
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
