@@ -206,8 +206,10 @@ class Console:
         self.p.send(line + "\r")
         out = self.wait_prompt(timeout)
         out = out.replace("\r\n", "\n").replace("\r", "")
-        echo, _, rest = out.partition("\n")
-        return rest
+        # Asynchronous lines (guest output, migration progress) may come
+        # before the echo of the command: the output starts after the echo.
+        at = out.find(line + "\n")
+        return out[at + len(line) + 1:] if at >= 0 else out.partition("\n")[2]
 
     def send(self, data: str):
         self.p.send(data)
