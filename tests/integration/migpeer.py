@@ -1,0 +1,359 @@
+#!/usr/bin/python3
+"""A scripted migration peer: speaks docs/migration-stream.md from Python,
+faithfully or wrongly on purpose, so the failure tests can feed a Tern host
+streams no Tern would send. Standard library only (hmac for the proofs); it
+runs in the lab's client namespace.
+
+    migpeer.py source HOST PORT CASE [--key K] [--config FILE] [--stream FILE]
+        Act as a source and play CASE (see CASES) to a Tern destination.
+        Prints one JSON object: what the destination answered.
+    migpeer.py dest PORT --key K --save FILE [--mode refuse|record]
+        Act as a destination for one connection from a Tern source: answer
+        the handshake, save the source's stream, then refuse (after
+        GUEST_CONFIG) or record everything up to END (into FILE.stream) and
+        answer ERROR. The source keeps its guest either way. Prints one JSON
+        object.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import struct
+import sys
+
+MAGIC = b"TERN-MIG"
+HELLO, AUTH, GUEST_CONFIG, PAGE_DATA, VCPU_STATE, DEVICE_STATE = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+END_OF_ROUND, END, ERROR, ACCEPT, REFUSE, HANDOFF_DONE = 0x07, 0x08, 0x09, 0x10, 0x11, 0x12
+NAMES = {HELLO: "HELLO", AUTH: "AUTH", GUEST_CONFIG: "GUEST_CONFIG", PAGE_DATA: "PAGE_DATA",
+         VCPU_STATE: "VCPU_STATE", DEVICE_STATE: "DEVICE_STATE", END_OF_ROUND: "END_OF_ROUND",
+         END: "END", ERROR: "ERROR", ACCEPT: "ACCEPT", REFUSE: "REFUSE",
+         HANDOFF_DONE: "HANDOFF_DONE"}
+CODES = {1: "PROTOCOL", 2: "VERSION", 3: "AUTH", 4: "CPUID", 5: "NO_MEMORY", 6: "IN_USE",
+         7: "LIMIT", 8: "GUEST", 9: "CANCELLED", 10: "TIMEOUT", 11: "CHECKSUM", 12: "UNSUPPORTED"}
+LABEL_SRC, LABEL_DST = b"tern-migrate-v1 source", b"tern-migrate-v1 destination"
+M64 = (1 << 64) - 1
+
+
+def header(magic=MAGIC, version=1, flags=0) -> bytes:
+    return magic + struct.pack("<II", version, flags)
+
+
+def record(rtype: int, payload: bytes = b"", length=None) -> bytes:
+    """One record; `length` overrides the length field (the payload is sent as given)."""
+    n = len(payload) if length is None else length
+    return struct.pack("<II", rtype, n) + payload + b"\0" * (-len(payload) % 8)
+
+
+def hello(nonce: bytes) -> bytes:
+    return record(HELLO, struct.pack("<QII", 0, 12, 0) + nonce + b"migpeer".ljust(32, b"\0"))
+
+
+def proof(key: bytes, label: bytes, ns: bytes, nd: bytes) -> bytes:
+    return hmac.new(key, label + ns + nd, hashlib.sha256).digest()
+
+
+def text(rtype: int, code: int, msg: str) -> bytes:
+    return record(rtype, struct.pack("<II", code, 0) + msg.encode())
+
+
+class Sum:
+    """The END checksum (docs/migration-stream.md, END)."""
+
+    def __init__(self):
+        self.a = self.b = 0
+
+    def add(self, data: bytes):
+        assert len(data) % 4 == 0
+        a, b = self.a, self.b
+        for (w,) in struct.iter_unpack("<I", data):
+            a = (a + w) & M64
+            b = (b + a) & M64
+        self.a, self.b = a, b
+
+
+class Reader:
+    """Reads one side's stream off a socket: header, then records."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            d = self.s.recv(1 << 16)
+            if not d:
+                raise EOFError(f"connection closed after {len(self.buf)} of {n} bytes")
+            self.buf += d
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def header(self) -> bytes:
+        h = self.exact(16)
+        if h[:8] != MAGIC:
+            raise ValueError(f"bad magic {h[:8]!r}")
+        return h
+
+    def record(self):
+        """(type, payload, raw bytes of the record)"""
+        hdr = self.exact(8)
+        rtype, n = struct.unpack("<II", hdr)
+        body = self.exact(n + (-n % 8))
+        return rtype, body[:n], hdr + body
+
+
+def describe(rtype: int, payload: bytes) -> dict:
+    d = {"type": NAMES.get(rtype, hex(rtype))}
+    if rtype in (ERROR, REFUSE) and len(payload) >= 8:
+        code = struct.unpack_from("<I", payload)[0]
+        d["code"] = CODES.get(code, str(code))
+        d["text"] = payload[8:].decode(errors="replace")
+    return d
+
+
+def read_answers(r: Reader, out: dict, stop_at=()):
+    """Records until the peer closes (or one of stop_at arrives), into out["answers"]."""
+    try:
+        if not out.get("answer_header"):
+            r.header()
+            out["answer_header"] = True
+        while True:
+            rtype, payload, _ = r.record()
+            out["answers"].append(describe(rtype, payload))
+            if rtype in stop_at:
+                return rtype, payload
+    except (EOFError, ConnectionResetError, socket.timeout, ValueError) as e:
+        out["closed"] = f"{type(e).__name__}: {e}"
+    return None, None
+
+
+# ---- source cases ------------------------------------------------------------------
+#
+# Each returns the bytes to send first; cases that need the destination's
+# answers (a handshake) drive the socket themselves.
+
+def garbage(n: int) -> bytes:
+    return random.Random(1).randbytes(n)
+
+
+CASES = {
+    "bad-magic": lambda: header(magic=b"NOT-TERN"),
+    "bad-version": lambda: header(version=99),
+    "truncated-header": lambda: header()[:10],
+    "absurd-length": lambda: header() + struct.pack("<II", HELLO, 0xFFFFFFF0),
+    "unknown-record": lambda: header() + record(0x77, b"\x01" * 8),
+    "garbage": lambda: header() + garbage(512),
+    # An optional record (skippable) whose padding is not zero.
+    "bad-padding": lambda: header() + struct.pack("<II", 0x80000077, 5) + b"abcde" + b"\x55" * 3,
+}
+
+
+def handshake(s, r: Reader, key: bytes, out: dict, good_proof=True, sent=None) -> bool:
+    """HELLO and AUTH as a source; the records sent are added to `sent` (a Sum)."""
+    ns = os.urandom(32)
+    recs = [hello(ns)]
+    s.sendall(header() + recs[0])
+    r.header()
+    out["answer_header"] = True
+    rtype, payload, _ = r.record()
+    out["answers"].append(describe(rtype, payload))
+    if rtype != HELLO:
+        return False
+    nd = payload[16:48]
+    rtype, payload, _ = r.record()
+    out["answers"].append(describe(rtype, payload))
+    if rtype != AUTH or not hmac.compare_digest(payload, proof(key, LABEL_DST, ns, nd)):
+        out["bad_destination_proof"] = True
+        return False
+    recs.append(record(AUTH, proof(key, LABEL_SRC, ns, nd) if good_proof else b"\0" * 32))
+    s.sendall(recs[1])
+    if sent is not None:
+        for rec in recs:
+            sent.add(rec)
+    return True
+
+
+def records_of(data: bytes):
+    """Splits saved raw records back into (type, raw bytes)."""
+    at = 0
+    while at < len(data):
+        rtype, n = struct.unpack_from("<II", data, at)
+        size = 8 + n + (-n % 8)
+        yield rtype, data[at:at + size]
+        at += size
+
+
+def renamed_config(path: str, name: str, mac: bytes) -> bytes:
+    """A GUEST_CONFIG saved from a real Tern source, with another name and MAC."""
+    with open(path, "rb") as f:
+        cfg = bytearray(f.read())
+    cfg[16:22] = mac
+    cfg[40:72] = name.encode().ljust(32, b"\0")
+    return bytes(cfg)
+
+
+def page_batch(gfns) -> bytes:
+    p = struct.pack("<II", len(gfns), 0)
+    for g in gfns:
+        p += struct.pack("<QII", g, 0, 0) + bytes([g & 0xFF]) * 4096
+    return record(PAGE_DATA, p)
+
+
+def run_source(a) -> dict:
+    out = {"case": a.case, "answers": []}
+    s = socket.create_connection((a.host, a.port), timeout=15)
+    r = Reader(s)
+    key = a.key.encode() if a.key else b""
+    if a.case in CASES:
+        s.sendall(CASES[a.case]())
+        s.shutdown(socket.SHUT_WR)
+        read_answers(r, out)
+    elif a.case == "bad-proof":
+        if handshake(s, r, key, out, good_proof=False):
+            read_answers(r, out)
+    elif a.case in ("truncated-pages", "garbage-pages"):
+        # A real guest config, accepted: the destination reserves the
+        # guest, then gets part of a page record and the connection closes
+        # (or garbage instead of the next record).
+        if handshake(s, r, key, out):
+            s.sendall(record(GUEST_CONFIG, renamed_config(a.config, a.name, bytes.fromhex(a.mac))))
+            rtype, _ = read_answers(r, out, stop_at=(ACCEPT, REFUSE))
+            if rtype == ACCEPT:
+                out["accepted"] = True
+                if a.wait_file:
+                    # The test looks at the destination while it holds the guest.
+                    with open(a.wait_file, "w") as f:
+                        f.write("accepted\n")
+                    while os.path.exists(a.wait_file):
+                        s.settimeout(0.1)
+                        try:
+                            if not s.recv(1, socket.MSG_PEEK):
+                                break
+                        except socket.timeout:
+                            pass
+                    s.settimeout(15)
+                batch = page_batch(range(16, 24))
+                if a.case == "truncated-pages":
+                    s.sendall(page_batch(range(8)) + batch[:len(batch) // 2])
+                else:
+                    s.sendall(page_batch(range(8)) + garbage(4096))
+                s.shutdown(socket.SHUT_WR)
+                read_answers(r, out)
+    elif a.case in ("replay", "replay-corrupt"):
+        # A stream recorded from a real Tern source (`dest --mode record`),
+        # replayed under another name and MAC with a fresh handshake and the
+        # END checksum recomputed. replay-corrupt then changes one byte of
+        # page data on the way, after the checksum was taken.
+        total = Sum()
+        if handshake(s, r, key, out, sent=total):
+            cfg = record(GUEST_CONFIG, renamed_config(a.config, a.name, bytes.fromhex(a.mac)))
+            s.sendall(cfg)
+            total.add(cfg)
+            rtype, _ = read_answers(r, out, stop_at=(ACCEPT, REFUSE))
+            if rtype == ACCEPT:
+                out["accepted"] = True
+                with open(a.stream, "rb") as f:
+                    recs = list(records_of(f.read()))
+                corrupted = a.case != "replay-corrupt"
+                for rtype, raw in recs:
+                    if rtype == END:
+                        rounds, _, pages = struct.unpack_from("<IIQ", raw, 8)
+                        raw = record(END, struct.pack("<IIQQQ", rounds, 0, pages, total.a, total.b))
+                    else:
+                        total.add(raw)
+                    if rtype == PAGE_DATA and not corrupted:
+                        # entry 0's data starts after the record header (8),
+                        # the batch header (8) and the entry header (16)
+                        b = bytearray(raw)
+                        b[8 + 8 + 16 + 100] ^= 0x01
+                        raw, corrupted = bytes(b), True
+                    s.sendall(raw)
+                out["sent_records"] = len(recs)
+                read_answers(r, out, stop_at=(HANDOFF_DONE, ERROR))
+    else:
+        raise SystemExit(f"unknown case {a.case}")
+    s.close()
+    return out
+
+
+# ---- destination -------------------------------------------------------------------
+
+def run_dest(a) -> dict:
+    key = a.key.encode()
+    out = {"answers": [], "records": {}}
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("", a.port))
+    ls.listen(1)
+    ls.settimeout(a.timeout)
+    print(json.dumps({"listening": a.port}), flush=True)
+    s, peer = ls.accept()
+    s.settimeout(30)
+    r = Reader(s)
+    r.header()
+    rtype, payload, _ = r.record()
+    assert rtype == HELLO, NAMES.get(rtype)
+    ns, nd = payload[16:48], os.urandom(32)
+    s.sendall(header() + hello(nd) + record(AUTH, proof(key, LABEL_DST, ns, nd)))
+    rtype, payload, _ = r.record()
+    out["source_proof_ok"] = rtype == AUTH and hmac.compare_digest(payload,
+                                                                    proof(key, LABEL_SRC, ns, nd))
+    rtype, cfg, _ = r.record()
+    assert rtype == GUEST_CONFIG, NAMES.get(rtype)
+    with open(a.save, "wb") as f:
+        f.write(cfg)
+    out["config_len"] = len(cfg)
+    if a.mode == "refuse":
+        s.sendall(text(REFUSE, 8, "test peer: refusing on purpose"))
+    else:
+        s.sendall(record(ACCEPT))
+        counts = {}
+        with open(a.save + ".stream", "wb") as f:
+            while True:
+                rtype, payload, raw = r.record()
+                name = NAMES.get(rtype, hex(rtype))
+                counts[name] = counts.get(name, 0) + 1
+                f.write(raw)
+                if rtype == END:
+                    break
+        out["records"] = counts
+        s.sendall(text(ERROR, 8, "test peer: not starting the guest"))
+    s.shutdown(socket.SHUT_WR)
+    try:
+        while s.recv(1 << 16):
+            pass
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    src = sub.add_parser("source")
+    src.add_argument("host")
+    src.add_argument("port", type=int)
+    src.add_argument("case")
+    src.add_argument("--key", default="")
+    src.add_argument("--config", help="a GUEST_CONFIG payload saved by `dest`")
+    src.add_argument("--stream", help="records saved by `dest --mode record`")
+    src.add_argument("--name", default="ghost")
+    src.add_argument("--mac", default="525400dead01")
+    src.add_argument("--wait-file", help="after ACCEPT, wait until this file is removed")
+    dst = sub.add_parser("dest")
+    dst.add_argument("port", type=int)
+    dst.add_argument("--key", required=True)
+    dst.add_argument("--save", required=True)
+    dst.add_argument("--mode", choices=("refuse", "record"), default="refuse")
+    dst.add_argument("--timeout", type=float, default=60)
+    a = ap.parse_args(argv)
+    out = run_source(a) if a.cmd == "source" else run_dest(a)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
