@@ -117,6 +117,8 @@
 /* --- statistics: `net show` reads drops and errors from lwip_stats --------- */
 #define LWIP_STATS 1
 #define LWIP_STATS_DISPLAY 0
+/* 32-bit counters: 16-bit ones wrap within a second of a busy link. */
+#define LWIP_STATS_LARGE 1
 /* Per-pool use counts, which MEMP_MEM_MALLOC turns off by default: `net
  * show` and lwIP's unit tests (no pool left in use after a test) read them. */
 #define MEMP_STATS 1
