@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/msr.h"
 
 /* ---- 16-bit fields (B.1) ---- */
 #define VMCS_VPID 0x0000
@@ -211,23 +212,7 @@ enum {
 #define EXIT_REASON_PML_FULL 62
 #define EXIT_REASON_ENTRY_FAILURE (1u << 31)
 
-/* ---- Capability MSRs (Appendix A) ---- */
-#define MSR_VMX_BASIC 0x480
-#define MSR_VMX_PINBASED_CTLS 0x481
-#define MSR_VMX_PROCBASED_CTLS 0x482
-#define MSR_VMX_EXIT_CTLS 0x483
-#define MSR_VMX_ENTRY_CTLS 0x484
-#define MSR_VMX_MISC 0x485
-#define MSR_VMX_CR0_FIXED0 0x486
-#define MSR_VMX_CR0_FIXED1 0x487
-#define MSR_VMX_CR4_FIXED0 0x488
-#define MSR_VMX_CR4_FIXED1 0x489
-#define MSR_VMX_PROCBASED_CTLS2 0x48B
-#define MSR_VMX_EPT_VPID_CAP 0x48C
-#define MSR_VMX_TRUE_PINBASED_CTLS 0x48D
-#define MSR_VMX_TRUE_PROCBASED_CTLS 0x48E
-#define MSR_VMX_TRUE_EXIT_CTLS 0x48F
-#define MSR_VMX_TRUE_ENTRY_CTLS 0x490
+/* ---- Capability MSRs (Appendix A; numbers in arch/x86/msr.h) ---- */
 #define VMX_BASIC_TRUE_CTLS (1ull << 55)
 
 /* What vmx_init() learned from the capability MSRs; read-only afterwards. */

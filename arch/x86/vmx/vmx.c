@@ -20,11 +20,6 @@
 #define FEATURE_CONTROL_LOCK (1ull << 0)
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1ull << 2)
 #define CR4_VMXE (1ull << 13)
-#define MSR_STAR 0xC0000081
-#define MSR_LSTAR 0xC0000082
-#define MSR_CSTAR 0xC0000083
-#define MSR_SFMASK 0xC0000084
-#define MSR_KERNEL_GS_BASE 0xC0000102
 #define RFLAGS_IF (1ull << 9)
 #define VPID_MAX 256  /* Tern runs at most VM_MAX guests: one VPID each */
 #define SLICE_US 2000 /* preemption timer bound on one vcpu_run() */

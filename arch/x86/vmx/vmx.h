@@ -3,6 +3,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/msr.h"
 #include "kernel/hv.h"
 
 /* Architectural bits the backend looks at (SDM Vol. 3A 2.5, 2.2.1). */
@@ -18,19 +19,6 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_IF (1ull << 9)
-/* MSRs a guest has (arch/x86/msr_guest.c's MSR_STATE list), SDM Vol. 4. */
-#define MSR_TSC 0x10
-#define MSR_SYSENTER_CS 0x174
-#define MSR_SYSENTER_ESP 0x175
-#define MSR_SYSENTER_EIP 0x176
-#define MSR_PAT 0x277
-#define MSR_STAR 0xC0000081
-#define MSR_LSTAR 0xC0000082
-#define MSR_CSTAR 0xC0000083
-#define MSR_SFMASK 0xC0000084
-#define MSR_FS_BASE 0xC0000100
-#define MSR_GS_BASE 0xC0000101
-#define MSR_KERNEL_GS_BASE 0xC0000102
 
 /* struct vcpu.arch on VMX. */
 struct vmx_vcpu {
