@@ -99,7 +99,7 @@ LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_me
 	tcp/test_tcp.c udp/test_udp.c
 LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_KSRCS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
-	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/net/stub_log.c \
+	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/log_stub.c \
 		$(wildcard tests/unit/net/lwip/*.c))
 
 $(BUILD)/lwip-unit/src/%.o: $(LWIP_SRC)/%.c mk/net.mk
@@ -138,7 +138,7 @@ UNIT_TESTS += $(BUILD)/lwip-unit/run
 NET_UNIT_TESTS := $(patsubst tests/unit/net/%.c,$(BUILD)/unit/net/%,$(wildcard tests/unit/net/test_*.c))
 
 $(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h tests/unit/net/frames.h \
-		tests/unit/net/stub_log.c \
+		tests/unit/log_stub.c \
 		mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
@@ -155,7 +155,7 @@ $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 
 $(BUILD)/unit/net/test_host_netif: tests/unit/net/test_host_netif.c net/host_netif.c net/vswitch.c \
 		net/announce.c net/lwip_port.c net/lwip_sys.c tests/unit/net/lwip/host_port.c \
-		tests/unit/net/frames.h tests/unit/net/stub_log.c $(NET_HOST_LWIP_OBJS) mk/net.mk \
+		tests/unit/net/frames.h tests/unit/log_stub.c $(NET_HOST_LWIP_OBJS) mk/net.mk \
 		| $(LWIP_DIR)/.unpacked
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)

@@ -1,5 +1,6 @@
-/* kernel/log.c for host tests: quiet unless MIG_TEST_LOG is set, so a
- * failing test can be rerun with the machines' own account of it. */
+/* kernel/log.c for host tests. Quiet by default, because failure-path
+ * tests provoke errors on purpose; rerun a failing test with
+ * TERN_TEST_LOG=1 to see what the code under test logged. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@ void log_vwrite(enum log_level level, const char *tag, const char *fmt, va_list 
 {
 	static const char *const names[] = {"err", "warn", "info", "debug"};
 
-	if (!getenv("MIG_TEST_LOG"))
+	if (!getenv("TERN_TEST_LOG"))
 		return;
 	fprintf(stderr, "[%s] %s: ", names[level], tag);
 	vfprintf(stderr, fmt, ap);

@@ -51,7 +51,7 @@ static void on_round(void *ctx, const struct mig_round_row *row)
 
 	assert_true(t->nrows < 64);
 	t->rows[t->nrows++] = *row;
-	if (getenv("MIG_TEST_LOG")) {
+	if (getenv("TERN_TEST_LOG")) {
 		char line[160];
 		if (t->nrows == 1) {
 			mig_stats_header(line, sizeof(line));
@@ -69,7 +69,7 @@ static void on_done(void *ctx, const struct mig_summary *s)
 	t->sum = *s;
 	snprintf(t->sum_reason, sizeof(t->sum_reason), "%s", s->reason);
 	t->sum_calls++;
-	if (getenv("MIG_TEST_LOG")) {
+	if (getenv("TERN_TEST_LOG")) {
 		char buf[1024];
 		mig_stats_summary(s, buf, sizeof(buf));
 		printf("%s", buf);
