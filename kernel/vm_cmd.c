@@ -8,6 +8,7 @@
 #include "net/addr.h"
 #include "kernel/kprintf.h"
 #include "kernel/sys.h"
+#include "kernel/time.h"
 #include "kernel/vm_api.h"
 
 #define CTRL_RBRACKET 0x1d
@@ -215,11 +216,16 @@ static int do_dirty(struct vm *vm, int argc, char **argv)
 		cmd_error("vm dirty: out of memory for the bitmap");
 		return -ENOMEM;
 	}
+	/* The harvest alone, not the bitmap allocation or the printing: what
+	 * `make bench` reports per GiB for each method (docs/bench.md). */
+	uint64_t t0 = time_us();
 	long n = hv->dirty_harvest(&vm->vcpu, bm, vm->npages);
+	uint64_t took = time_us() - t0;
 	if (n < 0) {
 		cmd_error("vm dirty: harvest failed (%s)", strerror((int)-n));
 	} else {
 		kprintf("%ld dirty pages\n", n);
+		kprintf("harvest took %lu us\n", took);
 		print_ranges(bm, vm->npages);
 	}
 	free(bm);
