@@ -16,7 +16,7 @@ const char guest_name[] = "memcheck";
 static const char *const mc_mode_names[] = {
 	[MC_RUN] = "run",	  [MC_SELFTEST] = "selftest",
 	[MC_LIST] = "list",	  [MC_TRIPLEFAULT] = "triplefault",
-	[MC_OUTSIDE] = "outside",
+	[MC_OUTSIDE] = "outside", [MC_EXITS] = "exits",
 };
 #define MC_MODES (sizeof(mc_mode_names) / sizeof(mc_mode_names[0]))
 
@@ -95,6 +95,8 @@ static bool mc_parse_word(const struct cmdline_word *w, struct mc_opts *o)
 		o->delay_key = strv_is(v, "key");
 		return o->delay_key || strv_to_u64(v, &o->delay_ms) == 0;
 	}
+	if (strv_is(k, "count"))
+		return mc_number_or(v, 0, &o->count);
 	if (strv_is(k, "addr"))
 		return strv_to_u64(v, &o->addr) == 0 && o->addr < BOOT_MAPPED_TOP;
 	if (strv_is(k, "mem"))
@@ -117,7 +119,8 @@ static bool mc_parse(const char *cmdline, struct mc_opts *o, char *err, size_t e
 			      .seed = 1,
 			      .verify_s = 1,
 			      .repeat = 1,
-			      .delay_ms = 1000};
+			      .delay_ms = 1000,
+			      .count = 10000};
 	while (cmdline_next(&pos, &w)) {
 		if (!w.has_value)
 			continue; /* the image path QEMU and GRUB put first */
@@ -225,6 +228,9 @@ void guest_main(const struct boot_info *b)
 		break;
 	case MC_OUTSIDE:
 		mc_outside(&o, &m);
+		break;
+	case MC_EXITS:
+		mc_exits(&o, &m);
 		break;
 	}
 	uart_printf("memcheck: done\n");

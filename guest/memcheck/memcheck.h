@@ -1,7 +1,7 @@
 /* memcheck: a guest that writes its memory in a way that can be checked,
  * to prove a hypervisor loses no write (dirty tracking, migration).
- * main.c parses the options and lays out memory; run.c, list.c and fault.c
- * are the modes. Options and output lines: guest/README.md. */
+ * main.c parses the options and lays out memory; run.c, list.c, fault.c and
+ * exits.c are the modes. Options and output lines: guest/README.md. */
 #pragma once
 #include "common/boot.h"
 #include "common/cmdline.h"
@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum mc_mode { MC_RUN, MC_SELFTEST, MC_LIST, MC_TRIPLEFAULT, MC_OUTSIDE };
+enum mc_mode { MC_RUN, MC_SELFTEST, MC_LIST, MC_TRIPLEFAULT, MC_OUTSIDE, MC_EXITS };
 
 struct mc_opts {
 	enum mc_mode mode;
@@ -24,6 +24,7 @@ struct mc_opts {
 	uint64_t delay_ms; /* list mode: pause between passes */
 	bool delay_key;	   /* list mode: wait for a UART byte instead */
 	uint64_t addr;	   /* outside mode; 0 = first byte past RAM */
+	uint64_t count;	   /* exits mode: instructions timed per kind */
 	uint64_t mem_mib;  /* upper limit of RAM used; 0 = all */
 	uint64_t tsc_khz;  /* 0 = from CPUID */
 	bool tsc_pit;
@@ -51,5 +52,6 @@ void mc_selftest(const struct mc_opts *o, const struct mc_mem *m);
 void mc_list(const struct mc_opts *o, const struct mc_mem *m);
 void mc_triplefault(void);
 void mc_outside(const struct mc_opts *o, const struct mc_mem *m);
+void mc_exits(const struct mc_opts *o, const struct mc_mem *m);
 /* Prints "memcheck: " then the message, then halts. */
 void mc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
