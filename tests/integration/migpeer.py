@@ -10,9 +10,9 @@ runs in the lab's client namespace.
     migpeer.py dest PORT --key K --save FILE [--mode refuse|record]
         Act as a destination for one connection from a Tern source: answer
         the handshake, save the source's stream, then refuse (after
-        GUEST_CONFIG) or record everything up to END (into FILE.stream) and
-        answer ERROR. The source keeps its guest either way. Prints one JSON
-        object.
+        GUEST_CONFIG), record everything up to END (into FILE.stream) and
+        answer ERROR, or accept and answer garbage once round 0 is under way.
+        The source keeps its guest in every mode. Prints one JSON object.
 """
 import argparse
 import hashlib
@@ -213,6 +213,14 @@ def run_source(a) -> dict:
     elif a.case == "bad-proof":
         if handshake(s, r, key, out, good_proof=False):
             read_answers(r, out)
+    elif a.case == "bad-cpuid":
+        # A real guest config whose CPUID baseline differs from the host's.
+        if handshake(s, r, key, out):
+            cfg = bytearray(renamed_config(a.config, a.name, bytes.fromhex(a.mac)))
+            cfg[-1] ^= 0x01
+            s.sendall(record(GUEST_CONFIG, bytes(cfg)))
+            s.shutdown(socket.SHUT_WR)
+            read_answers(r, out)
     elif a.case in ("truncated-pages", "garbage-pages"):
         # A real guest config, accepted: the destination reserves the
         # guest, then gets part of a page record and the connection closes
@@ -307,6 +315,21 @@ def run_dest(a) -> dict:
     out["config_len"] = len(cfg)
     if a.mode == "refuse":
         s.sendall(text(REFUSE, 8, "test peer: refusing on purpose"))
+    elif a.mode == "garbage":
+        # Accept, let round 0 begin, then answer nonsense.
+        s.sendall(record(ACCEPT))
+        got = 0
+        while got < 1 << 20:
+            got += len(r.record()[2])
+        s.sendall(garbage(512))
+        out["received_before_garbage"] = got
+        try:
+            while True:
+                rtype, payload, _ = r.record()
+                if rtype == ERROR:
+                    out["answers"].append(describe(rtype, payload))
+        except (EOFError, OSError):
+            pass
     else:
         s.sendall(record(ACCEPT))
         counts = {}
@@ -347,7 +370,7 @@ def main(argv=None) -> int:
     dst.add_argument("port", type=int)
     dst.add_argument("--key", required=True)
     dst.add_argument("--save", required=True)
-    dst.add_argument("--mode", choices=("refuse", "record"), default="refuse")
+    dst.add_argument("--mode", choices=("refuse", "record", "garbage"), default="refuse")
     dst.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args(argv)
     out = run_source(a) if a.cmd == "source" else run_dest(a)

@@ -135,13 +135,13 @@ def tern_ping(c, ip, count=3):
 
 
 def vms(c):
-    """`vm list` as {name: {"state", "mac", "migrating"}}."""
+    """`vm list` as {name: {"state", "mem", "dirty", "mac", "migrating"}}."""
     out = {}
-    for m in re.finditer(r"^(\S+) +(\S+) +(\d+) +\d+ +\S+ +([0-9a-f:]{17}) +\S+( +\(migrating\))?$",
-                         c.cmd("vm list"), re.M):
+    for m in re.finditer(r"^(\S+) +(\S+) +(\d+) +\d+ +(\S+) +([0-9a-f:]{17}) +\S+"
+                         r"( +\(migrating\))?$", c.cmd("vm list"), re.M):
         if m.group(1) != "NAME":
-            out[m.group(1)] = {"state": m.group(2), "mem": int(m.group(3)), "mac": m.group(4),
-                               "migrating": bool(m.group(5))}
+            out[m.group(1)] = {"state": m.group(2), "mem": int(m.group(3)), "dirty": m.group(4),
+                               "mac": m.group(5), "migrating": bool(m.group(6))}
     return out
 
 
@@ -226,6 +226,7 @@ def assert_guest_stayed_on_a(pair, guest, since):
     wait_idle(a)
     ours = vms(a)["m"]
     assert (ours["state"], ours["mac"], ours["migrating"]) == ("running", guest.mac, False)
+    assert ours["dirty"] == "off"  # the migration's dirty logging was stopped
     gen, errors = verify_line(a, since)
     assert errors == 0, a.log.text[since:]
     assert gen > guest.gen
@@ -239,6 +240,13 @@ def assert_b_holds_nothing(pair, free_before, keep=()):
     assert sorted(vms(b)) == sorted(keep)
     assert mem_free_kib(b) == free_before
     assert "incoming: listening on TCP port 7000" in b.cmd("migrate status")
+
+
+def peer_dir():
+    """Where migpeer.py's saved configs and streams go."""
+    d = os.path.join(LOGDIR, "peer")
+    os.makedirs(d, exist_ok=True)
+    return d
 
 
 def peer(pair, *args, timeout=60):
@@ -376,6 +384,21 @@ def test_mac_in_use_on_the_destination_is_refused(pair):
     assert last_history(b).startswith("in  m: failed (a guest with name m or MAC ")
 
 
+def test_destination_refuses_a_guest_whose_cpuid_baseline_it_cannot_offer(pair, recording):
+    """A real guest config (recorded from A) with one byte of its CPUID
+    baseline changed."""
+    b = pair.b
+    free_b = mem_free_kib(b)
+    tb = b.mark()
+    got = peer(pair, "source", IP_B, "7000", "bad-cpuid", "--key", KEY,
+               "--config", recording.config)
+    why = "CPUID baseline 1 is not available on this host"
+    assert got["answers"][-1] == {"type": "REFUSE", "code": "CPUID", "text": why}, got
+    assert destination_failed(b, tb, name="ghost") == why
+    assert_b_holds_nothing(pair, free_b)
+    assert last_history(b) == f"in  ghost: failed ({why})"
+
+
 # ---- the destination or the wire goes away -----------------------------------------------
 
 def test_destination_emulator_killed_mid_transfer_source_gives_up_and_keeps_the_guest(pair):
@@ -441,6 +464,32 @@ def test_connection_cut_mid_transfer_both_give_up_and_b_discards_the_guest(pair)
     assert last_history(b) == f"in  m: failed ({why_b})"
 
 
+def test_source_keeps_the_guest_when_the_destination_answers_garbage(pair):
+    """A scripted destination accepts, lets round 0 start, then sends
+    nonsense: A gives up, tells it why and keeps running the guest."""
+    a = pair.a
+    guest = start_guest(pair)
+    proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
+                                  "--save", os.path.join(peer_dir(), "garbage.bin"),
+                                  "--mode", "garbage"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
+        ta = a.mark()
+        assert "started" in a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
+        why_a = source_failed(a, ta)
+        got = json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert why_a == "bad answer from the destination: unknown mandatory record", why_a
+    # and A told the destination why before closing
+    assert got["answers"] == [{"type": "ERROR", "code": "UNSUPPORTED", "text": why_a}], got
+    assert_guest_stayed_on_a(pair, guest, a.mark())
+    assert last_history(a) == f"out m -> {CLIENT}:{PEER_PORT}: failed ({why_a})"
+
+
+
 # ---- streams no Tern would send --------------------------------------------------------
 
 BAD_STREAMS = [
@@ -485,9 +534,7 @@ def recording(pair):
     for c in (pair.a, pair.b):
         assert "migration key set" in c.cmd(f"migrate key {KEY}")
     pair.b_keyed = True
-    d = os.path.join(LOGDIR, "peer")
-    os.makedirs(d, exist_ok=True)
-    save = os.path.join(d, "guest.bin")
+    save = os.path.join(peer_dir(), "guest.bin")
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=8 args="rate=2000 verify=1"')
     gen, _ = verify_line(a, t)
@@ -538,7 +585,7 @@ def test_destination_discards_an_accepted_guest_when_the_stream_breaks(pair, rec
     b = pair.b
     free_b = mem_free_kib(b)
     tb = b.mark()
-    flag = os.path.join(LOGDIR, "peer", f"{case}.waiting")
+    flag = os.path.join(peer_dir(), f"{case}.waiting")
     proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "source", IP_B, "7000", case,
                                   "--key", KEY, "--config", recording.config,
                                   "--wait-file", flag],
