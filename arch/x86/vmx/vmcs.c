@@ -454,7 +454,7 @@ void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	if ((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(efer & EFER_LMA))
 		vmx_load_pdptes(v);
 	x->cr2 = s->cr2;
-	x->dr6 = s->dr6;
+	x->dr6 = (uint32_t)s->dr6; /* MOV to DR6 faults on bits 63:32 */
 	vmcs_write(VMCS_GUEST_DR7, s->dr7 & 0xFFFFFFFFull);
 
 	/* MSRs a peer sent: a value the CPU would refuse on WRMSR (and so
