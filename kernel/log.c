@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernel/console/cmd.h"
+#include "kernel/console/console.h"
 #include "kernel/kprintf.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
@@ -36,6 +37,7 @@ void log_vwrite(enum log_level level, const char *tag, const char *fmt, va_list 
 	line[len++] = '\n';
 	ring_put(line, len);
 	if (level <= echo_level) {
+		console_break_line(); /* may come while the prompt is shown */
 		kputs(prefix[level]);
 		kputs(tag);
 		kputs(": ");

@@ -115,7 +115,9 @@ __attribute__((format(printf, 4, 5))) static int fail(struct mig_recv *r, int er
 					    r->reason);
 	}
 	r->result = MIG_FAILED;
-	log_err(TAG, "incoming %s: failed: %s", r->cfg.name[0] ? r->cfg.name : "guest", r->reason);
+	/* Recorded at info level: the operator's one error line is printed by
+	 * whoever drives the machine (kernel/migrate_cmd.c). */
+	log_info(TAG, "incoming %s: failed: %s", r->cfg.name[0] ? r->cfg.name : "guest", r->reason);
 	finish(r);
 	return r->err;
 }

@@ -166,7 +166,8 @@ __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int er
 		}
 	}
 	s->result = uncertain ? MIG_UNCERTAIN : MIG_FAILED;
-	log_err(TAG, "%s: %s: %s", s->cfg.name, mig_stats_result_name(s->result), s->reason);
+	/* Info level: the driver prints the operator's one error line. */
+	log_info(TAG, "%s: %s: %s", s->cfg.name, mig_stats_result_name(s->result), s->reason);
 	finish(s);
 	return s->err;
 }
