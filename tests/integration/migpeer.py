@@ -11,7 +11,9 @@ runs in the lab's client namespace.
         Act as a destination for one connection from a Tern source: answer
         the handshake, save the source's stream, then refuse (after
         GUEST_CONFIG), record everything up to END (into FILE.stream) and
-        answer ERROR, or accept and answer garbage once round 0 is under way.
+        answer ERROR, record up to END and vanish without answering (the
+        uncertain hand-off), or accept and answer garbage once round 0 is
+        under way.
         The source keeps its guest in every mode. Prints one JSON object.
 """
 import argparse
@@ -330,7 +332,7 @@ def run_dest(a) -> dict:
                     out["answers"].append(describe(rtype, payload))
         except (EOFError, OSError):
             pass
-    else:
+    else:  # record, vanish
         s.sendall(record(ACCEPT))
         counts = {}
         with open(a.save + ".stream", "wb") as f:
@@ -342,6 +344,11 @@ def run_dest(a) -> dict:
                 if rtype == END:
                     break
         out["records"] = counts
+        if a.mode == "vanish":
+            # Gone after END, without a word: the source cannot know
+            # whether the guest started here.
+            s.close()
+            return out
         s.sendall(text(ERROR, 8, "test peer: not starting the guest"))
     s.shutdown(socket.SHUT_WR)
     try:
@@ -370,7 +377,7 @@ def main(argv=None) -> int:
     dst.add_argument("port", type=int)
     dst.add_argument("--key", required=True)
     dst.add_argument("--save", required=True)
-    dst.add_argument("--mode", choices=("refuse", "record", "garbage"), default="refuse")
+    dst.add_argument("--mode", choices=("refuse", "record", "garbage", "vanish"), default="refuse")
     dst.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args(argv)
     out = run_source(a) if a.cmd == "source" else run_dest(a)

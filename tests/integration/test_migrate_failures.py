@@ -657,3 +657,40 @@ def test_after_the_failures_a_migration_between_the_same_hosts_succeeds(pair):
     assert "m" not in vms(a)
     b.cmd("vm destroy m")
     assert mem_free_kib(b) == free_b
+
+
+def test_source_keeps_the_guest_paused_when_the_hand_off_outcome_is_unknown(pair):
+    """The destination got everything, END included, then vanished without
+    saying whether it started the guest. Resuming on A could run the guest
+    twice with one MAC and IP, so A keeps it paused and tells the operator
+    to check the destination; `vm resume` then runs it on A, intact."""
+    a, lab = pair.a, pair.lab
+    for c in (pair.a, pair.b):
+        assert "migration key set" in c.cmd(f"migrate key {KEY}")
+    pair.b_keyed = True
+    save = os.path.join(peer_dir(), "vanish.bin")
+    t = a.mark()
+    a.cmd('vm create m image=memcheck mem=8 args="rate=2000 verify=1"')
+    gen, _ = verify_line(a, t)
+    proc = lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
+                             "--save", save, "--mode", "vanish"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
+        ta = a.mark()
+        assert "started" in a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
+        a.wait_output(r"^error: migrate m: hand-off unknown \(.*\); the guest stays paused here",
+                      120, since=ta)
+        got = json.loads(proc.stdout.readline())
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert got["records"]["END"] == 1, got
+    assert vms(a)["m"]["state"] == "paused"
+    assert "uncertain" in last_history(a)
+    tr = a.mark()
+    assert "vm m: running" in a.cmd("vm resume m")
+    m = a.wait_output(r"^\[m\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)", 120, since=tr)
+    assert m.group(2) == "0" and int(m.group(1)) > gen
+    a.cmd("vm destroy m")
