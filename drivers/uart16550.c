@@ -2,6 +2,22 @@
 #include "arch/x86/asm.h"
 
 #define UART_CLOCK 115200
+#define RX_RING 256
+
+/* Bytes received while Tern was busy transmitting. A 16550 holds only 16
+ * and drops the rest (overrun), and an emulator delivers input while we
+ * print, so the transmit wait drains the receiver into this ring. Only
+ * the console port uses it (one UART is driven by Tern). */
+static uint8_t rx_ring[RX_RING];
+static unsigned rx_head, rx_len;
+
+static void drain_rx(uint16_t port)
+{
+	while ((inb(port + UART_LSR) & UART_LSR_DR) && rx_len < RX_RING) {
+		rx_ring[(rx_head + rx_len) % RX_RING] = inb(port + UART_RBR);
+		rx_len++;
+	}
+}
 
 void uart_init(uint16_t port, uint32_t baud)
 {
@@ -26,13 +42,22 @@ bool uart_present(uint16_t port)
 void uart_putc(uint16_t port, char c)
 {
 	/* Bounded wait: a missing or wedged UART must not hang the machine. */
-	for (int i = 0; i < 100000 && !(inb(port + UART_LSR) & UART_LSR_THRE); i++)
+	for (int i = 0; i < 100000 && !(inb(port + UART_LSR) & UART_LSR_THRE); i++) {
+		drain_rx(port);
 		cpu_relax();
+	}
 	outb(port + UART_THR, (uint8_t)c);
+	drain_rx(port);
 }
 
 int uart_getc(uint16_t port)
 {
+	if (rx_len) {
+		uint8_t c = rx_ring[rx_head];
+		rx_head = (rx_head + 1) % RX_RING;
+		rx_len--;
+		return c;
+	}
 	if (!(inb(port + UART_LSR) & UART_LSR_DR))
 		return -1;
 	return inb(port + UART_RBR);
