@@ -40,6 +40,42 @@ void *vm_gpa_ptr(struct vm *vm, uint64_t gpa)
 	return (uint8_t *)vm->chunks[gpa / VM_CHUNK] + gpa % VM_CHUNK;
 }
 
+/* Splits [gpa, gpa + len) at chunk boundaries: contiguous for the guest,
+ * not for Tern. */
+static int gpa_copy(struct vm *vm, uint64_t gpa, uint8_t *buf, uint64_t len, bool write)
+{
+	if (gpa > vm->mem_bytes || len > vm->mem_bytes - gpa)
+		return -EFAULT;
+	while (len) {
+		uint64_t n = VM_CHUNK - gpa % VM_CHUNK;
+		uint8_t *p = vm_gpa_ptr(vm, gpa);
+		if (n > len)
+			n = len;
+		if (write) {
+			memcpy(p, buf, n);
+			/* The CPU's dirty log sees only the guest's own
+			 * writes: a migration must also resend these pages. */
+			if (vm->dev_dirty)
+				for (uint64_t g = gpa >> 12; g <= (gpa + n - 1) >> 12; g++)
+					vm->dev_dirty[g / 64] |= 1ull << (g % 64);
+		} else {
+			memcpy(buf, p, n);
+		}
+		gpa += n, buf += n, len -= n;
+	}
+	return 0;
+}
+
+int vm_gpa_read(struct vm *vm, uint64_t gpa, void *buf, uint64_t len)
+{
+	return gpa_copy(vm, gpa, buf, len, false);
+}
+
+int vm_gpa_write(struct vm *vm, uint64_t gpa, const void *buf, uint64_t len)
+{
+	return gpa_copy(vm, gpa, (uint8_t *)buf, len, true);
+}
+
 struct vm *vm_find(const char *name)
 {
 	for (int i = 0; i < VM_MAX; i++)
@@ -109,6 +145,7 @@ static void free_ram(struct vm *vm)
 
 static void release(struct vm *vm)
 {
+	free(vm->dev_dirty);
 	if (vm->vcpu.arch)
 		hv->vcpu_destroy(&vm->vcpu);
 	if (vm->slat)

@@ -42,9 +42,18 @@ struct vm {
 	uint32_t ip;     /* its IPv4 (network order), configured or learned; 0 unknown */
 	bool migrating;  /* a migration owns it: operator commands that change it are refused */
 	enum vm_state resume_state; /* what `resume` returns to after a migration pause */
+	/* While a migration logs dirty pages: the pages Tern's devices wrote
+	 * (a bit per page), which the CPU's dirty log cannot see. */
+	uint64_t *dev_dirty;
 };
 
 /* Host pointer to guest-physical gpa, or NULL outside the VM's RAM. */
 void *vm_gpa_ptr(struct vm *vm, uint64_t gpa);
+/* Copies between guest-physical memory and Tern, across the 2 MiB chunks
+ * that back it. 0, or -EFAULT (nothing copied) when a byte lies outside the
+ * VM's RAM. Writes are device writes: while a migration logs dirty pages
+ * they are recorded in vm->dev_dirty. */
+int vm_gpa_read(struct vm *vm, uint64_t gpa, void *buf, uint64_t len);
+int vm_gpa_write(struct vm *vm, uint64_t gpa, const void *buf, uint64_t len);
 struct vm *vm_find(const char *name);
 extern const struct hv_ops *hv;
