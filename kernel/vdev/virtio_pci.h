@@ -1,0 +1,105 @@
+/* The virtio PCI transport, modern interface only (virtio 1.1, 4.1): the
+ * PCI function of a virtio device, its capabilities and the four virtio
+ * structures (common configuration, notifications, ISR status, device
+ * configuration, 4.1.4), all in ONE 128-byte I/O BAR (BAR0). The spec lets
+ * the capabilities point into an I/O BAR; it spares Tern MMIO decoding,
+ * which it does not have yet. Layout of BAR0:
+ *
+ *   0x00-0x37  common configuration (4.1.4.3)
+ *   0x40       ISR status, read-to-clear (4.1.4.5)
+ *   0x44-...   queue notify: queue q at 0x44 + 2*q (notify_off_multiplier 2)
+ *   0x60-0x7F  device-specific configuration
+ *
+ * plus the VIRTIO_PCI_CAP_PCI_CFG window in configuration space (4.1.4.8).
+ * The device model supplies its features, queues and configuration and is
+ * told of notifications, resets and DRIVER_OK; the transport runs the status
+ * state machine (2.1), feature negotiation (2.2, 3.1.1) and queue setup.
+ *
+ * No interrupts: the function has no INTx pin and no MSI-X capability, so
+ * the driver polls its used rings. The ISR bits are still kept (bit 0 when
+ * a used buffer is returned, bit 1 when the device needs a reset) for a
+ * driver that reads them; msix_config and queue_msix_vector read NO_VECTOR.
+ * The BAR is preassigned at a fixed port with I/O decoding on, as firmware
+ * leaves it; the guest may move it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "kernel/vdev/pci.h"
+#include "kernel/vdev/virtqueue.h"
+
+struct vm;
+
+#define VIRTIO_PCI_VENDOR 0x1AF4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + the virtio device ID (4.1.2.1) */
+#define VIRTIO_PCI_QUEUES_MAX 2
+
+/* Device status bits (2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+#define VIRTIO_F_VERSION_1 (1ull << 32) /* 6: a virtio 1.x (modern) driver */
+
+/* BAR0, as above. */
+#define VIRTIO_PCI_BAR_SIZE 0x80
+#define VIRTIO_PCI_COMMON 0x00
+#define VIRTIO_PCI_COMMON_LEN 0x38
+#define VIRTIO_PCI_ISR 0x40
+#define VIRTIO_PCI_NOTIFY 0x44
+#define VIRTIO_PCI_NOTIFY_MULT 2
+#define VIRTIO_PCI_DEVCFG 0x60
+#define VIRTIO_PCI_DEVCFG_MAX 0x20
+
+struct virtio_dev_ops {
+	uint16_t type;	     /* virtio device ID (5): 1 network */
+	uint32_t class_code; /* PCI class << 16 | subclass << 8 | prog-if */
+	uint64_t features;   /* offered; VIRTIO_F_VERSION_1 among them */
+	uint16_t num_queues;
+	unsigned config_len; /* bytes of device configuration, <= VIRTIO_PCI_DEVCFG_MAX */
+	/* Fills config_len bytes of device configuration (read-only here). */
+	void (*config)(void *ctx, uint8_t *buf);
+	/* The driver notified queue (enabled, device live). */
+	void (*notify)(void *ctx, uint16_t queue);
+	/* The device was reset (status 0 written): drop what it holds. */
+	void (*reset)(void *ctx);
+	/* The driver set DRIVER_OK: the queues may be used from now on. */
+	void (*driver_ok)(void *ctx);
+};
+
+struct virtio_pci {
+	struct vpci_func pci;
+	struct vm *vm;
+	const struct virtio_dev_ops *ops;
+	void *ctx;
+	unsigned cfg_cap; /* offset of the PCI_CFG capability */
+	/* common configuration (4.1.4.3) */
+	uint32_t dfselect, gfselect;
+	uint64_t guest_features;
+	uint8_t status, isr;
+	uint16_t queue_select;
+	struct virtq vq[VIRTIO_PCI_QUEUES_MAX];
+};
+
+/* A reset device whose function is ready for vpci_attach(), BAR0 at
+ * io_base. */
+void virtio_pci_init(struct virtio_pci *t, struct vm *vm, const struct virtio_dev_ops *ops,
+		     void *ctx, uint16_t io_base);
+/* DRIVER_OK and FEATURES_OK, and neither FAILED nor NEEDS_RESET: the
+ * device may use its queues (2.1.2: not before DRIVER_OK). */
+bool virtio_pci_live(const struct virtio_pci *t);
+/* The driver broke the rules (a bad descriptor): DEVICE_NEEDS_RESET, the
+ * queues stop until the driver resets the device (2.1.2). Logged once. */
+void virtio_pci_fail(struct virtio_pci *t, const char *why);
+/* A used buffer was returned on a queue: ISR bit 0 (4.1.4.5). */
+void virtio_pci_used(struct virtio_pci *t);
+
+/* Migration: status, features, selectors, ISR and every queue's addresses,
+ * size, enable and indexes. Restore checks them as the registers would (a
+ * blob this host could not have reached is refused, -EINVAL with *why). */
+#define VIRTIO_PCI_STATE_LEN (28 + VIRTIO_PCI_QUEUES_MAX * 32)
+int virtio_pci_save(const struct virtio_pci *t, void *buf, size_t cap);
+int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const char **why);
