@@ -145,6 +145,7 @@ static void free_ram(struct vm *vm)
 
 static void release(struct vm *vm)
 {
+	vnet_destroy(&vm->net);
 	free(vm->dev_dirty);
 	if (vm->vcpu.arch)
 		hv->vcpu_destroy(&vm->vcpu);
@@ -234,8 +235,12 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	*why = "the CPU refused the guest's control structures";
 	if ((rc = hv->vcpu_create(&vm->vcpu)))
 		goto fail;
-	vm->created_ms = time_ms();
 	random_mac(vm->mac);
+	vpci_init(&vm->pci);
+	*why = "out of memory";
+	if ((rc = vnet_init(&vm->net, vm, &vm->pci)))
+		goto fail;
+	vm->created_ms = time_ms();
 	*out = vm;
 	return 0;
 fail:
@@ -289,17 +294,41 @@ void vm_stop(struct vm *vm, const char *fmt, ...)
 	log_err("vm", "%s stopped: %s", vm->name, vm->stop_reason);
 }
 
+/* Port I/O goes to the UART, the PCI configuration ports, then the I/O
+ * BARs the guest's PCI functions decode. */
+static uint32_t io_in(struct vm *vm, uint16_t port, unsigned size)
+{
+	uint32_t val;
+
+	if (vuart_handles(port))
+		return vuart_in(&vm->uart, port);
+	if (vpci_handles(port))
+		return vpci_in(&vm->pci, port, size);
+	if (vpci_bar_in(&vm->pci, port, size, &val))
+		return val;
+	return 0xFFFFFFFFu; /* no device: the bus floats high, as on a PC */
+}
+
+static void io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val)
+{
+	if (vuart_handles(port))
+		vuart_out(&vm->uart, port, val);
+	else if (vpci_handles(port))
+		vpci_out(&vm->pci, port, size, val);
+	else
+		vpci_bar_out(&vm->pci, port, size, val); /* or dropped, as on a PC */
+}
+
 static void handle_io(struct vm *vm, struct vm_exit *e)
 {
 	struct vcpu *v = &vm->vcpu;
 	uint32_t mask = e->io.size == 4 ? 0xFFFFFFFFu : (1u << (8 * e->io.size)) - 1;
 
 	if (!e->io.in) {
-		if (vuart_handles(e->io.port))
-			vuart_out(&vm->uart, e->io.port, e->io.value & mask);
-		return; /* writes to ports with no device are dropped, as on a PC */
+		io_out(vm, e->io.port, e->io.size, e->io.value & mask);
+		return;
 	}
-	uint32_t val = vuart_handles(e->io.port) ? vuart_in(&vm->uart, e->io.port) : 0xFFFFFFFFu;
+	uint32_t val = io_in(vm, e->io.port, e->io.size);
 	v->gpr[R_RAX] = (v->gpr[R_RAX] & ~(uint64_t)mask) | (val & mask);
 }
 
@@ -342,6 +371,11 @@ static bool vm_poll(void)
 {
 	bool ran = false;
 
+	/* Frames that waited for receive buffers, whether or not the guest
+	 * gets a slice this pass. */
+	for (unsigned k = 0; k < VM_MAX; k++)
+		if (vms[k].used)
+			ran |= vnet_poll(&vms[k].net);
 	for (unsigned k = 0; k < VM_MAX; k++) {
 		struct vm *vm = &vms[(next_vm + k) % VM_MAX];
 		if (vm->used && vm->state == VM_RUNNING) {

@@ -3,7 +3,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "kernel/hv.h"
+#include "kernel/vdev/pci.h"
 #include "kernel/vdev/uart.h"
+#include "kernel/vdev/virtio_net.h"
 
 #define VM_NAME_MAX 32
 #define VM_MAX 8
@@ -36,6 +38,8 @@ struct vm {
 	struct vcpu vcpu;
 	enum dirty_mode dirty;
 	struct vdev_uart uart;
+	struct vpci pci;      /* its PCI bus: host bridge, virtio-net at 00:01.0 */
+	struct vdev_vnet net; /* its network card, a vswitch guest port */
 	char stop_reason[128];
 	uint64_t created_ms;
 	uint8_t mac[6];  /* the guest's own MAC: moves with it */

@@ -1,0 +1,328 @@
+/* virtio-net for guests, and its vswitch port (see virtio_net.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/log.h"
+#include "kernel/vdev/virtio_net.h"
+#include "kernel/vm.h"
+#include "net/vswitch.h"
+
+/* net/ (net.h), when linked: the switch guests plug into, and the
+ * announcer. Without it the device works and its frames go nowhere. */
+struct vswitch *net_vswitch(void) __attribute__((weak, visibility("hidden")));
+int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
+	__attribute__((weak, visibility("hidden")));
+void net_announce_guest(const uint8_t *mac, uint32_t ip)
+	__attribute__((weak, visibility("hidden")));
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_NET_F_MAC (1ull << 5) /* 5.1.3: the device has a MAC in its configuration */
+#define VIRTIO_NET_S_LINK_UP 1
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define HDR_GSO_TYPE 1 /* 5.1.6: u8 flags, u8 gso_type, ... le16 num_buffers */
+#define HDR_NUM_BUFFERS 10
+#define CONFIG_LEN 8 /* 5.1.4: u8 mac[6], le16 status */
+#define CLASS_ETHERNET 0x020000
+#define RXQ 0 /* 5.1.2: receiveq1 */
+#define TXQ 1 /* transmitq1 */
+#define STATE_VERSION 1
+
+static struct vswitch *vnet_switch(void)
+{
+	return net_vswitch ? net_vswitch() : NULL;
+}
+
+/* The device touches guest memory only while the driver has it running and
+ * the VM runs (or halted): never while it is paused (a migration's final
+ * copy is being made) or still arriving. */
+static bool may_write(const struct vdev_vnet *d)
+{
+	return virtio_pci_live(&d->vp) && (d->vm->state == VM_RUNNING || d->vm->state == VM_HALTED);
+}
+
+static void drop_pending(struct vdev_vnet *d)
+{
+	d->stats.rx_drops += d->pend_count;
+	d->pend_head = d->pend_count = 0;
+}
+
+/* One frame into the next receive buffer: 1 when a buffer was used (the
+ * frame may still have been too large for it), 0 when the driver has none
+ * available, -EIO when the ring is broken (the device now needs a reset). */
+static int receive(struct vdev_vnet *d, const uint8_t *frame, size_t len)
+{
+	struct virtq *q = &d->vp.vq[RXQ];
+	struct vq_chain *c = &d->rx_chain;
+	const char *why = "";
+	uint32_t used = 0;
+
+	if (!q->enabled)
+		return 0;
+	int rc = vq_pop(d->vm, q, c, &why);
+	if (rc <= 0) {
+		if (rc < 0)
+			virtio_pci_fail(&d->vp, why);
+		return rc;
+	}
+	if (c->rlen) {
+		virtio_pci_fail(&d->vp, "receive buffer the device may only read");
+		return -EIO;
+	}
+	/* 5.1.6.3.1: without MRG_RXBUF every buffer should hold a whole
+	 * frame; one that does not goes back empty. */
+	if (c->wlen < VNET_HDR_LEN + len) {
+		d->stats.rx_short++;
+	} else {
+		uint8_t hdr[VNET_HDR_LEN] = {0};
+		hdr[HDR_NUM_BUFFERS] = 1;
+		if (vq_write(d->vm, c, 0, hdr, sizeof(hdr)) ||
+		    vq_write(d->vm, c, VNET_HDR_LEN, frame, len))
+			return virtio_pci_fail(&d->vp, "receive buffer vanished"), -EIO;
+		used = VNET_HDR_LEN + len;
+		d->stats.rx_frames++;
+		d->stats.rx_bytes += len;
+	}
+	if (vq_push(d->vm, q, c->head, used))
+		return virtio_pci_fail(&d->vp, "used ring vanished"), -EIO;
+	virtio_pci_used(&d->vp);
+	return 1;
+}
+
+/* The switch hands the port a frame: into the guest now if it can take it,
+ * else behind the frames already waiting. */
+static int port_tx(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct vdev_vnet *d = ctx;
+
+	if (len > VNET_FRAME_MAX || !virtio_pci_live(&d->vp)) {
+		d->stats.rx_drops++;
+		return len > VNET_FRAME_MAX ? -EMSGSIZE : -ENETDOWN;
+	}
+	if (!d->pend_count && may_write(d)) {
+		int rc = receive(d, frame, len);
+		if (rc)
+			return rc < 0 ? -EIO : 0;
+	}
+	if (d->pend_count == VNET_PENDING) {
+		d->stats.rx_drops++;
+		return -EAGAIN;
+	}
+	unsigned slot = (d->pend_head + d->pend_count) % VNET_PENDING;
+	memcpy(d->pend[slot], frame, len);
+	d->pend_len[slot] = (uint16_t)len;
+	d->pend_count++;
+	return 0;
+}
+
+bool vnet_poll(struct vdev_vnet *d)
+{
+	bool did = false;
+
+	if (d->pend_count && !virtio_pci_live(&d->vp))
+		drop_pending(d);
+	while (d->pend_count && may_write(d)) {
+		int rc = receive(d, d->pend[d->pend_head], d->pend_len[d->pend_head]);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			drop_pending(d);
+			break;
+		}
+		d->pend_head = (d->pend_head + 1) % VNET_PENDING;
+		d->pend_count--;
+		did = true;
+	}
+	return did;
+}
+
+/* The IPv4 address the switch saw the guest use becomes the VM's (it is
+ * what `vm list` shows and a migration announces). */
+static void learn_ip(struct vdev_vnet *d, struct vswitch *sw)
+{
+	uint32_t ip;
+
+	if (vswitch_ip_of_mac(sw, d->vm->mac, &ip) || ip == d->vm->ip)
+		return;
+	const uint8_t *a = (const uint8_t *)&ip;
+	log_info("vm", "%s: uses IPv4 %u.%u.%u.%u", d->vm->name, a[0], a[1], a[2], a[3]);
+	d->vm->ip = ip;
+}
+
+/* Every chain the driver made available on the transmit queue is one frame
+ * (5.1.6.2): header, then the frame, in the chain's readable buffers. The
+ * buffer goes back (used length 0) before the frame enters the switch,
+ * which may answer into this guest's receive queue at once. */
+static void transmit(struct vdev_vnet *d)
+{
+	struct virtq *q = &d->vp.vq[TXQ];
+	struct vq_chain *c = &d->tx_chain;
+	struct vswitch *sw = vnet_switch();
+	const char *why = "";
+
+	for (unsigned n = 0; n < q->size && virtio_pci_live(&d->vp); n++) {
+		int rc = vq_pop(d->vm, q, c, &why);
+		if (rc < 0)
+			virtio_pci_fail(&d->vp, why);
+		if (rc <= 0)
+			return;
+		if (c->wlen) {
+			virtio_pci_fail(&d->vp, "transmit buffer the device may write");
+			return;
+		}
+		uint64_t len = c->rlen;
+		bool ok = len > VNET_HDR_LEN && len <= sizeof(d->tx_buf) &&
+			  !vq_read(d->vm, c, 0, d->tx_buf, len) &&
+			  d->tx_buf[HDR_GSO_TYPE] == VIRTIO_NET_HDR_GSO_NONE;
+		if (vq_push(d->vm, q, c->head, 0)) {
+			virtio_pci_fail(&d->vp, "used ring vanished");
+			return;
+		}
+		virtio_pci_used(&d->vp);
+		if (!ok || !sw || d->port == VSWITCH_NO_PORT) {
+			d->stats.tx_errors++;
+			continue;
+		}
+		d->stats.tx_frames++;
+		d->stats.tx_bytes += len - VNET_HDR_LEN;
+		vswitch_input(sw, d->port, d->tx_buf + VNET_HDR_LEN, len - VNET_HDR_LEN);
+		learn_ip(d, sw);
+	}
+}
+
+/* ---- what the transport asks of the device ------------------------------- */
+
+static void net_config(void *ctx, uint8_t *buf)
+{
+	struct vdev_vnet *d = ctx;
+
+	memcpy(buf, d->vm->mac, 6);
+	buf[6] = VIRTIO_NET_S_LINK_UP; /* le16 status; F_STATUS is not offered */
+}
+
+static void net_notify(void *ctx, uint16_t queue)
+{
+	struct vdev_vnet *d = ctx;
+
+	if (queue == TXQ)
+		transmit(d);
+	else
+		vnet_poll(d); /* new receive buffers: frames may be waiting */
+}
+
+static void net_reset(void *ctx)
+{
+	drop_pending(ctx);
+}
+
+/* Tern looks for receive buffers itself (at each frame, and from the main
+ * loop while frames wait), so the driver need not notify the receive queue
+ * (2.6.10.2: a hint; a driver that notifies anyway is served too). */
+static void net_driver_ok(void *ctx)
+{
+	struct vdev_vnet *d = ctx;
+
+	if (d->vp.vq[RXQ].enabled)
+		vq_set_used_flags(d->vm, &d->vp.vq[RXQ], VIRTQ_USED_F_NO_NOTIFY);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.type = VIRTIO_ID_NET,
+	.class_code = CLASS_ETHERNET,
+	.features = VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC,
+	.num_queues = 2,
+	.config_len = CONFIG_LEN,
+	.config = net_config,
+	.notify = net_notify,
+	.reset = net_reset,
+	.driver_ok = net_driver_ok,
+};
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+int vnet_init(struct vdev_vnet *d, struct vm *vm, struct vpci *bus)
+{
+	memset(d, 0, sizeof(*d));
+	d->pend = malloc(VNET_PENDING * sizeof(*d->pend));
+	if (!d->pend)
+		return -ENOMEM;
+	d->vm = vm;
+	d->port = VSWITCH_NO_PORT;
+	virtio_pci_init(&d->vp, vm, &net_ops, d, VNET_IO_BASE);
+	vpci_attach(bus, VNET_PCI_DEV, &d->vp.pci); /* a fresh bus: the slot is free */
+	struct vswitch *sw = vnet_switch();
+	if (sw) {
+		int port = vswitch_port_add(sw, VSWITCH_PORT_GUEST, vm->name, port_tx, d);
+		if (port < 0)
+			log_warn("vm", "%s: no vswitch port (%d): the guest is offline", vm->name,
+				 port);
+		else
+			d->port = port;
+	}
+	return 0;
+}
+
+void vnet_destroy(struct vdev_vnet *d)
+{
+	struct vswitch *sw = vnet_switch();
+
+	if (!d->vm)
+		return;
+	if (sw && d->port != VSWITCH_NO_PORT)
+		vswitch_port_remove(sw, d->port);
+	free(d->pend);
+	d->pend = NULL;
+	d->port = VSWITCH_NO_PORT;
+	d->vm = NULL;
+}
+
+void vnet_announce(struct vdev_vnet *d)
+{
+	if (d->port == VSWITCH_NO_PORT || !net_announce_on) {
+		if (net_announce_guest)
+			net_announce_guest(d->vm->mac, d->vm->ip);
+		return;
+	}
+	int rc = net_announce_on(d->port, d->vm->mac, d->vm->ip);
+	if (rc)
+		log_warn("vm", "%s: announcing its address failed (%d)", d->vm->name, rc);
+}
+
+/* ---- migration -------------------------------------------------------------
+ * Blob: the transport's state (virtio_pci.h), u32 version, u32 frames that
+ * were waiting (dropped: the network may lose frames, a move is no
+ * different), the counters. Frames waiting stay behind. */
+
+int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap)
+{
+	uint8_t *b = buf;
+	uint32_t head[2] = {STATE_VERSION, d->pend_count};
+
+	if (cap < VNET_STATE_LEN)
+		return -ENOSPC;
+	int n = virtio_pci_save(&d->vp, b, cap);
+	if (n < 0)
+		return n;
+	memcpy(b + n, head, sizeof(head));
+	memcpy(b + n + sizeof(head), &d->stats, sizeof(d->stats));
+	return VNET_STATE_LEN;
+}
+
+int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **why)
+{
+	const uint8_t *b = buf;
+	uint32_t head[2];
+
+	*why = "malformed device state";
+	if (len != VNET_STATE_LEN)
+		return -EINVAL;
+	memcpy(head, b + VIRTIO_PCI_STATE_LEN, sizeof(head));
+	if (head[0] != STATE_VERSION)
+		return -EINVAL;
+	int rc = virtio_pci_restore(&d->vp, b, VIRTIO_PCI_STATE_LEN, why);
+	if (rc)
+		return rc;
+	memcpy(&d->stats, b + VIRTIO_PCI_STATE_LEN + sizeof(head), sizeof(d->stats));
+	d->stats.rx_drops += head[1];
+	drop_pending(d); /* nothing of this host's may precede the guest's own state */
+	return 0;
+}
