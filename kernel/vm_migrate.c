@@ -1,7 +1,9 @@
 /* A VM as migrate/ sees it: the source and destination ops of
- * migrate/migrate.h over struct vm, the hv backend and the guest UART.
+ * migrate/migrate.h over struct vm, the hv backend and the guest's devices.
  * migrate/ never sees an x86 structure; the vCPU travels as the portable
- * struct vcpu_state (kernel/hv.h) and the UART as a small packed blob. */
+ * struct vcpu_state (kernel/hv.h), the UART as a small packed blob, the PCI
+ * bus and virtio-net as the blobs their models define (vpci_save,
+ * vnet_save). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +11,16 @@
 #include "kernel/vm_api.h"
 #include "kernel/vm_migrate.h"
 
-/* Announces a guest's MAC/IP after it moved here (net/, when linked). */
-void net_announce_guest(const uint8_t *mac, uint32_t ip) __attribute__((weak, visibility("hidden")));
+enum { DEV_UART = 1, DEV_PCI = 2, DEV_NET = 3 }; /* device ids in GUEST_CONFIG */
+enum { KIND_UART16550 = 1, KIND_PCI_HOST = 2, KIND_VIRTIO_NET = 3 }; /* device kinds */
 
-enum { DEV_UART = 1 };      /* device ids in GUEST_CONFIG */
-enum { KIND_UART16550 = 1 }; /* device kinds */
+/* Every VM has these; id i + 1 is devices[i]. */
+static const struct mig_device_desc vm_devices[] = {
+	{DEV_UART, KIND_UART16550, "com1"},
+	{DEV_PCI, KIND_PCI_HOST, "pci0"},
+	{DEV_NET, KIND_VIRTIO_NET, "virtio-net0"},
+};
+#define VM_DEVICES (sizeof(vm_devices) / sizeof(vm_devices[0]))
 #define CPUID_BASELINE_ID 1  /* version of arch/x86/cpuid_guest.c's baseline */
 
 /* The UART's state on the wire: little-endian, fixed size. */
@@ -49,8 +56,8 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 	strncpy(cfg->name, vm->name, sizeof(cfg->name) - 1);
 	cfg->ram_bytes = vm->mem_bytes;
 	cfg->vcpu_count = 1;
-	cfg->device_count = 1;
-	cfg->devices[0] = (struct mig_device_desc){DEV_UART, KIND_UART16550, "com1"};
+	cfg->device_count = VM_DEVICES;
+	memcpy(cfg->devices, vm_devices, sizeof(vm_devices));
 	memcpy(cfg->mac, vm->mac, 6);
 	cfg->has_ipv4 = vm->ip != 0;
 	memcpy(cfg->ipv4, &vm->ip, 4);
@@ -74,26 +81,45 @@ static int src_dirty_start(void *ctx)
 
 	if (vm->dirty)
 		return -EBUSY; /* `vm dirty` debugging is on: refuse rather than steal it */
+	/* What the devices write is logged from now on as well (vm_gpa_write). */
+	free(vm->dev_dirty);
+	vm->dev_dirty = calloc((vm->npages + 63) / 64, sizeof(uint64_t));
+	if (!vm->dev_dirty)
+		return -ENOMEM;
+	int rc = -ENOTSUP;
 	for (unsigned i = 0; i < 3; i++) {
 		if (!hv->dirty_supported(order[i]))
 			continue;
 		static const char *const names[] = {"off", "A/D bits", "PML", "write-protect"};
-		int rc = hv->dirty_start(&vm->vcpu, order[i]);
+		rc = hv->dirty_start(&vm->vcpu, order[i]);
 		if (!rc) {
 			vm->dirty = order[i];
 			log_info("migrate", "%s: dirty logging with %s (%s)", vm->name, names[order[i]],
 				 hv->name);
 		}
-		return rc;
+		break;
 	}
-	return -ENOTSUP;
+	if (rc) { /* migrate/ calls dirty_stop only after a start that worked */
+		free(vm->dev_dirty);
+		vm->dev_dirty = NULL;
+	}
+	return rc;
 }
 
 static int src_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t npages)
 {
 	struct vm *vm = ctx;
 	long n = hv->dirty_harvest(&vm->vcpu, bitmap, npages);
-	return n < 0 ? (int)n : 0;
+
+	if (n < 0)
+		return (int)n;
+	/* Device writes happen only from the main loop, as this does: none
+	 * can slip between the copy and the clear. */
+	for (uint64_t w = 0; vm->dev_dirty && w < (npages + 63) / 64; w++) {
+		bitmap[w] |= vm->dev_dirty[w];
+		vm->dev_dirty[w] = 0;
+	}
+	return 0;
 }
 
 static void src_dirty_stop(void *ctx)
@@ -102,6 +128,8 @@ static void src_dirty_stop(void *ctx)
 	if (vm->dirty)
 		hv->dirty_stop(&vm->vcpu);
 	vm->dirty = DIRTY_OFF;
+	free(vm->dev_dirty);
+	vm->dev_dirty = NULL;
 }
 
 static int src_pause(void *ctx)
@@ -150,6 +178,10 @@ static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 	const struct vdev_uart *u = &vm->uart;
 	struct uart_blob *b = buf;
 
+	if (id == DEV_PCI)
+		return vpci_save(&vm->pci, buf, cap);
+	if (id == DEV_NET)
+		return vnet_save(&vm->net, buf, cap);
 	if (id != DEV_UART)
 		return -ENOENT;
 	if (cap < sizeof(*b))
@@ -203,8 +235,14 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	struct vm_incoming *in = ctx;
 	const char *why = "";
 
-	if (cfg->vcpu_count != 1 || cfg->device_count != 1 || cfg->devices[0].kind != KIND_UART16550)
+	/* This host's devices, by the same ids; the UART at least (a source
+	 * without the others leaves them in their reset state here). */
+	if (cfg->vcpu_count != 1 || !cfg->device_count || cfg->device_count > VM_DEVICES)
 		return -ENOTSUP;
+	for (uint32_t i = 0; i < cfg->device_count; i++)
+		if (cfg->devices[i].id != vm_devices[i].id ||
+		    cfg->devices[i].kind != vm_devices[i].kind)
+			return -ENOTSUP;
 	if (vm_find(cfg->name) || vm_find_mac(cfg->mac))
 		return -EEXIST;
 	int rc = vm_alloc(cfg->name, cfg->ram_bytes, &in->vm, &why);
@@ -255,7 +293,17 @@ static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t
 	struct vm_incoming *in = ctx;
 	struct vdev_uart *u = &in->vm->uart;
 	struct uart_blob b;
+	const char *why = "";
 
+	if (id == DEV_PCI || id == DEV_NET) {
+		int rc = id == DEV_PCI ? vpci_restore(&in->vm->pci, blob, len)
+				       : vnet_restore(&in->vm->net, blob, len, &why);
+		if (rc)
+			log_warn("migrate", "incoming %s: %s state refused: %s", in->vm->name,
+				 id == DEV_PCI ? "PCI bus" : "virtio-net",
+				 id == DEV_PCI ? "malformed" : why);
+		return rc;
+	}
 	if (id != DEV_UART || len != sizeof(b))
 		return -EINVAL;
 	memcpy(&b, blob, sizeof(b));
@@ -276,8 +324,8 @@ static int dst_start(void *ctx)
 
 	vm->migrating = false;
 	vm->state = in->halted ? VM_HALTED : VM_RUNNING;
-	if (net_announce_guest)
-		net_announce_guest(vm->mac, vm->ip);
+	/* From its own vswitch port here, so this switch learns it too. */
+	vnet_announce(&vm->net);
 	log_info("migrate", "%s received and running", vm->name);
 	return 0;
 }
