@@ -1,0 +1,669 @@
+/* kernel/vdev: the guest's PCI bus, the virtio PCI transport, split
+ * virtqueues and virtio-net, driven the way a guest driver drives them
+ * (port I/O, rings in guest memory) over a fake VM whose RAM is a host
+ * buffer, and joined to a real vswitch. Bad rings and descriptors must end
+ * in DEVICE_NEEDS_RESET, never in an access outside the guest's RAM. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernel/vm.h"
+#include "net/vswitch.h"
+
+#define RAM (4u << 20)
+#define BAR VNET_IO_BASE
+#define QSIZE 8
+/* Where the test's "driver" keeps its rings and buffers. */
+#define RX_DESC 0x10000
+#define RX_AVAIL 0x11000
+#define RX_USED 0x12000
+#define TX_DESC 0x14000
+#define TX_AVAIL 0x15000
+#define TX_USED 0x16000
+#define RX_BUF 0x20000
+#define TX_BUF 0x40000
+#define BUF_LEN 0x800
+
+static struct vm vm, vm2;
+static uint8_t *ram, *ram2;
+static struct vswitch sw;
+static int peer;
+static struct {
+	int frames;
+	uint8_t last[2048];
+	size_t len;
+} wire;
+
+/* ---- what the kernel provides: guest memory and the switch --------------- */
+
+static uint8_t *ram_of(struct vm *v)
+{
+	return v == &vm2 ? ram2 : ram;
+}
+
+void *vm_gpa_ptr(struct vm *v, uint64_t gpa)
+{
+	return gpa < v->mem_bytes ? ram_of(v) + gpa : NULL;
+}
+
+int vm_gpa_read(struct vm *v, uint64_t gpa, void *buf, uint64_t len)
+{
+	if (gpa > v->mem_bytes || len > v->mem_bytes - gpa)
+		return -EFAULT;
+	memcpy(buf, ram_of(v) + gpa, len);
+	return 0;
+}
+
+int vm_gpa_write(struct vm *v, uint64_t gpa, const void *buf, uint64_t len)
+{
+	if (gpa > v->mem_bytes || len > v->mem_bytes - gpa)
+		return -EFAULT;
+	memcpy(ram_of(v) + gpa, buf, len);
+	for (uint64_t g = gpa >> 12; v->dev_dirty && len && g <= (gpa + len - 1) >> 12; g++)
+		v->dev_dirty[g / 64] |= 1ull << (g % 64);
+	return 0;
+}
+
+struct vswitch *net_vswitch(void)
+{
+	return &sw;
+}
+
+static int wire_tx(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	wire.frames++;
+	wire.len = len;
+	memcpy(wire.last, frame, len);
+	return 0;
+}
+
+/* ---- the test's driver ------------------------------------------------------ */
+
+static uint32_t cfg_in(struct vm *v, unsigned dev, unsigned off, unsigned size)
+{
+	vpci_out(&v->pci, VPCI_ADDR_PORT, 4, 0x80000000u | dev << 11 | (off & 0xFC));
+	return vpci_in(&v->pci, VPCI_DATA_PORT + (off & 3), size);
+}
+
+static void cfg_out(struct vm *v, unsigned dev, unsigned off, unsigned size, uint32_t val)
+{
+	vpci_out(&v->pci, VPCI_ADDR_PORT, 4, 0x80000000u | dev << 11 | (off & 0xFC));
+	vpci_out(&v->pci, VPCI_DATA_PORT + (off & 3), size, val);
+}
+
+static uint32_t in(struct vm *v, unsigned off, unsigned size)
+{
+	uint32_t val = 0;
+	assert_true(vpci_bar_in(&v->pci, BAR + off, size, &val));
+	return val;
+}
+
+static void out(struct vm *v, unsigned off, unsigned size, uint32_t val)
+{
+	assert_true(vpci_bar_out(&v->pci, BAR + off, size, val));
+}
+
+static void put16(struct vm *v, uint64_t gpa, uint16_t x)
+{
+	memcpy(ram_of(v) + gpa, &x, 2);
+}
+
+static uint16_t get16(struct vm *v, uint64_t gpa)
+{
+	uint16_t x;
+	memcpy(&x, ram_of(v) + gpa, 2);
+	return x;
+}
+
+static uint32_t get32(struct vm *v, uint64_t gpa)
+{
+	uint32_t x;
+	memcpy(&x, ram_of(v) + gpa, 4);
+	return x;
+}
+
+static void desc(struct vm *v, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next)
+{
+	uint8_t *d = ram_of(v) + table + 16 * i;
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+/* Makes chain head available on the ring at avail. */
+static void offer(struct vm *v, uint64_t avail, uint16_t head)
+{
+	uint16_t idx = get16(v, avail + 2);
+	put16(v, avail + 4 + 2 * (idx % QSIZE), head);
+	put16(v, avail + 2, idx + 1);
+}
+
+static void queue(struct vm *v, unsigned q, uint64_t d, uint64_t a, uint64_t u)
+{
+	out(v, 0x16, 2, q);
+	out(v, 0x18, 2, QSIZE);
+	out(v, 0x20, 4, (uint32_t)d);
+	out(v, 0x24, 4, 0);
+	out(v, 0x28, 4, (uint32_t)a);
+	out(v, 0x2C, 4, 0);
+	out(v, 0x30, 4, (uint32_t)u);
+	out(v, 0x34, 4, 0);
+	out(v, 0x1C, 2, 1);
+}
+
+/* virtio 1.1 3.1.1 with the given driver features; returns the status. */
+static uint8_t driver_up(struct vm *v, uint32_t lo, uint32_t hi)
+{
+	out(v, 0x14, 1, 0);
+	out(v, 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	out(v, 0x08, 4, 0);
+	out(v, 0x0C, 4, lo);
+	out(v, 0x08, 4, 1);
+	out(v, 0x0C, 4, hi);
+	out(v, 0x14, 1,
+	    VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	if (!(in(v, 0x14, 1) & VIRTIO_STATUS_FEATURES_OK))
+		return (uint8_t)in(v, 0x14, 1);
+	queue(v, 0, RX_DESC, RX_AVAIL, RX_USED);
+	queue(v, 1, TX_DESC, TX_AVAIL, TX_USED);
+	out(v, 0x14, 1, 0x0F);
+	return (uint8_t)in(v, 0x14, 1);
+}
+
+static void post_rx(struct vm *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		desc(v, RX_DESC, i, RX_BUF + BUF_LEN * i, BUF_LEN, VIRTQ_DESC_F_WRITE, 0);
+		offer(v, RX_AVAIL, (uint16_t)i);
+	}
+}
+
+/* A frame from the guest: header + frame in tx buffer slot, notified. */
+static void send_frame(struct vm *v, unsigned slot, const uint8_t *frame, size_t len)
+{
+	uint8_t *b = ram_of(v) + TX_BUF + BUF_LEN * slot;
+	memset(b, 0, VNET_HDR_LEN);
+	memcpy(b + VNET_HDR_LEN, frame, len);
+	desc(v, TX_DESC, slot, TX_BUF + BUF_LEN * slot, (uint32_t)(VNET_HDR_LEN + len), 0, 0);
+	offer(v, TX_AVAIL, (uint16_t)slot);
+	out(v, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+}
+
+static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x01};
+static const uint8_t peer_mac[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0x99};
+
+/* An ARP request from the guest (sender 10.99.0.51) to everyone. */
+static size_t arp_from_guest(uint8_t *f)
+{
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, guest_mac, 6);
+	f[12] = 0x08, f[13] = 0x06;
+	f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0, f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;
+	memcpy(f + 22, guest_mac, 6);
+	f[28] = 10, f[29] = 99, f[30] = 0, f[31] = 51;
+	f[38] = 10, f[39] = 99, f[40] = 0, f[41] = 1;
+	return 60;
+}
+
+static size_t frame_to_guest(uint8_t *f, uint8_t tag)
+{
+	memset(f, tag, 100);
+	memcpy(f, guest_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	f[12] = 0x08, f[13] = 0x00;
+	return 100;
+}
+
+static void make_vm(struct vm *v, uint8_t **mem, const char *name)
+{
+	memset(v, 0, sizeof(*v));
+	*mem = calloc(1, RAM);
+	assert_non_null(*mem);
+	v->used = true;
+	strcpy(v->name, name);
+	v->mem_bytes = RAM;
+	v->npages = RAM / 4096;
+	v->state = VM_RUNNING;
+	memcpy(v->mac, guest_mac, 6);
+	vpci_init(&v->pci);
+	assert_int_equal(vnet_init(&v->net, v, &v->pci), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	vswitch_init(&sw);
+	memset(&wire, 0, sizeof(wire));
+	peer = vswitch_port_add(&sw, VSWITCH_PORT_UPLINK, "wire", wire_tx, NULL);
+	make_vm(&vm, &ram, "g1");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	vnet_destroy(&vm.net);
+	vnet_destroy(&vm2.net);
+	free(vm.dev_dirty);
+	vm.dev_dirty = NULL;
+	free(ram);
+	free(ram2);
+	ram = ram2 = NULL;
+	memset(&vm2, 0, sizeof(vm2));
+	return 0;
+}
+
+/* ---- PCI ---------------------------------------------------------------------- */
+
+static void test_pci_bus_has_host_bridge_and_virtio_net_and_nothing_else(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_in(&vm, 0, 0, 4), 0x00081B36);
+	assert_int_equal(cfg_in(&vm, 0, 0x0A, 2), 0x0600); /* host bridge */
+	assert_int_equal(cfg_in(&vm, 1, 0, 4), 0x10411AF4);
+	assert_int_equal(cfg_in(&vm, 1, 0x0A, 2), 0x0200); /* Ethernet */
+	assert_true(cfg_in(&vm, 1, 0x08, 1) >= 1);	   /* revision: non-transitional */
+	assert_int_equal(cfg_in(&vm, 2, 0, 4), 0xFFFFFFFF);
+	assert_int_equal(cfg_in(&vm, 31, 0, 2), 0xFFFF);
+	/* another bus, another function, or the enable bit clear: all-ones */
+	vpci_out(&vm.pci, VPCI_ADDR_PORT, 4, 0x80010000u);
+	assert_int_equal(vpci_in(&vm.pci, VPCI_DATA_PORT, 4), 0xFFFFFFFF);
+	vpci_out(&vm.pci, VPCI_ADDR_PORT, 4, 0x80000900u);
+	assert_int_equal(vpci_in(&vm.pci, VPCI_DATA_PORT, 4), 0xFFFFFFFF);
+	vpci_out(&vm.pci, VPCI_ADDR_PORT, 4, 0x00000800u);
+	assert_int_equal(vpci_in(&vm.pci, VPCI_DATA_PORT, 2), 0xFFFF);
+	/* CONFIG_ADDRESS reads back without its reserved bits */
+	vpci_out(&vm.pci, VPCI_ADDR_PORT, 4, 0xFFFFFFFFu);
+	assert_int_equal(vpci_in(&vm.pci, VPCI_ADDR_PORT, 4), 0x80FFFFFC);
+}
+
+static void test_pci_ids_are_read_only_and_bar_sizing_returns_the_size_mask(void **state)
+{
+	(void)state;
+	cfg_out(&vm, 1, 0, 4, 0x12345678);
+	assert_int_equal(cfg_in(&vm, 1, 0, 4), 0x10411AF4);
+	assert_int_equal(cfg_in(&vm, 1, 0x10, 4), BAR | 1); /* preassigned, I/O */
+	cfg_out(&vm, 1, 0x10, 4, 0xFFFFFFFF);
+	assert_int_equal(cfg_in(&vm, 1, 0x10, 4), 0xFF81); /* 128 bytes of I/O */
+	cfg_out(&vm, 1, 0x14, 4, 0xFFFFFFFF);
+	assert_int_equal(cfg_in(&vm, 1, 0x14, 4), 0); /* no BAR1 */
+	/* moved, with I/O decoding off then on */
+	cfg_out(&vm, 1, 0x10, 4, 0xD000);
+	cfg_out(&vm, 1, 0x04, 2, 0);
+	uint32_t val;
+	assert_false(vpci_bar_in(&vm.pci, 0xD000, 4, &val));
+	cfg_out(&vm, 1, 0x04, 2, VPCI_CMD_IO | VPCI_CMD_MASTER);
+	assert_int_equal(cfg_in(&vm, 1, 0x04, 2), VPCI_CMD_IO | VPCI_CMD_MASTER);
+	assert_true(vpci_bar_in(&vm.pci, 0xD000 + 0x12, 2, &val));
+	assert_int_equal(val, 2); /* num_queues */
+	assert_false(vpci_bar_in(&vm.pci, BAR + 0x12, 2, &val));
+	/* an access running past the end of the BAR is not decoded */
+	assert_false(vpci_bar_in(&vm.pci, 0xD000 + 0x7E, 4, &val));
+}
+
+static void test_pci_capabilities_list_the_virtio_structures_in_bar0(void **state)
+{
+	unsigned types = 0, ptr;
+
+	(void)state;
+	assert_true(cfg_in(&vm, 1, 0x06, 2) & VPCI_STATUS_CAP_LIST);
+	for (ptr = cfg_in(&vm, 1, 0x34, 1); ptr; ptr = cfg_in(&vm, 1, ptr + 1, 1)) {
+		assert_int_equal(ptr % 4, 0);
+		assert_int_equal(cfg_in(&vm, 1, ptr, 1), 0x09);
+		unsigned type = cfg_in(&vm, 1, ptr + 3, 1);
+		assert_int_equal(cfg_in(&vm, 1, ptr + 4, 1), 0); /* BAR0 */
+		uint32_t off = cfg_in(&vm, 1, ptr + 8, 4), len = cfg_in(&vm, 1, ptr + 12, 4);
+		assert_true(off + len <= VIRTIO_PCI_BAR_SIZE);
+		if (type == 2)
+			assert_int_equal(cfg_in(&vm, 1, ptr + 16, 4), VIRTIO_PCI_NOTIFY_MULT);
+		types |= 1u << type;
+	}
+	assert_int_equal(types, 0x3E); /* common, notify, ISR, device, PCI cfg */
+}
+
+/* ---- virtio: features, status, queues ------------------------------------------ */
+
+static void test_device_offers_version_1_and_mac_and_shows_the_vms_mac(void **state)
+{
+	(void)state;
+	out(&vm, 0x00, 4, 0);
+	assert_int_equal(in(&vm, 0x04, 4), 1u << 5);
+	out(&vm, 0x00, 4, 1);
+	assert_int_equal(in(&vm, 0x04, 4), 1);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(in(&vm, VIRTIO_PCI_DEVCFG + i, 1), guest_mac[i]);
+	assert_int_equal(in(&vm, 0x12, 2), 2);
+	out(&vm, 0x16, 2, 5);
+	assert_int_equal(in(&vm, 0x18, 2), 0); /* no such queue */
+	out(&vm, 0x16, 2, 0);
+	assert_int_equal(in(&vm, 0x18, 2), VQ_SIZE_MAX);
+	assert_int_equal(in(&vm, 0x10, 2), 0xFFFF); /* no MSI-X */
+}
+
+static void test_features_ok_needs_version_1_and_nothing_unoffered(void **state)
+{
+	(void)state;
+	assert_false(driver_up(&vm, 1u << 5, 0) & VIRTIO_STATUS_FEATURES_OK);
+	assert_false(driver_up(&vm, 1u << 6, 1) & VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	/* features cannot change after FEATURES_OK */
+	out(&vm, 0x08, 4, 0);
+	out(&vm, 0x0C, 4, 0);
+	assert_int_equal(in(&vm, 0x0C, 4), 1u << 5);
+	/* reset: status reads 0, queues disabled again */
+	out(&vm, 0x14, 1, 0);
+	assert_int_equal(in(&vm, 0x14, 1), 0);
+	assert_int_equal(in(&vm, 0x1C, 2), 0);
+}
+
+static void test_guest_frame_goes_to_the_switch_and_its_ip_is_learned(void **state)
+{
+	uint8_t f[64];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	assert_int_equal(get16(&vm, RX_USED), VIRTQ_USED_F_NO_NOTIFY);
+	size_t len = arp_from_guest(f);
+	send_frame(&vm, 0, f, len);
+	assert_int_equal(wire.frames, 1);
+	assert_int_equal(wire.len, len);
+	assert_memory_equal(wire.last, f, len);
+	assert_int_equal(get16(&vm, TX_USED + 2), 1); /* the buffer came back */
+	assert_int_equal(get32(&vm, TX_USED + 4), 0);
+	assert_int_equal(vswitch_fdb_lookup(&sw, guest_mac), vm.net.port);
+	const uint8_t *ip = (const uint8_t *)&vm.ip;
+	assert_true(ip[0] == 10 && ip[1] == 99 && ip[2] == 0 && ip[3] == 51);
+	assert_int_equal(vm.net.stats.tx_frames, 1);
+	assert_true(in(&vm, VIRTIO_PCI_ISR, 1) & 1);
+	assert_int_equal(in(&vm, VIRTIO_PCI_ISR, 1), 0); /* read clears it */
+}
+
+static void test_frame_for_guest_lands_in_a_receive_buffer_with_a_header(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 2);
+	size_t len = frame_to_guest(f, 0x5a);
+	vswitch_input(&sw, peer, f, len);
+	assert_int_equal(get16(&vm, RX_USED + 2), 1);
+	assert_int_equal(get32(&vm, RX_USED + 4), 0);
+	assert_int_equal(get32(&vm, RX_USED + 8), VNET_HDR_LEN + len);
+	const uint8_t *b = ram + RX_BUF;
+	assert_int_equal(b[1], 0);  /* GSO none */
+	assert_int_equal(b[10], 1); /* num_buffers */
+	assert_memory_equal(b + VNET_HDR_LEN, f, len);
+	assert_int_equal(vm.net.stats.rx_frames, 1);
+}
+
+static void test_frames_wait_for_buffers_and_overflow_is_counted(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	for (int i = 0; i < VNET_PENDING + 3; i++) {
+		size_t len = frame_to_guest(f, (uint8_t)i);
+		vswitch_input(&sw, peer, f, len);
+	}
+	assert_int_equal(vm.net.pend_count, VNET_PENDING);
+	assert_int_equal(vm.net.stats.rx_drops, 3);
+	assert_int_equal(sw.ports[vm.net.port].stats.tx_drops, 3);
+	post_rx(&vm, 4);
+	assert_true(vnet_poll(&vm.net));
+	assert_int_equal(get16(&vm, RX_USED + 2), 4);
+	assert_int_equal(ram[RX_BUF + BUF_LEN * 3 + VNET_HDR_LEN + 20], 3); /* in order */
+	assert_int_equal(vm.net.pend_count, VNET_PENDING - 4);
+	assert_false(vnet_poll(&vm.net)); /* no buffer left */
+}
+
+static void test_paused_vm_is_never_written(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 2);
+	vm.state = VM_PAUSED;
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_false(vnet_poll(&vm.net));
+	assert_int_equal(get16(&vm, RX_USED + 2), 0);
+	vm.state = VM_RUNNING;
+	assert_true(vnet_poll(&vm.net));
+	assert_int_equal(get16(&vm, RX_USED + 2), 1);
+}
+
+static void test_short_receive_buffer_comes_back_empty(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	desc(&vm, RX_DESC, 0, RX_BUF, 40, VIRTQ_DESC_F_WRITE, 0);
+	offer(&vm, RX_AVAIL, 0);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(get16(&vm, RX_USED + 2), 1);
+	assert_int_equal(get32(&vm, RX_USED + 8), 0);
+	assert_int_equal(vm.net.stats.rx_short, 1);
+	assert_false(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* ---- what a broken driver gets: DEVICE_NEEDS_RESET, and nothing else --- */
+
+static void expect_needs_reset(void)
+{
+	assert_true(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(in(&vm, VIRTIO_PCI_ISR, 1) & 2);
+	assert_int_equal(wire.frames, 0);
+}
+
+static void test_descriptor_outside_ram_needs_reset(void **state)
+{
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	desc(&vm, TX_DESC, 0, RAM - 8, 64, 0, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+	assert_int_equal(get16(&vm, TX_USED + 2), 0);
+	/* a huge address that wraps around is refused as well */
+	out(&vm, 0x14, 1, 0);
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	memset(ram + TX_DESC, 0, 0x3000);
+	desc(&vm, TX_DESC, 0, 0xFFFFFFFFFFFFF000ull, 0x2000, 0, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+	/* the queues stop: more notifications do nothing */
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	assert_int_equal(get16(&vm, TX_USED + 2), 0);
+}
+
+static void test_looping_chain_and_bad_index_need_reset(void **state)
+{
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	desc(&vm, TX_DESC, 0, TX_BUF, 16, VIRTQ_DESC_F_NEXT, 1);
+	desc(&vm, TX_DESC, 1, TX_BUF, 16, VIRTQ_DESC_F_NEXT, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+
+	out(&vm, 0x14, 1, 0);
+	memset(ram + TX_DESC, 0, 0x3000);
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	offer(&vm, TX_AVAIL, QSIZE); /* head past the table */
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+
+	out(&vm, 0x14, 1, 0);
+	memset(ram + TX_DESC, 0, 0x3000);
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	put16(&vm, TX_AVAIL + 2, QSIZE + 1); /* more than a ring ahead */
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+}
+
+static void test_indirect_or_writable_transmit_buffers_need_reset(void **state)
+{
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	desc(&vm, TX_DESC, 0, TX_BUF, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+
+	out(&vm, 0x14, 1, 0);
+	memset(ram + TX_DESC, 0, 0x3000);
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	desc(&vm, TX_DESC, 0, TX_BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	expect_needs_reset();
+}
+
+static void test_rings_outside_ram_or_misaligned_are_refused_at_enable(void **state)
+{
+	(void)state;
+	out(&vm, 0x14, 1, 0);
+	out(&vm, 0x16, 2, 0);
+	out(&vm, 0x18, 2, QSIZE);
+	out(&vm, 0x20, 4, RAM - 16); /* the table runs past the end */
+	out(&vm, 0x28, 4, RX_AVAIL);
+	out(&vm, 0x30, 4, RX_USED);
+	out(&vm, 0x1C, 2, 1);
+	assert_int_equal(in(&vm, 0x1C, 2), 0);
+	assert_true(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+
+	out(&vm, 0x14, 1, 0);
+	out(&vm, 0x16, 2, 1);
+	out(&vm, 0x18, 2, 6); /* not a power of two */
+	out(&vm, 0x20, 4, TX_DESC);
+	out(&vm, 0x28, 4, TX_AVAIL);
+	out(&vm, 0x30, 4, TX_USED);
+	out(&vm, 0x1C, 2, 1);
+	assert_true(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+
+	out(&vm, 0x14, 1, 0);
+	out(&vm, 0x16, 2, 1);
+	out(&vm, 0x18, 2, QSIZE);
+	out(&vm, 0x20, 4, TX_DESC + 8); /* descriptors need 16-byte alignment */
+	out(&vm, 0x28, 4, TX_AVAIL);
+	out(&vm, 0x30, 4, TX_USED);
+	out(&vm, 0x1C, 2, 1);
+	assert_true(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* ---- migration ----------------------------------------------------------------- */
+
+static void test_device_writes_are_logged_as_dirty_pages(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 2);
+	vm.dev_dirty = calloc(vm.npages / 64, 8);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	for (uint64_t g = 0; g < vm.npages; g++) {
+		bool want = g == RX_BUF / 4096 || g == RX_USED / 4096;
+		assert_int_equal(!!(vm.dev_dirty[g / 64] & (1ull << (g % 64))), want);
+	}
+}
+
+static void test_device_state_moves_to_another_vm_and_carries_on(void **state)
+{
+	uint8_t f[128], blob[VNET_STATE_LEN + 16], pblob[VPCI_STATE_MAX];
+	const char *why = "";
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 4);
+	cfg_out(&vm, 1, 0x10, 4, 0xC000); /* the guest's own BAR value */
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	send_frame(&vm, 0, f, arp_from_guest(f));
+	int n = vnet_save(&vm.net, blob, sizeof(blob));
+	assert_int_equal(n, VNET_STATE_LEN);
+	int pn = vpci_save(&vm.pci, pblob, sizeof(pblob));
+	assert_true(pn > 0);
+
+	vnet_destroy(&vm.net); /* the source lets go: its port leaves the switch */
+	make_vm(&vm2, &ram2, "g1-in");
+	memcpy(ram2, ram, RAM); /* what the page rounds carried */
+	assert_int_equal(vpci_restore(&vm2.pci, pblob, (size_t)pn), 0);
+	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), 0);
+	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
+	assert_int_equal(vm2.net.stats.rx_frames, 1);
+	/* the next frame goes into the second buffer, the next transmit
+	 * comes back as the second used entry */
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 2));
+	assert_int_equal(get16(&vm2, RX_USED + 2), 2);
+	assert_int_equal(get32(&vm2, RX_USED + 4 + 8), 1);
+	wire.frames = 0;
+	send_frame(&vm2, 1, f, arp_from_guest(f));
+	assert_int_equal(wire.frames, 1);
+	assert_int_equal(get16(&vm2, TX_USED + 2), 2);
+
+	/* a blob this host could not have produced is refused */
+	blob[0] ^= 0xFF;
+	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), -EINVAL);
+	blob[0] ^= 0xFF;
+	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n - 1, &why), -EINVAL);
+	uint64_t bad = RAM - 8; /* an enabled queue's ring outside RAM */
+	memcpy(blob + 28, &bad, 8);
+	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), -EINVAL);
+}
+
+static void test_pci_restore_keeps_this_hosts_read_only_bits(void **state)
+{
+	uint8_t b[VPCI_STATE_MAX];
+
+	(void)state;
+	int n = vpci_save(&vm.pci, b, sizeof(b));
+	assert_true(n > 0);
+	/* a blob whose IDs differ: only writable bits are taken */
+	b[12 + 4 + 260 + 0] = 0x34; /* device 1, vendor ID low byte */
+	b[12 + 4 + 260 + 4] = 0x00; /* command: I/O off */
+	make_vm(&vm2, &ram2, "g2");
+	assert_int_equal(vpci_restore(&vm2.pci, b, (size_t)n), 0);
+	assert_int_equal(cfg_in(&vm2, 1, 0, 2), 0x1AF4);
+	assert_int_equal(cfg_in(&vm2, 1, 4, 2), 0);
+	assert_int_equal(vpci_restore(&vm2.pci, b, (size_t)n - 1), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_pci_bus_has_host_bridge_and_virtio_net_and_nothing_else),
+		T(test_pci_ids_are_read_only_and_bar_sizing_returns_the_size_mask),
+		T(test_pci_capabilities_list_the_virtio_structures_in_bar0),
+		T(test_device_offers_version_1_and_mac_and_shows_the_vms_mac),
+		T(test_features_ok_needs_version_1_and_nothing_unoffered),
+		T(test_guest_frame_goes_to_the_switch_and_its_ip_is_learned),
+		T(test_frame_for_guest_lands_in_a_receive_buffer_with_a_header),
+		T(test_frames_wait_for_buffers_and_overflow_is_counted),
+		T(test_paused_vm_is_never_written),
+		T(test_short_receive_buffer_comes_back_empty),
+		T(test_descriptor_outside_ram_needs_reset),
+		T(test_looping_chain_and_bad_index_need_reset),
+		T(test_indirect_or_writable_transmit_buffers_need_reset),
+		T(test_rings_outside_ram_or_misaligned_are_refused_at_enable),
+		T(test_device_writes_are_logged_as_dirty_pages),
+		T(test_device_state_moves_to_another_vm_and_carries_on),
+		T(test_pci_restore_keeps_this_hosts_read_only_bits),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
