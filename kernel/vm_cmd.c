@@ -287,7 +287,7 @@ static int cmd_vm(int argc, char **argv)
 static const struct cmd vm_cmd = {
 	.name = "vm",
 	.summary = "create, list, pause, resume, destroy guests; attach to their console",
-	.usage = "vm create NAME image=IMAGE mem=MIB [args=\"...\"] [--paused]\n"
+	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
 		 "vm list | vm images\n"
 		 "vm pause NAME | vm resume NAME | vm destroy NAME\n"
 		 "vm console NAME        (Ctrl-] returns to the prompt)\n"
