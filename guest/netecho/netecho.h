@@ -16,6 +16,11 @@
 #define NE_BUF_LEN 1536	  /* header + frame, rounded up */
 #define NE_IO_BASE 0xC000 /* where netecho puts an unassigned I/O BAR */
 
+/* guest/common/string.c (there is no libc). */
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
 /* ---- pci.c ---- */
 struct ne_pci {
 	uint8_t dev; /* bus 0, function 0 */

@@ -15,10 +15,6 @@
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO 8
 
-void *memcpy(void *restrict dst, const void *restrict src, size_t n);
-void *memset(void *dst, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-
 struct ne_proto ne_proto;
 static uint8_t out[NE_FRAME_MAX];
 static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};

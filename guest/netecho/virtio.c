@@ -47,9 +47,6 @@
 #define RXQ 0
 #define TXQ 1
 
-void *memcpy(void *restrict dst, const void *restrict src, size_t n);
-void *memset(void *dst, int c, size_t n);
-
 struct desc {
 	uint64_t addr;
 	uint32_t len;
