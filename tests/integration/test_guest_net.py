@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory
+from conftest import LOG_ROOT, TernFactory, _report
 import netlab as netlab_mod
 
 IP_A, MAC_A = "10.99.0.1", "52:54:00:00:02:0a"
@@ -96,14 +96,11 @@ def hosts(guest_lab):
 
 @pytest.fixture(autouse=True)
 def _logs_on_failure(request):
+    """Hosts shared by a module: their console logs when a test fails."""
     yield
-    rep = getattr(request.node, "rep_call", None)
-    h = request.node.funcargs.get("hosts")
-    if rep is not None and rep.failed and h is not None:
-        for log in h.factory.logs():
-            print(f"\nconsole log: {log}")
-            with open(log, errors="replace") as fh:
-                print(fh.read()[-2500:])
+    for arg in request.node.funcargs.values():
+        if isinstance(getattr(arg, "factory", None), TernFactory):
+            _report(request, arg.factory)
 
 
 def test_client_pings_netecho_guests_on_a_and_on_b(hosts):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import LOG_ROOT
-from test_guest_net import UDP_ECHO, guest_counters
+from test_guest_net import UDP_ECHO, _logs_on_failure, guest_counters  # noqa: F401 (autouse)
 from test_migrate import IP, boot_pair
 
 MAC, GIP = "52:54:00:aa:01:01", "10.99.0.61"
@@ -37,18 +37,6 @@ def pair():
             yield p
         finally:
             f.close()
-
-
-@pytest.fixture(autouse=True)
-def _logs_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    p = request.node.funcargs.get("pair")
-    if rep is not None and rep.failed and p is not None:
-        for log in p.factory.logs():
-            print(f"\nconsole log: {log}")
-            with open(log, errors="replace") as fh:
-                print(fh.read()[-3000:])
 
 
 def migrate_under_pings(p, src, dst):
