@@ -2,7 +2,8 @@
 virtio-net device that is a port of its host's vswitch, answer the Linux
 client's pings and UDP datagrams on Tern A and on Tern B; the lab's bridge
 and `net switch` have their MACs where they should be, and `vm list` shows
-the IP the switch learned. Two QEMU Tern hosts share one lab for the module.
+the IP the switch learned. Two QEMU Tern hosts (SVM) share one lab for the
+module; a Bochs host (VMX) joins for its own test.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_guest_net.py
 """
@@ -204,3 +205,20 @@ def test_destroying_a_guest_removes_its_switch_port(hosts):
     assert switch_port(out, g.name) is None and g.mac not in out, out
     assert not hosts.lab.ping(g.ip, count=1, timeout=1)
     assert hosts.lab.ping(GB.ip)  # the other guest is not disturbed
+
+
+def test_netecho_on_a_vmx_host_answers_the_client(hosts, tern):
+    """The same guest and card under VMX (Bochs, which takes one frame per
+    emulated ms: only a few pings)."""
+    tap = hosts.lab.add_tap()
+    bo = tern.boot("bochs", name="bochs", tap=tap, mac="52:54:00:00:02:0c",
+                   cmdline="ip=10.99.0.3/24", wrap=hosts.lab.wrap([]), boot_timeout=300)
+    g = types.SimpleNamespace(name="ev", mac="52:54:00:aa:00:0e", ip="10.99.0.56")
+    t = bo.mark()
+    bo.cmd(f'vm create {g.name} image=netecho mem=4 mac={g.mac} args="ip={g.ip}"')
+    bo.wait_output(rf"^\[ev\] netecho: up mac={g.mac} ip={re.escape(g.ip)}$", 240, since=t)
+    assert hosts.lab.wait_reachable(g.ip, timeout=60)
+    cp = hosts.lab.client(["ping", "-n", "-c", "3", "-i", "0.5", "-W", "3", g.ip])
+    assert " 0% packet loss" in cp.stdout, cp.stdout
+    assert hosts.lab.wait_fdb(g.mac, tap)
+    assert vm_line(bo, g.name) == ("running", g.mac, g.ip)
