@@ -1216,7 +1216,7 @@ def lab_fixture(scope: str = "function", **lab_kwargs):
     @pytest.fixture(scope=scope)
     def _lab(tmp_path_factory):
         if not is_root():
-            pytest.skip("netlab needs root")
+            pytest.fail("netlab needs root: run the tests as root (make test does on CI)")
         lab = Lab(workdir=str(tmp_path_factory.mktemp("netlab")), **lab_kwargs)
         lab.up()
         try:
@@ -1239,7 +1239,7 @@ if _pytest is not None:
         """Call it to make labs (`make(client_ip=...)` takes Lab's arguments);
         all are torn down after the test."""
         if not is_root():
-            _pytest.skip("netlab needs root")
+            _pytest.fail("netlab needs root: run the tests as root (make test does on CI)")
         labs = []
 
         def make(**kw):

@@ -23,7 +23,11 @@ import netlab  # noqa: E402
 from netlab import Lab, netlab_factory  # noqa: E402,F401  (fixture)
 
 NETLAB_PY = os.path.join(os.path.abspath(TOOLS), "netlab.py")
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="netlab needs root")
+@pytest.fixture(autouse=True)
+def needs_root():
+    """The lab needs root: without it every test fails saying so (never skips)."""
+    if os.geteuid() != 0:
+        pytest.fail("netlab needs root: run the tests as root (make test does on CI)")
 
 H1_MAC, H1_IP = "02:00:00:00:01:01", "10.99.0.1"
 H2_MAC, H2_IP = "02:00:00:00:01:02", "10.99.0.2"
@@ -90,7 +94,6 @@ def test_names():
 
 # ---------------------------------------------------------------- as root
 
-@needs_root
 def test_lab_layout_and_teardown():
     lab = Lab().up()
     try:
@@ -116,7 +119,6 @@ def test_lab_layout_and_teardown():
     lab.teardown()  # idempotent
 
 
-@needs_root
 def test_two_labs_in_sequence_get_distinct_names(netlab_factory):
     a = netlab_factory()
     b = netlab_factory(client_ip="10.99.0.200/24")
@@ -124,7 +126,6 @@ def test_two_labs_in_sequence_get_distinct_names(netlab_factory):
     assert "10.99.0.200/24" in b.client(["ip", "-4", "-br", "addr"]).stdout
 
 
-@needs_root
 def test_client_pings_hosts_and_fdb_shows_ports(netlab_factory):
     lab = netlab_factory()
     h1 = lab.add_host("h1", H1_IP, mac=H1_MAC)
@@ -139,7 +140,6 @@ def test_client_pings_hosts_and_fdb_shows_ports(netlab_factory):
     assert lab.fdb_port(H2_MAC.upper()) == "vh2"
 
 
-@needs_root
 def test_cutting_a_port_stops_the_ping(netlab_factory):
     lab = netlab_factory()
     lab.add_host("h1", H1_IP, mac=H1_MAC)
@@ -151,7 +151,6 @@ def test_cutting_a_port_stops_the_ping(netlab_factory):
         assert lab.wait_reachable(H1_IP, timeout=10)
 
 
-@needs_root
 def test_capture_sees_garp_and_rarp_and_bridge_relearns(netlab_factory):
     lab = netlab_factory()
     h1 = lab.add_host("h1", H1_IP, mac=H1_MAC)
@@ -173,7 +172,6 @@ def test_capture_sees_garp_and_rarp_and_bridge_relearns(netlab_factory):
     assert "ARP" in cap.text() or "arp" in cap.text().lower()
 
 
-@needs_root
 def test_emulator_style_tap_host(netlab_factory):
     """A process opening the TAP inside the lab namespace, as QEMU and Bochs
     do, is reachable from the client, learned on the TAP's port, and cut off
@@ -202,7 +200,6 @@ def test_emulator_style_tap_host(netlab_factory):
     assert fake.poll() is None
 
 
-@needs_root
 def test_ping_monitor_measures_an_outage(netlab_factory):
     lab = netlab_factory()
     lab.add_host("h1", H1_IP, mac=H1_MAC)
@@ -219,7 +216,6 @@ def test_ping_monitor_measures_an_outage(netlab_factory):
     assert 0 < st.loss < 1
 
 
-@needs_root
 def test_teardown_after_exception_kills_processes():
     name = None
     with pytest.raises(RuntimeError, match="boom"):
@@ -241,7 +237,6 @@ def test_teardown_after_exception_kills_processes():
     assert not console.isalive()
 
 
-@needs_root
 def test_up_failure_leaves_nothing():
     lab = Lab(client_ip="10.99.0.300/24")  # invalid address: fails half way
     with pytest.raises(netlab.LabError):
@@ -249,7 +244,6 @@ def test_up_failure_leaves_nothing():
     assert lab_namespaces(lab.name) == []
 
 
-@needs_root
 def test_failed_up_never_deletes_a_namespace_it_did_not_make():
     name = netlab.new_name()
     subprocess.run(["ip", "netns", "add", f"{name}-cli"], check=True)  # a stranger's
@@ -261,7 +255,6 @@ def test_failed_up_never_deletes_a_namespace_it_did_not_make():
         subprocess.run(["ip", "netns", "del", f"{name}-cli"])
 
 
-@needs_root
 def test_ipv6_is_off_in_the_lab(netlab_factory):
     lab = netlab_factory()
     for ns in (lab.ns, lab.client_ns):
@@ -284,7 +277,6 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@needs_root
 @pytest.mark.parametrize("how", ["exit", "sigterm", "sighup"])
 def test_teardown_at_exit_and_on_signal(how):
     p = subprocess.Popen([sys.executable, "-c", SCRIPT.format(tools=os.path.abspath(TOOLS)),
@@ -299,7 +291,6 @@ def test_teardown_at_exit_and_on_signal(how):
     assert lab_namespaces(name) == []
 
 
-@needs_root
 def test_cli_up_status_down():
     name = "cli" + netlab.new_name()[1:8]
     run = lambda *a: subprocess.run([sys.executable, NETLAB_PY, *a], capture_output=True,
@@ -327,7 +318,6 @@ def test_cli_up_status_down():
     assert run("down", "--name", name).returncode == 0  # idempotent
 
 
-@needs_root
 def test_prune_removes_labs_of_dead_processes():
     script = SCRIPT.format(tools=os.path.abspath(TOOLS))
     # SIGKILL: no atexit, no handler: the lab is left behind, as after a crash
