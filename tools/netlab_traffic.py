@@ -1,0 +1,141 @@
+"""netlab_traffic: packet capture (tcpdump) and a ping monitor, run in a lab namespace."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import signal
+import subprocess
+import time
+from typing import Callable, List, Optional
+
+from netlab_base import *  # noqa: F401,F403
+from netlab_base import _run  # noqa: F401
+from netlab_frames import *  # noqa: F401,F403
+
+# --------------------------------------------------------------------------
+# capture and ping monitor
+# --------------------------------------------------------------------------
+
+class Capture:
+    """tcpdump writing a pcap in a namespace; frames() parses what it has so far.
+
+    Started by Lab.capture(); tcpdump runs with -n -e -U --immediate-mode so
+    each frame reaches the file at once."""
+
+    def __init__(self, lab: "Lab", ns: str, ifname: str, bpf: str, path: str):
+        self.lab, self.ns, self.ifname, self.bpf, self.path = lab, ns, ifname, bpf, path
+        self.errpath = path + ".stderr"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 10.0) -> "Capture":
+        cmd = ["tcpdump", "-i", self.ifname, "-n", "-e", "-U", "--immediate-mode",
+               "-Z", "root", "-s", "512", "-w", self.path] + (self.bpf.split() if self.bpf else [])
+        with open(self.errpath, "w") as err:
+            self.proc = self.lab.popen(cmd, ns=self.ns, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.errpath) as f:
+                if "listening on" in f.read():
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        with open(self.errpath) as f:
+            msg = f.read().strip()
+        self.stop()
+        raise LabError(f"tcpdump did not start on {self.ns}/{self.ifname}: {msg}")
+
+    def frames(self) -> List[Frame]:
+        return parse_pcap(self.path)
+
+    def wait_for(self, pred: Callable[[Frame], bool], count: int = 1,
+                 timeout: float = 10.0) -> List[Frame]:
+        """Wait until at least `count` frames match `pred`; return the matches
+        (possibly fewer than `count` after the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [f for f in self.frames() if pred(f)]
+            if len(got) >= count or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.05)
+
+    def stop(self) -> List[Frame]:
+        """Stop tcpdump (SIGINT flushes the file) and return all frames."""
+        p = self.proc
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return self.frames()
+
+    def text(self) -> str:
+        """The capture as tcpdump prints it (-e -n -v), for logs."""
+        cp = _run(["tcpdump", "-r", self.path, "-e", "-n", "-v"], check=False)
+        return cp.stdout
+
+
+@dataclasses.dataclass
+class PingStats:
+    transmitted: int
+    received: int
+    lost: List[int]              # icmp_seq numbers with no reply
+    max_gap: float               # longest time between two consecutive replies, s
+    first_reply: Optional[float]
+    last_reply: Optional[float]
+
+    @property
+    def loss(self) -> float:
+        return 1.0 - self.received / self.transmitted if self.transmitted else 1.0
+
+
+class PingMonitor:
+    """`ping -D -O -i INTERVAL` running in the client namespace, into a file.
+
+    stop() ends it and returns PingStats; stats() parses without stopping."""
+
+    _REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .*icmp_seq=(\d+)")
+    _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
+
+    def __init__(self, lab: "Lab", ip: str, interval: float, path: str, ns: str):
+        self.path = path
+        with open(path, "w") as out:
+            self.proc = lab.popen(["ping", "-n", "-D", "-O", "-W", "1", "-i", str(interval),
+                                   ip], ns=ns, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop(self) -> PingStats:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.stats()
+
+    def stats(self) -> PingStats:
+        with open(self.path) as f:
+            text = f.read()
+        replies = {}
+        max_seq = 0
+        for line in text.splitlines():
+            m = self._REPLY.match(line)
+            if m:
+                seq = int(m.group(2))
+                replies.setdefault(seq, float(m.group(1)))
+            m2 = re.search(r"icmp_seq=(\d+)", line)
+            if m2:
+                max_seq = max(max_seq, int(m2.group(1)))
+        m = self._SUMMARY.search(text)
+        transmitted = int(m.group(1)) if m else max_seq
+        times = sorted(replies.values())
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        lost = [s for s in range(1, transmitted + 1) if s not in replies]
+        return PingStats(transmitted=transmitted, received=len(replies), lost=lost,
+                         max_gap=max(gaps) if gaps else 0.0,
+                         first_reply=times[0] if times else None,
+                         last_reply=times[-1] if times else None)
+
+
