@@ -87,8 +87,7 @@ def main() -> int:
             ping = None
             if netecho:
                 step(f"host A: a networked guest 'echo1' with its own MAC {GUEST_MAC} and IP {GUEST_IP}")
-                show(a, "A", f"vm create echo1 image=netecho mem=8 mac={GUEST_MAC} ip={GUEST_IP} "
-                             f'args="ip={GUEST_IP}"')
+                show(a, "A", f'vm create echo1 image=netecho mem=8 mac={GUEST_MAC} args="ip={GUEST_IP}"')
                 if not lab.wait_reachable(GUEST_IP, timeout=60):
                     say("error: the client cannot reach echo1 on host A")
                     return 1
@@ -104,8 +103,11 @@ def main() -> int:
                 time.sleep(2)
                 stats = ping.stop()
                 step("the client's pings while the guest moved")
-                say(f"sent {stats.transmitted}, answered {stats.received}, lost {stats.loss}, "
+                say(f"sent {stats.transmitted}, answered {stats.received}, lost {len(stats.lost)}, "
                     f"longest gap between answers {stats.max_gap * 1000:.0f} ms")
+                fdb = lab.fdb()
+                say(f"bridge: {GUEST_MAC} is now on port "
+                    f"{next((p for m, p in fdb if m == GUEST_MAC), '?')} (host B's tap)")
                 step("host A migrates the memory-writing guest too")
                 show(a, "A", f"migrate web1 {HOSTS['B'][0]}")
                 print_migration_log(a, "web1")
