@@ -118,7 +118,7 @@ static void on_send_done(void *ctx, const struct mig_summary *sum)
 	print_block(text);
 }
 
-static void finish_outgoing(int rc)
+static void finish_outgoing(void)
 {
 	enum mig_result res = mig_send_result(out.s);
 	const char *why = mig_send_reason(out.s);
@@ -138,7 +138,6 @@ static void finish_outgoing(int rc)
 			cmd_error("migrate %s: failed: %s; the guest keeps running here", out.name, why);
 		remember("out %s -> %s: %s (%s)", out.name, out.peer, mig_stats_result_name(res), why);
 	}
-	(void)rc;
 	mig_send_free(out.s);
 	out.s = NULL;
 	out.vm = NULL;
@@ -306,9 +305,8 @@ static bool migrate_poll(void)
 
 	if (out.s) {
 		busy = true;
-		int rc = mig_send_poll(out.s);
-		if (rc <= 0)
-			finish_outgoing(rc);
+		if (mig_send_poll(out.s) <= 0)
+			finish_outgoing();
 	}
 	for (int i = 0; i < MAX_INCOMING; i++) {
 		if (!in[i].r)
