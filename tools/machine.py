@@ -203,7 +203,7 @@ class Console:
     def cmd(self, line: str, timeout: float = 30) -> str:
         """Runs one console command; returns its output without the echo."""
         self.p.buffer = ""  # drop stale output (an earlier prompt must not answer this command)
-        self.p.send(line + "\r")
+        self.send(line + "\r")
         out = self.wait_prompt(timeout)
         out = out.replace("\r\n", "\n").replace("\r", "")
         # Asynchronous lines (guest output, migration progress) may come
@@ -211,8 +211,38 @@ class Console:
         at = out.find(line + "\n")
         return out[at + len(line) + 1:] if at >= 0 else out.partition("\n")[2]
 
+    # -- Tern's own outputs, parsed once for every test -------------------------
+    def mem_free_kib(self) -> int:
+        """`mem`'s free memory, KiB."""
+        return int(re.search(r"^free:\s+\d+ MiB \((\d+) KiB\)", self.cmd("mem"), re.M).group(1))
+
+    def vm_list(self) -> dict:
+        """`vm list` as {name: {state, mem, exits, dirty, mac, ip, migrating, stopped}};
+        `stopped` is the reason line of a stopped VM, else ""."""
+        rows, last = {}, None
+        for line in self.cmd("vm list").splitlines():
+            m = re.match(r"^(\S+)\s+(running|paused|halted|stopped|incoming)\s+(\d+)\s+(\d+)\s+(\S+)"
+                         r"\s+([0-9a-f:]{17})\s+(\S+)(\s+\(migrating\))?\s*$", line)
+            if m:
+                last = m.group(1)
+                rows[last] = {"state": m.group(2), "mem": int(m.group(3)), "exits": int(m.group(4)),
+                              "dirty": m.group(5), "mac": m.group(6), "ip": m.group(7),
+                              "migrating": bool(m.group(8)), "stopped": ""}
+            elif last and line.strip().startswith("stopped:"):
+                rows[last]["stopped"] = line.strip()[len("stopped:"):].strip()
+        return rows
+
     def send(self, data: str):
-        self.p.send(data)
+        """Types data on the console. Bochs' serial backend has no flow
+        control and delivers bytes at line rate, so a burst can overflow the
+        emulated 16550's 16-byte FIFO while Tern is in a guest slice; there
+        we type like a person (4 bytes, then 4 ms)."""
+        if self.machine.kind != "bochs":
+            self.p.send(data)
+            return
+        for i in range(0, len(data), 4):
+            self.p.send(data[i:i + 4])
+            time.sleep(0.004)
 
     def expect(self, pattern, timeout: float = 30):
         self.p.expect(pattern, timeout=timeout)

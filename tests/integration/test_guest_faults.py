@@ -14,21 +14,9 @@ BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-b
 GOOD = r"^\[good\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)"
 
 
-def mem_free_kib(host):
-    return int(re.search(r"free:\s+\d+ MiB \((\d+) KiB\)", host.cmd("mem")).group(1))
-
-
 def vm_rows(host):
     """name -> (state, the 'stopped:' reason or '') from `vm list`."""
-    rows, last = {}, None
-    for line in host.cmd("vm list").splitlines():
-        m = re.match(r"^(\S+)\s+(running|paused|halted|stopped|incoming)\s+\d+", line)
-        if m:
-            last = m.group(1)
-            rows[last] = [m.group(2), ""]
-        elif last and line.strip().startswith("stopped:"):
-            rows[last][1] = line.strip()[len("stopped:"):].strip()
-    return {k: tuple(v) for k, v in rows.items()}
+    return {n: (r["state"], r["stopped"]) for n, r in host.vm_list().items()}
 
 
 def good_gen(host, since, timeout=240):
@@ -46,7 +34,7 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
     host.cmd('vm create good image=memcheck mem=8 args="rate=2000 verify=1"')
     gen0, errors = good_gen(host, t0)
     assert errors == 0
-    free0 = mem_free_kib(host)
+    free0 = host.mem_free_kib()
 
     # Triple fault: stopped with that reason, at once.
     t1 = host.mark()
@@ -89,7 +77,7 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
     assert host.cmd("version").startswith("Tern ")
     for name in ("tf", "out", "far"):
         assert f"vm {name}: destroyed" in host.cmd(f"vm destroy {name}")
-    assert mem_free_kib(host) == free0
+    assert host.mem_free_kib() == free0
     assert set(vm_rows(host)) == {"good"}
     _, errors = good_gen(host, host.mark())
     assert errors == 0

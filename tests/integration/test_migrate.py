@@ -45,10 +45,6 @@ def pair(request):
             f.close()
 
 
-def mem_free_kib(host):
-    return int(re.search(r"free:\s+\d+ MiB \((\d+) KiB\)", host.cmd("mem")).group(1))
-
-
 def verify_line(host, since, timeout=180):
     """The next full verification memcheck prints: (generation, errors)."""
     m = host.wait_output(r"^\[m\] memcheck: gen=(\d+) verified=(\d+) errors=(\d+)", timeout, since=since)
@@ -56,8 +52,7 @@ def verify_line(host, since, timeout=180):
 
 
 def vm_state(host, name="m"):
-    m = re.search(rf"^{name}\s+(\S+)", host.cmd("vm list"), re.M)
-    return m.group(1) if m else None
+    return host.vm_list().get(name, {}).get("state")
 
 
 def migrate(src, dst, dst_ip, opts="", timeout=300):
@@ -86,7 +81,7 @@ def check_moved(src, dst, gen_before, dst_since):
 
 def test_live_migration_of_a_writing_64mib_guest_loses_no_page(pair):
     a, b = pair.a, pair.b
-    free_a, free_b = mem_free_kib(a), mem_free_kib(b)
+    free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=64 args="rate=5000 verify=1"')
     gen0, errors = verify_line(a, t)
@@ -100,9 +95,9 @@ def test_live_migration_of_a_writing_64mib_guest_loses_no_page(pair):
     assert int(re.search(r"^rounds:\s+(\d+)", summary, re.M).group(1)) >= 2
     assert "dirty logging with A/D bits (SVM)" in a.cmd("log")
     gen = check_moved(a, b, gen0, tb)
-    assert mem_free_kib(a) == free_a  # the source gave every page back
+    assert a.mem_free_kib() == free_a  # the source gave every page back
     b.cmd("vm destroy m")
-    assert mem_free_kib(b) == free_b
+    assert b.mem_free_kib() == free_b
     assert re.search(r"out m -> 10\.99\.0\.2:7000: done", a.cmd("migrate history"))
     assert re.search(r"in  m: done", b.cmd("migrate history"))
     assert gen > gen0
@@ -121,8 +116,8 @@ def test_offline_migration_pauses_first_and_copies_once(pair):
 
 
 def test_ping_pong_ten_migrations_verified_each_time_and_no_memory_leaks(pair):
-    a, b = pair.a, pair.b
-    free = {h: mem_free_kib(pair.hosts[h]) for h in ("a", "b")}
+    a = pair.a
+    free = {h: pair.hosts[h].mem_free_kib() for h in ("a", "b")}
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=32 args="rate=3000 verify=1"')
     gen, _ = verify_line(a, t)
@@ -136,7 +131,7 @@ def test_ping_pong_ten_migrations_verified_each_time_and_no_memory_leaks(pair):
         where = there
     pair.hosts[where].cmd("vm destroy m")
     for h in ("a", "b"):
-        assert mem_free_kib(pair.hosts[h]) == free[h], f"host {h} leaked memory"
+        assert pair.hosts[h].mem_free_kib() == free[h], f"host {h} leaked memory"
 
 
 def test_vmx_pair_in_bochs_migrates_live_with_pml(netlab_factory, request):

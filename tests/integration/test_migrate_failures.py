@@ -135,18 +135,8 @@ def tern_ping(c, ip, count=3):
 
 
 def vms(c):
-    """`vm list` as {name: {"state", "mem", "dirty", "mac", "migrating"}}."""
-    out = {}
-    for m in re.finditer(r"^(\S+) +(\S+) +(\d+) +\d+ +(\S+) +([0-9a-f:]{17}) +\S+"
-                         r"( +\(migrating\))?$", c.cmd("vm list"), re.M):
-        if m.group(1) != "NAME":
-            out[m.group(1)] = {"state": m.group(2), "mem": int(m.group(3)), "dirty": m.group(4),
-                               "mac": m.group(5), "migrating": bool(m.group(6))}
-    return out
-
-
-def mem_free_kib(c):
-    return int(re.search(r"^free:\s+\d+ MiB \((\d+) KiB\)", c.cmd("mem"), re.M).group(1))
+    """`vm list` as {name: {"state", "mem", "dirty", "mac", "migrating", ...}}."""
+    return c.vm_list()
 
 
 def wait_idle(c, timeout=30):
@@ -238,7 +228,7 @@ def assert_b_holds_nothing(pair, free_before, keep=()):
     b = pair.b
     wait_idle(b)
     assert sorted(vms(b)) == sorted(keep)
-    assert mem_free_kib(b) == free_before
+    assert b.mem_free_kib() == free_before
     assert "incoming: listening on TCP port 7000" in b.cmd("migrate status")
 
 
@@ -261,7 +251,7 @@ def peer(pair, *args, timeout=60):
 def test_cancel_during_transfer_keeps_the_guest_on_a_and_b_discards_it(pair):
     a, b = pair.a, pair.b
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair, SLOW)
     wait_mid_transfer(pair)
     assert "migrate m: cancelling" in a.cmd("migrate cancel m")
@@ -280,7 +270,7 @@ def test_cancel_during_transfer_keeps_the_guest_on_a_and_b_discards_it(pair):
 def test_cancel_on_the_destination_fails_the_source_which_keeps_the_guest(pair):
     a, b = pair.a, pair.b
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair, SLOW)
     wait_mid_transfer(pair)
     assert "incoming m: cancelling" in b.cmd("migrate cancel m")
@@ -299,7 +289,7 @@ def test_cancel_on_the_destination_fails_the_source_which_keeps_the_guest(pair):
 def test_different_keys_fail_authentication_on_both_hosts(pair):
     a, b = pair.a, pair.b
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     b.cmd("migrate key not-the-same-secret")
     ta, tb = start_migration(pair)
     why_a = source_failed(a, ta)
@@ -317,7 +307,7 @@ def test_destination_refuses_a_source_whose_proof_is_wrong(pair):
     """The other direction of the challenge: B checks the source's proof
     (a scripted source that got B's HELLO and AUTH right but not its own)."""
     b = pair.b
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     tb = b.mark()
     got = peer(pair, "source", IP_B, "7000", "bad-proof", "--key", KEY)
     assert [x["type"] for x in got["answers"]] == ["HELLO", "AUTH", "REFUSE"], got
@@ -333,7 +323,7 @@ def test_destination_out_of_memory_refuses_and_keeps_its_own_guests(pair):
     out = b.cmd("vm create filler image=memcheck mem=400 --paused")
     assert "vm filler: created (400 MiB, memcheck), paused" in out, out
     guest = start_guest(pair, mem=128, rate=5000)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     assert free_b < 128 << 10
     ta, tb = start_migration(pair)
     why_a = source_failed(a, ta)
@@ -353,7 +343,7 @@ def test_name_in_use_on_the_destination_is_refused(pair):
     guest = start_guest(pair)
     assert "vm m: created" in b.cmd("vm create m image=memcheck mem=8 --paused")
     theirs = vms(b)["m"]
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair)
     why_a = source_failed(a, ta)
     why_b = destination_failed(b, tb)
@@ -372,7 +362,7 @@ def test_mac_in_use_on_the_destination_is_refused(pair):
     out = b.cmd(f"vm create x image=memcheck mem=8 mac={guest.mac} --paused")
     assert "vm x: created" in out, out
     assert vms(b)["x"]["mac"] == guest.mac
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair)
     why_a = source_failed(a, ta)
     why_b = destination_failed(b, tb)
@@ -388,7 +378,7 @@ def test_destination_refuses_a_guest_whose_cpuid_baseline_it_cannot_offer(pair, 
     """A real guest config (recorded from A) with one byte of its CPUID
     baseline changed."""
     b = pair.b
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     tb = b.mark()
     got = peer(pair, "source", IP_B, "7000", "bad-cpuid", "--key", KEY,
                "--config", recording.config)
@@ -422,7 +412,7 @@ def test_destination_without_a_key_refuses_and_says_so(pair, keyless_b):
     a, b = pair.a, pair.b
     assert "migration key set" in a.cmd(f"migrate key {KEY}")
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair)
     why_a = source_failed(a, ta)
     why_b = destination_failed(b, tb, name=None)
@@ -444,7 +434,7 @@ def keyless_b(pair):
 def test_connection_cut_mid_transfer_both_give_up_and_b_discards_the_guest(pair):
     a, b, lab = pair.a, pair.b, pair.lab
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair, SLOW)
     wait_mid_transfer(pair)
     lab.port(pair.taps["b"], up=False)
@@ -511,7 +501,7 @@ BAD_STREAMS = [
 @pytest.mark.parametrize("case,why,code", BAD_STREAMS, ids=[c[0] for c in BAD_STREAMS])
 def test_destination_refuses_a_malformed_stream_with_one_line_and_stays_up(pair, case, why, code):
     b = pair.b
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     tb = b.mark()
     got = peer(pair, "source", IP_B, "7000", case)
     if code:
@@ -583,7 +573,7 @@ def test_destination_discards_an_accepted_guest_when_the_stream_breaks(pair, rec
     """A real guest config is accepted (B reserves the guest, `incoming`),
     then the page stream is cut short or turns to garbage."""
     b = pair.b
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     tb = b.mark()
     flag = os.path.join(peer_dir(), f"{case}.waiting")
     proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "source", IP_B, "7000", case,
@@ -597,7 +587,7 @@ def test_destination_discards_an_accepted_guest_when_the_stream_breaks(pair, rec
             time.sleep(0.1)
         held = vms(b)
         assert held["ghost"]["state"] == "incoming" and held["ghost"]["mem"] == 8, held
-        assert mem_free_kib(b) < free_b
+        assert b.mem_free_kib() < free_b
         os.unlink(flag)
         got = json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
     finally:
@@ -628,7 +618,7 @@ def test_faithful_replay_of_a_recorded_stream_is_accepted(pair, recording):
 
 def test_one_flipped_byte_of_page_data_fails_the_checksum_and_b_keeps_nothing(pair, recording):
     b = pair.b
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     tb = b.mark()
     got = peer(pair, "source", IP_B, "7000", "replay-corrupt", "--key", KEY,
                "--config", recording.config, "--stream", recording.stream)
@@ -647,7 +637,7 @@ def test_after_the_failures_a_migration_between_the_same_hosts_succeeds(pair):
     listener) stands in the way of the next migration."""
     a, b = pair.a, pair.b
     guest = start_guest(pair)
-    free_b = mem_free_kib(b)
+    free_b = b.mem_free_kib()
     ta, tb = start_migration(pair)
     m = a.wait_output(r"^result: +(.*)$", 120, since=ta)
     assert m.group(1) == "completed, guest running on the destination", a.log.text[ta:]
@@ -656,7 +646,7 @@ def test_after_the_failures_a_migration_between_the_same_hosts_succeeds(pair):
     assert errors == 0 and gen > guest.gen
     assert "m" not in vms(a)
     b.cmd("vm destroy m")
-    assert mem_free_kib(b) == free_b
+    assert b.mem_free_kib() == free_b
 
 
 def test_source_keeps_the_guest_paused_when_the_hand_off_outcome_is_unknown(pair):

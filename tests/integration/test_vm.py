@@ -8,21 +8,16 @@ import pytest
 BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-bochs")]
 
 
-def mem_free_kib(host):
-    return int(re.search(r"free:\s+\d+ MiB \((\d+) KiB\)", host.cmd("mem")).group(1))
-
-
 def vm_row(host, name):
-    out = host.cmd("vm list")
-    m = re.search(rf"^{name}\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)", out, re.M)
-    assert m, f"{name} not in vm list:\n{out}"
-    return {"state": m.group(1), "mem": int(m.group(2)), "exits": int(m.group(3)), "dirty": m.group(4)}
+    rows = host.vm_list()
+    assert name in rows, f"{name} not in vm list: {rows}"
+    return rows[name]
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_two_guests_run_pause_resume_and_destroy(tern, kind):
     host = tern.boot(kind)
-    free0 = mem_free_kib(host)
+    free0 = host.mem_free_kib()
     t0 = host.mark()
     out = host.cmd('vm create a image=memcheck mem=16 args="verify=1 rate=2000"')
     assert "vm a: created (16 MiB, memcheck)" in out, out
@@ -34,7 +29,7 @@ def test_two_guests_run_pause_resume_and_destroy(tern, kind):
     host.wait_output(r"^\[b\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t1)
     assert vm_row(host, "a")["state"] == "running"
     assert vm_row(host, "b")["state"] == "running"
-    assert mem_free_kib(host) <= free0 - 24 * 1024
+    assert host.mem_free_kib() <= free0 - 24 * 1024
 
     # A paused guest does not run: its exit count stands still while b goes on.
     assert "vm a: paused" in host.cmd("vm pause a")
@@ -48,13 +43,13 @@ def test_two_guests_run_pause_resume_and_destroy(tern, kind):
 
     assert "vm a: running" in host.cmd("vm resume a")
     t3 = host.mark()
-    m = host.wait_output(r"^\[a\] memcheck: gen=(\d+) verified=\d+ errors=0", 240, since=t3)
+    host.wait_output(r"^\[a\] memcheck: gen=\d+ verified=\d+ errors=0", 240, since=t3)
     assert vm_row(host, "a")["exits"] > e2["exits"]
 
     assert "vm a: destroyed" in host.cmd("vm destroy a")
     assert "vm b: destroyed" in host.cmd("vm destroy b")
     assert not re.search(r"^[ab]\s", host.cmd("vm list"), re.M)
-    assert mem_free_kib(host) == free0
+    assert host.mem_free_kib() == free0
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
