@@ -232,6 +232,13 @@ class Console:
                 rows[last]["stopped"] = line.strip()[len("stopped:"):].strip()
         return rows
 
+    def memcheck_verified(self, name: str, since: int, timeout: float = 180):
+        """The next full verification guest NAME's memcheck prints after `since`:
+        (generation, errors)."""
+        m = self.wait_output(rf"^\[{re.escape(name)}\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)",
+                             timeout, since=since)
+        return int(m.group(1)), int(m.group(2))
+
     def send(self, data: str):
         """Types data on the console. Bochs' serial backend has no flow
         control and delivers bytes at line rate, so a burst can overflow the

@@ -11,18 +11,12 @@ import re
 import pytest
 
 BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-bochs")]
-GOOD = r"^\[good\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)"
 
 
 def vm_rows(host):
     """name -> (state, the 'stopped:' reason or '') from `vm list`."""
     return {n: (r["state"], r["stopped"]) for n, r in host.vm_list().items()}
 
-
-def good_gen(host, since, timeout=240):
-    """The next verification line of the healthy guest: (gen, errors)."""
-    m = host.wait_output(GOOD, timeout, since=since)
-    return int(m.group(1)), int(m.group(2))
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
@@ -32,7 +26,7 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
     # A healthy neighbour that keeps verifying its memory all along.
     t0 = host.mark()
     host.cmd('vm create good image=memcheck mem=8 args="rate=2000 verify=1"')
-    gen0, errors = good_gen(host, t0)
+    gen0, errors = host.memcheck_verified("good", t0, 240)
     assert errors == 0
     free0 = host.mem_free_kib()
 
@@ -65,10 +59,10 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
     # The neighbour went on writing and verifying, with no error, and a
     # stopped guest stays stopped (its exit count stands still).
     t4 = host.mark()
-    gen1, errors = good_gen(host, t4)
+    gen1, errors = host.memcheck_verified("good", t4, 240)
     assert errors == 0 and gen1 > gen0
     exits = re.search(r"^tf\s+stopped\s+\d+\s+(\d+)", host.cmd("vm list"), re.M).group(1)
-    good_gen(host, host.mark())
+    host.memcheck_verified("good", host.mark(), 240)
     assert re.search(rf"^tf\s+stopped\s+\d+\s+{exits}\s", host.cmd("vm list"), re.M)
     assert not re.search(r"^\[(tf|out|far)\] ", host.log.text[t4:], re.M)
 
@@ -79,6 +73,6 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
         assert f"vm {name}: destroyed" in host.cmd(f"vm destroy {name}")
     assert host.mem_free_kib() == free0
     assert set(vm_rows(host)) == {"good"}
-    _, errors = good_gen(host, host.mark())
+    _, errors = host.memcheck_verified("good", host.mark(), 240)
     assert errors == 0
     assert "Tern stopped" not in host.log.text, "Tern itself faulted"

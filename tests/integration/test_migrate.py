@@ -45,12 +45,6 @@ def pair(request):
             f.close()
 
 
-def verify_line(host, since, timeout=180):
-    """The next full verification memcheck prints: (generation, errors)."""
-    m = host.wait_output(r"^\[m\] memcheck: gen=(\d+) verified=(\d+) errors=(\d+)", timeout, since=since)
-    return int(m.group(1)), int(m.group(3))
-
-
 def vm_state(host, name="m"):
     return host.vm_list().get(name, {}).get("state")
 
@@ -73,7 +67,7 @@ def check_moved(src, dst, gen_before, dst_since):
     t = dst.mark()
     assert vm_state(dst) == "running"
     assert vm_state(src) is None
-    gen, errors = verify_line(dst, t)
+    gen, errors = dst.memcheck_verified("m", t)
     assert errors == 0, dst.log.text[t:]
     assert gen > gen_before, f"generation went back: {gen} after {gen_before}"
     return gen
@@ -84,7 +78,7 @@ def test_live_migration_of_a_writing_64mib_guest_loses_no_page(pair):
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=64 args="rate=5000 verify=1"')
-    gen0, errors = verify_line(a, t)
+    gen0, errors = a.memcheck_verified("m", t)
     assert errors == 0
     tb = b.mark()
     summary = migrate(a, b, IP["b"])
@@ -107,7 +101,7 @@ def test_offline_migration_pauses_first_and_copies_once(pair):
     a, b = pair.a, pair.b
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=32 args="rate=2000 verify=1"')
-    gen0, _ = verify_line(a, t)
+    gen0, _ = a.memcheck_verified("m", t)
     tb = b.mark()
     summary = migrate(a, b, IP["b"], "--offline")
     assert re.search(r"^rounds:\s+1$", summary, re.M), summary
@@ -120,7 +114,7 @@ def test_ping_pong_ten_migrations_verified_each_time_and_no_memory_leaks(pair):
     free = {h: pair.hosts[h].mem_free_kib() for h in ("a", "b")}
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=32 args="rate=3000 verify=1"')
-    gen, _ = verify_line(a, t)
+    gen, _ = a.memcheck_verified("m", t)
     where = "a"
     for i in range(10):
         there = "b" if where == "a" else "a"
@@ -141,7 +135,7 @@ def test_vmx_pair_in_bochs_migrates_live_with_pml(netlab_factory, request):
         a, b = p.a, p.b
         t = a.mark()
         a.cmd('vm create m image=memcheck mem=16 args="rate=500 verify=1"')
-        gen0, _ = verify_line(a, t, timeout=300)
+        gen0, _ = a.memcheck_verified("m", t, 300)
         tb = b.mark()
         migrate(a, b, IP["b"], timeout=600)
         assert "dirty logging with PML (VMX)" in a.cmd("log")

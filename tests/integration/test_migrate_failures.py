@@ -152,13 +152,6 @@ def last_history(c):
     return lines[-1]
 
 
-def verify_line(c, since, timeout=120, name="m"):
-    """The next full verification memcheck prints after `since`: (gen, errors)."""
-    m = c.wait_output(rf"^\[{name}\] memcheck: gen=(\d+) verified=(\d+) errors=(\d+)", timeout,
-                      since=since)
-    return int(m.group(1)), int(m.group(3))
-
-
 def source_failed(c, since, timeout=90):
     """A's one-line failure message; returns its reason."""
     m = c.wait_output(r"^error: migrate m: failed: (.*); the guest keeps running here$", timeout,
@@ -180,7 +173,7 @@ def start_guest(pair, mem=16, rate=2000):
     t = a.mark()
     out = a.cmd(f'vm create m image=memcheck mem={mem} args="rate={rate} verify=1"')
     assert f"vm m: created ({mem} MiB, memcheck)" in out, out
-    gen, errors = verify_line(a, t)
+    gen, errors = a.memcheck_verified("m", t, 120)
     assert errors == 0, a.log.text[t:]
     return types.SimpleNamespace(gen=gen, mac=vms(a)["m"]["mac"], since=t)
 
@@ -217,7 +210,7 @@ def assert_guest_stayed_on_a(pair, guest, since):
     ours = vms(a)["m"]
     assert (ours["state"], ours["mac"], ours["migrating"]) == ("running", guest.mac, False)
     assert ours["dirty"] == "off"  # the migration's dirty logging was stopped
-    gen, errors = verify_line(a, since)
+    gen, errors = a.memcheck_verified("m", since, 120)
     assert errors == 0, a.log.text[since:]
     assert gen > guest.gen
     assert "MISMATCH" not in a.log.text[guest.since:]
@@ -527,7 +520,7 @@ def recording(pair):
     save = os.path.join(peer_dir(), "guest.bin")
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=8 args="rate=2000 verify=1"')
-    gen, _ = verify_line(a, t)
+    gen, _ = a.memcheck_verified("m", t, 120)
     guest = types.SimpleNamespace(gen=gen, mac=vms(a)["m"]["mac"], since=t)
     proc = lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
                              "--save", save, "--mode", "record"],
@@ -611,7 +604,7 @@ def test_faithful_replay_of_a_recorded_stream_is_accepted(pair, recording):
                "--stream", recording.stream)
     assert got["answers"][-1]["type"] == "HANDOFF_DONE", got
     b.wait_output(r"^incoming ghost: completed", 30, since=tb)
-    gen, errors = verify_line(b, tb, name="ghost")
+    gen, errors = b.memcheck_verified("ghost", tb, 120)
     assert errors == 0 and gen > recording.guest.gen
     assert vms(b)["ghost"]["state"] == "running"
 
@@ -642,7 +635,7 @@ def test_after_the_failures_a_migration_between_the_same_hosts_succeeds(pair):
     m = a.wait_output(r"^result: +(.*)$", 120, since=ta)
     assert m.group(1) == "completed, guest running on the destination", a.log.text[ta:]
     b.wait_output(r"^incoming m: completed", 30, since=tb)
-    gen, errors = verify_line(b, tb)
+    gen, errors = b.memcheck_verified("m", tb, 120)
     assert errors == 0 and gen > guest.gen
     assert "m" not in vms(a)
     b.cmd("vm destroy m")
@@ -661,7 +654,7 @@ def test_source_keeps_the_guest_paused_when_the_hand_off_outcome_is_unknown(pair
     save = os.path.join(peer_dir(), "vanish.bin")
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=8 args="rate=2000 verify=1"')
-    gen, _ = verify_line(a, t)
+    gen, _ = a.memcheck_verified("m", t, 120)
     proc = lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
                              "--save", save, "--mode", "vanish"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
