@@ -120,7 +120,9 @@ struct hv_ops {
 	 * the kernel may change them (e.g. AL for IN) before the next run. */
 	int (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
 	void (*get_state)(struct vcpu *v, struct vcpu_state *s);
-	void (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+	/* Refuses (-EINVAL, nothing changed) a state this backend cannot run:
+	 * a migrated blob is hostile input until checked. */
+	int (*set_state)(struct vcpu *v, const struct vcpu_state *s);
 
 	/* SLAT: 4 KiB leaves everywhere (dirty tracking needs them), RWX,
 	 * write-back. map() may be called repeatedly for disjoint ranges. */

@@ -268,7 +268,10 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 		return rc;
 	}
 	multiboot_state(&st, entry, mbi);
-	hv->set_state(&vm->vcpu, &st);
+	if ((rc = hv->set_state(&vm->vcpu, &st))) {
+		release(vm);
+		return rc;
+	}
 	vm->state = paused ? VM_PAUSED : VM_RUNNING;
 	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
 		 paused ? ", paused" : "");

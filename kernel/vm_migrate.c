@@ -284,8 +284,7 @@ static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_
 	if (s.version != VCPU_STATE_VERSION)
 		return -EPROTO;
 	in->halted = s.flags & VCPU_HALTED;
-	hv->set_state(&in->vm->vcpu, &s);
-	return 0;
+	return hv->set_state(&in->vm->vcpu, &s);
 }
 
 static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t len)

@@ -226,7 +226,7 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
 	memcpy(s->fxsave, sv->guest_fx, FXSAVE_BYTES);
 }
 
-static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
+static int svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	struct svm_vcpu *sv = v->arch;
 	uint32_t mxcsr;
@@ -242,6 +242,7 @@ static void svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 	/* New CR3/paging state without the guest writing CR3: nothing
 	 * flushed the ASID's translations of the old one. */
 	sv->flush_pending = true;
+	return 0;
 }
 
 const struct hv_ops svm_ops = {

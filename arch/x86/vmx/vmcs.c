@@ -424,7 +424,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 	memcpy(s->fxsave, x->fx, sizeof(s->fxsave));
 }
 
-void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
+int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	struct vmx_vcpu *x = v->arch;
 	uint64_t efer = s->efer & EFER_GUEST;
@@ -494,6 +494,7 @@ void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	memcpy(&mxcsr, x->fx + FX_MXCSR, 4);
 	mxcsr &= vmx_caps.mxcsr_mask;
 	memcpy(x->fx + FX_MXCSR, &mxcsr, 4);
+	return 0;
 }
 
 /* The architectural state after RESET (SDM Vol. 3A, "Processor State After Reset"); the

@@ -59,7 +59,7 @@ void vmx_write_cr0(struct vcpu *v, uint64_t cr0);
 
 /* vmcs.c: the portable vcpu_state to and from the VMCS. */
 void vmx_get_state(struct vcpu *v, struct vcpu_state *s);
-void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
+int vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
 /* PAE paging outside long mode takes its PDPTEs from the VMCS. */
 void vmx_load_pdptes(struct vcpu *v);
 /* The guest-visible CR0 (guest CR0 under the mask, read shadow above it). */
