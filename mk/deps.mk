@@ -12,10 +12,10 @@ APT_PACKAGES := gcc make binutils git gnu-efi ovmf qemu-system-x86 qemu-utils \
 	iproute2 iputils-ping iperf tcpdump procps socat
 
 APT_UPDATED := $(DEPS_DIR)/.apt-updated
-# apt-get update at most once per build tree.
-define apt_update_once
-	@[ -f $(APT_UPDATED) ] || { mkdir -p $(DEPS_DIR) && apt-get update -q && touch $(APT_UPDATED); }
-endef
+# apt-get update at most once per build tree. A shell command group (no `@`,
+# no tab), so it is correct anywhere in a recipe line: `$(apt_update_once);`,
+# `... && $(apt_update_once) && ...`, or at the start of a line.
+apt_update_once = { [ -f $(APT_UPDATED) ] || { mkdir -p $(DEPS_DIR) && apt-get update -q && touch $(APT_UPDATED); }; }
 
 $(DEPS_STAMP): mk/deps.mk
 	@mkdir -p $(DEPS_DIR)
@@ -24,18 +24,20 @@ $(DEPS_STAMP): mk/deps.mk
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
 		[ "$$(id -u)" = 0 ] || { echo "error: deps: missing packages ($$missing) and not root"; exit 1; }; \
-		[ -f $(APT_UPDATED) ] || { apt-get update -q && touch $(APT_UPDATED); }; \
+		$(apt_update_once); \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 	@touch $@
 
-# deb-src entries are needed for `apt-get source`; add them once if absent.
-$(DEPS_DIR)/.deb-src: $(DEPS_STAMP)
+# deb-src entries are needed for `apt-get source`; add them once if absent,
+# from the machine's own deb entries (same mirrors, suites, components and
+# keys: tools/deb-src.py), so a machine with its own mirror keeps using it.
+DEB_SRC_LIST := /etc/apt/sources.list.d/tern-deb-src.sources
+$(DEPS_DIR)/.deb-src: $(DEPS_STAMP) tools/deb-src.py
 	@if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then \
-		echo "deps: adding deb-src entries for apt-get source"; \
-		printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-			> /etc/apt/sources.list.d/tern-deb-src.sources; \
-		apt-get update -q && touch $(APT_UPDATED); \
+		echo "deps: adding deb-src entries for apt-get source (from the deb entries)"; \
+		$(PYTHON) tools/deb-src.py > $(DEB_SRC_LIST).tmp || { rm -f $(DEB_SRC_LIST).tmp; exit 1; }; \
+		mv $(DEB_SRC_LIST).tmp $(DEB_SRC_LIST) && apt-get update -q && touch $(APT_UPDATED); \
 	fi
 	@touch $@
 
