@@ -103,6 +103,7 @@ def test_apt_update_once_is_valid_shell_mid_line(tmp_path):
     build = tmp_path / "build"
     (build / "deps").mkdir(parents=True)
     (build / "deps" / ".apt-updated").touch()  # updated already: nothing to run
+    (build / "deps" / ".packages").touch()  # the package stamp deps.mk includes
     mk = tmp_path / "Makefile"
     mk.write_text(f"BUILD := {build}\ninclude {ROOT}/mk/deps.mk\n"
                   "probe:\n\t@{ $(apt_update_once); echo mid; } && $(apt_update_once) && echo end\n")
