@@ -6,6 +6,7 @@
 #   make run        one Tern in QEMU (TCG, OVMF, SVM+NPT), console on this terminal
 #   make run-bochs  one Tern in Bochs (VMX+EPT), console on this terminal
 #   make bench      benchmark table, JSON under build/bench/
+#   make fresh-check  make test in a fresh Debian 12 chroot (tools/fresh-check.sh)
 
 BUILD  := build
 PYTHON := /usr/bin/python3
@@ -28,7 +29,7 @@ include mk/kernel.mk
 include $(sort $(filter-out mk/deps.mk mk/kernel.mk mk/images.mk,$(wildcard mk/*.mk)))
 include mk/images.mk
 
-.PHONY: all test unit integration demo run run-bochs bench clean
+.PHONY: all test unit integration demo run run-bochs bench fresh-check clean
 all: $(KERNEL_IMAGES)
 
 test: deps all unit integration
@@ -50,6 +51,11 @@ run-bochs: deps all
 
 bench: deps all $(INTEGRATION_DEPS)
 	$(PYTHON) tools/bench.py
+
+# No deps: it checks a clean clone of HEAD on a machine that has nothing.
+# PYTEST_ARGS narrows the tests run there; FRESH_ARGS adds make arguments.
+fresh-check:
+	tools/fresh-check.sh $(if $(PYTEST_ARGS),"PYTEST_ARGS=$(PYTEST_ARGS)") $(FRESH_ARGS)
 
 clean:
 	rm -rf $(filter-out $(BUILD)/deps,$(wildcard $(BUILD)/*))

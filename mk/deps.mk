@@ -12,10 +12,19 @@ APT_PACKAGES := gcc make binutils git gnu-efi ovmf qemu-system-x86 qemu-utils \
 	iproute2 iputils-ping iperf tcpdump procps socat
 
 APT_UPDATED := $(DEPS_DIR)/.apt-updated
-# apt-get update at most once per build tree.
-define apt_update_once
-	@[ -f $(APT_UPDATED) ] || { mkdir -p $(DEPS_DIR) && apt-get update -q && touch $(APT_UPDATED); }
-endef
+# apt-get update at most once per build tree. A shell command group (no `@`,
+# no tab), so it is correct anywhere in a recipe line: `$(apt_update_once);`,
+# `... && $(apt_update_once) && ...`, or at the start of a line.
+apt_update_once = { [ -f $(APT_UPDATED) ] || { mkdir -p $(DEPS_DIR) && apt-get update -q && touch $(APT_UPDATED); }; }
+
+# The makefiles read compiler paths while make parses them ($(shell gcc
+# ...) in mk/kernel.mk and others); on a fresh machine gcc is not there yet,
+# so those would be empty. Including the stamp makes GNU make install the
+# packages first and then read every makefile again ("How Makefiles Are
+# Remade" in its manual). Not for goals that need no packages.
+ifneq ($(filter-out clean fresh-check,$(or $(MAKECMDGOALS),all)),)
+include $(DEPS_STAMP)
+endif
 
 $(DEPS_STAMP): mk/deps.mk
 	@mkdir -p $(DEPS_DIR)
@@ -24,18 +33,22 @@ $(DEPS_STAMP): mk/deps.mk
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
 		[ "$$(id -u)" = 0 ] || { echo "error: deps: missing packages ($$missing) and not root"; exit 1; }; \
-		[ -f $(APT_UPDATED) ] || { apt-get update -q && touch $(APT_UPDATED); }; \
+		$(apt_update_once); \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 	@touch $@
 
-# deb-src entries are needed for `apt-get source`; add them once if absent.
-$(DEPS_DIR)/.deb-src: $(DEPS_STAMP)
+# deb-src entries are needed for `apt-get source`; add them once if absent,
+# from the machine's own deb entries (same mirrors, suites, components and
+# keys: tools/deb-src.py), so a machine with its own mirror keeps using it.
+DEB_SRC_LIST := /etc/apt/sources.list.d/tern-deb-src.sources
+# Order-only on the stamp (here and below): sources need the packages
+# installed, but a change to the package list must not fetch and rebuild them.
+$(DEPS_DIR)/.deb-src: tools/deb-src.py | $(DEPS_STAMP)
 	@if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then \
-		echo "deps: adding deb-src entries for apt-get source"; \
-		printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-			> /etc/apt/sources.list.d/tern-deb-src.sources; \
-		apt-get update -q && touch $(APT_UPDATED); \
+		echo "deps: adding deb-src entries for apt-get source (from the deb entries)"; \
+		$(PYTHON) tools/deb-src.py > $(DEB_SRC_LIST).tmp || { rm -f $(DEB_SRC_LIST).tmp; exit 1; }; \
+		mv $(DEB_SRC_LIST).tmp $(DEB_SRC_LIST) && apt-get update -q && touch $(APT_UPDATED); \
 	fi
 	@touch $@
 
@@ -52,10 +65,10 @@ define fetch_source
 	@touch $(2)/.unpacked
 endef
 
-$(LWIP_DIR)/.unpacked: $(DEPS_DIR)/.deb-src
+$(LWIP_DIR)/.unpacked: | $(DEPS_DIR)/.deb-src
 	$(call fetch_source,lwip,$(LWIP_DIR))
 
-$(MBEDTLS_DIR)/.unpacked: $(DEPS_DIR)/.deb-src
+$(MBEDTLS_DIR)/.unpacked: | $(DEPS_DIR)/.deb-src
 	$(call fetch_source,mbedtls,$(MBEDTLS_DIR))
 
 # --- newlib, Tern's libc -----------------------------------------------------
@@ -69,7 +82,7 @@ NEWLIB_LIBC  := $(NEWLIB_DIR)/lib/libc.a
 NEWLIB_CFLAGS := -ffreestanding -mno-red-zone -fpic -fno-stack-protector \
 	-fno-omit-frame-pointer -O2 -g -nostdinc -isystem $(shell gcc -print-file-name=include)
 
-$(NEWLIB_SRC)/.unpacked: $(DEPS_STAMP)
+$(NEWLIB_SRC)/.unpacked: | $(DEPS_STAMP)
 	@dpkg-query -W newlib-source >/dev/null 2>&1 || { $(apt_update_once); apt-get install -y -q newlib-source; }
 	rm -rf $(NEWLIB_SRC) && mkdir -p $(DEPS_DIR)
 	tar -C $(DEPS_DIR) -xf $$(ls /usr/src/newlib/newlib-*.tar.* | head -1)

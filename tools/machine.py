@@ -9,8 +9,11 @@ integration tests, `make demo` and `make bench` all boot it the same way:
            build/tern.iso (Multiboot2), an e1000 on i440fx
 
 Each machine gets a work directory holding its own copies of what it writes
-(OVMF variables, the ESP with its command line, the Bochs config) and its
-console log. Debian's /usr/bin/python3 with python3-pexpect.
+(OVMF variables, the ESP with its command line, the Bochs config), its
+console log, and the emulator's own messages (bochs.out, qemu.err). When the
+emulator exits while the harness waits on the console, Console raises
+EmulatorExited quoting the last lines of both. Debian's /usr/bin/python3
+with python3-pexpect.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGA_BIOS = "/usr/share/vgabios/vgabios.bin"
 PROMPT = "tern> "
+TAIL_LINES = 20  # of the emulator's messages and of the console, quoted on failure
 
 # What to install when an emulator is missing: a test must fail saying so.
 NEEDS = {
@@ -60,7 +64,7 @@ class Machine:
     nic: bool = True              # attach an e1000
     tap: Optional[str] = None     # TAP device for the e1000 (else no network peer)
     mac: Optional[str] = None
-    extra: List[str] = field(default_factory=list)
+    extra: List[str] = field(default_factory=list)  # QEMU: more argv; Bochs: more bochsrc lines
 
     def __post_init__(self):
         if self.kind not in ("qemu", "bochs"):
@@ -72,6 +76,12 @@ class Machine:
     @property
     def console_log(self) -> str:
         return os.path.join(self.workdir, "console.log")
+
+    @property
+    def emulator_log(self) -> str:
+        """Where the emulator's own messages go (not the serial console):
+        Bochs' stdout and stderr, QEMU's stderr (when run by Console)."""
+        return os.path.join(self.workdir, "bochs.out" if self.kind == "bochs" else "qemu.err")
 
     # -- media -----------------------------------------------------------------
     def _esp(self) -> str:
@@ -127,6 +137,10 @@ class Machine:
             "com1: enabled=1, mode=term, dev=/dev/tty",
             'display_library: rfb, options="timeout=0"',
             "speaker: enabled=0",
+            # Bochs 2.7 starts its sound mixer thread even with the speaker
+            # off; where ALSA finds no card (fresh machines, CI) that thread
+            # aborts the process ("buffer overflow detected").
+            "sound: driver=dummy",
             "clock: sync=none, time0=local",
             f"log: {os.path.join(self.workdir, 'bochs.log')}",
             "panic: action=fatal", "error: action=report", "info: action=ignore",
@@ -139,14 +153,14 @@ class Machine:
                 lines.append(f"e1000: enabled=1, mac={mac}, ethmod=tuntap, ethdev=/dev/net/tun:{self.tap}")
             else:
                 lines.append(f"e1000: enabled=1, mac={mac}, ethmod=null")
+        lines += self.extra  # later lines override earlier ones
         with open(cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
         with open(rc, "w") as f:
             f.write("c\n")
-        out = os.path.join(self.workdir, "bochs.out")
         # Bochs' own chatter goes to a file; only the serial port reaches the pty.
         # cwd: Bochs' null/tuntap NIC backends write their packet logs there.
-        return ["sh", "-c", f"cd {self.workdir} && exec bochs -q -f {cfg} -rc {rc} >{out} 2>&1"]
+        return ["sh", "-c", f"cd {self.workdir} && exec bochs -q -f {cfg} -rc {rc} >{self.emulator_log} 2>&1"]
 
     def command(self) -> List[str]:
         missing = missing_tools(self.kind)
@@ -176,8 +190,32 @@ class _Transcript:
         self.file.close()
 
 
+def tail(path: str, n: int = TAIL_LINES) -> str:
+    """The last n lines of a text file ("" if it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+class EmulatorExited(RuntimeError):
+    """The emulator stopped while the harness waited on its console. The
+    message quotes the emulator's own last lines (bochs.out / qemu.err) and
+    the console's, so a test fails saying why (not a bare pexpect EOF)."""
+
+
+class ConsoleTimeout(TimeoutError):
+    """The console did not print what the harness waited for in time (the
+    emulator still runs). The message quotes the same last lines."""
+
+
 class Console:
-    """A running Tern host, driven through its serial console (pexpect)."""
+    """A running Tern host, driven through its serial console (pexpect).
+
+    Every wait (boot, cmd, expect, wait_output) raises EmulatorExited if the
+    emulator exits meanwhile, and ConsoleTimeout on a timeout, both quoting
+    the last lines of the emulator's messages and of the console."""
 
     def __init__(self, machine: Machine, wrap: Optional[List[str]] = None, boot_timeout: float = 120):
         import pexpect  # python3-pexpect
@@ -187,12 +225,61 @@ class Console:
         self.log = _Transcript(machine.console_log)
         self.started = time.monotonic()
         self.p = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", codec_errors="replace",
-                               timeout=boot_timeout, dimensions=(50, 250))
+                               timeout=boot_timeout, dimensions=(50, 250),
+                               preexec_fn=self._stderr_to_log if machine.kind == "qemu" else None)
         self.p.logfile_read = self.log
         self.boot_timeout = boot_timeout
 
+    def _stderr_to_log(self):
+        """In the child, before exec: QEMU's stderr goes to its own file, so
+        its messages neither mix with the serial console nor get lost.
+        (Bochs' command line redirects its output itself.)"""
+        fd = os.open(self.machine.emulator_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    # -- waiting, with the emulator's own words when it fails --------------------
+    def _status(self) -> str:
+        if self.p.isalive():
+            return "still running"
+        if self.p.signalstatus is not None:
+            return f"killed by signal {self.p.signalstatus}"
+        return f"exited with status {self.p.exitstatus}"
+
+    def _last_lines(self) -> str:
+        m = self.machine
+        own = tail(m.emulator_log) or "(empty)\n"
+        return (f"--- last lines of {m.kind}'s own output ({m.emulator_log}):\n{own}"
+                f"--- last lines of the console ({m.console_log}):\n"
+                + "".join(self.log.text.splitlines(True)[-TAIL_LINES:]))
+
+    def _failure(self, exc, waiting_for: str, timeout: Optional[float]) -> Exception:
+        """The exception to raise instead of pexpect's EOF or TIMEOUT."""
+        import pexpect
+
+        self.log.flush()
+        if isinstance(exc, pexpect.EOF) or not self.p.isalive():
+            return EmulatorExited(f"{self.machine.name}: {self.machine.kind} {self._status()} "
+                                  f"while waiting for {waiting_for}\n{self._last_lines()}")
+        return ConsoleTimeout(f"{self.machine.name}: no {waiting_for} on the console within "
+                              f"{timeout} s ({self.machine.kind} {self._status()})\n{self._last_lines()}")
+
+    def _expect(self, how, pattern, timeout: float, waiting_for: str) -> int:
+        """pexpect's expect or expect_exact, with EOF and TIMEOUT turned into
+        EmulatorExited / ConsoleTimeout unless the caller asked for them."""
+        import pexpect
+
+        pats = pattern if isinstance(pattern, list) else [pattern]
+        if any(p is pexpect.EOF or p is pexpect.TIMEOUT for p in pats):
+            return how(pattern, timeout=timeout)  # the caller expects the end itself
+        try:
+            return how(pattern, timeout=timeout)
+        except (pexpect.EOF, pexpect.TIMEOUT) as e:
+            raise self._failure(e, waiting_for, timeout) from None
+
     def wait_prompt(self, timeout: Optional[float] = None) -> str:
-        self.p.expect_exact(PROMPT, timeout=timeout or self.boot_timeout)
+        timeout = timeout or self.boot_timeout
+        self._expect(self.p.expect_exact, PROMPT, timeout, f"the prompt {PROMPT!r}")
         return self.p.before
 
     def boot(self) -> float:
@@ -244,15 +331,21 @@ class Console:
         control and delivers bytes at line rate, so a burst can overflow the
         emulated 16550's 16-byte FIFO while Tern is in a guest slice; there
         we type like a person (4 bytes, then 4 ms)."""
-        if self.machine.kind != "bochs":
-            self.p.send(data)
-            return
-        for i in range(0, len(data), 4):
-            self.p.send(data[i:i + 4])
-            time.sleep(0.004)
+        import pexpect
+
+        step = 4 if self.machine.kind == "bochs" else len(data) or 1
+        try:
+            for i in range(0, len(data), step):
+                self.p.send(data[i:i + step])
+                if step == 4:
+                    time.sleep(0.004)
+        except OSError as e:  # the pty's other end is gone
+            raise self._failure(pexpect.EOF(str(e)), f"the console to take {data.strip()!r}", None) from None
 
     def expect(self, pattern, timeout: float = 30):
-        self.p.expect(pattern, timeout=timeout)
+        """pexpect's expect; pattern may be pexpect.EOF when the test waits
+        for the emulator to exit."""
+        self._expect(self.p.expect, pattern, timeout, repr(pattern))
         return self.p.match
 
     def mark(self) -> int:
@@ -273,10 +366,16 @@ class Console:
                 return m
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {pattern!r} on {self.machine.name}'s console within {timeout} s")
+                raise self._failure(pexpect.TIMEOUT(""), repr(pattern), timeout)
             # Reads into pexpect's buffer (and the transcript) without
             # consuming it, so a later wait_prompt() still sees the prompt.
-            self.p.expect([pexpect.TIMEOUT], timeout=min(left, 0.5))
+            try:
+                self.p.expect([pexpect.TIMEOUT], timeout=min(left, 0.5))
+            except pexpect.EOF as e:
+                m = rx.search(self.log.text, since)  # its last words may be the match
+                if m:
+                    return m
+                raise self._failure(e, repr(pattern), timeout) from None
 
     def alive(self) -> bool:
         return self.p.isalive()
