@@ -5,15 +5,8 @@
 #include "kernel/log.h"
 #include "kernel/vdev/virtio_net.h"
 #include "kernel/vm.h"
+#include "net/guest_port.h"
 #include "net/vswitch.h"
-
-/* net/ (net.h), when linked: the switch guests plug into, and the
- * announcer. Without it the device works and its frames go nowhere. */
-struct vswitch *net_vswitch(void) __attribute__((weak, visibility("hidden")));
-int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
-	__attribute__((weak, visibility("hidden")));
-void net_announce_guest(const uint8_t *mac, uint32_t ip)
-	__attribute__((weak, visibility("hidden")));
 
 #define VIRTIO_ID_NET 1
 #define VIRTIO_NET_F_MAC (1ull << 5) /* 5.1.3: the device has a MAC in its configuration */
@@ -29,7 +22,7 @@ void net_announce_guest(const uint8_t *mac, uint32_t ip)
 
 static struct vswitch *vnet_switch(void)
 {
-	return net_vswitch ? net_vswitch() : NULL;
+	return net_vswitch();
 }
 
 /* The device touches guest memory only while the driver has it running and
@@ -277,9 +270,8 @@ void vnet_destroy(struct vdev_vnet *d)
 
 void vnet_announce(struct vdev_vnet *d)
 {
-	if (d->port == VSWITCH_NO_PORT || !net_announce_on) {
-		if (net_announce_guest)
-			net_announce_guest(d->vm->mac, d->vm->ip);
+	if (d->port == VSWITCH_NO_PORT) {
+		net_announce_guest(d->vm->mac, d->vm->ip);
 		return;
 	}
 	int rc = net_announce_on(d->port, d->vm->mac, d->vm->ip);
