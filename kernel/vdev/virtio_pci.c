@@ -272,6 +272,14 @@ static uint32_t extract(const uint8_t *b, unsigned off, unsigned size)
 	return v;
 }
 
+/* Whether [off, off + size) lies inside [start, start + len). In 64 bits:
+ * off comes from the guest (the PCI_CFG window's cap.offset is any u32),
+ * and off + size must not wrap to a small number. */
+static bool within(uint64_t off, uint64_t size, uint64_t start, uint64_t len)
+{
+	return off >= start && off + size <= start + len;
+}
+
 static uint32_t bar_read(void *ctx, int bar, uint32_t off, unsigned size)
 {
 	struct virtio_pci *t = ctx;
@@ -279,16 +287,18 @@ static uint32_t bar_read(void *ctx, int bar, uint32_t off, unsigned size)
 								: VIRTIO_PCI_DEVCFG_MAX];
 
 	(void)bar;
-	if (off + size <= VIRTIO_PCI_COMMON_LEN) {
+	if (size > 4)
+		return 0;
+	if (within(off, size, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_LEN)) {
 		common_image(t, b);
-		return extract(b, off, size);
+		return extract(b, off - VIRTIO_PCI_COMMON, size);
 	}
 	if (off == VIRTIO_PCI_ISR) {
 		uint8_t isr = t->isr;
 		t->isr = 0; /* 4.1.4.5: reading clears it */
 		return isr;
 	}
-	if (off >= VIRTIO_PCI_DEVCFG && off + size <= VIRTIO_PCI_DEVCFG + VIRTIO_PCI_DEVCFG_MAX) {
+	if (within(off, size, VIRTIO_PCI_DEVCFG, VIRTIO_PCI_DEVCFG_MAX)) {
 		memset(b, 0, VIRTIO_PCI_DEVCFG_MAX);
 		t->ops->config(t->ctx, b);
 		return extract(b, off - VIRTIO_PCI_DEVCFG, size);
@@ -301,16 +311,18 @@ static void bar_write(void *ctx, int bar, uint32_t off, unsigned size, uint32_t 
 	struct virtio_pci *t = ctx;
 
 	(void)bar;
-	if (off + size <= VIRTIO_PCI_COMMON_LEN) {
-		common_write(t, off, size, val);
+	if (size > 4)
+		return;
+	if (within(off, size, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_LEN)) {
+		common_write(t, off - VIRTIO_PCI_COMMON, size, val);
 		return;
 	}
-	uint32_t end = VIRTIO_PCI_NOTIFY + VIRTIO_PCI_NOTIFY_MULT * t->ops->num_queues;
-	if (off >= VIRTIO_PCI_NOTIFY && off < end && size == 2) {
+	uint64_t qlen = (uint64_t)VIRTIO_PCI_NOTIFY_MULT * t->ops->num_queues;
+	if (within(off, size, VIRTIO_PCI_NOTIFY, qlen) && size == 2) {
 		/* 4.1.4.4: the address says which queue; the value (its
 		 * index, without NOTIFICATION_DATA) adds nothing. */
 		uint16_t q = (off - VIRTIO_PCI_NOTIFY) / VIRTIO_PCI_NOTIFY_MULT;
-		if (virtio_pci_live(t) && t->vq[q].enabled)
+		if (q < VIRTIO_PCI_QUEUES_MAX && virtio_pci_live(t) && t->vq[q].enabled)
 			t->ops->notify(t->ctx, q);
 	}
 	/* The ISR and the device configuration are read-only. */
@@ -329,12 +341,15 @@ static bool window(struct virtio_pci *t, unsigned off, uint32_t *where, unsigned
 	return true;
 }
 
+/* The access the window describes, checked in 64 bits: cap.offset is a
+ * u32 the guest writes, and where + len must not wrap (0xFFFFFFFC + 4 is 0
+ * in 32 bits and would pass). */
 static bool window_ok(struct virtio_pci *t, unsigned off, uint32_t where, unsigned len)
 {
 	return off == t->cfg_cap + CAP_EXTRA &&
 	       vpci_cfg_get(&t->pci, t->cfg_cap + CAP_BAR, 1) == 0 &&
 	       (len == 1 || len == 2 || len == 4) && where % len == 0 &&
-	       where + len <= VIRTIO_PCI_BAR_SIZE;
+	       within(where, len, 0, VIRTIO_PCI_BAR_SIZE);
 }
 
 static bool cfg_read(void *ctx, unsigned off, unsigned size, uint32_t *val)

@@ -659,6 +659,31 @@ static void test_pci_restore_keeps_this_hosts_read_only_bits(void **state)
 	assert_int_equal(vpci_restore(&vm2.pci, b, (size_t)n - 1), -EINVAL);
 }
 
+/* virtio 1.1 4.1.4.8 with an offset whose end wraps in 32 bits: the
+ * window must refuse it (read 0, write ignored), not read 4 GiB past the
+ * device's buffer (the old check added offset + length in u32). */
+static void test_pci_cfg_window_refuses_offsets_that_wrap(void **state)
+{
+	static const uint32_t wrap[][2] = {{0xFFFFFFFC, 4}, {0xFFFFFFFE, 2}, {0xFFFFFFFF, 1},
+					   {0x80, 4},	    {0x7E, 4}};
+	const unsigned cap = 0x84; /* the fifth capability: PCI_CFG */
+
+	(void)state;
+	assert_int_equal(cfg_in(&vm, 1, cap + 3, 1), 5);
+	/* a good access through the window: device_feature_select reads 0 */
+	cfg_out(&vm, 1, cap + 8, 4, 0);
+	cfg_out(&vm, 1, cap + 12, 4, 4);
+	out(&vm, 0, 4, 0);
+	assert_int_equal(cfg_in(&vm, 1, cap + 16, 4), 0);
+	for (unsigned i = 0; i < sizeof(wrap) / sizeof(wrap[0]); i++) {
+		cfg_out(&vm, 1, cap + 8, 4, wrap[i][0]);
+		cfg_out(&vm, 1, cap + 12, 4, wrap[i][1]);
+		assert_int_equal(cfg_in(&vm, 1, cap + 16, wrap[i][1]), 0);
+		cfg_out(&vm, 1, cap + 16, wrap[i][1], 0xFFFFFFFF);
+	}
+	assert_int_equal(in(&vm, 0x14, 1), 0); /* nothing was written either */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +703,7 @@ int main(void)
 		T(test_device_writes_are_logged_as_dirty_pages),
 		T(test_device_state_moves_to_another_vm_and_carries_on),
 		T(test_pci_restore_keeps_this_hosts_read_only_bits),
+		T(test_pci_cfg_window_refuses_offsets_that_wrap),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
