@@ -128,6 +128,22 @@ bool vnet_poll(struct vdev_vnet *d)
 	return did;
 }
 
+/* The switch lets the port send only from the VM's own MAC. The MAC can
+ * change after the port was added (`vm create mac=`, a migrated guest's
+ * identity), so the binding follows it before anything enters the switch. */
+static void bind_mac(struct vdev_vnet *d, struct vswitch *sw)
+{
+	if (d->port == VSWITCH_NO_PORT || !sw)
+		return;
+	const struct vswitch_port *p = vswitch_port_get(sw, d->port);
+	if (p && p->mac_bound && !memcmp(p->mac, d->vm->mac, 6))
+		return;
+	int rc = vswitch_port_set_mac(sw, d->port, d->vm->mac);
+	if (rc)
+		log_warn("vm", "%s: its MAC cannot be bound to its switch port (%d)", d->vm->name,
+			 rc);
+}
+
 /* The IPv4 address the switch saw the guest use becomes the VM's (it is
  * what `vm list` shows and a migration announces). */
 static void learn_ip(struct vdev_vnet *d, struct vswitch *sw)
@@ -152,6 +168,7 @@ static void transmit(struct vdev_vnet *d)
 	struct vswitch *sw = vnet_switch();
 	const char *why = "";
 
+	bind_mac(d, sw);
 	for (unsigned n = 0; n < q->size && virtio_pci_live(&d->vp); n++) {
 		int rc = vq_pop(d->vm, q, c, &why);
 		if (rc < 0)
@@ -250,6 +267,7 @@ int vnet_init(struct vdev_vnet *d, struct vm *vm, struct vpci *bus)
 				 port);
 		else
 			d->port = port;
+		bind_mac(d, sw);
 	}
 	return 0;
 }
@@ -270,6 +288,7 @@ void vnet_destroy(struct vdev_vnet *d)
 
 void vnet_announce(struct vdev_vnet *d)
 {
+	bind_mac(d, vnet_switch());
 	if (d->port == VSWITCH_NO_PORT) {
 		net_announce_guest(d->vm->mac, d->vm->ip);
 		return;
