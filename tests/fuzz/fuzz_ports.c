@@ -108,7 +108,9 @@ static uint32_t io_in(uint16_t port, unsigned size)
 		return vpci_in(&vm.pci, port, size);
 	if (vpci_bar_in(&vm.pci, port, size, &val))
 		return val;
-	return 0xFFFFFFFFu;
+	/* no device: the bus floats high (kernel/vm.c masks this to the
+	 * access's width) */
+	return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
 }
 
 static void io_out(uint16_t port, unsigned size, uint32_t val)
