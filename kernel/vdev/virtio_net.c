@@ -153,7 +153,7 @@ static void learn_ip(struct vdev_vnet *d, struct vswitch *sw)
 	if (vswitch_ip_of_mac(sw, d->vm->mac, &ip) || ip == d->vm->ip)
 		return;
 	const uint8_t *a = (const uint8_t *)&ip;
-	log_info("vm", "%s: uses IPv4 %u.%u.%u.%u", d->vm->name, a[0], a[1], a[2], a[3]);
+	log_guest(d->vm, LOG_INFO, "uses IPv4 %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 	d->vm->ip = ip;
 }
 

@@ -127,7 +127,7 @@ void virtio_pci_fail(struct virtio_pci *t, const char *why)
 		return;
 	t->status |= VIRTIO_STATUS_NEEDS_RESET;
 	t->isr |= ISR_CONFIG; /* 4.1.4.5: a configuration change */
-	log_warn("vm", "%s: virtio device %u needs a reset: %s", t->vm->name, t->ops->type, why);
+	log_guest(t->vm, LOG_WARN, "virtio device %u needs a reset: %s", t->ops->type, why);
 }
 
 void virtio_pci_used(struct virtio_pci *t)
