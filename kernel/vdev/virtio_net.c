@@ -327,8 +327,10 @@ int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **
 	if (len != VNET_STATE_LEN)
 		return -EINVAL;
 	memcpy(head, b + VIRTIO_PCI_STATE_LEN, sizeof(head));
-	if (head[0] != STATE_VERSION)
+	if (head[0] != STATE_VERSION || head[1] > VNET_PENDING)
 		return -EINVAL;
+	/* The transport checks all of its state before it takes any: from
+	 * here on nothing can fail. */
 	int rc = virtio_pci_restore(&d->vp, b, VIRTIO_PCI_STATE_LEN, why);
 	if (rc)
 		return rc;
