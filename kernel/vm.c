@@ -22,6 +22,7 @@ const struct hv_ops *hv;
 static const char *hv_missing = "not probed";
 static struct vm vms[VM_MAX];
 static unsigned next_vm; /* round-robin start */
+static struct vm *current; /* see vm_current() */
 
 void vuart_emit(const char *s, unsigned n)
 {
@@ -74,6 +75,11 @@ int vm_gpa_read(struct vm *vm, uint64_t gpa, void *buf, uint64_t len)
 int vm_gpa_write(struct vm *vm, uint64_t gpa, const void *buf, uint64_t len)
 {
 	return gpa_copy(vm, gpa, (uint8_t *)buf, len, true);
+}
+
+struct vm *vm_current(void)
+{
+	return current;
 }
 
 struct vm *vm_find(const char *name)
@@ -382,7 +388,9 @@ static bool vm_poll(void)
 	for (unsigned k = 0; k < VM_MAX; k++) {
 		struct vm *vm = &vms[(next_vm + k) % VM_MAX];
 		if (vm->used && vm->state == VM_RUNNING) {
+			current = vm;
 			run_slice(vm);
+			current = NULL;
 			ran = true;
 			/* A 16550's 16-byte FIFO overflows in 1.4 ms at 115200 baud:
 			 * read the console between slices, not only once a pass. */

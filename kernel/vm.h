@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "kernel/hv.h"
+#include "kernel/log_limit.h"
 #include "kernel/vdev/pci.h"
 #include "kernel/vdev/uart.h"
 #include "kernel/vdev/virtio_net.h"
@@ -49,6 +50,7 @@ struct vm {
 	/* While a migration logs dirty pages: the pages Tern's devices wrote
 	 * (a bit per page), which the CPU's dirty log cannot see. */
 	uint64_t *dev_dirty;
+	struct log_limit log_limit; /* log lines it causes (log_guest) */
 };
 
 /* Host pointer to guest-physical gpa, or NULL outside the VM's RAM. */
@@ -60,4 +62,7 @@ void *vm_gpa_ptr(struct vm *vm, uint64_t gpa);
 int vm_gpa_read(struct vm *vm, uint64_t gpa, void *buf, uint64_t len);
 int vm_gpa_write(struct vm *vm, uint64_t gpa, const void *buf, uint64_t len);
 struct vm *vm_find(const char *name);
+/* The VM whose vCPU is running or whose exit is being handled, else NULL:
+ * for code that logs what a guest did without a VM at hand (log_guest). */
+struct vm *vm_current(void);
 extern const struct hv_ops *hv;

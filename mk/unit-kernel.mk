@@ -1,7 +1,8 @@
 # Host unit tests of the kernel's arch-neutral code (console, allocator,
 # the guests' PCI bus and virtio-net).
 KUNIT := $(BUILD)/tests/unit/kernel
-UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame $(KUNIT)/test_virtio_net
+UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame $(KUNIT)/test_virtio_net \
+	$(KUNIT)/test_uart $(KUNIT)/test_log_limit
 
 $(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/console/line.h
 $(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c kernel/kprintf.c tests/unit/kernel/stubs.c
@@ -9,6 +10,10 @@ $(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/
 $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c kernel/vdev/virtqueue.c \
 	kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c tests/unit/log_stub.c \
 	$(wildcard kernel/vdev/*.h) kernel/vm.h net/vswitch.h
+
+$(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
+
+$(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c kernel/log_limit.h
 
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -17,6 +17,7 @@
 #include "net/announce.h"
 #include "net/host_netif.h"
 #include "net/netcfg.h"
+#include "net/guest_port.h"
 #include "net/vswitch.h"
 
 void net_init(void);
@@ -27,7 +28,6 @@ bool net_up(void);
  * VSWITCH_NO_PORT while absent. */
 struct nic *net_nic(void);
 int net_uplink_port(void);
-struct vswitch *net_vswitch(void);
 struct host_netif *net_host(void);
 struct announcer *net_announcer(void);
 
@@ -42,17 +42,8 @@ const struct net_config *net_config(void);
  * when one has used it, so the switch learns it there too; otherwise they
  * go out every port. 0 or a negative errno (announce_start). */
 int net_announce(const uint8_t *mac, uint32_t ip);
-/* The same from a given port (VSWITCH_NO_PORT: every port). A guest's
- * virtio-net, which knows its port, should announce this way after the
- * guest resumes here: the frames then also move the guest's MAC to that
- * port in this switch, which a guest that has not sent yet needs (frames
- * for it would otherwise go where the MAC was learned before, e.g. the
- * uplink, and be filtered). 0, -ENOENT for a port not in use, or as
- * net_announce(). */
-int net_announce_on(int port, const uint8_t *mac, uint32_t ip);
-/* After a migrated guest resumes here (kernel/vm_migrate.c): net_announce()
- * with a warning in the log when it cannot start. */
-void net_announce_guest(const uint8_t *mac, uint32_t ip);
+/* net_vswitch(), net_announce_on() and net_announce_guest(): see
+ * net/guest_port.h (what guest devices use). */
 
 /* Output that arrives later than its command (a ping reply, an iperf
  * report): on a line of its own; the prompt is not printed again

@@ -353,17 +353,17 @@ static int do_switch(int argc, char **argv)
 	}
 	if (argc)
 		return CMD_USAGE;
-	kprintf("PORT NAME            KIND   %10s %12s %10s %12s %8s %8s %8s %8s  IP\n",
+	kprintf("PORT NAME            KIND   %10s %12s %10s %12s %8s %8s %8s %8s %8s  IP\n",
 		"RX FRAMES", "RX BYTES", "TX FRAMES", "TX BYTES", "RX DROPS", "TX DROPS", "FLOODS",
-		"FILTERED");
+		"FILTERED", "SPOOFED");
 	for (int i = 0; i < VSWITCH_PORTS_MAX; i++) {
 		const struct vswitch_port *p = vswitch_port_get(sw, i);
 		if (!p)
 			continue;
 		const struct vswitch_port_stats *s = &p->stats;
-		kprintf("%-4d %-15s %-6s %10lu %12lu %10lu %12lu %8lu %8lu %8lu %8lu  ", i, p->name,
-			port_kind(p->kind), s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
-			s->rx_drops, s->tx_drops, s->floods, s->filtered);
+		kprintf("%-4d %-15s %-6s %10lu %12lu %10lu %12lu %8lu %8lu %8lu %8lu %8lu  ", i,
+			p->name, port_kind(p->kind), s->rx_frames, s->rx_bytes, s->tx_frames,
+			s->tx_bytes, s->rx_drops, s->tx_drops, s->floods, s->filtered, s->spoofed);
 		if (p->kind == VSWITCH_PORT_GUEST && p->ip)
 			kprintf(ADDR_IPV4_FMT "\n", ADDR_IPV4_ARGS(p->ip));
 		else

@@ -58,6 +58,35 @@ int vswitch_port_remove(struct vswitch *sw, int port)
 	return 0;
 }
 
+/* The guest port mac is pinned to, or VSWITCH_NO_PORT. At most
+ * VSWITCH_PORTS_MAX compares: pinned addresses live in the port table, so
+ * no hash collision can push them out. */
+static int pinned_port(const struct vswitch *sw, const uint8_t *mac)
+{
+	for (int i = 0; i < VSWITCH_PORTS_MAX; i++)
+		if (sw->ports[i].in_use && sw->ports[i].mac_bound && ether_equal(sw->ports[i].mac, mac))
+			return i;
+	return VSWITCH_NO_PORT;
+}
+
+static void fdb_forget(struct vswitch *sw, const uint8_t *mac);
+
+int vswitch_port_set_mac(struct vswitch *sw, int port, const uint8_t *mac)
+{
+	if (!port_valid(sw, port) || sw->ports[port].kind != VSWITCH_PORT_GUEST ||
+	    !ether_is_valid_source(mac))
+		return -EINVAL;
+	int other = pinned_port(sw, mac);
+	if (other != VSWITCH_NO_PORT && other != port)
+		return -EEXIST;
+	struct vswitch_port *p = &sw->ports[port];
+	memcpy(p->mac, mac, ETH_ALEN);
+	p->mac_bound = true;
+	p->mac_seen_ms = sw->now_ms;
+	fdb_forget(sw, mac);
+	return 0;
+}
+
 const struct vswitch_port *vswitch_port_get(const struct vswitch *sw, int port)
 {
 	return port_valid(sw, port) ? &sw->ports[port] : NULL;
@@ -91,8 +120,20 @@ static int fdb_way(const struct vswitch *sw, unsigned b, const uint8_t *mac)
 	return -1;
 }
 
+static void fdb_forget(struct vswitch *sw, const uint8_t *mac)
+{
+	unsigned b = fdb_bucket(mac);
+	int w = fdb_way(sw, b, mac);
+
+	if (w >= 0)
+		sw->fdb[b][w].port = VSWITCH_NO_PORT;
+}
+
 int vswitch_fdb_lookup(const struct vswitch *sw, const uint8_t *mac)
 {
+	int pin = pinned_port(sw, mac);
+	if (pin != VSWITCH_NO_PORT)
+		return pin;
 	unsigned b = fdb_bucket(mac);
 	int w = fdb_way(sw, b, mac);
 
@@ -137,6 +178,11 @@ void vswitch_fdb_for_each(const struct vswitch *sw,
 			  void (*fn)(void *ctx, const uint8_t *mac, int port, uint64_t age_ms),
 			  void *ctx)
 {
+	for (int i = 0; i < VSWITCH_PORTS_MAX; i++) {
+		const struct vswitch_port *p = &sw->ports[i];
+		if (p->in_use && p->mac_bound)
+			fn(ctx, p->mac, i, sw->now_ms - p->mac_seen_ms);
+	}
 	for (int b = 0; b < VSWITCH_FDB_BUCKETS; b++) {
 		for (int w = 0; w < VSWITCH_FDB_WAYS; w++) {
 			const struct vswitch_fdb_entry *e = &sw->fdb[b][w];
@@ -281,9 +327,23 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 		p->stats.rx_drops++;
 		return;
 	}
-	fdb_learn(sw, frame + ETH_OFF_SRC, port);
-	if (p->kind == VSWITCH_PORT_GUEST)
+	const uint8_t *src = frame + ETH_OFF_SRC;
+	if (p->kind == VSWITCH_PORT_GUEST) {
+		/* A guest sends from its own MAC or not at all: as the host or a
+		 * neighbour it would be answered in their place. */
+		if (!p->mac_bound || !ether_equal(src, p->mac)) {
+			p->stats.spoofed++;
+			return;
+		}
+		p->mac_seen_ms = sw->now_ms;
 		ip_learn(p, frame, len);
+	} else if (pinned_port(sw, src) != VSWITCH_NO_PORT) {
+		/* A pinned guest MAC heard elsewhere (a stale copy on the
+		 * segment, or a forgery) stays where its guest is. */
+		p->stats.spoofed++;
+	} else {
+		fdb_learn(sw, src, port);
+	}
 	if (forward(sw, port, frame, len))
 		p->stats.floods++;
 }

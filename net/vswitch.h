@@ -5,6 +5,14 @@
  * unicast to every other port, never send a frame back out the port it came
  * in on, and forget addresses not heard from for the ageing time.
  *
+ * A guest port is bound to its guest's own MAC (vswitch_port_set_mac):
+ * frames it sends from any other source are dropped and counted (`spoofed`),
+ * and its MAC is pinned to it, outside the learning table: no frame from
+ * another port re-learns it elsewhere, no table overflow evicts it, and
+ * frames for it always go to that port alone. A guest can thus neither
+ * receive as the host or a neighbour nor make the switch flood their
+ * traffic.
+ *
  * It also learns the IPv4 address each guest uses (from its ARP and IPv4
  * traffic), which `vm list` shows and the announcer needs after a move.
  *
@@ -47,6 +55,8 @@ struct vswitch_port_stats {
 		floods; /* frames from this port sent to all others: group or unknown destination */
 	uint64_t filtered; /* frames from this port for an address on this same port (normal on the
 			      uplink) */
+	uint64_t spoofed; /* frames from this port with a source MAC it may not use: a guest's
+			     other than its own, or another port's pinned MAC (not learned) */
 };
 
 struct vswitch_port {
@@ -61,6 +71,11 @@ struct vswitch_port {
 	uint32_t ip;
 	uint8_t ip_mac[ETH_ALEN];
 	bool ip_from_arp;
+	/* Guest ports: the one source MAC the guest may send from, pinned to
+	 * this port (see above), and when it was last heard from. */
+	bool mac_bound;
+	uint8_t mac[ETH_ALEN];
+	uint64_t mac_seen_ms;
 };
 
 struct vswitch_fdb_entry {
@@ -91,6 +106,12 @@ int vswitch_port_add(struct vswitch *sw, enum vswitch_port_kind kind, const char
 /* Removes a port and forgets every address learned on it (a guest that was
  * destroyed or has migrated away). 0, or -ENOENT. */
 int vswitch_port_remove(struct vswitch *sw, int port);
+/* Binds a guest port to its guest's MAC (again when the MAC changes, as
+ * when a migrated guest's identity arrives): from then on it may send only
+ * from mac, and mac is pinned to it. Entries the table learned for mac on
+ * other ports are forgotten. 0, -EINVAL for a port not in use, not a guest
+ * port, or a group/zero MAC, -EEXIST when another port has that MAC. */
+int vswitch_port_set_mac(struct vswitch *sw, int port, const uint8_t *mac);
 /* The port, or NULL when port is not in use. For `net switch`. */
 const struct vswitch_port *vswitch_port_get(const struct vswitch *sw, int port);
 
@@ -109,9 +130,11 @@ void vswitch_inject(struct vswitch *sw, int port, const uint8_t *frame, size_t l
  * entries (lookups ignore expired entries at once, whatever the sweep). */
 void vswitch_tick(struct vswitch *sw, uint64_t now_ms);
 
-/* The port mac was last learned on, or VSWITCH_NO_PORT if unknown/expired. */
+/* The port mac is pinned to or was last learned on, or VSWITCH_NO_PORT if
+ * unknown/expired. */
 int vswitch_fdb_lookup(const struct vswitch *sw, const uint8_t *mac);
-/* Calls fn for every live entry, with its age in ms. For `net switch`. */
+/* Calls fn for every pinned guest MAC (age: since its guest last sent),
+ * then every live learned entry, with its age in ms. For `net switch`. */
 void vswitch_fdb_for_each(const struct vswitch *sw,
 			  void (*fn)(void *ctx, const uint8_t *mac, int port, uint64_t age_ms),
 			  void *ctx);

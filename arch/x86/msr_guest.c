@@ -5,6 +5,7 @@
 #include "arch/x86/msr.h"
 #include "kernel/hv.h"
 #include "kernel/log.h"
+#include "kernel/vm.h"
 
 
 enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
@@ -46,6 +47,7 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 			return MSR_DENY;
 	if (nwarned < sizeof(warned) / sizeof(warned[0]))
 		warned[nwarned++] = msr;
-	log_warn("vm", "guest %s of MSR 0x%x refused (#GP)", write ? "write" : "read", msr);
+	log_guest(vm_current(), LOG_WARN, "guest %s of MSR 0x%x refused (#GP)", write ? "write" : "read",
+		  msr);
 	return MSR_DENY;
 }

@@ -274,16 +274,19 @@ int vpci_restore(struct vpci *p, const void *buf, size_t len)
 	uint32_t m = present(p);
 
 	if (len != 12 + (size_t)__builtin_popcount(m) * (4 + VPCI_CFG_SIZE) ||
-	    get32(b) != STATE_VERSION || get32(b + 8) != m)
+	    get32(b) != STATE_VERSION || get32(b + 8) != m || (get32(b + 4) & ~ADDR_MASK))
 		return -EINVAL;
-	p->addr = get32(b + 4) & ADDR_MASK;
+	/* Check every device record before taking any: a refused blob
+	 * changes nothing. */
+	for (unsigned d = 0, i = 0; d < VPCI_DEVS; d++)
+		if (p->dev[d] && get32(b + 12 + (i++) * (4 + VPCI_CFG_SIZE)) != d)
+			return -EINVAL;
+	p->addr = get32(b + 4);
 	b += 12;
 	for (unsigned d = 0; d < VPCI_DEVS; d++) {
 		struct vpci_func *f = p->dev[d];
 		if (!f)
 			continue;
-		if (get32(b) != d)
-			return -EINVAL;
 		/* IDs and the capability layout are this host's own: only
 		 * what the guest could have written comes from the stream. */
 		for (unsigned i = 0; i < VPCI_CFG_SIZE; i++)

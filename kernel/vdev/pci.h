@@ -111,7 +111,8 @@ bool vpci_bar_out(struct vpci *p, uint16_t port, unsigned size, uint32_t val);
 /* Migration: the latch and every function's configuration image. Restore
  * takes only the bits the guest could have written; the set of functions
  * must be the same. save returns the length, or -ENOSPC. restore: 0, or
- * -EINVAL for a blob that does not fit this bus. */
+ * -EINVAL for a blob that does not fit this bus (size, version, the set of
+ * devices, CONFIG_ADDRESS reserved bits), with nothing changed. */
 #define VPCI_STATE_MAX (12 + VPCI_DEVS * (4 + VPCI_CFG_SIZE))
 int vpci_save(const struct vpci *p, void *buf, size_t cap);
 int vpci_restore(struct vpci *p, const void *buf, size_t len);

@@ -1,6 +1,7 @@
 /* Register behaviour follows the PC16550D datasheet, reduced to what a
  * polled driver needs: THR/RBR, LSR, the divisor latch, scratch, and
  * read-back of the control registers. No interrupts are ever raised. */
+#include <errno.h>
 #include <string.h>
 #include "drivers/uart16550.h"
 #include "kernel/vdev/uart.h"
@@ -11,6 +12,8 @@
 #define IIR_NO_INT 0x01
 #define IIR_FIFO 0xC0
 #define MSR_CTS_DSR_DCD 0xB0
+#define IER_MASK 0x0F /* the four interrupt enables; bits 4-7 read 0 */
+#define MCR_MASK 0x1F /* DTR RTS OUT1 OUT2 LOOP */
 
 void vuart_init(struct vdev_uart *u, const char *owner)
 {
@@ -40,16 +43,36 @@ void vuart_flush(struct vdev_uart *u)
 	u->line_len = 0;
 }
 
+unsigned vuart_escape(uint8_t ch, bool attached, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (ch == '\r' && !attached)
+		return 0; /* the console adds its own CR */
+	if ((ch >= 0x20 && ch < 0x7F) || ch == '\n' || ch == '\t' || (ch == '\r' && attached)) {
+		out[0] = (char)ch;
+		return 1;
+	}
+	out[0] = '\\', out[1] = 'x', out[2] = hex[ch >> 4], out[3] = hex[ch & 15];
+	return 4;
+}
+
 static void tx(struct vdev_uart *u, uint8_t ch)
 {
+	char e[VUART_ESC_MAX];
+	unsigned n = vuart_escape(ch, u->attached, e);
+
 	u->tx_bytes++;
-	if (ch == '\r' && !u->attached)
-		return; /* the console adds its own CR */
+	if (!n)
+		return;
 	if (u->attached) {
-		vuart_emit((const char *)&ch, 1); /* interactive: no buffering */
+		vuart_emit(e, n); /* interactive: no buffering */
 		return;
 	}
-	u->line[u->line_len++] = ch;
+	if (u->line_len + n > VUART_LINE_MAX)
+		vuart_flush(u);
+	memcpy(u->line + u->line_len, e, n);
+	u->line_len += n;
 	if (ch == '\n' || u->line_len == VUART_LINE_MAX)
 		vuart_flush(u);
 }
@@ -111,7 +134,7 @@ void vuart_out(struct vdev_uart *u, uint16_t port, uint32_t value)
 		if (dlab)
 			u->dlm = v;
 		else
-			u->ier = v & 0x0F;
+			u->ier = v & IER_MASK;
 		break;
 	case UART_FCR:
 		u->fcr = v;
@@ -122,10 +145,51 @@ void vuart_out(struct vdev_uart *u, uint16_t port, uint32_t value)
 		u->lcr = v;
 		break;
 	case UART_MCR:
-		u->mcr = v & 0x1F;
+		u->mcr = v & MCR_MASK;
 		break;
 	case UART_SCR:
 		u->scr = v;
 		break;
 	}
+}
+
+/* ---- migration ----------------------------------------------------------- */
+
+struct uart_blob {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, pad;
+	uint16_t rx_len;
+	uint8_t rx[VUART_RX_SIZE];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct uart_blob) == VUART_STATE_LEN, "blob size");
+
+int vuart_save(const struct vdev_uart *u, void *buf, size_t cap)
+{
+	struct uart_blob b;
+
+	if (cap < sizeof(b))
+		return -ENOSPC;
+	memset(&b, 0, sizeof(b));
+	b = (struct uart_blob){u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, 0, u->rx_len, {0}};
+	for (unsigned i = 0; i < u->rx_len; i++)
+		b.rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
+	memcpy(buf, &b, sizeof(b));
+	return sizeof(b);
+}
+
+int vuart_restore(struct vdev_uart *u, const void *buf, size_t len)
+{
+	struct uart_blob b;
+
+	if (len != sizeof(b))
+		return -EINVAL;
+	memcpy(&b, buf, sizeof(b)); /* the stream gives no alignment guarantee */
+	if (b.rx_len > VUART_RX_SIZE || (b.ier & ~IER_MASK) || (b.mcr & ~MCR_MASK) || b.pad)
+		return -EINVAL;
+	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
+	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
+	memcpy(u->rx, b.rx, b.rx_len);
+	u->rx_head = 0;
+	u->rx_len = b.rx_len;
+	return 0;
 }

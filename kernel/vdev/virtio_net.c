@@ -5,15 +5,8 @@
 #include "kernel/log.h"
 #include "kernel/vdev/virtio_net.h"
 #include "kernel/vm.h"
+#include "net/guest_port.h"
 #include "net/vswitch.h"
-
-/* net/ (net.h), when linked: the switch guests plug into, and the
- * announcer. Without it the device works and its frames go nowhere. */
-struct vswitch *net_vswitch(void) __attribute__((weak, visibility("hidden")));
-int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
-	__attribute__((weak, visibility("hidden")));
-void net_announce_guest(const uint8_t *mac, uint32_t ip)
-	__attribute__((weak, visibility("hidden")));
 
 #define VIRTIO_ID_NET 1
 #define VIRTIO_NET_F_MAC (1ull << 5) /* 5.1.3: the device has a MAC in its configuration */
@@ -29,7 +22,7 @@ void net_announce_guest(const uint8_t *mac, uint32_t ip)
 
 static struct vswitch *vnet_switch(void)
 {
-	return net_vswitch ? net_vswitch() : NULL;
+	return net_vswitch();
 }
 
 /* The device touches guest memory only while the driver has it running and
@@ -135,6 +128,22 @@ bool vnet_poll(struct vdev_vnet *d)
 	return did;
 }
 
+/* The switch lets the port send only from the VM's own MAC. The MAC can
+ * change after the port was added (`vm create mac=`, a migrated guest's
+ * identity), so the binding follows it before anything enters the switch. */
+static void bind_mac(struct vdev_vnet *d, struct vswitch *sw)
+{
+	if (d->port == VSWITCH_NO_PORT || !sw)
+		return;
+	const struct vswitch_port *p = vswitch_port_get(sw, d->port);
+	if (p && p->mac_bound && !memcmp(p->mac, d->vm->mac, 6))
+		return;
+	int rc = vswitch_port_set_mac(sw, d->port, d->vm->mac);
+	if (rc)
+		log_warn("vm", "%s: its MAC cannot be bound to its switch port (%d)", d->vm->name,
+			 rc);
+}
+
 /* The IPv4 address the switch saw the guest use becomes the VM's (it is
  * what `vm list` shows and a migration announces). */
 static void learn_ip(struct vdev_vnet *d, struct vswitch *sw)
@@ -144,7 +153,7 @@ static void learn_ip(struct vdev_vnet *d, struct vswitch *sw)
 	if (vswitch_ip_of_mac(sw, d->vm->mac, &ip) || ip == d->vm->ip)
 		return;
 	const uint8_t *a = (const uint8_t *)&ip;
-	log_info("vm", "%s: uses IPv4 %u.%u.%u.%u", d->vm->name, a[0], a[1], a[2], a[3]);
+	log_guest(d->vm, LOG_INFO, "uses IPv4 %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 	d->vm->ip = ip;
 }
 
@@ -159,6 +168,7 @@ static void transmit(struct vdev_vnet *d)
 	struct vswitch *sw = vnet_switch();
 	const char *why = "";
 
+	bind_mac(d, sw);
 	for (unsigned n = 0; n < q->size && virtio_pci_live(&d->vp); n++) {
 		int rc = vq_pop(d->vm, q, c, &why);
 		if (rc < 0)
@@ -257,6 +267,7 @@ int vnet_init(struct vdev_vnet *d, struct vm *vm, struct vpci *bus)
 				 port);
 		else
 			d->port = port;
+		bind_mac(d, sw);
 	}
 	return 0;
 }
@@ -277,9 +288,9 @@ void vnet_destroy(struct vdev_vnet *d)
 
 void vnet_announce(struct vdev_vnet *d)
 {
-	if (d->port == VSWITCH_NO_PORT || !net_announce_on) {
-		if (net_announce_guest)
-			net_announce_guest(d->vm->mac, d->vm->ip);
+	bind_mac(d, vnet_switch());
+	if (d->port == VSWITCH_NO_PORT) {
+		net_announce_guest(d->vm->mac, d->vm->ip);
 		return;
 	}
 	int rc = net_announce_on(d->port, d->vm->mac, d->vm->ip);
@@ -316,8 +327,10 @@ int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **
 	if (len != VNET_STATE_LEN)
 		return -EINVAL;
 	memcpy(head, b + VIRTIO_PCI_STATE_LEN, sizeof(head));
-	if (head[0] != STATE_VERSION)
+	if (head[0] != STATE_VERSION || head[1] > VNET_PENDING)
 		return -EINVAL;
+	/* The transport checks all of its state before it takes any: from
+	 * here on nothing can fail. */
 	int rc = virtio_pci_restore(&d->vp, b, VIRTIO_PCI_STATE_LEN, why);
 	if (rc)
 		return rc;

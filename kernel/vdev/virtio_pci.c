@@ -127,7 +127,7 @@ void virtio_pci_fail(struct virtio_pci *t, const char *why)
 		return;
 	t->status |= VIRTIO_STATUS_NEEDS_RESET;
 	t->isr |= ISR_CONFIG; /* 4.1.4.5: a configuration change */
-	log_warn("vm", "%s: virtio device %u needs a reset: %s", t->vm->name, t->ops->type, why);
+	log_guest(t->vm, LOG_WARN, "virtio device %u needs a reset: %s", t->ops->type, why);
 }
 
 void virtio_pci_used(struct virtio_pci *t)
@@ -272,6 +272,14 @@ static uint32_t extract(const uint8_t *b, unsigned off, unsigned size)
 	return v;
 }
 
+/* Whether [off, off + size) lies inside [start, start + len). In 64 bits:
+ * off comes from the guest (the PCI_CFG window's cap.offset is any u32),
+ * and off + size must not wrap to a small number. */
+static bool within(uint64_t off, uint64_t size, uint64_t start, uint64_t len)
+{
+	return off >= start && off + size <= start + len;
+}
+
 static uint32_t bar_read(void *ctx, int bar, uint32_t off, unsigned size)
 {
 	struct virtio_pci *t = ctx;
@@ -279,16 +287,18 @@ static uint32_t bar_read(void *ctx, int bar, uint32_t off, unsigned size)
 								: VIRTIO_PCI_DEVCFG_MAX];
 
 	(void)bar;
-	if (off + size <= VIRTIO_PCI_COMMON_LEN) {
+	if (size > 4)
+		return 0;
+	if (within(off, size, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_LEN)) {
 		common_image(t, b);
-		return extract(b, off, size);
+		return extract(b, off - VIRTIO_PCI_COMMON, size);
 	}
 	if (off == VIRTIO_PCI_ISR) {
 		uint8_t isr = t->isr;
 		t->isr = 0; /* 4.1.4.5: reading clears it */
 		return isr;
 	}
-	if (off >= VIRTIO_PCI_DEVCFG && off + size <= VIRTIO_PCI_DEVCFG + VIRTIO_PCI_DEVCFG_MAX) {
+	if (within(off, size, VIRTIO_PCI_DEVCFG, VIRTIO_PCI_DEVCFG_MAX)) {
 		memset(b, 0, VIRTIO_PCI_DEVCFG_MAX);
 		t->ops->config(t->ctx, b);
 		return extract(b, off - VIRTIO_PCI_DEVCFG, size);
@@ -301,16 +311,18 @@ static void bar_write(void *ctx, int bar, uint32_t off, unsigned size, uint32_t 
 	struct virtio_pci *t = ctx;
 
 	(void)bar;
-	if (off + size <= VIRTIO_PCI_COMMON_LEN) {
-		common_write(t, off, size, val);
+	if (size > 4)
+		return;
+	if (within(off, size, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_LEN)) {
+		common_write(t, off - VIRTIO_PCI_COMMON, size, val);
 		return;
 	}
-	uint32_t end = VIRTIO_PCI_NOTIFY + VIRTIO_PCI_NOTIFY_MULT * t->ops->num_queues;
-	if (off >= VIRTIO_PCI_NOTIFY && off < end && size == 2) {
+	uint64_t qlen = (uint64_t)VIRTIO_PCI_NOTIFY_MULT * t->ops->num_queues;
+	if (within(off, size, VIRTIO_PCI_NOTIFY, qlen) && size == 2) {
 		/* 4.1.4.4: the address says which queue; the value (its
 		 * index, without NOTIFICATION_DATA) adds nothing. */
 		uint16_t q = (off - VIRTIO_PCI_NOTIFY) / VIRTIO_PCI_NOTIFY_MULT;
-		if (virtio_pci_live(t) && t->vq[q].enabled)
+		if (q < VIRTIO_PCI_QUEUES_MAX && virtio_pci_live(t) && t->vq[q].enabled)
 			t->ops->notify(t->ctx, q);
 	}
 	/* The ISR and the device configuration are read-only. */
@@ -329,12 +341,15 @@ static bool window(struct virtio_pci *t, unsigned off, uint32_t *where, unsigned
 	return true;
 }
 
+/* The access the window describes, checked in 64 bits: cap.offset is a
+ * u32 the guest writes, and where + len must not wrap (0xFFFFFFFC + 4 is 0
+ * in 32 bits and would pass). */
 static bool window_ok(struct virtio_pci *t, unsigned off, uint32_t where, unsigned len)
 {
 	return off == t->cfg_cap + CAP_EXTRA &&
 	       vpci_cfg_get(&t->pci, t->cfg_cap + CAP_BAR, 1) == 0 &&
 	       (len == 1 || len == 2 || len == 4) && where % len == 0 &&
-	       where + len <= VIRTIO_PCI_BAR_SIZE;
+	       within(where, len, 0, VIRTIO_PCI_BAR_SIZE);
 }
 
 static bool cfg_read(void *ctx, unsigned off, unsigned size, uint32_t *val)
@@ -406,9 +421,42 @@ int virtio_pci_save(const struct virtio_pci *t, void *buf, size_t cap)
 	return sizeof(b);
 }
 
+/* A queue as the registers could have left it: disabled queues hold only
+ * what the driver wrote (indexes 0: only a reset disables a queue, and it
+ * clears them); an enabled one has its rings in guest RAM, and, as the
+ * device returns every chain it takes at once, as many used as taken
+ * (unless a bad chain made it need a reset before it could return one). */
+static int queue_ok(struct virtio_pci *t, uint8_t status, const struct queue_blob *b,
+		    const char **why)
+{
+	struct virtq q = {.size = b->size,
+			  .enabled = b->enabled != 0,
+			  .last_avail = b->last_avail,
+			  .used_idx = b->used_idx,
+			  .desc = b->desc,
+			  .avail = b->avail,
+			  .used = b->used};
+
+	if (b->enabled > 1 || b->size > VQ_SIZE_MAX)
+		return *why = "queue size or enable out of range", -EINVAL;
+	if (!q.enabled)
+		return b->last_avail || b->used_idx
+			       ? (*why = "indexes on a queue that is not enabled", -EINVAL)
+			       : 0;
+	if (b->last_avail != b->used_idx &&
+	    (!(status & VIRTIO_STATUS_NEEDS_RESET) || (uint16_t)(b->last_avail - b->used_idx) > 1))
+		return *why = "queue indexes this device cannot reach", -EINVAL;
+	return vq_check(t->vm, &q, why);
+}
+
 int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const char **why)
 {
+	static const struct queue_blob none;
+	const uint8_t status_bits = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				    VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |
+				    VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED;
 	struct transport_blob b;
+	struct virtio_pci n;
 
 	*why = "malformed transport state";
 	if (len != sizeof(b))
@@ -416,25 +464,39 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 	memcpy(&b, buf, sizeof(b)); /* the stream gives no alignment guarantee */
 	if (b.version != STATE_VERSION || b.num_queues != t->ops->num_queues)
 		return -EINVAL;
-	t->status = b.status;
-	t->isr = b.isr & (ISR_QUEUE | ISR_CONFIG);
-	t->queue_select = b.queue_select;
-	t->dfselect = b.dfselect;
-	t->gfselect = b.gfselect;
-	t->guest_features = b.guest_features;
-	if ((t->status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(t))
+	if ((b.status & ~status_bits) || (b.isr & ~(ISR_QUEUE | ISR_CONFIG)))
+		return *why = "status or ISR bits this device does not have", -EINVAL;
+	/* Everything is checked on a copy: a refused blob changes nothing. */
+	n = *t;
+	n.status = b.status;
+	n.isr = b.isr;
+	n.queue_select = b.queue_select;
+	n.dfselect = b.dfselect;
+	n.gfselect = b.gfselect;
+	n.guest_features = b.guest_features;
+	if ((n.status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(&n))
 		return *why = "features this host does not offer", -EINVAL;
-	for (unsigned i = 0; i < t->ops->num_queues; i++) {
-		struct virtq *q = &t->vq[i];
-		*q = (struct virtq){.size = b.q[i].size,
-				    .enabled = b.q[i].enabled != 0,
-				    .last_avail = b.q[i].last_avail,
-				    .used_idx = b.q[i].used_idx,
-				    .desc = b.q[i].desc,
-				    .avail = b.q[i].avail,
-				    .used = b.q[i].used};
-		if (q->size > VQ_SIZE_MAX || (q->enabled && vq_check(t->vm, q, why)))
-			return -EINVAL;
+	for (unsigned i = 0; i < VIRTIO_PCI_QUEUES_MAX; i++) {
+		const struct queue_blob *q = &b.q[i];
+		if (i >= t->ops->num_queues) {
+			if (memcmp(q, &none, sizeof(none)))
+				return *why = "state for a queue this device does not have", -EINVAL;
+			continue;
+		}
+		int rc = queue_ok(t, n.status, q, why);
+		if (rc)
+			return rc;
+		/* a reset (status 0) disables every queue */
+		if (q->enabled && !n.status)
+			return *why = "an enabled queue on a device that is reset", -EINVAL;
+		n.vq[i] = (struct virtq){.size = q->size,
+					 .enabled = q->enabled != 0,
+					 .last_avail = q->last_avail,
+					 .used_idx = q->used_idx,
+					 .desc = q->desc,
+					 .avail = q->avail,
+					 .used = q->used};
 	}
+	*t = n;
 	return 0;
 }

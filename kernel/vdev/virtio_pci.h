@@ -98,8 +98,12 @@ void virtio_pci_fail(struct virtio_pci *t, const char *why);
 void virtio_pci_used(struct virtio_pci *t);
 
 /* Migration: status, features, selectors, ISR and every queue's addresses,
- * size, enable and indexes. Restore checks them as the registers would (a
- * blob this host could not have reached is refused, -EINVAL with *why). */
+ * size, enable and indexes. Restore checks them as the registers would: a
+ * blob this device could not have reached (unknown status or ISR bits,
+ * features not offered, a queue size over VQ_SIZE_MAX, an enabled queue
+ * whose rings leave guest RAM or whose indexes differ, indexes on a
+ * disabled queue, an enabled queue on a reset device, state for a queue it
+ * does not have) is refused, -EINVAL with *why, and nothing is changed. */
 #define VIRTIO_PCI_STATE_LEN (28 + VIRTIO_PCI_QUEUES_MAX * 32)
 int virtio_pci_save(const struct virtio_pci *t, void *buf, size_t cap);
 int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const char **why);

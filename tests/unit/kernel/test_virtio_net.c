@@ -75,6 +75,17 @@ struct vswitch *net_vswitch(void)
 	return &sw;
 }
 
+int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
+{
+	(void)port, (void)mac, (void)ip;
+	return 0;
+}
+
+void net_announce_guest(const uint8_t *mac, uint32_t ip)
+{
+	(void)mac, (void)ip;
+}
+
 static int wire_tx(void *ctx, const uint8_t *frame, size_t len)
 {
 	(void)ctx;
@@ -648,6 +659,121 @@ static void test_pci_restore_keeps_this_hosts_read_only_bits(void **state)
 	assert_int_equal(vpci_restore(&vm2.pci, b, (size_t)n - 1), -EINVAL);
 }
 
+/* Issue 9 item 11: hostile device blobs. Each one is refused with a
+ * negative errno and the destination's device is exactly as before. */
+static void put_at(uint8_t *b, size_t off, uint64_t v, unsigned size)
+{
+	memcpy(b + off, &v, size);
+}
+
+#define Q(i, field) (28 + 32 * (i) + (field)) /* queue_blob fields: see virtio_pci.c */
+#define QF_DESC 0
+#define QF_USED 16
+#define QF_SIZE 24
+#define QF_ENABLE 26
+#define QF_LAST 28
+#define QF_USED_IDX 30
+
+static void test_hostile_device_blobs_are_refused_and_change_nothing(void **state)
+{
+	uint8_t good[VNET_STATE_LEN], bad[VNET_STATE_LEN], pgood[VPCI_STATE_MAX],
+		pbad[VPCI_STATE_MAX];
+	static struct vdev_vnet before_net;
+	static struct vpci before_pci;
+	static uint8_t before_cfg[VPCI_CFG_SIZE];
+	const char *why = "";
+	uint8_t f[128];
+	static const struct {
+		const char *what;
+		size_t off;
+		uint64_t val;
+		unsigned size;
+	} cases[] = {
+		{"unknown status bit", 4, 0x0F | 0x20, 1},
+		{"unknown ISR bit", 5, 0x04, 1},
+		{"features not offered", 16, (1ull << 32) | (1ull << 5) | (1ull << 0), 8},
+		{"enable not 0/1", Q(0, QF_ENABLE), 2, 2},
+		{"absurd queue size", Q(0, QF_SIZE), 0x8000, 2},
+		{"size not a power of two", Q(0, QF_SIZE), 7, 2},
+		{"avail index ahead of used", Q(0, QF_LAST), 200, 2},
+		{"used index ahead", Q(0, QF_USED_IDX), 5, 2},
+		{"ring outside RAM", Q(0, QF_DESC), RAM - 16, 8},
+		{"ring far outside RAM", Q(1, QF_USED), 0xFFFFFFFFFFFFFFF0ull, 8},
+		{"misaligned ring", Q(1, QF_DESC), TX_DESC + 8, 8},
+		{"enabled queue on a reset device", 4, 0, 1},
+		{"frames pending beyond the queue", VIRTIO_PCI_STATE_LEN + 4, VNET_PENDING + 1, 4},
+		{"unknown version", VIRTIO_PCI_STATE_LEN, 9, 4},
+	};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 2);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(vnet_save(&vm.net, good, sizeof(good)), VNET_STATE_LEN);
+	int pn = vpci_save(&vm.pci, pgood, sizeof(pgood));
+	assert_true(pn > 0);
+
+	/* the destination's device, in the state a fresh VM has */
+	make_vm(&vm2, &ram2, "dst");
+	memcpy(ram2, ram, RAM);
+	memcpy(&before_net, &vm2.net, sizeof(before_net));
+	memcpy(&before_pci, &vm2.pci, sizeof(before_pci));
+	memcpy(before_cfg, vm2.net.vp.pci.cfg, VPCI_CFG_SIZE);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, good, sizeof(bad));
+		put_at(bad, cases[i].off, cases[i].val, cases[i].size);
+		print_message("%s\n", cases[i].what);
+		assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(bad), &why), -EINVAL);
+		assert_memory_equal(&vm2.net, &before_net, sizeof(before_net));
+	}
+	assert_int_equal(vnet_restore(&vm2.net, good, sizeof(good) - 1, &why), -EINVAL);
+	assert_memory_equal(&vm2.net, &before_net, sizeof(before_net));
+
+	/* the PCI bus: reserved CONFIG_ADDRESS bits, a device record out of
+	 * order, a wrong device set, a wrong version */
+	static const size_t poff[] = {4, 12, 8, 0};
+	static const uint32_t pval[] = {0x80000003u, 7, 0x1, 2};
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(pbad, pgood, (size_t)pn);
+		put_at(pbad, poff[i], pval[i], 4);
+		if (i == 1) /* the second record (device 1) claims to be device 7 */
+			put_at(pbad, 12 + 4 + VPCI_CFG_SIZE, 7, 4);
+		assert_int_equal(vpci_restore(&vm2.pci, pbad, (size_t)pn), -EINVAL);
+		assert_int_equal(vm2.pci.addr, before_pci.addr);
+		assert_memory_equal(vm2.net.vp.pci.cfg, before_cfg, VPCI_CFG_SIZE);
+		assert_memory_equal(vm2.pci.host.cfg, before_pci.host.cfg, VPCI_CFG_SIZE);
+	}
+	/* and the good blobs are taken */
+	assert_int_equal(vpci_restore(&vm2.pci, pgood, (size_t)pn), 0);
+	assert_int_equal(vnet_restore(&vm2.net, good, sizeof(good), &why), 0);
+	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
+}
+
+/* virtio 1.1 4.1.4.8 with an offset whose end wraps in 32 bits: the
+ * window must refuse it (read 0, write ignored), not read 4 GiB past the
+ * device's buffer (the old check added offset + length in u32). */
+static void test_pci_cfg_window_refuses_offsets_that_wrap(void **state)
+{
+	static const uint32_t wrap[][2] = {{0xFFFFFFFC, 4}, {0xFFFFFFFE, 2}, {0xFFFFFFFF, 1},
+					   {0x80, 4},	    {0x7E, 4}};
+	const unsigned cap = 0x84; /* the fifth capability: PCI_CFG */
+
+	(void)state;
+	assert_int_equal(cfg_in(&vm, 1, cap + 3, 1), 5);
+	/* a good access through the window: device_feature_select reads 0 */
+	cfg_out(&vm, 1, cap + 8, 4, 0);
+	cfg_out(&vm, 1, cap + 12, 4, 4);
+	out(&vm, 0, 4, 0);
+	assert_int_equal(cfg_in(&vm, 1, cap + 16, 4), 0);
+	for (unsigned i = 0; i < sizeof(wrap) / sizeof(wrap[0]); i++) {
+		cfg_out(&vm, 1, cap + 8, 4, wrap[i][0]);
+		cfg_out(&vm, 1, cap + 12, 4, wrap[i][1]);
+		assert_int_equal(cfg_in(&vm, 1, cap + 16, wrap[i][1]), 0);
+		cfg_out(&vm, 1, cap + 16, wrap[i][1], 0xFFFFFFFF);
+	}
+	assert_int_equal(in(&vm, 0x14, 1), 0); /* nothing was written either */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +793,8 @@ int main(void)
 		T(test_device_writes_are_logged_as_dirty_pages),
 		T(test_device_state_moves_to_another_vm_and_carries_on),
 		T(test_pci_restore_keeps_this_hosts_read_only_bits),
+		T(test_pci_cfg_window_refuses_offsets_that_wrap),
+		T(test_hostile_device_blobs_are_refused_and_change_nothing),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,8 @@ static int setup(void **state)
 	assert_int_equal(host, 1);
 	assert_int_equal(guest_a, 2);
 	assert_int_equal(guest_b, 3);
+	assert_int_equal(vswitch_port_set_mac(&sw, guest_a, mac_a), 0);
+	assert_int_equal(vswitch_port_set_mac(&sw, guest_b, mac_b), 0);
 	return 0;
 }
 
@@ -233,11 +235,11 @@ static void test_sweep_removes_expired_entries_from_dump(void **state)
 	send(uplink, mac_bcast, mac_peer);
 	send(guest_a, mac_bcast, mac_a);
 	vswitch_fdb_for_each(&sw, count_entry, &n);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3); /* the peer, and both guests' pinned MACs */
 	vswitch_tick(&sw, VSWITCH_AGE_MS + 5000);
 	n = 0;
 	vswitch_fdb_for_each(&sw, count_entry, &n);
-	assert_int_equal(n, 0);
+	assert_int_equal(n, 2); /* pinned MACs never age out */
 	for (int b = 0; b < VSWITCH_FDB_BUCKETS; b++)
 		for (int w = 0; w < VSWITCH_FDB_WAYS; w++)
 			assert_int_equal(sw.fdb[b][w].port, VSWITCH_NO_PORT);
@@ -274,16 +276,108 @@ static void test_dump_reports_port_and_age(void **state)
 static void test_mac_moving_to_another_port_is_relearned(void **state)
 {
 	(void)state;
-	/* The guest ran on the peer host, behind the uplink... */
-	send(uplink, mac_bcast, mac_a);
-	assert_int_equal(vswitch_fdb_lookup(&sw, mac_a), uplink);
-	/* ...and now runs here. */
-	send(guest_a, mac_bcast, mac_a);
-	assert_int_equal(vswitch_fdb_lookup(&sw, mac_a), guest_a);
+	send(uplink, mac_bcast, mac_peer);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_peer), uplink);
+	send(host, mac_bcast, mac_peer);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_peer), host);
 	assert_int_equal(sw.moves, 1);
 	memset(rec, 0, sizeof(rec));
-	send(host, mac_a, mac_host);
+	send(guest_a, mac_peer, mac_a);
+	assert_frames(0, 1, 0, 0);
+}
+
+static void test_migrated_guests_mac_moves_from_the_uplink_to_its_new_port(void **state)
+{
+	static const uint8_t mac_c[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0c};
+
+	(void)state;
+	/* The guest ran on the peer host, behind the uplink... */
+	send(uplink, mac_bcast, mac_c);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_c), uplink);
+	/* ...and now runs here: its port is bound when its identity arrives */
+	int c = vswitch_port_add(&sw, VSWITCH_PORT_GUEST, "vm3", rec_tx, &rec[4]);
+	assert_int_equal(vswitch_port_set_mac(&sw, c, mac_c), 0);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_c), c);
+	memset(rec, 0, sizeof(rec));
+	send(host, mac_c, mac_host);
+	assert_int_equal(rec[4].frames, 1);
+	assert_frames(0, 0, 0, 0);
+	/* a second guest cannot take the same MAC, nor may a host port be bound */
+	assert_int_equal(vswitch_port_set_mac(&sw, guest_b, mac_c), -EEXIST);
+	assert_int_equal(vswitch_port_set_mac(&sw, host, mac_host), -EINVAL);
+	assert_int_equal(vswitch_port_set_mac(&sw, guest_b, mac_bcast), -EINVAL);
+}
+
+/* Issue 9 item 5: a guest sending as the host (or a neighbour) must not
+ * become the switch's idea of where the host is. */
+static void test_guest_may_only_send_from_its_own_mac(void **state)
+{
+	(void)state;
+	send(host, mac_bcast, mac_host); /* the host is heard on its port */
+	memset(rec, 0, sizeof(rec));
+	send(guest_a, mac_bcast, mac_host); /* as the host */
+	send(guest_a, mac_bcast, mac_b);    /* as its neighbour */
+	send(guest_a, mac_peer, mac_peer);  /* as someone on the wire */
+	assert_frames(0, 0, 0, 0);	    /* none of them went anywhere */
+	assert_int_equal(sw.ports[guest_a].stats.spoofed, 3);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_host), host);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_b), guest_b);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_peer), VSWITCH_NO_PORT);
+	/* the host's traffic (to port 7000 or anything else) still goes to
+	 * the host only */
+	send(uplink, mac_host, mac_peer);
+	assert_frames(0, 1, 0, 0);
+	/* a guest port not yet bound sends nothing at all */
+	int c = vswitch_port_add(&sw, VSWITCH_PORT_GUEST, "vm3", rec_tx, &rec[4]);
+	send(c, mac_bcast, mac_peer);
+	assert_int_equal(sw.ports[c].stats.spoofed, 1);
+	assert_frames(0, 1, 0, 0);
+	/* its own MAC passes */
+	send(guest_a, mac_bcast, mac_a);
+	assert_frames(1, 2, 0, 1);
+}
+
+/* The switch's bucket of a MAC (FNV-1a, as net/vswitch.c), so the test can
+ * aim at a victim's bucket the way an attacker would. */
+static unsigned bucket_of(const uint8_t *mac)
+{
+	uint32_t h = 2166136261u;
+
+	for (int i = 0; i < ETH_ALEN; i++)
+		h = (h ^ mac[i]) * 16777619u;
+	return h % VSWITCH_FDB_BUCKETS;
+}
+
+/* Many MACs that hash into a guest's bucket, from the wire, each heard
+ * more recently than the guest: the guest's MAC stays where it is, and its
+ * traffic goes to it alone, never flooded. */
+static void test_flooding_a_bucket_never_evicts_or_floods_a_pinned_guest(void **state)
+{
+	uint8_t mac[ETH_ALEN] = {0x06, 0, 0, 0, 0, 0};
+	int sent = 0;
+
+	(void)state;
+	vswitch_tick(&sw, 1000);
+	send(guest_a, mac_bcast, mac_a);
+	for (unsigned i = 0; i < 65536 && sent < 5 * VSWITCH_FDB_WAYS; i++) {
+		mac[4] = (uint8_t)(i >> 8), mac[5] = (uint8_t)i;
+		if (bucket_of(mac) != bucket_of(mac_a))
+			continue;
+		vswitch_tick(&sw, 2000 + i);
+		send(uplink, mac_bcast, mac);
+		sent++;
+	}
+	assert_int_equal(sent, 5 * VSWITCH_FDB_WAYS);
+	assert_true(sw.evictions > 0); /* the bucket did overflow */
+	/* an uplink frame claiming the guest's MAC is not learned either */
+	send(uplink, mac_bcast, mac_a);
+	assert_int_equal(sw.ports[uplink].stats.spoofed, 1);
+	memset(rec, 0, sizeof(rec));
+	uint64_t floods = sw.ports[uplink].stats.floods;
+	send(uplink, mac_a, mac_peer);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_a), guest_a);
 	assert_frames(0, 0, 1, 0);
+	assert_int_equal(sw.ports[uplink].stats.floods, floods);
 }
 
 static void test_guest_ip_learned_from_arp_sender(void **state)
@@ -445,14 +539,14 @@ static void test_inject_without_port_reaches_every_port_and_learns_nothing(void 
 	uint8_t f[60];
 
 	(void)state;
-	vswitch_inject(&sw, VSWITCH_NO_PORT, f, frame(f, mac_bcast, mac_a));
+	vswitch_inject(&sw, VSWITCH_NO_PORT, f, frame(f, mac_bcast, mac_peer));
 	assert_frames(1, 1, 1, 1);
-	assert_int_equal(vswitch_fdb_lookup(&sw, mac_a), VSWITCH_NO_PORT);
+	assert_int_equal(vswitch_fdb_lookup(&sw, mac_peer), VSWITCH_NO_PORT);
 }
 
 static void test_full_table_evicts_least_recently_seen(void **state)
 {
-	uint8_t mac[ETH_ALEN] = {0x02, 0, 0, 0, 0, 0};
+	uint8_t mac[ETH_ALEN] = {0x06, 0, 0, 0, 0, 0};
 	const int n = VSWITCH_FDB_BUCKETS * VSWITCH_FDB_WAYS + 64;
 	int live = 0;
 
@@ -466,6 +560,7 @@ static void test_full_table_evicts_least_recently_seen(void **state)
 		assert_int_equal(vswitch_fdb_lookup(&sw, mac), uplink);
 	}
 	vswitch_fdb_for_each(&sw, count_entry, &live);
+	live -= 2; /* the guests' pinned MACs, outside the table */
 	assert_true(live <= VSWITCH_FDB_BUCKETS * VSWITCH_FDB_WAYS);
 	assert_int_equal(sw.evictions, (uint64_t)(n - live));
 	assert_true(sw.evictions >= 64);
@@ -487,6 +582,9 @@ int main(void)
 		T(test_sweep_removes_expired_entries_from_dump),
 		T(test_dump_reports_port_and_age),
 		T(test_mac_moving_to_another_port_is_relearned),
+		T(test_migrated_guests_mac_moves_from_the_uplink_to_its_new_port),
+		T(test_guest_may_only_send_from_its_own_mac),
+		T(test_flooding_a_bucket_never_evicts_or_floods_a_pinned_guest),
 		T(test_guest_ip_learned_from_arp_sender),
 		T(test_arp_probe_and_foreign_sender_do_not_set_ip),
 		T(test_guest_ip_learned_from_ipv4_source_until_it_arps),
