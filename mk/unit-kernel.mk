@@ -10,6 +10,10 @@ $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c 
 	kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c tests/unit/log_stub.c \
 	$(wildcard kernel/vdev/*.h) kernel/vm.h net/vswitch.h
 
+# The VM dirty log (guest and device writes) that `vm dirty` and migration share.
+UNIT_TESTS += $(KUNIT)/test_vm_dirty
+$(KUNIT)/test_vm_dirty: tests/unit/kernel/test_vm_dirty.c kernel/vm_dirty.c kernel/vm_dirty.h kernel/vm.h
+
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
