@@ -10,6 +10,7 @@
 #include "kernel/sys.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_dirty.h"
 
 #define CTRL_RBRACKET 0x1d
 
@@ -93,12 +94,6 @@ static int do_create(int argc, char **argv)
 	return 0;
 }
 
-static const char *dirty_name(enum dirty_mode m)
-{
-	static const char *const n[] = {"off", "ad", "pml", "wp"};
-	return n[m];
-}
-
 static int do_list(void)
 {
 	kprintf("%-16s %-9s %8s %12s %-6s %-17s %s\n", "NAME", "STATE", "MEM(MiB)", "EXITS", "DIRTY",
@@ -113,7 +108,7 @@ static int do_list(void)
 			snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 		kprintf("%-16s %-9s %8lu %12lu %-6s %02x:%02x:%02x:%02x:%02x:%02x %s%s\n", vm->name,
 			vm_state_name(vm->state), vm->mem_bytes >> 20, vm->vcpu.exits,
-			dirty_name(vm->dirty), m[0], m[1], m[2], m[3], m[4], m[5], ip,
+			vm_dirty_name(vm->dirty), m[0], m[1], m[2], m[3], m[4], m[5], ip,
 			vm->migrating ? "  (migrating)" : "");
 		if (vm->state == VM_STOPPED)
 			kprintf("  stopped: %s\n", vm->stop_reason);
@@ -169,6 +164,8 @@ static void print_ranges(const uint64_t *bm, uint64_t npages)
 	kputs("\n");
 }
 
+/* `vm dirty`: kernel/vm_dirty.c, the same log a migration uses (guest
+ * and device writes), driven by hand. */
 static int do_dirty(struct vm *vm, int argc, char **argv)
 {
 	if (argc < 4)
@@ -181,27 +178,26 @@ static int do_dirty(struct vm *vm, int argc, char **argv)
 			m = DIRTY_WP;
 		else if (argc == 5 && strcmp(argv[4], "ad"))
 			return CMD_USAGE;
-		if (vm->dirty) {
-			cmd_error("vm dirty: logging is already on (%s) for %s", dirty_name(vm->dirty), vm->name);
-			return -EBUSY;
-		}
-		if (!hv->dirty_supported(m)) {
-			cmd_error("vm dirty: %s tracking is not available on this CPU (%s)", dirty_name(m), hv->name);
-			return -ENOTSUP;
-		}
-		int rc = hv->dirty_start(&vm->vcpu, m);
-		if (rc) {
-			cmd_error("vm dirty: starting %s tracking failed (%s)", dirty_name(m), strerror(-rc));
-			return rc;
-		}
-		vm->dirty = m;
-		kprintf("dirty logging on for %s (%s)\n", vm->name, dirty_name(m));
-		return 0;
+		int rc = vm_dirty_start(vm, m);
+		if (rc == -EBUSY)
+			cmd_error("vm dirty: logging is already on (%s) for %s%s", vm_dirty_name(vm->dirty),
+				  vm->name, vm->migrating ? ", by its migration" : "");
+		else if (rc == -ENOTSUP)
+			cmd_error("vm dirty: %s tracking is not available on this CPU (%s)",
+				  vm_dirty_name(m), hv->name);
+		else if (rc)
+			cmd_error("vm dirty: starting %s tracking failed (%s)", vm_dirty_name(m),
+				  strerror(-rc));
+		else
+			kprintf("dirty logging on for %s (%s)\n", vm->name, vm_dirty_name(m));
+		return rc;
 	}
 	if (!strcmp(argv[3], "stop")) {
-		if (vm->dirty)
-			hv->dirty_stop(&vm->vcpu);
-		vm->dirty = DIRTY_OFF;
+		if (vm->migrating) {
+			cmd_error("vm dirty: %s is being migrated: its log is the migration's", vm->name);
+			return -EBUSY;
+		}
+		vm_dirty_stop(vm);
 		kprintf("dirty logging off for %s\n", vm->name);
 		return 0;
 	}
@@ -211,6 +207,10 @@ static int do_dirty(struct vm *vm, int argc, char **argv)
 		cmd_error("vm dirty: logging is off for %s ('vm dirty %s start' first)", vm->name, vm->name);
 		return -EINVAL;
 	}
+	if (vm->migrating) {
+		cmd_error("vm dirty: %s is being migrated: its log is the migration's", vm->name);
+		return -EBUSY;
+	}
 	uint64_t *bm = calloc((vm->npages + 63) / 64, 8);
 	if (!bm) {
 		cmd_error("vm dirty: out of memory for the bitmap");
@@ -219,7 +219,7 @@ static int do_dirty(struct vm *vm, int argc, char **argv)
 	/* The harvest alone, not the bitmap allocation or the printing: what
 	 * `make bench` reports per GiB for each method (docs/bench.md). */
 	uint64_t t0 = time_us();
-	long n = hv->dirty_harvest(&vm->vcpu, bm, vm->npages);
+	long n = vm_dirty_harvest(vm, bm, vm->npages);
 	uint64_t took = time_us() - t0;
 	if (n < 0) {
 		cmd_error("vm dirty: harvest failed (%s)", strerror((int)-n));

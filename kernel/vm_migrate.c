@@ -9,6 +9,7 @@
 #include <string.h>
 #include "kernel/log.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_dirty.h"
 #include "kernel/vm_migrate.h"
 
 enum { DEV_UART = 1, DEV_PCI = 2, DEV_NET = 3 }; /* device ids in GUEST_CONFIG */
@@ -72,64 +73,30 @@ static const void *src_page(void *ctx, uint64_t gfn)
 	return vm_gpa_ptr(ctx, gfn << 12);
 }
 
-/* The cheapest exact method the CPU has: PML, then A/D bits, then
- * write-protection. */
+/* The cheapest exact method the CPU has (vm_dirty_best), guest and
+ * device writes together (kernel/vm_dirty.c, as `vm dirty` uses). */
 static int src_dirty_start(void *ctx)
 {
+	static const char *const names[] = {"off", "A/D bits", "PML", "write-protect"};
 	struct vm *vm = ctx;
-	static const enum dirty_mode order[] = {DIRTY_PML, DIRTY_AD, DIRTY_WP};
+	enum dirty_mode m = vm_dirty_best();
+	/* -EBUSY while `vm dirty` debugging is on: refused rather than stolen. */
+	int rc = vm_dirty_start(vm, m);
 
-	if (vm->dirty)
-		return -EBUSY; /* `vm dirty` debugging is on: refuse rather than steal it */
-	/* What the devices write is logged from now on as well (vm_gpa_write). */
-	free(vm->dev_dirty);
-	vm->dev_dirty = calloc((vm->npages + 63) / 64, sizeof(uint64_t));
-	if (!vm->dev_dirty)
-		return -ENOMEM;
-	int rc = -ENOTSUP;
-	for (unsigned i = 0; i < 3; i++) {
-		if (!hv->dirty_supported(order[i]))
-			continue;
-		static const char *const names[] = {"off", "A/D bits", "PML", "write-protect"};
-		rc = hv->dirty_start(&vm->vcpu, order[i]);
-		if (!rc) {
-			vm->dirty = order[i];
-			log_info("migrate", "%s: dirty logging with %s (%s)", vm->name, names[order[i]],
-				 hv->name);
-		}
-		break;
-	}
-	if (rc) { /* migrate/ calls dirty_stop only after a start that worked */
-		free(vm->dev_dirty);
-		vm->dev_dirty = NULL;
-	}
+	if (!rc)
+		log_info("migrate", "%s: dirty logging with %s (%s)", vm->name, names[m], hv->name);
 	return rc;
 }
 
 static int src_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t npages)
 {
-	struct vm *vm = ctx;
-	long n = hv->dirty_harvest(&vm->vcpu, bitmap, npages);
-
-	if (n < 0)
-		return (int)n;
-	/* Device writes happen only from the main loop, as this does: none
-	 * can slip between the copy and the clear. */
-	for (uint64_t w = 0; vm->dev_dirty && w < (npages + 63) / 64; w++) {
-		bitmap[w] |= vm->dev_dirty[w];
-		vm->dev_dirty[w] = 0;
-	}
-	return 0;
+	long n = vm_dirty_harvest(ctx, bitmap, npages);
+	return n < 0 ? (int)n : 0;
 }
 
 static void src_dirty_stop(void *ctx)
 {
-	struct vm *vm = ctx;
-	if (vm->dirty)
-		hv->dirty_stop(&vm->vcpu);
-	vm->dirty = DIRTY_OFF;
-	free(vm->dev_dirty);
-	vm->dev_dirty = NULL;
+	vm_dirty_stop(ctx);
 }
 
 static int src_pause(void *ctx)

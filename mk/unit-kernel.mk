@@ -15,6 +15,10 @@ $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev
 
 $(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c kernel/log_limit.h
 
+# The VM dirty log (guest and device writes) that `vm dirty` and migration share.
+UNIT_TESTS += $(KUNIT)/test_vm_dirty
+$(KUNIT)/test_vm_dirty: tests/unit/kernel/test_vm_dirty.c kernel/vm_dirty.c kernel/vm_dirty.h kernel/vm.h
+
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"

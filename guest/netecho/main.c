@@ -119,6 +119,9 @@ void guest_main(const struct boot_info *b)
 		    dev.common.io ? "I/O BAR" : "memory BAR");
 	uart_printf("netecho: up mac=%02x:%02x:%02x:%02x:%02x:%02x ip=%u.%u.%u.%u\n", m[0], m[1],
 		    m[2], m[3], m[4], m[5], a[0], a[1], a[2], a[3]);
+	unsigned nbuf;
+	uint64_t rx = ne_virtio_rx_buffers(&nbuf);
+	uart_printf("netecho: rx buffers at 0x%lx, %u x %u bytes\n", rx, nbuf, NE_BUF_LEN);
 	ne_proto_announce();
 
 	for (uint32_t n = 1;; n++) {

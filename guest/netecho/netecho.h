@@ -59,6 +59,9 @@ bool ne_virtio_up(struct ne_virtio *v, char *err, size_t err_size);
 unsigned ne_virtio_rx(struct ne_virtio *v, void (*fn)(const uint8_t *frame, size_t len));
 /* Queues one frame; false when the transmit ring is full. */
 bool ne_virtio_tx(struct ne_virtio *v, const uint8_t *frame, size_t len);
+/* Guest-physical address of the receive buffers: *count of NE_BUF_LEN
+ * bytes, back to back. Only the device writes them (netecho only reads). */
+uint64_t ne_virtio_rx_buffers(unsigned *count);
 /* The device set DEVICE_NEEDS_RESET (or FAILED): it will do no more. */
 bool ne_virtio_broken(const struct ne_virtio *v);
 

@@ -248,6 +248,12 @@ bool ne_virtio_up(struct ne_virtio *v, char *err, size_t err_size)
 	return true;
 }
 
+uint64_t ne_virtio_rx_buffers(unsigned *count)
+{
+	*count = queues[RXQ].size;
+	return (uintptr_t)queues[RXQ].buf;
+}
+
 bool ne_virtio_broken(const struct ne_virtio *v)
 {
 	return rd(&v->common, STATUS, 1) & (S_NEEDS_RESET | S_FAILED);

@@ -1,8 +1,10 @@
-/* EPT: one VM's guest-physical -> host-physical tables (SDM Vol. 3C 28.3,
- * "The Extended Page Table Mechanism") and its dirty-page tracking. */
+/* EPT: the encoding of one VM's guest-physical -> host-physical tables
+ * (SDM Vol. 3C 28.3, "The Extended Page Table Mechanism") and INVEPT; the
+ * walk and the dirty log are arch/x86/slat_walk.c's, shared with NPT. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "arch/x86/slat_walk.h"
 #include "kernel/hv.h"
 
 /* EPT paging-structure entry bits (SDM Tables 28-1 to 28-6). */
@@ -29,19 +31,16 @@
 #define VPID_CAP_INVVPID_SINGLE (1ull << 41)
 #define VPID_CAP_INVVPID_ALL (1ull << 42)
 
+/* The EPT format for arch/x86/slat_walk.c: its bits and INVEPT. */
+extern const struct slat_format ept_format;
+
+/* 4 KiB leaves, RWX, write-back; map/destroy/lookup are slat_walk.h's. */
 struct slat *ept_create(void);
-/* 4 KiB leaves, RWX, write-back (read-only while write-protect logging is on). */
-int ept_map(struct slat *s, uint64_t gpa, uint64_t hpa, uint64_t size);
-void ept_destroy(struct slat *s);
 uint64_t ept_eptp(const struct slat *s);
 /* Whether gpa is guest RAM (has a leaf). */
 bool ept_mapped(struct slat *s, uint64_t gpa);
 /* INVEPT single-context for this EPT (all-context where unsupported). */
-void ept_invalidate(const struct slat *s);
-
-int ept_dirty_start(struct slat *s, enum dirty_mode m, uint64_t npages);
-long ept_dirty_harvest(struct slat *s, uint64_t *bitmap, uint64_t npages);
-void ept_dirty_stop(struct slat *s);
+void ept_invalidate(struct slat *s);
 /* An EPT violation at gpa: true if it was a write to a page write-protected
  * for logging (now logged and writable again) or a stale translation
  * already fixed, i.e. the guest may simply be resumed. */

@@ -270,8 +270,8 @@ static inline int vmcs_write(uint32_t field, uint64_t v)
 #define INVEPT_ALL_CONTEXT 2
 #define INVVPID_SINGLE_CONTEXT 1
 #define INVVPID_ALL_CONTEXT 2
-/* Not inline: the host unit test of ept.c (tests/unit/vmx) records the
- * calls to check what was cleared before each one. */
+/* Not inline: the host unit test of slat_walk.c with EPT (tests/unit/slat)
+ * records the calls to check what was cleared before each one. */
 void vmx_invept(uint64_t type, uint64_t eptp);
 static inline void vmx_invvpid(uint64_t type, uint16_t vpid)
 {

@@ -344,7 +344,7 @@ static void vmx_dirty_stop(struct vcpu *v)
 	if (vmcs_load(x))
 		return;
 	pml_off(x);
-	ept_dirty_stop(v->vm->slat);
+	slat_dirty_stop(v->vm->slat);
 }
 
 static int vmx_dirty_start(struct vcpu *v, enum dirty_mode m)
@@ -365,7 +365,7 @@ static int vmx_dirty_start(struct vcpu *v, enum dirty_mode m)
 	}
 	/* D bits cleared (or W taken) and INVEPT done before PML is armed:
 	 * the guest is not running, so nothing is logged in between. */
-	if ((rc = ept_dirty_start(v->vm->slat, m, v->vm->npages))) {
+	if ((rc = slat_dirty_start(v->vm->slat, m))) {
 		pml_off(x);
 		return rc;
 	}
@@ -384,7 +384,7 @@ static long vmx_dirty_harvest(struct vcpu *v, uint64_t *bitmap, uint64_t npages)
 	if (rc)
 		return rc;
 	vmx_pml_drain(v); /* what the CPU logged since the last PML-full exit */
-	return ept_dirty_harvest(v->vm->slat, bitmap, npages);
+	return slat_dirty_harvest(v->vm->slat, bitmap, npages);
 }
 
 const struct hv_ops vmx_ops = {
@@ -396,8 +396,8 @@ const struct hv_ops vmx_ops = {
 	.get_state = vmx_get_state,
 	.set_state = vmx_set_state,
 	.slat_create = ept_create,
-	.slat_map = ept_map,
-	.slat_destroy = ept_destroy,
+	.slat_map = slat_map,
+	.slat_destroy = slat_destroy,
 	.dirty_supported = vmx_dirty_supported,
 	.dirty_start = vmx_dirty_start,
 	.dirty_harvest = vmx_dirty_harvest,
