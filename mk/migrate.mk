@@ -101,3 +101,11 @@ UNIT_TESTS += $(MIG_FUZZ_DIR)/run-fuzz-recv
 # A longer run by hand: make fuzz-migrate MIG_FUZZ_SECONDS=600 MIG_FUZZ_RUNS=0
 fuzz-migrate: $(MIG_FUZZ_DIR)/run-fuzz-recv
 	$<
+
+# --- tools/tlspsk: the migration's TLS for test peers (migpeer.py) ----------
+TLSPSK_PROXY := $(BUILD)/tools/tlspsk-proxy
+$(TLSPSK_PROXY): tools/tlspsk/tlspsk-proxy.c mk/migrate.mk
+	@mkdir -p $(@D)
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< -lmbedtls -lmbedx509 -lmbedcrypto
+INTEGRATION_DEPS += $(TLSPSK_PROXY)
+all: $(TLSPSK_PROXY)
