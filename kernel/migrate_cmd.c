@@ -33,6 +33,10 @@ bool net_up(void) __attribute__((weak, visibility("hidden")));
 #define KEY_MIN 16
 #define KEY_GENERATED 32 /* bytes; printed as 64 hex digits */
 #define MAX_INCOMING 2
+/* Plain connections to a TLS-only host get a REFUSE that says why, from
+ * slots of their own: unauthenticated peers never hold a migration slot. */
+#define MAX_REFUSING 2
+#define SLOTS (MAX_INCOMING + MAX_REFUSING)
 #define HISTORY 8
 /* From the moment a connection is handed over (TLS done, or plain bytes
  * seen) until GUEST_CONFIG: a peer that idles here loses its slot. */
@@ -58,7 +62,7 @@ static struct incoming {
 	struct mig_recv *r;
 	struct vm_incoming guest;
 	uint64_t started_ms;
-} in[MAX_INCOMING];
+} in[SLOTS];
 
 static struct {
 	bool used;
@@ -280,7 +284,7 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		log_err("migrate", "refused a plain (unencrypted) migration from %s: %s", who->addr,
 			"this host requires TLS ('migrate insecure on' allows plain ones)");
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = refuse ? MAX_INCOMING : 0; i < (refuse ? SLOTS : MAX_INCOMING); i++) {
 		struct incoming *x = &in[i];
 		if (x->r)
 			continue;
@@ -300,7 +304,12 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 			 who->tls ? "TLS" : "plain TCP, not encrypted");
 		return 0;
 	}
-	log_warn("migrate", "incoming connection refused: %d migrations already in progress", MAX_INCOMING);
+	if (refuse)
+		log_warn("migrate", "dropped a plain connection from %s: %d others being refused", who->addr,
+			 MAX_REFUSING);
+	else
+		log_warn("migrate", "incoming connection refused: %d migrations already in progress",
+			 MAX_INCOMING);
 	return -EBUSY;
 }
 
@@ -332,7 +341,7 @@ static bool migrate_poll(void)
 		if (mig_send_poll(out.s) <= 0)
 			finish_outgoing();
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (!in[i].r)
 			continue;
 		busy = true;
@@ -363,7 +372,7 @@ static int do_status(void)
 		kputs("\n");
 		any = true;
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (!in[i].r)
 			continue;
 		const char *name = mig_recv_name(in[i].r);
@@ -398,7 +407,7 @@ static int do_cancel(int argc, char **argv)
 		kprintf("migrate %s: cancelling\n", out.name);
 		any = true;
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		const char *n = in[i].r ? mig_recv_name(in[i].r) : NULL;
 		if (in[i].r && (!name || (n && !strcmp(n, name)))) {
 			mig_recv_cancel(in[i].r, "by the operator on the destination");
