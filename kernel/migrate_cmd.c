@@ -538,7 +538,7 @@ static int cmd_migrate(int argc, char **argv)
 
 static const struct cmd migrate_cmd = {
 	.name = "migrate",
-	.summary = "live-migrate a guest to another Tern host; status, cancel, history, key, listen",
+	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
 		 "[--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
