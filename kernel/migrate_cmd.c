@@ -22,16 +22,31 @@
 #include "net/addr.h"
 #include "net/lwip_port.h"
 #include "net/mig_tcp.h"
+#include "net/mig_tls.h"
+#include "kernel/random.h"
 
 /* True once net/ has lwIP running (net/net.c); weak so Tern links without it. */
 bool net_up(void) __attribute__((weak, visibility("hidden")));
 
 #define KEY_MAX 128
+/* A shorter secret could be guessed offline from one recorded handshake. */
+#define KEY_MIN 16
+#define KEY_GENERATED 32 /* bytes; printed as 64 hex digits */
 #define MAX_INCOMING 2
+/* Plain connections to a TLS-only host get a REFUSE that says why, from
+ * slots of their own: unauthenticated peers never hold a migration slot. */
+#define MAX_REFUSING 2
+#define SLOTS (MAX_INCOMING + MAX_REFUSING)
 #define HISTORY 8
+/* From the moment a connection is handed over (TLS done, or plain bytes
+ * seen) until GUEST_CONFIG: a peer that idles here loses its slot. */
+#define SLOT_DEADLINE_MS 10000
 
 static uint8_t key[KEY_MAX];
 static size_t key_len;
+/* Plain (unencrypted) migrations in and out: off unless the operator
+ * allows them (`migrate insecure on`). */
+static bool insecure_ok;
 static bool listening;
 static uint16_t listen_port = MIG_DEFAULT_PORT;
 
@@ -47,7 +62,7 @@ static struct incoming {
 	struct mig_recv *r;
 	struct vm_incoming guest;
 	uint64_t started_ms;
-} in[MAX_INCOMING];
+} in[SLOTS];
 
 static struct {
 	bool used;
@@ -79,11 +94,7 @@ static uint64_t host_now_us(void *ctx)
 static int host_random(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t r = tern_rand32();
-		memcpy((uint8_t *)buf + i, &r, len - i < 4 ? len - i : 4);
-	}
-	return 0;
+	return random_bytes(buf, len);
 }
 
 static const struct mig_host host = {host_now_us, host_random, NULL};
@@ -144,18 +155,22 @@ static void finish_outgoing(void)
 }
 
 struct migrate_opts {
-	bool offline;
+	bool offline, insecure;
 	unsigned long long downtime_ms, max_rounds, bandwidth, port;
 };
 
 static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
-	*o = (struct migrate_opts){false, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS, 0,
+	*o = (struct migrate_opts){false, false, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS, 0,
 				   MIG_DEFAULT_PORT};
 	for (int i = 3; i < argc; i++) {
 		unsigned long long *v = NULL;
 		if (!strcmp(argv[i], "--offline")) {
 			o->offline = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--insecure")) {
+			o->insecure = true;
 			continue;
 		}
 		if (!strcmp(argv[i], "--downtime-ms"))
@@ -214,7 +229,12 @@ static int start_outgoing(int argc, char **argv)
 			  vm->migrating ? "being migrated" : vm_state_name(vm->state));
 		return -EINVAL;
 	}
-	if ((rc = mig_tcp_connect(ip, (uint16_t)o.port, &tp))) {
+	if (o.insecure && !insecure_ok) {
+		cmd_error("migrate: --insecure is not allowed on this host ('migrate insecure on' allows "
+			  "it; the destination must allow it too)");
+		return -EPERM;
+	}
+	if ((rc = mig_tcp_connect(ip, (uint16_t)o.port, o.insecure, &tp))) {
 		cmd_error("migrate: cannot open a connection to %s: %s", argv[2], strerror(-rc));
 		return rc;
 	}
@@ -235,9 +255,10 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.name, sizeof(out.name), "%s", vm->name);
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
-	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s)\n",
+	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s, %s)\n",
 		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
-		o.bandwidth ? ", bandwidth capped" : "");
+		o.bandwidth ? ", bandwidth capped" : "",
+		o.insecure ? "INSECURE: plain TCP, not encrypted" : mig_tls_cipher_name());
 	char hdr[200];
 	mig_stats_header(hdr, sizeof(hdr));
 	kputs(hdr);
@@ -254,15 +275,21 @@ static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 	print_block(line);
 }
 
-static int on_accept(void *ctx, const struct mig_transport *tp)
+static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig_tcp_peer *who)
 {
 	(void)ctx;
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	const char *refuse = NULL;
+	if (!who->tls && !insecure_ok) {
+		refuse = "this host accepts only TLS migrations ('migrate insecure on' there allows plain ones)";
+		log_err("migrate", "refused a plain (unencrypted) migration from %s: %s", who->addr,
+			"this host requires TLS ('migrate insecure on' allows plain ones)");
+	}
+	for (int i = refuse ? MAX_INCOMING : 0; i < (refuse ? SLOTS : MAX_INCOMING); i++) {
 		struct incoming *x = &in[i];
 		if (x->r)
 			continue;
 		struct mig_dst_guest g;
-		struct mig_recv_params p = {key, key_len, 0};
+		struct mig_recv_params p = {key, key_len, 0, refuse};
 		struct mig_recv_events ev = {on_recv_done, x};
 		vm_migrate_dst_ops(&x->guest, &g);
 		/* With no key set, the machine still answers: it refuses the
@@ -273,10 +300,16 @@ static int on_accept(void *ctx, const struct mig_transport *tp)
 			return rc;
 		}
 		x->started_ms = time_ms();
-		log_info("migrate", "incoming migration connection");
+		log_info("migrate", "incoming migration connection from %s (%s)", who->addr,
+			 who->tls ? "TLS" : "plain TCP, not encrypted");
 		return 0;
 	}
-	log_warn("migrate", "incoming connection refused: %d migrations already in progress", MAX_INCOMING);
+	if (refuse)
+		log_warn("migrate", "dropped a plain connection from %s: %d others being refused", who->addr,
+			 MAX_REFUSING);
+	else
+		log_warn("migrate", "incoming connection refused: %d migrations already in progress",
+			 MAX_INCOMING);
 	return -EBUSY;
 }
 
@@ -308,10 +341,13 @@ static bool migrate_poll(void)
 		if (mig_send_poll(out.s) <= 0)
 			finish_outgoing();
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (!in[i].r)
 			continue;
 		busy = true;
+		const char *name = mig_recv_name(in[i].r);
+		if ((!name || !*name) && time_ms() - in[i].started_ms > SLOT_DEADLINE_MS)
+			mig_recv_cancel(in[i].r, "no guest config within 10 s of connecting");
 		if (mig_recv_poll(in[i].r) <= 0)
 			finish_incoming(&in[i]);
 	}
@@ -336,7 +372,7 @@ static int do_status(void)
 		kputs("\n");
 		any = true;
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (!in[i].r)
 			continue;
 		const char *name = mig_recv_name(in[i].r);
@@ -349,7 +385,11 @@ static int do_status(void)
 	kprintf("incoming: %s", listening ? "listening" : "off");
 	if (listening)
 		kprintf(" on TCP port %u", listen_port);
-	kprintf(", key %s\n", key_len ? "set" : "not set");
+	kprintf(", key %s, %s", key_len ? "set" : "not set",
+		insecure_ok ? "plain TCP allowed (insecure on)" : "TLS only");
+	if (mig_tcp_pending())
+		kprintf(", %u connection(s) in handshake", mig_tcp_pending());
+	kputs("\n");
 	return 0;
 }
 
@@ -367,7 +407,7 @@ static int do_cancel(int argc, char **argv)
 		kprintf("migrate %s: cancelling\n", out.name);
 		any = true;
 	}
-	for (int i = 0; i < MAX_INCOMING; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		const char *n = in[i].r ? mig_recv_name(in[i].r) : NULL;
 		if (in[i].r && (!name || (n && !strcmp(n, name)))) {
 			mig_recv_cancel(in[i].r, "by the operator on the destination");
@@ -415,6 +455,48 @@ static int set_listen(bool on, uint16_t port)
 	return 0;
 }
 
+static int set_key(const uint8_t *k, size_t n)
+{
+	int rc = mig_tls_set_key(k, n);
+	if (rc) {
+		cmd_error("migrate key: cannot derive the TLS key: %s", strerror(-rc));
+		return rc;
+	}
+	memcpy(key, k, n);
+	key_len = n;
+	return 0;
+}
+
+static int do_key(const char *arg)
+{
+	if (!strcmp(arg, "--generate")) {
+		uint8_t raw[KEY_GENERATED];
+		char hex[2 * KEY_GENERATED + 1];
+		int rc = random_bytes(raw, sizeof(raw));
+		if (rc) {
+			cmd_error("migrate key: no random bytes: %s", strerror(-rc));
+			return rc;
+		}
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+		/* The hex text is the key, so it can be typed on the other host. */
+		if ((rc = set_key((const uint8_t *)hex, strlen(hex))))
+			return rc;
+		kprintf("migration key set: %s\n(run 'migrate key %s' on the other host)\n", hex, hex);
+		return 0;
+	}
+	size_t n = strlen(arg);
+	if (n < KEY_MIN || n > KEY_MAX) {
+		cmd_error("migrate key: the secret must be %d to %d characters (try 'migrate key --generate')",
+			  KEY_MIN, KEY_MAX);
+		return -EINVAL;
+	}
+	int rc = set_key((const uint8_t *)arg, n);
+	if (!rc)
+		kputs("migration key set\n");
+	return rc;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
 	if (argc < 2)
@@ -425,15 +507,14 @@ static int cmd_migrate(int argc, char **argv)
 		return do_cancel(argc, argv);
 	if (!strcmp(argv[1], "history") && argc == 2)
 		return do_history();
-	if (!strcmp(argv[1], "key") && argc == 3) {
-		size_t n = strlen(argv[2]);
-		if (n < 8 || n > KEY_MAX) {
-			cmd_error("migrate key: the secret must be 8 to %d characters", KEY_MAX);
-			return -EINVAL;
-		}
-		memcpy(key, argv[2], n);
-		key_len = n;
-		kputs("migration key set\n");
+	if (!strcmp(argv[1], "key") && argc == 3)
+		return do_key(argv[2]);
+	if (!strcmp(argv[1], "insecure") && argc == 3) {
+		bool on = !strcmp(argv[2], "on");
+		if (!on && strcmp(argv[2], "off"))
+			return CMD_USAGE;
+		insecure_ok = on;
+		kprintf("plain (unencrypted) migrations: %s\n", on ? "allowed, both ways" : "refused");
 		return 0;
 	}
 	if (!strcmp(argv[1], "listen") && (argc == 3 || argc == 4)) {
@@ -457,12 +538,13 @@ static int cmd_migrate(int argc, char **argv)
 
 static const struct cmd migrate_cmd = {
 	.name = "migrate",
-	.summary = "live-migrate a guest to another Tern host; status, cancel, history, key, listen",
+	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
-		 "[--port P]\n"
+		 "[--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
-		 "migrate key SECRET          (the same on both hosts, 8-128 characters)\n"
-		 "migrate listen on|off [PORT]  (incoming; on by default, TCP port 7000)",
+		 "migrate key SECRET|--generate  (the same on both hosts, 16-128 characters)\n"
+		 "migrate listen on|off [PORT]  (incoming; on by default, TCP port 7000)\n"
+		 "migrate insecure on|off       (allow plain-TCP migrations, in and out; off by default)",
 	.run = cmd_migrate,
 };
 

@@ -1,12 +1,66 @@
-/* mbedTLS as the Tern kernel builds it for migrate/auth.c: SHA-256 and
- * HMAC through the md layer, nothing else. No filesystem, threads,
- * sockets, clock or entropy source: the kernel has none of them in the
- * form mbedTLS expects, and the challenge nonces come from the host ops. */
+/* mbedTLS as the Tern kernel builds it (mk/migrate.mk): the HMAC of
+ * migrate/auth.c, the random generator of kernel/random.c and the TLS 1.2
+ * layer under the migration connection (net/mig_tls.c through lwIP's
+ * altcp_tls_mbedtls). No filesystem, threads, sockets or clock: the kernel
+ * has none of them in the form mbedTLS expects. docs/migration.md says what
+ * this protects and how. */
 #ifndef TERN_MIGRATE_MBEDTLS_CONFIG_H
 #define TERN_MIGRATE_MBEDTLS_CONFIG_H
 
+/* --- platform: newlib's calloc/free, no time, no file or socket I/O ------ */
+#define MBEDTLS_HAVE_ASM
+/* Entropy comes only from kernel/random.c (RDSEED, RDRAND or TSC jitter):
+ * mbedtls_hardware_poll() is Tern's. */
+#define MBEDTLS_NO_PLATFORM_ENTROPY
+#define MBEDTLS_ENTROPY_HARDWARE_ALT
+
+/* --- hashes, MAC, random generator --------------------------------------- */
 #define MBEDTLS_MD_C
 #define MBEDTLS_SHA256_C
+#define MBEDTLS_SHA512_C /* the entropy pool's hash */
+#define MBEDTLS_ENTROPY_C
+#define MBEDTLS_CTR_DRBG_C
+
+/* --- cipher: ChaCha20-Poly1305, the AEAD of net/mig_tls.c ---------------- */
+#define MBEDTLS_CIPHER_C
+#define MBEDTLS_AES_C /* CTR_DRBG's block cipher */
+#define MBEDTLS_CHACHA20_C
+#define MBEDTLS_POLY1305_C
+#define MBEDTLS_CHACHAPOLY_C
+
+/* --- key exchange: ECDHE-PSK (forward secrecy, keyed by the migration key) */
+#define MBEDTLS_BIGNUM_C
+#define MBEDTLS_ECP_C
+#define MBEDTLS_ECDH_C
+#define MBEDTLS_ECP_DP_CURVE25519_ENABLED
+#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+#define MBEDTLS_ECP_NIST_OPTIM
+#define MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED
+
+/* --- TLS 1.2 only, client and server ------------------------------------- */
+#define MBEDTLS_SSL_TLS_C
+#define MBEDTLS_SSL_CLI_C
+#define MBEDTLS_SSL_SRV_C
+#define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_SSL_ENCRYPT_THEN_MAC
+#define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
+/* Send every alert, so a peer that fails a record check tells the other
+ * side why instead of just closing. */
+#define MBEDTLS_SSL_ALL_ALERT_MESSAGES
+/* 16 KiB records both ways: the largest TLS allows, so the per-record
+ * overhead stays small during bulk transfer. Two such buffers per
+ * connection (about 34 KiB), freed when it closes. */
+#define MBEDTLS_SSL_IN_CONTENT_LEN 16384
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 16384
+
+/* lwIP's altcp_tls_mbedtls.c also speaks certificates (for other users);
+ * it compiles against the X.509 API, which Tern never calls. */
+#define MBEDTLS_X509_USE_C
+#define MBEDTLS_X509_CRT_PARSE_C
+#define MBEDTLS_PK_C
+#define MBEDTLS_PK_PARSE_C
+#define MBEDTLS_ASN1_PARSE_C
+#define MBEDTLS_OID_C
 
 #include "mbedtls/check_config.h"
 

@@ -33,6 +33,7 @@ enum recv_state {
 struct mig_recv {
 	uint8_t key[MIG_AUTH_KEY_MAX];
 	size_t key_len;
+	char refuse[120]; /* mig_recv_params.refuse, "" if none */
 	uint64_t timeout_us;
 	struct mig_dst_guest g;
 	struct mig_recv_events ev;
@@ -167,6 +168,8 @@ int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
 		return -ENOMEM;
 	memcpy(r->key, p->key, p->key_len);
 	r->key_len = p->key_len;
+	if (p->refuse)
+		snprintf(r->refuse, sizeof(r->refuse), "%s", p->refuse);
 	r->timeout_us = 1000ull * (p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT);
 	r->g = *g;
 	if (ev)
@@ -199,6 +202,8 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (!r->key_len)
 		return fail(r, -EACCES, MIG_CODE_AUTH,
 			    "no migration key set on the destination (see 'migrate key')");
+	if (r->refuse[0])
+		return fail(r, -EACCES, MIG_CODE_AUTH, "%s", r->refuse);
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)

@@ -14,6 +14,9 @@ struct mig_recv_params {
 	const uint8_t *key; /* the pre-shared key; copied */
 	size_t key_len;	    /* 0: no key set, every source is refused (AUTH) */
 	uint32_t timeout_ms; /* source silent this long: give up; 0: 10 s */
+	/* Non-NULL: refuse the source's HELLO with this reason (AUTH), e.g. a
+	 * plain connection to a host that requires TLS; copied. */
+	const char *refuse;
 };
 
 struct mig_recv_events {

@@ -10,15 +10,22 @@ MIGRATE_KERNEL_SRCS := $(MIGRATE_SRCS)
 MIGRATE_KERNEL_OBJS := $(call kobj,$(MIGRATE_KERNEL_SRCS))
 KERNEL_EXTRA_OBJS += $(MIGRATE_KERNEL_OBJS)
 
-# --- mbedTLS for the kernel: SHA-256 + HMAC (md) + constant-time compare --
+# --- mbedTLS for the kernel ----------------------------------------------------
+# The library sources migrate/mbedtls-config.h needs. One archive: HMAC (migrate/auth.c), the
+# random generator (kernel/random.c) and TLS 1.2 (net/mig_tls.c via lwIP's
+# altcp_tls_mbedtls).
 MIG_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include -DMBEDTLS_CONFIG_FILE='"migrate/mbedtls-config.h"'
-MIG_MBEDTLS_SRCS := md sha256 platform_util constant_time
+MIG_MBEDTLS_SRCS := md sha256 sha512 platform_util constant_time entropy entropy_poll ctr_drbg \
+	aes chacha20 poly1305 chachapoly cipher cipher_wrap bignum ecp ecp_curves ecdh \
+	ssl_tls ssl_msg ssl_cli ssl_srv ssl_ciphersuites x509 x509_crt pk pk_wrap pkparse asn1parse oid
 MIG_MBEDTLS_OBJS := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MIG_MBEDTLS_SRCS))
-MIG_MBEDCRYPTO := $(BUILD)/mbedtls/libmbedcrypto.a
+MIG_MBEDCRYPTO := $(BUILD)/mbedtls/libmbedtls-tern.a
 KERNEL_LIBS += $(MIG_MBEDCRYPTO)
 
-$(MIGRATE_KERNEL_OBJS): KERNEL_CFLAGS += $(MIG_MBEDTLS_FLAGS)
-$(MIGRATE_KERNEL_OBJS): $(MBEDTLS_DIR)/.unpacked migrate/mbedtls-config.h
+# migrate/ and the kernel's random generator call mbedTLS.
+MIG_MBEDTLS_USERS := $(MIGRATE_KERNEL_OBJS) $(call kobj,kernel/random.c kernel/migrate_cmd.c)
+$(MIG_MBEDTLS_USERS): KERNEL_CFLAGS += $(MIG_MBEDTLS_FLAGS)
+$(MIG_MBEDTLS_USERS): $(MBEDTLS_DIR)/.unpacked migrate/mbedtls-config.h
 
 # Third-party code: our flags, minus -Werror (its warnings are not ours to fix).
 $(MIG_MBEDTLS_OBJS): $(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/.unpacked migrate/mbedtls-config.h $(NEWLIB_LIBC) mk/migrate.mk
@@ -94,3 +101,11 @@ UNIT_TESTS += $(MIG_FUZZ_DIR)/run-fuzz-recv
 # A longer run by hand: make fuzz-migrate MIG_FUZZ_SECONDS=600 MIG_FUZZ_RUNS=0
 fuzz-migrate: $(MIG_FUZZ_DIR)/run-fuzz-recv
 	$<
+
+# --- tools/tlspsk: the migration's TLS for test peers (migpeer.py) ----------
+TLSPSK_PROXY := $(BUILD)/tools/tlspsk-proxy
+$(TLSPSK_PROXY): tools/tlspsk/tlspsk-proxy.c mk/migrate.mk
+	@mkdir -p $(@D)
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $< -lmbedtls -lmbedx509 -lmbedcrypto
+INTEGRATION_DEPS += $(TLSPSK_PROXY)
+all: $(TLSPSK_PROXY)

@@ -1,19 +1,20 @@
 # net/: lwIP for the kernel, Tern's own net code, and their host tests.
-#   build/lwip/liblwip.a             lwIP 2.1.3 (core, IPv4, ethernet, altcp, lwiperf)
-#                                    built with KERNEL_CFLAGS and net/lwipopts.h;
-#                                    lwiperf patched (net/patches/)
+#   build/lwip/liblwip.a             lwIP 2.1.3 (core, IPv4, ethernet, altcp, altcp_tls
+#                                    over mbedTLS, lwiperf) built with KERNEL_CFLAGS and
+#                                    net/lwipopts.h; lwiperf and altcp_tls_mbedtls
+#                                    patched (net/patches/)
 #   build/lwip-unit/lwip_unittests   lwIP's own test/unit (Check) against the same
 #                                    options and port, on the host
 #   build/unit/net/test_*            cmocka tests of vswitch and announce
-# `make NET_TLS=1` also builds lwIP's altcp_tls over mbedTLS (off by default).
 
-NET_TLS ?= 0
 LWIP_SRC := $(LWIP_DIR)/src
 
 # Include order matters: net/ first so lwIP finds Tern's lwipopts.h and
 # arch/cc.h; -I. (already in both CFLAGS) finds net/lwip_port.h.
 NET_LWIP_INC := -Inet -I$(LWIP_SRC)/include
-NET_TLS_CFLAGS := $(if $(filter 1,$(NET_TLS)),-DTERN_NET_TLS=1 -I$(MBEDTLS_DIR)/include)
+# The migration connection runs over TLS (net/mig_tls.c): lwIP's TLS glue
+# and net/ see mbedTLS with the kernel's configuration (migrate/mbedtls-config.h).
+NET_TLS_CFLAGS := $(MIG_MBEDTLS_FLAGS)
 # Other subsystems that include lwIP headers (the migration transport, the
 # NIC netif glue) add this to their objects, as net/ does below.
 NET_LWIP_CFLAGS := $(NET_LWIP_INC) $(NET_TLS_CFLAGS)
@@ -28,8 +29,8 @@ LWIP_CORE := init.c def.c dns.c inet_chksum.c ip.c mem.c memp.c netif.c pbuf.c r
 	stats.c sys.c altcp.c altcp_alloc.c altcp_tcp.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c
 LWIP_CORE4 := autoip.c dhcp.c etharp.c icmp.c igmp.c ip4_frag.c ip4.c ip4_addr.c
 LWIP_KSRCS := $(addprefix core/,$(LWIP_CORE)) $(addprefix core/ipv4/,$(LWIP_CORE4)) \
-	netif/ethernet.c apps/lwiperf/lwiperf.c \
-	$(if $(filter 1,$(NET_TLS)),apps/altcp_tls/altcp_tls_mbedtls.c apps/altcp_tls/altcp_tls_mbedtls_mem.c)
+	netif/ethernet.c apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c \
+	apps/altcp_tls/altcp_tls_mbedtls_mem.c
 LWIP_KOBJS := $(patsubst %.c,$(BUILD)/lwip/obj/%.o,$(LWIP_KSRCS))
 
 # lwIP's sources appear when `make deps` unpacks them; a rule that only
@@ -40,32 +41,34 @@ $(LWIP_SRC)/%.c: | $(LWIP_DIR)/.unpacked
 # lwIP itself builds warning-free with KERNEL_CFLAGS; its TLS glue compares
 # an int with PBUF_POOL_BUFSIZE in an assertion and drops the result of
 # mbedtls_ssl_flush_output(), which mbedTLS 2.28 marks MBEDTLS_CHECK_RETURN.
-LWIP_FILE_WNO = $(if $(findstring altcp_tls,$<),-Wno-sign-compare -Wno-unused-result)
+LWIP_FILE_WNO = $(if $(findstring altcp_tls,$@),-Wno-sign-compare -Wno-unused-result)
 
-# NET_TLS changes lwipopts.h: everything built from it follows this file,
-# rewritten only when the setting changes.
-NET_CONFIG := $(BUILD)/lwip/config
-$(shell mkdir -p $(BUILD)/lwip && echo 'NET_TLS=$(NET_TLS)' | cmp -s - $(NET_CONFIG) || \
-	echo 'NET_TLS=$(NET_TLS)' > $(NET_CONFIG))
+# Everything built from lwipopts.h follows it and the mbedTLS config.
+NET_CONFIG := net/lwipopts.h migrate/mbedtls-config.h
 
 $(BUILD)/lwip/obj/%.o: $(LWIP_SRC)/%.c $(NEWLIB_LIBC) $(NET_CONFIG) mk/net.mk \
-		| $(if $(filter 1,$(NET_TLS)),$(MBEDTLS_DIR)/.unpacked)
+		| $(MBEDTLS_DIR)/.unpacked
 	@mkdir -p $(@D)
 	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) $(LWIP_FILE_WNO) -MMD -MP -c $< -o $@
 
-# lwiperf with Tern's patches (net/patches/*.patch, each saying why),
-# applied to a copy in build/lwip/patched: build/deps stays as Debian ships
-# it. The explicit rule wins over the pattern rule above.
+# lwiperf and altcp_tls_mbedtls with Tern's patches (net/patches/*.patch,
+# each saying why), applied to a copy in build/lwip/patched: build/deps
+# stays as Debian ships it. The explicit rules win over the pattern rule above.
 NET_LWIP_PATCHES := $(sort $(wildcard net/patches/*.patch))
 LWIP_PATCHED := $(BUILD)/lwip/patched
-$(LWIP_PATCHED)/src/apps/lwiperf/lwiperf.c: $(LWIP_SRC)/apps/lwiperf/lwiperf.c $(NET_LWIP_PATCHES) mk/net.mk
-	rm -rf $(LWIP_PATCHED) && mkdir -p $(@D) && cp $< $@
+LWIP_PATCHED_SRCS := apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c
+$(LWIP_PATCHED)/.stamp: $(addprefix $(LWIP_SRC)/,$(LWIP_PATCHED_SRCS)) $(NET_LWIP_PATCHES) mk/net.mk
+	rm -rf $(LWIP_PATCHED)
+	for f in $(LWIP_PATCHED_SRCS); do mkdir -p $(LWIP_PATCHED)/src/$$(dirname $$f) && \
+		cp $(LWIP_SRC)/$$f $(LWIP_PATCHED)/src/$$f || exit 1; done
 	for p in $(NET_LWIP_PATCHES); do patch -s -d $(LWIP_PATCHED) -p1 -i $(CURDIR)/$$p < /dev/null || exit 1; done
+	@touch $@
 
-$(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o: $(LWIP_PATCHED)/src/apps/lwiperf/lwiperf.c $(NEWLIB_LIBC) \
-		$(NET_CONFIG) mk/net.mk
+$(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o $(BUILD)/lwip/obj/apps/altcp_tls/altcp_tls_mbedtls.o: \
+		$(BUILD)/lwip/obj/%.o: $(LWIP_PATCHED)/.stamp $(NEWLIB_LIBC) $(NET_CONFIG) mk/net.mk
 	@mkdir -p $(@D)
-	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) -MMD -MP -c $< -o $@
+	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) $(LWIP_FILE_WNO) -I$(LWIP_SRC)/$(dir $*) -MMD -MP \
+		-c $(LWIP_PATCHED)/src/$*.c -o $@
 
 $(BUILD)/lwip/liblwip.a: $(LWIP_KOBJS)
 	@rm -f $@

@@ -40,14 +40,22 @@
 /* No option needed for moved guests: etharp_input() refreshes an existing
  * entry from any ARP packet, so a gratuitous ARP replaces the old MAC. */
 
-/* --- altcp: one API for plain TCP and, optionally, TLS ------------------- */
+/* --- altcp: one API for plain TCP and TLS ---------------------------------
+ * The migration connection runs over lwIP's altcp_tls_mbedtls (patched:
+ * net/patches/altcp_tls_mbedtls-fixes.patch) with mbedTLS configured by
+ * migrate/mbedtls-config.h. Host builds (lwIP's unit tests) leave TLS out. */
 #define LWIP_ALTCP 1
-/* Off by default; `make NET_TLS=1` builds altcp_tls over mbedTLS. */
-#ifndef TERN_NET_TLS
-#define TERN_NET_TLS 0
+#ifdef TERN_KERNEL
+#define LWIP_ALTCP_TLS 1
+#define LWIP_ALTCP_TLS_MBEDTLS 1
+#else
+#define LWIP_ALTCP_TLS 0
+#define LWIP_ALTCP_TLS_MBEDTLS 0
 #endif
-#define LWIP_ALTCP_TLS TERN_NET_TLS
-#define LWIP_ALTCP_TLS_MBEDTLS TERN_NET_TLS
+/* Which mbedTLS error ended a TLS connection, for the operator
+ * (net/mig_tcp.c). */
+#define ALTCP_MBEDTLS_ERROR_HOOK(conn, ret) mig_tcp_tls_failed((conn)->arg, (ret))
+void mig_tcp_tls_failed(void *arg, int mbedtls_err);
 
 /* --- TCP throughput --------------------------------------------------------
  * Bandwidth x delay at 1 Gbit/s and 1 ms is 125 KB. The receive window is
@@ -73,6 +81,10 @@
 #define LWIP_CHECKSUM_ON_COPY 1 /* checksum while tcp_write copies: one pass over data */
 #define MEMP_NUM_TCP_PCB 16
 #define MEMP_NUM_TCP_PCB_LISTEN 8
+/* Enforce each listener's backlog: connections in SYN_RCVD or not yet
+ * accepted count against it, so a SYN flood holds at most that many pcbs
+ * (net/mig_tcp.c sets the migration listener's). */
+#define TCP_LISTEN_BACKLOG 1
 #define MEMP_NUM_UDP_PCB 8
 #define MEMP_NUM_RAW_PCB 4
 #define MEMP_NUM_PBUF 64

@@ -1,26 +1,59 @@
-/* The migration byte stream over lwIP TCP (raw API, NO_SYS): connect,
- * listen, and the non-blocking send/recv of struct mig_transport.
+/* The migration byte stream over lwIP's altcp API (NO_SYS): TLS through
+ * altcp_tls_mbedtls (settings in mig_tls.c) or, when both hosts allow it,
+ * plain TCP; connect, listen, and the non-blocking send/recv of struct
+ * mig_transport.
  *
- * Back-pressure both ways: send() takes only what fits in the TCP send
- * buffer; received pbufs are queued and the window is reopened
- * (tcp_recved) only as migrate/ consumes them, so a slow destination
- * slows the source instead of exhausting pbufs. lwIP frees a pcb itself
- * before calling the error callback, so after an error the pcb is never
- * touched again. */
+ * Back-pressure both ways, through TLS as through TCP: send() takes only
+ * what fits in the send buffer (less the record overhead, altcp_sndbuf)
+ * and at most one TLS record; received data is queued and the window is
+ * reopened (altcp_recved, which the TLS layer passes down) only as
+ * migrate/ consumes it, so a slow destination slows the source instead of
+ * exhausting pbufs. lwIP frees a pcb itself before calling the error
+ * callback, so after an error the pcb is never touched again; every path
+ * that aborts a pcb first unhooks our callbacks from it.
+ *
+ * Incoming connections are pending until the peer has proved the key (TLS
+ * handshake done and the first bytes decrypted) or, plain, sent its first
+ * bytes: a capped list with a deadline (mig_tcp.h), holding no migration
+ * slot. The first byte tells TLS (a handshake record, 0x16) from plain. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernel/log.h"
+#include "lwip/altcp.h"
+#include "lwip/altcp_tcp.h"
+#include "lwip/altcp_tls.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "net/lwip_port.h"
 #include "net/mig_tcp.h"
+#include "net/mig_tls.h"
+
+#define TAG "migrate"
+#define TLS_HANDSHAKE_RECORD 0x16 /* RFC 5246 6.2.1: ContentType handshake */
+/* One TLS record's payload (migrate/mbedtls-config.h): altcp_tls writes
+ * exactly one record per call. */
+#define TLS_RECORD_MAX 16384
 
 struct mig_tcp {
-	struct tcp_pcb *pcb;
+	struct altcp_pcb *pcb;
 	struct pbuf *rxq;  /* received, not yet consumed */
 	size_t rxq_off;    /* consumed bytes of the first pbuf */
-	bool connected;
+	bool connected;    /* TLS: handshake done */
 	bool peer_closed;
+	bool tls;
+	bool pending;      /* accepted, not yet handed to the owner */
 	int err;           /* negative errno once the connection failed */
+	int tls_err;       /* the mbedTLS error that ended it, 0 if none */
+	uint32_t since_ms; /* accepted at */
+	char peer[16];
 };
+
+static struct mig_tcp *pending[MIG_TCP_MAX_PENDING];
+static struct altcp_pcb *listener;
+static mig_tcp_accept_fn accept_fn;
+static void *accept_ctx;
 
 static int lwip_to_errno(err_t e)
 {
@@ -29,33 +62,118 @@ static int lwip_to_errno(err_t e)
 	case ERR_TIMEOUT: return -ETIMEDOUT;
 	case ERR_RTE: return -EHOSTUNREACH;
 	case ERR_ABRT:
-	case ERR_RST: return -ECONNRESET;
+	case ERR_RST:
 	case ERR_CLSD: return -ECONNRESET;
 	case ERR_CONN: return -ENOTCONN;
 	default: return -EIO;
 	}
 }
 
+static void peer_name(struct mig_tcp *c)
+{
+	const ip_addr_t *ip = c->pcb ? altcp_get_ip(c->pcb, 0) : NULL;
+	if (ip)
+		snprintf(c->peer, sizeof(c->peer), "%s", ip4addr_ntoa(ip_2_ip4(ip)));
+	else
+		snprintf(c->peer, sizeof(c->peer), "?");
+}
+
+static void unhook(struct altcp_pcb *pcb)
+{
+	altcp_arg(pcb, NULL);
+	altcp_err(pcb, NULL);
+	altcp_recv(pcb, NULL);
+	altcp_sent(pcb, NULL);
+}
+
+static void pending_remove(struct mig_tcp *c)
+{
+	for (int i = 0; i < MIG_TCP_MAX_PENDING; i++)
+		if (pending[i] == c)
+			pending[i] = NULL;
+	c->pending = false;
+}
+
+/* Frees a pending connection; aborts (RST) its pcb if it still has one.
+ * From a callback of that pcb, the caller returns ERR_ABRT. */
+static void pending_drop(struct mig_tcp *c)
+{
+	pending_remove(c);
+	if (c->pcb) {
+		unhook(c->pcb);
+		altcp_abort(c->pcb);
+	}
+	if (c->rxq)
+		pbuf_free(c->rxq);
+	free(c);
+}
+
+/* ALTCP_MBEDTLS_ERROR_HOOK (lwipopts.h): runs just before the error
+ * callback of a TLS connection that failed. */
+void mig_tcp_tls_failed(void *arg, int mbedtls_err)
+{
+	struct mig_tcp *c = arg;
+	if (c)
+		c->tls_err = mbedtls_err;
+}
+
 static void on_err(void *arg, err_t e)
 {
 	struct mig_tcp *c = arg;
-	c->pcb = NULL; /* already freed by lwIP */
-	c->err = e == ERR_ABRT || e == ERR_RST ? -ECONNRESET : lwip_to_errno(e);
-	if (!c->connected && e == ERR_RST)
+	if (!c)
+		return;
+	/* Unhooked: a close that follows inside lwIP must not call us again. */
+	if (c->pcb)
+		unhook(c->pcb);
+	c->pcb = NULL; /* freed, or being freed, by lwIP */
+	c->err = lwip_to_errno(e);
+	if (!c->connected && e == ERR_RST && !c->tls)
 		c->err = -ECONNREFUSED;
+	if (c->tls_err) {
+		int err;
+		const char *why = mig_tls_why(c->tls_err, c->connected, &err);
+		c->err = err;
+		log_err(TAG, "connection with %s: %s", c->peer, why);
+	} else if (c->tls && !c->connected && c->pending) {
+		log_warn(TAG, "connection from %s closed before its TLS handshake finished", c->peer);
+	}
+	if (c->pending)
+		pending_drop(c); /* nobody else knows it */
 }
 
-static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e)
+static err_t on_recv(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e);
+
+/* Hands a pending connection to the owner; on refusal it is dropped and
+ * the caller (a callback of its pcb) returns ERR_ABRT. */
+static int promote(struct mig_tcp *c);
+
+static err_t on_recv(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e)
 {
 	struct mig_tcp *c = arg;
 	(void)pcb;
+	if (!c) {
+		if (p)
+			pbuf_free(p);
+		return ERR_OK;
+	}
 	if (!p) { /* FIN from the peer */
 		c->peer_closed = true;
+		if (c->pending) {
+			pending_drop(c);
+			return ERR_ABRT;
+		}
 		return ERR_OK;
 	}
 	if (e != ERR_OK) {
 		pbuf_free(p);
 		return e;
+	}
+	if (c->pending) {
+		c->connected = true;
+		if (promote(c)) {
+			pbuf_free(p);
+			return ERR_ABRT;
+		}
 	}
 	if (c->rxq)
 		pbuf_cat(c->rxq, p);
@@ -64,21 +182,22 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e)
 	return ERR_OK;
 }
 
-static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t e)
+static err_t on_connected(void *arg, struct altcp_pcb *pcb, err_t e)
 {
 	struct mig_tcp *c = arg;
 	(void)pcb;
-	c->connected = e == ERR_OK;
+	if (c)
+		c->connected = e == ERR_OK;
 	return ERR_OK;
 }
 
-static void attach(struct mig_tcp *c, struct tcp_pcb *pcb)
+static void attach(struct mig_tcp *c, struct altcp_pcb *pcb, altcp_recv_fn recv)
 {
 	c->pcb = pcb;
-	tcp_arg(pcb, c);
-	tcp_err(pcb, on_err);
-	tcp_recv(pcb, on_recv);
-	tcp_nagle_disable(pcb); /* control records are small and latency-bound */
+	altcp_arg(pcb, c);
+	altcp_err(pcb, on_err);
+	altcp_recv(pcb, recv);
+	altcp_nagle_disable(pcb); /* control records are small and latency-bound */
 }
 
 static ssize_t tp_send(void *ctx, const void *buf, size_t len)
@@ -91,19 +210,22 @@ static ssize_t tp_send(void *ctx, const void *buf, size_t len)
 		return -ENOTCONN;
 	if (!c->connected)
 		return 0;
-	size_t room = tcp_sndbuf(c->pcb);
+	size_t room = altcp_sndbuf(c->pcb); /* 0 until a TLS handshake is done */
 	if (room > len)
 		room = len;
+	if (c->tls && room > TLS_RECORD_MAX)
+		room = TLS_RECORD_MAX;
 	if (room > 0xFFFF)
-		room = 0xFFFF; /* tcp_write takes a u16_t length */
-	if (!room || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 4)
+		room = 0xFFFF; /* altcp_write takes a u16_t length */
+	/* A 16 KiB record takes a dozen segments: leave room for them. */
+	if (!room || altcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 32)
 		return 0;
-	err_t e = tcp_write(c->pcb, buf, (u16_t)room, TCP_WRITE_FLAG_COPY);
+	err_t e = altcp_write(c->pcb, buf, (u16_t)room, TCP_WRITE_FLAG_COPY);
 	if (e == ERR_MEM)
-		return 0; /* queue full right now: try again on the next poll */
+		return 0; /* queue full right now (TLS: a record still unsent): next poll */
 	if (e != ERR_OK)
 		return lwip_to_errno(e);
-	tcp_output(c->pcb);
+	altcp_output(c->pcb);
 	return (ssize_t)room;
 }
 
@@ -126,10 +248,10 @@ static ssize_t tp_recv(void *ctx, void *buf, size_t len)
 			c->rxq_off = 0;
 		}
 	}
-	/* Reopen the window by what was consumed (tcp_recved takes a u16_t). */
+	/* Reopen the window by what was consumed (altcp_recved takes a u16_t). */
 	for (size_t left = n; left && c->pcb;) {
 		u16_t k = left > 0xFFFF ? 0xFFFF : (u16_t)left;
-		tcp_recved(c->pcb, k);
+		altcp_recved(c->pcb, k);
 		left -= k;
 	}
 	if (n)
@@ -146,41 +268,43 @@ static void tp_close(void *ctx)
 	struct mig_tcp *c = ctx;
 
 	if (c->pcb) {
-		tcp_arg(c->pcb, NULL);
-		tcp_err(c->pcb, NULL);
-		tcp_recv(c->pcb, NULL);
-		tcp_sent(c->pcb, NULL);
-		if (tcp_close(c->pcb) != ERR_OK)
-			tcp_abort(c->pcb);
+		unhook(c->pcb);
+		if (altcp_close(c->pcb) != ERR_OK)
+			altcp_abort(c->pcb);
 	}
 	if (c->rxq)
 		pbuf_free(c->rxq);
 	free(c);
 }
 
-static struct mig_tcp *alloc_conn(struct mig_transport *tp)
+static void transport_of(struct mig_tcp *c, struct mig_transport *tp)
 {
-	struct mig_tcp *c = calloc(1, sizeof(*c));
-	if (c)
-		*tp = (struct mig_transport){tp_send, tp_recv, tp_close, c};
-	return c;
+	*tp = (struct mig_transport){tp_send, tp_recv, tp_close, c};
 }
 
-int mig_tcp_connect(uint32_t ip, uint16_t port, struct mig_transport *tp)
+int mig_tcp_connect(uint32_t ip, uint16_t port, bool plain, struct mig_transport *tp)
 {
-	struct mig_tcp *c = alloc_conn(tp);
-	struct tcp_pcb *pcb = tcp_new();
+	struct altcp_tls_config *conf = plain ? NULL : mig_tls_client();
+	if (!plain && !conf)
+		return -EACCES;
+	struct mig_tcp *c = calloc(1, sizeof(*c));
+	struct altcp_pcb *inner = altcp_tcp_new_ip_type(IPADDR_TYPE_V4), *pcb = inner;
 	ip_addr_t addr;
 
+	if (c && inner && conf)
+		pcb = altcp_tls_wrap(conf, inner);
 	if (!c || !pcb) {
 		free(c);
-		if (pcb)
-			tcp_abort(pcb);
+		if (inner)
+			altcp_abort(inner);
 		return -ENOMEM;
 	}
+	c->tls = !plain;
 	ip_addr_set_ip4_u32(&addr, ip);
-	attach(c, pcb);
-	err_t e = tcp_connect(pcb, &addr, port, on_connected);
+	snprintf(c->peer, sizeof(c->peer), "%s", ip4addr_ntoa(ip_2_ip4(&addr)));
+	attach(c, pcb, on_recv);
+	transport_of(c, tp);
+	err_t e = altcp_connect(pcb, &addr, port, on_connected);
 	if (e != ERR_OK) {
 		tp_close(c);
 		return lwip_to_errno(e);
@@ -190,30 +314,114 @@ int mig_tcp_connect(uint32_t ip, uint16_t port, struct mig_transport *tp)
 
 /* ---- listening ---------------------------------------------------------------- */
 
-static struct tcp_pcb *listener;
-static mig_tcp_accept_fn accept_fn;
-static void *accept_ctx;
-
-static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t e)
+static int promote(struct mig_tcp *c)
 {
 	struct mig_transport tp;
+	struct mig_tcp_peer who = {.tls = c->tls};
+
+	pending_remove(c);
+	snprintf(who.addr, sizeof(who.addr), "%s", c->peer);
+	transport_of(c, &tp);
+	int rc = accept_fn ? accept_fn(accept_ctx, &tp, &who) : -ECONNREFUSED;
+	if (rc) {
+		/* Refused by the owner: it did not take the transport. */
+		c->pending = true; /* so that pending_drop frees it */
+		pending_drop(c);
+	}
+	return rc;
+}
+
+static bool deadline_armed;
+
+static void deadline_tick(void *arg)
+{
+	bool any = false;
+	(void)arg;
+	deadline_armed = false;
+	for (int i = 0; i < MIG_TCP_MAX_PENDING; i++) {
+		struct mig_tcp *c = pending[i];
+		if (!c)
+			continue;
+		if (tern_ms() - c->since_ms >= MIG_TCP_HANDSHAKE_MS) {
+			log_warn(TAG, "dropped the connection from %s: no %s within %u s", c->peer,
+				 c->tls ? "TLS handshake" : "data", MIG_TCP_HANDSHAKE_MS / 1000);
+			pending_drop(c);
+		} else {
+			any = true;
+		}
+	}
+	if (any) {
+		deadline_armed = true;
+		sys_timeout(1000, deadline_tick, NULL);
+	}
+}
+
+/* The first bytes of a pending connection: a TLS handshake record, or
+ * plain TCP. */
+static err_t on_sniff(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e)
+{
+	struct mig_tcp *c = arg;
+
+	if (!c || !p || e != ERR_OK || !p->len)
+		return on_recv(arg, pcb, p, e);
+	if (((const uint8_t *)p->payload)[0] != TLS_HANDSHAKE_RECORD) {
+		altcp_recv(pcb, on_recv);
+		return on_recv(c, pcb, p, e); /* promoted there */
+	}
+	struct altcp_tls_config *conf = mig_tls_server();
+	struct altcp_pcb *tls = conf ? altcp_tls_wrap(conf, pcb) : NULL;
+	if (!tls) {
+		log_err(TAG, "refused a TLS connection from %s: %s", c->peer,
+			conf ? "out of memory" : "no migration key set here (see 'migrate key')");
+		pbuf_free(p);
+		pending_drop(c);
+		return ERR_ABRT;
+	}
+	/* The TLS layer now owns the TCP pcb's callbacks; ours go on top. */
+	c->tls = true;
+	c->pcb = tls;
+	altcp_arg(tls, c);
+	altcp_err(tls, on_err);
+	altcp_recv(tls, on_recv);
+	/* Feed it these first bytes through its own receive path. */
+	return pcb->recv(pcb->arg, pcb, p, e);
+}
+
+static err_t on_accept(void *arg, struct altcp_pcb *pcb, err_t e)
+{
 	(void)arg;
 	if (e != ERR_OK || !pcb)
 		return ERR_VAL;
-	struct mig_tcp *c = alloc_conn(&tp);
+	struct mig_tcp *c = calloc(1, sizeof(*c));
 	if (!c) {
-		tcp_abort(pcb);
+		altcp_abort(pcb);
 		return ERR_ABRT;
 	}
-	attach(c, pcb);
-	c->connected = true;
-	if (accept_fn(accept_ctx, &tp)) {
-		/* Refused by the owner: it did not take the transport. */
-		tcp_arg(pcb, NULL);
-		c->pcb = NULL;
-		free(c);
-		tcp_abort(pcb);
-		return ERR_ABRT;
+	int slot = -1, oldest = 0;
+	for (int i = 0; i < MIG_TCP_MAX_PENDING; i++) {
+		if (!pending[i]) {
+			slot = i;
+			break;
+		}
+		if ((int32_t)(pending[i]->since_ms - pending[oldest]->since_ms) < 0)
+			oldest = i;
+	}
+	if (slot < 0) {
+		/* Full: the oldest goes, so that a flood of idle connections
+		 * cannot keep a real migration out for long. */
+		log_warn(TAG, "dropped the connection from %s: %d others waiting for a handshake",
+			 pending[oldest]->peer, MIG_TCP_MAX_PENDING);
+		pending_drop(pending[oldest]);
+		slot = oldest;
+	}
+	attach(c, pcb, on_sniff);
+	peer_name(c);
+	c->pending = true;
+	c->since_ms = tern_ms();
+	pending[slot] = c;
+	if (!deadline_armed) {
+		deadline_armed = true;
+		sys_timeout(1000, deadline_tick, NULL);
 	}
 	return ERR_OK;
 }
@@ -222,29 +430,40 @@ int mig_tcp_listen(uint16_t port, mig_tcp_accept_fn fn, void *ctx)
 {
 	if (listener)
 		mig_tcp_unlisten();
-	struct tcp_pcb *pcb = tcp_new();
+	struct altcp_pcb *pcb = altcp_tcp_new_ip_type(IPADDR_TYPE_V4);
 	if (!pcb)
 		return -ENOMEM;
-	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
-		tcp_abort(pcb);
+	if (altcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+		altcp_abort(pcb);
 		return -EADDRINUSE;
 	}
-	struct tcp_pcb *l = tcp_listen_with_backlog(pcb, 2);
+	struct altcp_pcb *l = altcp_listen_with_backlog(pcb, MIG_TCP_BACKLOG);
 	if (!l) {
-		tcp_abort(pcb);
+		altcp_abort(pcb);
 		return -ENOMEM;
 	}
 	listener = l;
 	accept_fn = fn;
 	accept_ctx = ctx;
-	tcp_accept(l, on_accept);
+	altcp_accept(l, on_accept);
 	return 0;
 }
 
 void mig_tcp_unlisten(void)
 {
 	if (listener) {
-		tcp_close(listener);
+		altcp_close(listener);
 		listener = NULL;
 	}
+	for (int i = 0; i < MIG_TCP_MAX_PENDING; i++)
+		if (pending[i])
+			pending_drop(pending[i]);
+}
+
+unsigned mig_tcp_pending(void)
+{
+	unsigned n = 0;
+	for (int i = 0; i < MIG_TCP_MAX_PENDING; i++)
+		n += pending[i] != NULL;
+	return n;
 }

@@ -15,6 +15,12 @@ runs in the lab's client namespace.
         uncertain hand-off), or accept and answer garbage once round 0 is
         under way.
         The source keeps its guest in every mode. Prints one JSON object.
+
+Transport: TLS by default, as Tern speaks it (docs/migration-stream.md,
+"TLS"), through build/tools/tlspsk-proxy (Python's ssl has no TLS-PSK): the
+proxy holds one end of a socketpair and migpeer the other, so everything
+below sees an ordinary socket. --tls-key K sets the key the TLS layer uses
+(default: --key); --insecure speaks plain TCP (the destination must allow it).
 """
 import argparse
 import hashlib
@@ -24,6 +30,7 @@ import os
 import random
 import socket
 import struct
+import subprocess
 import sys
 
 MAGIC = b"TERN-MIG"
@@ -37,6 +44,48 @@ CODES = {1: "PROTOCOL", 2: "VERSION", 3: "AUTH", 4: "CPUID", 5: "NO_MEMORY", 6: 
          7: "LIMIT", 8: "GUEST", 9: "CANCELLED", 10: "TIMEOUT", 11: "CHECKSUM", 12: "UNSUPPORTED"}
 LABEL_SRC, LABEL_DST = b"tern-migrate-v1 source", b"tern-migrate-v1 destination"
 M64 = (1 << 64) - 1
+PROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "tools",
+                     "tlspsk-proxy")
+
+
+# ---- transport: how the socket is made ---------------------------------------------
+
+def _tls_key(a) -> str:
+    return a.tls_key or a.key or "-"
+
+
+def dial(a):
+    """A connection to a Tern destination: TLS through tlspsk-proxy, or plain TCP."""
+    if a.insecure:
+        return socket.create_connection((a.host, a.port), timeout=15)
+    mine, theirs = socket.socketpair()
+    subprocess.Popen([PROXY, "connect", a.host, str(a.port), _tls_key(a)], stdin=theirs,
+                     stdout=theirs)
+    theirs.close()
+    mine.settimeout(15)
+    return mine
+
+
+def accept_one(a, on_listening):
+    """One connection from a Tern source; on_listening() once it can come."""
+    if a.insecure:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("", a.port))
+        ls.listen(1)
+        ls.settimeout(a.timeout)
+        on_listening()
+        return ls.accept()[0]
+    mine, theirs = socket.socketpair()
+    proc = subprocess.Popen([PROXY, "accept", str(a.port), _tls_key(a)], stdin=theirs,
+                            stdout=theirs, stderr=subprocess.PIPE, text=True)
+    theirs.close()
+    line = proc.stderr.readline()
+    if line.strip() != "listening":
+        raise RuntimeError(f"tlspsk-proxy: {line.strip()}")
+    on_listening()
+    mine.settimeout(a.timeout)
+    return mine
 
 
 def header(magic=MAGIC, version=1, flags=0) -> bytes:
@@ -205,7 +254,7 @@ def page_batch(gfns) -> bytes:
 
 def run_source(a) -> dict:
     out = {"case": a.case, "answers": []}
-    s = socket.create_connection((a.host, a.port), timeout=15)
+    s = dial(a)
     r = Reader(s)
     key = a.key.encode() if a.key else b""
     if a.case in CASES:
@@ -293,13 +342,7 @@ def run_source(a) -> dict:
 def run_dest(a) -> dict:
     key = a.key.encode()
     out = {"answers": [], "records": {}}
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("", a.port))
-    ls.listen(1)
-    ls.settimeout(a.timeout)
-    print(json.dumps({"listening": a.port}), flush=True)
-    s, peer = ls.accept()
+    s = accept_one(a, lambda: print(json.dumps({"listening": a.port}), flush=True))
     s.settimeout(30)
     r = Reader(s)
     r.header()
@@ -379,6 +422,9 @@ def main(argv=None) -> int:
     dst.add_argument("--save", required=True)
     dst.add_argument("--mode", choices=("refuse", "record", "garbage", "vanish"), default="refuse")
     dst.add_argument("--timeout", type=float, default=60)
+    for p in (src, dst):
+        p.add_argument("--tls-key", help="the key of the TLS layer (default: --key)")
+        p.add_argument("--insecure", action="store_true", help="plain TCP instead of TLS")
     a = ap.parse_args(argv)
     out = run_source(a) if a.cmd == "source" else run_dest(a)
     print(json.dumps(out), flush=True)

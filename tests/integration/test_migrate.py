@@ -11,7 +11,7 @@ import pytest
 from conftest import LOG_ROOT, TernFactory
 from machine import Console, Machine
 
-KEY = "lab-secret-4242"
+KEY = "lab-secret-4242-tls"
 IP = {"a": "10.99.0.1", "b": "10.99.0.2"}
 
 

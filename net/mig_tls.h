@@ -1,0 +1,20 @@
+/* TLS 1.2 for the migration connection (mig_tls.c): ECDHE-PSK with an AEAD,
+ * the PSK derived from the migration key. docs/migration-stream.md, "TLS". */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct altcp_tls_config;
+
+/* Derives the PSK from the migration key and (re)keys both configurations. */
+int mig_tls_set_key(const uint8_t *key, size_t len);
+/* The configurations for outgoing (client) and incoming (server)
+ * connections; NULL while no key is set or if mbedTLS ran out of memory. */
+struct altcp_tls_config *mig_tls_client(void);
+struct altcp_tls_config *mig_tls_server(void);
+/* What the connection runs ("TLS 1.2 ECDHE-PSK-CHACHA20-POLY1305"). */
+const char *mig_tls_cipher_name(void);
+/* The operator's reading of the mbedTLS error that ended a connection;
+ * *err gets the errno the transport reports. */
+const char *mig_tls_why(int mbedtls_err, bool handshake_done, int *err);
