@@ -53,6 +53,7 @@ struct mig_guest_config {
 	uint8_t mac[6];
 	bool has_ipv4;
 	uint8_t ipv4[4]; /* network order */
+	bool paused; /* paused by the operator: stays paused on either host */
 	uint32_t cpuid_id;
 	uint32_t cpuid_len;
 	uint8_t cpuid[MIG_MAX_CPUID_BLOB];
@@ -95,10 +96,17 @@ struct mig_dst_guest {
 	int (*create)(void *ctx, const struct mig_guest_config *cfg);
 	/* data is 4096 bytes, or NULL for a page of zeros. */
 	int (*write_page)(void *ctx, uint64_t gfn, const void *data);
+	/* Check and apply a state blob; anything but 0 (-EINVAL: a state
+	 * this host cannot run) fails the migration before END is accepted,
+	 * so a refused blob never becomes a guest that cannot run. */
 	int (*set_vcpu_state)(void *ctx, uint32_t index, const void *blob, size_t len);
 	int (*set_device_state)(void *ctx, uint32_t id, const void *blob, size_t len);
-	/* Run the guest (and announce its MAC/IP). From here on it is this
-	 * host's guest. */
+	/* May be NULL. A few words on why the last set_*_state refused its
+	 * blob ("queue 0 ring outside guest RAM"), or NULL if it has none. */
+	const char *(*why)(void *ctx);
+	/* Run the guest (and announce its MAC/IP), or keep it paused when
+	 * GUEST_CONFIG said the operator had paused it. From here on it is
+	 * this host's guest. */
 	int (*start)(void *ctx);
 	/* Free everything create reserved; called only after create
 	 * succeeded and start was not reached or failed. */

@@ -116,7 +116,8 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 	le32_put(p + 8, c->vcpu_count);
 	le32_put(p + 12, c->device_count);
 	memcpy(p + 16, c->mac, 6);
-	le16_put(p + 22, c->has_ipv4 ? MIG_CONFIG_IPV4 : 0);
+	le16_put(p + 22, (uint16_t)((c->has_ipv4 ? MIG_CONFIG_IPV4 : 0) |
+				    (c->paused ? MIG_CONFIG_PAUSED : 0)));
 	if (c->has_ipv4)
 		memcpy(p + 24, c->ipv4, 4);
 	le32_put(p + 28, c->cpuid_id);
@@ -151,7 +152,8 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 	    c->vcpu_count > MIG_MAX_VCPUS || c->device_count > MIG_MAX_DEVICES ||
 	    c->cpuid_len > MIG_MAX_CPUID_BLOB)
 		return -E2BIG;
-	if (c->vcpu_count == 0 || (flags & ~MIG_CONFIG_IPV4))
+	/* An unknown flag may change what the guest is: refuse it. */
+	if (c->vcpu_count == 0 || (flags & ~(MIG_CONFIG_IPV4 | MIG_CONFIG_PAUSED)))
 		return -EBADMSG;
 	/* Both counts are bounded above, so this cannot wrap. */
 	if (r->len != MIG_CONFIG_FIXED_LEN + c->device_count * MIG_DEVICE_ENTRY_LEN + c->cpuid_len)
@@ -160,6 +162,7 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 	if (!memcmp(c->mac, zero_mac, 6) || (c->mac[0] & 1))
 		return -EBADMSG;
 	c->has_ipv4 = flags & MIG_CONFIG_IPV4;
+	c->paused = flags & MIG_CONFIG_PAUSED;
 	if (c->has_ipv4)
 		memcpy(c->ipv4, p + 24, 4);
 	if (get_padded(p + 40, MIG_NAME_FIELD, c->name, true))

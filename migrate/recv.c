@@ -25,7 +25,11 @@ enum recv_state {
 	R_WAIT_HELLO,
 	R_WAIT_AUTH,
 	R_WAIT_CONFIG,
-	R_RECEIVING,
+	R_ROUNDS, /* ACCEPT sent: pages and END_OF_ROUND until the FINAL one */
+	/* After the FINAL END_OF_ROUND: each state blob is checked and
+	 * applied as it arrives, so every one of them has been accepted
+	 * before END can start the guest. */
+	R_STATE,
 	R_LINGER, /* finished; flushing the last answer */
 	R_CLOSED,
 };
@@ -48,7 +52,6 @@ struct mig_recv {
 	uint64_t npages;
 
 	uint32_t round; /* the next END_OF_ROUND expected */
-	bool final_seen;
 	uint64_t round_entries, entries_total;
 	uint64_t vcpus_seen;
 	uint32_t devs_seen;
@@ -254,7 +257,7 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (mig_stream_out_put(&r->link.out, MIG_REC_ACCEPT, NULL, 0))
 		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
 	r->accepted = true;
-	r->state = R_RECEIVING;
+	r->state = R_ROUNDS;
 	log_info(TAG, "incoming %s: accepted, %llu pages, %u vCPUs", r->cfg.name,
 		 (unsigned long long)r->npages, r->cfg.vcpu_count);
 	return 0;
@@ -267,8 +270,6 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 	uint64_t gfn;
 	int n, ret;
 
-	if (r->final_seen)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "PAGE_DATA after the final round");
 	n = mig_record_pages_begin(rec, r->npages, &it);
 	if (n < 0)
 		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
@@ -292,8 +293,8 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
 	struct mig_eor e;
 
-	if (mig_record_get_eor(rec, &e) || r->final_seen)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND out of order");
+	if (mig_record_get_eor(rec, &e))
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "malformed END_OF_ROUND");
 	if (e.round != r->round)
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND %u where %u was due",
 			    e.round, r->round);
@@ -304,29 +305,45 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 	r->entries_total += r->round_entries;
 	r->round_entries = 0;
 	r->round++;
-	r->final_seen = e.flags & MIG_EOR_FINAL;
+	if (e.flags & MIG_EOR_FINAL)
+		r->state = R_STATE;
 	return 0;
+}
+
+/* A refused blob fails the migration here, before END: the source hears
+ * ERROR, keeps its guest, and nothing that cannot run is ever started. */
+static int refused(struct mig_recv *r, int ret, const char *what)
+{
+	const char *why = r->g.why ? r->g.why(r->g.ctx) : NULL;
+
+	if (ret > 0)
+		ret = -EINVAL; /* the op broke its contract: still a refusal */
+	if (!why || !*why)
+		why = ret == -EINVAL	? "not a state this host can run"
+		      : ret == -EPROTO	? "unknown blob version"
+		      : ret == -ENOMEM	? "out of memory"
+					: "restoring it failed";
+	return fail(r, ret, MIG_CODE_GUEST, "%s state refused: %s (%d)", what, why, ret);
 }
 
 static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
 	struct mig_blob b;
+	char what[48];
 	int ret;
 	bool vcpu = rec->type == MIG_REC_VCPU_STATE;
-	const char *what = vcpu ? "vCPU" : "device";
 
 	ret = mig_record_get_blob(rec, &b);
 	if (ret < 0)
 		return fail(r, ret, ret == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
-			    "malformed %s state", what);
-	if (!r->final_seen)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s state before the final round", what);
+			    "malformed %s state", vcpu ? "vCPU" : "device");
 	if (vcpu) {
 		if (b.index >= r->cfg.vcpu_count || (r->vcpus_seen >> b.index & 1))
 			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for vCPU %u",
 				    b.index);
-		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len);
 		r->vcpus_seen |= 1ull << b.index;
+		snprintf(what, sizeof(what), "vCPU %u", b.index);
+		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len);
 	} else {
 		uint32_t i = 0;
 		while (i < r->cfg.device_count && r->cfg.devices[i].id != b.index)
@@ -334,13 +351,11 @@ static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 		if (i == r->cfg.device_count || (r->devs_seen >> i & 1))
 			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for device %u",
 				    b.index);
-		ret = r->g.set_device_state(r->g.ctx, b.index, b.data, b.len);
 		r->devs_seen |= 1u << i;
+		snprintf(what, sizeof(what), "device %u (%s)", b.index, r->cfg.devices[i].name);
+		ret = r->g.set_device_state(r->g.ctx, b.index, b.data, b.len);
 	}
-	if (ret < 0)
-		return fail(r, ret, MIG_CODE_GUEST, "restoring %s %u failed (%d)", what, b.index,
-			    ret);
-	return 0;
+	return ret ? refused(r, ret, what) : 0;
 }
 
 /* The only way a guest starts here: everything announced arrived and the
@@ -353,8 +368,6 @@ static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
 
 	if (mig_record_get_end(rec, &e))
 		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed END");
-	if (!r->final_seen)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END before the final round");
 	if (e.rounds != r->round || e.pages != r->entries_total)
 		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
 			    "END announces %u rounds and %llu pages, received %u and %llu",
@@ -384,52 +397,82 @@ static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
 	return 0;
 }
 
+#define IN(st) (1u << (st))
+#define BEFORE_FINISH (IN(R_LINGER) - 1)
+
+/* Which records the source may send in which state; everything else is out
+ * of order and fails the migration (ERROR PROTOCOL, the guest destroyed). */
+static const struct {
+	uint32_t type;
+	uint32_t states;
+} legal[] = {
+	{MIG_REC_HELLO, IN(R_WAIT_HELLO)},
+	{MIG_REC_AUTH, IN(R_WAIT_AUTH)},
+	{MIG_REC_GUEST_CONFIG, IN(R_WAIT_CONFIG)},
+	{MIG_REC_PAGE_DATA, IN(R_ROUNDS)},
+	{MIG_REC_END_OF_ROUND, IN(R_ROUNDS)},
+	{MIG_REC_VCPU_STATE, IN(R_STATE)},
+	{MIG_REC_DEVICE_STATE, IN(R_STATE)},
+	{MIG_REC_END, IN(R_STATE)},
+	{MIG_REC_ERROR, BEFORE_FINISH},
+};
+
+static bool legal_now(const struct mig_recv *r, uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(legal) / sizeof(legal[0]); i++)
+		if (legal[i].type == type)
+			return legal[i].states & IN(r->state);
+	return false;
+}
+
+static int out_of_order(struct mig_recv *r, uint32_t type)
+{
+	const char *what = type == MIG_REC_VCPU_STATE	  ? "vCPU state"
+			   : type == MIG_REC_DEVICE_STATE ? "device state"
+							  : mig_stream_type_name(type);
+
+	if (r->state == R_ROUNDS && (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE ||
+				     type == MIG_REC_END))
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
+	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_END_OF_ROUND))
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);
+	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s", what);
+}
+
 static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
 	struct mig_text text;
 
-	if (rec->type == MIG_REC_ERROR) {
+	if (!legal_now(r, rec->type))
+		return out_of_order(r, rec->type);
+	switch (rec->type) {
+	case MIG_REC_ERROR:
 		if (mig_record_get_text(rec, &text))
 			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed ERROR");
 		return fail(r, mig_record_err_of(text.code), 0, "source gave up: %s",
 			    text.text[0] ? text.text : mig_record_code_name(text.code));
-	}
-	switch (r->state) {
-	case R_WAIT_HELLO:
-		if (rec->type == MIG_REC_HELLO)
-			return on_hello(r, rec);
-		break;
-	case R_WAIT_AUTH:
-		if (rec->type != MIG_REC_AUTH)
-			break;
+	case MIG_REC_HELLO:
+		return on_hello(r, rec);
+	case MIG_REC_AUTH:
 		if (mig_auth_verify(MIG_AUTH_SOURCE, r->key, r->key_len, r->nonce_src, r->nonce_dst,
 				    rec->payload))
 			return fail(r, -EACCES, MIG_CODE_AUTH,
 				    "authentication failed: the source does not know our key");
 		r->state = R_WAIT_CONFIG;
 		return 0;
-	case R_WAIT_CONFIG:
-		if (rec->type == MIG_REC_GUEST_CONFIG)
-			return on_config(r, rec);
-		break;
-	case R_RECEIVING:
-		switch (rec->type) {
-		case MIG_REC_PAGE_DATA:
-			return on_pages(r, rec);
-		case MIG_REC_END_OF_ROUND:
-			return on_eor(r, rec);
-		case MIG_REC_VCPU_STATE:
-		case MIG_REC_DEVICE_STATE:
-			return on_blob(r, rec);
-		case MIG_REC_END:
-			return on_end(r, rec);
-		}
-		break;
-	default:
-		break;
+	case MIG_REC_GUEST_CONFIG:
+		return on_config(r, rec);
+	case MIG_REC_PAGE_DATA:
+		return on_pages(r, rec);
+	case MIG_REC_END_OF_ROUND:
+		return on_eor(r, rec);
+	case MIG_REC_VCPU_STATE:
+	case MIG_REC_DEVICE_STATE:
+		return on_blob(r, rec);
+	case MIG_REC_END:
+		return on_end(r, rec);
 	}
-	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s",
-		    mig_stream_type_name(rec->type));
+	return out_of_order(r, rec->type);
 }
 
 static int linger(struct mig_recv *r)

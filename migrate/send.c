@@ -28,16 +28,22 @@
 /* The bandwidth cap allows bursts of this long at the full rate. */
 #define BURST_US 10000u
 
+/* What may happen next depends on the state alone, and on one fact that is
+ * read from the output buffer rather than remembered: whether the last byte
+ * of END has been taken by the transport (end_left). */
 enum send_state {
 	S_START,
-	S_WAIT_AUTH,	/* sent HELLO; waiting for the destination's HELLO + AUTH */
-	S_WAIT_ACCEPT,	/* sent AUTH + GUEST_CONFIG */
-	S_ROUND,	/* sending a round's pages */
-	S_ROUND_DRAIN,	/* END_OF_ROUND queued; the round ends when it is out */
-	S_STATE,	/* paused, final pages out: vCPU and device state, END */
-	S_END_DRAIN,	/* END queued but not yet all taken by the transport */
-	S_WAIT_HANDOFF, /* END fully out: only HANDOFF_DONE or ERROR may follow */
-	S_LINGER,	/* finished; flushing a last ERROR */
+	S_WAIT_AUTH,   /* sent HELLO; waiting for the destination's HELLO + AUTH */
+	S_WAIT_ACCEPT, /* sent AUTH + GUEST_CONFIG */
+	S_ROUND,       /* sending a round's pages */
+	S_ROUND_DRAIN, /* END_OF_ROUND queued; the round ends when it is out */
+	S_STATE,       /* paused, final pages queued: vCPU and device state, END */
+	/* Entered the moment END is queued; nothing is produced after it.
+	 * While part of END is still queued the destination cannot have
+	 * started the guest; once all of it left, only HANDOFF_DONE or ERROR
+	 * may follow, and losing the peer leaves the outcome unknown. */
+	S_HANDOFF,
+	S_LINGER, /* finished; flushing a last ERROR */
 	S_CLOSED,
 };
 
@@ -45,6 +51,7 @@ struct mig_send {
 	uint8_t key[MIG_AUTH_KEY_MAX];
 	size_t key_len;
 	bool offline;
+	bool authenticated;
 	uint32_t bandwidth_mbit;
 	uint64_t timeout_us;
 	struct mig_src_guest g;
@@ -63,6 +70,7 @@ struct mig_send {
 	bool final;
 	bool dirty_on;
 	bool paused;
+	bool end_noted; /* the moment END left was recorded (t_end, last row) */
 	uint32_t next_vcpu, next_dev;
 
 	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
@@ -93,6 +101,14 @@ static uint64_t now(const struct mig_send *s)
 static bool finished(const struct mig_send *s)
 {
 	return s->state >= S_LINGER;
+}
+
+/* Whether the destination may hold all of END: the transport took its last
+ * byte. END is the last record ever queued, so that is exactly when the
+ * output is empty in S_HANDOFF. */
+static bool end_left(const struct mig_send *s)
+{
+	return s->state == S_HANDOFF && !mig_stream_out_pending(&s->link.out);
 }
 
 static void set_reason(struct mig_send *s, const char *fmt, va_list ap)
@@ -128,12 +144,14 @@ static void finish(struct mig_send *s)
 
 /* Give up. Before the last byte of END left, the destination cannot run
  * the guest, so it is safe to keep (or resume) it here. After that only an
- * explicit ERROR from the peer (peer_said) proves it did not start it. */
+ * ERROR the peer provably sent (peer_said: it came over an authenticated
+ * transport) proves it did not start it; anything else leaves the guest
+ * paused and the outcome uncertain. */
 __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int err, uint32_t code,
 						      bool peer_said, const char *fmt, ...)
 {
 	va_list ap;
-	bool uncertain = s->state == S_WAIT_HANDOFF && !peer_said;
+	bool uncertain = end_left(s) && !peer_said;
 
 	if (finished(s))
 		return s->err;
@@ -142,14 +160,15 @@ __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int er
 	va_end(ap);
 	s->err = err ? err : -EIO;
 
-	if (code && s->state != S_START && mig_link_can_send(&s->link) && !peer_said) {
+	if (s->state == S_HANDOFF) {
 		/* Queued END bytes must never reach the peer after we gave up:
-		 * they could complete the stream. Anything else may go out
-		 * ahead of the ERROR, which then ends the stream. */
-		if (s->state == S_END_DRAIN)
-			mig_stream_out_discard(&s->link.out);
-		else if (s->state != S_WAIT_HANDOFF)
-			mig_record_put_text(&s->link.out, MIG_REC_ERROR, code, s->reason);
+		 * they could complete the stream. Nothing follows them either:
+		 * an ERROR behind a cut record would be read as its payload. */
+		mig_stream_out_discard(&s->link.out);
+	} else if (code && s->state != S_START && mig_link_can_send(&s->link) && !peer_said) {
+		/* Anything queued may go out ahead of the ERROR, which then
+		 * ends the stream. */
+		mig_record_put_text(&s->link.out, MIG_REC_ERROR, code, s->reason);
 	}
 	if (s->dirty_on) {
 		s->g.dirty_stop(s->g.ctx);
@@ -200,6 +219,7 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	memcpy(s->key, p->key, p->key_len);
 	s->key_len = p->key_len;
 	s->offline = p->offline;
+	s->authenticated = p->authenticated;
 	s->bandwidth_mbit = p->bandwidth_mbit;
 	s->timeout_us = 1000ull * (p->timeout_ms ? p->timeout_ms : MIG_DEFAULT_TIMEOUT_MS);
 	s->g = *g;
@@ -459,8 +479,20 @@ static int produce_state(struct mig_send *s)
 	struct mig_end e = {s->round + 1, s->entries_total, o->sum.a, o->sum.b};
 	if (mig_record_put_end(o, &e))
 		return 0;
-	s->state = S_END_DRAIN;
+	s->state = S_HANDOFF;
 	return 1;
+}
+
+/* Called after every flush: the first time END is seen gone, the final
+ * round ends and the wait for HANDOFF_DONE begins. */
+static void note_end_left(struct mig_send *s)
+{
+	if (s->end_noted || !end_left(s))
+		return;
+	s->end_noted = true;
+	s->t_end = now(s);
+	emit_row(s, s->t_end);
+	log_info(TAG, "%s: all state sent, waiting for the destination to resume it", s->cfg.name);
 }
 
 /* One step of output for the current state: 1 if it did something, 0 if
@@ -491,15 +523,6 @@ static int produce(struct mig_send *s)
 		return end_round(s);
 	case S_STATE:
 		return produce_state(s);
-	case S_END_DRAIN:
-		if (mig_stream_out_pending(o))
-			return 0;
-		s->t_end = now(s);
-		emit_row(s, s->t_end);
-		s->state = S_WAIT_HANDOFF;
-		log_info(TAG, "%s: all state sent, waiting for the destination to resume it",
-			 s->cfg.name);
-		return 1;
 	default:
 		return 0;
 	}
@@ -565,9 +588,12 @@ static int on_handoff(struct mig_send *s, const struct mig_stream_rec *rec)
 {
 	uint64_t resume_us, t = now(s);
 
-	if (s->state != S_WAIT_HANDOFF || mig_record_get_handoff(rec, &resume_us))
+	note_end_left(s);
+	if (!end_left(s))
 		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
-			    "destination sent HANDOFF_DONE out of order");
+			    "destination sent HANDOFF_DONE before END had left");
+	if (mig_record_get_handoff(rec, &resume_us))
+		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "malformed HANDOFF_DONE");
 	s->summary.downtime_known = true;
 	s->summary.downtime_src_us = s->t_end - s->t_pause;
 	s->summary.downtime_dst_us = resume_us;
@@ -583,15 +609,45 @@ static int on_handoff(struct mig_send *s, const struct mig_stream_rec *rec)
 	return 0;
 }
 
+#define IN(st) (1u << (st))
+#define BEFORE_FINISH (IN(S_LINGER) - 1)
+
+/* Which answers the destination may send in which state; everything else
+ * is out of order and fails the migration. */
+static const struct {
+	uint32_t type;
+	uint32_t states;
+} legal[] = {
+	{MIG_REC_HELLO, IN(S_WAIT_AUTH)},
+	{MIG_REC_AUTH, IN(S_WAIT_AUTH)},
+	/* A destination may refuse before it read anything (too busy). */
+	{MIG_REC_REFUSE, IN(S_START) | IN(S_WAIT_AUTH) | IN(S_WAIT_ACCEPT)},
+	{MIG_REC_ACCEPT, IN(S_WAIT_ACCEPT)},
+	{MIG_REC_ERROR, BEFORE_FINISH},
+	/* ...and only once END has left: on_handoff checks that. */
+	{MIG_REC_HANDOFF_DONE, IN(S_HANDOFF)},
+};
+
+static bool legal_now(const struct mig_send *s, uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(legal) / sizeof(legal[0]); i++)
+		if (legal[i].type == type)
+			return legal[i].states & IN(s->state);
+	return false;
+}
+
 static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 {
 	struct mig_hello hello;
 	struct mig_text text;
 
+	if (!legal_now(s, rec->type))
+		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+			    "unexpected %s from the destination",
+			    mig_stream_type_name(rec->type));
 	switch (rec->type) {
 	case MIG_REC_HELLO:
-		if (s->state != S_WAIT_AUTH || s->have_peer_hello ||
-		    mig_record_get_hello(rec, &hello))
+		if (s->have_peer_hello || mig_record_get_hello(rec, &hello))
 			break;
 		if (hello.page_shift != MIG_PAGE_SHIFT)
 			return fail(s, -EPROTONOSUPPORT, MIG_CODE_VERSION, false,
@@ -600,17 +656,19 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 		s->have_peer_hello = true;
 		return 1;
 	case MIG_REC_AUTH:
-		if (s->state != S_WAIT_AUTH)
-			break;
 		return on_auth(s, rec);
 	case MIG_REC_ACCEPT:
-		if (s->state != S_WAIT_ACCEPT)
-			break;
 		return on_accept(s);
 	case MIG_REC_REFUSE:
 	case MIG_REC_ERROR:
 		if (mig_record_get_text(rec, &text))
 			break;
+		if (end_left(s) && !s->authenticated)
+			/* Anyone on the path could have written it, and
+			 * believing it could run the guest on both hosts. */
+			return fail(s, mig_record_err_of(text.code), 0, false,
+				    "destination failed after END (unauthenticated): %s",
+				    text.text[0] ? text.text : mig_record_code_name(text.code));
 		return fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s",
 			    rec->type == MIG_REC_REFUSE ? "refused" : "failed",
 			    text.text[0] ? text.text : mig_record_code_name(text.code));
@@ -650,6 +708,7 @@ static int flush(struct mig_send *s)
 		return link_failed(s, (int)n);
 	if (allow != SIZE_MAX)
 		s->tokens_bits -= 8 * (uint64_t)n;
+	note_end_left(s);
 	return 0;
 }
 
@@ -711,7 +770,7 @@ int mig_send_cancel(struct mig_send *s, const char *why)
 {
 	if (finished(s))
 		return -EALREADY;
-	if (s->state == S_WAIT_HANDOFF)
+	if (end_left(s))
 		return -EBUSY;
 	fail(s, -ECANCELED, MIG_CODE_CANCELLED, false, "cancelled: %s",
 	     why && *why ? why : "by the operator");
@@ -739,7 +798,7 @@ void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
 		[S_START] = "pre-check",       [S_WAIT_AUTH] = "pre-check",
 		[S_WAIT_ACCEPT] = "pre-check", [S_ROUND] = "transfer",
 		[S_ROUND_DRAIN] = "transfer",  [S_STATE] = "suspend",
-		[S_END_DRAIN] = "suspend",     [S_WAIT_HANDOFF] = "hand-off",
+		[S_HANDOFF] = "suspend",
 	};
 
 	memset(st, 0, sizeof(*st));
@@ -747,6 +806,8 @@ void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
 		st->phase = s->result == MIG_DONE     ? "done"
 			    : s->result == MIG_FAILED ? "failed"
 						      : "uncertain";
+	else if (end_left(s))
+		st->phase = "hand-off";
 	else
 		st->phase = s->state == S_ROUND && s->final ? "suspend" : phase[s->state];
 	st->round = s->round;

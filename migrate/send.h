@@ -23,6 +23,12 @@ struct mig_send_params {
 	uint32_t max_rounds;	 /* live rounds; 0: MIG_DEFAULT_MAX_ROUNDS */
 	uint32_t bandwidth_mbit; /* cap while the guest runs; 0: none */
 	uint32_t timeout_ms;	 /* peer silent this long: give up; 0: default */
+	/* The transport authenticates every byte from the destination (TLS):
+	 * nobody on the path can forge a record. Only then is an ERROR that
+	 * arrives after END proof that the destination did not start the
+	 * guest, and the guest resumes here; on a plain connection it stays
+	 * paused and the hand-off is reported uncertain. */
+	bool authenticated;
 };
 
 /* Optional; called from inside mig_send_poll. */

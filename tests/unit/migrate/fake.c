@@ -281,8 +281,17 @@ static int dst_set_vcpu(void *ctx, uint32_t index, const void *blob, size_t len)
 
 	if (!d->created || d->started || index >= d->cfg.vcpu_count)
 		abort();
+	if (d->vcpu_ret) {
+		d->refusals++;
+		return d->vcpu_ret;
+	}
 	keep_blob(d->vcpu[index], &d->vcpu_len[index], blob, len);
 	return 0;
+}
+
+static const char *dst_why(void *ctx)
+{
+	return ((struct fake_dst *)ctx)->why_text;
 }
 
 static int dst_set_device(void *ctx, uint32_t id, const void *blob, size_t len)
@@ -291,6 +300,10 @@ static int dst_set_device(void *ctx, uint32_t id, const void *blob, size_t len)
 
 	if (!d->created || d->started)
 		abort();
+	if (d->dev_ret) {
+		d->refusals++;
+		return d->dev_ret;
+	}
 	for (uint32_t i = 0; i < d->cfg.device_count; i++)
 		if (d->cfg.devices[i].id == id) {
 			keep_blob(d->dev[i], &d->dev_len[i], blob, len);
@@ -332,6 +345,7 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.write_page = dst_write_page,
 		.set_vcpu_state = dst_set_vcpu,
 		.set_device_state = dst_set_device,
+		.why = dst_why,
 		.start = dst_start,
 		.destroy = dst_destroy,
 		.ctx = d,
@@ -422,4 +436,111 @@ void fake_sock_shut(struct fake_sock *s)
 {
 	if (s->fd >= 0)
 		shutdown(s->fd, SHUT_RDWR);
+}
+
+void fake_mem_init(struct fake_mem *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->to_dst.cap = m->to_src.cap = UINT64_MAX;
+}
+
+void fake_mem_fini(struct fake_mem *m)
+{
+	free(m->to_dst.buf);
+	free(m->to_src.buf);
+}
+
+void fake_pipe_inject(struct fake_pipe *p, const void *data, size_t len)
+{
+	if (p->len + len > p->size) {
+		p->size = (p->len + len) * 2;
+		p->buf = realloc(p->buf, p->size);
+		if (!p->buf)
+			abort();
+	}
+	memcpy(p->buf + p->len, data, len);
+	p->len += len;
+}
+
+static ssize_t pipe_send(struct fake_pipe *out, bool closed, bool peer_closed, const void *buf,
+			 size_t len)
+{
+	if (closed)
+		abort();
+	if (peer_closed)
+		return -EPIPE;
+	if (out->sent + len > out->cap)
+		len = (size_t)(out->cap - out->sent);
+	if (!len)
+		return 0;
+	fake_pipe_inject(out, buf, len);
+	out->sent += len;
+	return (ssize_t)len;
+}
+
+static ssize_t pipe_recv(struct fake_pipe *in, bool closed, void *buf, size_t len)
+{
+	if (closed)
+		abort();
+	if (in->off == in->len)
+		return in->eof ? -ECONNRESET : 0;
+	if (len > in->len - in->off)
+		len = in->len - in->off;
+	memcpy(buf, in->buf + in->off, len);
+	in->off += len;
+	return (ssize_t)len;
+}
+
+static ssize_t mem_src_send(void *ctx, const void *buf, size_t len)
+{
+	struct fake_mem *m = ctx;
+	return pipe_send(&m->to_dst, m->src_closed, m->dst_closed, buf, len);
+}
+
+static ssize_t mem_src_recv(void *ctx, void *buf, size_t len)
+{
+	struct fake_mem *m = ctx;
+	return pipe_recv(&m->to_src, m->src_closed, buf, len);
+}
+
+static void mem_src_close(void *ctx)
+{
+	struct fake_mem *m = ctx;
+	if (m->src_closed)
+		abort();
+	m->src_closed = true;
+	m->to_dst.eof = true;
+}
+
+static ssize_t mem_dst_send(void *ctx, const void *buf, size_t len)
+{
+	struct fake_mem *m = ctx;
+	return pipe_send(&m->to_src, m->dst_closed, m->src_closed, buf, len);
+}
+
+static ssize_t mem_dst_recv(void *ctx, void *buf, size_t len)
+{
+	struct fake_mem *m = ctx;
+	return pipe_recv(&m->to_dst, m->dst_closed, buf, len);
+}
+
+static void mem_dst_close(void *ctx)
+{
+	struct fake_mem *m = ctx;
+	if (m->dst_closed)
+		abort();
+	m->dst_closed = true;
+	m->to_src.eof = true;
+}
+
+struct mig_transport fake_mem_src(struct fake_mem *m)
+{
+	return (struct mig_transport){
+		.send = mem_src_send, .recv = mem_src_recv, .close = mem_src_close, .ctx = m};
+}
+
+struct mig_transport fake_mem_dst(struct fake_mem *m)
+{
+	return (struct mig_transport){
+		.send = mem_dst_send, .recv = mem_dst_recv, .close = mem_dst_close, .ctx = m};
 }

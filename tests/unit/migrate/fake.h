@@ -45,6 +45,11 @@ struct fake_dst {
 	bool created, started;
 	int creates, destroys, starts;
 	int create_ret, cpuid_ret, write_ret, start_ret;
+	/* set_vcpu_state / set_device_state refuse with these (a blob this
+	 * host cannot run), saying why_text through the why op. */
+	int vcpu_ret, dev_ret;
+	const char *why_text;
+	int refusals;
 	/* The first FAKE_BLOB_LEN bytes of each state blob, and its length. */
 	uint8_t vcpu[MIG_MAX_VCPUS][FAKE_BLOB_LEN];
 	uint8_t dev[MIG_MAX_DEVICES][FAKE_BLOB_LEN];
@@ -70,3 +75,26 @@ struct fake_sock {
 void fake_sock_pair(struct fake_sock *a, struct fake_sock *b);
 struct mig_transport fake_sock_ops(struct fake_sock *s);
 void fake_sock_shut(struct fake_sock *s); /* the cable is cut */
+
+/* An in-memory connection with no buffer limit, so one poll can move as
+ * much as the machine wants; `cap` bounds what the sending side has been
+ * allowed to hand over in total (UINT64_MAX: no bound), so a test decides
+ * exactly when the last byte of a record leaves. */
+struct fake_pipe {
+	uint8_t *buf;
+	size_t len, off, size;
+	uint64_t sent, cap;
+	bool eof; /* the writer closed */
+};
+
+struct fake_mem {
+	struct fake_pipe to_dst, to_src;
+	bool src_closed, dst_closed;
+};
+
+void fake_mem_init(struct fake_mem *m);
+void fake_mem_fini(struct fake_mem *m);
+struct mig_transport fake_mem_src(struct fake_mem *m);
+struct mig_transport fake_mem_dst(struct fake_mem *m);
+/* Bytes put straight into a pipe, as an attacker on the path would. */
+void fake_pipe_inject(struct fake_pipe *p, const void *data, size_t len);

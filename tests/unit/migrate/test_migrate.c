@@ -30,6 +30,8 @@ struct run {
 	struct fake_src src;
 	struct fake_dst dst;
 	struct fake_sock ss, ds; /* the source's and the destination's end */
+	struct fake_mem mem;	 /* or an in-memory connection (run_new_mem) */
+	bool use_mem;
 	struct mig_send *s;
 	struct mig_recv *r;
 	int sret, rret;
@@ -84,7 +86,10 @@ static void on_incoming(void *ctx, const struct mig_incoming_summary *s)
 	t->isum_calls++;
 }
 
-static struct run *run_new(const struct mig_send_params *sp, const char *dst_key)
+/* The next run's guest was paused by the operator (GUEST_CONFIG says so). */
+static bool start_paused;
+
+static struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
 	struct run *t = calloc(1, sizeof(*t));
 	struct mig_send_params p = sp ? *sp : (struct mig_send_params){0};
@@ -95,12 +100,16 @@ static struct run *run_new(const struct mig_send_params *sp, const char *dst_key
 	t->step_us = 1000;
 	t->writes_per_poll = 4;
 	fake_src_init(&t->src, NPAGES, 2, 2);
+	t->src.cfg.paused = start_paused;
 	fake_sock_pair(&t->ss, &t->ds);
+	fake_mem_init(&t->mem);
+	t->use_mem = mem;
 	p.key = (const uint8_t *)KEY;
 	p.key_len = strlen(KEY);
 
 	struct mig_host h = fake_host(&t->clock);
-	struct mig_transport stp = fake_sock_ops(&t->ss), dtp = fake_sock_ops(&t->ds);
+	struct mig_transport stp = mem ? fake_mem_src(&t->mem) : fake_sock_ops(&t->ss);
+	struct mig_transport dtp = mem ? fake_mem_dst(&t->mem) : fake_sock_ops(&t->ds);
 	struct mig_src_guest sg = fake_src_ops(&t->src);
 	struct mig_dst_guest dg = fake_dst_ops(&t->dst);
 	struct mig_send_events sev = {on_round, on_done, t};
@@ -109,6 +118,11 @@ static struct run *run_new(const struct mig_send_params *sp, const char *dst_key
 	assert_int_equal(mig_recv_start(&t->r, &rp, &dtp, &dg, &h, &rev), 0);
 	t->sret = t->rret = 1;
 	return t;
+}
+
+static struct run *run_new(const struct mig_send_params *sp, const char *dst_key)
+{
+	return run_new_on(sp, dst_key, false);
 }
 
 static void run_poll(struct run *t)
@@ -135,6 +149,12 @@ static void run_free(struct run *t)
 {
 	mig_send_free(t->s);
 	mig_recv_free(t->r);
+	if (t->use_mem) {
+		/* the socketpair was never used: close it here */
+		close(t->ss.fd);
+		close(t->ds.fd);
+	}
+	fake_mem_fini(&t->mem);
 	fake_src_fini(&t->src);
 	fake_dst_fini(&t->dst);
 	free(t);
@@ -432,13 +452,15 @@ static void test_corrupt_record_header_aborts(void **state)
 
 static void test_corrupt_page_data_caught_by_checksum(void **state)
 {
-	struct run *t = run_new(NULL, KEY);
+	struct mig_send_params p = {.authenticated = true};
+	struct run *t = run_new(&p, KEY);
 
 	(void)state;
 	t->writes_per_poll = 0;
 	t->ds.corrupt_at = FIRST_BATCH + 8 + 8 + 16 + 100;
 	run_to_end(t);
-	/* END had left the source; the explicit ERROR still lets it resume. */
+	/* END had left the source; the authenticated ERROR still lets it
+	 * resume. */
 	assert_stayed(t, -EBADMSG);
 	assert_int_equal(t->src.pauses, 1);
 	assert_int_equal(t->src.resumes, 1);
@@ -463,7 +485,8 @@ static void test_corrupt_answer_from_destination(void **state)
 
 static void test_destination_start_failure_resumes_source(void **state)
 {
-	struct run *t = run_new(NULL, KEY);
+	struct mig_send_params p = {.authenticated = true};
+	struct run *t = run_new(&p, KEY);
 
 	(void)state;
 	t->dst.start_ret = -EIO;
@@ -753,6 +776,357 @@ static void test_destination_answers_a_bad_header(void **state)
 	run_free(t);
 }
 
+/* ---- item: the hand-off is decided by what left, not by when we looked -------------- */
+
+/* send.c's per-poll budget: a poll stops once this much left. */
+#define SEND_POLL_BUDGET (4u << 20)
+
+/* Every page holds data, so the final round alone is over the budget. */
+static void fill_all_pages(struct run *t)
+{
+	for (uint64_t i = 0; i < t->src.npages; i++)
+		memset(t->src.mem + i * MIG_PAGE_SIZE, (int)(i | 1), MIG_PAGE_SIZE);
+}
+
+/* The whole source stream of an offline migration of a full guest, in
+ * bytes: the runs are deterministic, so a second run sends exactly this. */
+static uint64_t full_offline_stream_bytes(void)
+{
+	struct mig_send_params p = {.offline = true};
+	struct run *t = run_new_on(&p, KEY, true);
+	uint64_t n;
+
+	fill_all_pages(t);
+	run_to_end(t);
+	assert_moved(t);
+	n = t->mem.to_dst.sent;
+	run_free(t);
+	assert_true(n > SEND_POLL_BUDGET + 8192);
+	return n;
+}
+
+/* Poll both ends until the source has handed over all the pipe allows. */
+static void run_until_blocked(struct run *t)
+{
+	for (int i = 0; i < 10000 && t->mem.to_dst.sent < t->mem.to_dst.cap; i++)
+		run_poll(t);
+	assert_int_equal(t->mem.to_dst.sent, t->mem.to_dst.cap);
+	for (int i = 0; i < 5; i++)
+		run_poll(t);
+	assert_true(t->sret > 0 && t->rret > 0);
+}
+
+static void inject_to_source(struct run *t, uint32_t type, const void *payload, uint32_t len)
+{
+	uint8_t buf[512];
+	struct mig_stream_out o;
+
+	mig_stream_out_init(&o, buf, sizeof(buf));
+	assert_int_equal(mig_stream_out_put(&o, type, payload, len), 0);
+	fake_pipe_inject(&t->mem.to_src, mig_stream_out_data(&o), mig_stream_out_pending(&o));
+}
+
+/* The guest runs on at most one host, whatever happened. */
+static void assert_never_on_both(const struct run *t)
+{
+	bool on_src = !t->src.destroyed && !t->src.paused;
+	assert_false(on_src && t->dst.started);
+	assert_false(t->src.destroyed && !t->dst.started);
+}
+
+/* The poll that hands END's last byte to the transport stops right there
+ * (its budget is spent); HANDOFF_DONE is the next thing the source reads.
+ * It must finish the hand-off: resuming here would run the guest twice. */
+static void test_handoff_done_right_after_the_budget_stopped_at_end_completes(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	uint64_t total = full_offline_stream_bytes();
+	struct run *t = run_new_on(&p, KEY, true);
+
+	(void)state;
+	fill_all_pages(t);
+	t->mem.to_dst.cap = total - SEND_POLL_BUDGET;
+	run_until_blocked(t);
+	assert_true(t->src.paused);
+	t->mem.to_dst.cap = UINT64_MAX;
+	/* This poll moves exactly the budget: the last byte is END's. */
+	t->sret = mig_send_poll(t->s);
+	assert_int_equal(t->sret, 1);
+	assert_int_equal(t->mem.to_dst.sent, total);
+	while (t->rret > 0)
+		t->rret = mig_recv_poll(t->r);
+	assert_int_equal(t->rret, 0);
+	assert_true(t->dst.started);
+	run_to_end(t);
+	assert_moved(t);
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+/* A HANDOFF_DONE while part of END is still queued here cannot be true: the
+ * destination cannot have END. The source gives up, never lets the rest of
+ * END out, and runs the guest again; the destination never starts it. */
+static void test_handoff_done_before_end_left_is_refused_and_end_withheld(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	uint64_t total = full_offline_stream_bytes();
+	struct run *t = run_new_on(&p, KEY, true);
+	struct mig_send_status st;
+	uint8_t resume[8] = {0};
+
+	(void)state;
+	fill_all_pages(t);
+	t->mem.to_dst.cap = total - 20; /* inside END's payload */
+	run_until_blocked(t);
+	mig_send_status(t->s, &st);
+	assert_string_equal(st.phase, "suspend");
+	inject_to_source(t, MIG_REC_HANDOFF_DONE, resume, sizeof(resume));
+	t->mem.to_dst.cap = UINT64_MAX;
+	t->sret = mig_send_poll(t->s);
+	assert_int_equal(t->sret, -EPROTO);
+	assert_string_equal(mig_send_reason(t->s),
+			    "destination sent HANDOFF_DONE before END had left");
+	assert_int_equal(t->mem.to_dst.sent, total - 20);
+	run_to_end(t);
+	assert_stayed(t, -EPROTO);
+	assert_int_equal(t->src.resumes, 1);
+	assert_int_equal(t->dst.starts, 0);
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+/* END left; an ERROR arrives before HANDOFF_DONE. On a connection nobody
+ * authenticates it may be forged (the destination is in fact starting the
+ * guest): the source keeps the guest paused and calls the hand-off
+ * uncertain, so the guest never runs on both hosts. */
+static void test_forged_error_after_end_keeps_the_guest_paused(void **state)
+{
+	struct mig_send_params p = {.offline = true};
+	struct run *t = run_new_on(&p, KEY, true);
+	struct mig_send_status st;
+	uint8_t err[8 + 5] = {MIG_CODE_GUEST, 0, 0, 0, 0, 0, 0, 0, 'f', 'o', 'r', 'g', 'e'};
+
+	(void)state;
+	for (int i = 0; i < 1000 && !t->src.paused; i++) {
+		t->sret = mig_send_poll(t->s);
+		if (!t->src.paused)
+			t->rret = mig_recv_poll(t->r);
+	}
+	/* From the pause on only the source runs, until END is out. */
+	for (int i = 0; i < 1000; i++) {
+		t->sret = mig_send_poll(t->s);
+		mig_send_status(t->s, &st);
+		if (!strcmp(st.phase, "hand-off"))
+			break;
+	}
+	assert_string_equal(st.phase, "hand-off");
+	inject_to_source(t, MIG_REC_ERROR, err, sizeof(err));
+	t->sret = mig_send_poll(t->s);
+	assert_int_equal(mig_send_result(t->s), MIG_UNCERTAIN);
+	assert_string_equal(mig_send_reason(t->s),
+			    "destination failed after END (unauthenticated): forge");
+	assert_true(t->src.paused);
+	assert_int_equal(t->src.resumes, 0);
+	assert_false(t->src.destroyed);
+	while (t->rret > 0)
+		t->rret = mig_recv_poll(t->r);
+	assert_true(t->dst.started); /* it had END: the guest runs there only */
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+/* The same ERROR from a real destination (it could not start the guest)
+ * over a plain connection: still uncertain, the operator decides. */
+static void test_error_after_end_on_a_plain_connection_is_uncertain(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->dst.start_ret = -EIO;
+	while ((t->sret > 0 || t->rret > 0) && t->polls < MAX_POLLS)
+		run_poll(t);
+	assert_int_equal(mig_send_result(t->s), MIG_UNCERTAIN);
+	assert_non_null(strstr(mig_send_reason(t->s),
+			       "destination failed after END (unauthenticated): starting the guest "
+			       "failed"));
+	assert_true(t->src.paused);
+	assert_int_equal(t->src.resumes, 0);
+	assert_false(t->src.destroyed);
+	assert_false(t->dst.started);
+	assert_false(t->dst.created);
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+/* Answers a destination never sends in mid-transfer: each fails the
+ * migration; the guest keeps running here and B keeps nothing. */
+static void test_out_of_order_answers_during_transfer_fail_cleanly(void **state)
+{
+	static const struct {
+		uint32_t type, len;
+		const char *why;
+	} cases[] = {
+		{MIG_REC_HELLO, MIG_HELLO_LEN, "unexpected HELLO from the destination"},
+		{MIG_REC_AUTH, MIG_PROOF_LEN, "unexpected AUTH from the destination"},
+		{MIG_REC_ACCEPT, 0, "unexpected ACCEPT from the destination"},
+		{MIG_REC_REFUSE, 8, "unexpected REFUSE from the destination"},
+		{MIG_REC_HANDOFF_DONE, 8, "unexpected HANDOFF_DONE from the destination"},
+	};
+	uint8_t payload[MIG_HELLO_LEN] = {0};
+
+	(void)state;
+	/* Capped, so round 0 takes many polls. */
+	struct mig_send_params p = {.bandwidth_mbit = 100};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run *t = run_new_on(&p, KEY, true);
+		while (t->dst.pages_written < 100)
+			run_poll(t);
+		assert_true(t->sret > 0);
+		inject_to_source(t, cases[i].type, payload, cases[i].len);
+		run_to_end(t);
+		assert_stayed(t, -EPROTO);
+		assert_string_equal(mig_send_reason(t->s), cases[i].why);
+		assert_int_equal(t->src.pauses, 0);
+		assert_never_on_both(t);
+		run_free(t);
+	}
+}
+
+/* ---- a destination that cannot run a blob says so before END ------------------------- */
+
+static void check_blob_refused(bool vcpu, const char *why, const char *reason)
+{
+	struct mig_send_params p = {.authenticated = true};
+	struct run *t = run_new(&p, KEY);
+
+	if (vcpu)
+		t->dst.vcpu_ret = -EINVAL;
+	else
+		t->dst.dev_ret = -EINVAL;
+	t->dst.why_text = why;
+	run_to_end(t);
+	assert_stayed(t, -EIO); /* what ERROR GUEST means to the source */
+	assert_int_equal(t->rret, -EINVAL);
+	assert_int_equal(t->dst.refusals, 1);
+	assert_int_equal(t->dst.starts, 0);
+	assert_int_equal(t->src.resumes, 1);
+	assert_string_equal(mig_recv_reason(t->r), reason);
+	assert_non_null(strstr(mig_send_reason(t->s), reason));
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+static void test_refused_vcpu_blob_fails_the_migration_and_the_source_resumes(void **state)
+{
+	(void)state;
+	check_blob_refused(true, "EFER.LMA without CR0.PG",
+			   "vCPU 0 state refused: EFER.LMA without CR0.PG (-22)");
+	check_blob_refused(true, NULL, "vCPU 0 state refused: not a state this host can run (-22)");
+}
+
+static void test_refused_device_blob_fails_the_migration_and_the_source_resumes(void **state)
+{
+	(void)state;
+	check_blob_refused(false, "queue 0 ring outside guest RAM",
+			   "device 10 (dev0) state refused: queue 0 ring outside guest RAM (-22)");
+}
+
+/* Scripted: the final round, a vCPU blob the host refuses, then END. The
+ * destination answers ERROR at the blob and never looks at END. */
+static void test_destination_refuses_end_after_a_refused_blob(void **state)
+{
+	struct raw *w = raw_new();
+	struct mig_stream_rec rec;
+	struct mig_text text;
+	struct mig_eor e = {0, MIG_EOR_FINAL, 0};
+	struct mig_end end = {1, 0, 0, 0};
+
+	(void)state;
+	w->t->dst.vcpu_ret = -EINVAL;
+	w->t->dst.why_text = "CR0.PG without CR0.PE";
+	raw_auth_and_config(w);
+	mig_record_put_eor(&w->out, &e);
+	uint8_t *blob = mig_record_blob_begin(&w->out, MIG_REC_VCPU_STATE, 0);
+	memset(blob, 0, FAKE_BLOB_LEN);
+	mig_record_blob_commit(&w->out, FAKE_BLOB_LEN);
+	end.sum_a = w->out.sum.a, end.sum_b = w->out.sum.b;
+	mig_record_put_end(&w->out, &end);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+	assert_int_equal(mig_record_get_text(&rec, &text), 0);
+	assert_int_equal(text.code, MIG_CODE_GUEST);
+	assert_string_equal(text.text, "vCPU 0 state refused: CR0.PG without CR0.PE (-22)");
+	assert_int_equal(raw_answer(w, &rec), 0); /* no HANDOFF_DONE, ever */
+	assert_int_equal(w->t->rret, -EINVAL);
+	assert_int_equal(w->t->dst.starts, 0);
+	assert_int_equal(w->t->dst.destroys, 1);
+	raw_free(w);
+}
+
+/* Records a source never sends at that point: ERROR PROTOCOL, guest
+ * destroyed, never started. */
+static void test_destination_rejects_each_record_out_of_order(void **state)
+{
+	static const struct {
+		bool after_final;
+		uint32_t type, len;
+		const char *why;
+	} cases[] = {
+		{false, MIG_REC_END, MIG_END_LEN, "END before the final round"},
+		{false, MIG_REC_DEVICE_STATE, 8, "device state before the final round"},
+		{false, MIG_REC_HELLO, MIG_HELLO_LEN, "unexpected HELLO"},
+		{false, MIG_REC_AUTH, MIG_PROOF_LEN, "unexpected AUTH"},
+		{true, MIG_REC_END_OF_ROUND, MIG_EOR_LEN, "END_OF_ROUND after the final round"},
+		{true, MIG_REC_PAGE_DATA, 8 + 16, "PAGE_DATA after the final round"},
+		{true, MIG_REC_GUEST_CONFIG, MIG_CONFIG_FIXED_LEN, "unexpected GUEST_CONFIG"},
+	};
+	uint8_t payload[MIG_HELLO_LEN + 16] = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw *w = raw_new();
+		struct mig_stream_rec rec;
+		struct mig_text text;
+
+		raw_auth_and_config(w);
+		if (cases[i].after_final) {
+			struct mig_eor e = {0, MIG_EOR_FINAL, 0};
+			mig_record_put_eor(&w->out, &e);
+		}
+		mig_stream_out_put(&w->out, cases[i].type, payload, cases[i].len);
+		raw_flush(w);
+		assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+		assert_int_equal(mig_record_get_text(&rec, &text), 0);
+		assert_int_equal(text.code, MIG_CODE_PROTOCOL);
+		assert_string_equal(mig_recv_reason(w->t->r), cases[i].why);
+		assert_int_equal(w->t->rret, -EPROTO);
+		assert_int_equal(w->t->dst.destroys, 1);
+		assert_int_equal(w->t->dst.starts, 0);
+		raw_free(w);
+	}
+}
+
+/* ---- the operator's pause travels --------------------------------------------------- */
+
+static void test_paused_flag_reaches_the_destination(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	run_to_end(t);
+	assert_moved(t);
+	assert_false(t->dst.cfg.paused);
+	run_free(t);
+	start_paused = true;
+	t = run_new(NULL, KEY);
+	start_paused = false;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->dst.cfg.paused);
+	run_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +1156,16 @@ int main(void)
 		cmocka_unit_test(test_destination_rejects_records_out_of_order),
 		cmocka_unit_test(test_destination_checks_round_counts),
 		cmocka_unit_test(test_destination_answers_a_bad_header),
+		cmocka_unit_test(test_handoff_done_right_after_the_budget_stopped_at_end_completes),
+		cmocka_unit_test(test_handoff_done_before_end_left_is_refused_and_end_withheld),
+		cmocka_unit_test(test_forged_error_after_end_keeps_the_guest_paused),
+		cmocka_unit_test(test_error_after_end_on_a_plain_connection_is_uncertain),
+		cmocka_unit_test(test_out_of_order_answers_during_transfer_fail_cleanly),
+		cmocka_unit_test(test_refused_vcpu_blob_fails_the_migration_and_the_source_resumes),
+		cmocka_unit_test(test_refused_device_blob_fails_the_migration_and_the_source_resumes),
+		cmocka_unit_test(test_destination_refuses_end_after_a_refused_blob),
+		cmocka_unit_test(test_destination_rejects_each_record_out_of_order),
+		cmocka_unit_test(test_paused_flag_reaches_the_destination),
 	};
 	return cmocka_run_group_tests_name("migrate/state machines", tests, NULL, NULL);
 }

@@ -573,7 +573,7 @@ static void big_cpuid(struct mig_guest_config *c, uint8_t *p, uint32_t *len)
 static void unknown_flag(struct mig_guest_config *c, uint8_t *p, uint32_t *len)
 {
 	(void)c, (void)len;
-	p[22] |= 2;
+	p[22] |= 4; /* bits 0 (ipv4) and 1 (paused) are defined */
 }
 
 static void test_config_rejections(void **state)
