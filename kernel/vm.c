@@ -338,7 +338,12 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
 		return;
 	}
 	uint32_t val = io_in(vm, e->io.port, e->io.size);
-	v->gpr[R_RAX] = (v->gpr[R_RAX] & ~(uint64_t)mask) | (val & mask);
+	/* A 32-bit register write zero-extends into RAX; IN to AL or AX
+	 * leaves the bits above it (SDM Vol. 1 3.4.1.1). */
+	if (e->io.size == 4)
+		v->gpr[R_RAX] = val;
+	else
+		v->gpr[R_RAX] = (v->gpr[R_RAX] & ~(uint64_t)mask) | (val & mask);
 }
 
 static void run_slice(struct vm *vm)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
+#include "arch/x86/guest_policy.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
@@ -14,6 +15,8 @@
 #define VEC_UD 6
 #define VEC_GP 13
 #define VEC_AC 17
+#define DR6_BD (1ull << 13)
+#define DR7_GD (1ull << 13)
 
 
 /* Lengths of the intercepted instructions without prefixes, for CPUs
@@ -24,9 +27,6 @@
 #define LEN_MSR 2  /* RDMSR, WRMSR */
 #define LEN_INVD 2 /* INVD, WBINVD */
 
-/* An #NPF on an entry that already allows the access comes from a stale
- * TLB entry and is fixed by the flush; more in a row is a broken table. */
-#define STALE_NPF_MAX 4
 
 static bool long_mode_code(const struct vmcb *vmcb)
 {
@@ -75,6 +75,18 @@ static bool error(struct vm_exit *e, const char *fmt, ...)
 	return true;
 }
 
+/* A #DB or #AC intercepted so that its delivery cannot loop inside the
+ * CPU: deliver it now. APM 15.12: for an intercepted #DB the CPU has
+ * already updated DR6 (the VMCB holds it) but not yet cleared DR7.GD,
+ * which delivery of a general-detect #DB does (APM 13.1.1.6). #AC
+ * always pushes an error code of 0. */
+static void reflect_exception(struct vmcb *vmcb, uint8_t vector)
+{
+	if (vector == VEC_DB && (vmcb->dr6 & DR6_BD) && (vmcb->dr7 & DR7_GD))
+		vmcb->dr7 &= ~DR7_GD;
+	vmcb_inject(vmcb, EVENT_TYPE_EXCEPTION, vector, vector == VEC_AC, 0);
+}
+
 /* ---- I/O (APM 15.10.2) ------------------------------------------------------ */
 static bool exit_io(struct vcpu *v, struct vmcb *vmcb, struct vm_exit *e)
 {
@@ -110,51 +122,14 @@ static void exit_cpuid(struct vcpu *v, struct vmcb *vmcb)
 }
 
 /* ---- MSRs (APM 15.11): arch/x86/msr_guest.c decides, the VMCB holds the state ---- */
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
-static bool pat_valid(uint64_t pat)
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t t = pat >> (8 * i);
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
-}
-
-/* EFER bits the guest may set: those whose feature the guest's CPUID
- * (the baseline) shows. SVME is Tern's and never visible. */
-static uint64_t efer_allowed(void)
-{
-	uint32_t r[4];
-	uint64_t ok = 0;
-
-	cpuid_guest(0x80000001, 0, r);
-	if (r[3] & (1u << 11))
-		ok |= EFER_SCE;
-	if (r[3] & (1u << 20))
-		ok |= EFER_NXE;
-	if (r[3] & (1u << 29))
-		ok |= EFER_LME;
-	return ok;
-}
-
+/* WRMSR of EFER: arch/x86/guest_policy.c decides; SVME is Tern's. */
 static bool efer_write(struct vmcb *vmcb, uint64_t val)
 {
-	uint64_t allowed = efer_allowed();
+	uint64_t next;
 
-	/* LMA is the CPU's to set; a write of it is ignored (APM 3.1.7). */
-	if (val & ~(allowed | EFER_LMA))
+	if (guest_policy_efer_write(vmcb_guest_efer(vmcb), val, vmcb->cr0, &next))
 		return false;
-	uint64_t cur = vmcb->efer;
-	uint64_t next = (val & allowed) | (cur & EFER_LMA) | EFER_SVME;
-	/* Changing LME with paging on is a #GP (APM 14.6.1). */
-	if (((next ^ cur) & EFER_LME) && (vmcb->cr0 & CR0_PG))
-		return false;
-	vmcb->efer = next;
+	vmcb->efer = next | EFER_SVME;
 	return true;
 }
 
@@ -204,19 +179,22 @@ static bool msr_state_read(struct vmcb *vmcb, uint32_t msr, uint64_t *val)
 	return false; /* a state MSR this backend does not know: refuse */
 }
 
+/* The value was checked by guest_policy_msr_write_check (a #GP if not). */
 static bool msr_state_write(struct vmcb *vmcb, uint32_t msr, uint64_t val)
 {
+	if (msr == MSR_EFER)
+		return efer_write(vmcb, val);
+	if (guest_policy_msr_write_check(msr, val))
+		return false;
 	switch (msr) {
 	case MSR_TSC:
 		vmcb->tsc_offset = val - rdtsc();
 		return true;
-	case MSR_EFER:
-		return efer_write(vmcb, val);
 	case MSR_STAR:
 		vmcb->star = val;
 		return true;
 	case MSR_SFMASK:
-		vmcb->sfmask = (uint32_t)val; /* bits 63:32 are reserved */
+		vmcb->sfmask = val;
 		return true;
 	case MSR_SYSENTER_CS:
 		vmcb->sysenter_cs = val;
@@ -228,15 +206,8 @@ static bool msr_state_write(struct vmcb *vmcb, uint32_t msr, uint64_t val)
 		vmcb->sysenter_eip = val;
 		return true;
 	case MSR_PAT:
-		if (!pat_valid(val))
-			return false;
 		vmcb->g_pat = val;
 		return true;
-	}
-	/* Address MSRs: a non-canonical value is a #GP. */
-	if (!canonical(val))
-		return false;
-	switch (msr) {
 	case MSR_LSTAR:
 		vmcb->lstar = val;
 		return true;
@@ -298,7 +269,7 @@ static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 		if (gpa != sv->stale_npf_gpa)
 			sv->stale_npf_count = 0;
 		sv->stale_npf_gpa = gpa;
-		if (++sv->stale_npf_count <= STALE_NPF_MAX)
+		if (++sv->stale_npf_count <= GUEST_STALE_FAULT_MAX)
 			return false;
 		return error(e, "nested page fault repeats at GPA 0x%lx (error 0x%lx)", gpa, info);
 	case NPT_FAULT_NOT_MAPPED:
@@ -364,8 +335,10 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		 * vmcb.c). An exception raised while delivering another event
 		 * delivers that event again instead, as set above. */
 		if (!(vmcb->eventinj & EVENT_VALID))
-			vmcb_inject(vmcb, EVENT_TYPE_EXCEPTION, code - VMEXIT_EXCP_BASE,
-				    code == VMEXIT_EXCP_BASE + VEC_AC, (uint32_t)vmcb->exitinfo1);
+			reflect_exception(vmcb, code - VMEXIT_EXCP_BASE);
+		return false;
+	case VMEXIT_RDTSCP:
+		fault(vmcb, VEC_UD, false); /* RDTSCP is not in the guest's CPUID */
 		return false;
 	case VMEXIT_VMRUN:
 	case VMEXIT_VMMCALL:
@@ -383,7 +356,9 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		fault(vmcb, VEC_UD, false);
 		return false;
 	case VMEXIT_RDPMC:
-		fault(vmcb, VEC_GP, true); /* no performance counters offered */
+		/* No performance counters in the baseline: #GP(0) at every CPL
+		 * whatever CR4.PCE says (docs/guest-cpu.md), as on VMX. */
+		fault(vmcb, VEC_GP, true);
 		return false;
 	case VMEXIT_INVD:
 	case VMEXIT_WBINVD:

@@ -6,6 +6,8 @@
 #include <string.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
+#include "arch/x86/guest_policy.h"
+#include "arch/x86/vcpu_state_check.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/kernel.h"
@@ -107,6 +109,9 @@ static uint32_t asid_alloc(void)
 	return 0;
 }
 
+static int svm_set_state(struct vcpu *v, const struct vcpu_state *s);
+static void svm_vcpu_destroy(struct vcpu *v);
+
 static int svm_vcpu_create(struct vcpu *v)
 {
 	if (!cpu.on)
@@ -130,14 +135,14 @@ static int svm_vcpu_create(struct vcpu *v)
 	/* The ASID may have served a VM that is gone: flush it first. */
 	sv->flush_pending = true;
 	vmcb_init(sv->vmcb, asid, npt_root(v->vm->slat), cpu.iopm_pa, cpu.msrpm_pa);
-	/* x87/SSE reset state: FCW 0x37F, MXCSR 0x1F80. */
-	sv->guest_fx[0] = 0x7F;
-	sv->guest_fx[1] = 0x03;
-	uint32_t mxcsr = 0x1F80;
-	memcpy(sv->guest_fx + FX_MXCSR, &mxcsr, 4);
-	memset(v->gpr, 0, sizeof(v->gpr));
 	v->arch = sv;
-	return 0;
+	/* The architectural reset state, the same as VMX's. */
+	struct vcpu_state s;
+	guest_policy_reset_state(&s);
+	int rc = svm_set_state(v, &s);
+	if (rc)
+		svm_vcpu_destroy(v);
+	return rc;
 }
 
 static void svm_vcpu_destroy(struct vcpu *v)
@@ -231,6 +236,16 @@ static int svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 	struct svm_vcpu *sv = v->arch;
 	uint32_t mxcsr;
 
+	const char *why = "";
+
+	/* Checked before anything changes: a refused state leaves the vCPU
+	 * as it was (arch/x86/vcpu_state_check.c, shared with VMX). VMRUN
+	 * would refuse some of these (EFER, segments), and the rest are
+	 * values the guest's CPUID forbids. */
+	if (vcpu_state_check(s, &why)) {
+		log_err("svm", "vCPU state refused: %s", why);
+		return -EINVAL;
+	}
 	sv->halted = s->flags & VCPU_HALTED;
 	memcpy(v->gpr, s->gpr, sizeof(v->gpr));
 	vmcb_set_state(sv->vmcb, s);

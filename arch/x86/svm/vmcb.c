@@ -79,7 +79,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
  * the VMCB's EFER.SVME is set. */
 #define MISC2_INTERCEPTS                                                                           \
 	(INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD | INTERCEPT_VMSAVE |               \
-	 INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_WBINVD |                   \
+	 INTERCEPT_STGI | INTERCEPT_CLGI | INTERCEPT_SKINIT | INTERCEPT_RDTSCP | INTERCEPT_WBINVD |                   \
 	 INTERCEPT_MONITOR | INTERCEPT_MWAIT | INTERCEPT_XSETBV)
 #define EXC_INTERCEPTS ((1u << 1) | (1u << 17))
 
@@ -107,25 +107,10 @@ void vmcb_init(struct vmcb *vmcb, uint32_t asid, uint64_t n_cr3, uint64_t iopm_p
 	/* Nothing is cached across VMRUN (APM 15.15.3): always reloaded. */
 	vmcb->clean = 0;
 
-	/* INIT state, APM vol. 2 Table 14-1. */
-	seg(&vmcb->cs, 0xF000, 0x9B, 0xFFFF, 0xFFFF0000);
-	seg(&vmcb->ds, 0, 0x93, 0xFFFF, 0);
-	seg(&vmcb->es, 0, 0x93, 0xFFFF, 0);
-	seg(&vmcb->ss, 0, 0x93, 0xFFFF, 0);
-	seg(&vmcb->fs, 0, 0x93, 0xFFFF, 0);
-	seg(&vmcb->gs, 0, 0x93, 0xFFFF, 0);
-	seg(&vmcb->ldtr, 0, 0x82, 0xFFFF, 0);
-	seg(&vmcb->tr, 0, 0x8B, 0xFFFF, 0);
-	seg(&vmcb->gdtr, 0, 0, 0xFFFF, 0);
-	seg(&vmcb->idtr, 0, 0, 0xFFFF, 0);
-	vmcb->cr0 = 0x60000010;
-	vmcb->rflags = 0x2;
-	vmcb->rip = 0xFFF0;
-	vmcb->dr6 = 0xFFFF0FF0;
-	vmcb->dr7 = 0x400;
+	/* The architectural state comes next, from svm_set_state() with
+	 * guest_policy_reset_state(), as on VMX. */
 	/* APM 15.5.1: VMRUN refuses a guest whose EFER.SVME is clear. */
 	vmcb->efer = EFER_SVME;
-	vmcb->g_pat = PAT_DEFAULT;
 }
 
 uint64_t vmcb_guest_efer(const struct vmcb *vmcb)

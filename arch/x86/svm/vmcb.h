@@ -154,6 +154,7 @@ struct vmcb {
 #define INTERCEPT_STGI (1u << 4)
 #define INTERCEPT_CLGI (1u << 5)
 #define INTERCEPT_SKINIT (1u << 6)
+#define INTERCEPT_RDTSCP (1u << 7)
 #define INTERCEPT_WBINVD (1u << 9)
 #define INTERCEPT_MONITOR (1u << 10)
 #define INTERCEPT_MWAIT (1u << 11)
@@ -193,8 +194,6 @@ struct vmcb {
 #define RFLAGS_VM (1ull << 17)
 #define SEG_ATTR_L (1u << 9)
 
-/* Default PAT (APM vol. 2, 7.8.1): WB, WT, UC-, UC, repeated. */
-#define PAT_DEFAULT 0x0007040600070406ull
 
 /* ---- #VMEXIT codes (APM Appendix C) ------------------------------------ */
 #define VMEXIT_EXCP_BASE 0x040 /* + vector */
@@ -217,6 +216,7 @@ struct vmcb {
 #define VMEXIT_STGI 0x084
 #define VMEXIT_CLGI 0x085
 #define VMEXIT_SKINIT 0x086
+#define VMEXIT_RDTSCP 0x087
 #define VMEXIT_WBINVD 0x089
 #define VMEXIT_MONITOR 0x08A
 #define VMEXIT_MWAIT 0x08B

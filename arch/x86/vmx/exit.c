@@ -5,14 +5,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include "arch/x86/asm.h"
+#include "arch/x86/guest_policy.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/vm.h"
 
-#define VEC_UD 6
-#define VEC_GP 13
-#define EFER_GUEST_WRITABLE (EFER_SCE | EFER_LME | EFER_NXE) /* the CPUID baseline's */
 #define AR_L (1u << 13)
 #define QUAL_NMI_UNBLOCKED (1ull << 12) /* EPT violation, PML full (Table 27-7) */
 
@@ -46,6 +44,8 @@ static const char *reason_name(uint32_t basic)
 		[52] = "preemption timer",
 		[54] = "WBINVD",
 		[55] = "XSETBV",
+		[57] = "RDRAND",
+		[61] = "RDSEED",
 		[62] = "PML full",
 	};
 	if (basic < sizeof(names) / sizeof(names[0]) && names[basic])
@@ -123,6 +123,32 @@ static void nmi_unblocking_fixup(uint64_t qual)
 			   vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) | INTERRUPTIBILITY_NMI);
 }
 
+/* A #DB or #AC the exception bitmap turned into an exit: deliver it to the
+ * guest as the CPU would have. An exit that interrupted the delivery of
+ * another event re-queued that event already (requeue_interrupted_event);
+ * it is delivered again, and raises this one again if it must. */
+static void reflect_exception(uint8_t vector, uint64_t qual)
+{
+	if (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)
+		return;
+	if (vector == VEC_AC) {
+		vmx_inject_exception(VEC_AC, true, 0); /* #AC's error code is always 0 */
+		return;
+	}
+	/* SDM 27.1: a #DB exit leaves DR6 and DR7 as they were and puts the
+	 * DR6 bits in the exit qualification. The delivery the CPU skipped
+	 * would have set them (B0-B3 replaced, BD and BS set, 17.2.3) and
+	 * cleared DR7.GD for a BD exception (17.2.4). The vCPU is resident:
+	 * its DR6 is the CPU's. */
+	uint64_t dr6;
+	__asm__ volatile("mov %%db6, %0" : "=r"(dr6));
+	dr6 = (dr6 & ~0xFull) | (qual & (0xFull | DR6_BD | (1ull << 14)));
+	__asm__ volatile("mov %0, %%db6" ::"r"(dr6));
+	if (qual & DR6_BD)
+		vmcs_write(VMCS_GUEST_DR7, vmcs_read(VMCS_GUEST_DR7) & ~DR7_GD);
+	vmx_inject_exception(VEC_DB, false, 0);
+}
+
 /* I/O instruction: exit qualification per SDM Table 27-5. */
 static bool exit_io(struct vcpu *v, struct vm_exit *e, uint64_t q)
 {
@@ -197,77 +223,69 @@ static int msr_state_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		*val = x->sfmask;
 		return 0;
 	case MSR_KERNEL_GS_BASE:
-		*val = x->kernel_gs_base;
+		/* SWAPGS changes it in the CPU without an exit. */
+		*val = vmx_resident == x ? rdmsr(MSR_KERNEL_GS_BASE) : x->kernel_gs_base;
 		return 0;
 	}
 	return -EINVAL;
 }
 
-/* Returns -EINVAL for a value the CPU would refuse with #GP. */
+/* Returns -EINVAL for a value the CPU would refuse with #GP
+ * (arch/x86/guest_policy.c decides which). */
 static int msr_state_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	struct vmx_vcpu *x = v->arch;
 
+	if (msr == MSR_EFER) {
+		uint64_t next;
+		/* The guest's real CR0: PG changes without an exit under
+		 * unrestricted guest, so the read shadow may be stale. */
+		if (guest_policy_efer_write(vmcs_read(VMCS_GUEST_IA32_EFER), val, vmx_guest_cr0(),
+					    &next))
+			return -EINVAL;
+		vmcs_write(VMCS_GUEST_IA32_EFER, next);
+		return 0;
+	}
+	if (guest_policy_msr_write_check(msr, val))
+		return -EINVAL;
 	switch (msr) {
 	case MSR_TSC:
 		vmcs_write(VMCS_TSC_OFFSET, val - rdtsc());
 		return 0;
 	case MSR_SYSENTER_CS:
-		vmcs_write(VMCS_GUEST_SYSENTER_CS, (uint32_t)val);
+		vmcs_write(VMCS_GUEST_SYSENTER_CS, val);
 		return 0;
 	case MSR_SYSENTER_ESP:
+		vmcs_write(VMCS_GUEST_SYSENTER_ESP, val);
+		return 0;
 	case MSR_SYSENTER_EIP:
-		if (!vmx_canonical(val))
-			return -EINVAL;
-		vmcs_write(msr == MSR_SYSENTER_ESP ? VMCS_GUEST_SYSENTER_ESP
-						   : VMCS_GUEST_SYSENTER_EIP,
-			   val);
+		vmcs_write(VMCS_GUEST_SYSENTER_EIP, val);
 		return 0;
 	case MSR_PAT:
-		if (!vmx_pat_valid(val))
-			return -EINVAL;
 		vmcs_write(VMCS_GUEST_IA32_PAT, val);
 		return 0;
-	case MSR_EFER: {
-		uint64_t old = vmcs_read(VMCS_GUEST_IA32_EFER);
-		bool paging = vmcs_read(VMCS_CR0_READ_SHADOW) & CR0_PG;
-		if (val & ~(EFER_GUEST_WRITABLE | EFER_LMA) || (paging && ((val ^ old) & EFER_LME)))
-			return -EINVAL;
-		/* LMA is the CPU's to set (on CR0.PG), never the guest's. */
-		vmcs_write(VMCS_GUEST_IA32_EFER, (val & ~EFER_LMA) | (old & EFER_LMA));
-		return 0;
-	}
 	case MSR_FS_BASE:
+		vmcs_write(VMCS_GUEST_FS_BASE, val);
+		return 0;
 	case MSR_GS_BASE:
-		if (!vmx_canonical(val))
-			return -EINVAL;
-		vmcs_write(msr == MSR_FS_BASE ? VMCS_GUEST_FS_BASE : VMCS_GUEST_GS_BASE, val);
+		vmcs_write(VMCS_GUEST_GS_BASE, val);
 		return 0;
 	}
 	/* The rest live in x and in the CPU while x is resident: take them
-	 * out of the CPU first, so the next entry loads the new value. */
-	if (msr == MSR_STAR) {
+	 * out of the CPU first (SWAPGS may have changed KERNEL_GS_BASE
+	 * there), so the next entry loads the new value. */
+	uint64_t *slot = msr == MSR_STAR      ? &x->star
+			 : msr == MSR_LSTAR   ? &x->lstar
+			 : msr == MSR_CSTAR   ? &x->cstar
+			 : msr == MSR_SFMASK  ? &x->sfmask
+			 : msr == MSR_KERNEL_GS_BASE ? &x->kernel_gs_base
+						     : NULL;
+	if (!slot)
+		return -EINVAL;
+	if (vmx_resident == x)
 		vmx_evict_resident();
-		x->star = val;
-		return 0;
-	}
-	if (msr == MSR_SFMASK) {
-		if (val >> 32)
-			return -EINVAL;
-		vmx_evict_resident();
-		x->sfmask = val;
-		return 0;
-	}
-	if (msr == MSR_LSTAR || msr == MSR_CSTAR || msr == MSR_KERNEL_GS_BASE) {
-		if (!vmx_canonical(val))
-			return -EINVAL;
-		vmx_evict_resident();
-		*(msr == MSR_LSTAR   ? &x->lstar
-		  : msr == MSR_CSTAR ? &x->cstar
-				     : &x->kernel_gs_base) = val;
-		return 0;
-	}
-	return -EINVAL;
+	*slot = val;
+	return 0;
 }
 
 /* RDMSR/WRMSR: arch/x86/msr_guest.c decides; nothing reaches the host's MSRs. */
@@ -304,10 +322,8 @@ static void exit_msr(struct vcpu *v, bool write)
  * Vol. 2, MOV to CR), then the write. */
 static bool cr0_write(struct vcpu *v, uint64_t val)
 {
-	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
-	    ((val & CR0_NW) && !(val & CR0_CD)) ||
-	    ((val & CR0_PG) && (vmcs_read(VMCS_GUEST_IA32_EFER) & EFER_LME) &&
-	     !(vmcs_read(VMCS_GUEST_CR4) & CR4_PAE))) {
+	if (guest_policy_cr0_write_check(val, vmcs_read(VMCS_GUEST_IA32_EFER),
+					 vmcs_read(VMCS_GUEST_CR4))) {
 		vmx_inject_exception(VEC_GP, true, 0);
 		return false;
 	}
@@ -338,7 +354,9 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 			if (vmx_caps.vpid)
 				vmx_invvpid(INVVPID_SINGLE_CONTEXT, x->vpid);
 		} else if (cr == 4) {
-			/* Only bits outside the guest's baseline exit (vmcs_cr4_mask). */
+			/* Only a change of a bit outside the guest's baseline
+			 * exits (vmcs_cr4_mask), and that is refused
+			 * (guest_policy_cr4_allowed). */
 			vmx_inject_exception(VEC_GP, true, 0);
 			return false;
 		} else if (cr == 8) {
@@ -412,6 +430,11 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		return true;
 	case EXIT_REASON_EXCEPTION_NMI: {
 		uint32_t info = vmcs_read(VMCS_EXIT_INTR_INFO);
+		if (INTR_INFO_TYPE(info) == INTR_TYPE_HW_EXCEPTION &&
+		    (INTR_INFO_VECTOR(info) == VEC_DB || INTR_INFO_VECTOR(info) == VEC_AC)) {
+			reflect_exception(INTR_INFO_VECTOR(info), q);
+			return false;
+		}
 		if (INTR_INFO_TYPE(info) != INTR_TYPE_NMI)
 			return unhandled(e, basic, info);
 		/* The host's NMI arrived in the guest: hand it to the host. */
@@ -419,6 +442,11 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		e->kind = EXIT_YIELD;
 		return true;
 	}
+	case EXIT_REASON_RDPMC:
+		/* The baseline offers no performance counters: #GP(0) at every
+		 * CPL whatever CR4.PCE says (docs/guest-cpu.md), as on SVM. */
+		vmx_inject_exception(VEC_GP, true, 0);
+		return false;
 	case EXIT_REASON_TRIPLE_FAULT:
 		e->kind = EXIT_SHUTDOWN;
 		snprintf(e->desc, sizeof(e->desc), "at rip 0x%lx", vmcs_read(VMCS_GUEST_RIP));
@@ -454,8 +482,11 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 	case EXIT_REASON_VMCALL ... EXIT_REASON_VMXON:
 	case EXIT_REASON_INVEPT:
 	case EXIT_REASON_INVVPID:
-		/* Instructions the guest's CPUID does not offer: #UD, as on a
-		 * CPU without them. */
+	case EXIT_REASON_XSETBV:
+	case EXIT_REASON_RDRAND:
+	case EXIT_REASON_RDSEED:
+		/* Instructions the guest's CPUID does not offer (VMX, MONITOR,
+		 * XSAVE, RDRAND, RDSEED): #UD, as on a CPU without them. */
 		vmx_inject_exception(VEC_UD, false, 0);
 		return false;
 	}

@@ -10,17 +10,17 @@
 #include <string.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/guest_policy.h"
+#include "arch/x86/vcpu_state_check.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/kernel.h"
+#include "kernel/log.h"
 #include "kernel/mm/frame.h"
 #include "kernel/vm.h"
 
 #define VMX_MISC_SAVES_LMA (1ull << 5)
-#define EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE) /* the CPUID baseline's */
-#define RFLAGS_FIXED1 (1ull << 1)
-#define RFLAGS_DEFINED 0x3F7FD5ull /* bits that exist; the rest must be 0 */
 #define FX_MXCSR 24
 #define FX_MXCSR_MASK 28
 /* Segment attributes as kernel/hv.h packs them (SVM's form, APM 15.5.1). */
@@ -90,11 +90,13 @@ int vmcs_init_caps(const char **why)
 				   PROC_CR8_STORE_EXITING | PROC_USE_IO_BITMAPS |
 				   PROC_USE_MSR_BITMAPS | PROC_SECONDARY_CONTROLS;
 	if (adjust(true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS,
-		   proc_need | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING, proc_need, &c->proc))
+		   proc_need | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING,
+		   proc_need, &c->proc))
 		return *why = "processor-based controls lack HLT/I/O/MSR exiting", -ENOTSUP;
 
 	if (adjust(MSR_VMX_PROCBASED_CTLS2,
-		   PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST | PROC2_ENABLE_VPID,
+		   PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST | PROC2_ENABLE_VPID |
+			   PROC2_RDRAND_EXITING | PROC2_RDSEED_EXITING,
 		   PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST, &c->proc2))
 		return *why = "no EPT with unrestricted guest", -ENOTSUP;
 	c->vpid = c->proc2 & PROC2_ENABLE_VPID;
@@ -213,7 +215,6 @@ static void write_host_state(void)
  * are free with unrestricted guest) and, for CR4, every bit outside the
  * guest's CPUID baseline (docs/guest-cpu.md: no XSAVE, PCID, SMEP, ... and
  * never VMXE). The guest reads its own values from the read shadows. */
-#define CR4_GUEST_ALLOWED 0x7FFull /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
 uint64_t vmcs_cr0_mask(void)
 {
 	return ((vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx_caps.cr0_fixed1) & 0xFFFFFFFFull;
@@ -221,7 +222,7 @@ uint64_t vmcs_cr0_mask(void)
 
 uint64_t vmcs_cr4_mask(void)
 {
-	return ~(CR4_GUEST_ALLOWED & vmx_caps.cr4_fixed1) | vmx_caps.cr4_fixed0;
+	return ~(guest_policy_cr4_allowed() & vmx_caps.cr4_fixed1) | vmx_caps.cr4_fixed0;
 }
 
 /* ---- Segments: SVM's packed 12-bit attributes <-> VMX access rights ---- */
@@ -427,22 +428,31 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	struct vmx_vcpu *x = v->arch;
-	uint64_t efer = s->efer & EFER_GUEST;
+	uint64_t efer = s->efer;
+	const char *why = "";
+	int rc;
 
-	vmcs_load(x);
+	/* Checked before anything changes: a refused state leaves the vCPU
+	 * as it was (arch/x86/vcpu_state_check.c, shared with SVM). */
+	if (vcpu_state_check(s, &why)) {
+		log_err("vmx", "vCPU state refused: %s", why);
+		return -EINVAL;
+	}
+	if ((rc = vmcs_load(x)))
+		return rc;
 	if (vmx_resident == x)
 		vmx_resident = NULL; /* everything below replaces what the CPU holds */
 	x->halted = s->flags & VCPU_HALTED;
 	memcpy(v->gpr, s->gpr, sizeof(v->gpr));
 	vmcs_write(VMCS_GUEST_RSP, s->gpr[R_RSP]);
 	vmcs_write(VMCS_GUEST_RIP, s->rip);
-	vmcs_write(VMCS_GUEST_RFLAGS, (s->rflags & RFLAGS_DEFINED) | RFLAGS_FIXED1);
+	vmcs_write(VMCS_GUEST_RFLAGS, s->rflags);
 	for (int i = VMCS_SEG_ES; i <= VMCS_SEG_TR; i++)
 		seg_write(i, (const struct vcpu_seg *)((const char *)s + seg_offsets[i]));
 	vmcs_write(VMCS_GUEST_GDTR_BASE, s->gdtr.base);
-	vmcs_write(VMCS_GUEST_GDTR_LIMIT, s->gdtr.limit & 0xFFFF);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, s->gdtr.limit);
 	vmcs_write(VMCS_GUEST_IDTR_BASE, s->idtr.base);
-	vmcs_write(VMCS_GUEST_IDTR_LIMIT, s->idtr.limit & 0xFFFF);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, s->idtr.limit);
 
 	/* EFER.LMA and the "IA-32e mode guest" entry control must agree
 	 * (26.3.1.1); CR0/CR4 go through the masks and read shadows. */
@@ -454,20 +464,20 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	if ((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(efer & EFER_LMA))
 		vmx_load_pdptes(v);
 	x->cr2 = s->cr2;
-	x->dr6 = (uint32_t)s->dr6; /* MOV to DR6 faults on bits 63:32 */
-	vmcs_write(VMCS_GUEST_DR7, s->dr7 & 0xFFFFFFFFull);
+	x->dr6 = s->dr6; /* bits 63:32 are clear (checked): MOV to DR6 would fault */
+	vmcs_write(VMCS_GUEST_DR7, s->dr7);
 
-	/* MSRs a peer sent: a value the CPU would refuse on WRMSR (and so
-	 * fault in Tern when vmx.c loads it) is dropped, not loaded. */
+	/* The check above refused any value the CPU would refuse on WRMSR
+	 * (vmx.c loads these with its own WRMSR: it must not fault). */
 	x->star = s->star;
-	x->lstar = vmx_canonical(s->lstar) ? s->lstar : 0;
-	x->cstar = vmx_canonical(s->cstar) ? s->cstar : 0;
-	x->sfmask = (uint32_t)s->sfmask;
-	x->kernel_gs_base = vmx_canonical(s->kernel_gs_base) ? s->kernel_gs_base : 0;
-	vmcs_write(VMCS_GUEST_SYSENTER_CS, (uint32_t)s->sysenter_cs);
-	vmcs_write(VMCS_GUEST_SYSENTER_ESP, vmx_canonical(s->sysenter_esp) ? s->sysenter_esp : 0);
-	vmcs_write(VMCS_GUEST_SYSENTER_EIP, vmx_canonical(s->sysenter_eip) ? s->sysenter_eip : 0);
-	vmcs_write(VMCS_GUEST_IA32_PAT, vmx_pat_valid(s->pat) ? s->pat : 0x0007040600070406ull);
+	x->lstar = s->lstar;
+	x->cstar = s->cstar;
+	x->sfmask = s->sfmask;
+	x->kernel_gs_base = s->kernel_gs_base;
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, s->sysenter_cs);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, s->sysenter_esp);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, s->sysenter_eip);
+	vmcs_write(VMCS_GUEST_IA32_PAT, s->pat);
 	vmcs_write(VMCS_TSC_OFFSET, s->tsc - rdtsc());
 
 	/* Blocking by STI needs IF=1 (26.3.1.5); otherwise it is MOV SS. */
@@ -497,32 +507,6 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	return 0;
 }
 
-/* The architectural state after RESET (SDM Vol. 3A, "Processor State After Reset"); the
- * kernel replaces it with its own (a Multiboot entry state) at once. */
-static void reset_state(struct vcpu_state *s)
-{
-	const struct vcpu_seg data = {0, 0x93, 0xFFFF, 0};
-
-	memset(s, 0, sizeof(*s));
-	s->version = VCPU_STATE_VERSION;
-	s->gpr[R_RDX] = 0x600;
-	s->rip = 0xFFF0;
-	s->rflags = 0x2;
-	s->cs = (struct vcpu_seg){0xF000, 0x9B, 0xFFFF, 0xFFFF0000};
-	s->ds = s->es = s->fs = s->gs = s->ss = data;
-	s->ldtr = (struct vcpu_seg){0, 0x82, 0xFFFF, 0};
-	s->tr = (struct vcpu_seg){0, 0x8B, 0xFFFF, 0};
-	s->gdtr.limit = s->idtr.limit = 0xFFFF;
-	s->cr0 = 0x60000010;
-	s->dr6 = 0xFFFF0FF0;
-	s->dr7 = 0x400;
-	s->pat = 0x0007040600070406ull;
-	s->fxsave[0] = 0x7F; /* FCW 0x37F */
-	s->fxsave[1] = 0x03;
-	s->fxsave[24] = 0x80; /* MXCSR 0x1F80 */
-	s->fxsave[25] = 0x1F;
-}
-
 int vmcs_setup(struct vcpu *v, struct vmx_vcpu *x)
 {
 	const struct vmx_caps *c = &vmx_caps;
@@ -548,7 +532,11 @@ int vmcs_setup(struct vcpu *v, struct vmx_vcpu *x)
 	vmcs_write(VMCS_IO_BITMAP_A, io_bitmaps_pa);
 	vmcs_write(VMCS_IO_BITMAP_B, io_bitmaps_pa + FRAME_SIZE);
 	vmcs_write(VMCS_MSR_BITMAP, msr_bitmap_pa);
-	vmcs_write(VMCS_EXCEPTION_BITMAP, 0);
+	/* #DB and #AC exit, so that a guest cannot hang the CPU in an endless
+	 * chain of their deliveries (CVE-2015-8104 / CVE-2015-5307): each
+	 * delivery becomes an exit where the host tick can end the slice.
+	 * exit.c reflects them into the guest. */
+	vmcs_write(VMCS_EXCEPTION_BITMAP, (1u << VEC_DB) | (1u << VEC_AC));
 	vmcs_write(VMCS_PF_ERROR_MASK, 0);
 	vmcs_write(VMCS_PF_ERROR_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
@@ -563,7 +551,6 @@ int vmcs_setup(struct vcpu *v, struct vmx_vcpu *x)
 	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
 	write_host_state();
 
-	reset_state(&s);
-	vmx_set_state(v, &s);
-	return 0;
+	guest_policy_reset_state(&s);
+	return vmx_set_state(v, &s);
 }

@@ -135,6 +135,7 @@ enum {
 #define PROC_HLT_EXITING (1u << 7)
 #define PROC_INVLPG_EXITING (1u << 9)
 #define PROC_MWAIT_EXITING (1u << 10)
+#define PROC_RDPMC_EXITING (1u << 11)
 #define PROC_RDTSC_EXITING (1u << 12)
 #define PROC_CR3_LOAD_EXITING (1u << 15)
 #define PROC_CR3_STORE_EXITING (1u << 16)
@@ -149,6 +150,8 @@ enum {
 #define PROC2_ENABLE_EPT (1u << 1)
 #define PROC2_ENABLE_VPID (1u << 5)
 #define PROC2_UNRESTRICTED_GUEST (1u << 7)
+#define PROC2_RDRAND_EXITING (1u << 11)
+#define PROC2_RDSEED_EXITING (1u << 16)
 #define PROC2_ENABLE_PML (1u << 17)
 /* ---- VM-exit controls (24.7.1) ---- */
 #define EXIT_SAVE_DEBUG_CONTROLS (1u << 2)
@@ -192,6 +195,7 @@ enum {
 #define EXIT_REASON_GETSEC 11
 #define EXIT_REASON_HLT 12
 #define EXIT_REASON_INVD 13
+#define EXIT_REASON_RDPMC 15
 #define EXIT_REASON_VMCALL 18
 #define EXIT_REASON_VMXON 27 /* 18-27: the VMX instructions */
 #define EXIT_REASON_CR_ACCESS 28
@@ -209,6 +213,8 @@ enum {
 #define EXIT_REASON_PREEMPTION_TIMER 52
 #define EXIT_REASON_INVVPID 53
 #define EXIT_REASON_XSETBV 55
+#define EXIT_REASON_RDRAND 57
+#define EXIT_REASON_RDSEED 61
 #define EXIT_REASON_PML_FULL 62
 #define EXIT_REASON_ENTRY_FAILURE (1u << 31)
 

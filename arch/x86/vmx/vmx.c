@@ -170,7 +170,8 @@ _Static_assert(sizeof(struct vmx_vcpu) <= FRAME_SIZE, "vmx_vcpu fits a frame");
  * SYSCALL, no SWAPGS, no debug registers; CR2 only in the fatal page-fault
  * dump), so they are switched lazily: loaded when a different vCPU is
  * entered, written back to its struct when another one takes the CPU or
- * when Tern needs the values (get_state, an MSR write). */
+ * when Tern needs the values (get_state, an MSR write). KERNEL_GS_BASE
+ * is read back too: the guest's SWAPGS changes it in the CPU. */
 static uint64_t read_dr(int n)
 {
 	uint64_t v = 0;
@@ -226,7 +227,10 @@ void vmx_evict_resident(void)
 	for (int i = 0; i < 4; i++)
 		x->dr[i] = read_dr(i);
 	x->dr6 = read_dr(6);
-	vmx_resident = NULL; /* the syscall MSRs cannot change without an exit */
+	/* SWAPGS changes KERNEL_GS_BASE without an exit; the other syscall
+	 * MSRs change only by WRMSR, which exits. */
+	x->kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+	vmx_resident = NULL;
 }
 
 static void make_resident(struct vmx_vcpu *x)

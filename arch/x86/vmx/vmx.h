@@ -6,6 +6,12 @@
 #include "arch/x86/msr.h"
 #include "kernel/hv.h"
 
+/* Exception vectors (SDM Vol. 3A Table 6-1). */
+#define VEC_DB 1
+#define VEC_UD 6
+#define VEC_GP 13
+#define VEC_AC 17
+
 /* Architectural bits the backend looks at (SDM Vol. 3A 2.5, 2.2.1). */
 #define CR0_PE (1ull << 0)
 #define CR0_TS (1ull << 3)
@@ -19,6 +25,8 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_IF (1ull << 9)
+#define DR6_BD (1ull << 13)
+#define DR7_GD (1ull << 13)
 
 /* struct vcpu.arch on VMX. */
 struct vmx_vcpu {
@@ -64,23 +72,6 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
 void vmx_load_pdptes(struct vcpu *v);
 /* The guest-visible CR0 (guest CR0 under the mask, read shadow above it). */
 uint64_t vmx_guest_cr0(void);
-
-/* Values the CPU refuses in these MSRs with #GP (SDM Vol. 4; PAT: Vol. 3A,
- * "Programming the PAT"): guest WRMSRs are checked, and so is a state from a peer,
- * since Tern loads some of them with its own WRMSR. */
-static inline bool vmx_canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-static inline bool vmx_pat_valid(uint64_t pat)
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t t = pat >> (8 * i);
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
-}
 
 /* vmx.c: drains the PML log into the slat's dirty log (PML-full exits, harvest). */
 void vmx_pml_drain(struct vcpu *v);

@@ -1,0 +1,12 @@
+# Host unit tests of the guest-CPU rules both backends share
+# (arch/x86/guest_policy.c, arch/x86/vcpu_state_check.c): the checker
+# against a table of hostile vCPU blobs, the MSR/EFER/CR policy.
+AUNIT := $(BUILD)/tests/unit/arch
+UNIT_TESTS += $(AUNIT)/test_vcpu_state_check
+
+$(AUNIT)/test_vcpu_state_check: tests/unit/arch/test_vcpu_state_check.c \
+	arch/x86/vcpu_state_check.c arch/x86/vcpu_state_check.h arch/x86/guest_policy.c \
+	arch/x86/guest_policy.h kernel/hv.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
