@@ -132,7 +132,8 @@ static unsigned find_pci_cfg_cap(void)
 
 	for (int n = 0; off && n < 48; n++) {
 		uint32_t head = cfg_read(VNET_DEV, off);
-		if ((head & 0xFF) == PCI_CAP_ID_VNDR && ((head >> 24) & 0xFF) == VIRTIO_PCI_CAP_PCI_CFG)
+		if ((head & 0xFF) == PCI_CAP_ID_VNDR &&
+		    ((head >> 24) & 0xFF) == VIRTIO_PCI_CAP_PCI_CFG)
 			return off;
 		off = (head >> 8) & 0xFC;
 	}
@@ -177,12 +178,24 @@ static void portfuzz(void)
 		uint16_t port = (uint16_t)r;
 		uint32_t val = (uint32_t)(r >> 32);
 		switch ((r >> 16) % 6) {
-		case 0: outb(port, (uint8_t)val); break;
-		case 1: outw(port & ~1, (uint16_t)val); break;
-		case 2: outl(port & ~3, val); break;
-		case 3: (void)inb(port); break;
-		case 4: (void)inw(port & ~1); break;
-		default: (void)inl(port & ~3); break;
+		case 0:
+			outb(port, (uint8_t)val);
+			break;
+		case 1:
+			outw(port & ~1, (uint16_t)val);
+			break;
+		case 2:
+			outl(port & ~3, val);
+			break;
+		case 3:
+			(void)inb(port);
+			break;
+		case 4:
+			(void)inw(port & ~1);
+			break;
+		default:
+			(void)inl(port & ~3);
+			break;
 		}
 		ops++;
 	}
@@ -237,8 +250,9 @@ static void msrflood(void)
  * Tern's own; clear the screen; set the title; ring the bell. */
 static void escapes(void)
 {
-	static const char forged[] = "\x1b[2K\r\x1b[1Gerror: vm: honest stopped: forged by hostile\n"
-				     "\x1b[2J\x1b[H\x1b]0;owned\x07\x08\x08\x08\x7f bell\x07 end\n";
+	static const char forged[] =
+		"\x1b[2K\r\x1b[1Gerror: vm: honest stopped: forged by hostile\n"
+		"\x1b[2J\x1b[H\x1b]0;owned\x07\x08\x08\x08\x7f bell\x07 end\n";
 
 	for (const char *p = forged; *p; p++)
 		uart_putc(*p);
