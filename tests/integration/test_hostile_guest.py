@@ -188,8 +188,8 @@ def test_guest_sending_as_the_host_and_a_neighbour_gets_none_of_their_traffic(ho
     assert int(last[0]) > 0 and last[2] == "0", last
     row, out = switch_row(c, "ms")
     assert row["spoofed"] >= int(last[0]) - 16, out  # every spoofed frame dropped and counted
-    assert re.search(rf"^{MAC} +\d+ +\d+$", out, re.M) is None or \
-        re.search(rf"^{MAC} +{row['port']} ", out, re.M) is None, out
+    # the host's MAC was never learned on the attacker's port
+    assert not re.search(rf"^{MAC} +{row['port']} +\d+$", out, re.M), out
     host_answers(c)
     assert honest_guest_verifies(c) > gen0
     no_host_fault(c)
@@ -198,17 +198,17 @@ def test_guest_sending_as_the_host_and_a_neighbour_gets_none_of_their_traffic(ho
 
 def test_many_source_macs_are_dropped_and_never_fill_the_table(host):
     c, lab = host.c, host.lab
-    t = attack(c, "mfl", "mode=macflood count=3000", r"^\[mfl\] hostile: macflood sent=3000$",
-               timeout=300)
-    row, out = switch_row(c, "mfl")
-    assert row["spoofed"] == 3000, out
+    attack(c, "mfl", "mode=macflood count=3000", r"^\[mfl\] hostile: macflood sent=3000$",
+           timeout=300)
+    out = c.cmd("net switch")
     n = int(re.search(r"^(\d+) address(es)?, ", out, re.M).group(1))
     assert n < 32, out  # the random MACs were never learned
+    row, out = switch_row(c, "mfl")
+    assert row["spoofed"] == 3000, out
     assert lab.ping(VICTIM.ip, count=3)
     host_answers(c)
     no_host_fault(c)
     destroy(c, "mfl")
-    assert t
 
 
 def test_pci_cfg_window_wrap_on_vmx(tern):
