@@ -5,7 +5,10 @@
 # 32-bit entry in guest/common/entry.S switches to long mode itself.
 # Host gcc and binutils only; no libc.
 
-GUESTS := memcheck netecho
+GUESTS := memcheck netecho hostile
+# Sources a guest borrows from another (hostile drives virtio-net with
+# netecho's driver).
+GUEST_EXTRA_hostile := guest/netecho/pci.c guest/netecho/virtio.c
 
 GUEST_GCC_INC := $(shell gcc -print-file-name=include)
 # -mgeneral-regs-only: no SSE state is set up. -fno-tree-loop-distribute-patterns:
@@ -33,7 +36,7 @@ $(BUILD)/guest/obj/%.o: guest/%.S mk/guest.mk
 # $(1): guest name. The x86-64 link keeps its debug info for gdb
 # (build/guest/obj/NAME.elf64); the ELF32 image is the boot module.
 define guest_image
-$(BUILD)/guest/obj/$(1).elf64: $$(call gobj,$$(GUEST_COMMON_SRCS) $$(wildcard guest/$(1)/*.c guest/$(1)/*.S)) guest/common/link.ld
+$(BUILD)/guest/obj/$(1).elf64: $$(call gobj,$$(GUEST_COMMON_SRCS) $$(wildcard guest/$(1)/*.c guest/$(1)/*.S) $$(GUEST_EXTRA_$(1))) guest/common/link.ld
 	@mkdir -p $$(@D)
 	@echo "  LD      $$@"
 	$$(Q)ld $$(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^)

@@ -64,7 +64,8 @@ int vswitch_port_remove(struct vswitch *sw, int port)
 static int pinned_port(const struct vswitch *sw, const uint8_t *mac)
 {
 	for (int i = 0; i < VSWITCH_PORTS_MAX; i++)
-		if (sw->ports[i].in_use && sw->ports[i].mac_bound && ether_equal(sw->ports[i].mac, mac))
+		if (sw->ports[i].in_use && sw->ports[i].mac_bound &&
+		    ether_equal(sw->ports[i].mac, mac))
 			return i;
 	return VSWITCH_NO_PORT;
 }

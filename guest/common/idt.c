@@ -51,6 +51,20 @@ void idt_clear(void)
 	idt_load(0, 0);
 }
 
+static idt_handler_fn handler;
+
+void idt_set_handler(idt_handler_fn fn)
+{
+	handler = fn;
+}
+
+void idt_dispatch(struct idt_frame *f)
+{
+	if (handler && handler(f))
+		return;
+	idt_exception(f);
+}
+
 void idt_exception(const struct idt_frame *f)
 {
 	uart_printf("%s: exception %lu error=%#lx rip=%#lx cr2=%#lx rsp=%#lx; halted\n", guest_name,

@@ -1,6 +1,9 @@
 /* Stubs for the 32 CPU exception vectors: each pushes a uniform frame
- * (vector, error code or 0) and calls idt_exception(), which reports and
- * halts. Guests run with interrupts off, so nothing else arrives here. */
+ * (vector, error code or 0) and calls idt_dispatch(): a handler the guest
+ * set may take the exception (it returns, with the registers the C call
+ * clobbers restored, to the RIP it left in the frame); otherwise
+ * idt_exception() reports and halts. Guests run with interrupts off, so
+ * nothing else arrives here. */
 
 /* SDM vol. 3A 6.3.1 table 6-1: vectors that push an error code. */
 #define HAS_ERROR_CODE(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
@@ -24,12 +27,33 @@ isr_\vec:
 	.endr
 
 isr_common:
-	mov %rsp, %rdi /* struct idt_frame * */
+	push %rbp
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	lea 80(%rsp), %rdi /* struct idt_frame *: the vector, above the 10 saves */
+	mov %rsp, %rbp
 	and $-16, %rsp
-	call idt_exception
-1:	cli
-	hlt
-	jmp 1b
+	call idt_dispatch
+	mov %rbp, %rsp
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+	pop %rbp
+	add $16, %rsp /* vector and error code */
+	iretq
 
 	.section .rodata
 	.balign 8

@@ -170,7 +170,9 @@ int vuart_save(const struct vdev_uart *u, void *buf, size_t cap)
 	if (cap < sizeof(b))
 		return -ENOSPC;
 	memset(&b, 0, sizeof(b));
-	b = (struct uart_blob){u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, 0, u->rx_len, {0}};
+	b.ier = u->ier, b.lcr = u->lcr, b.mcr = u->mcr, b.scr = u->scr;
+	b.dll = u->dll, b.dlm = u->dlm, b.fcr = u->fcr;
+	b.rx_len = u->rx_len;
 	for (unsigned i = 0; i < u->rx_len; i++)
 		b.rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
 	memcpy(buf, &b, sizeof(b));

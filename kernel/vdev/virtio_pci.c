@@ -480,7 +480,8 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 		const struct queue_blob *q = &b.q[i];
 		if (i >= t->ops->num_queues) {
 			if (memcmp(q, &none, sizeof(none)))
-				return *why = "state for a queue this device does not have", -EINVAL;
+				return *why = "state for a queue this device does not have",
+				       -EINVAL;
 			continue;
 		}
 		int rc = queue_ok(t, n.status, q, why);

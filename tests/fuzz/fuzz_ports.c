@@ -86,9 +86,7 @@ void vuart_emit(const char *s, unsigned n)
 	}
 }
 
-void vuart_line_start(void)
-{
-}
+void vuart_line_start(void) {}
 
 static int wire_tx(void *ctx, const uint8_t *frame, size_t len)
 {
@@ -198,7 +196,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (sz < 4 && v >> (8 * sz))
 				__builtin_trap(); /* more bits than the access has */
 		} else {
-			io_out(target_port(o[1], hi), sz, sz == 4 ? val : val & ((1u << (8 * sz)) - 1));
+			io_out(target_port(o[1], hi), sz,
+			       sz == 4 ? val : val & ((1u << (8 * sz)) - 1));
 		}
 		vnet_poll(&vm.net);
 	}

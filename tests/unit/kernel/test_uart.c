@@ -25,9 +25,7 @@ void vuart_emit(const char *s, unsigned n)
 	out[out_len] = 0;
 }
 
-void vuart_line_start(void)
-{
-}
+void vuart_line_start(void) {}
 
 static struct vdev_uart u;
 
@@ -152,11 +150,11 @@ static void test_hostile_blobs_are_refused_and_change_nothing(void **state)
 		unsigned off;
 		uint8_t val;
 	} cases[] = {
-		{0, 0xF0},  /* IER bits a write masks off */
-		{2, 0x80},  /* MCR bits likewise */
-		{7, 1},	    /* pad */
-		{8, 0x01},  /* rx_len 257 */
-		{9, 0xFF},  /* rx_len 0xFF01 */
+		{0, 0xF0}, /* IER bits a write masks off */
+		{2, 0x80}, /* MCR bits likewise */
+		{7, 1},	   /* pad */
+		{8, 0x01}, /* rx_len 257 */
+		{9, 0xFF}, /* rx_len 0xFF01 */
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memcpy(bad, good, sizeof(bad));

@@ -71,6 +71,8 @@ static int group_setup(void **state)
 	uplink = vswitch_port_add(&sw, VSWITCH_PORT_UPLINK, "e1000.0", rec_tx, &up_rec);
 	assert_int_equal(host_netif_init(&tern, &sw, tern_mac), 0);
 	guest = vswitch_port_add(&sw, VSWITCH_PORT_GUEST, "vm1", rec_tx, &guest_rec);
+	/* as virtio-net does: a guest port sends only from its VM's MAC */
+	assert_int_equal(vswitch_port_set_mac(&sw, guest, guest_mac), 0);
 	assert_int_equal(host_netif_set_ip(&tern, ip32(tern_ip), ip32(mask), 0), 0);
 	return 0;
 }
