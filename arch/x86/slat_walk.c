@@ -72,11 +72,6 @@ static uint64_t *walk(struct slat *s, uint64_t gpa, bool create)
 	return &table(pa)[index_at(gpa, 0)];
 }
 
-uint64_t *slat_leaf(struct slat *s, uint64_t gpa)
-{
-	return walk(s, gpa, false);
-}
-
 bool slat_mapped(struct slat *s, uint64_t gpa)
 {
 	uint64_t *e = walk(s, gpa, false);

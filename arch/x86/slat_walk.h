@@ -64,8 +64,6 @@ int slat_map(struct slat *s, uint64_t gpa, uint64_t hpa, uint64_t size);
  * translations: SDM 28.4.1), then frees every table. Guest RAM is not
  * the slat's. */
 void slat_destroy(struct slat *s);
-/* The leaf entry for gpa, or NULL when none exists. */
-uint64_t *slat_leaf(struct slat *s, uint64_t gpa);
 /* Whether gpa is guest RAM (has a leaf). */
 bool slat_mapped(struct slat *s, uint64_t gpa);
 void slat_invalidate(struct slat *s);
