@@ -11,6 +11,7 @@ client namespace and on its bridge. Run as root:
 """
 import json
 import os
+import re
 import struct
 
 import pytest
@@ -248,3 +249,32 @@ def test_idle_slow_and_half_open_connections_do_not_block_a_migration(pair):
     assert b.mem_free_kib() == free_b
     assert "in handshake" not in b.cmd("migrate status")
     assert "CPU exception" not in b.log.text[tb:]
+
+
+def test_keys_are_at_least_16_characters_and_can_be_generated(pair):
+    """Short keys are refused; --generate sets a random 256-bit key and prints
+    it; the boot log names the random generator's seed source."""
+    a, b = pair.a, pair.b
+    for c in (a, b):
+        assert re.search(r"random: CTR_DRBG \(AES-256\) seeded from (RDSEED|RDRAND|TSC jitter)",
+                         c.log.text), "no random-source line at boot"
+    out = a.cmd("migrate key fifteen-chars-x")
+    assert "error: migrate key: the secret must be 16 to 128 characters" in out, out
+    keys = set()
+    for _ in range(2):
+        out = a.cmd("migrate key --generate")
+        m = re.search(r"^migration key set: ([0-9a-f]{64})$", out, re.M)
+        assert m, out
+        keys.add(m.group(1))
+    assert len(keys) == 2
+    key = keys.pop()
+    a.cmd(f"migrate key {key}")
+    assert "migration key set" in b.cmd(f"migrate key {key}")
+    try:
+        gen = start_guest(a)
+        tb = b.mark()
+        migrate(a, b, IP_B)
+        check_moved(a, b, gen, tb)
+    finally:
+        for c in (a, b):
+            c.cmd(f"migrate key {pair_key()}")
