@@ -289,7 +289,7 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		if (x->r)
 			continue;
 		struct mig_dst_guest g;
-		struct mig_recv_params p = {key, key_len, 0, refuse};
+		struct mig_recv_params p = {key, key_len, 0};
 		struct mig_recv_events ev = {on_recv_done, x};
 		vm_migrate_dst_ops(&x->guest, &g);
 		/* With no key set, the machine still answers: it refuses the
@@ -299,6 +299,8 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 			log_warn("migrate", "incoming connection dropped: %s", strerror(-rc));
 			return rc;
 		}
+		if (refuse)
+			mig_recv_refuse(x->r, refuse);
 		x->started_ms = time_ms();
 		log_info("migrate", "incoming migration connection from %s (%s)", who->addr,
 			 who->tls ? "TLS" : "plain TCP, not encrypted");

@@ -37,7 +37,7 @@ enum recv_state {
 struct mig_recv {
 	uint8_t key[MIG_AUTH_KEY_MAX];
 	size_t key_len;
-	char refuse[120]; /* mig_recv_params.refuse, "" if none */
+	char refuse[120]; /* mig_recv_refuse(), "" if none */
 	uint64_t timeout_us;
 	struct mig_dst_guest g;
 	struct mig_recv_events ev;
@@ -171,8 +171,6 @@ int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
 		return -ENOMEM;
 	memcpy(r->key, p->key, p->key_len);
 	r->key_len = p->key_len;
-	if (p->refuse)
-		snprintf(r->refuse, sizeof(r->refuse), "%s", p->refuse);
 	r->timeout_us = 1000ull * (p->timeout_ms ? p->timeout_ms : DEFAULT_TIMEOUT);
 	r->g = *g;
 	if (ev)
@@ -187,6 +185,11 @@ int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
 	r->result = MIG_RUNNING;
 	*out = r;
 	return 0;
+}
+
+void mig_recv_refuse(struct mig_recv *r, const char *why)
+{
+	snprintf(r->refuse, sizeof(r->refuse), "%s", why);
 }
 
 static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)

@@ -14,9 +14,6 @@ struct mig_recv_params {
 	const uint8_t *key; /* the pre-shared key; copied */
 	size_t key_len;	    /* 0: no key set, every source is refused (AUTH) */
 	uint32_t timeout_ms; /* source silent this long: give up; 0: 10 s */
-	/* Non-NULL: refuse the source's HELLO with this reason (AUTH), e.g. a
-	 * plain connection to a host that requires TLS; copied. */
-	const char *refuse;
 };
 
 struct mig_recv_events {
@@ -29,6 +26,10 @@ struct mig_recv;
 int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
 		   const struct mig_transport *tp, const struct mig_dst_guest *g,
 		   const struct mig_host *h, const struct mig_recv_events *ev);
+/* Before the first poll: answer the source's HELLO with a REFUSE (code
+ * AUTH) giving this reason, e.g. a plain connection to a host that
+ * requires TLS. */
+void mig_recv_refuse(struct mig_recv *r, const char *why);
 /* Bounded work; > 0 while it wants more polls, then 0 (the guest runs
  * here) or a negative errno (nothing kept). Free it once <= 0. */
 int mig_recv_poll(struct mig_recv *r);

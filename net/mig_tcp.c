@@ -38,14 +38,14 @@
 
 struct mig_tcp {
 	struct altcp_pcb *pcb;
-	struct pbuf *rxq;  /* received, not yet consumed */
-	size_t rxq_off;    /* consumed bytes of the first pbuf */
-	bool connected;    /* TLS: handshake done */
+	struct pbuf *rxq; /* received, not yet consumed */
+	size_t rxq_off;	  /* consumed bytes of the first pbuf */
+	bool connected;	  /* TLS: handshake done */
 	bool peer_closed;
 	bool tls;
-	bool pending;      /* accepted, not yet handed to the owner */
-	int err;           /* negative errno once the connection failed */
-	int tls_err;       /* the mbedTLS error that ended it, 0 if none */
+	bool pending;	   /* accepted, not yet handed to the owner */
+	int err;	   /* negative errno once the connection failed */
+	int tls_err;	   /* the mbedTLS error that ended it, 0 if none */
 	uint32_t since_ms; /* accepted at */
 	char peer[16];
 };
@@ -58,14 +58,20 @@ static void *accept_ctx;
 static int lwip_to_errno(err_t e)
 {
 	switch (e) {
-	case ERR_MEM: return -ENOMEM;
-	case ERR_TIMEOUT: return -ETIMEDOUT;
-	case ERR_RTE: return -EHOSTUNREACH;
+	case ERR_MEM:
+		return -ENOMEM;
+	case ERR_TIMEOUT:
+		return -ETIMEDOUT;
+	case ERR_RTE:
+		return -EHOSTUNREACH;
 	case ERR_ABRT:
 	case ERR_RST:
-	case ERR_CLSD: return -ECONNRESET;
-	case ERR_CONN: return -ENOTCONN;
-	default: return -EIO;
+	case ERR_CLSD:
+		return -ECONNRESET;
+	case ERR_CONN:
+		return -ENOTCONN;
+	default:
+		return -EIO;
 	}
 }
 
@@ -135,7 +141,8 @@ static void on_err(void *arg, err_t e)
 		c->err = err;
 		log_err(TAG, "connection with %s: %s", c->peer, why);
 	} else if (c->tls && !c->connected && c->pending) {
-		log_warn(TAG, "connection from %s closed before its TLS handshake finished", c->peer);
+		log_warn(TAG, "connection from %s closed before its TLS handshake finished",
+			 c->peer);
 	}
 	if (c->pending)
 		pending_drop(c); /* nobody else knows it */

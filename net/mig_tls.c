@@ -42,15 +42,18 @@ static int configure(struct altcp_tls_config *c)
 	mbedtls_ssl_config *conf = altcp_tls_config_mbedtls(c);
 
 	mbedtls_ssl_conf_rng(conf, random_mbedtls, NULL);
-	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+				     MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+				     MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_curves(conf, curves);
 	mbedtls_ssl_conf_ciphersuites(conf, suites);
 	/* No renegotiation (off at build time too) and no certificates: the
 	 * PSK is the only credential. */
 	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
-	if (have_psk && mbedtls_ssl_conf_psk(conf, psk, sizeof(psk), (const unsigned char *)psk_identity,
-					     sizeof(psk_identity) - 1))
+	if (have_psk &&
+	    mbedtls_ssl_conf_psk(conf, psk, sizeof(psk), (const unsigned char *)psk_identity,
+				 sizeof(psk_identity) - 1))
 		return -ENOMEM;
 	return 0;
 }
@@ -60,7 +63,8 @@ static struct altcp_tls_config *get(struct altcp_tls_config **slot, bool is_serv
 	if (!have_psk)
 		return NULL;
 	if (!*slot) {
-		*slot = is_server ? altcp_tls_create_config_server(0) : altcp_tls_create_config_client(NULL, 0);
+		*slot = is_server ? altcp_tls_create_config_server(0)
+				  : altcp_tls_create_config_client(NULL, 0);
 		if (*slot && configure(*slot)) {
 			altcp_tls_free_config(*slot);
 			*slot = NULL;
@@ -83,7 +87,8 @@ int mig_tls_set_key(const uint8_t *key, size_t len)
 {
 	const mbedtls_md_info_t *sha256 = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
 
-	if (mbedtls_md_hmac(sha256, key, len, (const unsigned char *)psk_label, sizeof(psk_label) - 1, psk))
+	if (mbedtls_md_hmac(sha256, key, len, (const unsigned char *)psk_label,
+			    sizeof(psk_label) - 1, psk))
 		return -EIO;
 	have_psk = true;
 	/* Configurations already made take the new PSK; connections already

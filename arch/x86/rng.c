@@ -42,9 +42,12 @@ enum rng_source rng_best_source(void)
 const char *rng_source_name(enum rng_source s)
 {
 	switch (s) {
-	case RNG_RDSEED: return "RDSEED";
-	case RNG_RDRAND: return "RDRAND";
-	default: return "TSC jitter";
+	case RNG_RDSEED:
+		return "RDSEED";
+	case RNG_RDRAND:
+		return "RDRAND";
+	default:
+		return "TSC jitter";
 	}
 }
 

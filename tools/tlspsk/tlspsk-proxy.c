@@ -79,11 +79,13 @@ int main(int argc, char **argv)
 	mbedtls_ssl_init(&ssl);
 	if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0)))
 		die("seeding", ret);
-	if ((ret = mbedtls_ssl_config_defaults(&conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
-					       MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)))
+	if ((ret = mbedtls_ssl_config_defaults(
+		     &conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+		     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)))
 		die("config", ret);
 	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-	mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+				     MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_ciphersuites(&conf, suites);
 	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
 	if ((ret = mbedtls_ssl_conf_psk(&conf, psk, sizeof(psk), (const unsigned char *)identity,
@@ -109,7 +111,8 @@ int main(int argc, char **argv)
 	int local_open = 1, remote_open = 1;
 	unsigned char buf[16384];
 	while (local_open || remote_open) {
-		struct pollfd p[2] = {{0, local_open ? POLLIN : 0, 0}, {fd.fd, remote_open ? POLLIN : 0, 0}};
+		struct pollfd p[2] = {{0, local_open ? POLLIN : 0, 0},
+				      {fd.fd, remote_open ? POLLIN : 0, 0}};
 		if (!(remote_open && mbedtls_ssl_get_bytes_avail(&ssl)) && poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -135,8 +138,8 @@ int main(int argc, char **argv)
 			ret = mbedtls_ssl_read(&ssl, buf, sizeof(buf));
 			if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 				continue;
-			if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET ||
-			    ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+			if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
+			    ret == MBEDTLS_ERR_NET_CONN_RESET || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
 				remote_open = 0;
 				shutdown(0, SHUT_WR);
 				continue;

@@ -1,0 +1,90 @@
+"""What TLS costs a migration: the same memcheck guest migrated live between
+two QEMU TCG Terns, alternately over TLS (the default,
+ECDHE-PSK-CHACHA20-POLY1305) and over plain TCP (`--insecure`, allowed on
+both hosts for the bench), REPEAT times each, in one run on one bridge.
+
+Per mode: the medians of total time, downtime, bytes on the wire, and the
+throughput (stream bytes x 8 / total time; round 0's own rate too, where the
+guest's writes matter least). The last row is TLS over plain. Only one
+cipher is measured: mbedTLS 2.28 has no ECDHE-PSK AES-GCM suite, and the lab's
+qemu64 CPU has no AES-NI (docs/migration-stream.md, "TLS"). Figures from an
+emulator on a shared machine: compare the two modes within one run.
+"""
+import os
+import statistics
+import time
+
+import netlab
+from benches.migrate import tern_summary
+from machine import BUILD, Console, Machine
+
+TITLE = "tls: migration over TLS vs plain TCP (--insecure), same guest, same run (QEMU TCG)"
+MIB = 64
+ARGS = "mode=run rate=2000 verify=0"
+REPEAT = 3
+SETTLE_S = 2
+TIMEOUT_S = 300
+IP_A, IP_B = "10.99.0.1", "10.99.0.2"
+KEY = "bench-tls-key-0123456789"
+
+
+def one(a, b, opts):
+    t = a.mark()
+    out = a.cmd(f'vm create m image=memcheck mem={MIB} args="{ARGS}"', timeout=120)
+    if "vm m: created" not in out:
+        raise RuntimeError(f"vm create on A: {out.strip()}")
+    a.wait_output(r"^\[m\] memcheck: initialised \d+ pages", TIMEOUT_S, since=t)
+    time.sleep(SETTLE_S)
+    tb, t = b.mark(), a.mark()
+    out = a.cmd(f"migrate m {IP_B} {opts}".strip())
+    if "started" not in out:
+        raise RuntimeError(f"migrate: {out.strip()}")
+    res = a.wait_output(r"^result:\s+(.*)$", TIMEOUT_S, since=t).group(1)
+    a.wait_output(r"^stopped:\s+.*$", 30, since=t)
+    if not res.startswith("completed"):
+        a.cmd("vm destroy m")
+        raise RuntimeError(f"migration {opts or 'TLS'}: {res}")
+    b.wait_output(r"^incoming m: completed", 60, since=tb)
+    fig = tern_summary(a.log.text[t:])
+    m = a.wait_output(r"^\s*0\s+\d+\s+\d+\s+[\d.]+\s+([\d.]+)\s", 5, since=t)
+    fig["round0_mbit_s"] = float(m.group(1))
+    fig["mbit_s"] = round(fig["wire_bytes"] * 8 / (fig["total_ms"] * 1000), 1)
+    b.cmd("vm destroy m")
+    return fig
+
+
+def run():
+    workdir = os.path.join(BUILD, "bench", "tls-lab")
+    runs = {"plain": [], "tls": []}
+    with netlab.Lab(workdir=workdir) as lab:
+        hosts = []
+        for name, ip, mac in (("a", IP_A, "52:54:00:00:04:0a"), ("b", IP_B, "52:54:00:00:04:0b")):
+            m = Machine(kind="qemu", name=f"bench-tls-{name}", tap=lab.add_tap(), mac=mac,
+                        cmdline=f"ip={ip}/24", mem_mib=MIB + 256)
+            hosts.append(Console(m, wrap=lab.wrap([]), boot_timeout=240))
+        try:
+            for c in hosts:
+                c.boot()
+            for c in hosts:
+                if "migration key set" not in c.cmd(f"migrate key {KEY}"):
+                    raise RuntimeError("migrate key refused")
+                c.cmd("migrate insecure on")
+            if not lab.wait_reachable(IP_B, timeout=30):
+                raise RuntimeError(f"{IP_B} does not answer pings")
+            a, b = hosts
+            for _ in range(REPEAT):  # alternate, so drift in the machine's load hits both
+                runs["plain"].append(one(a, b, "--insecure"))
+                runs["tls"].append(one(a, b, ""))
+        finally:
+            for c in hosts:
+                c.close()
+    keys = ("mbit_s", "round0_mbit_s", "total_ms", "downtime_ms", "wire_bytes")
+    med = {mode: {k: statistics.median(r[k] for r in rs) for k in keys} for mode, rs in runs.items()}
+    header = ["mode", "Mbit/s", "round 0 Mbit/s", "total ms", "downtime ms", "MiB on wire"]
+    rows = [[mode, med[mode]["mbit_s"], med[mode]["round0_mbit_s"], med[mode]["total_ms"],
+             med[mode]["downtime_ms"], round(med[mode]["wire_bytes"] / (1 << 20), 1)]
+            for mode in ("plain", "tls")]
+    ratio = lambda k: round(med["tls"][k] / med["plain"][k], 2) if med["plain"][k] else "-"
+    rows.append(["tls/plain", ratio("mbit_s"), ratio("round0_mbit_s"), ratio("total_ms"),
+                 ratio("downtime_ms"), ratio("wire_bytes")])
+    return header, rows, {"mib": MIB, "args": ARGS, "repeat": REPEAT, "medians": med, "runs": runs}
