@@ -6,9 +6,9 @@
 
 /* One incoming guest being received. */
 struct vm_incoming {
-	struct vm *vm; /* set by create; NULL once destroyed */
-	bool halted;   /* the vCPU blob said HLT */
-	bool paused;   /* GUEST_CONFIG said the operator paused it: start it paused */
+	struct vm *vm;	 /* set by create; NULL once destroyed */
+	bool halted;	 /* the vCPU blob said HLT */
+	bool paused;	 /* GUEST_CONFIG said the operator paused it: start it paused */
 	const char *why; /* why the last state blob was refused, for the error line */
 };
 
