@@ -145,6 +145,10 @@ static void finish_outgoing(void)
 			cmd_error("migrate %s: hand-off unknown (%s); the guest stays paused here: check %s, "
 				  "then 'vm resume %s' or 'vm destroy %s'",
 				  out.name, why, out.peer, out.name, out.name);
+		else if (vm_find(out.name) == out.vm && out.vm->state == VM_PAUSED)
+			/* The operator had paused it: a failure leaves it so. */
+			cmd_error("migrate %s: failed: %s; the guest stays paused here, as it was", out.name,
+				  why);
 		else
 			cmd_error("migrate %s: failed: %s; the guest keeps running here", out.name, why);
 		remember("out %s -> %s: %s (%s)", out.name, out.peer, mig_stats_result_name(res), why);
@@ -322,6 +326,9 @@ static void finish_incoming(struct incoming *x)
 
 	if (res == MIG_DONE) {
 		remember("in  %s: done", name && *name ? name : "?");
+		if (x->guest.vm && x->guest.vm->state == VM_PAUSED)
+			kprintf("incoming %s: paused, as it was on the source; 'vm resume %s' runs it\n",
+				name, name);
 	} else {
 		console_break_line();
 		cmd_error("incoming migration%s%s failed: %s; nothing was kept", name && *name ? " of " : "",

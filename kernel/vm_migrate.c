@@ -62,6 +62,8 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 	memcpy(cfg->mac, vm->mac, 6);
 	cfg->has_ipv4 = vm->ip != 0;
 	memcpy(cfg->ipv4, &vm->ip, 4);
+	/* `vm pause/resume` are refused while it migrates: this stays true. */
+	cfg->paused = vm->state == VM_PAUSED;
 	cfg->cpuid_id = CPUID_BASELINE_ID;
 	cfg->cpuid_len = BASELINE_LEN;
 	baseline_blob(cfg->cpuid);
@@ -108,7 +110,10 @@ static int src_pause(void *ctx)
 	if (vm->state == VM_RUNNING || vm->state == VM_HALTED) {
 		vm->resume_state = vm->state;
 		vm->state = VM_PAUSED;
-	} else if (vm->state != VM_PAUSED) {
+	} else if (vm->state == VM_PAUSED) {
+		/* The operator paused it: a failed migration leaves it so. */
+		vm->resume_state = VM_PAUSED;
+	} else {
 		return -EINVAL;
 	}
 	return 0;
@@ -223,6 +228,7 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	if (cfg->has_ipv4)
 		memcpy(&in->vm->ip, cfg->ipv4, 4);
 	in->halted = false;
+	in->paused = cfg->paused;
 	return 0;
 }
 
@@ -245,13 +251,21 @@ static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_
 	struct vm_incoming *in = ctx;
 	struct vcpu_state s;
 
-	if (index != 0 || len != sizeof(s))
+	in->why = NULL;
+	if (index != 0 || len != sizeof(s)) {
+		in->why = "wrong blob length";
 		return -EINVAL;
+	}
 	memcpy(&s, blob, sizeof(s)); /* the stream gives no alignment guarantee */
 	if (s.version != VCPU_STATE_VERSION)
 		return -EPROTO;
+	/* The backend checks it against what its CPU can enter (-EINVAL,
+	 * nothing changed): here, before END, not at the first VMRUN. */
+	int rc = hv->set_state(&in->vm->vcpu, &s);
+	if (rc)
+		return rc < 0 ? rc : -EINVAL;
 	in->halted = s.flags & VCPU_HALTED;
-	return hv->set_state(&in->vm->vcpu, &s);
+	return 0;
 }
 
 static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t len)
@@ -261,19 +275,31 @@ static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t
 	struct uart_blob b;
 	const char *why = "";
 
+	in->why = NULL;
 	if (id == DEV_PCI || id == DEV_NET) {
 		int rc = id == DEV_PCI ? vpci_restore(&in->vm->pci, blob, len)
 				       : vnet_restore(&in->vm->net, blob, len, &why);
-		if (rc)
+		if (rc) {
+			in->why = id == DEV_PCI ? "malformed PCI bus state" : why;
 			log_warn("migrate", "incoming %s: %s state refused: %s", in->vm->name,
-				 id == DEV_PCI ? "PCI bus" : "virtio-net",
-				 id == DEV_PCI ? "malformed" : why);
+				 id == DEV_PCI ? "PCI bus" : "virtio-net", in->why);
+		}
 		return rc;
 	}
-	if (id != DEV_UART || len != sizeof(b))
+	if (id != DEV_UART || len != sizeof(b)) {
+		in->why = "wrong blob length";
 		return -EINVAL;
+	}
 	memcpy(&b, blob, sizeof(b));
+	/* What the 16550 model could never hold (its register writes mask
+	 * these bits): refused, nothing changed. */
 	if (b.rx_len > VUART_RX_SIZE)
+		in->why = "more input waiting than the FIFO holds";
+	else if (b.ier & 0xF0)
+		in->why = "reserved IER bits set";
+	else if (b.mcr & 0xE0)
+		in->why = "reserved MCR bits set";
+	if (in->why)
 		return -EINVAL;
 	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
 	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
@@ -283,13 +309,20 @@ static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t
 	return 0;
 }
 
+static const char *dst_why(void *ctx)
+{
+	return ((struct vm_incoming *)ctx)->why;
+}
+
 static int dst_start(void *ctx)
 {
 	struct vm_incoming *in = ctx;
 	struct vm *vm = in->vm;
 
 	vm->migrating = false;
-	vm->state = in->halted ? VM_HALTED : VM_RUNNING;
+	/* A guest the operator paused arrives paused: it runs after
+	 * `vm resume`, not before. */
+	vm->state = in->paused ? VM_PAUSED : in->halted ? VM_HALTED : VM_RUNNING;
 	/* From its own vswitch port here, so this switch learns it too. */
 	vnet_announce(&vm->net);
 	log_info("migrate", "%s received and running", vm->name);
@@ -315,6 +348,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.write_page = dst_write_page,
 		.set_vcpu_state = dst_set_vcpu_state,
 		.set_device_state = dst_set_device_state,
+		.why = dst_why,
 		.start = dst_start,
 		.destroy = dst_destroy,
 		.ctx = in,

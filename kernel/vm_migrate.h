@@ -6,8 +6,10 @@
 
 /* One incoming guest being received. */
 struct vm_incoming {
-	struct vm *vm; /* set by create; NULL once destroyed */
-	bool halted;   /* the vCPU blob said HLT */
+	struct vm *vm;	 /* set by create; NULL once destroyed */
+	bool halted;	 /* the vCPU blob said HLT */
+	bool paused;	 /* GUEST_CONFIG said the operator paused it: start it paused */
+	const char *why; /* why the last state blob was refused, for the error line */
 };
 
 void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops);

@@ -77,7 +77,7 @@ enum mig_code {
 #define MIG_TEXT_HDR_LEN 8u
 #define MIG_HANDOFF_LEN 8u
 
-#define MIG_PAGE_ZERO 0x1u   /* page entry flag */
+#define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */
-#define MIG_EOR_FINAL 0x1u   /* END_OF_ROUND flag */
+#define MIG_EOR_FINAL 0x1u     /* END_OF_ROUND flag */

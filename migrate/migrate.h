@@ -53,7 +53,7 @@ struct mig_guest_config {
 	uint8_t mac[6];
 	bool has_ipv4;
 	uint8_t ipv4[4]; /* network order */
-	bool paused; /* paused by the operator: stays paused on either host */
+	bool paused;	 /* paused by the operator: stays paused on either host */
 	uint32_t cpuid_id;
 	uint32_t cpuid_len;
 	uint8_t cpuid[MIG_MAX_CPUID_BLOB];

@@ -322,10 +322,10 @@ static int refused(struct mig_recv *r, int ret, const char *what)
 	if (ret > 0)
 		ret = -EINVAL; /* the op broke its contract: still a refusal */
 	if (!why || !*why)
-		why = ret == -EINVAL	? "not a state this host can run"
-		      : ret == -EPROTO	? "unknown blob version"
-		      : ret == -ENOMEM	? "out of memory"
-					: "restoring it failed";
+		why = ret == -EINVAL   ? "not a state this host can run"
+		      : ret == -EPROTO ? "unknown blob version"
+		      : ret == -ENOMEM ? "out of memory"
+				       : "restoring it failed";
 	return fail(r, ret, MIG_CODE_GUEST, "%s state refused: %s (%d)", what, why, ret);
 }
 
@@ -434,8 +434,8 @@ static int out_of_order(struct mig_recv *r, uint32_t type)
 			   : type == MIG_REC_DEVICE_STATE ? "device state"
 							  : mig_stream_type_name(type);
 
-	if (r->state == R_ROUNDS && (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE ||
-				     type == MIG_REC_END))
+	if (r->state == R_ROUNDS &&
+	    (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE || type == MIG_REC_END))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
 	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_END_OF_ROUND))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);

@@ -643,8 +643,7 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 
 	if (!legal_now(s, rec->type))
 		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
-			    "unexpected %s from the destination",
-			    mig_stream_type_name(rec->type));
+			    "unexpected %s from the destination", mig_stream_type_name(rec->type));
 	switch (rec->type) {
 	case MIG_REC_HELLO:
 		if (s->have_peer_hello || mig_record_get_hello(rec, &hello))

@@ -5,7 +5,9 @@ streams no Tern would send. Standard library only (hmac for the proofs); it
 runs in the lab's client namespace.
 
     migpeer.py source HOST PORT CASE [--key K] [--config FILE] [--stream FILE]
-        Act as a source and play CASE (see CASES) to a Tern destination.
+        Act as a source and play CASE (see CASES) to a Tern destination;
+        hostile-NAME (see HOSTILE) replays a recorded stream with one vCPU
+        or device state blob made impossible.
         Prints one JSON object: what the destination answered.
     migpeer.py dest PORT --key K --save FILE [--mode refuse|record]
         Act as a destination for one connection from a Tern source: answer
@@ -252,6 +254,104 @@ def page_batch(gfns) -> bytes:
     return record(PAGE_DATA, p)
 
 
+# ---- hostile state blobs -------------------------------------------------------------
+#
+# hostile-NAME replays a recorded stream with one state blob changed into one
+# no real CPU or device could be in. The END checksum is taken over the
+# changed bytes, so the stream itself is sound: only the blob is wrong, and
+# the destination must refuse it before END.
+
+# struct vcpu_state (kernel/hv.h), little-endian, naturally aligned.
+_SEG = 16  # sel u16, attr u16, limit u32, base u64
+VCPU = {"cr0": 312, "cr4": 336, "efer": 344, "lstar": 376, "kernel_gs_base": 400,
+        "event": 456}
+for _i, _seg in enumerate(("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr")):
+    VCPU[_seg] = 152 + _SEG * _i
+VCPU_LEN = 976
+DEV_UART, DEV_NET = 1, 3
+# virtio-net transport state (docs/migration-stream.md, DEVICE_STATE)
+VNET_QCOUNT, VNET_Q0 = 24, 28  # queue 0: desc, driver, device u64; size, enabled u16
+NONCANONICAL = 0x0000_8000_0000_0000
+EFER_LME, EFER_LMA, CR0_PE, CR0_PG = 1 << 8, 1 << 10, 1 << 0, 1 << 31
+
+
+def _q(b, off, fn):
+    struct.pack_into("<Q", b, off, fn(struct.unpack_from("<Q", b, off)[0]))
+
+
+def _attr(b, seg, fn):
+    off = VCPU[seg] + 2
+    struct.pack_into("<H", b, off, fn(struct.unpack_from("<H", b, off)[0]))
+
+
+def _lma_without_pg(b):
+    _q(b, VCPU["efer"], lambda v: v | EFER_LME | EFER_LMA)
+    _q(b, VCPU["cr0"], lambda v: v & ~CR0_PG)
+
+
+def _bad_event(b):
+    # valid, type 7 (reserved), vector 14, no error code
+    b[VCPU["event"]:VCPU["event"] + 4] = bytes([1, 7, 14, 0])
+
+
+def _vnet_ring_outside_ram(b):
+    # queue 0 enabled, 256 entries, its descriptor table 1 TiB up
+    struct.pack_into("<QQQHH", b, VNET_Q0, 1 << 40, 0x2000, 0x3000, 256, 1)
+
+
+def _uart_rx_overflow(b):
+    struct.pack_into("<H", b, 8, 300)  # bytes waiting: more than the 256-byte FIFO
+
+
+def _uart_reserved_ier(b):
+    b[0] = 0xF0
+
+
+# name: (record type, device id or None, change to the blob in place)
+HOSTILE = {
+    "efer-lma-without-pg": (VCPU_STATE, None, _lma_without_pg),
+    "cr0-pg-without-pe": (VCPU_STATE, None,
+                          lambda b: _q(b, VCPU["cr0"], lambda v: (v | CR0_PG) & ~CR0_PE)),
+    "cr4-reserved-bit": (VCPU_STATE, None, lambda b: _q(b, VCPU["cr4"], lambda v: v | 1 << 40)),
+    "fs-base-noncanonical": (VCPU_STATE, None,
+                             lambda b: _q(b, VCPU["fs"] + 8, lambda v: NONCANONICAL)),
+    "gs-base-noncanonical": (VCPU_STATE, None,
+                             lambda b: _q(b, VCPU["gs"] + 8, lambda v: NONCANONICAL)),
+    "kgs-base-noncanonical": (VCPU_STATE, None,
+                              lambda b: _q(b, VCPU["kernel_gs_base"], lambda v: NONCANONICAL)),
+    "lstar-noncanonical": (VCPU_STATE, None,
+                           lambda b: _q(b, VCPU["lstar"], lambda v: NONCANONICAL)),
+    "cs-not-present": (VCPU_STATE, None, lambda b: _attr(b, "cs", lambda v: v & ~0x80)),
+    # type 9, an available 32-bit TSS: TR must hold a busy one
+    "tr-not-busy": (VCPU_STATE, None, lambda b: _attr(b, "tr", lambda v: (v & ~0xF) | 0x9)),
+    "event-bad-type": (VCPU_STATE, None, _bad_event),
+    "vnet-queue-count": (DEVICE_STATE, DEV_NET,
+                         lambda b: struct.pack_into("<I", b, VNET_QCOUNT, 1000)),
+    "vnet-queue-size": (DEVICE_STATE, DEV_NET,
+                        lambda b: struct.pack_into("<HH", b, VNET_Q0 + 24, 0xFFFF, 1)),
+    "vnet-ring-outside-ram": (DEVICE_STATE, DEV_NET, _vnet_ring_outside_ram),
+    "uart-rx-overflow": (DEVICE_STATE, DEV_UART, _uart_rx_overflow),
+    "uart-reserved-ier": (DEVICE_STATE, DEV_UART, _uart_reserved_ier),
+}
+
+
+def hostile_record(case: str, rtype: int, raw: bytes) -> bytes:
+    """raw, or, if it is the state record `case` changes, that record changed."""
+    want, dev, change = HOSTILE[case]
+    if rtype != want:
+        return raw
+    ident, blob_len = struct.unpack_from("<II", raw, 8)
+    if dev is not None and ident != dev:
+        return raw
+    if rtype == VCPU_STATE and blob_len != VCPU_LEN:
+        raise SystemExit(f"vCPU blob of {blob_len} bytes, expected {VCPU_LEN}: update migpeer.py")
+    b = bytearray(raw)
+    blob = bytearray(b[16:16 + blob_len])
+    change(blob)
+    b[16:16 + blob_len] = blob
+    return bytes(b)
+
+
 def run_source(a) -> dict:
     out = {"case": a.case, "answers": []}
     s = dial(a)
@@ -300,7 +400,7 @@ def run_source(a) -> dict:
                     s.sendall(page_batch(range(8)) + garbage(4096))
                 s.shutdown(socket.SHUT_WR)
                 read_answers(r, out)
-    elif a.case in ("replay", "replay-corrupt"):
+    elif a.case in ("replay", "replay-corrupt") or a.case.removeprefix("hostile-") in HOSTILE:
         # A stream recorded from a real Tern source (`dest --mode record`),
         # replayed under another name and MAC with a fresh handshake and the
         # END checksum recomputed. replay-corrupt then changes one byte of
@@ -317,6 +417,8 @@ def run_source(a) -> dict:
                     recs = list(records_of(f.read()))
                 corrupted = a.case != "replay-corrupt"
                 for rtype, raw in recs:
+                    if a.case.startswith("hostile-"):
+                        raw = hostile_record(a.case.removeprefix("hostile-"), rtype, raw)
                     if rtype == END:
                         rounds, _, pages = struct.unpack_from("<IIQ", raw, 8)
                         raw = record(END, struct.pack("<IIQQQ", rounds, 0, pages, total.a, total.b))

@@ -515,7 +515,9 @@ def test_destination_refuses_a_malformed_stream_with_one_line_and_stays_up(pair,
 def recording(pair):
     """A real Tern source's stream: A migrates an 8 MiB guest to migpeer.py
     acting as the destination, which records it up to END and then answers
-    ERROR. Saved under build/test-logs/.../peer/."""
+    ERROR. On this plain connection nobody authenticates that ERROR, so A
+    keeps the guest paused (the hand-off is uncertain); the fixture then
+    resumes it. Saved under build/test-logs/.../peer/."""
     a, lab = pair.a, pair.lab
     for c in (pair.a, pair.b):
         assert "migration key set" in c.cmd(f"migrate key {KEY}")
@@ -533,30 +535,40 @@ def recording(pair):
         ta = a.mark()
         out = a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
         assert "started" in out, out
-        why = source_failed(a, ta)
+        why = a.wait_output(r"^error: migrate m: hand-off unknown \((.*)\); the guest stays "
+                            r"paused here", 120, since=ta).group(1)
         got = json.loads(proc.stdout.readline())
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    wait_idle(a)
+    paused = vms(a)["m"]["state"]
     rec = types.SimpleNamespace(config=save, stream=save + ".stream", why=why, peer=got,
-                                console=a.log.text[ta:], guest=guest, resumed_at=a.mark())
+                                console=a.log.text[ta:], guest=guest, paused=paused,
+                                resumed_at=a.mark())
+    assert "vm m: running" in a.cmd("vm resume m")
     assert_guest_stayed_on_a(pair, guest, rec.resumed_at)
     rec.history = last_history(a)
     a.cmd("vm destroy m")
     return rec
 
 
-def test_source_resumes_the_paused_guest_when_the_destination_fails_after_end(pair, recording):
+def test_source_keeps_the_guest_paused_after_an_unauthenticated_error_after_end(pair, recording):
     """The destination reports an error after the whole stream, END included,
-    reached it: the guest was paused for the final round and runs again on A."""
+    reached it. On a plain connection anyone on the path could have written
+    that ERROR while the destination runs the guest, so A keeps it paused
+    and calls the hand-off uncertain (docs/migration.md); `vm resume` then
+    runs it on A, intact (checked by the fixture)."""
     r = recording
     assert r.peer["source_proof_ok"], r.peer
     assert r.peer["records"]["END"] == 1 and r.peer["records"]["VCPU_STATE"] == 1, r.peer
-    assert r.why == "destination failed: test peer: not starting the guest", r.why
+    assert r.why == ("destination failed after END (unauthenticated): "
+                     "test peer: not starting the guest"), r.why
+    assert r.paused == "paused"
     assert re.search(r"^ +\d+\* ", r.console, re.M), r.console  # the final (paused) round ran
-    assert r.history == (f"out m -> {CLIENT}:{PEER_PORT}: failed "
-                         "(destination failed: test peer: not starting the guest)")
+    assert r.history == (f"out m -> {CLIENT}:{PEER_PORT}: uncertain (destination failed after "
+                         "END (unauthenticated): test peer: not starting the guest)")
 
 
 @pytest.mark.parametrize("case,why", [
@@ -624,6 +636,54 @@ def test_one_flipped_byte_of_page_data_fails_the_checksum_and_b_keeps_nothing(pa
     assert "[ghost] memcheck" not in b.log.text[tb:]
     assert_b_holds_nothing(pair, free_b)
     assert last_history(b) == f"in  ghost: failed ({why})"
+
+
+# ---- state blobs no CPU or device could be in -----------------------------------------------
+
+VCPU_REFUSED = r"vCPU 0 state refused: .+ \(-\d+\)"
+NET_REFUSED = r"device 3 \(virtio-net0\) state refused: .+ \(-\d+\)"
+HOSTILE_BLOBS = [
+    # migpeer.py's hostile-CASE, B's reason (a regular expression)
+    ("efer-lma-without-pg", VCPU_REFUSED),
+    ("cr0-pg-without-pe", VCPU_REFUSED),
+    ("cr4-reserved-bit", VCPU_REFUSED),
+    ("fs-base-noncanonical", VCPU_REFUSED),
+    ("gs-base-noncanonical", VCPU_REFUSED),
+    ("kgs-base-noncanonical", VCPU_REFUSED),
+    ("lstar-noncanonical", VCPU_REFUSED),
+    ("cs-not-present", VCPU_REFUSED),
+    ("tr-not-busy", VCPU_REFUSED),
+    ("event-bad-type", VCPU_REFUSED),
+    ("vnet-queue-count", NET_REFUSED),
+    ("vnet-queue-size", NET_REFUSED),
+    ("vnet-ring-outside-ram", NET_REFUSED),
+    ("uart-rx-overflow",
+     r"device 1 \(com1\) state refused: more input waiting than the FIFO holds \(-22\)"),
+    ("uart-reserved-ier", r"device 1 \(com1\) state refused: reserved IER bits set \(-22\)"),
+]
+
+
+@pytest.mark.parametrize("case,why", HOSTILE_BLOBS, ids=[c[0] for c in HOSTILE_BLOBS])
+def test_destination_refuses_a_hostile_state_blob_before_end(pair, recording, case, why):
+    """A faithful replay of a real stream (the control is
+    test_faithful_replay_of_a_recorded_stream_is_accepted) with one vCPU or
+    device blob made impossible: B refuses it before END with ERROR GUEST
+    and a line naming the blob, never runs the guest, gives back all it
+    reserved and goes on answering."""
+    b = pair.b
+    free_b = b.mem_free_kib()
+    tb = b.mark()
+    got = peer(pair, "source", IP_B, "7000", f"hostile-{case}", "--key", KEY,
+               "--config", recording.config, "--stream", recording.stream)
+    assert got.get("accepted"), got
+    last = got["answers"][-1]
+    assert last["type"] == "ERROR" and last["code"] == "GUEST", got
+    assert re.fullmatch(why, last["text"]), last["text"]
+    assert destination_failed(b, tb, name="ghost") == last["text"]
+    assert "[ghost] memcheck" not in b.log.text[tb:]
+    assert "incoming ghost: completed" not in b.log.text[tb:]
+    assert_b_holds_nothing(pair, free_b)
+    assert last_history(b) == f"in  ghost: failed ({last['text']})"
 
 
 # ---- and afterwards ------------------------------------------------------------------------

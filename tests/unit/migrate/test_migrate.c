@@ -1162,7 +1162,8 @@ int main(void)
 		cmocka_unit_test(test_error_after_end_on_a_plain_connection_is_uncertain),
 		cmocka_unit_test(test_out_of_order_answers_during_transfer_fail_cleanly),
 		cmocka_unit_test(test_refused_vcpu_blob_fails_the_migration_and_the_source_resumes),
-		cmocka_unit_test(test_refused_device_blob_fails_the_migration_and_the_source_resumes),
+		cmocka_unit_test(
+			test_refused_device_blob_fails_the_migration_and_the_source_resumes),
 		cmocka_unit_test(test_destination_refuses_end_after_a_refused_blob),
 		cmocka_unit_test(test_destination_rejects_each_record_out_of_order),
 		cmocka_unit_test(test_paused_flag_reaches_the_destination),
