@@ -360,7 +360,11 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 			vmx_inject_exception(VEC_GP, true, 0);
 			return false;
 		} else if (cr == 8) {
-			x->cr8 = v->gpr[reg] & 15;
+			if (v->gpr[reg] >> 4) { /* bits 63:4 are reserved (SDM 10.8.6.1) */
+				vmx_inject_exception(VEC_GP, true, 0);
+				return false;
+			}
+			x->cr8 = v->gpr[reg];
 		} else {
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		}
