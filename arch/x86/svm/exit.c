@@ -484,7 +484,11 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		 * delivers that event again instead, as set above. */
 		if (!(vmcb->eventinj & EVENT_VALID))
 			reflect_exception(vmcb, code - VMEXIT_EXCP_BASE);
-		return false;
+		/* Ends the slice: a #DB trap outranks host interrupts (APM
+		 * 8.5), so a guest whose every delivery raises the next #DB
+		 * would otherwise keep Tern in svm_vcpu_run for ever. */
+		e->kind = EXIT_YIELD;
+		return true;
 	case VMEXIT_RDTSCP:
 		fault(vmcb, VEC_UD, false); /* RDTSCP is not in the guest's CPUID */
 		return false;

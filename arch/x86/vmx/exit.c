@@ -437,7 +437,12 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		if (INTR_INFO_TYPE(info) == INTR_TYPE_HW_EXCEPTION &&
 		    (INTR_INFO_VECTOR(info) == VEC_DB || INTR_INFO_VECTOR(info) == VEC_AC)) {
 			reflect_exception(INTR_INFO_VECTOR(info), q);
-			return false;
+			/* Ends the slice: a #DB trap outranks the preemption
+			 * timer and host interrupts (SDM 6.9), so a guest whose
+			 * every delivery raises the next #DB would otherwise
+			 * keep Tern in this loop for ever. */
+			e->kind = EXIT_YIELD;
+			return true;
 		}
 		if (INTR_INFO_TYPE(info) != INTR_TYPE_NMI)
 			return unhandled(e, basic, info);
