@@ -5,7 +5,7 @@
 # 32-bit entry in guest/common/entry.S switches to long mode itself.
 # Host gcc and binutils only; no libc.
 
-GUESTS := memcheck netecho
+GUESTS := memcheck netecho cpuprobe
 
 GUEST_GCC_INC := $(shell gcc -print-file-name=include)
 # -mgeneral-regs-only: no SSE state is set up. -fno-tree-loop-distribute-patterns:
