@@ -390,9 +390,19 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 
 static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
 {
+	struct vmx_vcpu *x = v->arch;
 	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
 
 	if (ept_violation_fixed(v->vm->slat, gpa)) {
+		/* The same cap as SVM's (guest_policy.h): a fix that does not
+		 * stick, back to back at one GPA with no other exit between,
+		 * is a broken table, not a stale translation. */
+		if (gpa != x->fixed_gpa)
+			x->fixed_count = 0;
+		x->fixed_gpa = gpa;
+		if (++x->fixed_count > GUEST_STALE_FAULT_MAX)
+			return fail(e, "EPT violation repeats at guest-physical 0x%lx (qualification 0x%lx)",
+				    gpa, q);
 		nmi_unblocking_fixup(q);
 		return false;
 	}
@@ -420,6 +430,8 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		return true;
 	}
 	requeue_interrupted_event();
+	if (basic != EXIT_REASON_EPT_VIOLATION)
+		x->fixed_count = 0;
 
 	switch (basic) {
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
