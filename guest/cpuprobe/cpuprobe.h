@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-
 /* trap.S: runs fn; returns PROBE_RETURNED if it returned, else the
  * vector of the exception it raised (probe_error, probe_rip and probe_cs
  * then say more). Any exception outside probe_try is fatal. */

@@ -21,7 +21,7 @@ static uint32_t p_msr;
 static uint64_t p_val, p_out;
 
 static const char *const vec_names[32] = {
-	[0] = "#DE", [1] = "#DB", [3] = "#BP", [6] = "#UD", [7] = "#NM", [8] = "#DF",
+	[0] = "#DE",  [1] = "#DB",  [3] = "#BP",  [6] = "#UD",	[7] = "#NM",  [8] = "#DF",
 	[13] = "#GP", [14] = "#PF", [17] = "#AC", [18] = "#MC", [19] = "#XM",
 };
 
@@ -50,12 +50,12 @@ static long report(const char *what, void (*fn)(void), bool show)
 
 static void cpuid_all(void)
 {
-	static const uint32_t leaves[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 0xA, 0xB, 0xD, 0x14,
-					  0x40000000, 0x40000001, 0x40000010, 0x40000011,
-					  0x80000000, 0x80000001, 0x80000002, 0x80000003,
-					  0x80000004, 0x80000005, 0x80000006, 0x80000007,
-					  0x80000008, 0x80000009, 0x8000000A, 0x8000001F,
-					  0xC0000000};
+	static const uint32_t leaves[] = {
+		0,	    1,		2,	    3,		4,	    5,
+		6,	    7,		8,	    0xA,	0xB,	    0xD,
+		0x14,	    0x40000000, 0x40000001, 0x40000010, 0x40000011, 0x80000000,
+		0x80000001, 0x80000002, 0x80000003, 0x80000004, 0x80000005, 0x80000006,
+		0x80000007, 0x80000008, 0x80000009, 0x8000000A, 0x8000001F, 0xC0000000};
 	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		uint32_t l = leaves[i];
 		uint32_t subs = l == 4 || l == 7 || l == 0xB || l == 0xD ? 2 : 1;
@@ -137,33 +137,33 @@ static void msr_writes(void)
 		uint32_t msr;
 		uint64_t val;
 	} w[] = {
-		{0x1B, 0xFEE00900},			/* APIC_BASE: ignored */
-		{0x2FF, 0xC06},				/* MTRR_DEF_TYPE: ignored */
-		{0x3A, 5},				/* FEATURE_CONTROL */
-		{0x1D9, 1},				/* DEBUGCTL */
-		{0x186, 0},				/* PERFEVTSEL0 */
-		{0xC1, 0},				/* PMC0 */
-		{0x174, 0x10},				/* SYSENTER_CS */
-		{0x175, 0xFFFF800000001000ull},		/* SYSENTER_ESP */
-		{0x175, 0x0000800000000000ull},		/* ... not canonical */
-		{0x176, 0x8000000000000000ull},		/* SYSENTER_EIP not canonical */
-		{0x277, 0x0007040600070406ull},		/* PAT */
-		{0x277, 0x0007040600070402ull},		/* PAT type 2 */
-		{0x277, 0x0007040600070408ull},		/* PAT type 8 */
-		{0xC0000081, 0x0023001000000000ull},	/* STAR */
-		{0xC0000082, 0xFFFFFFFF81000000ull},	/* LSTAR */
-		{0xC0000082, 0x0000800000000000ull},	/* LSTAR not canonical */
-		{0xC0000083, 0x00007FFFFFFFF000ull},	/* CSTAR */
-		{0xC0000083, 0xFFFF000000000000ull},	/* CSTAR not canonical */
-		{0xC0000084, 0x47700},			/* SFMASK */
-		{0xC0000084, 0x100047700ull},		/* SFMASK bit 32 */
-		{0xC0000084, 0xFFFFFFFF00000000ull},	/* SFMASK bits 63:32 */
-		{0xC0000100, 0x00007F0000000000ull},	/* FS_BASE */
-		{0xC0000100, 0x0001000000000000ull},	/* FS_BASE not canonical */
-		{0xC0000101, 0xFFFF888000000000ull},	/* GS_BASE */
-		{0xC0000102, 0xFFFF888000001000ull},	/* KERNEL_GS_BASE */
-		{0xC0000102, 0x0000800000000000ull},	/* KERNEL_GS_BASE not canonical */
-		{0xC0000103, 1},			/* TSC_AUX */
+		{0x1B, 0xFEE00900},		     /* APIC_BASE: ignored */
+		{0x2FF, 0xC06},			     /* MTRR_DEF_TYPE: ignored */
+		{0x3A, 5},			     /* FEATURE_CONTROL */
+		{0x1D9, 1},			     /* DEBUGCTL */
+		{0x186, 0},			     /* PERFEVTSEL0 */
+		{0xC1, 0},			     /* PMC0 */
+		{0x174, 0x10},			     /* SYSENTER_CS */
+		{0x175, 0xFFFF800000001000ull},	     /* SYSENTER_ESP */
+		{0x175, 0x0000800000000000ull},	     /* ... not canonical */
+		{0x176, 0x8000000000000000ull},	     /* SYSENTER_EIP not canonical */
+		{0x277, 0x0007040600070406ull},	     /* PAT */
+		{0x277, 0x0007040600070402ull},	     /* PAT type 2 */
+		{0x277, 0x0007040600070408ull},	     /* PAT type 8 */
+		{0xC0000081, 0x0023001000000000ull}, /* STAR */
+		{0xC0000082, 0xFFFFFFFF81000000ull}, /* LSTAR */
+		{0xC0000082, 0x0000800000000000ull}, /* LSTAR not canonical */
+		{0xC0000083, 0x00007FFFFFFFF000ull}, /* CSTAR */
+		{0xC0000083, 0xFFFF000000000000ull}, /* CSTAR not canonical */
+		{0xC0000084, 0x47700},		     /* SFMASK */
+		{0xC0000084, 0x100047700ull},	     /* SFMASK bit 32 */
+		{0xC0000084, 0xFFFFFFFF00000000ull}, /* SFMASK bits 63:32 */
+		{0xC0000100, 0x00007F0000000000ull}, /* FS_BASE */
+		{0xC0000100, 0x0001000000000000ull}, /* FS_BASE not canonical */
+		{0xC0000101, 0xFFFF888000000000ull}, /* GS_BASE */
+		{0xC0000102, 0xFFFF888000001000ull}, /* KERNEL_GS_BASE */
+		{0xC0000102, 0x0000800000000000ull}, /* KERNEL_GS_BASE not canonical */
+		{0xC0000103, 1},		     /* TSC_AUX */
 	};
 	char what[64];
 
@@ -268,25 +268,52 @@ static void do_rdtscp(void)
 	uint32_t lo, hi, aux;
 	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
 }
-static void do_invd(void) { __asm__ volatile("invd" ::: "memory"); }
-static void do_wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
-static void do_xsetbv(void) { __asm__ volatile("xsetbv" ::"a"(1), "d"(0), "c"(0)); }
+static void do_invd(void)
+{
+	__asm__ volatile("invd" ::: "memory");
+}
+static void do_wbinvd(void)
+{
+	__asm__ volatile("wbinvd" ::: "memory");
+}
+static void do_xsetbv(void)
+{
+	__asm__ volatile("xsetbv" ::"a"(1), "d"(0), "c"(0));
+}
 static void do_xgetbv(void)
 {
 	uint32_t lo, hi;
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 }
-static void do_monitor(void) { __asm__ volatile("monitor" ::"a"(&p_out), "c"(0), "d"(0)); }
-static void do_mwait(void) { __asm__ volatile("mwait" ::"a"(0), "c"(0)); }
-static void do_vmcall(void) { __asm__ volatile("vmcall"); }
-static void do_vmmcall(void) { __asm__ volatile("vmmcall"); }
+static void do_monitor(void)
+{
+	__asm__ volatile("monitor" ::"a"(&p_out), "c"(0), "d"(0));
+}
+static void do_mwait(void)
+{
+	__asm__ volatile("mwait" ::"a"(0), "c"(0));
+}
+static void do_vmcall(void)
+{
+	__asm__ volatile("vmcall");
+}
+static void do_vmmcall(void)
+{
+	__asm__ volatile("vmmcall");
+}
 static void do_vmxon(void)
 {
 	uint64_t pa = 0;
 	__asm__ volatile("vmxon %0" ::"m"(pa) : "cc");
 }
-static void do_vmrun(void) { __asm__ volatile("vmrun" ::"a"(0ul)); }
-static void do_stgi(void) { __asm__ volatile("stgi"); }
+static void do_vmrun(void)
+{
+	__asm__ volatile("vmrun" ::"a"(0ul));
+}
+static void do_stgi(void)
+{
+	__asm__ volatile("stgi");
+}
 static void do_rdrand(void)
 {
 	uint64_t v;
@@ -297,8 +324,14 @@ static void do_rdseed(void)
 	uint64_t v;
 	__asm__ volatile("rdseed %0" : "=r"(v)::"cc");
 }
-static void do_ud2(void) { __asm__ volatile("ud2"); }
-static void do_getsec(void) { __asm__ volatile("getsec" ::"a"(0)); }
+static void do_ud2(void)
+{
+	__asm__ volatile("ud2");
+}
+static void do_getsec(void)
+{
+	__asm__ volatile("getsec" ::"a"(0));
+}
 
 /* IN from a port with nothing behind it reads all ones. A 32-bit IN
  * writes EAX and so zeroes RAX[63:32]; IN to AL or AX keeps the rest. */
@@ -328,16 +361,16 @@ static void instructions(void)
 		void (*fn)(void);
 		bool show;
 	} ins[] = {
-		{"rdpmc", do_rdpmc, false},	  {"rdtscp", do_rdtscp, false},
-		{"invd", do_invd, false},	  {"wbinvd", do_wbinvd, false},
-		{"xsetbv", do_xsetbv, false},	  {"xgetbv", do_xgetbv, false},
-		{"monitor", do_monitor, false},	  {"mwait", do_mwait, false},
-		{"vmcall", do_vmcall, false},	  {"vmmcall", do_vmmcall, false},
-		{"vmxon", do_vmxon, false},	  {"vmrun", do_vmrun, false},
-		{"stgi", do_stgi, false},	  {"getsec", do_getsec, false},
-		{"rdrand", do_rdrand, false},	  {"rdseed", do_rdseed, false},
-		{"ud2", do_ud2, false},		  {"in32 rax", do_in32, true},
-		{"in16 rax", do_in16, true},	  {"in8 rax", do_in8, true},
+		{"rdpmc", do_rdpmc, false},	{"rdtscp", do_rdtscp, false},
+		{"invd", do_invd, false},	{"wbinvd", do_wbinvd, false},
+		{"xsetbv", do_xsetbv, false},	{"xgetbv", do_xgetbv, false},
+		{"monitor", do_monitor, false}, {"mwait", do_mwait, false},
+		{"vmcall", do_vmcall, false},	{"vmmcall", do_vmmcall, false},
+		{"vmxon", do_vmxon, false},	{"vmrun", do_vmrun, false},
+		{"stgi", do_stgi, false},	{"getsec", do_getsec, false},
+		{"rdrand", do_rdrand, false},	{"rdseed", do_rdseed, false},
+		{"ud2", do_ud2, false},		{"in32 rax", do_in32, true},
+		{"in16 rax", do_in16, true},	{"in8 rax", do_in8, true},
 	};
 	for (unsigned i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
 		report(ins[i].name, ins[i].fn, ins[i].show);
@@ -372,8 +405,8 @@ static void kgs_round_trip(uint64_t spin)
 	uart_printf("cpuprobe: swapgs gs_base=%#lx kernel_gs_base=%#lx\n", rdmsr(MSR_GS_BASE),
 		    rdmsr(MSR_KERNEL_GS_BASE));
 	__asm__ volatile("swapgs" ::: "memory");
-	uart_printf("cpuprobe: swapgs again gs_base=%#lx kernel_gs_base=%#lx\n",
-		    rdmsr(MSR_GS_BASE), rdmsr(MSR_KERNEL_GS_BASE));
+	uart_printf("cpuprobe: swapgs again gs_base=%#lx kernel_gs_base=%#lx\n", rdmsr(MSR_GS_BASE),
+		    rdmsr(MSR_KERNEL_GS_BASE));
 }
 
 /* ---- #AC and #DB delivered to the guest's own IDT ---- */
@@ -382,11 +415,18 @@ static uint8_t user_stack[4096] __attribute__((aligned(16)));
 
 static void do_user_ac(void)
 {
-	probe_enter_user((uint64_t)probe_user_misaligned, (uint64_t)user_stack + sizeof(user_stack));
+	probe_enter_user((uint64_t)probe_user_misaligned,
+			 (uint64_t)user_stack + sizeof(user_stack));
 }
 
-static void do_read_dr6(void) { __asm__ volatile("mov %%db6, %0" : "=r"(p_out)); }
-static void do_read_dr7(void) { __asm__ volatile("mov %%db7, %0" : "=r"(p_out)); }
+static void do_read_dr6(void)
+{
+	__asm__ volatile("mov %%db6, %0" : "=r"(p_out));
+}
+static void do_read_dr7(void)
+{
+	__asm__ volatile("mov %%db7, %0" : "=r"(p_out));
+}
 
 static void do_dr_reset(void)
 {

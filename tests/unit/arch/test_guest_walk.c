@@ -21,8 +21,14 @@ static int rd(void *ctx, uint64_t gpa, void *buf, uint64_t len)
 	return 0;
 }
 
-static void put64(uint64_t at, uint64_t v) { memcpy(mem + at, &v, 8); }
-static void put32(uint64_t at, uint32_t v) { memcpy(mem + at, &v, 4); }
+static void put64(uint64_t at, uint64_t v)
+{
+	memcpy(mem + at, &v, 8);
+}
+static void put32(uint64_t at, uint32_t v)
+{
+	memcpy(mem + at, &v, 4);
+}
 
 static void test_no_paging_is_identity_below_4g(void **st)
 {
@@ -53,7 +59,7 @@ static void test_four_level_4k_2m_and_not_present(void **st)
 	assert_int_equal(guest_walk(&p, la + 0x200000 + 0x4567, rd, NULL, &gpa), 0);
 	assert_int_equal(gpa, 0x204567 + 0x5000);
 	assert_int_equal(guest_walk(&p, la + 0x1000, rd, NULL, &gpa), -EFAULT); /* PTE 6 absent */
-	assert_int_equal(guest_walk(&p, 0x5000, rd, NULL, &gpa), -EFAULT);	  /* PML4 0 absent */
+	assert_int_equal(guest_walk(&p, 0x5000, rd, NULL, &gpa), -EFAULT);	/* PML4 0 absent */
 	uint8_t b[2];
 	mem[0x9FFF] = 0xAB;
 	put64(0x4000 + 6 * 8, 0xA000 | 3);
