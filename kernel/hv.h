@@ -120,8 +120,10 @@ struct hv_ops {
 	 * the kernel may change them (e.g. AL for IN) before the next run. */
 	int (*vcpu_run)(struct vcpu *v, struct vm_exit *e);
 	void (*get_state)(struct vcpu *v, struct vcpu_state *s);
-	/* Refuses (-EINVAL, nothing changed) a state this backend cannot run:
-	 * a migrated blob is hostile input until checked. */
+	/* Refuses (-EINVAL, nothing changed, one log line naming the field)
+	 * a state arch/x86/vcpu_state_check.c refuses, the same check on
+	 * both backends: a migrated blob is hostile input until checked.
+	 * The accepted states are listed in docs/guest-cpu.md. */
 	int (*set_state)(struct vcpu *v, const struct vcpu_state *s);
 
 	/* SLAT: 4 KiB leaves everywhere (dirty tracking needs them), RWX,

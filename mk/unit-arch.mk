@@ -10,3 +10,10 @@ $(AUNIT)/test_vcpu_state_check: tests/unit/arch/test_vcpu_state_check.c \
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+UNIT_TESTS += $(AUNIT)/test_guest_walk
+$(AUNIT)/test_guest_walk: tests/unit/arch/test_guest_walk.c arch/x86/guest_walk.c \
+	arch/x86/guest_walk.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

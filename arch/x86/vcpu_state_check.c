@@ -139,17 +139,17 @@ static int check_v86(const struct vcpu_state *s, const char **why)
 
 static int check_segments(const struct vcpu_state *s, const char **why)
 {
-	const struct vcpu_seg *all[] = {&s->es, &s->cs, &s->ss, &s->ds,
+	const struct vcpu_seg *all[] = {&s->es, &s->cs, &s->ss,	  &s->ds,
 					&s->fs, &s->gs, &s->ldtr, &s->tr};
 	static const char *const bad_attr[] = {
-		"es: attribute bits above 11 set", "cs: attribute bits above 11 set",
-		"ss: attribute bits above 11 set", "ds: attribute bits above 11 set",
-		"fs: attribute bits above 11 set", "gs: attribute bits above 11 set",
+		"es: attribute bits above 11 set",   "cs: attribute bits above 11 set",
+		"ss: attribute bits above 11 set",   "ds: attribute bits above 11 set",
+		"fs: attribute bits above 11 set",   "gs: attribute bits above 11 set",
 		"ldtr: attribute bits above 11 set", "tr: attribute bits above 11 set"};
 	static const char *const bad_limit[] = {
-		"es: limit and G bit disagree", "cs: limit and G bit disagree",
-		"ss: limit and G bit disagree", "ds: limit and G bit disagree",
-		"fs: limit and G bit disagree", "gs: limit and G bit disagree",
+		"es: limit and G bit disagree",	  "cs: limit and G bit disagree",
+		"ss: limit and G bit disagree",	  "ds: limit and G bit disagree",
+		"fs: limit and G bit disagree",	  "gs: limit and G bit disagree",
 		"ldtr: limit and G bit disagree", "tr: limit and G bit disagree"};
 	bool pe = s->cr0 & GP_CR0_PE, lma = s->efer & GP_EFER_LMA;
 	uint16_t cs = s->cs.attr, ss = s->ss.attr;

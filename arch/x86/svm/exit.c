@@ -2,11 +2,13 @@
  * answers itself (CPUID, MSRs, write-protect dirty faults, reflected
  * exceptions) and what goes up to the kernel as a struct vm_exit. Nothing
  * a guest does here can stop Tern: the worst is EXIT_ERROR for its VM. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/guest_walk.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
@@ -17,6 +19,9 @@
 #define VEC_AC 17
 #define DR6_BD (1ull << 13)
 #define DR7_GD (1ull << 13)
+#define CR4_TLB_BITS ((1ull << 4) | (1ull << 5) | (1ull << 7)) /* PSE PAE PGE */
+#define CR0_TS (1ull << 3)
+#define CR0_TLB_BITS ((1ull << 0) | (1ull << 16) | (1ull << 31)) /* PE WP PG */
 
 
 /* Lengths of the intercepted instructions without prefixes, for CPUs
@@ -255,6 +260,143 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 	skip(vmcb, LEN_MSR);
 }
 
+/* ---- MOV to CR4 (APM 15.9) ------------------------------------------------- */
+static int gpa_read(void *vm, uint64_t gpa, void *buf, uint64_t len)
+{
+	return vm_gpa_read(vm, gpa, buf, len);
+}
+
+/* A write of a control register, decoded from guest memory: no
+ * DecodeAssists on every CPU (QEMU TCG has none). The forms (SDM Vol. 2):
+ * [prefixes] [REX] 0F 22 /r (MOV to CRn), 0F 06 (CLTS), 0F 01 /6 with a
+ * register operand (LMSW; its memory form is not decoded). */
+enum cr_op { CR_MOV, CR_CLTS, CR_LMSW };
+struct cr_write {
+	enum cr_op op;
+	unsigned cr, gpr, len;
+};
+
+static int cr_write_decode(struct vcpu *v, const struct vmcb *vmcb, struct cr_write *w)
+{
+	const struct guest_paging pg = {vmcb->cr0, vmcb->cr3, vmcb->cr4, vmcb->efer};
+	bool lm = long_mode_code(vmcb);
+	uint64_t la = lm ? vmcb->rip : (vmcb->cs.base + vmcb->rip) & 0xFFFFFFFFull;
+	uint8_t b[15];
+	unsigned i = 0, rex = 0;
+
+	for (;; i++) {
+		if (i + 3 > sizeof(b) || guest_read_linear(&pg, la + i, &b[i], 1, gpa_read, v->vm))
+			return -EFAULT;
+		uint8_t c = b[i];
+		if (c == 0x66 || c == 0x67 || c == 0xF0 || c == 0xF2 || c == 0xF3 || c == 0x26 ||
+		    c == 0x2E || c == 0x36 || c == 0x3E || c == 0x64 || c == 0x65)
+			rex = 0; /* a REX must come last */
+		else if (lm && (c & 0xF0) == 0x40)
+			rex = c;
+		else
+			break;
+	}
+	if (b[i] != 0x0F || guest_read_linear(&pg, la + i + 1, &b[i + 1], 1, gpa_read, v->vm))
+		return -EINVAL;
+	if (b[i + 1] == 0x06) {
+		*w = (struct cr_write){CR_CLTS, 0, 0, i + 2};
+		return 0;
+	}
+	if (guest_read_linear(&pg, la + i + 2, &b[i + 2], 1, gpa_read, v->vm))
+		return -EFAULT;
+	uint8_t modrm = b[i + 2];
+	unsigned reg = (modrm >> 3) & 7, rm = (modrm & 7) | (rex & 1) << 3;
+	if (b[i + 1] == 0x22) {
+		*w = (struct cr_write){CR_MOV, reg | (rex & 4) << 1, rm, i + 3};
+		return 0;
+	}
+	if (b[i + 1] == 0x01 && reg == 6 && (modrm >> 6) == 3) {
+		*w = (struct cr_write){CR_LMSW, 0, rm, i + 3};
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* MOV to CR8: the task priority, V_TPR with V_INTR_MASKING (APM
+ * 15.21.1); bits 63:4 are reserved and #GP, as on VMX. */
+static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
+{
+	struct vmcb *vmcb = sv->vmcb;
+	struct cr_write w;
+
+	if (cr_write_decode(v, vmcb, &w) || w.op != CR_MOV || w.cr != 8)
+		return error(e, "CR8 write at rip 0x%lx could not be decoded", vmcb->rip);
+	uint64_t val = v->gpr[w.gpr];
+	if (val >> 4) {
+		fault(vmcb, VEC_GP, true);
+		return false;
+	}
+	vmcb->vintr = (vmcb->vintr & ~V_TPR_MASK) | val;
+	skip(vmcb, w.len);
+	return false;
+}
+
+/* MOV to CR4: only the baseline's bits (guest_policy_cr4_write_check). */
+static bool exit_cr4_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
+{
+	struct vmcb *vmcb = sv->vmcb;
+	struct cr_write w;
+
+	if (cr_write_decode(v, vmcb, &w) || w.op != CR_MOV || w.cr != 4)
+		return error(e, "CR4 write at rip 0x%lx could not be decoded", vmcb->rip);
+	uint64_t val = long_mode_code(vmcb) ? v->gpr[w.gpr] : (uint32_t)v->gpr[w.gpr];
+	if (guest_policy_cr4_write_check(val, vmcb->efer)) {
+		fault(vmcb, VEC_GP, true);
+		return false;
+	}
+	/* A change of PGE, PAE or PSE flushes the TLB (SDM 4.10.4.1). */
+	if ((val ^ vmcb->cr4) & CR4_TLB_BITS)
+		sv->flush_pending = true;
+	vmcb->cr4 = val;
+	skip(vmcb, w.len);
+	return false;
+}
+
+/* MOV to CR0, CLTS, LMSW: the checks of guest_policy_cr0_write_check
+ * (QEMU would take NW without CD, and the next VMRUN would then fail),
+ * then the write with the long-mode transition the CPU would make
+ * (SDM Vol. 3A 10.8.5, APM 14.6). */
+static bool exit_cr0_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
+{
+	struct vmcb *vmcb = sv->vmcb;
+	uint64_t old = vmcb->cr0, val;
+	struct cr_write w;
+
+	if (cr_write_decode(v, vmcb, &w) || (w.op == CR_MOV && w.cr != 0))
+		return error(e, "CR0 write at rip 0x%lx could not be decoded", vmcb->rip);
+	switch (w.op) {
+	case CR_MOV:
+		val = long_mode_code(vmcb) ? v->gpr[w.gpr] : (uint32_t)v->gpr[w.gpr];
+		break;
+	case CR_CLTS:
+		val = old & ~CR0_TS;
+		break;
+	default: /* LMSW: PE MP EM TS from the operand; PE is never cleared */
+		val = (old & ~0xEull) | (v->gpr[w.gpr] & 0xF);
+		break;
+	}
+	bool pg_off = (old & CR0_PG) && !(val & CR0_PG);
+	if (guest_policy_cr0_write_check(val, vmcb->efer, vmcb->cr4) ||
+	    (pg_off && long_mode_code(vmcb))) {
+		fault(vmcb, VEC_GP, true);
+		return false;
+	}
+	if (!(old & CR0_PG) && (val & CR0_PG) && (vmcb->efer & EFER_LME))
+		vmcb->efer |= EFER_LMA;
+	else if (pg_off)
+		vmcb->efer &= ~EFER_LMA;
+	if ((val ^ old) & CR0_TLB_BITS)
+		sv->flush_pending = true;
+	vmcb->cr0 = val;
+	skip(vmcb, w.len);
+	return false;
+}
+
 /* ---- Nested page faults (APM 15.25.6) ---------------------------------- */
 static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
@@ -323,6 +465,12 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		return false;
 	case VMEXIT_NPF:
 		return exit_npf(v, sv, e);
+	case VMEXIT_CR0_WRITE:
+		return exit_cr0_write(v, sv, e);
+	case VMEXIT_CR4_WRITE:
+		return exit_cr4_write(v, sv, e);
+	case VMEXIT_CR8_WRITE:
+		return exit_cr8_write(v, sv, e);
 	case VMEXIT_SHUTDOWN:
 		/* APM 15.14.3: the VMCB state after SHUTDOWN is undefined; the
 		 * RIP is a hint at best. */
@@ -336,7 +484,11 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		 * delivers that event again instead, as set above. */
 		if (!(vmcb->eventinj & EVENT_VALID))
 			reflect_exception(vmcb, code - VMEXIT_EXCP_BASE);
-		return false;
+		/* Ends the slice: a #DB trap outranks host interrupts (APM
+		 * 8.5), so a guest whose every delivery raises the next #DB
+		 * would otherwise keep Tern in svm_vcpu_run for ever. */
+		e->kind = EXIT_YIELD;
+		return true;
 	case VMEXIT_RDTSCP:
 		fault(vmcb, VEC_UD, false); /* RDTSCP is not in the guest's CPUID */
 		return false;

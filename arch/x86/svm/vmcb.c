@@ -92,6 +92,12 @@ void vmcb_init(struct vmcb *vmcb, uint32_t asid, uint64_t n_cr3, uint64_t iopm_p
 	       uint64_t msrpm_pa)
 {
 	memset(vmcb, 0, sizeof(*vmcb));
+	/* SVM has no guest/host masks: every CR0 and CR4 write exits so
+	 * that the guest gets the same checks as on VMX (exit.c,
+	 * arch/x86/guest_policy.c): CR4 only the baseline's bits, CR0 the
+	 * architectural #GP cases that VMRUN would otherwise refuse, CR8 its
+	 * reserved bits (reads come from V_TPR without an exit). */
+	vmcb->intercept_cr = INTERCEPT_CR0_WRITE | INTERCEPT_CR4_WRITE | INTERCEPT_CR8_WRITE;
 	vmcb->intercept_exc = EXC_INTERCEPTS;
 	vmcb->intercept_misc1 = MISC1_INTERCEPTS;
 	vmcb->intercept_misc2 = MISC2_INTERCEPTS;

@@ -134,6 +134,9 @@ struct vmcb {
 /* ---- Intercept bits ---------------------------------------------------------
  * MISC1 is the control area word at 0x00C, MISC2 the one at 0x010 (APM
  * Table B-1). */
+#define INTERCEPT_CR0_WRITE (1u << 16) /* in intercept_cr: writes are bits 31:16 */
+#define INTERCEPT_CR4_WRITE (1u << 20)
+#define INTERCEPT_CR8_WRITE (1u << 24)
 #define INTERCEPT_INTR (1u << 0)
 #define INTERCEPT_NMI (1u << 1)
 #define INTERCEPT_SMI (1u << 2)
@@ -165,6 +168,7 @@ struct vmcb {
 #define TLB_CONTROL_FLUSH_ALL 1	 /* every ASID: the only flush without FlushByAsid */
 #define TLB_CONTROL_FLUSH_ASID 3 /* this guest's ASID (CPUID 8000_000A EDX[6]) */
 
+#define V_TPR_MASK 0xFull
 #define V_INTR_MASKING (1ull << 24)
 #define INTERRUPT_SHADOW_MASK 1ull
 #define NP_ENABLE 1ull
@@ -196,6 +200,9 @@ struct vmcb {
 
 
 /* ---- #VMEXIT codes (APM Appendix C) ------------------------------------ */
+#define VMEXIT_CR0_WRITE 0x010
+#define VMEXIT_CR4_WRITE 0x014
+#define VMEXIT_CR8_WRITE 0x018
 #define VMEXIT_EXCP_BASE 0x040 /* + vector */
 #define VMEXIT_INTR 0x060
 #define VMEXIT_NMI 0x061

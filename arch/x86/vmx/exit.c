@@ -360,7 +360,11 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 			vmx_inject_exception(VEC_GP, true, 0);
 			return false;
 		} else if (cr == 8) {
-			x->cr8 = v->gpr[reg] & 15;
+			if (v->gpr[reg] >> 4) { /* bits 63:4 are reserved (SDM 10.8.6.1) */
+				vmx_inject_exception(VEC_GP, true, 0);
+				return false;
+			}
+			x->cr8 = v->gpr[reg];
 		} else {
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		}
@@ -386,9 +390,19 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 
 static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
 {
+	struct vmx_vcpu *x = v->arch;
 	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
 
 	if (ept_violation_fixed(v->vm->slat, gpa)) {
+		/* The same cap as SVM's (guest_policy.h): a fix that does not
+		 * stick, back to back at one GPA with no other exit between,
+		 * is a broken table, not a stale translation. */
+		if (gpa != x->fixed_gpa)
+			x->fixed_count = 0;
+		x->fixed_gpa = gpa;
+		if (++x->fixed_count > GUEST_STALE_FAULT_MAX)
+			return fail(e, "EPT violation repeats at guest-physical 0x%lx (qualification 0x%lx)",
+				    gpa, q);
 		nmi_unblocking_fixup(q);
 		return false;
 	}
@@ -416,6 +430,8 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		return true;
 	}
 	requeue_interrupted_event();
+	if (basic != EXIT_REASON_EPT_VIOLATION)
+		x->fixed_count = 0;
 
 	switch (basic) {
 	case EXIT_REASON_EXTERNAL_INTERRUPT:
@@ -433,7 +449,12 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		if (INTR_INFO_TYPE(info) == INTR_TYPE_HW_EXCEPTION &&
 		    (INTR_INFO_VECTOR(info) == VEC_DB || INTR_INFO_VECTOR(info) == VEC_AC)) {
 			reflect_exception(INTR_INFO_VECTOR(info), q);
-			return false;
+			/* Ends the slice: a #DB trap outranks the preemption
+			 * timer and host interrupts (SDM 6.9), so a guest whose
+			 * every delivery raises the next #DB would otherwise
+			 * keep Tern in this loop for ever. */
+			e->kind = EXIT_YIELD;
+			return true;
 		}
 		if (INTR_INFO_TYPE(info) != INTR_TYPE_NMI)
 			return unhandled(e, basic, info);

@@ -212,12 +212,16 @@ static void write_host_state(void)
 
 /* CR0/CR4 bits the guest may not change without an exit (SDM 24.6.6):
  * the ones VMX operation pins (IA32_VMX_CRx_FIXED0/1, A.7-A.8; PE and PG
- * are free with unrestricted guest) and, for CR4, every bit outside the
+ * are free with unrestricted guest), CR0.CD/NW (checked on write) and, for CR4, every bit outside the
  * guest's CPUID baseline (docs/guest-cpu.md: no XSAVE, PCID, SMEP, ... and
  * never VMXE). The guest reads its own values from the read shadows. */
 uint64_t vmcs_cr0_mask(void)
 {
-	return ((vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx_caps.cr0_fixed1) & 0xFFFFFFFFull;
+	/* CD and NW too: a CPU (Bochs) may take NW without CD, which
+	 * guest_policy_cr0_write_check refuses with #GP as SVM does. */
+	return ((vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | ~vmx_caps.cr0_fixed1 | CR0_CD |
+		CR0_NW) &
+	       0xFFFFFFFFull;
 }
 
 uint64_t vmcs_cr4_mask(void)

@@ -41,6 +41,8 @@ struct vmx_vcpu {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t cr2, dr[4], dr6;
 	uint64_t cr8; /* TPR as the guest sees it: never the host's */
+	uint64_t fixed_gpa; /* EPT violations fixed in a row at one GPA (exit.c) */
+	unsigned fixed_count;
 };
 
 /* The vCPU whose CR2, DR6 and syscall MSRs are in the CPU registers now. */

@@ -89,7 +89,11 @@ struct hostile {
 	const char *why; /* prefix of the refusal */
 };
 
-#define B(fn, ...) static void fn(struct vcpu_state *s) { __VA_ARGS__; }
+#define B(fn, ...)                                                                                 \
+	static void fn(struct vcpu_state *s)                                                       \
+	{                                                                                          \
+		__VA_ARGS__;                                                                       \
+	}
 B(bad_version, s->version = 99)
 B(bad_flags, s->flags = 2)
 B(efer_svme, s->efer |= 1ull << 12)
@@ -275,9 +279,9 @@ static void test_efer_writes_follow_the_cpuid_baseline(void **st)
 	assert_int_equal(guest_policy_efer_write(0, GP_EFER_SCE | GP_EFER_NXE, 0, &next), 0);
 	assert_int_equal(next, GP_EFER_SCE | GP_EFER_NXE);
 	/* LMA is the CPU's: a write of it is ignored, the current value kept. */
-	assert_int_equal(guest_policy_efer_write(GP_EFER_LME | GP_EFER_LMA, GP_EFER_LME, GP_CR0_PG,
-						 &next),
-			 0);
+	assert_int_equal(
+		guest_policy_efer_write(GP_EFER_LME | GP_EFER_LMA, GP_EFER_LME, GP_CR0_PG, &next),
+		0);
 	assert_int_equal(next, GP_EFER_LME | GP_EFER_LMA);
 	assert_int_equal(guest_policy_efer_write(0, 1ull << 12, 0, &next), -EINVAL); /* SVME */
 	assert_int_equal(guest_policy_efer_write(0, 1ull << 14, 0, &next), -EINVAL); /* FFXSR */
