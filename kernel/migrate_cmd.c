@@ -246,6 +246,7 @@ static int start_outgoing(int argc, char **argv)
 		.key = key, .key_len = key_len, .offline = o.offline,
 		.downtime_ms = (uint32_t)o.downtime_ms, .max_rounds = (uint32_t)o.max_rounds,
 		.bandwidth_mbit = (uint32_t)o.bandwidth,
+		.authenticated = !o.insecure, /* TLS: every record is the destination's */
 	};
 	struct mig_send_events ev = {on_round, on_send_done, NULL};
 	vm_migrate_src_ops(vm, &g);

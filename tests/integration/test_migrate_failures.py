@@ -511,64 +511,96 @@ def test_destination_refuses_a_malformed_stream_with_one_line_and_stays_up(pair,
     assert last_history(b) == f"in  ?: failed ({why})"
 
 
-@pytest.fixture(scope="module")
-def recording(pair):
-    """A real Tern source's stream: A migrates an 8 MiB guest to migpeer.py
-    acting as the destination, which records it up to END and then answers
-    ERROR. On this plain connection nobody authenticates that ERROR, so A
-    keeps the guest paused (the hand-off is uncertain); the fixture then
-    resumes it. Saved under build/test-logs/.../peer/."""
+def migrate_to_recording_peer(pair, save, insecure=False):
+    """A migrates an 8 MiB guest to migpeer.py acting as the destination,
+    which records the stream up to END and then answers ERROR. Returns
+    (guest, A's console mark before the migration, the peer's JSON, proc
+    output already read)."""
     a, lab = pair.a, pair.lab
-    for c in (pair.a, pair.b):
-        assert "migration key set" in c.cmd(f"migrate key {KEY}")
-    pair.b_keyed = True
-    save = os.path.join(peer_dir(), "guest.bin")
     t = a.mark()
     a.cmd('vm create m image=memcheck mem=8 args="rate=2000 verify=1"')
     gen, _ = a.memcheck_verified("m", t, 120)
     guest = types.SimpleNamespace(gen=gen, mac=vms(a)["m"]["mac"], since=t)
+    extra = ["--insecure"] if insecure else []
     proc = lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
-                             "--save", save, "--mode", "record"],
+                             "--save", save, "--mode", "record", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
         ta = a.mark()
-        out = a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
+        out = a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}" + (" --insecure" if insecure else ""))
         assert "started" in out, out
-        why = a.wait_output(r"^error: migrate m: hand-off unknown \((.*)\); the guest stays "
-                            r"paused here", 120, since=ta).group(1)
+        wait_idle(a, timeout=120)
         got = json.loads(proc.stdout.readline())
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    wait_idle(a)
-    paused = vms(a)["m"]["state"]
+    return guest, ta, got
+
+
+@pytest.fixture(scope="module")
+def recording(pair):
+    """A real Tern source's stream, recorded over TLS by migpeer.py up to END;
+    the peer then answers ERROR. Over TLS only the destination can have
+    written that ERROR, so A resumes the guest at once. Saved under
+    build/test-logs/.../peer/."""
+    a = pair.a
+    for c in (pair.a, pair.b):
+        assert "migration key set" in c.cmd(f"migrate key {KEY}")
+    pair.b_keyed = True
+    save = os.path.join(peer_dir(), "guest.bin")
+    guest, ta, got = migrate_to_recording_peer(pair, save)
+    why = a.wait_output(r"^error: migrate m: failed: (.*); the guest keeps running here", 30,
+                        since=ta).group(1)
     rec = types.SimpleNamespace(config=save, stream=save + ".stream", why=why, peer=got,
-                                console=a.log.text[ta:], guest=guest, paused=paused,
-                                resumed_at=a.mark())
-    assert "vm m: running" in a.cmd("vm resume m")
-    assert_guest_stayed_on_a(pair, guest, rec.resumed_at)
-    rec.history = last_history(a)
+                                console=a.log.text[ta:], guest=guest,
+                                state=vms(a)["m"]["state"], history=last_history(a))
+    assert_guest_stayed_on_a(pair, guest, a.mark())
     a.cmd("vm destroy m")
     return rec
 
 
-def test_source_keeps_the_guest_paused_after_an_unauthenticated_error_after_end(pair, recording):
+def test_source_resumes_the_guest_after_an_authenticated_error_after_end(pair, recording):
     """The destination reports an error after the whole stream, END included,
-    reached it. On a plain connection anyone on the path could have written
-    that ERROR while the destination runs the guest, so A keeps it paused
-    and calls the hand-off uncertain (docs/migration.md); `vm resume` then
-    runs it on A, intact (checked by the fixture)."""
+    reached it (as when it refuses a state blob). Over TLS that ERROR is
+    provably the destination's, so it did not start the guest and A runs
+    it on (checked by the fixture)."""
     r = recording
     assert r.peer["source_proof_ok"], r.peer
     assert r.peer["records"]["END"] == 1 and r.peer["records"]["VCPU_STATE"] == 1, r.peer
-    assert r.why == ("destination failed after END (unauthenticated): "
-                     "test peer: not starting the guest"), r.why
-    assert r.paused == "paused"
+    assert r.why == "destination failed: test peer: not starting the guest", r.why
+    assert r.state == "running"
     assert re.search(r"^ +\d+\* ", r.console, re.M), r.console  # the final (paused) round ran
-    assert r.history == (f"out m -> {CLIENT}:{PEER_PORT}: uncertain (destination failed after "
-                         "END (unauthenticated): test peer: not starting the guest)")
+    assert r.history == (f"out m -> {CLIENT}:{PEER_PORT}: failed (destination failed: "
+                         "test peer: not starting the guest)")
+
+
+def test_source_keeps_the_guest_paused_after_an_unauthenticated_error_after_end(pair, recording):
+    """The same on a plain connection (--insecure, allowed on A): anyone on
+    the path could have written that ERROR while the destination runs the
+    guest, so A keeps it paused and calls the hand-off uncertain
+    (docs/migration.md); `vm resume` then runs it on A, intact."""
+    a = pair.a
+    assert "allowed" in a.cmd("migrate insecure on")
+    try:
+        guest, ta, got = migrate_to_recording_peer(
+            pair, os.path.join(peer_dir(), "guest-insecure.bin"), insecure=True)
+        why = a.wait_output(r"^error: migrate m: hand-off unknown \((.*)\); the guest stays "
+                            r"paused here", 30, since=ta).group(1)
+        assert got["records"]["END"] == 1, got
+        assert why == ("destination failed after END (unauthenticated): "
+                       "test peer: not starting the guest"), why
+        assert vms(a)["m"]["state"] == "paused"
+        assert last_history(a) == (f"out m -> {CLIENT}:{PEER_PORT}: uncertain (destination "
+                                   "failed after END (unauthenticated): test peer: not starting "
+                                   "the guest)")
+        resumed = a.mark()
+        assert "vm m: running" in a.cmd("vm resume m")
+        assert_guest_stayed_on_a(pair, guest, resumed)
+    finally:
+        a.cmd("migrate insecure off")
+        a.cmd("vm destroy m")
 
 
 @pytest.mark.parametrize("case,why", [
