@@ -24,13 +24,6 @@ static const struct mig_device_desc vm_devices[] = {
 #define VM_DEVICES (sizeof(vm_devices) / sizeof(vm_devices[0]))
 #define CPUID_BASELINE_ID 1  /* version of arch/x86/cpuid_guest.c's baseline */
 
-/* The UART's state on the wire: little-endian, fixed size. */
-struct uart_blob {
-	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, pad;
-	uint16_t rx_len;
-	uint8_t rx[VUART_RX_SIZE];
-} __attribute__((packed));
-
 /* The leaves whose values make up the CPUID baseline blob: two hosts can
  * exchange a guest when the guest's view is identical on both. */
 static const uint32_t baseline_leaves[] = {0, 1, 7, 0x80000000, 0x80000001, 0x80000008};
@@ -147,22 +140,14 @@ static int src_vcpu_state(void *ctx, uint32_t index, void *buf, size_t cap)
 static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 {
 	struct vm *vm = ctx;
-	const struct vdev_uart *u = &vm->uart;
-	struct uart_blob *b = buf;
 
 	if (id == DEV_PCI)
 		return vpci_save(&vm->pci, buf, cap);
 	if (id == DEV_NET)
 		return vnet_save(&vm->net, buf, cap);
-	if (id != DEV_UART)
-		return -ENOENT;
-	if (cap < sizeof(*b))
-		return -ENOSPC;
-	memset(b, 0, sizeof(*b));
-	*b = (struct uart_blob){u->ier, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->fcr, 0, u->rx_len, {0}};
-	for (unsigned i = 0; i < u->rx_len; i++)
-		b->rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
-	return sizeof(*b);
+	if (id == DEV_UART)
+		return vuart_save(&vm->uart, buf, cap);
+	return -ENOENT;
 }
 
 static void src_destroy(void *ctx)
@@ -271,42 +256,26 @@ static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_
 static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t len)
 {
 	struct vm_incoming *in = ctx;
-	struct vdev_uart *u = &in->vm->uart;
-	struct uart_blob b;
-	const char *why = "";
+	const char *why = "malformed state";
+	int rc;
 
+	/* Each device checks its whole blob first and changes nothing when
+	 * it refuses: here, before END, not when the guest runs. */
 	in->why = NULL;
-	if (id == DEV_PCI || id == DEV_NET) {
-		int rc = id == DEV_PCI ? vpci_restore(&in->vm->pci, blob, len)
-				       : vnet_restore(&in->vm->net, blob, len, &why);
-		if (rc) {
-			in->why = id == DEV_PCI ? "malformed PCI bus state" : why;
-			log_warn("migrate", "incoming %s: %s state refused: %s", in->vm->name,
-				 id == DEV_PCI ? "PCI bus" : "virtio-net", in->why);
-		}
-		return rc;
+	if (id == DEV_PCI)
+		rc = vpci_restore(&in->vm->pci, blob, len);
+	else if (id == DEV_NET)
+		rc = vnet_restore(&in->vm->net, blob, len, &why);
+	else if (id == DEV_UART)
+		rc = vuart_restore(&in->vm->uart, blob, len, &why);
+	else
+		return -ENOENT;
+	if (rc) {
+		in->why = id == DEV_PCI ? "malformed PCI bus state" : why;
+		log_warn("migrate", "incoming %s: %s state refused: %s", in->vm->name,
+			 id == DEV_PCI ? "PCI bus" : id == DEV_NET ? "virtio-net" : "UART", in->why);
 	}
-	if (id != DEV_UART || len != sizeof(b)) {
-		in->why = "wrong blob length";
-		return -EINVAL;
-	}
-	memcpy(&b, blob, sizeof(b));
-	/* What the 16550 model could never hold (its register writes mask
-	 * these bits): refused, nothing changed. */
-	if (b.rx_len > VUART_RX_SIZE)
-		in->why = "more input waiting than the FIFO holds";
-	else if (b.ier & 0xF0)
-		in->why = "reserved IER bits set";
-	else if (b.mcr & 0xE0)
-		in->why = "reserved MCR bits set";
-	if (in->why)
-		return -EINVAL;
-	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
-	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
-	memcpy(u->rx, b.rx, b.rx_len);
-	u->rx_head = 0;
-	u->rx_len = b.rx_len;
-	return 0;
+	return rc;
 }
 
 static const char *dst_why(void *ctx)

@@ -179,15 +179,29 @@ int vuart_save(const struct vdev_uart *u, void *buf, size_t cap)
 	return sizeof(b);
 }
 
-int vuart_restore(struct vdev_uart *u, const void *buf, size_t len)
+int vuart_restore(struct vdev_uart *u, const void *buf, size_t len, const char **why)
 {
 	struct uart_blob b;
+	const char *bad = NULL;
 
-	if (len != sizeof(b))
+	if (len != sizeof(b)) {
+		bad = "wrong blob length";
+	} else {
+		memcpy(&b, buf, sizeof(b)); /* the stream gives no alignment guarantee */
+		if (b.rx_len > VUART_RX_SIZE)
+			bad = "more input waiting than the FIFO holds";
+		else if (b.ier & ~IER_MASK)
+			bad = "reserved IER bits set";
+		else if (b.mcr & ~MCR_MASK)
+			bad = "reserved MCR bits set";
+		else if (b.pad)
+			bad = "non-zero padding";
+	}
+	if (bad) {
+		if (why)
+			*why = bad;
 		return -EINVAL;
-	memcpy(&b, buf, sizeof(b)); /* the stream gives no alignment guarantee */
-	if (b.rx_len > VUART_RX_SIZE || (b.ier & ~IER_MASK) || (b.mcr & ~MCR_MASK) || b.pad)
-		return -EINVAL;
+	}
 	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
 	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
 	memcpy(u->rx, b.rx, b.rx_len);

@@ -51,4 +51,6 @@ void vuart_line_start(void);
  * input than the FIFO, a non-zero pad), with nothing changed. */
 #define VUART_STATE_LEN (10 + VUART_RX_SIZE)
 int vuart_save(const struct vdev_uart *u, void *buf, size_t cap);
-int vuart_restore(struct vdev_uart *u, const void *buf, size_t len);
+/* -EINVAL and *why (when why is not NULL) for a state the 16550 could
+ * never hold; nothing changed then. */
+int vuart_restore(struct vdev_uart *u, const void *buf, size_t len, const char **why);

@@ -127,7 +127,7 @@ static void test_state_round_trips(void **state)
 	assert_int_equal(vuart_save(&u, b, sizeof(b) - 1), -ENOSPC);
 	assert_int_equal(vuart_save(&u, b, sizeof(b)), VUART_STATE_LEN);
 	vuart_init(&v, "copy");
-	assert_int_equal(vuart_restore(&v, b, sizeof(b)), 0);
+	assert_int_equal(vuart_restore(&v, b, sizeof(b), NULL), 0);
 	assert_int_equal(vuart_in(&v, VUART_BASE + 1), 0x05);
 	assert_int_equal(vuart_in(&v, VUART_BASE + 7), 0x42);
 	assert_int_equal(vuart_in(&v, VUART_BASE), 'x');
@@ -161,11 +161,11 @@ static void test_hostile_blobs_are_refused_and_change_nothing(void **state)
 		bad[cases[i].off] = cases[i].val;
 		if (cases[i].off == 8)
 			bad[9] = 1;
-		assert_int_equal(vuart_restore(&u, bad, sizeof(bad)), -EINVAL);
+		assert_int_equal(vuart_restore(&u, bad, sizeof(bad), NULL), -EINVAL);
 		assert_memory_equal(&u, &before, sizeof(u));
 	}
-	assert_int_equal(vuart_restore(&u, good, sizeof(good) - 1), -EINVAL);
-	assert_int_equal(vuart_restore(&u, good, 0), -EINVAL);
+	assert_int_equal(vuart_restore(&u, good, sizeof(good) - 1, NULL), -EINVAL);
+	assert_int_equal(vuart_restore(&u, good, 0, NULL), -EINVAL);
 	assert_memory_equal(&u, &before, sizeof(u));
 }
 
