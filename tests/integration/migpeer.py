@@ -322,8 +322,8 @@ HOSTILE = {
     "lstar-noncanonical": (VCPU_STATE, None,
                            lambda b: _q(b, VCPU["lstar"], lambda v: NONCANONICAL)),
     "cs-not-present": (VCPU_STATE, None, lambda b: _attr(b, "cs", lambda v: v & ~0x80)),
-    # type 9, an available 32-bit TSS: TR must hold a busy one
-    "tr-not-busy": (VCPU_STATE, None, lambda b: _attr(b, "tr", lambda v: (v & ~0xF) | 0x9)),
+    # S=1: a code or data descriptor where TR must hold a TSS
+    "tr-not-a-tss": (VCPU_STATE, None, lambda b: _attr(b, "tr", lambda v: v | 0x10)),
     "event-bad-type": (VCPU_STATE, None, _bad_event),
     "vnet-queue-count": (DEVICE_STATE, DEV_NET,
                          lambda b: struct.pack_into("<I", b, VNET_QCOUNT, 1000)),

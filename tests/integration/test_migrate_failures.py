@@ -684,7 +684,7 @@ HOSTILE_BLOBS = [
     ("kgs-base-noncanonical", VCPU_REFUSED),
     ("lstar-noncanonical", VCPU_REFUSED),
     ("cs-not-present", VCPU_REFUSED),
-    ("tr-not-busy", VCPU_REFUSED),
+    ("tr-not-a-tss", VCPU_REFUSED),
     ("event-bad-type", VCPU_REFUSED),
     ("vnet-queue-count", NET_REFUSED),
     ("vnet-queue-size", NET_REFUSED),
