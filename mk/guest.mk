@@ -7,7 +7,7 @@
 
 GUESTS := memcheck netecho
 
-GUEST_GCC_INC := $(shell gcc -print-file-name=include)
+GUEST_GCC_INC := $(shell gcc -print-file-name=include 2>/dev/null)
 # -mgeneral-regs-only: no SSE state is set up. -fno-tree-loop-distribute-patterns:
 # keeps GCC from turning common/string.c's loops into calls to themselves.
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-builtin \
