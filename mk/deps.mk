@@ -80,7 +80,7 @@ NEWLIB_BUILD := $(DEPS_DIR)/newlib-build
 NEWLIB_DIR   := $(DEPS_DIR)/newlib
 NEWLIB_LIBC  := $(NEWLIB_DIR)/lib/libc.a
 NEWLIB_CFLAGS := -ffreestanding -mno-red-zone -fpic -fno-stack-protector \
-	-fno-omit-frame-pointer -O2 -g -nostdinc -isystem $(shell gcc -print-file-name=include)
+	-fno-omit-frame-pointer -O2 -g -nostdinc -isystem $(shell gcc -print-file-name=include 2>/dev/null)
 
 $(NEWLIB_SRC)/.unpacked: | $(DEPS_STAMP)
 	@dpkg-query -W newlib-source >/dev/null 2>&1 || { $(apt_update_once); apt-get install -y -q newlib-source; }

@@ -10,7 +10,7 @@ GUESTS := memcheck netecho hostile cpuprobe
 # netecho's driver).
 GUEST_EXTRA_hostile := guest/netecho/pci.c guest/netecho/virtio.c
 
-GUEST_GCC_INC := $(shell gcc -print-file-name=include)
+GUEST_GCC_INC := $(shell gcc -print-file-name=include 2>/dev/null)
 # -mgeneral-regs-only: no SSE state is set up. -fno-tree-loop-distribute-patterns:
 # keeps GCC from turning common/string.c's loops into calls to themselves.
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-builtin \

@@ -5,8 +5,8 @@
 
 # V=1 shows full commands.
 Q := $(if $(V),,@)
-GCC_INC := $(shell gcc -print-file-name=include)
-LIBGCC  := $(shell gcc -print-libgcc-file-name)
+GCC_INC := $(shell gcc -print-file-name=include 2>/dev/null)
+LIBGCC  := $(shell gcc -print-libgcc-file-name 2>/dev/null)
 GIT_DESCRIBE := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 TERN_VERSION := 0.1.0
 

@@ -16,7 +16,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from machine import BUILD, Console, Machine, missing_tools  # noqa: E402
+from hostpair import HostPair  # noqa: E402
+from machine import BUILD, missing_tools  # noqa: E402
 
 KEY = "demo-secret-0001"
 HOSTS = {"A": ("10.99.0.1", "52:54:00:00:d0:0a"), "B": ("10.99.0.2", "52:54:00:00:d0:0b")}
@@ -63,15 +64,14 @@ def main() -> int:
     with Lab() as lab:
         step("booting two Tern hosts in QEMU on a private bridge (network namespace "
              f"{lab.ns}), with a Linux client at {lab.client_ip}")
-        hosts = {}
-        for name, (ip, mac) in HOSTS.items():
-            m = Machine(kind="qemu", name=f"demo-{name}", tap=lab.add_tap(), mac=mac,
-                        cmdline=f"ip={ip}/24")
-            hosts[name] = Console(m, wrap=lab.wrap([]), boot_timeout=240)
+        # The keys are set below, on screen.
+        pair = HostPair(lab, "qemu", prefix="demo-", ips=(HOSTS["A"][0], HOSTS["B"][0]),
+                        macs=(HOSTS["A"][1], HOSTS["B"][1]), key=None)
         try:
+            pair.start()
+            hosts = {"A": pair.a, "B": pair.b}
             for name, h in hosts.items():
-                secs = h.boot()
-                say(f"host {name}: {HOSTS[name][0]}, prompt {secs:.1f} s after QEMU started "
+                say(f"host {name}: {HOSTS[name][0]}, prompt {h.boot_seconds:.1f} s after QEMU started "
                     f"(console log {h.machine.console_log})")
             a, b = hosts["A"], hosts["B"]
             show(a, "A", "version")
@@ -124,12 +124,11 @@ def main() -> int:
             return 0 if ok else 1
         except Exception as e:  # a demo says what broke and where the logs are
             say(f"error: demo failed: {e}")
-            for h in hosts.values():
-                say(f"  console log: {h.machine.console_log}")
+            for log in pair.logs():
+                say(f"  console log: {log}")
             return 1
         finally:
-            for h in hosts.values():
-                h.close()
+            pair.close()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 # E.g. tools/fresh-check.sh PYTEST_ARGS="-k harness" narrows the tests.
 #
 # The chroot sees what a fresh machine without sound hardware and without
-# KVM has: /proc, /sys, a fresh /run, and a /dev built here with only the
+# KVM has: its root as a mount point, /proc, /sys, a fresh /run, and a /dev built here with only the
 # basic nodes, its own devpts, /dev/shm and /dev/net/tun (the network lab's
 # TAPs); no /dev/snd, no /dev/kvm. The mounts live in a private mount
 # namespace (so none can leak onto the host) and are unmounted on exit,
@@ -39,6 +39,9 @@ unmount_all() {
 if [ "${1:-}" = "--inside" ]; then
 	shift
 	trap unmount_all EXIT INT TERM HUP
+	# The root must be a mount point, as on a real machine: `ip netns` runs
+	# `mount --make-rslave /`, which fails on a plain directory.
+	mount --bind "$CHROOT" "$CHROOT"
 	mount -t proc proc "$CHROOT/proc"
 	mount -t sysfs sysfs "$CHROOT/sys"
 	mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$CHROOT/run"

@@ -1,4 +1,6 @@
-"""Fixtures that boot real Tern hosts in emulators (tools/machine.py).
+"""Fixtures that boot real Tern hosts in emulators (tools/machine.py), alone
+(`tern`, `qemu_host`, `bochs_host`) or as a pair A and B on a network lab
+(`tern_pair`, tools/hostpair.py).
 
 Every machine's console is logged under build/test-logs/<test>/<name>/;
 on failure the paths are printed. Machines are stopped by the fixture,
@@ -13,6 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+from hostpair import boot_pair  # noqa: E402
 from machine import BUILD, Console, Machine, missing_tools  # noqa: E402
 from netlab import netlab, netlab_factory  # noqa: E402,F401  (pytest fixtures)
 
@@ -77,6 +80,29 @@ def tern(request):
     yield f
     _report(request, f)
     f.close()
+
+
+@pytest.fixture
+def tern_pair(request, netlab_factory):
+    """A factory: tern_pair(kind='qemu'|'bochs', **options of hostpair.HostPair)
+    boots Tern A and B on a lab of their own (10.99.0.1 and .2, migration key
+    hostpair.KEY set unless key=None); both are stopped and the lab torn down
+    after the test, their console logs printed if it failed."""
+    pairs = []
+
+    def make(kind="qemu", **kw):
+        missing = missing_tools(kind)
+        if missing:
+            pytest.fail(f"{kind} is not installed: apt-get install {' '.join(missing)} (or run make deps)")
+        kw.setdefault("logdir", os.path.join(_test_dir(request), kind))
+        pair = boot_pair(netlab_factory(), kind, **kw)
+        pairs.append(pair)
+        return pair
+
+    yield make
+    for p in pairs:
+        _report(request, p)
+        p.close()
 
 
 @pytest.fixture(scope="module")

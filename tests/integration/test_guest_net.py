@@ -15,7 +15,8 @@ import types
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory, _report
+from conftest import LOG_ROOT, _report
+from hostpair import HostPair, boot_pair
 import netlab as netlab_mod
 
 IP_A, MAC_A = "10.99.0.1", "52:54:00:00:02:0a"
@@ -58,9 +59,9 @@ def create_netecho(host, g, extra=""):
 
 
 def vm_line(host, name):
-    m = re.search(rf"^{name} +(\S+) +\d+ +\d+ +\S+ +(\S+) +(\S+)", host.cmd("vm list"), re.M)
-    assert m, host.cmd("vm list")
-    return m.groups()  # state, MAC, IP
+    rows = host.vm_list()
+    assert name in rows, rows
+    return rows[name]["state"], rows[name]["mac"], rows[name]["ip"]
 
 
 def switch_port(out, name):
@@ -72,27 +73,11 @@ def switch_port(out, name):
 @pytest.fixture(scope="module")
 def hosts(guest_lab):
     """Tern A and B with one netecho guest each (ea on A, eb on B)."""
-    from machine import Console, Machine
-
-    logdir = os.path.join(LOG_ROOT, "test_guest_net")
-    f = TernFactory(logdir)
-    taps = {}
-    for name, ip, mac in (("a", IP_A, MAC_A), ("b", IP_B, MAC_B)):
-        taps[name] = guest_lab.add_tap()
-        m = Machine(kind="qemu", name=name, workdir=os.path.join(logdir, name), tap=taps[name],
-                    mac=mac, cmdline=f"ip={ip}/24")
-        f.consoles.append(Console(m, wrap=guest_lab.wrap([]), boot_timeout=180))
-    try:
-        for c in f.consoles:
-            c.boot()
-        a, b = f.consoles
-        assert guest_lab.wait_port(taps["a"]) and guest_lab.wait_port(taps["b"])
-        create_netecho(a, GA)
-        create_netecho(b, GB)
-        yield types.SimpleNamespace(a=a, b=b, tap_a=taps["a"], tap_b=taps["b"], factory=f,
-                                    lab=guest_lab)
-    finally:
-        f.close()
+    with boot_pair(guest_lab, "qemu", logdir=os.path.join(LOG_ROOT, "test_guest_net"),
+                   ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=None) as pair:
+        create_netecho(pair.a, GA)
+        create_netecho(pair.b, GB)
+        yield pair
 
 
 @pytest.fixture(autouse=True)
@@ -100,8 +85,8 @@ def _logs_on_failure(request):
     """Hosts shared by a module: their console logs when a test fails."""
     yield
     for arg in request.node.funcargs.values():
-        if isinstance(getattr(arg, "factory", None), TernFactory):
-            _report(request, arg.factory)
+        if isinstance(arg, HostPair):
+            _report(request, arg)
 
 
 def test_client_pings_netecho_guests_on_a_and_on_b(hosts):

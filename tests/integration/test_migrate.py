@@ -4,45 +4,20 @@ them after it moved), its generation counter continues, and the source gives
 all its memory back. Failure paths are in test_migrate_failures.py."""
 import os
 import re
-import types
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory
-from machine import Console, Machine
+from conftest import LOG_ROOT
+from hostpair import IPS, boot_pair
 
-KEY = "lab-secret-4242-tls"
-IP = {"a": "10.99.0.1", "b": "10.99.0.2"}
-
-
-def boot_pair(lab, kind, logdir, mem_mib=512):
-    f = TernFactory(logdir)
-    taps = {}
-    for name in ("a", "b"):
-        taps[name] = lab.add_tap()
-        m = Machine(kind=kind, name=name, workdir=os.path.join(logdir, name), tap=taps[name],
-                    mac=f"52:54:00:00:99:0{'1' if name == 'a' else '2'}", cmdline=f"ip={IP[name]}/24",
-                    mem_mib=mem_mib)
-        f.consoles.append(Console(m, wrap=lab.wrap([]), boot_timeout=240))
-    for c in f.consoles:
-        c.boot()
-    for name in ("a", "b"):
-        assert lab.wait_port(taps[name])
-    a, b = f.consoles
-    for c in (a, b):
-        assert "migration key set" in c.cmd(f"migrate key {KEY}")
-    return f, types.SimpleNamespace(a=a, b=b, hosts={"a": a, "b": b})
+IP = dict(zip("ab", IPS))
 
 
 @pytest.fixture(scope="module")
 def pair(request):
     from netlab import Lab
-    with Lab() as lab:
-        f, p = boot_pair(lab, "qemu", os.path.join(LOG_ROOT, "test_migrate"))
-        try:
-            yield p
-        finally:
-            f.close()
+    with Lab() as lab, boot_pair(lab, "qemu", logdir=os.path.join(LOG_ROOT, "test_migrate")) as p:
+        yield p
 
 
 def vm_state(host, name="m"):
@@ -128,17 +103,13 @@ def test_ping_pong_ten_migrations_verified_each_time_and_no_memory_leaks(pair):
         assert pair.hosts[h].mem_free_kib() == free[h], f"host {h} leaked memory"
 
 
-def test_vmx_pair_in_bochs_migrates_live_with_pml(netlab_factory, request):
-    lab = netlab_factory()
-    f, p = boot_pair(lab, "bochs", os.path.join(LOG_ROOT, "test_migrate_bochs"), mem_mib=256)
-    try:
-        a, b = p.a, p.b
-        t = a.mark()
-        a.cmd('vm create m image=memcheck mem=16 args="rate=500 verify=1"')
-        gen0, _ = a.memcheck_verified("m", t, 300)
-        tb = b.mark()
-        migrate(a, b, IP["b"], timeout=600)
-        assert "dirty logging with PML (VMX)" in a.cmd("log")
-        check_moved(a, b, gen0, tb)
-    finally:
-        f.close()
+def test_vmx_pair_in_bochs_migrates_live_with_pml(tern_pair):
+    p = tern_pair("bochs", logdir=os.path.join(LOG_ROOT, "test_migrate_bochs"), mem_mib=256)
+    a, b = p.a, p.b
+    t = a.mark()
+    a.cmd('vm create m image=memcheck mem=16 args="rate=500 verify=1"')
+    gen0, _ = a.memcheck_verified("m", t, 300)
+    tb = b.mark()
+    migrate(a, b, IP["b"], timeout=600)
+    assert "dirty logging with PML (VMX)" in a.cmd("log")
+    check_moved(a, b, gen0, tb)

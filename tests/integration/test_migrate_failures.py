@@ -25,7 +25,8 @@ import types
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory
+from conftest import LOG_ROOT
+from hostpair import HostPair
 import netlab as netlab_mod
 
 KEY = "fail-test-secret-31415"
@@ -43,49 +44,30 @@ SLOW = "--bandwidth 10"
 lab = netlab_mod.lab_fixture(scope="module")
 
 
-class Pair:
+class Pair(HostPair):
     """Tern A and B on one lab; B can be killed and booted again."""
 
     def __init__(self, lab):
-        self.lab = lab
-        self.factory = TernFactory(LOGDIR)
-        self.taps = {"a": lab.add_tap(), "b": lab.add_tap()}
-        self.boots = {"a": 0, "b": 0}
-        self.a = self._console("a", IP_A, MAC_A)
-        self.b = self._console("b", IP_B, MAC_B)
-        for c in (self.a, self.b):
-            c.boot()
-        assert lab.wait_port(self.taps["a"]) and lab.wait_port(self.taps["b"])
+        super().__init__(lab, "qemu", logdir=LOGDIR, ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=None)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         self.b_keyed = False
-
-    def _console(self, name, ip, mac):
-        from machine import Console, Machine
-
-        self.boots[name] += 1
-        wd = name if self.boots[name] == 1 else f"{name}-boot{self.boots[name]}"
-        m = Machine(kind="qemu", name=wd, workdir=os.path.join(LOGDIR, wd), tap=self.taps[name],
-                    mac=mac, cmdline=f"ip={ip}/24")
-        c = Console(m, wrap=self.lab.wrap([]), boot_timeout=180)
-        self.factory.consoles.append(c)
-        return c
 
     def kill_b(self):
         self.b.close()
 
     def restart_b(self):
         """Boots a fresh B (no key set) on the same TAP, MAC and address."""
-        if self.b.alive():
-            self.b.close()
-        self.b = self._console("b", IP_B, MAC_B)
-        self.b.boot()
-        assert self.lab.wait_port(self.taps["b"])
+        self.restart("b")
         self.b_keyed = False
         # The first frames after a reboot wait for ARP: let A find B again.
         tern_ping(self.a, IP_B)
 
     def set_keys(self):
-        for c in (self.a, self.b):
-            assert "migration key set" in c.cmd(f"migrate key {KEY}")
+        self.set_key(KEY)
         self.b_keyed = True
 
 
@@ -95,7 +77,7 @@ def pair(lab):
     try:
         yield p
     finally:
-        p.factory.close()
+        p.close()
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +92,7 @@ def clean(request, pair):
     yield
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
-        for c in pair.factory.consoles:
+        for c in pair.consoles:
             print(f"\nconsole log: {c.machine.console_log}")
             with open(c.machine.console_log, errors="replace") as fh:
                 print(fh.read()[-3000:])

@@ -17,11 +17,11 @@ import os
 import re
 import sys
 import time
-import types
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory
+from conftest import LOG_ROOT
+from hostpair import boot_pair
 import netlab as netlab_mod
 
 IP_A, MAC_A = "10.99.0.1", "52:54:00:00:01:0a"
@@ -115,26 +115,9 @@ def show(c):
 def hosts(net_lab):
     """Tern A and B (QEMU, e1000 on a lab TAP, ip= on the command line),
     booted side by side; stopped (and the lab torn down) after the module."""
-    from machine import Console, Machine
-
-    logdir = os.path.join(LOG_ROOT, "test_net")
-    f = TernFactory(logdir)
-    taps = {}
-    for name, ip, mac in (("a", IP_A, MAC_A), ("b", IP_B, MAC_B)):
-        tap = net_lab.add_tap()
-        m = Machine(kind="qemu", name=name, workdir=os.path.join(logdir, name), tap=tap, mac=mac,
-                    cmdline=f"ip={ip}/24")
-        f.consoles.append(Console(m, wrap=net_lab.wrap([]), boot_timeout=180))
-        taps[name] = tap
-    try:
-        for c in f.consoles:
-            c.boot()
-        a, b = f.consoles
-        assert net_lab.wait_port(taps["a"]) and net_lab.wait_port(taps["b"])
-        yield types.SimpleNamespace(a=a, b=b, tap_a=taps["a"], tap_b=taps["b"], factory=f,
-                                    lab=net_lab)
-    finally:
-        f.close()
+    with boot_pair(net_lab, "qemu", logdir=os.path.join(LOG_ROOT, "test_net"),
+                   ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=None) as pair:
+        yield pair
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +127,7 @@ def _logs_on_failure(request):
     rep = getattr(request.node, "rep_call", None)
     h = request.node.funcargs.get("hosts")
     if rep is not None and rep.failed and h is not None:
-        for log in h.factory.logs():
+        for log in h.logs():
             print(f"\nconsole log: {log}")
             with open(log, errors="replace") as fh:
                 print(fh.read()[-2500:])

@@ -51,10 +51,10 @@ def harvest(c):
 
 
 def exits_of(c, name):
-    m = re.search(rf"^{name}\s+(\S+)\s+\d+\s+(\d+)", c.cmd("vm list"), re.M)
-    if not m:
+    row = c.vm_list().get(name)
+    if not row:
         raise RuntimeError(f"vm list does not show {name}")
-    return m.group(1), int(m.group(2))
+    return row["state"], row["exits"]
 
 
 def one_guest(c, method):

@@ -38,7 +38,8 @@ import subprocess
 import time
 
 import netlab
-from machine import BUILD, Console, Machine
+from hostpair import boot_pair
+from machine import BUILD
 
 TITLE = "migrate: Tern live migration vs QEMU's, same memcheck image (QEMU TCG)"
 SIZES = (64, 256)                      # guest RAM, MiB
@@ -143,7 +144,7 @@ def tern_run(a, b, mib, args):
     live = [r["dirty_mbit_s"] for r in fig["round_lines"] if not r["final"]]
     fig["dirty_mbit_s_max"] = max(live) if live else None
     fig["wire_x_ram"] = round(fig["wire_bytes"] / (mib << 20), 3)
-    if not re.search(r"^m\s+running", b.cmd("vm list"), re.M):
+    if b.vm_list().get("m", {}).get("state") != "running":
         raise RuntimeError("the guest does not run on B after the migration")
     b.cmd("vm destroy m")
     return fig
@@ -338,18 +339,10 @@ def run():
     workdir = os.path.join(BUILD, "bench", "migrate-lab")
     with netlab.Lab(workdir=workdir) as lab:
         dst_host = lab.add_host("qdst", f"{QEMU_DST_IP}/24")
-        hosts = []
-        for name, ip, mac in (("a", IP_A, "52:54:00:00:03:0a"), ("b", IP_B, "52:54:00:00:03:0b")):
-            m = Machine(kind="qemu", name=f"bench-migrate-{name}", tap=lab.add_tap(), mac=mac,
-                        cmdline=f"ip={ip}/24", mem_mib=max(SIZES) + 256)
-            hosts.append(Console(m, wrap=lab.wrap([]), boot_timeout=240))
-        try:
-            for c in hosts:
-                c.boot()
-            a, b = hosts
-            for c in hosts:
-                if "migration key set" not in c.cmd(f"migrate key {KEY}"):
-                    raise RuntimeError("migrate key refused")
+        with boot_pair(lab, "qemu", prefix="bench-migrate-", ips=(IP_A, IP_B),
+                       macs=("52:54:00:00:03:0a", "52:54:00:00:03:0b"), key=KEY,
+                       mem_mib=max(SIZES) + 256) as pair:
+            a, b = pair.a, pair.b
             for ip in (IP_A, IP_B):
                 if not lab.wait_reachable(ip, timeout=30):
                     raise RuntimeError(f"{ip} does not answer pings")
@@ -378,9 +371,6 @@ def run():
                                     "tern": t, "qemu": q, "ratio_tern_over_qemu": x,
                                     "tern_runs": terns, "qemu_runs": qemus})
                     rows.append(row(wname, mib, t, q, x, "; ".join(stopped)))
-        finally:
-            for c in hosts:
-                c.close()
     data = {"config": {"sizes_mib": SIZES, "workloads": dict(WORKLOADS), "repeat": REPEAT,
                        "settle_s": SETTLE_S,
                        "downtime_ms": DOWNTIME_MS, "qemu_max_bandwidth": QEMU_BANDWIDTH,

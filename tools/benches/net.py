@@ -22,7 +22,8 @@ import sys
 import time
 
 import netlab
-from machine import BUILD, Console, Machine
+from hostpair import boot_pair
+from machine import BUILD
 
 TITLE = "net: TCP throughput, ping RTT, e1000 frame rate (QEMU TCG)"
 IP_A, IP_B, CLIENT = "10.99.0.1", "10.99.0.2", "10.99.0.100"
@@ -80,15 +81,9 @@ def tern_ping_avg(c, ip):
 def run():
     rows, data = [], {}
     with netlab.Lab(workdir=os.path.join(BUILD, "bench", "net-lab")) as lab:
-        hosts = []
-        for name, ip, mac in (("a", IP_A, "52:54:00:00:02:0a"), ("b", IP_B, "52:54:00:00:02:0b")):
-            m = Machine(kind="qemu", name=f"bench-net-{name}", tap=lab.add_tap(), mac=mac,
-                        cmdline=f"ip={ip}/24")
-            hosts.append(Console(m, wrap=lab.wrap([]), boot_timeout=180))
-        try:
-            for c in hosts:
-                c.boot()
-            a, b = hosts
+        with boot_pair(lab, "qemu", prefix="bench-net-", ips=(IP_A, IP_B),
+                       macs=("52:54:00:00:02:0a", "52:54:00:00:02:0b"), key=None) as pair:
+            a, b = pair.a, pair.b
             for ip in (IP_A, IP_B):
                 if not lab.wait_reachable(ip, timeout=30):
                     raise RuntimeError(f"{ip} does not answer pings")
@@ -159,7 +154,4 @@ def run():
                          f"{data['tern_to_tern_frames_per_s']['tx']} frames/s"])
             data["note"] = ("QEMU TCG on one machine; compare within a run. "
                             "Tern->Tern puts two emulated CPUs on the path.")
-        finally:
-            for c in hosts:
-                c.close()
     return ["what", "value"], rows, data
