@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from conftest import LOG_ROOT, TernFactory
+from conftest import LOG_ROOT
+from hostpair import boot_pair
 import netlab as netlab_mod
 
 KEY = "runstate-secret-27182"
@@ -35,26 +36,9 @@ lab = netlab_mod.lab_fixture(scope="module")
 
 @pytest.fixture(scope="module")
 def pair(lab):
-    from machine import Console, Machine
-
-    f = TernFactory(LOGDIR)
-    taps = {}
-    for name, ip, mac in (("a", IP_A, MAC_A), ("b", IP_B, MAC_B)):
-        taps[name] = lab.add_tap()
-        m = Machine(kind="qemu", name=name, workdir=os.path.join(LOGDIR, name), tap=taps[name],
-                    mac=mac, cmdline=f"ip={ip}/24")
-        f.consoles.append(Console(m, wrap=lab.wrap([]), boot_timeout=180))
-    try:
-        for c in f.consoles:
-            c.boot()
-        for name in ("a", "b"):
-            assert lab.wait_port(taps[name])
-        a, b = f.consoles
-        for c in (a, b):
-            assert "migration key set" in c.cmd(f"migrate key {KEY}")
-        yield a, b
-    finally:
-        f.close()
+    with boot_pair(lab, "qemu", logdir=LOGDIR, ips=(IP_A, IP_B), macs=(MAC_A, MAC_B),
+                   key=KEY) as p:
+        yield p.a, p.b
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,8 @@ import struct
 
 import pytest
 
-from test_migrate import boot_pair, check_moved, migrate
+from hostpair import KEY, boot_pair
+from test_migrate import check_moved, migrate
 
 IP_A, IP_B = "10.99.0.1", "10.99.0.2"
 CLIENT = "10.99.0.100"
@@ -39,13 +40,9 @@ STREAM_MAGIC = b"TERN-MIG"
 @pytest.fixture(scope="module")
 def pair():
     from netlab import Lab
-    with Lab() as lab:
-        f, p = boot_pair(lab, "qemu", LOGDIR)
+    with Lab() as lab, boot_pair(lab, "qemu", logdir=LOGDIR) as p:
         p.lab = lab
-        try:
-            yield p
-        finally:
-            f.close()
+        yield p
 
 
 @pytest.fixture(autouse=True)
@@ -177,15 +174,12 @@ def test_wrong_key_fails_in_the_handshake_on_both_hosts(pair):
         b.wait_output(rf"^error: migrate: connection with {IP_A}: {said}$", 30, since=tb)
         assert "incoming migration" not in b.log.text[tb:]  # no slot, nothing reserved
     finally:
-        b.cmd(f"migrate key {pair_key()}")
+        b.cmd(f"migrate key {KEY}")
     wait_idle(b)
     assert_guest_runs(a, gen)
     assert b.vm_list() == {} and b.mem_free_kib() == free_b
 
 
-def pair_key():
-    from test_migrate import KEY
-    return KEY
 
 
 def test_a_flipped_bit_in_a_tls_record_fails_the_migration_cleanly(pair):
@@ -289,4 +283,4 @@ def test_keys_are_at_least_16_characters_and_can_be_generated(pair):
         check_moved(a, b, gen, tb)
     finally:
         for c in (a, b):
-            c.cmd(f"migrate key {pair_key()}")
+            c.cmd(f"migrate key {KEY}")

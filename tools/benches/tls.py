@@ -16,7 +16,8 @@ import time
 
 import netlab
 from benches.migrate import tern_summary
-from machine import BUILD, Console, Machine
+from hostpair import boot_pair
+from machine import BUILD
 
 TITLE = "tls: migration over TLS vs plain TCP (--insecure), same guest, same run (QEMU TCG)"
 MIB = 64
@@ -56,28 +57,18 @@ def one(a, b, opts):
 def run():
     workdir = os.path.join(BUILD, "bench", "tls-lab")
     runs = {"plain": [], "tls": []}
-    with netlab.Lab(workdir=workdir) as lab:
-        hosts = []
-        for name, ip, mac in (("a", IP_A, "52:54:00:00:04:0a"), ("b", IP_B, "52:54:00:00:04:0b")):
-            m = Machine(kind="qemu", name=f"bench-tls-{name}", tap=lab.add_tap(), mac=mac,
-                        cmdline=f"ip={ip}/24", mem_mib=MIB + 256)
-            hosts.append(Console(m, wrap=lab.wrap([]), boot_timeout=240))
-        try:
-            for c in hosts:
-                c.boot()
-            for c in hosts:
-                if "migration key set" not in c.cmd(f"migrate key {KEY}"):
-                    raise RuntimeError("migrate key refused")
-                c.cmd("migrate insecure on")
-            if not lab.wait_reachable(IP_B, timeout=30):
-                raise RuntimeError(f"{IP_B} does not answer pings")
-            a, b = hosts
-            for _ in range(REPEAT):  # alternate, so drift in the machine's load hits both
-                runs["plain"].append(one(a, b, "--insecure"))
-                runs["tls"].append(one(a, b, ""))
-        finally:
-            for c in hosts:
-                c.close()
+    with netlab.Lab(workdir=workdir) as lab, \
+            boot_pair(lab, "qemu", prefix="bench-tls-", ips=(IP_A, IP_B),
+                      macs=("52:54:00:00:04:0a", "52:54:00:00:04:0b"), key=KEY,
+                      mem_mib=MIB + 256) as pair:
+        a, b = pair.a, pair.b
+        for c in (a, b):
+            c.cmd("migrate insecure on")
+        if not lab.wait_reachable(IP_B, timeout=30):
+            raise RuntimeError(f"{IP_B} does not answer pings")
+        for _ in range(REPEAT):  # alternate, so drift in the machine's load hits both
+            runs["plain"].append(one(a, b, "--insecure"))
+            runs["tls"].append(one(a, b, ""))
     keys = ("mbit_s", "round0_mbit_s", "total_ms", "downtime_ms", "wire_bytes")
     med = {mode: {k: statistics.median(r[k] for r in rs) for k in keys} for mode, rs in runs.items()}
     header = ["mode", "Mbit/s", "round 0 Mbit/s", "total ms", "downtime ms", "MiB on wire"]
