@@ -99,3 +99,27 @@ int range_next(struct range_iter *it, uint64_t *first, uint64_t *last)
 		return -1;
 	return 1;
 }
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool strv_to_mac(struct strv s, uint8_t mac[6])
+{
+	if (s.len != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s.p[3 * i]), lo = hex_digit(s.p[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s.p[3 * i + 2] != ':'))
+			return false;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}

@@ -21,6 +21,8 @@ bool cmdline_next(const char **pos, struct cmdline_word *w);
 bool strv_is(struct strv s, const char *lit);
 /* Decimal or 0x-hex, the whole slice, no overflow; 0 or -1. */
 int strv_to_u64(struct strv s, uint64_t *out);
+/* "52:54:00:12:34:56", the whole slice; false if it is not one. */
+bool strv_to_mac(struct strv s, uint8_t mac[6]);
 
 /* A range list "a,b-c,d": items are numbers (strv_to_u64) or inclusive
  * ranges first-last with first <= last. */

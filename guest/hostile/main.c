@@ -45,30 +45,6 @@ static _Noreturn void finish(void)
 
 /* ---- options ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool parse_mac(struct strv s, uint8_t mac[6])
-{
-	if (s.len != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s.p[3 * i]), lo = hexval(s.p[3 * i + 1]);
-		if (hi < 0 || lo < 0 || (i < 5 && s.p[3 * i + 2] != ':'))
-			return false;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 static void parse(const char *cmdline)
 {
 	const char *pos = cmdline;
@@ -83,9 +59,9 @@ static void parse(const char *cmdline)
 			;
 		else if (strv_is(w.key, "count") && !strv_to_u64(w.value, &opt.count))
 			;
-		else if (strv_is(w.key, "hostmac") && parse_mac(w.value, opt.host_mac))
+		else if (strv_is(w.key, "hostmac") && strv_to_mac(w.value, opt.host_mac))
 			opt.have_host_mac = true;
-		else if (strv_is(w.key, "victim") && parse_mac(w.value, opt.victim_mac))
+		else if (strv_is(w.key, "victim") && strv_to_mac(w.value, opt.victim_mac))
 			opt.have_victim_mac = true;
 		else {
 			uart_printf("hostile: bad option ");

@@ -39,28 +39,10 @@ static bool parse_ip(struct strv s, uint8_t ip[4])
 	return i == s.len && ip[0] && ip[0] < 224 && ip[0] != 127;
 }
 
-static int hex(char c)
+/* A station's address, not a group. */
+static bool station_mac(struct strv s, uint8_t mac[6])
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool parse_mac(struct strv s, uint8_t mac[6])
-{
-	if (s.len != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		int hi = hex(s.p[3 * i]), lo = hex(s.p[3 * i + 1]);
-		if (hi < 0 || lo < 0 || (i < 5 && s.p[3 * i + 2] != ':'))
-			return false;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return !(mac[0] & 1); /* a station's address, not a group */
+	return strv_to_mac(s, mac) && !(mac[0] & 1);
 }
 
 static void parse(const char *cmdline, uint8_t ip[4], uint8_t mac[6])
@@ -75,7 +57,7 @@ static void parse(const char *cmdline, uint8_t ip[4], uint8_t mac[6])
 			continue; /* the image name Tern and QEMU put first */
 		if (strv_is(w.key, "ip") && parse_ip(w.value, ip)) {
 			have_ip = true;
-		} else if (!(strv_is(w.key, "mac") && parse_mac(w.value, mac))) {
+		} else if (!(strv_is(w.key, "mac") && station_mac(w.value, mac))) {
 			char key[24];
 			size_t n = w.key.len < sizeof(key) - 1 ? w.key.len : sizeof(key) - 1;
 			for (size_t i = 0; i < n; i++)

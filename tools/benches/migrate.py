@@ -116,7 +116,9 @@ def host_time(fig, clock_a, clock_b):
     return fig
 
 
-def tern_run(a, b, mib, args):
+def tern_run(a, b, mib, args, opts=""):
+    """Migrates a fresh memcheck guest (mib MiB, args) A to B with `opts`;
+    returns the summary's figures. Used by benches/tls.py too."""
     t = a.mark()
     out = a.cmd(f'vm create m image=memcheck mem={mib} args="{args}"', timeout=120)
     if "vm m: created" not in out:
@@ -124,7 +126,7 @@ def tern_run(a, b, mib, args):
     a.wait_output(r"^\[m\] memcheck: initialised \d+ pages", TERN_TIMEOUT_S, since=t)
     time.sleep(SETTLE_S)
     tb, t = b.mark(), a.mark()
-    out = a.cmd(f"migrate m {IP_B}")
+    out = a.cmd(f"migrate m {IP_B} {opts}".strip())
     if "started" not in out:
         raise RuntimeError(f"migrate: {out.strip()}")
     res = a.wait_output(r"^result:\s+(.*)$", TERN_TIMEOUT_S, since=t).group(1)

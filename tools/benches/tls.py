@@ -12,10 +12,9 @@ emulator on a shared machine: compare the two modes within one run.
 """
 import os
 import statistics
-import time
 
 import netlab
-from benches.migrate import tern_summary
+from benches.migrate import tern_run
 from hostpair import boot_pair
 from machine import BUILD
 
@@ -23,34 +22,14 @@ TITLE = "tls: migration over TLS vs plain TCP (--insecure), same guest, same run
 MIB = 64
 ARGS = "mode=run rate=2000 verify=0"
 REPEAT = 3
-SETTLE_S = 2
-TIMEOUT_S = 300
 IP_A, IP_B = "10.99.0.1", "10.99.0.2"
 KEY = "bench-tls-key-0123456789"
 
 
 def one(a, b, opts):
-    t = a.mark()
-    out = a.cmd(f'vm create m image=memcheck mem={MIB} args="{ARGS}"', timeout=120)
-    if "vm m: created" not in out:
-        raise RuntimeError(f"vm create on A: {out.strip()}")
-    a.wait_output(r"^\[m\] memcheck: initialised \d+ pages", TIMEOUT_S, since=t)
-    time.sleep(SETTLE_S)
-    tb, t = b.mark(), a.mark()
-    out = a.cmd(f"migrate m {IP_B} {opts}".strip())
-    if "started" not in out:
-        raise RuntimeError(f"migrate: {out.strip()}")
-    res = a.wait_output(r"^result:\s+(.*)$", TIMEOUT_S, since=t).group(1)
-    a.wait_output(r"^stopped:\s+.*$", 30, since=t)
-    if not res.startswith("completed"):
-        a.cmd("vm destroy m")
-        raise RuntimeError(f"migration {opts or 'TLS'}: {res}")
-    b.wait_output(r"^incoming m: completed", 60, since=tb)
-    fig = tern_summary(a.log.text[t:])
-    m = a.wait_output(r"^\s*0\s+\d+\s+\d+\s+[\d.]+\s+([\d.]+)\s", 5, since=t)
-    fig["round0_mbit_s"] = float(m.group(1))
+    fig = tern_run(a, b, MIB, ARGS, opts)
+    fig["round0_mbit_s"] = fig["round_lines"][0]["sent_mbit_s"]
     fig["mbit_s"] = round(fig["wire_bytes"] * 8 / (fig["total_ms"] * 1000), 1)
-    b.cmd("vm destroy m")
     return fig
 
 
