@@ -8,17 +8,6 @@
 #define GATE_INTERRUPT 0x8E /* present, DPL 0, 64-bit interrupt gate */
 #define GDT_CODE64 0x08
 
-struct idt_gate {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type;
-	uint16_t offset_mid;
-	uint32_t offset_hi, reserved;
-} __attribute__((packed));
-
-struct idt_ptr {
-	uint16_t limit;
-	uint64_t base;
-} __attribute__((packed));
 
 extern const uint64_t isr_stubs[IDT_VECTORS];
 static struct idt_gate idt[IDT_VECTORS];

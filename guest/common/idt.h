@@ -10,6 +10,19 @@ struct idt_frame {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 
+/* An interrupt gate and the IDTR/GDTR operand (SDM vol. 3A 6.14.1). */
+struct idt_gate {
+	uint16_t offset_lo, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_hi, reserved;
+} __attribute__((packed));
+
+struct idt_ptr {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
 void idt_init(void);
 /* Loads an empty IDT: the next exception becomes a triple fault. */
 void idt_clear(void);

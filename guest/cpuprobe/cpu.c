@@ -1,6 +1,7 @@
 /* cpuprobe's own descriptor tables: user segments and a TSS so a probe
  * can run at CPL 3 (#AC is raised only there), and an IDT whose gates go
  * to trap.S, where an exception ends a probe instead of the guest. */
+#include "common/idt.h"
 #include "cpuprobe.h"
 #include "common/cpu.h"
 
@@ -16,28 +17,16 @@ struct tss64 {
 	uint16_t reserved3, iomap_base;
 } __attribute__((packed));
 
-struct gate {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type;
-	uint16_t offset_mid;
-	uint32_t offset_hi, reserved;
-} __attribute__((packed));
-
-struct table_ptr {
-	uint16_t limit;
-	uint64_t base;
-} __attribute__((packed));
-
 static uint64_t gdt[7] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
-static struct gate idt[32] __attribute__((aligned(16)));
+static struct idt_gate idt[32] __attribute__((aligned(16)));
 static uint8_t kernel_stack[8192] __attribute__((aligned(16)));
 
 static void set_gate(int v, uint8_t ist)
 {
 	uint64_t a = trap_stubs[v];
 
-	idt[v] = (struct gate){
+	idt[v] = (struct idt_gate){
 		.offset_lo = a & 0xFFFF,
 		.selector = SEL_KCODE,
 		.ist = ist,
@@ -65,8 +54,8 @@ static void user_pages(void)
 void cpu_setup(void)
 {
 	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-	struct table_ptr g = {sizeof(gdt) - 1, (uint64_t)gdt};
-	struct table_ptr i = {sizeof(idt) - 1, (uint64_t)idt};
+	struct idt_ptr g = {sizeof(gdt) - 1, (uint64_t)gdt};
+	struct idt_ptr i = {sizeof(idt) - 1, (uint64_t)idt};
 
 	gdt[1] = 0x00AF9B000000FFFFull; /* 0x08: 64-bit code, DPL 0 */
 	gdt[2] = 0x00CF93000000FFFFull; /* 0x10: data, DPL 0 */

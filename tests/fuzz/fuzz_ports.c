@@ -64,17 +64,6 @@ struct vswitch *net_vswitch(void)
 	return &sw;
 }
 
-int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
-{
-	(void)port, (void)mac, (void)ip;
-	return 0;
-}
-
-void net_announce_guest(const uint8_t *mac, uint32_t ip)
-{
-	(void)mac, (void)ip;
-}
-
 /* The console: the filter's promise is that nothing but printable ASCII,
  * newline and tab ever reaches the operator's terminal. */
 void vuart_emit(const char *s, unsigned n)

@@ -75,17 +75,6 @@ struct vswitch *net_vswitch(void)
 	return &sw;
 }
 
-int net_announce_on(int port, const uint8_t *mac, uint32_t ip)
-{
-	(void)port, (void)mac, (void)ip;
-	return 0;
-}
-
-void net_announce_guest(const uint8_t *mac, uint32_t ip)
-{
-	(void)mac, (void)ip;
-}
-
 static int wire_tx(void *ctx, const uint8_t *frame, size_t len)
 {
 	(void)ctx;
