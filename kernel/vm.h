@@ -6,6 +6,7 @@
 #include "kernel/log_limit.h"
 #include "kernel/vdev/pci.h"
 #include "kernel/vdev/uart.h"
+#include "kernel/vdev/vlapic.h"
 #include "kernel/vdev/virtio_net.h"
 
 #define VM_NAME_MAX 32
@@ -25,6 +26,7 @@ struct vcpu {
 	uint64_t gpr[16]; /* valid between vcpu_run() calls, see hv.h */
 	void *arch;       /* the backend's VMCS/VMCB and bookkeeping */
 	uint64_t exits;   /* VM exits of every kind, including those the backend handled */
+	struct vlapic lapic;
 };
 
 struct vm {

@@ -107,6 +107,10 @@ void vpci_out(struct vpci *p, uint16_t port, unsigned size, uint32_t val);
 /* An access to a port some function's I/O BAR decodes: true when one did. */
 bool vpci_bar_in(struct vpci *p, uint16_t port, unsigned size, uint32_t *val);
 bool vpci_bar_out(struct vpci *p, uint16_t port, unsigned size, uint32_t val);
+/* An access to guest-physical gpa that some function's memory BAR decodes
+ * (memory space enabled, BAR assigned): true when one did. size 1, 2, 4 or
+ * 8; reads fill *val, zero-extended. */
+bool vpci_mem_access(struct vpci *p, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 
 /* Migration: the latch and every function's configuration image. Restore
  * takes only the bits the guest could have written; the set of functions
