@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "drivers/cmos_rtc.h"
 #include "kernel/console/console.h"
 #include "kernel/kprintf.h"
 #include "kernel/log.h"
@@ -15,6 +16,7 @@
 #include "kernel/time.h"
 #include "kernel/vm.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_dirty.h"
 #include "kernel/vm_load.h"
 #include "net/lwip_port.h"
 
@@ -149,12 +151,34 @@ static void free_ram(struct vm *vm)
 	vm->nchunks = 0;
 }
 
-static void release(struct vm *vm)
+/* The vCPU and the devices: what a restart makes anew (RAM and SLAT stay). */
+static void devices_release(struct vm *vm)
 {
 	vnet_destroy(&vm->net);
-	free(vm->dev_dirty);
 	if (vm->vcpu.arch)
 		hv->vcpu_destroy(&vm->vcpu);
+	vm->vcpu.arch = NULL;
+}
+
+static int devices_create(struct vm *vm, const char **why)
+{
+	int rc;
+
+	vm->vcpu.vm = vm;
+	vuart_init(&vm->uart, vm->name);
+	vpower_init(&vm->power);
+	*why = "the CPU refused the guest's control structures";
+	if ((rc = hv->vcpu_create(&vm->vcpu)))
+		return rc;
+	vpci_init(&vm->pci);
+	*why = "out of memory";
+	return vnet_init(&vm->net, vm, &vm->pci);
+}
+
+static void release(struct vm *vm)
+{
+	devices_release(vm);
+	free(vm->dev_dirty);
 	if (vm->slat)
 		hv->slat_destroy(vm->slat);
 	free_ram(vm);
@@ -219,7 +243,10 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	vm->nchunks = mem_bytes / VM_CHUNK;
 	vm->state = VM_PAUSED;
 	vm->vcpu.vm = vm;
-	vuart_init(&vm->uart, vm->name);
+	vm->on_reboot = VM_ACT_RESTART; /* xl's defaults: restart, destroy, */
+	vm->on_poweroff = VM_ACT_DESTROY;
+	vm->on_crash = VM_ACT_STOP; /* but a crash is kept to be looked at */
+	vrtc_init(&vm->rtc);
 
 	int rc = -ENOMEM;
 	*why = "out of memory";
@@ -238,13 +265,8 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	for (uint64_t i = 0; i < vm->nchunks; i++)
 		if ((rc = hv->slat_map(vm->slat, i * VM_CHUNK, vm->chunks[i], VM_CHUNK)))
 			goto fail;
-	*why = "the CPU refused the guest's control structures";
-	if ((rc = hv->vcpu_create(&vm->vcpu)))
-		goto fail;
-	random_mac(vm->mac);
-	vpci_init(&vm->pci);
-	*why = "out of memory";
-	if ((rc = vnet_init(&vm->net, vm, &vm->pci)))
+	random_mac(vm->mac); /* before the devices: virtio-net shows it */
+	if ((rc = devices_create(vm, why)))
 		goto fail;
 	vm->created_ms = time_ms();
 	*out = vm;
@@ -254,33 +276,83 @@ fail:
 	return rc;
 }
 
+/* Loads the images the VM was created from (vm->boot_*) into its RAM and
+ * sets the vCPU to their entry state: the part of creation a restart
+ * repeats. *entry is for the log. */
+static int vm_boot(struct vm *vm, uint32_t *entry, const char **why)
+{
+	const struct boot_module *img = vm_image_find(vm->boot_image);
+	char cmdline[BOOT_MODULE_NAME_MAX + VM_ARGS_MAX + 2];
+	uint32_t mbi;
+	struct vcpu_state st;
+	int rc;
+
+	if (!img)
+		return *why = "no such image (see 'vm images')", -ENOENT;
+	snprintf(cmdline, sizeof(cmdline), "%s %s", vm->boot_image, vm->boot_args);
+	if ((rc = vm_load_multiboot(vm, img, cmdline, entry, &mbi, why)))
+		return rc;
+	multiboot_state(&st, *entry, mbi);
+	*why = "the CPU refused the guest's entry state";
+	return hv->set_state(&vm->vcpu, &st);
+}
+
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
 	      const char **why)
 {
-	const struct boot_module *img = vm_image_find(image);
 	struct vm *vm;
-	char cmdline[512];
-	uint32_t entry, mbi;
-	struct vcpu_state st;
+	uint32_t entry;
 
-	if (!img && hv)
+	if (!vm_image_find(image) && hv)
 		return *why = "no such image (see 'vm images')", -ENOENT;
+	if (strlen(image) >= sizeof(vm->boot_image) || (args && strlen(args) >= VM_ARGS_MAX))
+		return *why = "args= is too long", -E2BIG;
 	int rc = vm_alloc(name, mem_mib << 20, &vm, why);
 	if (rc)
 		return rc;
-	snprintf(cmdline, sizeof(cmdline), "%s %s", image, args ? args : "");
-	if ((rc = vm_load_multiboot(vm, img, cmdline, &entry, &mbi, why))) {
-		release(vm);
-		return rc;
-	}
-	multiboot_state(&st, entry, mbi);
-	if ((rc = hv->set_state(&vm->vcpu, &st))) {
+	strcpy(vm->boot_image, image);
+	strcpy(vm->boot_args, args ? args : "");
+	if ((rc = vm_boot(vm, &entry, why))) {
 		release(vm);
 		return rc;
 	}
 	vm->state = paused ? VM_PAUSED : VM_RUNNING;
 	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
 		 paused ? ", paused" : "");
+	return 0;
+}
+
+/* A guest reboot, as a PC's reset line: the VM keeps its slot, name, MAC,
+ * IP, memory and RAM chunks (so no other guest can take them meanwhile);
+ * its RAM is cleared, its vCPU and devices are made anew, and its images
+ * are loaded again with the same arguments. The CMOS clock and NVRAM stay,
+ * as a PC's battery-backed ones do. On failure the VM is stopped. */
+int vm_restart(struct vm *vm, const char **why)
+{
+	uint32_t entry;
+	int rc;
+
+	if (!vm->boot_image[0])
+		return *why = "it has no image to reload (it came by migration)", -ENOENT;
+	if (vm->migrating)
+		return *why = "a migration owns it", -EBUSY;
+	vuart_flush(&vm->uart);
+	bool attached = vm->uart.attached;
+	if (vm->dirty)
+		vm_dirty_stop(vm); /* its log belongs to the vCPU being replaced */
+	devices_release(vm);
+	uint64_t exits = vm->vcpu.exits;
+	memset(&vm->vcpu, 0, sizeof(vm->vcpu));
+	vm->vcpu.exits = exits;
+	for (uint64_t i = 0; i < vm->nchunks; i++)
+		memset((void *)vm->chunks[i], 0, VM_CHUNK);
+	if ((rc = devices_create(vm, why)) || (rc = vm_boot(vm, &entry, why))) {
+		vm->state = VM_STOPPED;
+		return rc;
+	}
+	vm->uart.attached = attached;
+	vm->stop_reason[0] = 0;
+	vm->state = VM_RUNNING;
 	return 0;
 }
 
@@ -303,14 +375,18 @@ void vm_stop(struct vm *vm, const char *fmt, ...)
 	log_err("vm", "%s stopped: %s", vm->name, vm->stop_reason);
 }
 
-/* Port I/O goes to the UART, the PCI configuration ports, then the I/O
- * BARs the guest's PCI functions decode. */
+/* Port I/O goes to the UART, the CMOS clock, the power ports, the PCI
+ * configuration ports, then the I/O BARs the guest's PCI functions decode. */
 static uint32_t io_in(struct vm *vm, uint16_t port, unsigned size)
 {
 	uint32_t val;
 
 	if (vuart_handles(port))
 		return vuart_in(&vm->uart, port);
+	if (vrtc_handles(port))
+		return vrtc_in(&vm->rtc, port, wallclock_ns());
+	if (vpower_handles(port, size))
+		return vpower_in(&vm->power, port);
 	if (vpci_handles(port))
 		return vpci_in(&vm->pci, port, size);
 	if (vpci_bar_in(&vm->pci, port, size, &val))
@@ -322,6 +398,10 @@ static void io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val)
 {
 	if (vuart_handles(port))
 		vuart_out(&vm->uart, port, val);
+	else if (vrtc_handles(port))
+		vrtc_out(&vm->rtc, port, (uint8_t)val, wallclock_ns());
+	else if (vpower_handles(port, size))
+		vpower_out(&vm->power, port, val);
 	else if (vpci_handles(port))
 		vpci_out(&vm->pci, port, size, val);
 	else
@@ -346,6 +426,125 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
 		v->gpr[R_RAX] = (v->gpr[R_RAX] & ~(uint64_t)mask) | (val & mask);
 }
 
+static const char *const action_names[] = {"restart", "destroy", "stop"};
+
+const char *vm_action_name(enum vm_action a)
+{
+	return action_names[a];
+}
+
+int vm_action_parse(const char *s, enum vm_action *a)
+{
+	for (unsigned i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (!strcmp(s, action_names[i]))
+			return *a = (enum vm_action)i, 0;
+	return -EINVAL;
+}
+
+static void console_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void console_line(const char *fmt, ...)
+{
+	char line[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info("vm", "%s", line);
+	console_break_line(); /* may come while the prompt is shown */
+	kprintf("%s\n", line);
+}
+
+/* A restart the guest asked for (why: "guest request", "crash: ..."),
+ * unless it is in a reboot loop: VM_REBOOT_BURST restarts within
+ * VM_REBOOT_WINDOW_MS stop it, so a guest that resets at once cannot keep
+ * Tern clearing and reloading its RAM. */
+static void restart(struct vm *vm, const char *why)
+{
+	uint64_t now = time_ms();
+	uint64_t oldest = vm->restart_ms[vm->nrestarts % VM_REBOOT_BURST];
+	const char *err = "";
+
+	if (vm->nrestarts >= VM_REBOOT_BURST && now - oldest < VM_REBOOT_WINDOW_MS) {
+		vm_stop(vm, "rebooted %d times in %d s: a reboot loop (%s)", VM_REBOOT_BURST,
+			VM_REBOOT_WINDOW_MS / 1000, why);
+		return;
+	}
+	vm->restart_ms[vm->nrestarts++ % VM_REBOOT_BURST] = now;
+	int rc = vm_restart(vm, &err);
+	if (rc)
+		vm_stop(vm, "restarting after %s failed: %s", why, err);
+	else
+		console_line("vm %s: rebooted (%s)", vm->name, why);
+}
+
+/* Frees the VM from inside its own exit; a migration's VM is only stopped
+ * (the migration holds it). */
+static void destroy_from_guest(struct vm *vm, const char *what)
+{
+	if (vm->migrating) {
+		vm_stop(vm, "%s, while migrating", what);
+		return;
+	}
+	vuart_flush(&vm->uart);
+	console_line("vm %s: %s", vm->name, what);
+	release(vm);
+}
+
+static void crashed(struct vm *vm, const char *what)
+{
+	switch (vm->on_crash) {
+	case VM_ACT_STOP:
+		vm_stop(vm, "%s", what);
+		break;
+	case VM_ACT_DESTROY: {
+		char line[160];
+		snprintf(line, sizeof(line), "destroyed after %s (on_crash=destroy)", what);
+		log_err("vm", "%s crashed: %s", vm->name, what);
+		destroy_from_guest(vm, line);
+		break;
+	}
+	case VM_ACT_RESTART: {
+		char why[160];
+		log_err("vm", "%s crashed: %s", vm->name, what);
+		snprintf(why, sizeof(why), "after %s", what);
+		restart(vm, why);
+		break;
+	}
+	}
+}
+
+/* What the guest asked of its power ports during the exit just handled. */
+static void power_request(struct vm *vm)
+{
+	enum vpower_request r = vm->power.request;
+	const char *how = vm->power.how;
+
+	vm->power.request = VPOWER_NONE;
+	switch (r) {
+	case VPOWER_NONE:
+		break;
+	case VPOWER_REBOOT:
+		log_info("vm", "%s asked to reboot (%s)", vm->name, how);
+		if (vm->on_reboot == VM_ACT_RESTART)
+			restart(vm, "guest request");
+		else if (vm->on_reboot == VM_ACT_DESTROY)
+			destroy_from_guest(vm, "rebooted: destroyed (on_reboot=destroy)");
+		else
+			vm_stop(vm, "guest rebooted (on_reboot=stop)");
+		break;
+	case VPOWER_POWEROFF:
+		if (vm->on_poweroff == VM_ACT_DESTROY)
+			destroy_from_guest(vm, "powered off");
+		else
+			vm_stop(vm, "guest powered off (on_poweroff=stop)");
+		break;
+	case VPOWER_PANIC:
+		crashed(vm, "guest kernel panic (pvpanic)");
+		break;
+	}
+}
+
 static void run_slice(struct vm *vm)
 {
 	struct vm_exit e;
@@ -361,14 +560,18 @@ static void run_slice(struct vm *vm)
 		break;
 	case EXIT_IO:
 		handle_io(vm, &e);
+		power_request(vm);
 		break;
 	case EXIT_HLT:
 		vm->state = VM_HALTED; /* no virtual interrupts yet: nothing can wake it */
 		vuart_flush(&vm->uart);
 		break;
-	case EXIT_SHUTDOWN:
-		vm_stop(vm, "triple fault (%s)", e.desc[0] ? e.desc : "shutdown");
+	case EXIT_SHUTDOWN: {
+		char what[128];
+		snprintf(what, sizeof(what), "triple fault (%s)", e.desc[0] ? e.desc : "shutdown");
+		crashed(vm, what);
 		break;
+	}
 	case EXIT_SLAT:
 		vm_stop(vm, "%s guest-physical 0x%lx, outside its %lu MiB of RAM",
 			e.write ? "wrote" : "read", e.gpa, vm->mem_bytes >> 20);

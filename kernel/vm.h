@@ -4,7 +4,10 @@
 #include <stdint.h>
 #include "kernel/hv.h"
 #include "kernel/log_limit.h"
+#include "kernel/boot_info.h"
 #include "kernel/vdev/pci.h"
+#include "kernel/vdev/power.h"
+#include "kernel/vdev/rtc.h"
 #include "kernel/vdev/uart.h"
 #include "kernel/vdev/vlapic.h"
 #include "kernel/vdev/virtio_net.h"
@@ -20,6 +23,19 @@ enum vm_state {
 	VM_STOPPED,  /* stopped by Tern after a fault: see stop_reason */
 	VM_INCOMING, /* being received by a migration: never run */
 };
+
+/* What Tern does when the guest reboots, powers off or crashes: the
+ * options on_reboot, on_poweroff, on_crash of `vm create` (xl.cfg(5)'s,
+ * reduced to these three; docs/vm.md). */
+enum vm_action {
+	VM_ACT_RESTART, /* reload its images into cleared RAM and run again */
+	VM_ACT_DESTROY, /* free it, as `vm destroy` */
+	VM_ACT_STOP,    /* keep it, stopped, for inspection */
+};
+
+#define VM_REBOOT_BURST 10     /* restarts in VM_REBOOT_WINDOW_MS ... */
+#define VM_REBOOT_WINDOW_MS 60000 /* ... that stop a guest: a reboot loop */
+#define VM_ARGS_MAX 480
 
 struct vcpu {
 	struct vm *vm;
@@ -53,6 +69,15 @@ struct vm {
 	 * (a bit per page), which the CPU's dirty log cannot see. */
 	uint64_t *dev_dirty;
 	struct log_limit log_limit; /* log lines it causes (log_guest) */
+	struct vdev_rtc rtc;         /* CMOS clock and NVRAM, ports 0x70/0x71 */
+	struct vdev_power power;     /* reset, ACPI sleep and pvpanic ports */
+	enum vm_action on_reboot, on_poweroff, on_crash;
+	/* What it was created from, so a restart reloads the same: empty for
+	 * a VM that came by migration (it cannot restart). */
+	char boot_image[BOOT_MODULE_NAME_MAX];
+	char boot_args[VM_ARGS_MAX];
+	uint64_t restart_ms[VM_REBOOT_BURST]; /* when its last restarts were, a ring */
+	unsigned nrestarts;
 };
 
 /* Host pointer to guest-physical gpa, or NULL outside the VM's RAM. */

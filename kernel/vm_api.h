@@ -9,6 +9,11 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	      const char **why);
 int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why);
 int vm_destroy(struct vm *vm);
+/* Reloads a VM from its images, as after a reset (kernel/vm.c says what
+ * stays); on failure it is left stopped. */
+int vm_restart(struct vm *vm, const char **why);
+const char *vm_action_name(enum vm_action a);
+int vm_action_parse(const char *s, enum vm_action *a);
 void vm_stop(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct vm *vm_at(int i);
 struct vm *vm_find_mac(const uint8_t *mac);

@@ -39,6 +39,8 @@ static int do_create(int argc, char **argv)
 	uint8_t mac[6] = {0};
 	const char *mac_arg = NULL;
 	uint32_t ip = 0;
+	/* xl.cfg(5)'s defaults; on_poweroff has no restart (a poweroff is final). */
+	enum vm_action on_reboot = VM_ACT_RESTART, on_poweroff = VM_ACT_DESTROY, on_crash = VM_ACT_STOP;
 
 	if (argc < 3)
 		return CMD_USAGE;
@@ -65,8 +67,22 @@ static int do_create(int argc, char **argv)
 				cmd_error("vm create: ip=%s is not an IPv4 address", argv[i] + 3);
 				return -EINVAL;
 			}
-		}
-		else {
+		} else if (!strncmp(argv[i], "on_reboot=", 10)) {
+			if (vm_action_parse(argv[i] + 10, &on_reboot)) {
+				cmd_error("vm create: on_reboot=%s: restart, destroy or stop", argv[i] + 10);
+				return -EINVAL;
+			}
+		} else if (!strncmp(argv[i], "on_poweroff=", 12)) {
+			if (vm_action_parse(argv[i] + 12, &on_poweroff) || on_poweroff == VM_ACT_RESTART) {
+				cmd_error("vm create: on_poweroff=%s: destroy or stop", argv[i] + 12);
+				return -EINVAL;
+			}
+		} else if (!strncmp(argv[i], "on_crash=", 9)) {
+			if (vm_action_parse(argv[i] + 9, &on_crash)) {
+				cmd_error("vm create: on_crash=%s: stop, destroy or restart", argv[i] + 9);
+				return -EINVAL;
+			}
+		} else {
 			cmd_error("vm create: unknown option '%s'", argv[i]);
 			return CMD_USAGE;
 		}
@@ -90,6 +106,9 @@ static int do_create(int argc, char **argv)
 		memcpy(vm->mac, mac, 6);
 	}
 	vm->ip = ip;
+	vm->on_reboot = on_reboot;
+	vm->on_poweroff = on_poweroff;
+	vm->on_crash = on_crash;
 	kprintf("vm %s: created (%llu MiB, %s)%s\n", argv[2], mem, image, paused ? ", paused" : "");
 	return 0;
 }
@@ -112,6 +131,10 @@ static int do_list(void)
 			vm->migrating ? "  (migrating)" : "");
 		if (vm->state == VM_STOPPED)
 			kprintf("  stopped: %s\n", vm->stop_reason);
+		if (vm->on_reboot != VM_ACT_RESTART || vm->on_poweroff != VM_ACT_DESTROY ||
+		    vm->on_crash != VM_ACT_STOP)
+			kprintf("  on_reboot=%s on_poweroff=%s on_crash=%s\n", vm_action_name(vm->on_reboot),
+				vm_action_name(vm->on_poweroff), vm_action_name(vm->on_crash));
 	}
 	kprintf("backend: %s\n", vm_backend());
 	return 0;
@@ -288,6 +311,8 @@ static const struct cmd vm_cmd = {
 	.name = "vm",
 	.summary = "create, list, pause, resume, destroy guests; attach to their console",
 	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
+		 "          [on_reboot=restart|destroy|stop] [on_poweroff=destroy|stop]\n"
+		 "          [on_crash=stop|destroy|restart]\n"
 		 "vm list | vm images\n"
 		 "vm pause NAME | vm resume NAME | vm destroy NAME\n"
 		 "vm console NAME        (Ctrl-] returns to the prompt)\n"
