@@ -13,6 +13,10 @@ $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c 
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 
+# The guests' CMOS clock and the power ports.
+UNIT_TESTS += $(KUNIT)/test_rtc
+$(KUNIT)/test_rtc: tests/unit/kernel/test_rtc.c kernel/vdev/rtc.c kernel/vdev/rtc.h
+
 $(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c kernel/log_limit.h
 
 # The VM dirty log (guest and device writes) that `vm dirty` and migration share.
