@@ -153,6 +153,11 @@ static void portfuzz(void)
 		uint64_t r = rand64();
 		uint16_t port = (uint16_t)r;
 		uint32_t val = (uint32_t)(r >> 32);
+		/* The power and panic ports end the guest by design (modes
+		 * reset, poweroff, panic test them): fuzzing them would only
+		 * cut the fuzzing short. */
+		if (port == 0xCF9 || (port & ~3) == 0x504 || (port & ~3) == 0x600 || (port & ~3) == 0x64)
+			continue;
 		switch ((r >> 16) % 6) {
 		case 0:
 			outb(port, (uint8_t)val);
@@ -178,6 +183,68 @@ static void portfuzz(void)
 	/* put the UART back the way boot left it, so the report is legible */
 	uart_init();
 	uart_printf("\nhostile: portfuzz %lu port accesses\n", ops);
+	finish();
+}
+
+/* ---- clock and power (issue 10) --------------------------------------------- */
+
+#define CMOS_INDEX 0x70
+#define CMOS_DATA 0x71
+#define CMOS_MARK 0x40 /* an NVRAM byte: survives a reboot, as on a PC */
+#define CMOS_MARK_VALUE 0xA5
+
+static uint8_t cmos(uint8_t reg)
+{
+	outb(CMOS_INDEX, reg);
+	return inb(CMOS_DATA);
+}
+
+static unsigned from_bcd(uint8_t v, bool binary)
+{
+	return binary ? v : (v >> 4) * 10 + (v & 0xF);
+}
+
+/* The date as Linux's rtc_cmos reads it: wait out UIP, read, decode per
+ * register B. */
+static void rtcdate(void)
+{
+	while (cmos(0x0A) & 0x80)
+		cpu_relax();
+	uint8_t sec = cmos(0), min = cmos(2), hour = cmos(4), mday = cmos(7), mon = cmos(8),
+		year = cmos(9), cent = cmos(0x32), b = cmos(0x0B);
+	bool bin = b & 0x04;
+	unsigned h = from_bcd(hour & 0x7F, bin);
+	if (!(b & 0x02))
+		h = h % 12 + (hour & 0x80 ? 12 : 0);
+	uart_printf("hostile: rtc %02u%02u-%02u-%02u %02u:%02u:%02u UTC regb=0x%02x regd=0x%02x\n",
+		    from_bcd(cent, bin), from_bcd(year, bin), from_bcd(mon, bin), from_bcd(mday, bin), h,
+		    from_bcd(min, bin), from_bcd(sec, bin), b, cmos(0x0D));
+	finish();
+}
+
+/* One write to a power port. For a reset, once: an NVRAM mark set before
+ * it tells the second boot, which says so and ends (mode resetloop resets
+ * on every boot). */
+static void power_write(uint16_t port, uint8_t val, bool once)
+{
+	if (once && cmos(CMOS_MARK) == CMOS_MARK_VALUE) {
+		uart_printf("hostile: booted again after the reset\n");
+		outb(CMOS_INDEX, CMOS_MARK);
+		outb(CMOS_DATA, 0);
+		finish();
+	}
+	if (once) {
+		outb(CMOS_INDEX, CMOS_MARK);
+		outb(CMOS_DATA, CMOS_MARK_VALUE);
+	}
+	if (port == 0x64)
+		while (inb(0x64) & 0x02) /* input buffer full: wait, as Linux's kb_wait() */
+			cpu_relax();
+	if (port == 0x505)
+		uart_printf("hostile: pvpanic events 0x%x\n", inb(0x505));
+	uart_printf("hostile: writing 0x%x to port 0x%x\n", val, port);
+	outb(port, val);
+	uart_printf("hostile: still running after the write\n");
 	finish();
 }
 
@@ -351,6 +418,19 @@ void guest_main(const struct boot_info *boot)
 		macspoof();
 	else if (strv_is(opt.mode, "macflood"))
 		macflood();
-	uart_printf("hostile: modes: pciwrap portfuzz macspoof macflood msrflood escapes\n");
+	else if (strv_is(opt.mode, "rtc"))
+		rtcdate();
+	else if (strv_is(opt.mode, "reset"))
+		power_write(0xCF9, 0x06, true);
+	else if (strv_is(opt.mode, "resetloop"))
+		power_write(0xCF9, 0x06, false);
+	else if (strv_is(opt.mode, "kbdreset"))
+		power_write(0x64, 0xFE, true);
+	else if (strv_is(opt.mode, "poweroff"))
+		power_write(0x600, 0x34, false);
+	else if (strv_is(opt.mode, "panic"))
+		power_write(0x505, 0x01, false);
+	uart_printf("hostile: modes: pciwrap portfuzz macspoof macflood msrflood escapes rtc reset "
+		    "resetloop kbdreset poweroff panic\n");
 	finish();
 }
