@@ -16,6 +16,8 @@ $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev
 # The guests' CMOS clock and the power ports.
 UNIT_TESTS += $(KUNIT)/test_rtc
 $(KUNIT)/test_rtc: tests/unit/kernel/test_rtc.c kernel/vdev/rtc.c kernel/vdev/rtc.h
+UNIT_TESTS += $(KUNIT)/test_power
+$(KUNIT)/test_power: tests/unit/kernel/test_power.c kernel/vdev/power.c kernel/vdev/power.h
 
 $(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c kernel/log_limit.h
 
