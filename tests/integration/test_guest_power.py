@@ -31,6 +31,13 @@ def destroy(host, name):
 def test_clock_reboot_poweroff_panic_svm(tern):
     host = tern.boot("qemu")
     free0 = host.mem_free_kib()
+    out = host.cmd("vm create x image=hostile mem=8 on_poweroff=restart")
+    assert "error: vm create: on_poweroff=restart: destroy or stop" in out, out
+    out = host.cmd("vm create x image=hostile mem=8 on_reboot=maybe")
+    assert "error: vm create: on_reboot=maybe: restart, destroy or stop" in out, out
+    out = host.cmd("vm create x image=hostile mem=8 on_crash=")
+    assert "error: vm create: on_crash=: stop, destroy or restart" in out, out
+    assert "x" not in host.vm_list()
     create(host, "good", "rate=2000 verify=1", image="memcheck")
     host.memcheck_verified("good", 0, 240)
 
@@ -66,6 +73,7 @@ def test_clock_reboot_poweroff_panic_svm(tern):
     host.wait_output(r"^error: vm: rs stopped: guest rebooted \(on_reboot=stop\)", 120, since=t)
     row = host.vm_list()["rs"]
     assert row["state"] == "stopped" and "on_reboot=stop" in row["stopped"], row
+    assert "on_reboot=stop on_poweroff=destroy on_crash=stop" in host.cmd("vm list")
     destroy(host, "rs")
 
     # ACPI S5: destroyed (the default), its memory back.
