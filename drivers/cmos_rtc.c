@@ -32,7 +32,8 @@ static void read_raw(struct raw *r)
 	/* UIP is set 244 us before an update: past it, the registers hold
 	 * still long enough to read them all. Bounded: a missing RTC reads
 	 * 0xFF forever. */
-	for (uint64_t t0 = time_us(); (cmos_read(RTC_REG_A) & RTC_A_UIP) && time_us() - t0 < 1100000;)
+	for (uint64_t t0 = time_us();
+	     (cmos_read(RTC_REG_A) & RTC_A_UIP) && time_us() - t0 < 1100000;)
 		cpu_relax();
 	r->sec = cmos_read(RTC_SEC);
 	r->min = cmos_read(RTC_MIN);
@@ -71,14 +72,16 @@ static void read_host_rtc(void)
 	boot_ns = time_ns();
 	if (t.mon < 1 || t.mon > 12 || t.mday < 1 || t.mday > 31 || t.hour > 23 || t.min > 59 ||
 	    t.sec > 59) {
-		log_warn("clock", "the host RTC reads nonsense (%02x-%02x-%02x %02x:%02x:%02x): "
-			 "guests' clocks start at 1970-01-01", a.year, a.mon, a.mday, a.hour, a.min, a.sec);
+		log_warn("clock",
+			 "the host RTC reads nonsense (%02x-%02x-%02x %02x:%02x:%02x): "
+			 "guests' clocks start at 1970-01-01",
+			 a.year, a.mon, a.mday, a.hour, a.min, a.sec);
 		epoch_ns = 0;
 		return;
 	}
 	epoch_ns = (uint64_t)rtc_to_epoch(&t) * 1000000000ull;
-	log_info("clock", "host RTC: %04ld-%02d-%02d %02d:%02d:%02d UTC", (long)t.year, t.mon, t.mday,
-		 t.hour, t.min, t.sec);
+	log_info("clock", "host RTC: %04ld-%02d-%02d %02d:%02d:%02d UTC", (long)t.year, t.mon,
+		 t.mday, t.hour, t.min, t.sec);
 }
 
 uint64_t wallclock_ns(void)

@@ -20,11 +20,11 @@
 #define VPOWER_SLP_STS 0x601
 #define VPOWER_PVPANIC 0x505
 
-#define VPOWER_RESET_CPU 0x04   /* 0xCF9 bit 2 */
-#define VPOWER_KBD_PULSE 0xFE   /* i8042: pulse output line 0 (CPU reset) */
-#define VPOWER_SLP_EN 0x20      /* ACPI PM1_CNT bit 13, byte-wide here: bit 5 */
+#define VPOWER_RESET_CPU 0x04 /* 0xCF9 bit 2 */
+#define VPOWER_KBD_PULSE 0xFE /* i8042: pulse output line 0 (CPU reset) */
+#define VPOWER_SLP_EN 0x20    /* ACPI PM1_CNT bit 13, byte-wide here: bit 5 */
 #define VPOWER_SLP_TYP(v) (((v) >> 2) & 7)
-#define VPOWER_S5 5             /* the DSDT's \_S5 package {5, 5} */
+#define VPOWER_S5 5 /* the DSDT's \_S5 package {5, 5} */
 #define PVPANIC_PANICKED 0x01
 #define PVPANIC_CRASH_LOADED 0x02
 
@@ -37,7 +37,7 @@ enum vpower_request {
 
 struct vdev_power {
 	enum vpower_request request; /* set by a write; the VM takes and clears it */
-	const char *how;             /* which port asked, for the console line */
+	const char *how;	     /* which port asked, for the console line */
 };
 
 void vpower_init(struct vdev_power *p);

@@ -28,9 +28,9 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = floor_div(y, 400);
-	int64_t yoe = y - era * 400;                          /* 0-399 */
+	int64_t yoe = y - era * 400;				      /* 0-399 */
 	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* 0-365 */
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  /* 0-146096 */
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;	      /* 0-146096 */
 	return era * 146097 + doe - 719468;
 }
 
@@ -64,7 +64,7 @@ void rtc_from_epoch(int64_t s, struct rtc_time *t)
 void vrtc_init(struct vdev_rtc *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->ram[RTC_REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate: the power-on value */
+	r->ram[RTC_REG_A] = 0x26;      /* 32.768 kHz time base, 1024 Hz rate: the power-on value */
 	r->ram[RTC_REG_B] = RTC_B_24H; /* BCD, 24-hour, as PC firmware leaves it */
 }
 
@@ -116,8 +116,14 @@ static uint8_t read_reg(const struct vdev_rtc *r, uint8_t idx, uint64_t now_ns)
 	struct rtc_time t = {0};
 
 	switch (idx) {
-	case RTC_SEC: case RTC_MIN: case RTC_HOUR: case RTC_WDAY:
-	case RTC_MDAY: case RTC_MON: case RTC_YEAR: case RTC_CENTURY:
+	case RTC_SEC:
+	case RTC_MIN:
+	case RTC_HOUR:
+	case RTC_WDAY:
+	case RTC_MDAY:
+	case RTC_MON:
+	case RTC_YEAR:
+	case RTC_CENTURY:
 		guest_time(r, now_ns, &t);
 		break;
 	}
@@ -139,7 +145,8 @@ static uint8_t read_reg(const struct vdev_rtc *r, uint8_t idx, uint64_t now_ns)
 	case RTC_CENTURY:
 		return encode(r, (int)floor_mod(floor_div(t.year, 100), 100));
 	case RTC_REG_A: {
-		bool uip = !(r->ram[RTC_REG_B] & RTC_B_SET) && now_ns % NS_PER_S >= NS_PER_S - UIP_NS;
+		bool uip =
+			!(r->ram[RTC_REG_B] & RTC_B_SET) && now_ns % NS_PER_S >= NS_PER_S - UIP_NS;
 		return (r->ram[RTC_REG_A] & 0x7F) | (uip ? RTC_A_UIP : 0);
 	}
 	case RTC_REG_C:

@@ -27,10 +27,10 @@
 #define RTC_CENTURY 0x32 /* the FADT's CENTURY field names it (ACPI 6.x 5.2.9) */
 
 #define RTC_A_UIP 0x80
-#define RTC_B_SET 0x80  /* updates stopped while the clock is being set */
-#define RTC_B_DM 0x04   /* 1: binary, 0: BCD */
-#define RTC_B_24H 0x02  /* 1: 24-hour, 0: 12-hour with bit 7 = PM */
-#define RTC_D_VRT 0x80  /* valid RAM and time */
+#define RTC_B_SET 0x80 /* updates stopped while the clock is being set */
+#define RTC_B_DM 0x04  /* 1: binary, 0: BCD */
+#define RTC_B_24H 0x02 /* 1: 24-hour, 0: 12-hour with bit 7 = PM */
+#define RTC_D_VRT 0x80 /* valid RAM and time */
 
 /* A broken-down UTC time, as the registers hold it (binary values). */
 struct rtc_time {
@@ -38,13 +38,13 @@ struct rtc_time {
 	int mon;      /* 1-12 */
 	int mday;     /* 1-31 */
 	int hour, min, sec;
-	int wday;     /* 0 = Sunday */
+	int wday; /* 0 = Sunday */
 };
 
 struct vdev_rtc {
-	uint8_t index;      /* what port 0x70 selected (bit 7, NMI mask, dropped) */
-	uint8_t ram[128];   /* registers A, B and the NVRAM; time bytes unused */
-	int64_t offset_s;   /* guest time minus Tern's UTC, in seconds */
+	uint8_t index;	     /* what port 0x70 selected (bit 7, NMI mask, dropped) */
+	uint8_t ram[128];    /* registers A, B and the NVRAM; time bytes unused */
+	int64_t offset_s;    /* guest time minus Tern's UTC, in seconds */
 	struct rtc_time set; /* the time being written while B.SET is on */
 };
 

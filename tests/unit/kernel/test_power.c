@@ -23,7 +23,7 @@ static void test_requests(void **state)
 	(void)state;
 	assert_int_equal(after(0xCF9, 0x06), VPOWER_REBOOT); /* the FADT's RESET_VALUE */
 	assert_int_equal(after(0xCF9, 0x04), VPOWER_REBOOT);
-	assert_int_equal(after(0xCF9, 0x02), VPOWER_NONE);   /* "hard reset" alone is a mode bit */
+	assert_int_equal(after(0xCF9, 0x02), VPOWER_NONE); /* "hard reset" alone is a mode bit */
 	assert_int_equal(after(0x64, 0xFE), VPOWER_REBOOT);
 	assert_int_equal(after(0x64, 0xFF), VPOWER_NONE);
 	assert_int_equal(after(0x64, 0xAD), VPOWER_NONE);
@@ -33,7 +33,7 @@ static void test_requests(void **state)
 	assert_int_equal(after(0x600, 0x2C), VPOWER_NONE);     /* S3: ignored */
 	assert_int_equal(after(0x601, 0xFF), VPOWER_NONE);
 	assert_int_equal(after(0x505, 0x01), VPOWER_PANIC);
-	assert_int_equal(after(0x505, 0x02), VPOWER_NONE);     /* crash loaded: not a panic */
+	assert_int_equal(after(0x505, 0x02), VPOWER_NONE); /* crash loaded: not a panic */
 	/* The first request of an exit is kept. */
 	vpower_init(&p);
 	vpower_out(&p, 0x505, 1);

@@ -193,7 +193,8 @@ static void test_hostile_bytes(void **state)
 			for (unsigned v = 0; v < 256; v += 3) {
 				if (reg == RTC_REG_B)
 					continue;
-				wr(RTC_REG_B, (uint8_t)(b & 1 ? RTC_B_DM : 0) | (b & 2 ? RTC_B_SET : 0), NOW);
+				wr(RTC_REG_B,
+				   (uint8_t)(b & 1 ? RTC_B_DM : 0) | (b & 2 ? RTC_B_SET : 0), NOW);
 				wr((uint8_t)reg, (uint8_t)v, NOW);
 				wr(RTC_CENTURY, 0xFF, NOW);
 				wr(RTC_REG_B, RTC_B_24H, NOW);
