@@ -19,6 +19,10 @@ $(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c k
 UNIT_TESTS += $(KUNIT)/test_vm_dirty
 $(KUNIT)/test_vm_dirty: tests/unit/kernel/test_vm_dirty.c kernel/vm_dirty.c kernel/vm_dirty.h kernel/vm.h
 
+# The guest local APIC (x2APIC/xAPIC, TSC-deadline timer, MSI, migration).
+UNIT_TESTS += $(KUNIT)/test_vlapic
+$(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic.h
+
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
