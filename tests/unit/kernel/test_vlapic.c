@@ -594,6 +594,100 @@ static void test_restore_refuses_hostile_blobs(void **state)
 	assert_int_equal(vlapic_restore(&l, buf, 0, &why), -EINVAL);
 }
 
+/* --- Linux 6.1's boot sequence in x2APIC mode (arch/x86/kernel/apic/apic.c:
+ * setup_local_APIC, lapic_setup_esr, the TSC-deadline clockevent), as Tern
+ * starts a Linux guest: APIC_BASE = base | EN | EXTD | BSP (decisions.md).
+ * Every access must succeed (a #GP here would kill the guest's boot). --- */
+
+#define LOCAL_TIMER_VECTOR 0xEC
+#define IRQ_WORK_VECTOR 0xF6
+#define ERROR_APIC_VECTOR 0xFE
+#define SPURIOUS_APIC_VECTOR 0xFF
+
+/* the CPU: takes what the APIC delivers, runs the handler, which EOIs */
+static int cpu_take(uint64_t now)
+{
+	int v = vlapic_pending(&l);
+	if (v < 0)
+		return -1;
+	vlapic_accept(&l, v);
+	assert_int_equal(rd(X2(0xA0)), (uint32_t)v & 0xF0); /* PPR: in service */
+	assert_true(vlapic_msr_write(&l, X2(0xB0), now, 0));
+	return v;
+}
+
+static void test_linux_boot_sequence_x2apic_tsc_deadline(void **state)
+{
+	(void)state;
+	uint64_t t = 1000000;
+	/* Tern's start state for a Linux guest */
+	wr(BASE_MSR, VLAPIC_XAPIC_BASE | EN | EXTD);
+	/* check_x2apic, then the IDs and version */
+	assert_int_equal(rd(BASE_MSR) & (EN | EXTD), EN | EXTD);
+	assert_int_equal(rd(X2(0x20)), 0);
+	uint64_t ver = rd(X2(0x30));
+	assert_int_equal(ver & 0xFF, 0x14);
+	assert_int_equal((ver >> 16) & 0xFF, 5); /* maxlvt: CMCI not advertised */
+	/* init_x2apic_ldr reads the LDR */
+	assert_int_equal(rd(X2(0xD0)), 1);
+	/* TPR: accept all but vectors 0-31 */
+	wr(X2(0x80), (rd(X2(0x80)) & ~0xFFull) | 0x10);
+	/* apic_pending_intr_clear: ISR, TMR, IRR words read, nothing set */
+	for (uint32_t i = 0; i < 8; i++) {
+		assert_int_equal(rd(X2(0x100) + i), 0);
+		assert_int_equal(rd(X2(0x180) + i), 0);
+		assert_int_equal(rd(X2(0x200) + i), 0);
+	}
+	/* SVR: enable, focus disabled, spurious 0xFF */
+	uint64_t svr = rd(X2(0xF0));
+	wr(X2(0xF0), (svr & ~0xFFull) | 0x100 | 0x200 | SPURIOUS_APIC_VECTOR);
+	/* perf counter LVT as NMI, LINT0 ExtINT, LINT1 NMI */
+	wr(X2(0x340), 0x400);
+	(void)rd(X2(0x350));
+	wr(X2(0x350), 0x700);
+	wr(X2(0x360), 0x400);
+	/* lapic_setup_esr */
+	wr(X2(0x280), 0);
+	assert_int_equal(rd(X2(0x280)), 0);
+	wr(X2(0x370), ERROR_APIC_VECTOR);
+	wr(X2(0x280), 0);
+	assert_int_equal(rd(X2(0x280)), 0);
+	/* the clockevent: LVTT in TSC-deadline mode, then one deadline per tick */
+	wr(X2(0x320), (2u << 17) | LOCAL_TIMER_VECTOR);
+	const uint64_t tick = HZ / 250; /* CONFIG_HZ=250 */
+	for (int i = 0; i < 5; i++) {
+		wr_at(DEADLINE_MSR, t + tick, t);
+		assert_int_equal(vlapic_timer_poll(&l, t), t + tick);
+		assert_int_equal(cpu_take(t), -1);
+		t += tick;
+		assert_int_equal(vlapic_timer_poll(&l, t), UINT64_MAX);
+		assert_int_equal(cpu_take(t), LOCAL_TIMER_VECTOR);
+		assert_int_equal(rd(X2(0xA0)), 0x10); /* back to the TPR */
+	}
+	assert_int_equal(l.timer_fired, 5);
+	/* irq_work raises a self-IPI from inside the timer handler: it nests
+	 * above the timer (class 0xF > 0xE) and ends first */
+	wr_at(DEADLINE_MSR, t, t);
+	int v = vlapic_pending(&l);
+	assert_int_equal(v, LOCAL_TIMER_VECTOR);
+	vlapic_accept(&l, v);
+	wr(X2(0x3F0), IRQ_WORK_VECTOR);
+	assert_int_equal(cpu_take(t), IRQ_WORK_VECTOR);
+	assert_int_equal(rd(X2(0xA0)), 0xE0);
+	wr(X2(0xB0), 0);
+	assert_int_equal(rd(X2(0xA0)), 0x10);
+	/* lapic_timer_shutdown: mask, TMICT 0 (ignored in this mode) */
+	wr(X2(0x320), rd(X2(0x320)) | 0x10000 | LOCAL_TIMER_VECTOR);
+	wr(X2(0x380), 0);
+	wr_at(DEADLINE_MSR, t + tick, t);
+	assert_int_equal(vlapic_timer_poll(&l, t + tick), UINT64_MAX);
+	assert_int_equal(vlapic_pending(&l), -1);
+	/* no error along the way */
+	wr(X2(0x280), 0);
+	assert_int_equal(rd(X2(0x280)), 0);
+	assert_int_equal(l.icr_dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +717,7 @@ int main(void)
 		T(test_msi_xapic_flat_logical),
 		T(test_save_restore_round_trip),
 		T(test_restore_refuses_hostile_blobs),
+		T(test_linux_boot_sequence_x2apic_tsc_deadline),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
