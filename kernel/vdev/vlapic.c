@@ -793,6 +793,10 @@ static const char *check(const struct vlapic *n, const struct vlapic *l)
 		return "reserved bits in a LINT LVT";
 	if (n->lvt_error & ~LVT_ERROR_BITS)
 		return "reserved bits in the error LVT";
+	if (!(n->svr & SVR_ENABLE) &&
+	    !(n->lvt_timer & n->lvt_thermal & n->lvt_perf & n->lvt_lint0 & n->lvt_lint1 &
+	      n->lvt_error & n->lvt_cmci & LVT_MASKED))
+		return "an unmasked LVT while software-disabled";
 	if (n->timer_dcr & ~0xBu)
 		return "reserved bits in the divide configuration";
 	if (n->timer_armed && !n->timer_icr)

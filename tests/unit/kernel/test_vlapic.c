@@ -579,6 +579,7 @@ static void test_restore_refuses_hostile_blobs(void **state)
 	corrupt_and_refuse(O_LVT + 4 + 3, 0x01, "reserved bits in an LVT");
 	corrupt_and_refuse(O_LVT + 12 + 1, 0x40, "reserved bits in a LINT LVT");
 	corrupt_and_refuse(O_LVT + 20 + 1, 0x01, "reserved bits in the error LVT");
+	corrupt_and_refuse(O_SVR + 1, 0x00, "an unmasked LVT while software-disabled");
 	corrupt_and_refuse(O_DCR, 0x04, "reserved bits in the divide configuration");
 	corrupt_and_refuse(O_ARMED, 2, "bad timer flags");
 	corrupt_and_refuse(O_ARMED + 1, 1, "bad timer flags");
