@@ -689,6 +689,31 @@ static void test_linux_boot_sequence_x2apic_tsc_deadline(void **state)
 	assert_int_equal(l.icr_dropped, 0);
 }
 
+static void test_xapic_ldr_dfr_cluster_and_shorthands(void **state)
+{
+	(void)state;
+	vlapic_mmio_write(&l, 0xF0, 0x1FF, 0);
+	/* LDR keeps bits 31:24, DFR only 31:28 */
+	vlapic_mmio_write(&l, 0xD0, 0x12345678, 0);
+	assert_int_equal(vlapic_mmio_read(&l, 0xD0, 0), 0x12000000);
+	vlapic_mmio_write(&l, 0xE0, 0x0, 0);
+	assert_int_equal(vlapic_mmio_read(&l, 0xE0, 0), 0x0FFFFFFF);
+	/* cluster model: cluster 1, member bit 1 */
+	assert_false(vlapic_msi(&l, 0xFEE22004, 0x41)); /* cluster 2 */
+	assert_false(vlapic_msi(&l, 0xFEE14004, 0x41)); /* member 4 */
+	assert_true(vlapic_msi(&l, 0xFEE13004, 0x41));
+	/* a non-zero ESR write is fine in xAPIC mode */
+	vlapic_mmio_write(&l, 0x280, 0xFF, 0);
+	assert_int_equal(vlapic_mmio_read(&l, 0x280, 0), 0);
+	/* shorthands: all-including-self delivers, all-excluding-self does not */
+	vlapic_mmio_write(&l, 0x300, (3u << 18) | 0x90, 0);
+	assert_int_equal(vlapic_pending(&l), 0x41);
+	vlapic_mmio_write(&l, 0x300, (2u << 18) | 0x91, 0);
+	assert_int_equal(vlapic_pending(&l), 0x91);
+	/* APIC_BASE above bit 51 is reserved */
+	assert_false(vlapic_msr_write(&l, BASE_MSR, 0, (1ull << 52) | VLAPIC_XAPIC_BASE | EN));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +728,7 @@ int main(void)
 		T(test_xapic_icr_self_uses_high_dword_destination),
 		T(test_x2apic_gp_rules),
 		T(test_xapic_off_register_reads_zero),
+		T(test_xapic_ldr_dfr_cluster_and_shorthands),
 		T(test_apic_base_transitions),
 		T(test_tsc_deadline_fires_at_deadline_and_clears),
 		T(test_tsc_deadline_in_past_fires_at_once),
