@@ -107,7 +107,7 @@ def tcpseq_pair(*client_args, server_args=()):
     port = free_port()
     srv = subprocess.Popen([TCPSEQ, "-l", str(port), "-1", *server_args],
                            stdout=subprocess.PIPE, text=True)
-    assert srv.stdout.readline().startswith(f"tcpseq: listen t="), "server did not listen"
+    assert srv.stdout.readline().startswith("tcpseq: listen t="), "server did not listen"
     cli = subprocess.run([TCPSEQ, "-c", f"127.0.0.1:{port}", *client_args],
                          capture_output=True, text=True, timeout=60)
     out, _ = srv.communicate(timeout=60)
@@ -160,3 +160,38 @@ def test_tern_lists_the_linux_images(qemu_host):
     assert sizes.get("linux") == os.path.getsize(os.path.join(LINUX, "linux")), out
     assert sizes.get("linux-initrd") == os.path.getsize(os.path.join(LINUX, "linux-initrd")), out
     assert sizes["linux"] > 4 << 20 and sizes["linux-initrd"] > 512 << 10
+
+
+def test_fetch_resolves_the_kernel_from_the_meta_package_and_caches(tmp_path):
+    """tools/linux-fetch.sh with a stand-in apt-get that serves the .debs the
+    build fetched: the kernel package is the one the meta package depends on,
+    and a second run downloads nothing."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    log = tmp_path / "apt.log"
+    (fake / "apt-get").write_text(f"""#!/bin/sh
+echo "$*" >> {log}
+[ "$1" = download ] || exit 0
+shift
+for a; do
+    case $a in -*) continue ;; esac
+    cp {LINUX}/deb/"$a"_*.deb . || exit 100
+done
+""")
+    (fake / "apt-get").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    out = tmp_path / "linux"
+    script = os.path.join(ROOT, "tools", "linux-fetch.sh")
+    r = subprocess.run([script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    release = (out / "root" / "kernel-release").read_text().strip()
+    assert release == open(os.path.join(LINUX, "root", "kernel-release")).read().strip()
+    assert (out / "root" / "boot" / f"vmlinuz-{release}").is_file()
+    assert (out / "root" / "bin" / "busybox").is_file()
+    calls = log.read_text().splitlines()
+    assert calls == ["download -q linux-image-cloud-amd64",
+                     f"download -q linux-image-{release}", "download -q busybox-static"], calls
+    log.unlink()
+    r = subprocess.run([script, str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not log.exists(), "a cached package was downloaded again"
