@@ -17,3 +17,11 @@ $(AUNIT)/test_guest_walk: tests/unit/arch/test_guest_walk.c arch/x86/guest_walk.
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# The guest-MMIO instruction decoder against a table of encodings.
+UNIT_TESTS += $(AUNIT)/test_mmio_decode
+$(AUNIT)/test_mmio_decode: tests/unit/arch/test_mmio_decode.c arch/x86/mmio_decode.c \
+	arch/x86/mmio_decode.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
