@@ -63,6 +63,13 @@ static const struct row rows[] = {
 	{"mov 0x0(%r13),%eax", M64, B(0x41, 0x8B, 0x45, 0x00), 0, 4, 4, L, 0, 0, 4, 0, 0},
 	{"mov (%r12),%eax", M64, B(0x41, 0x8B, 0x04, 0x24), 0, 4, 4, L, 0, 0, 4, 0, 0},
 	{"mov %ax,(%rax)", M64, B(0x66, 0x89, 0x00), 0, 3, 2, S, 0, 0, 2, 0, 0},
+	/* Linux's native_apic_mem_write/read on the fixmap: SIB, no base, disp32 */
+	{"mov %eax,0xffffffffff5fc0b0", M64, B(0x89, 0x04, 0x25, 0xB0, 0xC0, 0x5F, 0xFF), 0, 7, 4,
+	 S, 0, 0, 4, 0, 0},
+	{"mov 0xffffffffff5fc030,%eax", M64, B(0x8B, 0x04, 0x25, 0x30, 0xC0, 0x5F, 0xFF), 0, 7, 4,
+	 L, 0, 0, 4, 0, 0},
+	{"xchg %eax,0xffffffffff5fc0b0 (X86_BUG_11AP)", M64,
+	 B(0x87, 0x04, 0x25, 0xB0, 0xC0, 0x5F, 0xFF), 0, 7, 4, X, 0, 0, 4, 0, 0},
 	/* REX.W wins over 66 */
 	{"data16 mov %rax,(%rax)", M64, B(0x66, 0x48, 0x89, 0x00), 0, 4, 8, S, 0, 0, 8, 0, 0},
 	/* a REX before a legacy prefix is ignored: %ecx, not %r9 and not 64-bit */
