@@ -13,19 +13,26 @@ static int gpa_read(void *vm, uint64_t gpa, void *buf, uint64_t len)
 	return vm_gpa_read(vm, gpa, buf, len);
 }
 
-/* Up to 15 bytes at CS:RIP, one at a time: the fetch stops at the first
- * byte that does not translate (the decoder then says whether the
- * instruction needed it). Outside 64-bit code the linear address wraps at
- * 4 GiB; in 64-bit code CS's base is 0 (SDM Vol. 3A 3.4.4). */
+/* Up to 15 bytes at CS:RIP, one guest page walk per page touched (at
+ * most two): the fetch stops at the first page that does not translate or
+ * is not RAM, and the decoder then says whether the instruction needed
+ * it. Outside 64-bit code the linear address wraps at 4 GiB; in 64-bit
+ * code CS's base is 0 (SDM Vol. 3A 3.4.4). */
 static size_t fetch(struct vm *vm, const struct mmio_vcpu *c, uint8_t *b)
 {
-	size_t n;
+	size_t n = 0;
 
-	for (n = 0; n < MMIO_INSN_MAX; n++) {
+	while (n < MMIO_INSN_MAX) {
 		uint64_t la = c->mode == MMIO_MODE64 ? c->rip + n
 						     : (c->cs_base + c->rip + n) & 0xFFFFFFFFull;
-		if (guest_read_linear(&c->paging, la, &b[n], 1, gpa_read, vm))
+		uint64_t gpa, chunk = 0x1000 - (la & 0xFFF);
+		if (chunk > MMIO_INSN_MAX - n)
+			chunk = MMIO_INSN_MAX - n;
+		/* A page is all RAM or none (RAM comes in 2 MiB chunks). */
+		if (guest_walk(&c->paging, la, gpa_read, vm, &gpa) ||
+		    vm_gpa_read(vm, gpa, &b[n], chunk))
 			break;
+		n += chunk;
 	}
 	return n;
 }

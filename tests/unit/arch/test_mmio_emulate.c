@@ -197,6 +197,45 @@ static void test_fetch_off_the_end_of_ram_is_efault(void **st)
 	assert_int_equal(next, RAM);
 }
 
+static void put64(uint64_t at, uint64_t v)
+{
+	memcpy(ram + at, &v, 8);
+}
+
+/* An instruction across two 4 KiB pages that are far apart in
+ * guest-physical memory: each page is walked on its own. */
+static void test_fetch_walks_each_page_of_the_instruction(void **st)
+{
+	(void)st;
+	/* 4-level paging: PML4 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000;
+	 * la 0x400000 -> 0x5000, la 0x401000 -> 0x9000 */
+	put64(0x1000, 0x2000 | 3);
+	put64(0x2000, 0x3000 | 3);
+	put64(0x3000 + 2 * 8, 0x4000 | 3);
+	put64(0x4000, 0x5000 | 3);
+	put64(0x4000 + 8, 0x9000 | 3);
+	/* mov 0x30(%rip),%eax: 8b 05 | 30 00 00 00 */
+	put(0x5FFE, (const uint8_t[]){0x8B, 0x05}, 2);
+	put(0x9000, (const uint8_t[]){0x30, 0, 0, 0}, 4);
+	put(0x6000, (const uint8_t[]){0xF0, 0xF0, 0xF0, 0xF0}, 4); /* not the next page */
+	struct mmio_vcpu c = {
+		.paging = {.cr0 = 0x80000001, .cr3 = 0x1000, .cr4 = 0x20, .efer = 0x500},
+		.rip = 0x400FFE,
+		.mode = MMIO_MODE64,
+		.gpr = gpr};
+	uint64_t next;
+	dev.reg = 0x77;
+
+	assert_int_equal(mmio_emulate(&the_vm, &c, DEV + 0x30, &next), 0);
+	assert_int_equal(next, 0x401004);
+	assert_int_equal(gpr[0], 0x77);
+	/* the second page not present: the fetch fails, nothing is done */
+	put64(0x4000 + 8, 0);
+	dev.calls = 0;
+	assert_int_equal(mmio_emulate(&the_vm, &c, DEV + 0x30, &next), -EFAULT);
+	assert_int_equal(dev.calls, 0);
+}
+
 static void test_16bit_ip_wraps(void **st)
 {
 	(void)st;
@@ -221,6 +260,7 @@ int main(void)
 		cmocka_unit_test_setup(test_page_crossing_access_is_refused, setup),
 		cmocka_unit_test_setup(test_unclaimed_gpa_changes_nothing, setup),
 		cmocka_unit_test_setup(test_fetch_off_the_end_of_ram_is_efault, setup),
+		cmocka_unit_test_setup(test_fetch_walks_each_page_of_the_instruction, setup),
 		cmocka_unit_test_setup(test_16bit_ip_wraps, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
