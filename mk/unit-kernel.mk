@@ -27,3 +27,8 @@ $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# Where guest MMIO goes (xAPIC page, PCI BARs), against recording fakes.
+UNIT_TESTS += $(KUNIT)/test_vm_mmio
+$(KUNIT)/test_vm_mmio: tests/unit/kernel/test_vm_mmio.c kernel/vm_mmio.c kernel/vm_mmio.h kernel/vm.h \
+	kernel/vdev/vlapic.h kernel/vm_irq.h
