@@ -999,6 +999,10 @@ static void put_at(uint8_t *b, size_t off, uint64_t v, unsigned size)
 #define QF_ENABLE 26
 #define QF_LAST 28
 #define QF_USED_IDX 30
+#define QF_VECTOR 32
+#define BLOB_MSIX_CONFIG 28
+#define BLOB_MSIX (32 + 34 * VIRTIO_PCI_QUEUES_MAX) /* u16 control, u16 count, u32 pending */
+#define BLOB_ENTRY(v, f) (BLOB_MSIX + 8 + 16 * (v) + (f))
 
 static void test_hostile_device_blobs_are_refused_and_change_nothing(void **state)
 {
@@ -1029,6 +1033,14 @@ static void test_hostile_device_blobs_are_refused_and_change_nothing(void **stat
 		{"enabled queue on a reset device", 4, 0, 1},
 		{"frames pending beyond the queue", VIRTIO_PCI_STATE_LEN + 4, VNET_PENDING + 1, 4},
 		{"unknown version", VIRTIO_PCI_STATE_LEN, 9, 4},
+		{"configuration vector past the table", BLOB_MSIX_CONFIG, 3, 2},
+		{"queue vector past the table", Q(1, QF_VECTOR), 5, 2},
+		{"padding that is not zero", BLOB_MSIX_CONFIG + 2, 1, 2},
+		{"another MSI-X table size", BLOB_MSIX, 3, 2},
+		{"another MSI-X vector count", BLOB_MSIX + 2, 4, 2},
+		{"MSI-X pending bit past the table", BLOB_MSIX + 4, 1u << 3, 4},
+		{"MSI-X vector control reserved bit", BLOB_ENTRY(1, 12), 3, 4},
+		{"MSI-X address bits 1:0", BLOB_ENTRY(0, 0), 0xFEE00001, 4},
 	};
 
 	(void)state;
@@ -1073,6 +1085,56 @@ static void test_hostile_device_blobs_are_refused_and_change_nothing(void **stat
 	assert_int_equal(vpci_restore(&vm2.pci, pgood, (size_t)pn), 0);
 	assert_int_equal(vnet_restore(&vm2.net, good, sizeof(good), &why), 0);
 	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
+}
+
+static void test_msix_state_moves_with_the_device(void **state)
+{
+	uint8_t f[128], blob[VNET_STATE_LEN], pblob[VPCI_STATE_MAX];
+	const char *why = "";
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	cfg_out(&vm, 1, 0x14, 4, 0xE0200000); /* the guest moved BAR1 */
+	mem_out(&vm, 0xE0200000 + ENTRY(1, 12), 4, MSIX_ENTRY_MASKED);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(msi.n, 0);
+	assert_int_equal(vnet_save(&vm.net, blob, sizeof(blob)), VNET_STATE_LEN);
+	int pn = vpci_save(&vm.pci, pblob, sizeof(pblob));
+	assert_true(pn > 0);
+
+	make_vm(&vm2, &ram2, "g1-in");
+	memcpy(ram2, ram, RAM);
+	assert_int_equal(vpci_restore(&vm2.pci, pblob, (size_t)pn), 0);
+	assert_int_equal(vnet_restore(&vm2.net, blob, sizeof(blob), &why), 0);
+	/* the BAR where the guest left it, the table, the pending bit, the
+	 * vectors and Message Control */
+	assert_int_equal(cfg_in(&vm2, 1, 0x14, 4), 0xE0200000);
+	assert_int_equal(cfg_in(&vm2, 1, msix_cap_of(&vm2) + 2, 2), MSIX_CTRL_ENABLE | 2);
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + ENTRY(2, 8), 4), 0x42);
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + VIRTIO_PCI_MSIX_PBA, 4), 1u << 1);
+	assert_int_equal(in(&vm2, 0x10, 2), 0);
+	out(&vm2, 0x16, 2, 1);
+	assert_int_equal(in(&vm2, 0x1A, 2), 2);
+	/* unmasked on the destination, the pending message goes from there */
+	mem_out(&vm2, 0xE0200000 + ENTRY(1, 12), 4, 0);
+	assert_int_equal(msi.n, 1);
+	assert_ptr_equal(msi.vm[0], &vm2);
+	assert_int_equal(msi.data[0], 0x41);
+	send_frame(&vm2, 0, f, arp_from_guest(f));
+	assert_int_equal(msi.n, 2);
+	assert_int_equal(msi.data[1], 0x42);
+
+	/* a vector pending although MSI-X is on and it is unmasked would
+	 * have been sent: no source sends that */
+	uint8_t bad[VNET_STATE_LEN];
+	memcpy(bad, blob, sizeof(bad));
+	put_at(bad, BLOB_MSIX + 4, 1u << 2, 4);
+	static struct vdev_vnet before;
+	memcpy(&before, &vm2.net, sizeof(before));
+	assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(bad), &why), -EINVAL);
+	assert_memory_equal(&vm2.net, &before, sizeof(before));
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + VIRTIO_PCI_MSIX_PBA, 4), 0);
 }
 
 /* virtio 1.1 4.1.4.8 with an offset whose end wraps in 32 bits: the
@@ -1131,6 +1193,7 @@ int main(void)
 		T(test_vectors_past_the_table_read_back_no_vector),
 		T(test_needs_reset_fires_the_configuration_vector),
 		T(test_a_batch_of_waiting_frames_interrupts_once),
+		T(test_msix_state_moves_with_the_device),
 		T(test_hostile_device_blobs_are_refused_and_change_nothing),
 #undef T
 	};
