@@ -8,8 +8,9 @@ $(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/c
 $(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c kernel/kprintf.c tests/unit/kernel/stubs.c
 $(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/frame.h
 $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c kernel/vdev/virtqueue.c \
-	kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c tests/unit/log_stub.c \
-	tests/unit/announce_stub.c $(wildcard kernel/vdev/*.h) kernel/vm.h net/vswitch.h
+	kernel/vdev/msix.c kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c \
+	tests/unit/log_stub.c tests/unit/announce_stub.c $(wildcard kernel/vdev/*.h) kernel/vm.h \
+	kernel/vm_irq.h net/vswitch.h
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 
