@@ -32,6 +32,9 @@ LWIP_KSRCS := $(addprefix core/,$(LWIP_CORE)) $(addprefix core/ipv4/,$(LWIP_CORE
 	netif/ethernet.c apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c \
 	apps/altcp_tls/altcp_tls_mbedtls_mem.c apps/http/http_client.c
 LWIP_KOBJS := $(patsubst %.c,$(BUILD)/lwip/obj/%.o,$(LWIP_KSRCS))
+# Host builds of lwIP leave out the HTTP client: only the kernel fetches
+# images, and only the patched copy follows lwipopts.h's HTTPC_POLL_TIMEOUT.
+LWIP_HOST_SRCS := $(filter-out apps/http/%,$(LWIP_KSRCS))
 
 # lwIP's sources appear when `make deps` unpacks them; a rule that only
 # waits for that keeps make from giving up on a fresh tree.
@@ -104,7 +107,7 @@ LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_me
 	core/test_netif.c core/test_pbuf.c core/test_timers.c dhcp/test_dhcp.c \
 	etharp/test_etharp.c ip4/test_ip4.c ip6/test_ip6.c tcp/tcp_helper.c tcp/test_tcp_oos.c \
 	tcp/test_tcp.c udp/test_udp.c
-LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_KSRCS)) \
+LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_HOST_SRCS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/log_stub.c \
 		$(wildcard tests/unit/net/lwip/*.c))
@@ -156,7 +159,7 @@ $(BUILD)/unit/net/test_http_parse: net/addr.c net/addr.h
 
 # net/ code that drives lwIP is tested against lwIP built for the host with
 # Tern's own options, untouched (unlike the lwIP suites above).
-NET_HOST_LWIP_OBJS := $(patsubst %.c,$(BUILD)/unit/net/lwip/%.o,$(filter-out apps/altcp_tls/%,$(LWIP_KSRCS)))
+NET_HOST_LWIP_OBJS := $(patsubst %.c,$(BUILD)/unit/net/lwip/%.o,$(filter-out apps/altcp_tls/%,$(LWIP_HOST_SRCS)))
 $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -MMD -MP -c $< -o $@
