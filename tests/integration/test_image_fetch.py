@@ -62,6 +62,13 @@ def answer(c):
             for _ in range(4096):
                 c.sendall(b"w")
                 time.sleep(0.05)
+        elif path == "/trickle":    # 2000 bytes over ~20 s: longer than lwIP's old 15 s limit
+            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2000\r\n\r\n")
+            for _ in range(100):
+                c.sendall(b"t" * 20)
+                time.sleep(0.2)
+        elif path == "/silent":     # accepts the request, never answers
+            time.sleep(60)
         else:
             c.sendall(b"HTTP/1.0 500 Broken\r\nContent-Length: 0\r\n\r\n")
     except OSError:
@@ -280,3 +287,38 @@ def test_boot_module_cannot_be_dropped(host):
     out = host.cmd("image drop memcheck")
     assert "error: image drop memcheck: a boot module cannot be dropped" in out, out
     assert "memcheck" in images(host)
+
+
+def test_slow_transfer_is_not_cut_but_a_silent_server_times_out(host):
+    """lwIP's client gave up 15 s after the request, whatever arrived
+    (net/patches/http_client-fixes.patch): now only silence ends it."""
+    before = host.mem_free_kib()
+    t0 = time.monotonic()
+    end = fetch(host, f"image fetch slowok {LIAR}/trickle", timeout=120)
+    took = time.monotonic() - t0
+    assert end.startswith("image slowok: fetched 2000 bytes (sha256 "), end
+    assert hashlib.sha256(b"t" * 2000).hexdigest() in end
+    print(f"trickle: {took:.1f} s")
+    assert "image slowok: dropped" in host.cmd("image drop slowok")
+    end = fetch(host, f"image fetch mute {LIAR}/silent", timeout=120)
+    assert end == "error: image fetch mute: timed out: no answer from the server for 30 s", end
+    assert host.mem_free_kib() == before
+
+
+def test_fetch_and_boot_on_a_vmx_host(lab, factory):
+    """The same on Bochs (VMX): fetched over its e1000, booted under VMX."""
+    digest = sha256(MEMCHECK)
+    bo = factory.boot("bochs", name="bochs", tap=lab.add_tap(), mac="52:54:00:00:0f:02",
+                      cmdline="ip=10.99.0.2/24", wrap=lab.wrap([]), boot_timeout=300)
+    assert lab.wait_reachable("10.99.0.2", timeout=120)
+    before = bo.mem_free_kib()
+    end = fetch(bo, f"image fetch mc {GOOD}/memcheck.elf sha256={digest}", timeout=240)
+    assert end == f"image mc: fetched {os.path.getsize(MEMCHECK)} bytes (sha256 {digest})", end
+    t = bo.mark()
+    out = bo.cmd('vm create vx image=mc mem=8 args="verify=1 rate=500"')
+    assert "vm vx: created (8 MiB, mc)" in out, out
+    bo.wait_output(r"^\[vx\] memcheck: gen=\d+ verified=\d+ errors=0", 300, since=t)
+    assert "vm vx: destroyed" in bo.cmd("vm destroy vx")
+    assert "image mc: dropped" in bo.cmd("image drop mc")
+    assert bo.mem_free_kib() == before
+
