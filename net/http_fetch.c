@@ -145,14 +145,17 @@ static void on_result(void *arg, httpc_result_t result, u32_t rx_len, u32_t stat
 	(void)arg;
 	(void)rx_len;
 	(void)status;
+	/* A reset after every announced byte (an abortive close) loses
+	 * nothing: the body is whole, and no more bytes can follow. */
+	bool whole = f.began && f.got == f.len;
+	bool closed = result == HTTPC_RESULT_OK || result == HTTPC_RESULT_ERR_CONTENT_LEN ||
+		      (result == HTTPC_RESULT_ERR_CLOSED && whole);
 	if (!rc) {
-		if ((result == HTTPC_RESULT_OK || result == HTTPC_RESULT_ERR_CONTENT_LEN) &&
-		    f.began) {
+		if (closed && f.began) {
 			if (f.got != f.len) {
 				snprintf(f.reason, sizeof(f.reason),
 					 "short read: the server closed the connection after %llu "
-					 "of "
-					 "%llu bytes",
+					 "of %llu bytes",
 					 (unsigned long long)f.got, (unsigned long long)f.len);
 				rc = -EPIPE, why = f.reason;
 			}

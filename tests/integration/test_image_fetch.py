@@ -33,7 +33,10 @@ fetch_lab = netlab_mod.lab_fixture(scope="module")
 
 # A server that answers each path with one kind of broken response.
 LIAR_SERVER = r"""
-import socket, sys, threading, time
+import socket, struct, sys, threading, time
+def reset(c):                       # abortive close: RST instead of FIN
+    time.sleep(0.5)                 # what was sent has arrived
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 def answer(c):
     try:
         req = b""
@@ -67,6 +70,12 @@ def answer(c):
             for _ in range(100):
                 c.sendall(b"t" * 20)
                 time.sleep(0.2)
+        elif path == "/rst-whole":  # every byte, then a reset
+            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"r" * 1000)
+            reset(c)
+        elif path == "/rst-early":  # half, then a reset
+            c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"r" * 500)
+            reset(c)
         elif path == "/silent":     # accepts the request, never answers
             time.sleep(60)
         else:
@@ -216,12 +225,13 @@ FAILURES = [
     (f"image fetch bad {GOOD}/memcheck.elf sha256={'0' * 64}",
      r"sha256 mismatch: got [0-9a-f]{64}, expected 0{64}"),
     (f"image fetch bad {LIAR}/teapot", r"the server answered 500 Broken"),
+    (f"image fetch bad {LIAR}/rst-early", r"the connection was reset after 500 of 1000 bytes"),
 ]
 
 
 @pytest.mark.parametrize("line,why", FAILURES, ids=[
     "404", "refused", "short-read", "more-than-announced", "no-content-length", "over-limit",
-    "out-of-memory", "size-mismatch", "sha256-mismatch", "status-500"])
+    "out-of-memory", "size-mismatch", "sha256-mismatch", "status-500", "reset-midway"])
 def test_failed_fetch_says_why_and_leaves_nothing_allocated(host, line, why):
     before = host.mem_free_kib()
     end = fetch(host, line)
@@ -321,4 +331,12 @@ def test_fetch_and_boot_on_a_vmx_host(lab, factory):
     assert "vm vx: destroyed" in bo.cmd("vm destroy vx")
     assert "image mc: dropped" in bo.cmd("image drop mc")
     assert bo.mem_free_kib() == before
+
+
+def test_reset_after_the_whole_body_still_delivers_the_image(host):
+    """A server that ends with a reset instead of a FIN, after every byte
+    it announced, has sent the whole image."""
+    end = fetch(host, f"image fetch rst {LIAR}/rst-whole sha256={hashlib.sha256(b'r' * 1000).hexdigest()}")
+    assert end.startswith("image rst: fetched 1000 bytes"), end
+    assert "image rst: dropped" in host.cmd("image drop rst")
 
