@@ -66,6 +66,11 @@ $(LWIP_PATCHED)/.stamp: $(addprefix $(LWIP_SRC)/,$(LWIP_PATCHED_SRCS)) $(NET_LWI
 		cp $(LWIP_SRC)/$$f $(LWIP_PATCHED)/src/$$f || exit 1; done
 	for p in $(NET_LWIP_PATCHES); do patch -s -d $(LWIP_PATCHED) -p1 -i $(CURDIR)/$$p < /dev/null || exit 1; done
 	@touch $@
+# The objects' dependency files name the patched sources, which the stamp
+# rule deletes and makes again (a new patch, an edited one): say where they
+# come from, or make stops with "No rule to make target".
+$(LWIP_PATCHED)/src/%.c: | $(LWIP_PATCHED)/.stamp
+	@test -f $@
 
 $(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o $(BUILD)/lwip/obj/apps/altcp_tls/altcp_tls_mbedtls.o \
 		$(BUILD)/lwip/obj/apps/http/http_client.o: \
