@@ -12,6 +12,7 @@
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define VEC_DB 1
 #define VEC_UD 6
@@ -246,6 +247,9 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 	case MSR_CONST:
 		ok = true; /* reads see *val; writes are dropped */
 		break;
+	case MSR_LAPIC:
+		ok = vcpu_lapic_msr(v, msr, write, &val);
+		break;
 	case MSR_DENY:
 		break;
 	}
@@ -317,8 +321,10 @@ static int cr_write_decode(struct vcpu *v, const struct vmcb *vmcb, struct cr_wr
 	return -EINVAL;
 }
 
-/* MOV to CR8: the task priority, V_TPR with V_INTR_MASKING (APM
- * 15.21.1); bits 63:4 are reserved and #GP, as on VMX. */
+/* MOV to CR8: the LAPIC's TPR (kernel/vm_irq.c); bits 63:4 are reserved
+ * and #GP, as on VMX. Reads need no exit: V_TPR mirrors the LAPIC's TPR
+ * at every VMRUN (svm.c), and with V_INTR_MASKING a MOV from CR8 reads
+ * V_TPR (APM 15.21.1). */
 static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
 	struct vmcb *vmcb = sv->vmcb;
@@ -331,6 +337,7 @@ static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 		fault(vmcb, VEC_GP, true);
 		return false;
 	}
+	vcpu_cr8_write(v, val);
 	vmcb->vintr = (vmcb->vintr & ~V_TPR_MASK) | val;
 	skip(vmcb, w.len);
 	return false;
@@ -450,9 +457,19 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		host_irq_window();
 		e->kind = EXIT_YIELD;
 		return true;
+	case VMEXIT_VINTR:
+		/* The interrupt window svm.c asked for is open: the next
+		 * VMRUN injects the real vector (APM 15.21.4). */
+		vmcb->vintr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK | V_INTR_VECTOR_MASK);
+		vmcb->intercept_misc1 &= ~INTERCEPT_VINTR;
+		return false;
 	case VMEXIT_IOIO:
 		return exit_io(v, vmcb, e);
 	case VMEXIT_HLT:
+		/* skip() ends the STI shadow the HLT sat in (`sti; hlt`):
+		 * the interrupt that wakes it is taken after the HLT, as
+		 * on hardware (APM 15.21.5). */
+		e->intr_enabled = vmcb->rflags & RFLAGS_IF;
 		skip(vmcb, LEN_HLT);
 		sv->halted = true;
 		e->kind = EXIT_HLT;

@@ -10,6 +10,7 @@
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define AR_L (1u << 13)
 #define QUAL_NMI_UNBLOCKED (1ull << 12) /* EPT violation, PML full (Table 27-7) */
@@ -306,6 +307,9 @@ static void exit_msr(struct vcpu *v, bool write)
 	case MSR_STATE:
 		rc = write ? msr_state_write(v, msr, val) : msr_state_read(v, msr, &val);
 		break;
+	case MSR_LAPIC:
+		rc = vcpu_lapic_msr(v, msr, write, &val) ? 0 : -1;
+		break;
 	}
 	if (rc) {
 		vmx_inject_exception(VEC_GP, true, 0); /* RIP stays on the faulting instruction */
@@ -364,7 +368,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 				vmx_inject_exception(VEC_GP, true, 0);
 				return false;
 			}
-			x->cr8 = v->gpr[reg];
+			vcpu_cr8_write(v, v->gpr[reg]); /* the LAPIC's TPR */
 		} else {
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		}
@@ -373,7 +377,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 		if (cr == 3)
 			v->gpr[reg] = vmcs_read(VMCS_GUEST_CR3);
 		else if (cr == 8)
-			v->gpr[reg] = x->cr8;
+			v->gpr[reg] = vcpu_cr8_read(v);
 		else
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		break;

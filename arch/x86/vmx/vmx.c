@@ -16,6 +16,7 @@
 #include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define FEATURE_CONTROL_LOCK (1ull << 0)
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1ull << 2)
@@ -391,6 +392,13 @@ static long vmx_dirty_harvest(struct vcpu *v, uint64_t *bitmap, uint64_t npages)
 	return slat_dirty_harvest(v->vm->slat, bitmap, npages);
 }
 
+static uint64_t vmx_guest_tsc(struct vcpu *v)
+{
+	if (vmcs_load(v->arch))
+		return rdtsc();
+	return rdtsc() + vmcs_read(VMCS_TSC_OFFSET); /* SDM 25.6.5 */
+}
+
 const struct hv_ops vmx_ops = {
 	.name = "VMX",
 	.init = vmx_init,
@@ -399,6 +407,7 @@ const struct hv_ops vmx_ops = {
 	.vcpu_run = vmx_vcpu_run,
 	.get_state = vmx_get_state,
 	.set_state = vmx_set_state,
+	.guest_tsc = vmx_guest_tsc,
 	.slat_create = ept_create,
 	.slat_map = slat_map,
 	.slat_destroy = slat_destroy,
