@@ -476,7 +476,17 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		e->kind = EXIT_SHUTDOWN;
 		snprintf(e->desc, sizeof(e->desc), "at rip 0x%lx", vmcs_read(VMCS_GUEST_RIP));
 		return true;
+	case EXIT_REASON_INTR_WINDOW:
+		/* The window vmx.c asked for is open (SDM 26.7.5): the next
+		 * entry injects the vector. */
+		vmcs_write(VMCS_PROC_CONTROLS,
+			   vmcs_read(VMCS_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING);
+		return false;
 	case EXIT_REASON_HLT:
+		/* skip_instruction() ends the STI blocking the HLT sat in
+		 * (`sti; hlt`, SDM 26.3.1.5): the interrupt that wakes it is
+		 * taken after the HLT. */
+		e->intr_enabled = vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF;
 		skip_instruction();
 		x->halted = true;
 		e->kind = EXIT_HLT;
