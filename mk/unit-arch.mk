@@ -17,3 +17,10 @@ $(AUNIT)/test_guest_walk: tests/unit/arch/test_guest_walk.c arch/x86/guest_walk.
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+UNIT_TESTS += $(AUNIT)/test_guest_intr
+$(AUNIT)/test_guest_intr: tests/unit/arch/test_guest_intr.c arch/x86/guest_intr.c \
+	arch/x86/guest_intr.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
