@@ -15,6 +15,8 @@
 #include "kernel/vm_irq.h"
 
 #define VEC_DB 1
+#define VEC_BP 3
+#define VEC_OF 4
 #define VEC_UD 6
 #define VEC_GP 13
 #define VEC_AC 17
@@ -91,6 +93,28 @@ static void reflect_exception(struct vmcb *vmcb, uint8_t vector)
 	if (vector == VEC_DB && (vmcb->dr6 & DR6_BD) && (vmcb->dr7 & DR7_GD))
 		vmcb->dr7 &= ~DR7_GD;
 	vmcb_inject(vmcb, EVENT_TYPE_EXCEPTION, vector, vector == VEC_AC, 0);
+}
+
+/* An event whose delivery the exit interrupted is delivered again at the
+ * next VMRUN (APM 15.7.2); anything injected was consumed. Except the
+ * events an instruction raises itself, INTn (type 4) and INT3/INTO
+ * (exceptions 3 and 4): the saved RIP is that instruction's, and EVENTINJ
+ * would push it as the return address, so the guest would run it twice
+ * after IRET. Running it again from there raises the event once (KVM does
+ * the same without NRIP save). */
+static void requeue_interrupted_event(struct vmcb *vmcb)
+{
+	uint64_t info = vmcb->exitintinfo;
+	uint8_t type = (info & EVENT_TYPE_MASK) >> EVENT_TYPE_SHIFT;
+	uint8_t vector = info & EVENT_VECTOR_MASK;
+
+	vmcb->eventinj = 0;
+	if (!(info & EVENT_VALID))
+		return;
+	if (type == EVENT_TYPE_SOFT_INT ||
+	    (type == EVENT_TYPE_EXCEPTION && (vector == VEC_BP || vector == VEC_OF)))
+		return;
+	vmcb->eventinj = info;
 }
 
 /* ---- I/O (APM 15.10.2) ------------------------------------------------------ */
@@ -444,9 +468,7 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 	uint64_t code = vmcb->exitcode;
 
 	e->reason = (uint32_t)code;
-	/* An event whose delivery the exit interrupted is delivered again at
-	 * the next VMRUN (APM 15.7.2); anything injected was consumed. */
-	vmcb->eventinj = vmcb->exitintinfo & EVENT_VALID ? vmcb->exitintinfo : 0;
+	requeue_interrupted_event(vmcb);
 
 	switch (code) {
 	case VMEXIT_INTR:
