@@ -371,7 +371,9 @@ static void run_slice(struct vm *vm)
 		 * until one is pending. With IF = 0 only an NMI could, and
 		 * Tern has no NMI source: the guest has stopped for good. */
 		if (e.intr_enabled) {
-			vm->vcpu.blocked = true;
+			/* Already pending (the HLT came after the interrupt
+			 * was raised): run on at once. */
+			vm->vcpu.blocked = vcpu_irq_pending(&vm->vcpu) < 0;
 			break;
 		}
 		vm->state = VM_HALTED;
