@@ -9,11 +9,15 @@
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_policy.h"
 #include "arch/x86/guest_walk.h"
+#include "arch/x86/mmio_emulate.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define VEC_DB 1
+#define VEC_BP 3
+#define VEC_OF 4
 #define VEC_UD 6
 #define VEC_GP 13
 #define VEC_AC 17
@@ -90,6 +94,28 @@ static void reflect_exception(struct vmcb *vmcb, uint8_t vector)
 	if (vector == VEC_DB && (vmcb->dr6 & DR6_BD) && (vmcb->dr7 & DR7_GD))
 		vmcb->dr7 &= ~DR7_GD;
 	vmcb_inject(vmcb, EVENT_TYPE_EXCEPTION, vector, vector == VEC_AC, 0);
+}
+
+/* An event whose delivery the exit interrupted is delivered again at the
+ * next VMRUN (APM 15.7.2); anything injected was consumed. Except the
+ * events an instruction raises itself, INTn (type 4) and INT3/INTO
+ * (exceptions 3 and 4): the saved RIP is that instruction's, and EVENTINJ
+ * would push it as the return address, so the guest would run it twice
+ * after IRET. Running it again from there raises the event once (KVM does
+ * the same without NRIP save). */
+static void requeue_interrupted_event(struct vmcb *vmcb)
+{
+	uint64_t info = vmcb->exitintinfo;
+	uint8_t type = (info & EVENT_TYPE_MASK) >> EVENT_TYPE_SHIFT;
+	uint8_t vector = info & EVENT_VECTOR_MASK;
+
+	vmcb->eventinj = 0;
+	if (!(info & EVENT_VALID))
+		return;
+	if (type == EVENT_TYPE_SOFT_INT ||
+	    (type == EVENT_TYPE_EXCEPTION && (vector == VEC_BP || vector == VEC_OF)))
+		return;
+	vmcb->eventinj = info;
 }
 
 /* ---- I/O (APM 15.10.2) ------------------------------------------------------ */
@@ -246,6 +272,9 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 	case MSR_CONST:
 		ok = true; /* reads see *val; writes are dropped */
 		break;
+	case MSR_LAPIC:
+		ok = vcpu_lapic_msr(v, msr, write, &val);
+		break;
 	case MSR_DENY:
 		break;
 	}
@@ -317,8 +346,10 @@ static int cr_write_decode(struct vcpu *v, const struct vmcb *vmcb, struct cr_wr
 	return -EINVAL;
 }
 
-/* MOV to CR8: the task priority, V_TPR with V_INTR_MASKING (APM
- * 15.21.1); bits 63:4 are reserved and #GP, as on VMX. */
+/* MOV to CR8: the LAPIC's TPR (kernel/vm_irq.c); bits 63:4 are reserved
+ * and #GP, as on VMX. Reads need no exit: V_TPR mirrors the LAPIC's TPR
+ * at every VMRUN (svm.c), and with V_INTR_MASKING a MOV from CR8 reads
+ * V_TPR (APM 15.21.1). */
 static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
 	struct vmcb *vmcb = sv->vmcb;
@@ -331,6 +362,7 @@ static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 		fault(vmcb, VEC_GP, true);
 		return false;
 	}
+	vcpu_cr8_write(v, val);
 	vmcb->vintr = (vmcb->vintr & ~V_TPR_MASK) | val;
 	skip(vmcb, w.len);
 	return false;
@@ -397,6 +429,37 @@ static bool exit_cr0_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 	return false;
 }
 
+/* ---- Guest MMIO (arch/x86/mmio_emulate.c) ------------------------------------ */
+#define SEG_ATTR_DB (1u << 10) /* CS.D: 32-bit default operand size */
+
+/* A #NPF at a GPA with no RAM: a device's registers when kernel/vm_mmio.c
+ * decodes it. Only a data access made by the instruction at RIP can be
+ * emulated: not a fetch (NPF_ID), not a walk of the guest's own page
+ * tables (NPF_WALK), not an access made while delivering an event (then
+ * RIP is not the instruction that made it; EXITINTINFO, APM 15.7.2). */
+static int exit_mmio(struct vcpu *v, struct vmcb *vmcb, uint64_t gpa, uint64_t info)
+{
+	if ((info & (NPF_ID | NPF_WALK)) || (vmcb->exitintinfo & EVENT_VALID))
+		return -ENOENT;
+	const struct mmio_vcpu c = {
+		.paging = {vmcb->cr0, vmcb->cr3, vmcb->cr4, vmcb->efer},
+		.cs_base = vmcb->cs.base,
+		.rip = vmcb->rip,
+		.mode = long_mode_code(vmcb)	      ? MMIO_MODE64
+			: vmcb->cs.attr & SEG_ATTR_DB ? MMIO_MODE32
+						      : MMIO_MODE16,
+		.gpr = v->gpr,
+	};
+	uint64_t next;
+	int rc = mmio_emulate(v->vm, &c, gpa, &next);
+
+	if (rc == 0)
+		set_rip(vmcb, next);
+	else if (rc == -EINVAL)
+		fault(vmcb, VEC_UD, false);
+	return rc;
+}
+
 /* ---- Nested page faults (APM 15.25.6) ---------------------------------- */
 static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
@@ -415,6 +478,16 @@ static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 			return false;
 		return error(e, "nested page fault repeats at GPA 0x%lx (error 0x%lx)", gpa, info);
 	case NPT_FAULT_NOT_MAPPED:
+		switch (exit_mmio(v, vmcb, gpa, info)) {
+		case 0:
+		case -EINVAL: /* #UD injected */
+			return false;
+		case -EFAULT:
+			return error(
+				e,
+				"MMIO at GPA 0x%lx: the instruction at rip 0x%lx cannot be fetched",
+				gpa, vmcb->rip);
+		}
 		e->kind = EXIT_SLAT;
 		e->gpa = gpa;
 		e->write = info & NPF_RW;
@@ -437,9 +510,7 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 	uint64_t code = vmcb->exitcode;
 
 	e->reason = (uint32_t)code;
-	/* An event whose delivery the exit interrupted is delivered again at
-	 * the next VMRUN (APM 15.7.2); anything injected was consumed. */
-	vmcb->eventinj = vmcb->exitintinfo & EVENT_VALID ? vmcb->exitintinfo : 0;
+	requeue_interrupted_event(vmcb);
 
 	switch (code) {
 	case VMEXIT_INTR:
@@ -450,9 +521,19 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		host_irq_window();
 		e->kind = EXIT_YIELD;
 		return true;
+	case VMEXIT_VINTR:
+		/* The interrupt window svm.c asked for is open: the next
+		 * VMRUN injects the real vector (APM 15.21.4). */
+		vmcb->vintr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK | V_INTR_VECTOR_MASK);
+		vmcb->intercept_misc1 &= ~INTERCEPT_VINTR;
+		return false;
 	case VMEXIT_IOIO:
 		return exit_io(v, vmcb, e);
 	case VMEXIT_HLT:
+		/* skip() ends the STI shadow the HLT sat in (`sti; hlt`):
+		 * the interrupt that wakes it is taken after the HLT, as
+		 * on hardware (APM 15.21.5). */
+		e->intr_enabled = vmcb->rflags & RFLAGS_IF;
 		skip(vmcb, LEN_HLT);
 		sv->halted = true;
 		e->kind = EXIT_HLT;

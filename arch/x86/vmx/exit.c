@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/mmio_emulate.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define AR_L (1u << 13)
 #define QUAL_NMI_UNBLOCKED (1ull << 12) /* EPT violation, PML full (Table 27-7) */
@@ -306,6 +308,9 @@ static void exit_msr(struct vcpu *v, bool write)
 	case MSR_STATE:
 		rc = write ? msr_state_write(v, msr, val) : msr_state_read(v, msr, &val);
 		break;
+	case MSR_LAPIC:
+		rc = vcpu_lapic_msr(v, msr, write, &val) ? 0 : -1;
+		break;
 	}
 	if (rc) {
 		vmx_inject_exception(VEC_GP, true, 0); /* RIP stays on the faulting instruction */
@@ -364,7 +369,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 				vmx_inject_exception(VEC_GP, true, 0);
 				return false;
 			}
-			x->cr8 = v->gpr[reg];
+			vcpu_cr8_write(v, v->gpr[reg]); /* the LAPIC's TPR */
 		} else {
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		}
@@ -373,7 +378,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 		if (cr == 3)
 			v->gpr[reg] = vmcs_read(VMCS_GUEST_CR3);
 		else if (cr == 8)
-			v->gpr[reg] = x->cr8;
+			v->gpr[reg] = vcpu_cr8_read(v);
 		else
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		break;
@@ -386,6 +391,51 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 	}
 	skip_instruction();
 	return false;
+}
+
+/* ---- Guest MMIO (arch/x86/mmio_emulate.c) ---- */
+#define AR_DB (1u << 14)	       /* CS.D: 32-bit default operand size */
+#define QUAL_FETCH (1ull << 2)	       /* Table 27-7: an instruction fetch */
+#define QUAL_LA_VALID (1ull << 7)      /* the guest-linear address is valid ... */
+#define QUAL_LA_TRANSLATED (1ull << 8) /* ... and was being translated, not walked */
+
+/* An EPT violation at a GPA with no RAM: a device's registers when
+ * kernel/vm_mmio.c decodes it. Only a data access made by the instruction
+ * at RIP can be emulated: not a fetch, not an access to the guest's own
+ * paging structures (bit 7 set, bit 8 clear), not one made while
+ * delivering an event (SDM 27.2.4: then RIP is not the instruction that
+ * made it). */
+static int exit_mmio(struct vcpu *v, uint64_t gpa, uint64_t q)
+{
+	if ((q & QUAL_FETCH) || ((q & QUAL_LA_VALID) && !(q & QUAL_LA_TRANSLATED)) ||
+	    (vmcs_read(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+		return -ENOENT;
+	uint32_t ar = vmcs_read(VMCS_GUEST_ES_AR + 2 * VMCS_SEG_CS);
+	bool lm = (vmcs_read(VMCS_ENTRY_CONTROLS) & ENTRY_IA32E_MODE_GUEST) && (ar & AR_L);
+	const struct mmio_vcpu c = {
+		.paging = {vmx_guest_cr0(), vmcs_read(VMCS_GUEST_CR3), vmcs_read(VMCS_GUEST_CR4),
+			   vmcs_read(VMCS_GUEST_IA32_EFER)},
+		.cs_base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * VMCS_SEG_CS),
+		.rip = vmcs_read(VMCS_GUEST_RIP),
+		.mode = lm	     ? MMIO_MODE64
+			: ar & AR_DB ? MMIO_MODE32
+				     : MMIO_MODE16,
+		.gpr = v->gpr,
+	};
+	uint64_t next;
+	int rc = mmio_emulate(v->vm, &c, gpa, &next);
+
+	if (rc == -EINVAL) {
+		vmx_inject_exception(VEC_UD, false, 0);
+	} else if (rc == 0) {
+		/* Retired: the next instruction, and no STI/MOV-SS shadow. */
+		uint32_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+		vmcs_write(VMCS_GUEST_RIP, next);
+		if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+				   intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	}
+	return rc;
 }
 
 static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
@@ -407,6 +457,16 @@ static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
 		return false;
 	}
 	if (!ept_mapped(v->vm->slat, gpa)) {
+		switch (exit_mmio(v, gpa, q)) {
+		case 0:
+		case -EINVAL: /* #UD injected */
+			return false;
+		case -EFAULT:
+			return fail(e,
+				    "MMIO at guest-physical 0x%lx: the instruction at rip 0x%lx "
+				    "cannot be fetched",
+				    gpa, vmcs_read(VMCS_GUEST_RIP));
+		}
 		e->kind = EXIT_SLAT;
 		e->gpa = gpa;
 		e->write = q & (1u << 1);
@@ -472,7 +532,17 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		e->kind = EXIT_SHUTDOWN;
 		snprintf(e->desc, sizeof(e->desc), "at rip 0x%lx", vmcs_read(VMCS_GUEST_RIP));
 		return true;
+	case EXIT_REASON_INTR_WINDOW:
+		/* The window vmx.c asked for is open (SDM 26.7.5): the next
+		 * entry injects the vector. */
+		vmcs_write(VMCS_PROC_CONTROLS,
+			   vmcs_read(VMCS_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING);
+		return false;
 	case EXIT_REASON_HLT:
+		/* skip_instruction() ends the STI blocking the HLT sat in
+		 * (`sti; hlt`, SDM 26.3.1.5): the interrupt that wakes it is
+		 * taken after the HLT. */
+		e->intr_enabled = vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF;
 		skip_instruction();
 		x->halted = true;
 		e->kind = EXIT_HLT;
