@@ -59,7 +59,7 @@ bool linux_cmdline_has(const char *args, const char *key);
 int linux_cmdline_merge(char *out, size_t cap, const char *args, uint64_t tsc_khz);
 /* The E820 map for mem_bytes of RAM (docs/guests.md). Number of entries. */
 unsigned linux_e820_build(struct linux_e820 *e, uint64_t mem_bytes);
-/* Every check, and the plan: -ENOEXEC / -E2BIG / -EINVAL with *why. */
+/* Every check, and the plan: -ENOEXEC / -E2BIG / -ERANGE (mem) with *why. */
 int linux_plan(const struct boot_module *kernel, const struct boot_module *initrd,
 	       uint64_t mem_bytes, const char *args, uint64_t tsc_khz, struct linux_plan *p,
 	       const char **why);

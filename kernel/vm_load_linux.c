@@ -175,7 +175,7 @@ int linux_plan(const struct boot_module *kernel, const struct boot_module *initr
 	memset(p, 0, sizeof(*p));
 	if (mem_bytes > (uint64_t)LINUX_MEM_MAX_MIB << 20)
 		return *why = "a Linux guest has at most 3072 MiB of RAM (below the PCI window)",
-		       -EINVAL;
+		       -ERANGE; /* not -EINVAL: the console would print the usage too */
 	if ((rc = linux_parse_hdr((const uint8_t *)kernel->base, kernel->size, &p->hdr, why)))
 		return rc;
 	p->mem_bytes = mem_bytes;

@@ -246,7 +246,7 @@ static void test_plan_refusals(void **state)
 	static struct linux_plan p;
 	const char *why = NULL;
 
-	assert_int_equal(linux_plan(&k, NULL, 3074 * MiB, "", 1000, &p, &why), -EINVAL);
+	assert_int_equal(linux_plan(&k, NULL, 3074 * MiB, "", 1000, &p, &why), -ERANGE);
 	assert_non_null(strstr(why, "3072"));
 	assert_int_equal(linux_plan(&k, NULL, 3072 * MiB, "", 1000, &p, &why), 0);
 	/* Kernel: 16 MiB + 8 MiB init_size does not fit 20 MiB. */
