@@ -6,6 +6,7 @@
 #include "kernel/console/cmd.h"
 #include "kernel/console/console.h"
 #include "net/addr.h"
+#include "kernel/image_store.h"
 #include "kernel/kprintf.h"
 #include "kernel/sys.h"
 #include "kernel/time.h"
@@ -14,13 +15,10 @@
 
 #define CTRL_RBRACKET 0x1d
 
+/* Boot modules and fetched images alike (kernel/image_store.h). */
 const struct boot_module *vm_image_find(const char *name)
 {
-	const struct boot_info *bi = boot_info_get();
-	for (unsigned i = 0; i < bi->nmodules; i++)
-		if (!strcmp(bi->modules[i].name, name))
-			return &bi->modules[i];
-	return NULL;
+	return image_find(name);
 }
 
 static struct vm *find_or_complain(const char *name)
@@ -134,11 +132,7 @@ static int do_list(void)
 
 static int do_images(void)
 {
-	const struct boot_info *bi = boot_info_get();
-	for (unsigned i = 0; i < bi->nmodules; i++)
-		kprintf("%-16s %8lu bytes\n", bi->modules[i].name, bi->modules[i].size);
-	if (!bi->nmodules)
-		kprintf("no guest images were loaded with Tern\n");
+	image_list();
 	return 0;
 }
 
@@ -315,4 +309,5 @@ static const struct cmd vm_cmd = {
 void vm_register_commands(void)
 {
 	cmd_register(&vm_cmd);
+	image_register_commands();
 }

@@ -7,7 +7,7 @@ VDEV_FUZZ_DIR := $(BUILD)/tests/fuzz
 VDEV_FUZZ_TARGETS := pci virtio uart
 VDEV_FUZZ_RUNS ?= 100000
 VDEV_FUZZ_SECONDS ?= 20
-VDEV_FUZZ_SRCS := tests/fuzz/fuzz_ports.c kernel/vdev/pci.c kernel/vdev/virtio_pci.c \
+VDEV_FUZZ_SRCS := tests/fuzz/fuzz_ports.c kernel/vdev/pci.c kernel/vdev/msix.c kernel/vdev/virtio_pci.c \
 	kernel/vdev/virtqueue.c kernel/vdev/virtio_net.c kernel/vdev/uart.c net/vswitch.c \
 	tests/unit/log_stub.c tests/unit/announce_stub.c
 VDEV_FUZZ_HDRS := $(wildcard kernel/vdev/*.h) kernel/vm.h kernel/log.h net/vswitch.h \

@@ -1,8 +1,8 @@
 # net/: lwIP for the kernel, Tern's own net code, and their host tests.
 #   build/lwip/liblwip.a             lwIP 2.1.3 (core, IPv4, ethernet, altcp, altcp_tls
-#                                    over mbedTLS, lwiperf) built with KERNEL_CFLAGS and
-#                                    net/lwipopts.h; lwiperf and altcp_tls_mbedtls
-#                                    patched (net/patches/)
+#                                    over mbedTLS, lwiperf, the HTTP client) built with
+#                                    KERNEL_CFLAGS and net/lwipopts.h; lwiperf,
+#                                    altcp_tls_mbedtls and http_client patched (net/patches/)
 #   build/lwip-unit/lwip_unittests   lwIP's own test/unit (Check) against the same
 #                                    options and port, on the host
 #   build/unit/net/test_*            cmocka tests of vswitch and announce
@@ -30,8 +30,11 @@ LWIP_CORE := init.c def.c dns.c inet_chksum.c ip.c mem.c memp.c netif.c pbuf.c r
 LWIP_CORE4 := autoip.c dhcp.c etharp.c icmp.c igmp.c ip4_frag.c ip4.c ip4_addr.c
 LWIP_KSRCS := $(addprefix core/,$(LWIP_CORE)) $(addprefix core/ipv4/,$(LWIP_CORE4)) \
 	netif/ethernet.c apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c \
-	apps/altcp_tls/altcp_tls_mbedtls_mem.c
+	apps/altcp_tls/altcp_tls_mbedtls_mem.c apps/http/http_client.c
 LWIP_KOBJS := $(patsubst %.c,$(BUILD)/lwip/obj/%.o,$(LWIP_KSRCS))
+# Host builds of lwIP leave out the HTTP client: only the kernel fetches
+# images, and only the patched copy follows lwipopts.h's HTTPC_POLL_TIMEOUT.
+LWIP_HOST_SRCS := $(filter-out apps/http/%,$(LWIP_KSRCS))
 
 # lwIP's sources appear when `make deps` unpacks them; a rule that only
 # waits for that keeps make from giving up on a fresh tree.
@@ -56,15 +59,21 @@ $(BUILD)/lwip/obj/%.o: $(LWIP_SRC)/%.c $(NEWLIB_LIBC) $(NET_CONFIG) mk/net.mk \
 # stays as Debian ships it. The explicit rules win over the pattern rule above.
 NET_LWIP_PATCHES := $(sort $(wildcard net/patches/*.patch))
 LWIP_PATCHED := $(BUILD)/lwip/patched
-LWIP_PATCHED_SRCS := apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c
+LWIP_PATCHED_SRCS := apps/lwiperf/lwiperf.c apps/altcp_tls/altcp_tls_mbedtls.c apps/http/http_client.c
 $(LWIP_PATCHED)/.stamp: $(addprefix $(LWIP_SRC)/,$(LWIP_PATCHED_SRCS)) $(NET_LWIP_PATCHES) mk/net.mk
 	rm -rf $(LWIP_PATCHED)
 	for f in $(LWIP_PATCHED_SRCS); do mkdir -p $(LWIP_PATCHED)/src/$$(dirname $$f) && \
 		cp $(LWIP_SRC)/$$f $(LWIP_PATCHED)/src/$$f || exit 1; done
 	for p in $(NET_LWIP_PATCHES); do patch -s -d $(LWIP_PATCHED) -p1 -i $(CURDIR)/$$p < /dev/null || exit 1; done
 	@touch $@
+# The objects' dependency files name the patched sources, which the stamp
+# rule deletes and makes again (a new patch, an edited one): say where they
+# come from, or make stops with "No rule to make target".
+$(LWIP_PATCHED)/src/%.c: | $(LWIP_PATCHED)/.stamp
+	@test -f $@
 
-$(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o $(BUILD)/lwip/obj/apps/altcp_tls/altcp_tls_mbedtls.o: \
+$(BUILD)/lwip/obj/apps/lwiperf/lwiperf.o $(BUILD)/lwip/obj/apps/altcp_tls/altcp_tls_mbedtls.o \
+		$(BUILD)/lwip/obj/apps/http/http_client.o: \
 		$(BUILD)/lwip/obj/%.o: $(LWIP_PATCHED)/.stamp $(NEWLIB_LIBC) $(NET_CONFIG) mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(KERNEL_CFLAGS) $(NET_LWIP_CFLAGS) $(LWIP_FILE_WNO) -I$(LWIP_SRC)/$(dir $*) -MMD -MP \
@@ -80,6 +89,9 @@ NET_KERNEL_OBJS := $(call kobj,$(NET_KERNEL_SRCS))
 $(NET_KERNEL_OBJS): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
 $(NET_KERNEL_OBJS): $(NET_CONFIG) | $(LWIP_DIR)/.unpacked
 KERNEL_EXTRA_OBJS += $(NET_KERNEL_OBJS)
+# The image registry fetches over net/http_fetch.c and hashes with mbedTLS.
+$(call kobj,kernel/image_store.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(call kobj,kernel/image_store.c): $(NET_CONFIG) | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked
 KERNEL_LIBS += $(BUILD)/lwip/liblwip.a
 
 # --- lwIP's unit tests on the host ------------------------------------------
@@ -100,7 +112,7 @@ LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_me
 	core/test_netif.c core/test_pbuf.c core/test_timers.c dhcp/test_dhcp.c \
 	etharp/test_etharp.c ip4/test_ip4.c ip6/test_ip6.c tcp/tcp_helper.c tcp/test_tcp_oos.c \
 	tcp/test_tcp.c udp/test_udp.c
-LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_KSRCS)) \
+LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_HOST_SRCS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/log_stub.c \
 		$(wildcard tests/unit/net/lwip/*.c))
@@ -148,10 +160,11 @@ $(BUILD)/unit/net/test_%: tests/unit/net/test_%.c net/%.c net/%.h net/ether.h te
 UNIT_TESTS += $(NET_UNIT_TESTS)
 # Tests whose code uses more of net/ than its own file.
 $(BUILD)/unit/net/test_netcfg: net/addr.c net/addr.h
+$(BUILD)/unit/net/test_http_parse: net/addr.c net/addr.h
 
 # net/ code that drives lwIP is tested against lwIP built for the host with
 # Tern's own options, untouched (unlike the lwIP suites above).
-NET_HOST_LWIP_OBJS := $(patsubst %.c,$(BUILD)/unit/net/lwip/%.o,$(filter-out apps/altcp_tls/%,$(LWIP_KSRCS)))
+NET_HOST_LWIP_OBJS := $(patsubst %.c,$(BUILD)/unit/net/lwip/%.o,$(filter-out apps/altcp_tls/%,$(LWIP_HOST_SRCS)))
 $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -MMD -MP -c $< -o $@

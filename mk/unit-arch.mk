@@ -17,3 +17,21 @@ $(AUNIT)/test_guest_walk: tests/unit/arch/test_guest_walk.c arch/x86/guest_walk.
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# The guest-MMIO instruction decoder against a table of encodings.
+UNIT_TESTS += $(AUNIT)/test_mmio_decode
+$(AUNIT)/test_mmio_decode: tests/unit/arch/test_mmio_decode.c arch/x86/mmio_decode.c \
+	arch/x86/mmio_decode.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# Guest MMIO emulation (fetch, decode, device access, write-back) against
+# a fake guest memory and device.
+UNIT_TESTS += $(AUNIT)/test_mmio_emulate
+$(AUNIT)/test_mmio_emulate: tests/unit/arch/test_mmio_emulate.c arch/x86/mmio_emulate.c \
+	arch/x86/mmio_emulate.h arch/x86/mmio_decode.c arch/x86/mmio_decode.h \
+	arch/x86/guest_walk.c arch/x86/guest_walk.h kernel/vm.h kernel/vm_mmio.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

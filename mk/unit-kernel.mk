@@ -8,8 +8,9 @@ $(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/c
 $(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c kernel/kprintf.c tests/unit/kernel/stubs.c
 $(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/frame.h
 $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c kernel/vdev/virtqueue.c \
-	kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c tests/unit/log_stub.c \
-	tests/unit/announce_stub.c $(wildcard kernel/vdev/*.h) kernel/vm.h net/vswitch.h
+	kernel/vdev/msix.c kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c \
+	tests/unit/log_stub.c tests/unit/announce_stub.c $(wildcard kernel/vdev/*.h) kernel/vm.h \
+	kernel/vm_irq.h net/vswitch.h
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 
@@ -27,7 +28,16 @@ $(KUNIT)/test_vm_load_linux: tests/unit/kernel/test_vm_load_linux.c kernel/vm_lo
 	kernel/vdev/acpi_tables.c arch/x86/vcpu_state_check.c arch/x86/guest_policy.c kernel/vm_load.h \
 	kernel/vdev/acpi_tables.h kernel/vm.h
 
+# The guest local APIC (x2APIC/xAPIC, TSC-deadline timer, MSI, migration).
+UNIT_TESTS += $(KUNIT)/test_vlapic
+$(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic.h
+
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# Where guest MMIO goes (xAPIC page, PCI BARs), against recording fakes.
+UNIT_TESTS += $(KUNIT)/test_vm_mmio
+$(KUNIT)/test_vm_mmio: tests/unit/kernel/test_vm_mmio.c kernel/vm_mmio.c kernel/vm_mmio.h kernel/vm.h \
+	kernel/vdev/vlapic.h kernel/vm_irq.h

@@ -138,5 +138,9 @@ void mig_tcp_tls_failed(void *arg, int mbedtls_err);
 /* --- apps ----------------------------------------------------------------- */
 /* lwiperf (iperf 2) needs nothing beyond TCP; listed for the reader. */
 #define LWIPERF_CHECK_RX_DATA 0
+/* `image fetch` (net/http_fetch.c): lwIP's HTTP client gives up when the
+ * server sends nothing for 60 ticks of the 500 ms TCP timer (30 s; counted
+ * from the last segment: net/patches/http_client-fixes.patch). */
+#define HTTPC_POLL_TIMEOUT 60
 
 #endif /* TERN_NET_LWIPOPTS_H */

@@ -37,4 +37,6 @@ void cpu_db_on_ist(uint64_t stack_top);
  * reads KERNEL_GS_BASE back, for another guest to run meanwhile. */
 void probes_run(uint64_t spin);
 void probes_dbstorm(void) __attribute__((noreturn));
+/* mmio.c: mode=mmio, the xAPIC page through the MMIO decoder. */
+void probes_mmio(void);
 #endif

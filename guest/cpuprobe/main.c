@@ -1,5 +1,5 @@
 /* cpuprobe's entry: its own descriptor tables, then the probes (the
- * default) or mode=dbstorm. */
+ * default), mode=dbstorm or mode=mmio. */
 #include "cpuprobe.h"
 #include "common/boot.h"
 #include "common/cmdline.h"
@@ -12,22 +12,28 @@ void guest_main(const struct boot_info *boot)
 {
 	const char *pos = boot->cmdline;
 	struct cmdline_word w;
-	bool storm = false;
+	bool storm = false, mmio = false;
 	uint64_t spin = 300;
 
 	while (cmdline_next(&pos, &w)) {
 		if (strv_is(w.key, "mode") && strv_is(w.value, "dbstorm"))
 			storm = true;
+		else if (strv_is(w.key, "mode") && strv_is(w.value, "mmio"))
+			mmio = true;
 		else if (strv_is(w.key, "spin_ms") && strv_to_u64(w.value, &spin) == 0)
 			continue;
 		else if (strv_is(w.key, "mode") && !strv_is(w.value, "probe")) {
-			uart_printf("cpuprobe: error: mode=probe|dbstorm, spin_ms=N\n");
+			uart_printf("cpuprobe: error: mode=probe|dbstorm|mmio, spin_ms=N\n");
 			return;
 		}
 	}
 	cpu_setup();
 	if (storm)
 		probes_dbstorm();
+	if (mmio) {
+		probes_mmio();
+		return;
+	}
 	uart_printf("cpuprobe: start\n");
 	probes_run(spin);
 	uart_printf("cpuprobe: done\n");

@@ -70,6 +70,19 @@ void vpci_func_bar_io(struct vpci_func *f, int bar, uint32_t size, uint16_t base
 	put_wmask(f, off, 4, 0xFFFFu & ~(size - 1));
 }
 
+void vpci_func_bar_mem(struct vpci_func *f, int bar, uint32_t size, uint32_t base)
+{
+	unsigned off = VPCI_BAR0 + 4 * bar;
+
+	f->bar_size[bar] = size;
+	f->bar_mem |= (uint8_t)(1u << bar);
+	/* Bits 3:0 read 0: memory space, type 00 (anywhere in 32-bit space),
+	 * not prefetchable; the address bits below the size are hardwired 0,
+	 * so writing all-ones reads back ~(size - 1) (PCI 3.0 6.2.5.1). */
+	vpci_cfg_put(f, off, 4, base & ~(size - 1));
+	put_wmask(f, off, 4, ~(size - 1));
+}
+
 unsigned vpci_func_add_cap(struct vpci_func *f, uint8_t id, unsigned len)
 {
 	unsigned off = f->cap_end ? (f->cap_end + 3) & ~3u : VPCI_CAP_START;
@@ -86,9 +99,26 @@ unsigned vpci_func_add_cap(struct vpci_func *f, uint8_t id, unsigned len)
 
 uint16_t vpci_bar_base(const struct vpci_func *f, int bar)
 {
-	if (!f->bar_size[bar] || !(vpci_cfg_get(f, VPCI_COMMAND, 2) & VPCI_CMD_IO))
+	if (!f->bar_size[bar] || (f->bar_mem & (1u << bar)) ||
+	    !(vpci_cfg_get(f, VPCI_COMMAND, 2) & VPCI_CMD_IO))
 		return 0;
 	return (uint16_t)(vpci_cfg_get(f, VPCI_BAR0 + 4 * bar, 4) & ~(f->bar_size[bar] - 1));
+}
+
+uint32_t vpci_bar_mem_base(const struct vpci_func *f, int bar)
+{
+	if (!f->bar_size[bar] || !(f->bar_mem & (1u << bar)) ||
+	    !(vpci_cfg_get(f, VPCI_COMMAND, 2) & VPCI_CMD_MEMORY))
+		return 0;
+	return vpci_cfg_get(f, VPCI_BAR0 + 4 * bar, 4) & ~(f->bar_size[bar] - 1);
+}
+
+void vpci_cfg_guest_write(struct vpci_func *f, unsigned off, unsigned size, uint32_t val)
+{
+	for (unsigned i = 0; i < size && off + i < VPCI_CFG_SIZE; i++) {
+		uint8_t m = f->wmask[off + i];
+		f->cfg[off + i] = (f->cfg[off + i] & ~m) | ((uint8_t)(val >> (8 * i)) & m);
+	}
 }
 
 void vpci_init(struct vpci *p)
@@ -170,10 +200,7 @@ void vpci_out(struct vpci *p, uint16_t port, unsigned size, uint32_t val)
 	if (off >= VPCI_CAP_START && f->ops && f->ops->cfg_write &&
 	    f->ops->cfg_write(f->ctx, off, size, val))
 		return;
-	for (unsigned i = 0; i < size && off + i < VPCI_CFG_SIZE; i++) {
-		uint8_t m = f->wmask[off + i];
-		f->cfg[off + i] = (f->cfg[off + i] & ~m) | ((uint8_t)(val >> (8 * i)) & m);
-	}
+	vpci_cfg_guest_write(f, off, size, val);
 }
 
 /* The function and BAR decoding [port, port + size), entirely inside one
@@ -298,6 +325,28 @@ int vpci_restore(struct vpci *p, const void *buf, size_t len)
 
 bool vpci_mem_access(struct vpci *p, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
-	(void)p, (void)gpa, (void)size, (void)write, (void)val;
-	return false; /* no memory BARs yet */
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return false;
+	uint64_t mask = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+
+	for (unsigned d = 1; d < VPCI_DEVS; d++) {
+		struct vpci_func *f = p->dev[d];
+		if (!f || !f->ops || !f->ops->mem_read || !f->ops->mem_write)
+			continue;
+		for (int b = 0; b < VPCI_BARS; b++) {
+			uint64_t base = vpci_bar_mem_base(f, b);
+			/* An access must lie wholly inside one BAR; one that
+			 * runs past its end is not decoded (64-bit sums:
+			 * gpa comes from the guest). */
+			if (!base || gpa < base || gpa - base + size > f->bar_size[b])
+				continue;
+			uint32_t off = (uint32_t)(gpa - base);
+			if (write)
+				f->ops->mem_write(f->ctx, b, off, size, *val & mask);
+			else
+				*val = f->ops->mem_read(f->ctx, b, off, size) & mask;
+			return true;
+		}
+	}
+	return false;
 }

@@ -9,9 +9,10 @@
  * guest may write: IDs, class, status and capabilities are read-only; the
  * command register, the BARs (writing all-ones reads back the size mask,
  * PCI 3.0 6.2.5.1), the interrupt line and whatever the device model marks
- * writable are not. BARs are I/O BARs only: Tern decodes no guest MMIO yet.
- * A BAR is decoded while the command register's I/O Space bit is set and its
- * base is not 0. */
+ * writable are not. A BAR is an I/O BAR or a 32-bit non-prefetchable memory
+ * BAR (PCI 3.0 6.2.5.1: bit 0 clear, type 00, prefetchable 0); it is decoded
+ * while the command register's I/O Space (resp. Memory Space) bit is set
+ * and its base is not 0. The guest may move either kind. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,7 @@
 #define VPCI_CMD_INTX_DISABLE 0x0400
 #define VPCI_STATUS_CAP_LIST 0x0010
 #define VPCI_BAR_IO 0x1
+#define VPCI_BAR_MEM_MIN 16 /* PCI 3.0 6.2.5.1: a memory BAR claims at least 16 bytes */
 
 /* What a device model does for its function. */
 struct vpci_ops {
@@ -52,6 +54,11 @@ struct vpci_ops {
 	 * or 4. Reads return the value in the low size bytes. */
 	uint32_t (*io_read)(void *ctx, int bar, uint32_t off, unsigned size);
 	void (*io_write)(void *ctx, int bar, uint32_t off, unsigned size, uint32_t val);
+	/* An access to one of its memory BARs: off from the BAR's base; size
+	 * 1, 2, 4 or 8, the access wholly inside the BAR. Reads return the
+	 * value in the low size bytes. NULL when it has no memory BAR. */
+	uint64_t (*mem_read)(void *ctx, int bar, uint32_t off, unsigned size);
+	void (*mem_write)(void *ctx, int bar, uint32_t off, unsigned size, uint64_t val);
 	/* Config accesses at VPCI_CAP_START or above that the model handles
 	 * itself (a window onto its BAR, for instance): true when it did.
 	 * Either may be NULL. off is the byte offset, size 1, 2 or 4. */
@@ -62,7 +69,8 @@ struct vpci_ops {
 struct vpci_func {
 	uint8_t cfg[VPCI_CFG_SIZE];
 	uint8_t wmask[VPCI_CFG_SIZE]; /* bits the guest may change */
-	uint32_t bar_size[VPCI_BARS]; /* I/O BARs: a power of two >= 4; 0: no BAR */
+	uint32_t bar_size[VPCI_BARS]; /* a power of two (I/O >= 4, memory >= 16); 0: no BAR */
+	uint8_t bar_mem;	      /* bit n: BAR n is a memory BAR */
 	const struct vpci_ops *ops;
 	void *ctx;
 	unsigned cap_last, cap_end; /* the last capability added, and where it ends */
@@ -88,6 +96,9 @@ void vpci_func_init(struct vpci_func *f, uint16_t vendor, uint16_t device, uint3
 		    uint8_t revision, const struct vpci_ops *ops, void *ctx);
 /* An I/O BAR of size bytes (power of two, 4..256) at base (0: unassigned). */
 void vpci_func_bar_io(struct vpci_func *f, int bar, uint32_t size, uint16_t base);
+/* A 32-bit non-prefetchable memory BAR of size bytes (power of two,
+ * VPCI_BAR_MEM_MIN..2 GiB) at base (0: unassigned). */
+void vpci_func_bar_mem(struct vpci_func *f, int bar, uint32_t size, uint32_t base);
 /* Appends a capability of len bytes (id and next pointer included) to the
  * list; returns its offset, where the caller fills the body. The status
  * register's capability bit is set. */
@@ -97,8 +108,14 @@ uint32_t vpci_cfg_get(const struct vpci_func *f, unsigned off, unsigned size);
 void vpci_cfg_put(struct vpci_func *f, unsigned off, unsigned size, uint32_t val);
 /* Marks size bytes at off guest-writable (all bits). */
 void vpci_cfg_writable(struct vpci_func *f, unsigned off, unsigned size);
-/* The base of an I/O BAR while it is decoded, else 0. */
+/* A configuration write as the guest makes it: only the bits the write
+ * mask allows change (a device model's cfg_write hook calls it when it
+ * wants the write done and then looks at the result). */
+void vpci_cfg_guest_write(struct vpci_func *f, unsigned off, unsigned size, uint32_t val);
+/* The base of an I/O BAR while it is decoded, else 0 (also for a memory BAR). */
 uint16_t vpci_bar_base(const struct vpci_func *f, int bar);
+/* The base of a memory BAR while it is decoded, else 0 (also for an I/O BAR). */
+uint32_t vpci_bar_mem_base(const struct vpci_func *f, int bar);
 
 /* The guest's port I/O. vpci_handles: the configuration ports. */
 bool vpci_handles(uint16_t port);

@@ -41,7 +41,8 @@ static void drop_pending(struct vdev_vnet *d)
 
 /* One frame into the next receive buffer: 1 when a buffer was used (the
  * frame may still have been too large for it), 0 when the driver has none
- * available, -EIO when the ring is broken (the device now needs a reset). */
+ * available, -EIO when the ring is broken (the device now needs a reset).
+ * The caller interrupts the driver (virtio_pci_used) once for a batch. */
 static int receive(struct vdev_vnet *d, const uint8_t *frame, size_t len)
 {
 	struct virtq *q = &d->vp.vq[RXQ];
@@ -77,7 +78,6 @@ static int receive(struct vdev_vnet *d, const uint8_t *frame, size_t len)
 	}
 	if (vq_push(d->vm, q, c->head, used))
 		return virtio_pci_fail(&d->vp, "used ring vanished"), -EIO;
-	virtio_pci_used(&d->vp);
 	return 1;
 }
 
@@ -93,6 +93,8 @@ static int port_tx(void *ctx, const uint8_t *frame, size_t len)
 	}
 	if (!d->pend_count && may_write(d)) {
 		int rc = receive(d, frame, len);
+		if (rc > 0)
+			virtio_pci_used(&d->vp, RXQ);
 		if (rc)
 			return rc < 0 ? -EIO : 0;
 	}
@@ -125,6 +127,8 @@ bool vnet_poll(struct vdev_vnet *d)
 		d->pend_count--;
 		did = true;
 	}
+	if (did)
+		virtio_pci_used(&d->vp, RXQ); /* one interrupt for the batch */
 	return did;
 }
 
@@ -167,6 +171,7 @@ static void transmit(struct vdev_vnet *d)
 	struct vq_chain *c = &d->tx_chain;
 	struct vswitch *sw = vnet_switch();
 	const char *why = "";
+	bool returned = false;
 
 	bind_mac(d, sw);
 	for (unsigned n = 0; n < q->size && virtio_pci_live(&d->vp); n++) {
@@ -174,10 +179,10 @@ static void transmit(struct vdev_vnet *d)
 		if (rc < 0)
 			virtio_pci_fail(&d->vp, why);
 		if (rc <= 0)
-			return;
+			break;
 		if (c->wlen) {
 			virtio_pci_fail(&d->vp, "transmit buffer the device may write");
-			return;
+			break;
 		}
 		uint64_t len = c->rlen;
 		bool ok = len > VNET_HDR_LEN && len <= sizeof(d->tx_buf) &&
@@ -185,9 +190,9 @@ static void transmit(struct vdev_vnet *d)
 			  d->tx_buf[HDR_GSO_TYPE] == VIRTIO_NET_HDR_GSO_NONE;
 		if (vq_push(d->vm, q, c->head, 0)) {
 			virtio_pci_fail(&d->vp, "used ring vanished");
-			return;
+			break;
 		}
-		virtio_pci_used(&d->vp);
+		returned = true;
 		if (!ok || !sw || d->port == VSWITCH_NO_PORT) {
 			d->stats.tx_errors++;
 			continue;
@@ -197,6 +202,8 @@ static void transmit(struct vdev_vnet *d)
 		vswitch_input(sw, d->port, d->tx_buf + VNET_HDR_LEN, len - VNET_HDR_LEN);
 		learn_ip(d, sw);
 	}
+	if (returned)
+		virtio_pci_used(&d->vp, TXQ); /* one interrupt for the batch */
 }
 
 /* ---- what the transport asks of the device ------------------------------- */
@@ -257,7 +264,7 @@ int vnet_init(struct vdev_vnet *d, struct vm *vm, struct vpci *bus)
 		return -ENOMEM;
 	d->vm = vm;
 	d->port = VSWITCH_NO_PORT;
-	virtio_pci_init(&d->vp, vm, &net_ops, d, VNET_IO_BASE);
+	virtio_pci_init(&d->vp, vm, &net_ops, d, VNET_IO_BASE, VNET_MSIX_BASE);
 	vpci_attach(bus, VNET_PCI_DEV, &d->vp.pci); /* a fresh bus: the slot is free */
 	struct vswitch *sw = vnet_switch();
 	if (sw) {

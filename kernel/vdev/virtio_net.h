@@ -5,7 +5,11 @@
  * Features: VIRTIO_F_VERSION_1 and VIRTIO_NET_F_MAC only (the MAC is the
  * VM's own, `vm create ... mac=`); one receive queue (0) and one transmit
  * queue (1), split rings, no offloads, every buffer preceded by the 12-byte
- * struct virtio_net_hdr (5.1.6) with num_buffers 1.
+ * struct virtio_net_hdr (5.1.6) with num_buffers 1. Without MRG_RXBUF a
+ * driver posts receive buffers that hold a whole frame (Linux: one
+ * descriptor of 12 + 1518 bytes). Used buffers interrupt through MSI-X
+ * (3 vectors: configuration, receive, transmit) once per batch the device
+ * returns, or set the ISR for a polling driver (virtio_pci.h).
  *
  * Transmit happens when the driver notifies queue 1: every available chain
  * becomes one frame for vswitch_input() on the VM's port, where the switch
@@ -25,6 +29,9 @@ struct vm;
 
 #define VNET_PCI_DEV 1	    /* 00:01.0 */
 #define VNET_IO_BASE 0xC000 /* BAR0 as Tern leaves it at reset */
+/* BAR1 (MSI-X) as Tern leaves it: the PCI window's page for the device
+ * number (docs/guests.md). */
+#define VNET_MSIX_BASE (0xE0000000u + 0x1000u * VNET_PCI_DEV)
 #define VNET_HDR_LEN 12	    /* struct virtio_net_hdr with num_buffers (5.1.6) */
 #define VNET_FRAME_MAX 1518 /* 1500-byte MTU, an 802.1Q tag, no FCS */
 #define VNET_PENDING 64	    /* frames held for a guest with no receive buffer */

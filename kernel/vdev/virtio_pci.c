@@ -1,4 +1,4 @@
-/* The modern virtio PCI transport over one I/O BAR (see virtio_pci.h). */
+/* The modern virtio PCI transport: one I/O BAR and MSI-X (see virtio_pci.h). */
 #include <errno.h>
 #include <string.h>
 #include "kernel/log.h"
@@ -38,17 +38,27 @@
 #define QUEUE_DRIVER 0x28
 #define QUEUE_DEVICE 0x30
 
-#define NO_VECTOR 0xFFFF /* 4.1.4.3: no MSI-X vector */
+#define NO_VECTOR VIRTIO_PCI_NO_VECTOR
 #define ISR_QUEUE 0x1
 #define ISR_CONFIG 0x2
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: vectors and MSI-X */
 
 static uint32_t bar_read(void *ctx, int bar, uint32_t off, unsigned size);
 static void bar_write(void *ctx, int bar, uint32_t off, unsigned size, uint32_t val);
 static bool cfg_read(void *ctx, unsigned off, unsigned size, uint32_t *val);
 static bool cfg_write(void *ctx, unsigned off, unsigned size, uint32_t val);
 
-static const struct vpci_ops transport_ops = {bar_read, bar_write, cfg_read, cfg_write};
+static uint64_t mem_read(void *ctx, int bar, uint32_t off, unsigned size);
+static void mem_write(void *ctx, int bar, uint32_t off, unsigned size, uint64_t val);
+
+static const struct vpci_ops transport_ops = {
+	.io_read = bar_read,
+	.io_write = bar_write,
+	.mem_read = mem_read,
+	.mem_write = mem_write,
+	.cfg_read = cfg_read,
+	.cfg_write = cfg_write,
+};
 
 static void add_cap(struct virtio_pci *t, uint8_t type, unsigned len, uint32_t off, uint32_t length,
 		    uint32_t extra)
@@ -77,6 +87,11 @@ static void reset_queues(struct virtio_pci *t)
 	memset(t->vq, 0, sizeof(t->vq));
 	for (unsigned q = 0; q < t->ops->num_queues; q++)
 		t->vq[q].size = VQ_SIZE_MAX; /* 4.1.4.3.2: reads the maximum after reset */
+	/* No vector until the driver assigns one; the MSI-X table is the
+	 * PCI function's and survives a virtio reset. */
+	t->msix_config = NO_VECTOR;
+	for (unsigned q = 0; q < VIRTIO_PCI_QUEUES_MAX; q++)
+		t->queue_vector[q] = NO_VECTOR;
 }
 
 static void device_reset(struct virtio_pci *t)
@@ -90,7 +105,7 @@ static void device_reset(struct virtio_pci *t)
 }
 
 void virtio_pci_init(struct virtio_pci *t, struct vm *vm, const struct virtio_dev_ops *ops,
-		     void *ctx, uint16_t io_base)
+		     void *ctx, uint16_t io_base, uint32_t mem_base)
 {
 	memset(t, 0, sizeof(*t));
 	t->vm = vm;
@@ -103,13 +118,16 @@ void virtio_pci_init(struct virtio_pci *t, struct vm *vm, const struct virtio_de
 	vpci_cfg_put(&t->pci, VPCI_SUBSYS_VENDOR, 2, VIRTIO_PCI_VENDOR);
 	vpci_cfg_put(&t->pci, VPCI_SUBSYS_ID, 2, 0x1100);
 	vpci_func_bar_io(&t->pci, 0, VIRTIO_PCI_BAR_SIZE, io_base);
-	vpci_cfg_put(&t->pci, VPCI_COMMAND, 2, VPCI_CMD_IO);
+	vpci_func_bar_mem(&t->pci, VIRTIO_PCI_MSIX_BAR, VIRTIO_PCI_MSIX_BAR_SIZE, mem_base);
+	vpci_cfg_put(&t->pci, VPCI_COMMAND, 2, VPCI_CMD_IO | VPCI_CMD_MEMORY);
 	add_cap(t, VIRTIO_PCI_CAP_COMMON_CFG, CAP_LEN, VIRTIO_PCI_COMMON, VIRTIO_PCI_COMMON_LEN, 0);
 	add_cap(t, VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_CAP_LEN, VIRTIO_PCI_NOTIFY,
 		VIRTIO_PCI_NOTIFY_MULT * ops->num_queues, VIRTIO_PCI_NOTIFY_MULT);
 	add_cap(t, VIRTIO_PCI_CAP_ISR_CFG, CAP_LEN, VIRTIO_PCI_ISR, 1, 0);
 	add_cap(t, VIRTIO_PCI_CAP_DEVICE_CFG, CAP_LEN, VIRTIO_PCI_DEVCFG, ops->config_len, 0);
 	add_cap(t, VIRTIO_PCI_CAP_PCI_CFG, PCI_CFG_CAP_LEN, 0, 0, 0);
+	msix_init(&t->msix, vm, &t->pci, 1u + ops->num_queues, VIRTIO_PCI_MSIX_BAR,
+		  VIRTIO_PCI_MSIX_TABLE, VIRTIO_PCI_MSIX_PBA);
 	reset_queues(t);
 }
 
@@ -126,13 +144,38 @@ void virtio_pci_fail(struct virtio_pci *t, const char *why)
 	if (t->status & VIRTIO_STATUS_NEEDS_RESET)
 		return;
 	t->status |= VIRTIO_STATUS_NEEDS_RESET;
-	t->isr |= ISR_CONFIG; /* 4.1.4.5: a configuration change */
 	log_guest(t->vm, LOG_WARN, "virtio device %u needs a reset: %s", t->ops->type, why);
+	virtio_pci_config_changed(t); /* 2.1.2: the driver learns of it by a config change */
 }
 
-void virtio_pci_used(struct virtio_pci *t)
+void virtio_pci_config_changed(struct virtio_pci *t)
 {
-	t->isr |= ISR_QUEUE;
+	/* 4.1.4.5.1: the ISR bit before the notification */
+	t->isr |= ISR_CONFIG;
+	if (msix_enabled(&t->msix) && t->msix_config != NO_VECTOR)
+		msix_notify(&t->msix, t->msix_config);
+}
+
+void virtio_pci_used(struct virtio_pci *t, uint16_t queue)
+{
+	const struct virtq *q = queue < t->ops->num_queues ? &t->vq[queue] : NULL;
+	uint16_t flags = 0;
+
+	if (!q || !q->enabled)
+		return;
+	/* 2.6.10.1: the used index is written before the driver's flags are
+	 * read; a full barrier, because the driver does the mirror image
+	 * (clears NO_INTERRUPT, then reads the used index) and a store-load
+	 * reordering on either side would lose the interrupt. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vm_gpa_read(t->vm, q->avail, &flags, 2); /* in RAM: vq_check said so */
+	if (flags & VIRTQ_AVAIL_F_NO_INTERRUPT)
+		return;
+	/* 4.1.4.5.1: the queue bit is for a driver without MSI-X. */
+	if (!msix_enabled(&t->msix))
+		t->isr |= ISR_QUEUE;
+	else if (t->queue_vector[queue] != NO_VECTOR)
+		msix_notify(&t->msix, t->queue_vector[queue]);
 }
 
 /* ---- common configuration ------------------------------------------------ */
@@ -158,7 +201,7 @@ static void common_image(struct virtio_pci *t, uint8_t *b)
 	put(b, DF, 4, t->dfselect < 2 ? t->ops->features >> (32 * t->dfselect) : 0);
 	put(b, GFSELECT, 4, t->gfselect);
 	put(b, GF, 4, t->gfselect < 2 ? t->guest_features >> (32 * t->gfselect) : 0);
-	put(b, MSIX_CONFIG, 2, NO_VECTOR);
+	put(b, MSIX_CONFIG, 2, t->msix_config);
 	put(b, NUM_QUEUES, 2, t->ops->num_queues);
 	put(b, DEVICE_STATUS, 1, t->status);
 	put(b, CONFIG_GENERATION, 1, 0); /* the configuration never changes */
@@ -166,7 +209,7 @@ static void common_image(struct virtio_pci *t, uint8_t *b)
 	if (!q)
 		return; /* 4.1.4.3.2: queue_size 0 for a queue that does not exist */
 	put(b, QUEUE_SIZE, 2, q->size);
-	put(b, QUEUE_MSIX, 2, NO_VECTOR);
+	put(b, QUEUE_MSIX, 2, t->queue_vector[t->queue_select]);
 	put(b, QUEUE_ENABLE, 2, q->enabled);
 	put(b, QUEUE_NOTIFY_OFF, 2, t->queue_select);
 	put(b, QUEUE_DESC, 8, q->desc);
@@ -218,6 +261,13 @@ static void enable_queue(struct virtio_pci *t, struct virtq *q)
 	q->last_avail = q->used_idx = 0;
 }
 
+/* 4.1.5.1.2: a vector the table does not have reads back NO_VECTOR, which
+ * is how the driver learns the mapping failed. */
+static uint16_t vector_or_none(const struct virtio_pci *t, uint32_t val)
+{
+	return val < t->msix.nvec ? (uint16_t)val : NO_VECTOR;
+}
+
 /* Fields are written at their own width (4.1.3.1), 64-bit ones as two
  * 32-bit halves; anything else is ignored, as are queue registers once the
  * queue is enabled (4.1.4.3.2) and feature writes after FEATURES_OK. */
@@ -249,6 +299,17 @@ static void common_write(struct virtio_pci *t, uint32_t off, unsigned size, uint
 		if (size == 2)
 			t->queue_select = (uint16_t)val;
 		return;
+	case MSIX_CONFIG:
+		if (size == 2)
+			t->msix_config = vector_or_none(t, val);
+		return;
+	case QUEUE_MSIX:
+		/* Taken also on an enabled queue: Linux re-points vectors
+		 * (to NO_VECTOR when it frees them) at any time, as QEMU
+		 * lets it. */
+		if (size == 2 && q)
+			t->queue_vector[t->queue_select] = vector_or_none(t, val);
+		return;
 	}
 	if (!q || q->enabled)
 		return;
@@ -258,7 +319,6 @@ static void common_write(struct virtio_pci *t, uint32_t off, unsigned size, uint
 		enable_queue(t, q);
 	else if (off >= QUEUE_DESC && off < VIRTIO_PCI_COMMON_LEN && off % 4 == 0 && size == 4)
 		write_queue_addr(q, off, val);
-	/* msix_config and queue_msix_vector: no MSI-X, they stay NO_VECTOR */
 }
 
 /* ---- the BAR ------------------------------------------------------------- */
@@ -328,6 +388,25 @@ static void bar_write(void *ctx, int bar, uint32_t off, unsigned size, uint32_t 
 	/* The ISR and the device configuration are read-only. */
 }
 
+/* BAR1: the MSI-X table and pending bits; the rest of the page reads 0. */
+static uint64_t mem_read(void *ctx, int bar, uint32_t off, unsigned size)
+{
+	struct virtio_pci *t = ctx;
+	uint64_t v = 0;
+
+	if (bar == VIRTIO_PCI_MSIX_BAR)
+		msix_bar_read(&t->msix, off, size, &v);
+	return v;
+}
+
+static void mem_write(void *ctx, int bar, uint32_t off, unsigned size, uint64_t val)
+{
+	struct virtio_pci *t = ctx;
+
+	if (bar == VIRTIO_PCI_MSIX_BAR)
+		msix_bar_write(&t->msix, off, size, val);
+}
+
 /* 4.1.4.8: pci_cfg_data is a window onto the BAR that cap.bar, cap.offset
  * and cap.length select; length 1, 2 or 4, offset aligned to it. */
 static bool window(struct virtio_pci *t, unsigned off, uint32_t *where, unsigned *len)
@@ -371,6 +450,8 @@ static bool cfg_write(void *ctx, unsigned off, unsigned size, uint32_t val)
 	uint32_t where;
 	unsigned len;
 
+	if (msix_cfg_write(&t->msix, off, size, val))
+		return true;
 	if (!window(t, off, &where, &len))
 		return false;
 	if (window_ok(t, off, where, len) && size >= len)
@@ -378,11 +459,14 @@ static bool cfg_write(void *ctx, unsigned off, unsigned size, uint32_t val)
 	return true;
 }
 
-/* ---- migration ----------------------------------------------------------- */
+/* ---- migration -----------------------------------------------------------
+ * Blob (docs/migration-stream.md): the transport's registers, each queue's
+ * state and vector, then the MSI-X state as msix_save() writes it for
+ * VIRTIO_PCI_VECTORS vectors (entries past this device's table are zero). */
 
 struct queue_blob {
 	uint64_t desc, avail, used;
-	uint16_t size, enabled, last_avail, used_idx;
+	uint16_t size, enabled, last_avail, used_idx, vector;
 } __attribute__((packed));
 
 struct transport_blob {
@@ -392,7 +476,9 @@ struct transport_blob {
 	uint32_t dfselect, gfselect;
 	uint64_t guest_features;
 	uint32_t num_queues;
+	uint16_t msix_config, pad;
 	struct queue_blob q[VIRTIO_PCI_QUEUES_MAX];
+	uint8_t msix[MSIX_STATE_LEN(VIRTIO_PCI_VECTORS)];
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct transport_blob) == VIRTIO_PCI_STATE_LEN, "blob size");
@@ -412,11 +498,15 @@ int virtio_pci_save(const struct virtio_pci *t, void *buf, size_t cap)
 	b.gfselect = t->gfselect;
 	b.guest_features = t->guest_features;
 	b.num_queues = t->ops->num_queues;
+	b.msix_config = t->msix_config;
 	for (unsigned i = 0; i < VIRTIO_PCI_QUEUES_MAX; i++) {
 		const struct virtq *q = &t->vq[i];
-		b.q[i] = (struct queue_blob){q->desc,	 q->avail,	q->used,    q->size,
-					     q->enabled, q->last_avail, q->used_idx};
+		b.q[i] = (struct queue_blob){q->desc,	  q->avail,	     q->used,
+					     q->size,	  q->enabled,	     q->last_avail,
+					     q->used_idx, t->queue_vector[i]};
 	}
+	if (msix_save(&t->msix, b.msix, sizeof(b.msix)) < 0)
+		return -ENOSPC;
 	memcpy(buf, &b, sizeof(b));
 	return sizeof(b);
 }
@@ -439,6 +529,8 @@ static int queue_ok(struct virtio_pci *t, uint8_t status, const struct queue_blo
 
 	if (b->enabled > 1 || b->size > VQ_SIZE_MAX)
 		return *why = "queue size or enable out of range", -EINVAL;
+	if (b->vector != NO_VECTOR && b->vector >= t->msix.nvec)
+		return *why = "queue vector past the MSI-X table", -EINVAL;
 	if (!q.enabled)
 		return b->last_avail || b->used_idx
 			       ? (*why = "indexes on a queue that is not enabled", -EINVAL)
@@ -451,7 +543,7 @@ static int queue_ok(struct virtio_pci *t, uint8_t status, const struct queue_blo
 
 int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const char **why)
 {
-	static const struct queue_blob none;
+	static const struct queue_blob none = {.vector = NO_VECTOR};
 	const uint8_t status_bits = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 				    VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |
 				    VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED;
@@ -462,10 +554,19 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 	if (len != sizeof(b))
 		return -EINVAL;
 	memcpy(&b, buf, sizeof(b)); /* the stream gives no alignment guarantee */
-	if (b.version != STATE_VERSION || b.num_queues != t->ops->num_queues)
+	if (b.version != STATE_VERSION || b.num_queues != t->ops->num_queues || b.pad)
 		return -EINVAL;
 	if ((b.status & ~status_bits) || (b.isr & ~(ISR_QUEUE | ISR_CONFIG)))
 		return *why = "status or ISR bits this device does not have", -EINVAL;
+	if (b.msix_config != NO_VECTOR && b.msix_config >= t->msix.nvec)
+		return *why = "configuration vector past the MSI-X table", -EINVAL;
+	size_t mlen = MSIX_STATE_LEN(t->msix.nvec);
+	for (size_t i = mlen; i < sizeof(b.msix); i++)
+		if (b.msix[i])
+			return *why = "MSI-X entries past this device's table", -EINVAL;
+	int rc = msix_check(&t->msix, b.msix, mlen, why);
+	if (rc)
+		return rc;
 	/* Everything is checked on a copy: a refused blob changes nothing. */
 	n = *t;
 	n.status = b.status;
@@ -474,6 +575,7 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 	n.dfselect = b.dfselect;
 	n.gfselect = b.gfselect;
 	n.guest_features = b.guest_features;
+	n.msix_config = b.msix_config;
 	if ((n.status & VIRTIO_STATUS_FEATURES_OK) && !features_acceptable(&n))
 		return *why = "features this host does not offer", -EINVAL;
 	for (unsigned i = 0; i < VIRTIO_PCI_QUEUES_MAX; i++) {
@@ -484,7 +586,7 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 				       -EINVAL;
 			continue;
 		}
-		int rc = queue_ok(t, n.status, q, why);
+		rc = queue_ok(t, n.status, q, why);
 		if (rc)
 			return rc;
 		/* a reset (status 0) disables every queue */
@@ -497,7 +599,10 @@ int virtio_pci_restore(struct virtio_pci *t, const void *buf, size_t len, const 
 					 .desc = q->desc,
 					 .avail = q->avail,
 					 .used = q->used};
+		n.queue_vector[i] = q->vector;
 	}
+	/* From here on nothing can fail. */
 	*t = n;
+	msix_load(&t->msix, b.msix);
 	return 0;
 }

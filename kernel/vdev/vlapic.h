@@ -34,6 +34,10 @@ struct vlapic {
 	uint64_t tsc_deadline;         /* IA32_TSC_DEADLINE; 0: disarmed */
 	uint64_t tsc_hz;               /* the guest's TSC rate: converts counts to TSC */
 	uint64_t timer_fired;          /* timer interrupts delivered (for tests and stats) */
+	uint32_t esr_pending;          /* errors since the last ESR write (11.5.3) */
+	bool timer_armed;              /* one-shot/periodic count running */
+	uint64_t timer_next;           /* guest TSC of the count timer's next expiry */
+	uint64_t icr_dropped;          /* IPIs to nobody here (other CPUs, INIT, SIPI...) */
 };
 
 /* The state after RESET (11.4.7.1): xAPIC mode, enabled, BSP, software-

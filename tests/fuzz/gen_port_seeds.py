@@ -23,6 +23,12 @@ def poke(gpa, val):
     return struct.pack('<BBHI', 2 << 3, word & 0xFF, word >> 8, val)
 
 
+def mmio(off, size, val=None):
+    """Guest MMIO at off into virtio-net's memory BAR (kind 1, virtio target)."""
+    op = (1 << 3) | {1: 0, 2: 1, 4: 2, 8: 3}[size] | (4 if val is None else 0)
+    return struct.pack('<BBHI', op, 0, off, 0 if val is None else val)
+
+
 def cfg_out(dev, off, size, val, cfg=0x80):
     """A configuration write; cfg is the selector bit the virtio target
     uses to reach the PCI ports (0 in the PCI target)."""
@@ -73,7 +79,16 @@ def virtio():
     s += bar(0x44 + 2, 2, 1) + bar(0x40, 1)
     s += struct.pack('<BBHI', 3 << 3, 0, 64, 0x01020304)  # a frame from the wire
     s += bar(0x44, 2, 0) + bar(0x60, 4) + bar(0x64, 2)
-    return [s]
+    # MSI-X as Linux sets it up (capability at 0x98): enabled under the
+    # Function Mask, entries programmed, vectors assigned, then unmasked.
+    m = cfg_out(1, 0x98 + 2, 2, 0xC000)
+    for v in range(3):
+        m += mmio(16 * v, 4, 0xFEE00000) + mmio(16 * v + 4, 4, 0)
+        m += mmio(16 * v + 8, 4, 0x40 + v) + mmio(16 * v + 12, 4, 0)
+    m += bar(0x10, 2, 0) + bar(0x16, 2, 0) + bar(0x1A, 2, 1)
+    m += bar(0x16, 2, 1) + bar(0x1A, 2, 2) + cfg_out(1, 0x98 + 2, 2, 0x8000)
+    m += bar(0x44 + 2, 2, 1) + mmio(0x800, 8) + mmio(0, 8)
+    return [s, s + m]
 
 
 def uart():

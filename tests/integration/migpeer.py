@@ -270,7 +270,8 @@ for _i, _seg in enumerate(("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr")):
 VCPU_LEN = 976
 DEV_UART, DEV_NET = 1, 3
 # virtio-net transport state (docs/migration-stream.md, DEVICE_STATE)
-VNET_QCOUNT, VNET_Q0 = 24, 28  # queue 0: desc, driver, device u64; size, enabled u16
+VNET_QCOUNT, VNET_MSIX_CONFIG = 24, 28  # u32 queue count, u16 configuration vector
+VNET_Q0 = 32  # queue 0: desc, driver, device u64; size, enabled u16
 NONCANONICAL = 0x0000_8000_0000_0000
 EFER_LME, EFER_LMA, CR0_PE, CR0_PG = 1 << 8, 1 << 10, 1 << 0, 1 << 31
 
@@ -330,6 +331,9 @@ HOSTILE = {
     "vnet-queue-size": (DEVICE_STATE, DEV_NET,
                         lambda b: struct.pack_into("<HH", b, VNET_Q0 + 24, 0xFFFF, 1)),
     "vnet-ring-outside-ram": (DEVICE_STATE, DEV_NET, _vnet_ring_outside_ram),
+    # 3 MSI-X vectors (configuration, receive, transmit): 7 is past the table
+    "vnet-vector-past-the-table": (DEVICE_STATE, DEV_NET,
+                                   lambda b: struct.pack_into("<H", b, VNET_MSIX_CONFIG, 7)),
     "uart-rx-overflow": (DEVICE_STATE, DEV_UART, _uart_rx_overflow),
     "uart-reserved-ier": (DEVICE_STATE, DEV_UART, _uart_reserved_ier),
 }

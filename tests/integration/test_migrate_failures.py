@@ -671,6 +671,8 @@ HOSTILE_BLOBS = [
     ("vnet-queue-count", NET_REFUSED),
     ("vnet-queue-size", NET_REFUSED),
     ("vnet-ring-outside-ram", NET_REFUSED),
+    ("vnet-vector-past-the-table",
+     r"device 3 \(virtio-net0\) state refused: configuration vector past the MSI-X table \(-22\)"),
     ("uart-rx-overflow",
      r"device 1 \(com1\) state refused: more input waiting than the FIFO holds \(-22\)"),
     ("uart-reserved-ier", r"device 1 \(com1\) state refused: reserved IER bits set \(-22\)"),

@@ -9,6 +9,7 @@
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_policy.h"
 #include "arch/x86/guest_walk.h"
+#include "arch/x86/mmio_emulate.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
@@ -397,6 +398,37 @@ static bool exit_cr0_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 	return false;
 }
 
+/* ---- Guest MMIO (arch/x86/mmio_emulate.c) ------------------------------------ */
+#define SEG_ATTR_DB (1u << 10) /* CS.D: 32-bit default operand size */
+
+/* A #NPF at a GPA with no RAM: a device's registers when kernel/vm_mmio.c
+ * decodes it. Only a data access made by the instruction at RIP can be
+ * emulated: not a fetch (NPF_ID), not a walk of the guest's own page
+ * tables (NPF_WALK), not an access made while delivering an event (then
+ * RIP is not the instruction that made it; EXITINTINFO, APM 15.7.2). */
+static int exit_mmio(struct vcpu *v, struct vmcb *vmcb, uint64_t gpa, uint64_t info)
+{
+	if ((info & (NPF_ID | NPF_WALK)) || (vmcb->exitintinfo & EVENT_VALID))
+		return -ENOENT;
+	const struct mmio_vcpu c = {
+		.paging = {vmcb->cr0, vmcb->cr3, vmcb->cr4, vmcb->efer},
+		.cs_base = vmcb->cs.base,
+		.rip = vmcb->rip,
+		.mode = long_mode_code(vmcb)	      ? MMIO_MODE64
+			: vmcb->cs.attr & SEG_ATTR_DB ? MMIO_MODE32
+						      : MMIO_MODE16,
+		.gpr = v->gpr,
+	};
+	uint64_t next;
+	int rc = mmio_emulate(v->vm, &c, gpa, &next);
+
+	if (rc == 0)
+		set_rip(vmcb, next);
+	else if (rc == -EINVAL)
+		fault(vmcb, VEC_UD, false);
+	return rc;
+}
+
 /* ---- Nested page faults (APM 15.25.6) ---------------------------------- */
 static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
@@ -415,6 +447,16 @@ static bool exit_npf(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 			return false;
 		return error(e, "nested page fault repeats at GPA 0x%lx (error 0x%lx)", gpa, info);
 	case NPT_FAULT_NOT_MAPPED:
+		switch (exit_mmio(v, vmcb, gpa, info)) {
+		case 0:
+		case -EINVAL: /* #UD injected */
+			return false;
+		case -EFAULT:
+			return error(
+				e,
+				"MMIO at GPA 0x%lx: the instruction at rip 0x%lx cannot be fetched",
+				gpa, vmcb->rip);
+		}
 		e->kind = EXIT_SLAT;
 		e->gpa = gpa;
 		e->write = info & NPF_RW;

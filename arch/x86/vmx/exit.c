@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/mmio_emulate.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
@@ -388,6 +389,51 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 	return false;
 }
 
+/* ---- Guest MMIO (arch/x86/mmio_emulate.c) ---- */
+#define AR_DB (1u << 14)	       /* CS.D: 32-bit default operand size */
+#define QUAL_FETCH (1ull << 2)	       /* Table 27-7: an instruction fetch */
+#define QUAL_LA_VALID (1ull << 7)      /* the guest-linear address is valid ... */
+#define QUAL_LA_TRANSLATED (1ull << 8) /* ... and was being translated, not walked */
+
+/* An EPT violation at a GPA with no RAM: a device's registers when
+ * kernel/vm_mmio.c decodes it. Only a data access made by the instruction
+ * at RIP can be emulated: not a fetch, not an access to the guest's own
+ * paging structures (bit 7 set, bit 8 clear), not one made while
+ * delivering an event (SDM 27.2.4: then RIP is not the instruction that
+ * made it). */
+static int exit_mmio(struct vcpu *v, uint64_t gpa, uint64_t q)
+{
+	if ((q & QUAL_FETCH) || ((q & QUAL_LA_VALID) && !(q & QUAL_LA_TRANSLATED)) ||
+	    (vmcs_read(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+		return -ENOENT;
+	uint32_t ar = vmcs_read(VMCS_GUEST_ES_AR + 2 * VMCS_SEG_CS);
+	bool lm = (vmcs_read(VMCS_ENTRY_CONTROLS) & ENTRY_IA32E_MODE_GUEST) && (ar & AR_L);
+	const struct mmio_vcpu c = {
+		.paging = {vmx_guest_cr0(), vmcs_read(VMCS_GUEST_CR3), vmcs_read(VMCS_GUEST_CR4),
+			   vmcs_read(VMCS_GUEST_IA32_EFER)},
+		.cs_base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * VMCS_SEG_CS),
+		.rip = vmcs_read(VMCS_GUEST_RIP),
+		.mode = lm	     ? MMIO_MODE64
+			: ar & AR_DB ? MMIO_MODE32
+				     : MMIO_MODE16,
+		.gpr = v->gpr,
+	};
+	uint64_t next;
+	int rc = mmio_emulate(v->vm, &c, gpa, &next);
+
+	if (rc == -EINVAL) {
+		vmx_inject_exception(VEC_UD, false, 0);
+	} else if (rc == 0) {
+		/* Retired: the next instruction, and no STI/MOV-SS shadow. */
+		uint32_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+		vmcs_write(VMCS_GUEST_RIP, next);
+		if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+			vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
+				   intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	}
+	return rc;
+}
+
 static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
 {
 	struct vmx_vcpu *x = v->arch;
@@ -407,6 +453,16 @@ static bool exit_ept_violation(struct vcpu *v, struct vm_exit *e, uint64_t q)
 		return false;
 	}
 	if (!ept_mapped(v->vm->slat, gpa)) {
+		switch (exit_mmio(v, gpa, q)) {
+		case 0:
+		case -EINVAL: /* #UD injected */
+			return false;
+		case -EFAULT:
+			return fail(e,
+				    "MMIO at guest-physical 0x%lx: the instruction at rip 0x%lx "
+				    "cannot be fetched",
+				    gpa, vmcs_read(VMCS_GUEST_RIP));
+		}
 		e->kind = EXIT_SLAT;
 		e->gpa = gpa;
 		e->write = q & (1u << 1);

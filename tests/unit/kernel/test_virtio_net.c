@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 #include "net/vswitch.h"
 
 #define RAM (4u << 20)
@@ -73,6 +74,24 @@ int vm_gpa_write(struct vm *v, uint64_t gpa, const void *buf, uint64_t len)
 struct vswitch *net_vswitch(void)
 {
 	return &sw;
+}
+
+/* The interrupt glue: every MSI the device sends, in order. */
+static struct {
+	int n;
+	struct vm *vm[16];
+	uint64_t addr[16];
+	uint32_t data[16];
+} msi;
+
+void vm_msi(struct vm *v, uint64_t addr, uint32_t data)
+{
+	if (msi.n < 16) {
+		msi.vm[msi.n] = v;
+		msi.addr[msi.n] = addr;
+		msi.data[msi.n] = data;
+	}
+	msi.n++;
 }
 
 static int wire_tx(void *ctx, const uint8_t *frame, size_t len)
@@ -244,6 +263,7 @@ static int setup(void **state)
 	(void)state;
 	vswitch_init(&sw);
 	memset(&wire, 0, sizeof(wire));
+	memset(&msi, 0, sizeof(msi));
 	peer = vswitch_port_add(&sw, VSWITCH_PORT_UPLINK, "wire", wire_tx, NULL);
 	make_vm(&vm, &ram, "g1");
 	return 0;
@@ -295,8 +315,8 @@ static void test_pci_ids_are_read_only_and_bar_sizing_returns_the_size_mask(void
 	assert_int_equal(cfg_in(&vm, 1, 0x10, 4), BAR | 1); /* preassigned, I/O */
 	cfg_out(&vm, 1, 0x10, 4, 0xFFFFFFFF);
 	assert_int_equal(cfg_in(&vm, 1, 0x10, 4), 0xFF81); /* 128 bytes of I/O */
-	cfg_out(&vm, 1, 0x14, 4, 0xFFFFFFFF);
-	assert_int_equal(cfg_in(&vm, 1, 0x14, 4), 0); /* no BAR1 */
+	cfg_out(&vm, 1, 0x18, 4, 0xFFFFFFFF);
+	assert_int_equal(cfg_in(&vm, 1, 0x18, 4), 0); /* no BAR2 */
 	/* moved, with I/O decoding off then on */
 	cfg_out(&vm, 1, 0x10, 4, 0xD000);
 	cfg_out(&vm, 1, 0x04, 2, 0);
@@ -319,6 +339,10 @@ static void test_pci_capabilities_list_the_virtio_structures_in_bar0(void **stat
 	assert_true(cfg_in(&vm, 1, 0x06, 2) & VPCI_STATUS_CAP_LIST);
 	for (ptr = cfg_in(&vm, 1, 0x34, 1); ptr; ptr = cfg_in(&vm, 1, ptr + 1, 1)) {
 		assert_int_equal(ptr % 4, 0);
+		if (cfg_in(&vm, 1, ptr, 1) == MSIX_CAP_ID) {
+			types |= 1u << 16;
+			continue;
+		}
 		assert_int_equal(cfg_in(&vm, 1, ptr, 1), 0x09);
 		unsigned type = cfg_in(&vm, 1, ptr + 3, 1);
 		assert_int_equal(cfg_in(&vm, 1, ptr + 4, 1), 0); /* BAR0 */
@@ -328,7 +352,7 @@ static void test_pci_capabilities_list_the_virtio_structures_in_bar0(void **stat
 			assert_int_equal(cfg_in(&vm, 1, ptr + 16, 4), VIRTIO_PCI_NOTIFY_MULT);
 		types |= 1u << type;
 	}
-	assert_int_equal(types, 0x3E); /* common, notify, ISR, device, PCI cfg */
+	assert_int_equal(types, 0x1003E); /* common, notify, ISR, device, PCI cfg; MSI-X */
 }
 
 /* ---- virtio: features, status, queues ------------------------------------------ */
@@ -457,6 +481,319 @@ static void test_short_receive_buffer_comes_back_empty(void **state)
 	assert_int_equal(get32(&vm, RX_USED + 8), 0);
 	assert_int_equal(vm.net.stats.rx_short, 1);
 	assert_false(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* ---- MSI-X and the memory BAR -------------------------------------------------- */
+
+#define MSIX VNET_MSIX_BASE
+#define ENTRY(v, f) (VIRTIO_PCI_MSIX_TABLE + MSIX_ENTRY_SIZE * (v) + (f))
+
+static uint64_t mem_in(struct vm *v, uint64_t gpa, unsigned size)
+{
+	uint64_t val = 0xDEAD;
+	assert_true(vpci_mem_access(&v->pci, gpa, size, false, &val));
+	return val;
+}
+
+static void mem_out(struct vm *v, uint64_t gpa, unsigned size, uint64_t val)
+{
+	assert_true(vpci_mem_access(&v->pci, gpa, size, true, &val));
+}
+
+static bool mem_decoded(struct vm *v, uint64_t gpa, unsigned size)
+{
+	uint64_t val = 0;
+	return vpci_mem_access(&v->pci, gpa, size, false, &val);
+}
+
+static unsigned msix_cap_of(struct vm *v)
+{
+	for (unsigned p = cfg_in(v, 1, 0x34, 1); p; p = cfg_in(v, 1, p + 1, 1))
+		if (cfg_in(v, 1, p, 1) == MSIX_CAP_ID)
+			return p;
+	fail_msg("no MSI-X capability");
+	return 0;
+}
+
+static void msix_control(struct vm *v, uint16_t ctl)
+{
+	cfg_out(v, 1, msix_cap_of(v) + 2, 2, ctl);
+}
+
+/* Vector vec of the table sends data to the LAPIC page, unmasked or not. */
+static void program(struct vm *v, unsigned vec, uint32_t data, bool masked)
+{
+	mem_out(v, MSIX + ENTRY(vec, 0), 4, 0xFEE00000u | vec << 12);
+	mem_out(v, MSIX + ENTRY(vec, 4), 4, 0);
+	mem_out(v, MSIX + ENTRY(vec, 8), 4, data);
+	mem_out(v, MSIX + ENTRY(vec, 12), 4, masked);
+}
+
+/* As Linux's virtio_pci does with one vector per queue: configuration on
+ * vector 0, receive on 1, transmit on 2, MSI-X enabled, entries unmasked. */
+static void msix_up(struct vm *v)
+{
+	assert_int_equal(driver_up(v, 1u << 5, 1), 0x0F);
+	msix_control(v, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	for (unsigned i = 0; i < 3; i++)
+		program(v, i, 0x40 + i, false);
+	out(v, 0x10, 2, 0);
+	assert_int_equal(in(v, 0x10, 2), 0);
+	for (unsigned q = 0; q < 2; q++) {
+		out(v, 0x16, 2, q);
+		out(v, 0x1A, 2, q + 1);
+		assert_int_equal(in(v, 0x1A, 2), q + 1);
+	}
+	msix_control(v, MSIX_CTRL_ENABLE);
+}
+
+static void test_memory_bar_is_sized_decoded_and_moved(void **state)
+{
+	(void)state;
+	/* preassigned as firmware leaves it: 0xE0000000 + 4 KiB * device */
+	assert_int_equal(cfg_in(&vm, 1, 0x14, 4), 0xE0001000);
+	assert_true(cfg_in(&vm, 1, 0x04, 2) & VPCI_CMD_MEMORY);
+	/* sizing (PCI 3.0 6.2.5.1): 4 KiB, 32-bit, not prefetchable */
+	cfg_out(&vm, 1, 0x04, 2, VPCI_CMD_IO);
+	cfg_out(&vm, 1, 0x14, 4, 0xFFFFFFFF);
+	assert_int_equal(cfg_in(&vm, 1, 0x14, 4), 0xFFFFF000);
+	cfg_out(&vm, 1, 0x14, 4, 0xE0001000);
+	/* Memory Space off: nothing decodes, the I/O BAR still does */
+	assert_false(mem_decoded(&vm, MSIX, 4));
+	uint32_t io;
+	assert_true(vpci_bar_in(&vm.pci, BAR + 0x12, 2, &io));
+	cfg_out(&vm, 1, 0x04, 2, VPCI_CMD_IO | VPCI_CMD_MEMORY);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(0, 12), 4), MSIX_ENTRY_MASKED);
+	assert_int_equal(mem_in(&vm, MSIX + 0xFFC, 4), 0); /* the rest of the page */
+	assert_false(mem_decoded(&vm, MSIX + 0xFFE, 4));   /* runs past the end */
+	assert_false(mem_decoded(&vm, MSIX - 4, 4));
+	assert_false(mem_decoded(&vm, MSIX + 0x1000, 4));
+	assert_false(mem_decoded(&vm, MSIX, 3)); /* no such access size */
+	/* moved by the guest: the old place is empty, the new one decodes */
+	cfg_out(&vm, 1, 0x14, 4, 0xE0100000);
+	assert_false(mem_decoded(&vm, MSIX, 4));
+	assert_int_equal(mem_in(&vm, 0xE0100000 + ENTRY(1, 12), 4), MSIX_ENTRY_MASKED);
+	/* base 0: unassigned, not decoded at 0 */
+	cfg_out(&vm, 1, 0x14, 4, 0);
+	assert_false(mem_decoded(&vm, ENTRY(0, 12), 4));
+	/* the I/O BAR never decodes memory, nor the memory BAR ports */
+	assert_int_equal(vpci_bar_base(&vm.net.vp.pci, 1), 0);
+	assert_false(mem_decoded(&vm, BAR, 4));
+}
+
+static void test_msix_capability_points_into_the_memory_bar(void **state)
+{
+	(void)state;
+	unsigned c = msix_cap_of(&vm);
+	assert_int_equal(cfg_in(&vm, 1, c + 2, 2), 2); /* table size N-1: 3 vectors */
+	assert_int_equal(cfg_in(&vm, 1, c + 4, 4), VIRTIO_PCI_MSIX_TABLE | 1);
+	assert_int_equal(cfg_in(&vm, 1, c + 8, 4), VIRTIO_PCI_MSIX_PBA | 1);
+	/* only Function Mask and MSI-X Enable are writable */
+	cfg_out(&vm, 1, c + 2, 2, 0xFFFF);
+	assert_int_equal(cfg_in(&vm, 1, c + 2, 2), 0xC002);
+	cfg_out(&vm, 1, c, 4, 0);
+	assert_int_equal(cfg_in(&vm, 1, c, 1), MSIX_CAP_ID);
+	assert_int_equal(cfg_in(&vm, 1, c + 2, 2), 2);
+	cfg_out(&vm, 1, c + 4, 4, 0x12345678);
+	assert_int_equal(cfg_in(&vm, 1, c + 4, 4), 1);
+	/* a byte write to the upper half of Message Control works too */
+	cfg_out(&vm, 1, c + 3, 1, 0x80);
+	assert_int_equal(cfg_in(&vm, 1, c + 2, 2), 0x8002);
+}
+
+static void test_msix_table_entries_read_back_with_reserved_bits_zero(void **state)
+{
+	(void)state;
+	for (unsigned v = 0; v < 3; v++)
+		assert_int_equal(mem_in(&vm, MSIX + ENTRY(v, 12), 4), MSIX_ENTRY_MASKED);
+	mem_out(&vm, MSIX + ENTRY(1, 0), 4, 0xFEE01003);
+	mem_out(&vm, MSIX + ENTRY(1, 4), 4, 0x12);
+	mem_out(&vm, MSIX + ENTRY(1, 8), 4, 0x4041);
+	mem_out(&vm, MSIX + ENTRY(1, 12), 4, 0xFFFFFFFE);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 0), 4), 0xFEE01000);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 4), 4), 0x12);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 8), 4), 0x4041);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 12), 4), 0);
+	/* 64-bit accesses: address and upper address in one */
+	mem_out(&vm, MSIX + ENTRY(2, 0), 8, 0x00000001FEE02000ull);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(2, 0), 8), 0x00000001FEE02000ull);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(2, 4), 4), 1);
+	/* sub-dword or misaligned: reads 0, writes ignored */
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 8), 2), 0);
+	mem_out(&vm, MSIX + ENTRY(1, 8), 1, 0xFF);
+	mem_out(&vm, MSIX + ENTRY(1, 4), 8, 0);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 8), 4), 0x4041);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(1, 4), 4), 0x12);
+	/* the PBA is read-only */
+	mem_out(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4, 0xFFFFFFFF);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 8), 0);
+	assert_int_equal(msi.n, 0);
+}
+
+static void test_msix_disabled_sends_nothing_and_sets_the_isr(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	for (unsigned i = 0; i < 3; i++)
+		program(&vm, i, 0x40 + i, false);
+	out(&vm, 0x16, 2, 0);
+	out(&vm, 0x1A, 2, 1);
+	post_rx(&vm, 2);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(get16(&vm, RX_USED + 2), 1);
+	assert_int_equal(msi.n, 0);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0);
+	assert_int_equal(in(&vm, VIRTIO_PCI_ISR, 1), 1);
+}
+
+static void test_used_buffers_interrupt_through_their_queues_vector(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(msi.n, 1);
+	assert_ptr_equal(msi.vm[0], &vm);
+	assert_int_equal(msi.addr[0], 0xFEE01000);
+	assert_int_equal(msi.data[0], 0x41);
+	send_frame(&vm, 0, f, arp_from_guest(f));
+	assert_int_equal(msi.n, 2);
+	assert_int_equal(msi.data[1], 0x42);
+	/* with MSI-X on, the ISR's queue bit is not used (4.1.4.5.1) */
+	assert_int_equal(in(&vm, VIRTIO_PCI_ISR, 1), 0);
+}
+
+static void test_no_interrupt_flag_and_no_vector_silence_a_queue(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	put16(&vm, RX_AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(get16(&vm, RX_USED + 2), 1); /* the buffer came back */
+	assert_int_equal(msi.n, 0);		      /* unannounced */
+	put16(&vm, RX_AVAIL, 0);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 2));
+	assert_int_equal(msi.n, 1);
+	/* a queue whose vector is NO_VECTOR does not interrupt either */
+	out(&vm, 0x16, 2, 1);
+	out(&vm, 0x1A, 2, VIRTIO_PCI_NO_VECTOR);
+	send_frame(&vm, 0, f, arp_from_guest(f));
+	assert_int_equal(get16(&vm, TX_USED + 2), 1);
+	assert_int_equal(msi.n, 1);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0);
+}
+
+static void test_masked_vector_is_pending_until_unmasked(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	mem_out(&vm, MSIX + ENTRY(1, 12), 4, MSIX_ENTRY_MASKED);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 2));
+	assert_int_equal(get16(&vm, RX_USED + 2), 2);
+	assert_int_equal(msi.n, 0);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 1u << 1);
+	/* the guest reprograms the entry while masked: the new message goes */
+	mem_out(&vm, MSIX + ENTRY(1, 8), 4, 0x55);
+	mem_out(&vm, MSIX + ENTRY(1, 12), 4, 0);
+	assert_int_equal(msi.n, 1); /* one message for what was pending */
+	assert_int_equal(msi.data[0], 0x55);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0);
+	mem_out(&vm, MSIX + ENTRY(1, 12), 4, 0); /* unmasking again sends nothing */
+	assert_int_equal(msi.n, 1);
+}
+
+static void test_function_mask_holds_every_vector_until_cleared(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	msix_control(&vm, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	send_frame(&vm, 0, f, arp_from_guest(f));
+	assert_int_equal(msi.n, 0);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0x6);
+	/* unmasking one entry does not beat the Function Mask */
+	mem_out(&vm, MSIX + ENTRY(1, 12), 4, 0);
+	assert_int_equal(msi.n, 0);
+	msix_control(&vm, MSIX_CTRL_ENABLE);
+	assert_int_equal(msi.n, 2);
+	assert_int_equal(msi.data[0], 0x41);
+	assert_int_equal(msi.data[1], 0x42);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0);
+	/* disabled, nothing is sent nor kept */
+	msix_control(&vm, 0);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 2));
+	assert_int_equal(msi.n, 2);
+	assert_int_equal(mem_in(&vm, MSIX + VIRTIO_PCI_MSIX_PBA, 4), 0);
+}
+
+static void test_vectors_past_the_table_read_back_no_vector(void **state)
+{
+	(void)state;
+	assert_int_equal(in(&vm, 0x10, 2), VIRTIO_PCI_NO_VECTOR);
+	out(&vm, 0x10, 2, 2);
+	assert_int_equal(in(&vm, 0x10, 2), 2);
+	out(&vm, 0x10, 2, 3); /* 3 vectors: 0..2 */
+	assert_int_equal(in(&vm, 0x10, 2), VIRTIO_PCI_NO_VECTOR);
+	out(&vm, 0x16, 2, 1);
+	assert_int_equal(in(&vm, 0x1A, 2), VIRTIO_PCI_NO_VECTOR);
+	out(&vm, 0x1A, 2, 0);
+	assert_int_equal(in(&vm, 0x1A, 2), 0);
+	out(&vm, 0x1A, 2, 0x7FFF);
+	assert_int_equal(in(&vm, 0x1A, 2), VIRTIO_PCI_NO_VECTOR);
+	out(&vm, 0x1A, 2, 2);
+	out(&vm, 0x16, 2, 7); /* no such queue: its fields read 0, writes are ignored */
+	out(&vm, 0x1A, 2, 1);
+	assert_int_equal(in(&vm, 0x1A, 2), 0);
+	out(&vm, 0x16, 2, 1);
+	assert_int_equal(in(&vm, 0x1A, 2), 2);
+	/* a device reset forgets the vectors, not the MSI-X table */
+	program(&vm, 0, 0x77, false);
+	out(&vm, 0x14, 1, 0);
+	assert_int_equal(in(&vm, 0x1A, 2), VIRTIO_PCI_NO_VECTOR);
+	assert_int_equal(in(&vm, 0x10, 2), VIRTIO_PCI_NO_VECTOR);
+	assert_int_equal(mem_in(&vm, MSIX + ENTRY(0, 8), 4), 0x77);
+}
+
+static void test_needs_reset_fires_the_configuration_vector(void **state)
+{
+	(void)state;
+	msix_up(&vm);
+	desc(&vm, TX_DESC, 0, RAM - 8, 64, 0, 0);
+	offer(&vm, TX_AVAIL, 0);
+	out(&vm, VIRTIO_PCI_NOTIFY + 2, 2, 1);
+	assert_true(in(&vm, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(msi.n, 1);
+	assert_int_equal(msi.data[0], 0x40);
+	assert_true(in(&vm, VIRTIO_PCI_ISR, 1) & 2);
+}
+
+static void test_a_batch_of_waiting_frames_interrupts_once(void **state)
+{
+	uint8_t f[128];
+
+	(void)state;
+	msix_up(&vm);
+	for (int i = 0; i < 5; i++)
+		vswitch_input(&sw, peer, f, frame_to_guest(f, (uint8_t)i));
+	assert_int_equal(msi.n, 0); /* no buffer yet */
+	post_rx(&vm, 4);
+	assert_true(vnet_poll(&vm.net));
+	assert_int_equal(get16(&vm, RX_USED + 2), 4);
+	assert_int_equal(msi.n, 1);
 }
 
 /* ---- what a broken driver gets: DEVICE_NEEDS_RESET, and nothing else --- */
@@ -627,7 +964,7 @@ static void test_device_state_moves_to_another_vm_and_carries_on(void **state)
 	blob[0] ^= 0xFF;
 	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n - 1, &why), -EINVAL);
 	uint64_t bad = RAM - 8; /* an enabled queue's ring outside RAM */
-	memcpy(blob + 28, &bad, 8);
+	memcpy(blob + 32, &bad, 8);
 	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), -EINVAL);
 }
 
@@ -655,13 +992,17 @@ static void put_at(uint8_t *b, size_t off, uint64_t v, unsigned size)
 	memcpy(b + off, &v, size);
 }
 
-#define Q(i, field) (28 + 32 * (i) + (field)) /* queue_blob fields: see virtio_pci.c */
+#define Q(i, field) (32 + 34 * (i) + (field)) /* queue_blob fields: see virtio_pci.c */
 #define QF_DESC 0
 #define QF_USED 16
 #define QF_SIZE 24
 #define QF_ENABLE 26
 #define QF_LAST 28
 #define QF_USED_IDX 30
+#define QF_VECTOR 32
+#define BLOB_MSIX_CONFIG 28
+#define BLOB_MSIX (32 + 34 * VIRTIO_PCI_QUEUES_MAX) /* u16 control, u16 count, u32 pending */
+#define BLOB_ENTRY(v, f) (BLOB_MSIX + 8 + 16 * (v) + (f))
 
 static void test_hostile_device_blobs_are_refused_and_change_nothing(void **state)
 {
@@ -692,6 +1033,14 @@ static void test_hostile_device_blobs_are_refused_and_change_nothing(void **stat
 		{"enabled queue on a reset device", 4, 0, 1},
 		{"frames pending beyond the queue", VIRTIO_PCI_STATE_LEN + 4, VNET_PENDING + 1, 4},
 		{"unknown version", VIRTIO_PCI_STATE_LEN, 9, 4},
+		{"configuration vector past the table", BLOB_MSIX_CONFIG, 3, 2},
+		{"queue vector past the table", Q(1, QF_VECTOR), 5, 2},
+		{"padding that is not zero", BLOB_MSIX_CONFIG + 2, 1, 2},
+		{"another MSI-X table size", BLOB_MSIX, 3, 2},
+		{"another MSI-X vector count", BLOB_MSIX + 2, 4, 2},
+		{"MSI-X pending bit past the table", BLOB_MSIX + 4, 1u << 3, 4},
+		{"MSI-X vector control reserved bit", BLOB_ENTRY(1, 12), 3, 4},
+		{"MSI-X address bits 1:0", BLOB_ENTRY(0, 0), 0xFEE00001, 4},
 	};
 
 	(void)state;
@@ -738,13 +1087,63 @@ static void test_hostile_device_blobs_are_refused_and_change_nothing(void **stat
 	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
 }
 
+static void test_msix_state_moves_with_the_device(void **state)
+{
+	uint8_t f[128], blob[VNET_STATE_LEN], pblob[VPCI_STATE_MAX];
+	const char *why = "";
+
+	(void)state;
+	msix_up(&vm);
+	post_rx(&vm, 4);
+	cfg_out(&vm, 1, 0x14, 4, 0xE0200000); /* the guest moved BAR1 */
+	mem_out(&vm, 0xE0200000 + ENTRY(1, 12), 4, MSIX_ENTRY_MASKED);
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	assert_int_equal(msi.n, 0);
+	assert_int_equal(vnet_save(&vm.net, blob, sizeof(blob)), VNET_STATE_LEN);
+	int pn = vpci_save(&vm.pci, pblob, sizeof(pblob));
+	assert_true(pn > 0);
+
+	make_vm(&vm2, &ram2, "g1-in");
+	memcpy(ram2, ram, RAM);
+	assert_int_equal(vpci_restore(&vm2.pci, pblob, (size_t)pn), 0);
+	assert_int_equal(vnet_restore(&vm2.net, blob, sizeof(blob), &why), 0);
+	/* the BAR where the guest left it, the table, the pending bit, the
+	 * vectors and Message Control */
+	assert_int_equal(cfg_in(&vm2, 1, 0x14, 4), 0xE0200000);
+	assert_int_equal(cfg_in(&vm2, 1, msix_cap_of(&vm2) + 2, 2), MSIX_CTRL_ENABLE | 2);
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + ENTRY(2, 8), 4), 0x42);
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + VIRTIO_PCI_MSIX_PBA, 4), 1u << 1);
+	assert_int_equal(in(&vm2, 0x10, 2), 0);
+	out(&vm2, 0x16, 2, 1);
+	assert_int_equal(in(&vm2, 0x1A, 2), 2);
+	/* unmasked on the destination, the pending message goes from there */
+	mem_out(&vm2, 0xE0200000 + ENTRY(1, 12), 4, 0);
+	assert_int_equal(msi.n, 1);
+	assert_ptr_equal(msi.vm[0], &vm2);
+	assert_int_equal(msi.data[0], 0x41);
+	send_frame(&vm2, 0, f, arp_from_guest(f));
+	assert_int_equal(msi.n, 2);
+	assert_int_equal(msi.data[1], 0x42);
+
+	/* a vector pending although MSI-X is on and it is unmasked would
+	 * have been sent: no source sends that */
+	uint8_t bad[VNET_STATE_LEN];
+	memcpy(bad, blob, sizeof(bad));
+	put_at(bad, BLOB_MSIX + 4, 1u << 2, 4);
+	static struct vdev_vnet before;
+	memcpy(&before, &vm2.net, sizeof(before));
+	assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(bad), &why), -EINVAL);
+	assert_memory_equal(&vm2.net, &before, sizeof(before));
+	assert_int_equal(mem_in(&vm2, 0xE0200000 + VIRTIO_PCI_MSIX_PBA, 4), 0);
+}
+
 /* virtio 1.1 4.1.4.8 with an offset whose end wraps in 32 bits: the
  * window must refuse it (read 0, write ignored), not read 4 GiB past the
  * device's buffer (the old check added offset + length in u32). */
 static void test_pci_cfg_window_refuses_offsets_that_wrap(void **state)
 {
-	static const uint32_t wrap[][2] = {{0xFFFFFFFC, 4}, {0xFFFFFFFE, 2}, {0xFFFFFFFF, 1},
-					   {0x80, 4},	    {0x7E, 4}};
+	static const uint32_t wrap[][2] = {
+		{0xFFFFFFFC, 4}, {0xFFFFFFFE, 2}, {0xFFFFFFFF, 1}, {0x80, 4}, {0x7E, 4}};
 	const unsigned cap = 0x84; /* the fifth capability: PCI_CFG */
 
 	(void)state;
@@ -783,6 +1182,18 @@ int main(void)
 		T(test_device_state_moves_to_another_vm_and_carries_on),
 		T(test_pci_restore_keeps_this_hosts_read_only_bits),
 		T(test_pci_cfg_window_refuses_offsets_that_wrap),
+		T(test_memory_bar_is_sized_decoded_and_moved),
+		T(test_msix_capability_points_into_the_memory_bar),
+		T(test_msix_table_entries_read_back_with_reserved_bits_zero),
+		T(test_msix_disabled_sends_nothing_and_sets_the_isr),
+		T(test_used_buffers_interrupt_through_their_queues_vector),
+		T(test_no_interrupt_flag_and_no_vector_silence_a_queue),
+		T(test_masked_vector_is_pending_until_unmasked),
+		T(test_function_mask_holds_every_vector_until_cleared),
+		T(test_vectors_past_the_table_read_back_no_vector),
+		T(test_needs_reset_fires_the_configuration_vector),
+		T(test_a_batch_of_waiting_frames_interrupts_once),
+		T(test_msix_state_moves_with_the_device),
 		T(test_hostile_device_blobs_are_refused_and_change_nothing),
 #undef T
 	};
