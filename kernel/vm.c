@@ -288,6 +288,54 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	return 0;
 }
 
+/* A Linux guest (kernel/vm_load_linux.c): every check before anything
+ * is reserved, so a refusal leaves the host exactly as it was. */
+int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
+		    const char *args, bool paused, const char **why)
+{
+	const struct boot_module *kimg = vm_image_find(kernel);
+	const struct boot_module *iimg = initrd ? vm_image_find(initrd) : NULL;
+	struct linux_plan *plan;
+	struct vcpu_state st;
+	struct vm *vm;
+	int rc;
+
+	if (!hv)
+		return *why = hv_missing, -ENODEV;
+	if (!kimg)
+		return *why = "no such kernel image (see 'vm images')", -ENOENT;
+	if (initrd && !iimg)
+		return *why = "no such initrd image (see 'vm images')", -ENOENT;
+	if (!(plan = malloc(sizeof(*plan))))
+		return *why = "out of memory", -ENOMEM;
+	/* The guest's TSC runs at the host's rate: tell Linux, so it need
+	 * not calibrate against a PIT Tern does not have. */
+	if ((rc = linux_plan(kimg, iimg, mem_mib << 20, args ? args : "", tsc_hz / 1000, plan, why)))
+		goto out;
+	if ((rc = vm_alloc(name, mem_mib << 20, &vm, why)))
+		goto out;
+	if ((rc = vm_load_linux_write(vm, plan, kimg, iimg, &st))) {
+		*why = "writing the boot data into guest RAM failed";
+		release(vm);
+		goto out;
+	}
+	*why = "the CPU refused the 64-bit entry state";
+	if ((rc = hv->set_state(&vm->vcpu, &st))) {
+		release(vm);
+		goto out;
+	}
+	/* x2APIC already on, as firmware would leave it (decisions: with no
+	 * IOAPIC in the MADT Linux keeps it). */
+	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
+	vm->vcpu.lapic.apic_base |= 1ull << 10; /* EXTD */
+	vm->state = paused ? VM_PAUSED : VM_RUNNING;
+	log_info("vm", "%s created: %lu MiB, Linux %s%s%s, entry 0x%lx%s", name, mem_mib, kernel,
+		 iimg ? " + " : "", iimg ? initrd : "", plan->entry, paused ? ", paused" : "");
+out:
+	free(plan);
+	return rc;
+}
+
 int vm_destroy(struct vm *vm)
 {
 	vuart_flush(&vm->uart);
