@@ -280,23 +280,59 @@ fail:
 	return rc;
 }
 
-/* Loads the images the VM was created from (vm->boot_*) into its RAM and
- * sets the vCPU to their entry state: the part of creation a restart
- * repeats. *entry is for the log. */
-static int vm_boot(struct vm *vm, uint32_t *entry, const char **why)
+/* Linux: plan (checks again; the images are the same), write the boot
+ * data, the 64-bit entry state, and the LAPIC in x2APIC mode as firmware
+ * would leave it (decisions: with no IOAPIC in the MADT Linux keeps it). */
+static int vm_boot_linux(struct vm *vm, uint64_t *entry, const char **why)
 {
-	const struct boot_module *img = vm_image_find(vm->boot_image);
-	char cmdline[BOOT_MODULE_NAME_MAX + VM_ARGS_MAX + 2];
-	uint32_t mbi;
+	const struct boot_module *kimg = vm_image_find(vm->boot_image);
+	const struct boot_module *iimg = vm->boot_initrd[0] ? vm_image_find(vm->boot_initrd) : NULL;
+	struct linux_plan *plan;
 	struct vcpu_state st;
 	int rc;
 
-	if (!img)
+	if (!kimg || (vm->boot_initrd[0] && !iimg))
+		return *why = "no such kernel or initrd image (see 'vm images')", -ENOENT;
+	if (!(plan = malloc(sizeof(*plan))))
+		return *why = "out of memory", -ENOMEM;
+	/* The guest's TSC runs at the host's rate: tell Linux, so it need
+	 * not calibrate against a PIT Tern does not have. */
+	if ((rc = linux_plan(kimg, iimg, vm->mem_bytes, vm->boot_args, tsc_hz / 1000, plan, why)))
+		goto out;
+	*why = "writing the boot data into guest RAM failed";
+	if ((rc = vm_load_linux_write(vm, plan, kimg, iimg, &st)))
+		goto out;
+	*why = "the CPU refused the 64-bit entry state";
+	if ((rc = hv->set_state(&vm->vcpu, &st)))
+		goto out;
+	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
+	vm->vcpu.lapic.apic_base |= 1ull << 10; /* EXTD */
+	*entry = plan->entry;
+out:
+	free(plan);
+	return rc;
+}
+
+/* Loads the images the VM was created from (vm->boot_*) into its RAM and
+ * sets the vCPU to their entry state: the part of creation a restart
+ * repeats. *entry is for the log. */
+static int vm_boot(struct vm *vm, uint64_t *entry, const char **why)
+{
+	const struct boot_module *img;
+	char cmdline[BOOT_MODULE_NAME_MAX + VM_ARGS_MAX + 2];
+	uint32_t mbi, entry32;
+	struct vcpu_state st;
+	int rc;
+
+	if (vm->boot_linux)
+		return vm_boot_linux(vm, entry, why);
+	if (!(img = vm_image_find(vm->boot_image)))
 		return *why = "no such image (see 'vm images')", -ENOENT;
 	snprintf(cmdline, sizeof(cmdline), "%s %s", vm->boot_image, vm->boot_args);
-	if ((rc = vm_load_multiboot(vm, img, cmdline, entry, &mbi, why)))
+	if ((rc = vm_load_multiboot(vm, img, cmdline, &entry32, &mbi, why)))
 		return rc;
-	multiboot_state(&st, *entry, mbi);
+	*entry = entry32;
+	multiboot_state(&st, entry32, mbi);
 	*why = "the CPU refused the guest's entry state";
 	return hv->set_state(&vm->vcpu, &st);
 }
@@ -305,7 +341,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	      const char **why)
 {
 	struct vm *vm;
-	uint32_t entry;
+	uint64_t entry;
 
 	if (!vm_image_find(image) && hv)
 		return *why = "no such image (see 'vm images')", -ENOENT;
@@ -321,7 +357,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 		return rc;
 	}
 	vm->state = paused ? VM_PAUSED : VM_RUNNING;
-	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%x%s", name, mem_mib, image, entry,
+	log_info("vm", "%s created: %lu MiB, image %s, entry 0x%lx%s", name, mem_mib, image, entry,
 		 paused ? ", paused" : "");
 	return 0;
 }
@@ -333,7 +369,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
  * as a PC's battery-backed ones do. On failure the VM is stopped. */
 int vm_restart(struct vm *vm, const char **why)
 {
-	uint32_t entry;
+	uint64_t entry;
 	int rc;
 
 	if (!vm->boot_image[0])
@@ -357,6 +393,49 @@ int vm_restart(struct vm *vm, const char **why)
 	vm->uart.attached = attached;
 	vm->stop_reason[0] = 0;
 	vm->state = VM_RUNNING;
+	return 0;
+}
+
+/* A Linux guest (kernel/vm_load_linux.c): every check before anything
+ * is reserved, so a refusal leaves the host exactly as it was. */
+int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
+		    const char *args, bool paused, const char **why)
+{
+	const struct boot_module *kimg = vm_image_find(kernel);
+	const struct boot_module *iimg = initrd ? vm_image_find(initrd) : NULL;
+	struct linux_plan *plan;
+	struct vm *vm;
+	uint64_t entry;
+	int rc;
+
+	if (!hv)
+		return *why = hv_missing, -ENODEV;
+	if (!kimg)
+		return *why = "no such kernel image (see 'vm images')", -ENOENT;
+	if (initrd && !iimg)
+		return *why = "no such initrd image (see 'vm images')", -ENOENT;
+	if (strlen(kernel) >= sizeof(vm->boot_image) || (args && strlen(args) >= VM_ARGS_MAX))
+		return *why = "args= is too long", -E2BIG;
+	if (!(plan = malloc(sizeof(*plan))))
+		return *why = "out of memory", -ENOMEM;
+	/* Checked before anything is reserved; vm_boot plans again (cheap). */
+	rc = linux_plan(kimg, iimg, mem_mib << 20, args ? args : "", tsc_hz / 1000, plan, why);
+	free(plan);
+	if (rc)
+		return rc;
+	if ((rc = vm_alloc(name, mem_mib << 20, &vm, why)))
+		return rc;
+	vm->boot_linux = true;
+	strcpy(vm->boot_image, kernel);
+	strcpy(vm->boot_initrd, initrd ? initrd : "");
+	strcpy(vm->boot_args, args ? args : "");
+	if ((rc = vm_boot(vm, &entry, why))) {
+		release(vm);
+		return rc;
+	}
+	vm->state = paused ? VM_PAUSED : VM_RUNNING;
+	log_info("vm", "%s created: %lu MiB, Linux %s%s%s, entry 0x%lx%s", name, mem_mib, kernel,
+		 iimg ? " + " : "", iimg ? initrd : "", entry, paused ? ", paused" : "");
 	return 0;
 }
 

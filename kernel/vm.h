@@ -77,7 +77,9 @@ struct vm {
 	enum vm_action on_reboot, on_poweroff, on_crash;
 	/* What it was created from, so a restart reloads the same: empty for
 	 * a VM that came by migration (it cannot restart). */
+	bool boot_linux; /* boot_image is a bzImage (kernel=), else Multiboot */
 	char boot_image[BOOT_MODULE_NAME_MAX];
+	char boot_initrd[BOOT_MODULE_NAME_MAX]; /* Linux's initrd=, or empty */
 	char boot_args[VM_ARGS_MAX];
 	uint64_t restart_ms[VM_REBOOT_BURST]; /* when its last restarts were, a ring */
 	unsigned nrestarts;

@@ -7,6 +7,8 @@
 
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
 	      const char **why);
+int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
+		    const char *args, bool paused, const char **why);
 int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why);
 int vm_destroy(struct vm *vm);
 /* Reloads a VM from its images, as after a reset (kernel/vm.c says what

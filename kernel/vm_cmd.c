@@ -31,7 +31,7 @@ static struct vm *find_or_complain(const char *name)
 
 static int do_create(int argc, char **argv)
 {
-	const char *image = NULL, *args = "";
+	const char *image = NULL, *kernel = NULL, *initrd = NULL, *args = "";
 	unsigned long long mem = 0;
 	bool paused = false;
 	uint8_t mac[6] = {0};
@@ -45,6 +45,10 @@ static int do_create(int argc, char **argv)
 	for (int i = 3; i < argc; i++) {
 		if (!strncmp(argv[i], "image=", 6))
 			image = argv[i] + 6;
+		else if (!strncmp(argv[i], "kernel=", 7))
+			kernel = argv[i] + 7;
+		else if (!strncmp(argv[i], "initrd=", 7))
+			initrd = argv[i] + 7;
 		else if (!strncmp(argv[i], "mem=", 4)) {
 			if (cmd_parse_u64(argv[i] + 4, &mem)) {
 				cmd_error("vm create: mem=%s is not a number of MiB", argv[i] + 4);
@@ -85,10 +89,20 @@ static int do_create(int argc, char **argv)
 			return CMD_USAGE;
 		}
 	}
-	if (!image || !mem)
+	if (image && (kernel || initrd)) {
+		cmd_error("vm create %s: image= (Multiboot) and kernel=/initrd= (Linux) exclude each other",
+			  argv[2]);
+		return -EINVAL;
+	}
+	if (initrd && !kernel) {
+		cmd_error("vm create %s: initrd= needs kernel=", argv[2]);
+		return -EINVAL;
+	}
+	if (!(image || kernel) || !mem)
 		return CMD_USAGE;
 	const char *why = "";
-	int rc = vm_create(argv[2], image, mem, args, paused, &why);
+	int rc = kernel ? vm_create_linux(argv[2], kernel, initrd, mem, args, paused, &why)
+			: vm_create(argv[2], image, mem, args, paused, &why);
 	if (rc) {
 		cmd_error("vm create %s: %s", argv[2], why);
 		return rc;
@@ -107,7 +121,8 @@ static int do_create(int argc, char **argv)
 	vm->on_reboot = on_reboot;
 	vm->on_poweroff = on_poweroff;
 	vm->on_crash = on_crash;
-	kprintf("vm %s: created (%llu MiB, %s)%s\n", argv[2], mem, image, paused ? ", paused" : "");
+	kprintf("vm %s: created (%llu MiB, %s%s%s)%s\n", argv[2], mem, kernel ? kernel : image,
+		initrd ? " + " : "", initrd ? initrd : "", paused ? ", paused" : "");
 	return 0;
 }
 
@@ -305,6 +320,8 @@ static const struct cmd vm_cmd = {
 	.name = "vm",
 	.summary = "create, list, pause, resume, destroy guests; attach to their console",
 	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
+		 "vm create NAME kernel=BZIMAGE [initrd=IMAGE] mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"]\n"
+		 "          [--paused]   (Linux; Tern adds console=ttyS0 tsc_early_khz= pci=noacpi)\n"
 		 "          [on_reboot=restart|destroy|stop] [on_poweroff=destroy|stop]\n"
 		 "          [on_crash=stop|destroy|restart]\n"
 		 "vm list | vm images\n"

@@ -26,6 +26,14 @@ $(KUNIT)/test_log_limit: tests/unit/kernel/test_log_limit.c kernel/log_limit.c k
 UNIT_TESTS += $(KUNIT)/test_vm_dirty
 $(KUNIT)/test_vm_dirty: tests/unit/kernel/test_vm_dirty.c kernel/vm_dirty.c kernel/vm_dirty.h kernel/vm.h
 
+# Linux guests: the ACPI tables Tern writes and the boot-protocol loader.
+UNIT_TESTS += $(KUNIT)/test_acpi_tables $(KUNIT)/test_vm_load_linux
+$(KUNIT)/test_acpi_tables: tests/unit/kernel/test_acpi_tables.c kernel/vdev/acpi_tables.c \
+	kernel/vdev/acpi_tables.h
+$(KUNIT)/test_vm_load_linux: tests/unit/kernel/test_vm_load_linux.c kernel/vm_load_linux.c \
+	kernel/vdev/acpi_tables.c arch/x86/vcpu_state_check.c arch/x86/guest_policy.c kernel/vm_load.h \
+	kernel/vdev/acpi_tables.h kernel/vm.h
+
 # The guest local APIC (x2APIC/xAPIC, TSC-deadline timer, MSI, migration).
 UNIT_TESTS += $(KUNIT)/test_vlapic
 $(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic.h

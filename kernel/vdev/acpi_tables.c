@@ -1,0 +1,316 @@
+/* See acpi_tables.h. Section numbers are ACPI 6.4's. Learned from the
+ * layouts Firecracker (src/vmm/src/acpi) and Cloud Hypervisor write for a
+ * hardware-reduced guest; the bytes here are assembled from the spec. */
+#include <errno.h>
+#include <string.h>
+#include "kernel/vdev/acpi_tables.h"
+
+#define SDT_HDR 36
+#define RSDP_LEN 36
+#define FADT_LEN 276 /* revision 6 (5.2.9, Table 5.9) */
+
+/* FADT flags (5.2.9, Table 5.10). */
+#define FADT_RESET_REG_SUP (1u << 10)
+#define FADT_HW_REDUCED_ACPI (1u << 20)
+/* IA-PC boot architecture flags (5.2.9.3): no VGA; keyboard controller
+ * present (its 0xFE reset is one of the two ways a guest reboots). */
+#define BOOT_ARCH_8042 (1u << 1)
+#define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v, p[1] = v >> 8;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v), put16(p + 2, v >> 16);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v), put32(p + 4, v >> 32);
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s += *p++;
+	return s;
+}
+
+/* System description table header (5.2.6); checksum set by sdt_close. */
+static void sdt_open(uint8_t *t, const char *sig, uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	t[8] = rev;
+	memcpy(t + 10, "TERN  ", 6);   /* OEMID */
+	memcpy(t + 16, "TERNVM  ", 8); /* OEM table ID */
+	put32(t + 24, 1);	       /* OEM revision */
+	memcpy(t + 28, "TERN", 4);     /* creator ID */
+	put32(t + 32, 1);	       /* creator revision */
+}
+
+static void sdt_close(uint8_t *t, uint32_t len)
+{
+	put32(t + 4, len);
+	t[9] = 0;
+	t[9] = (uint8_t)-sum(t, len);
+}
+
+/* Generic Address Structure (5.2.3.2): an 8-bit register in system I/O. */
+static void gas_io8(uint8_t *g, uint16_t port)
+{
+	g[0] = 1; /* address space: system I/O */
+	g[1] = 8; /* register bit width */
+	g[2] = 0; /* bit offset */
+	g[3] = 1; /* access size: byte */
+	put64(g + 4, port);
+}
+
+/* ---- DSDT: AML (chapter 20) assembled by hand ----------------------------- */
+struct aml {
+	uint8_t *p;
+	size_t len, cap;
+	size_t open[8]; /* where each open PkgLength starts */
+	int depth;
+	int err;
+};
+
+static void emit(struct aml *a, const void *bytes, size_t n)
+{
+	if (a->len + n > a->cap) {
+		a->err = -E2BIG;
+		return;
+	}
+	memcpy(a->p + a->len, bytes, n);
+	a->len += n;
+}
+
+static void emit1(struct aml *a, uint8_t b)
+{
+	emit(a, &b, 1);
+}
+
+/* PkgLength (20.2.4) counts itself and what follows up to the end of the
+ * object: opened with one byte reserved, widened to two on close when the
+ * length reaches 64 (enough for this DSDT; 4095 is the two-byte limit). */
+static void pkg_open(struct aml *a)
+{
+	if (a->depth == 8) {
+		a->err = -E2BIG;
+		return;
+	}
+	a->open[a->depth++] = a->len;
+	emit1(a, 0);
+}
+
+static void pkg_close(struct aml *a)
+{
+	if (a->err || !a->depth)
+		return;
+	size_t at = a->open[--a->depth], n = a->len - at; /* body + the one reserved byte */
+	if (n < 64) {
+		a->p[at] = (uint8_t)n;
+		return;
+	}
+	n++; /* a second length byte */
+	if (n > 4095 || a->len + 1 > a->cap) {
+		a->err = -E2BIG;
+		return;
+	}
+	memmove(a->p + at + 2, a->p + at + 1, a->len - at - 1);
+	a->len++;
+	a->p[at] = 0x40 | (n & 0xF); /* bits 7:6 = 1 following byte, 3:0 low nibble */
+	a->p[at + 1] = (uint8_t)(n >> 4);
+}
+
+/* NameOp NameSeg (20.2.5.1 DefName). */
+static void aml_name(struct aml *a, const char *seg)
+{
+	emit1(a, 0x08);
+	emit(a, seg, 4);
+}
+
+/* EISAID("PNPxxxx") (19.6.35): three 5-bit letters and four hex digits,
+ * stored big-endian as a DWordConst (prefix 0x0C). */
+static void aml_eisaid(struct aml *a, const char *id)
+{
+	uint16_t v = (uint16_t)(((id[0] - 0x40) << 10) | ((id[1] - 0x40) << 5) | (id[2] - 0x40));
+	unsigned prod = 0;
+	for (int i = 3; i < 7; i++)
+		prod = prod << 4 | (unsigned)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10);
+	uint8_t b[5] = {0x0C, v >> 8, v & 0xFF, prod >> 8, prod & 0xFF};
+	emit(a, b, 5);
+}
+
+/* String (20.2.3): StringPrefix 0x0D, ASCII, NUL. */
+static void aml_string(struct aml *a, const char *s)
+{
+	emit1(a, 0x0D);
+	emit(a, s, strlen(s) + 1);
+}
+
+/* Name(_CRS, ResourceTemplate() { IO(Decode16, port, port, 1, n) }):
+ * BufferOp (0x11) PkgLength BufferSize(ByteConst) then the resource data
+ * (6.4.2.5 I/O port descriptor, 6.4.2.9 End tag with its checksum). */
+static void aml_crs_io(struct aml *a, uint16_t port, uint8_t n)
+{
+	uint8_t rd[10] = {
+		0x47,			/* small item: I/O port descriptor, 7 bytes */
+		0x01,			/* information: decodes 16 address bits */
+		port & 0xFF, port >> 8, /* range minimum base */
+		port & 0xFF, port >> 8, /* range maximum base */
+		0x01,			/* base alignment */
+		n,			/* range length */
+		0x79,			/* small item: End tag, 1 byte */
+		0,			/* checksum: the whole template sums to 0 */
+	};
+	rd[9] = (uint8_t)-sum(rd, 9);
+	aml_name(a, "_CRS");
+	emit1(a, 0x11); /* BufferOp */
+	pkg_open(a);
+	emit1(a, 0x0A); /* BufferSize: ByteConst */
+	emit1(a, sizeof(rd));
+	emit(a, rd, sizeof(rd));
+	pkg_close(a);
+}
+
+/* Device (ExtOpPrefix 0x5B, DeviceOp 0x82, PkgLength, NameSeg, objects). */
+static void device_open(struct aml *a, const char *seg)
+{
+	emit1(a, 0x5B);
+	emit1(a, 0x82);
+	pkg_open(a);
+	emit(a, seg, 4);
+}
+
+static int dsdt_body(uint8_t *p, size_t cap)
+{
+	struct aml a = {.p = p, .cap = cap};
+
+	/* Scope (\_SB) { ... }: ScopeOp 0x10, PkgLength, RootChar '\' + NameSeg. */
+	emit1(&a, 0x10);
+	pkg_open(&a);
+	emit(&a, "\\_SB_", 5);
+
+	/* Device (COM1): the 16550 at 0x3F8, no IRQ resource (the model has
+	 * no interrupt line): Linux's 8250_pnp registers it with irq 0 and
+	 * polls it. */
+	device_open(&a, "COM1");
+	aml_name(&a, "_HID");
+	aml_eisaid(&a, "PNP0501");
+	aml_name(&a, "_UID");
+	emit1(&a, 0x01); /* OneOp */
+	aml_crs_io(&a, 0x3F8, 8);
+	pkg_close(&a);
+
+	/* Device (PEVT): pvpanic, one I/O byte at 0x505 (QEMU's _HID, which
+	 * Linux's pvpanic-mmio driver matches). */
+	device_open(&a, "PEVT");
+	aml_name(&a, "_HID");
+	aml_string(&a, "QEMU0001");
+	aml_crs_io(&a, ACPI_PVPANIC_PORT, 1);
+	pkg_close(&a);
+
+	pkg_close(&a); /* \_SB */
+
+	/* Name (_S5, Package () { 5, 5 }) at the root: PackageOp 0x12,
+	 * PkgLength, NumElements 2, two ByteConst (0x0A) integers. ACPICA's
+	 * acpi_get_sleep_type_data takes elements 0 and 1 as SLP_TYPa/b;
+	 * poweroff then writes (5 << 2) | SLP_EN to SLEEP_CONTROL_REG. */
+	aml_name(&a, "_S5_");
+	emit1(&a, 0x12);
+	pkg_open(&a);
+	emit1(&a, 2);
+	emit1(&a, 0x0A);
+	emit1(&a, 5);
+	emit1(&a, 0x0A);
+	emit1(&a, 5);
+	pkg_close(&a);
+
+	if (!a.err && a.depth)
+		a.err = -EINVAL;
+	return a.err ? a.err : (int)a.len;
+}
+
+static size_t align16(size_t v)
+{
+	return (v + 15) & ~(size_t)15;
+}
+
+int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
+{
+	const size_t xsdt = 0x40, madt = 0x80;
+	const size_t madt_len = SDT_HDR + 8 + 8;
+	const size_t fadt = align16(madt + madt_len), dsdt = align16(fadt + FADT_LEN);
+
+	if (len < dsdt + SDT_HDR)
+		return -E2BIG;
+	memset(buf, 0, len);
+
+	/* DSDT (5.2.11.1), revision 2: integers are 64 bits. */
+	uint8_t *t = buf + dsdt;
+	int body = dsdt_body(t + SDT_HDR, len - dsdt - SDT_HDR);
+	if (body < 0)
+		return body;
+	sdt_open(t, "DSDT", 2);
+	sdt_close(t, SDT_HDR + (uint32_t)body);
+	size_t end = dsdt + SDT_HDR + (size_t)body;
+
+	/* MADT (5.2.12): the LAPIC address, flags 0 (no PC-AT 8259 pair),
+	 * one Processor Local APIC (5.2.12.2) for vCPU 0, enabled. No I/O
+	 * APIC entry: devices interrupt through MSI-X, and without an IOAPIC
+	 * Linux keeps the x2APIC mode Tern starts the LAPIC in. */
+	t = buf + madt;
+	sdt_open(t, "APIC", 5);
+	put32(t + 36, ACPI_LAPIC_ADDR);
+	put32(t + 40, 0);
+	uint8_t *e = t + 44;
+	e[0] = 0;	 /* type: Processor Local APIC */
+	e[1] = 8;	 /* length */
+	e[2] = 0;	 /* ACPI processor UID */
+	e[3] = 0;	 /* APIC ID */
+	put32(e + 4, 1); /* flags: enabled */
+	sdt_close(t, (uint32_t)madt_len);
+
+	/* FADT revision 6 (5.2.9), hardware-reduced (4.1): no PM1/GPE
+	 * blocks, no SCI, no SMI; reset and sleep through the registers
+	 * below. */
+	t = buf + fadt;
+	sdt_open(t, "FACP", 6);
+	put32(t + 40, base + (uint32_t)dsdt);			    /* DSDT (32-bit) */
+	put16(t + 109, BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT); /* IAPC_BOOT_ARCH */
+	put32(t + 112, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP);  /* Flags */
+	gas_io8(t + 116, ACPI_RESET_PORT);			    /* RESET_REG */
+	t[128] = ACPI_RESET_VALUE;				    /* RESET_VALUE */
+	t[131] = 0;						    /* FADT minor version: 6.0 */
+	put64(t + 140, base + dsdt);				    /* X_DSDT */
+	gas_io8(t + 244, ACPI_SLEEP_CONTROL_PORT);		    /* SLEEP_CONTROL_REG */
+	gas_io8(t + 256, ACPI_SLEEP_STATUS_PORT);		    /* SLEEP_STATUS_REG */
+	memcpy(t + 268, "TERN\0\0\0\0", 8);			    /* hypervisor vendor identity */
+	sdt_close(t, FADT_LEN);
+
+	/* XSDT (5.2.8): 64-bit pointers to the MADT and the FADT (the FADT
+	 * points at the DSDT). */
+	t = buf + xsdt;
+	sdt_open(t, "XSDT", 1);
+	put64(t + 36, base + madt);
+	put64(t + 44, base + fadt);
+	sdt_close(t, SDT_HDR + 16);
+
+	/* RSDP (5.2.5.3), revision 2: the first checksum covers the ACPI 1.0
+	 * part (20 bytes), the extended one all 36. No RSDT: an ACPI 2.0+
+	 * OS uses the XSDT. */
+	t = buf;
+	memcpy(t, "RSD PTR ", 8);
+	memcpy(t + 9, "TERN  ", 6);
+	t[15] = 2;
+	put32(t + 16, 0);
+	put32(t + 20, RSDP_LEN);
+	put64(t + 24, base + xsdt);
+	t[8] = (uint8_t)-sum(t, 20);
+	t[32] = (uint8_t)-sum(t, RSDP_LEN);
+	return (int)end;
+}

@@ -1,0 +1,23 @@
+/* The ACPI tables Tern writes into a Linux guest's RAM (ACPI 6.x chapter
+ * 5): RSDP, XSDT, MADT, a hardware-reduced FADT and a DSDT in hand-built
+ * AML. docs/guests.md says what they describe and why (no IOAPIC, no
+ * 8259, COM1 without an IRQ). Pure: builds into a buffer, host-tested in
+ * tests/unit/kernel/test_acpi_tables.c. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_TABLES_GPA 0xE0000u /* the RSDP; the other tables follow it */
+#define ACPI_TABLES_MAX 0x1000u	 /* bytes reserved for them (inside the E820 hole) */
+
+/* Fixed ports the device models answer (kernel/briefs: decisions). */
+#define ACPI_RESET_PORT 0xCF9u
+#define ACPI_RESET_VALUE 0x06u
+#define ACPI_SLEEP_CONTROL_PORT 0x600u
+#define ACPI_SLEEP_STATUS_PORT 0x601u
+#define ACPI_PVPANIC_PORT 0x505u
+#define ACPI_LAPIC_ADDR 0xFEE00000u
+
+/* Builds the tables as they must appear at guest-physical `base` into
+ * buf (len bytes, zeroed first). Returns the bytes used, or -E2BIG. */
+int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base);
