@@ -90,6 +90,7 @@ struct vm_exit {
 		bool in;
 		uint32_t value; /* OUT: the value written */
 	} io;
+	bool intr_enabled; /* EXIT_HLT: RFLAGS.IF was set, so an interrupt can wake it */
 	uint64_t gpa;  /* EXIT_SLAT */
 	bool write;    /* EXIT_SLAT */
 	char desc[96]; /* EXIT_ERROR, EXIT_SHUTDOWN: human-readable */
@@ -125,6 +126,8 @@ struct hv_ops {
 	 * both backends: a migrated blob is hostile input until checked.
 	 * The accepted states are listed in docs/guest-cpu.md. */
 	int (*set_state)(struct vcpu *v, const struct vcpu_state *s);
+	/* The guest's TSC now: the host TSC plus the vCPU's TSC offset. */
+	uint64_t (*guest_tsc)(struct vcpu *v);
 
 	/* SLAT: 4 KiB leaves everywhere (dirty tracking needs them), RWX,
 	 * write-back. map() may be called repeatedly for disjoint ranges. */
@@ -156,7 +159,10 @@ void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
  *   MSR_STATE  lives in the guest-state area (EFER, STAR, LSTAR, CSTAR, SFMASK,
  *              KERNEL_GS_BASE, FS/GS_BASE, SYSENTER_CS/ESP/EIP, PAT, TSC):
  *              the backend reads/writes it there (TSC: via the offset);
- *   MSR_CONST  reads return *val, writes are ignored (APIC_BASE, MTRRcap, ...);
+ *   MSR_CONST  reads return *val, writes are ignored (MTRRcap, ...);
+ *   MSR_LAPIC  the vCPU's local APIC: IA32_APIC_BASE, IA32_TSC_DEADLINE and
+ *              the x2APIC range 0x800-0x8FF, through vcpu_lapic_msr()
+ *              (kernel/vm_irq.h; false: #GP);
  *   MSR_DENY   everything else: inject #GP(0) and log it once per MSR. */
-enum msr_policy { MSR_DENY, MSR_STATE, MSR_CONST };
+enum msr_policy { MSR_DENY, MSR_STATE, MSR_CONST, MSR_LAPIC };
 enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val);

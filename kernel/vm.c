@@ -15,6 +15,7 @@
 #include "kernel/time.h"
 #include "kernel/vm.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_irq.h"
 #include "kernel/vm_load.h"
 #include "net/lwip_port.h"
 
@@ -241,6 +242,9 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	*why = "the CPU refused the guest's control structures";
 	if ((rc = hv->vcpu_create(&vm->vcpu)))
 		goto fail;
+	/* The guest TSC runs at the host's rate (only offset), so the
+	 * LAPIC converts counts with the host's calibrated rate. */
+	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
 	random_mac(vm->mac);
 	vpci_init(&vm->pci);
 	*why = "out of memory";
@@ -411,7 +415,16 @@ static void run_slice(struct vm *vm)
 		handle_io(vm, &e);
 		break;
 	case EXIT_HLT:
-		vm->state = VM_HALTED; /* no virtual interrupts yet: nothing can wake it */
+		/* With IF = 1 a LAPIC interrupt (timer, MSI) wakes it: block
+		 * until one is pending. With IF = 0 only an NMI could, and
+		 * Tern has no NMI source: the guest has stopped for good. */
+		if (e.intr_enabled) {
+			/* Already pending (the HLT came after the interrupt
+			 * was raised): run on at once. */
+			vm->vcpu.blocked = vcpu_irq_pending(&vm->vcpu) < 0;
+			break;
+		}
+		vm->state = VM_HALTED;
 		vuart_flush(&vm->uart);
 		break;
 	case EXIT_SHUTDOWN:
@@ -441,6 +454,15 @@ static bool vm_poll(void)
 	for (unsigned k = 0; k < VM_MAX; k++) {
 		struct vm *vm = &vms[(next_vm + k) % VM_MAX];
 		if (vm->used && vm->state == VM_RUNNING) {
+			/* A halted vCPU costs nothing until its LAPIC has an
+			 * interrupt (due timers fire here, once a pass): it
+			 * neither runs nor keeps the main loop busy, so the
+			 * loop's halt idles the host. */
+			if (vm->vcpu.blocked) {
+				if (vcpu_irq_pending(&vm->vcpu) < 0)
+					continue;
+				vm->vcpu.blocked = false;
+			}
 			current = vm;
 			run_slice(vm);
 			current = NULL;

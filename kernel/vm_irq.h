@@ -21,5 +21,9 @@ void vcpu_irq_delivered(struct vcpu *v, int vector);
 /* IA32_APIC_BASE, IA32_TSC_DEADLINE and x2APIC MSRs (msr_guest_policy
  * returns MSR_LAPIC for them). false: inject #GP. */
 bool vcpu_lapic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val);
+/* MOV from/to CR8 (64-bit mode): the LAPIC's TPR[7:4] (SDM 10.8.6.1).
+ * The backend has checked that bits 63:4 of a written value are clear. */
+uint64_t vcpu_cr8_read(struct vcpu *v);
+void vcpu_cr8_write(struct vcpu *v, uint64_t val);
 /* A device's message-signalled interrupt (MSI/MSI-X table entry). */
 void vm_msi(struct vm *vm, uint64_t addr, uint32_t data);

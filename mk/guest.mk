@@ -5,7 +5,7 @@
 # 32-bit entry in guest/common/entry.S switches to long mode itself.
 # Host gcc and binutils only; no libc.
 
-GUESTS := memcheck netecho hostile cpuprobe
+GUESTS := memcheck netecho hostile cpuprobe irqtest
 # Sources a guest borrows from another (hostile drives virtio-net with
 # netecho's driver).
 GUEST_EXTRA_hostile := guest/netecho/pci.c guest/netecho/virtio.c

@@ -35,3 +35,10 @@ $(AUNIT)/test_mmio_emulate: tests/unit/arch/test_mmio_emulate.c arch/x86/mmio_em
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+UNIT_TESTS += $(AUNIT)/test_guest_intr
+$(AUNIT)/test_guest_intr: tests/unit/arch/test_guest_intr.c arch/x86/guest_intr.c \
+	arch/x86/guest_intr.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

@@ -9,11 +9,17 @@
 #include "kernel/time.h"
 
 /* Leaf 1 ECX: SSE3, PCLMULQDQ, SSSE3, CX16, SSE4.1, SSE4.2, POPCNT, AES. Not
- * VMX (1<<5), not x2APIC, TSC-deadline, XSAVE/OSXSAVE, AVX, RDRAND: either
- * Tern does not virtualize them yet or they pin the guest to a host. */
+ * VMX (1<<5), XSAVE/OSXSAVE, AVX, RDRAND: either Tern does not virtualize
+ * them yet or they pin the guest to a host. */
 #define BASE_1_ECX ((1u << 0) | (1u << 1) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | \
 		    (1u << 23) | (1u << 25))
 #define HYPERVISOR_BIT (1u << 31)
+/* Emulated by Tern whatever the host has (kernel/vdev/vlapic.c: MSR exits
+ * on both backends), so set, never host-masked: x2APIC and the TSC-deadline
+ * timer (1:ECX[21], [24]); the LAPIC timer keeps running in deep C-states
+ * (6:EAX[2], ARAT) since it is a guest-TSC deadline checked by Tern. */
+#define TERN_1_ECX ((1u << 21) | (1u << 24))
+#define TERN_6_EAX (1u << 2)
 /* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT
  * PSE36 CLFSH MMX FXSR SSE SSE2. */
 #define BASE_1_EDX 0x07ABFBFFu & ~((1u << 21) | (1u << 22) | (1u << 27) | (1u << 29))
@@ -42,8 +48,11 @@ void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 		out[0] = h.eax; /* family/model/stepping of the host */
 		out[1] = h.ebx & 0x0000FFFF; /* brand index, CLFLUSH size; one logical CPU, APIC ID 0 */
 		out[1] |= 1u << 16;
-		out[2] = (h.ecx & BASE_1_ECX) | HYPERVISOR_BIT;
+		out[2] = (h.ecx & BASE_1_ECX) | TERN_1_ECX | HYPERVISOR_BIT;
 		out[3] = h.edx & (BASE_1_EDX);
+		break;
+	case 6:
+		out[0] = TERN_6_EAX; /* nothing else: no turbo, no HWP, no thermal sensor */
 		break;
 	case 7:
 		break; /* no structured extended features in the baseline */

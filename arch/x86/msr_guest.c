@@ -26,8 +26,8 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 	case MSR_KERNEL_GS_BASE:
 		return MSR_STATE;
 	case MSR_APIC_BASE:
-		*val = 0xFEE00000ull | (1u << 11) | (1u << 8); /* xAPIC, enabled, BSP */
-		return MSR_CONST;
+	case MSR_TSC_DEADLINE:
+		return MSR_LAPIC; /* the vCPU's own LAPIC (kernel/vdev/vlapic.c) */
 	case MSR_MISC_ENABLE:
 		*val = 1; /* fast strings */
 		return MSR_CONST;
@@ -39,6 +39,8 @@ enum msr_policy msr_guest_policy(uint32_t msr, bool write, uint64_t *val)
 		*val = 0;
 		return MSR_CONST;
 	}
+	if (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST)
+		return MSR_LAPIC; /* x2APIC registers (SDM 11.12.1.2) */
 	/* Warn once per MSR: a guest probing in a loop must not flood the log. */
 	static uint32_t warned[16];
 	static unsigned nwarned;

@@ -13,8 +13,11 @@
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define VEC_DB 1
+#define VEC_BP 3
+#define VEC_OF 4
 #define VEC_UD 6
 #define VEC_GP 13
 #define VEC_AC 17
@@ -91,6 +94,28 @@ static void reflect_exception(struct vmcb *vmcb, uint8_t vector)
 	if (vector == VEC_DB && (vmcb->dr6 & DR6_BD) && (vmcb->dr7 & DR7_GD))
 		vmcb->dr7 &= ~DR7_GD;
 	vmcb_inject(vmcb, EVENT_TYPE_EXCEPTION, vector, vector == VEC_AC, 0);
+}
+
+/* An event whose delivery the exit interrupted is delivered again at the
+ * next VMRUN (APM 15.7.2); anything injected was consumed. Except the
+ * events an instruction raises itself, INTn (type 4) and INT3/INTO
+ * (exceptions 3 and 4): the saved RIP is that instruction's, and EVENTINJ
+ * would push it as the return address, so the guest would run it twice
+ * after IRET. Running it again from there raises the event once (KVM does
+ * the same without NRIP save). */
+static void requeue_interrupted_event(struct vmcb *vmcb)
+{
+	uint64_t info = vmcb->exitintinfo;
+	uint8_t type = (info & EVENT_TYPE_MASK) >> EVENT_TYPE_SHIFT;
+	uint8_t vector = info & EVENT_VECTOR_MASK;
+
+	vmcb->eventinj = 0;
+	if (!(info & EVENT_VALID))
+		return;
+	if (type == EVENT_TYPE_SOFT_INT ||
+	    (type == EVENT_TYPE_EXCEPTION && (vector == VEC_BP || vector == VEC_OF)))
+		return;
+	vmcb->eventinj = info;
 }
 
 /* ---- I/O (APM 15.10.2) ------------------------------------------------------ */
@@ -247,6 +272,9 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 	case MSR_CONST:
 		ok = true; /* reads see *val; writes are dropped */
 		break;
+	case MSR_LAPIC:
+		ok = vcpu_lapic_msr(v, msr, write, &val);
+		break;
 	case MSR_DENY:
 		break;
 	}
@@ -318,8 +346,10 @@ static int cr_write_decode(struct vcpu *v, const struct vmcb *vmcb, struct cr_wr
 	return -EINVAL;
 }
 
-/* MOV to CR8: the task priority, V_TPR with V_INTR_MASKING (APM
- * 15.21.1); bits 63:4 are reserved and #GP, as on VMX. */
+/* MOV to CR8: the LAPIC's TPR (kernel/vm_irq.c); bits 63:4 are reserved
+ * and #GP, as on VMX. Reads need no exit: V_TPR mirrors the LAPIC's TPR
+ * at every VMRUN (svm.c), and with V_INTR_MASKING a MOV from CR8 reads
+ * V_TPR (APM 15.21.1). */
 static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *e)
 {
 	struct vmcb *vmcb = sv->vmcb;
@@ -332,6 +362,7 @@ static bool exit_cr8_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 		fault(vmcb, VEC_GP, true);
 		return false;
 	}
+	vcpu_cr8_write(v, val);
 	vmcb->vintr = (vmcb->vintr & ~V_TPR_MASK) | val;
 	skip(vmcb, w.len);
 	return false;
@@ -479,9 +510,7 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 	uint64_t code = vmcb->exitcode;
 
 	e->reason = (uint32_t)code;
-	/* An event whose delivery the exit interrupted is delivered again at
-	 * the next VMRUN (APM 15.7.2); anything injected was consumed. */
-	vmcb->eventinj = vmcb->exitintinfo & EVENT_VALID ? vmcb->exitintinfo : 0;
+	requeue_interrupted_event(vmcb);
 
 	switch (code) {
 	case VMEXIT_INTR:
@@ -492,9 +521,19 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		host_irq_window();
 		e->kind = EXIT_YIELD;
 		return true;
+	case VMEXIT_VINTR:
+		/* The interrupt window svm.c asked for is open: the next
+		 * VMRUN injects the real vector (APM 15.21.4). */
+		vmcb->vintr &= ~(V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK | V_INTR_VECTOR_MASK);
+		vmcb->intercept_misc1 &= ~INTERCEPT_VINTR;
+		return false;
 	case VMEXIT_IOIO:
 		return exit_io(v, vmcb, e);
 	case VMEXIT_HLT:
+		/* skip() ends the STI shadow the HLT sat in (`sti; hlt`):
+		 * the interrupt that wakes it is taken after the HLT, as
+		 * on hardware (APM 15.21.5). */
+		e->intr_enabled = vmcb->rflags & RFLAGS_IF;
 		skip(vmcb, LEN_HLT);
 		sv->halted = true;
 		e->kind = EXIT_HLT;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
+#include "arch/x86/guest_intr.h"
 #include "arch/x86/guest_policy.h"
 #include "arch/x86/vcpu_state_check.h"
 #include "arch/x86/svm/npt.h"
@@ -14,6 +15,7 @@
 #include "kernel/log.h"
 #include "kernel/mm/frame.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define IOPM_PAGES 3  /* 12 KiB: ports 0-0xFFFF plus accesses that wrap (APM 15.10.1) */
 #define MSRPM_PAGES 2 /* 8 KiB (APM 15.11) */
@@ -203,6 +205,34 @@ static void enter(struct vcpu *v, struct svm_vcpu *sv)
 	v->gpr[R_RSP] = vmcb->rsp;
 }
 
+/* Before each VMRUN: the LAPIC's TPR into V_TPR (CR8 reads), then its
+ * pending vector into EVENTINJ when arch/x86/guest_intr.c says the guest
+ * can take it; else a virtual interrupt request that only opens the
+ * window: V_IRQ with V_IGN_TPR and a dummy vector, intercepted as VINTR
+ * before the guest takes it (APM 15.21.4; KVM's svm_set_vintr does the
+ * same). EVENTINJ ignores RFLAGS.IF and the shadow, hence the check. */
+static void irq_prepare(struct vcpu *v, struct vmcb *vmcb)
+{
+	int vec = vcpu_irq_pending(v);
+
+	vmcb->vintr &= ~(V_TPR_MASK | V_IRQ | V_IGN_TPR | V_INTR_PRIO_MASK | V_INTR_VECTOR_MASK);
+	vmcb->vintr |= vcpu_cr8_read(v);
+	vmcb->intercept_misc1 &= ~INTERCEPT_VINTR;
+	switch (guest_intr_decide(vec, vmcb->eventinj & EVENT_VALID, vmcb->rflags,
+				  vmcb->interrupt_shadow & INTERRUPT_SHADOW_MASK)) {
+	case GUEST_INTR_NONE:
+		break;
+	case GUEST_INTR_INJECT:
+		vmcb_inject(vmcb, EVENT_TYPE_INTR, (uint8_t)vec, false, 0);
+		vcpu_irq_delivered(v, vec);
+		break;
+	case GUEST_INTR_WINDOW:
+		vmcb->vintr |= V_IRQ | V_IGN_TPR | (0xFull << V_INTR_PRIO_SHIFT);
+		vmcb->intercept_misc1 |= INTERCEPT_VINTR;
+		break;
+	}
+}
+
 static int svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
 	struct svm_vcpu *sv = v->arch;
@@ -212,6 +242,7 @@ static int svm_vcpu_run(struct vcpu *v, struct vm_exit *e)
 	sv->halted = false;
 	for (;;) {
 		memset(e, 0, sizeof(*e));
+		irq_prepare(v, sv->vmcb);
 		enter(v, sv);
 		v->exits++;
 		if (svm_exit_handle(v, e))
@@ -260,6 +291,13 @@ static int svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 	return 0;
 }
 
+static uint64_t svm_guest_tsc(struct vcpu *v)
+{
+	struct svm_vcpu *sv = v->arch;
+
+	return rdtsc() + sv->vmcb->tsc_offset; /* APM Table B-1: TSC_OFFSET */
+}
+
 const struct hv_ops svm_ops = {
 	.name = "SVM",
 	.init = svm_init,
@@ -268,6 +306,7 @@ const struct hv_ops svm_ops = {
 	.vcpu_run = svm_vcpu_run,
 	.get_state = svm_get_state,
 	.set_state = svm_set_state,
+	.guest_tsc = svm_guest_tsc,
 	.slat_create = npt_create,
 	.slat_map = slat_map,
 	.slat_destroy = slat_destroy,

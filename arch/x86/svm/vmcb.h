@@ -134,6 +134,7 @@ struct vmcb {
 /* ---- Intercept bits ---------------------------------------------------------
  * MISC1 is the control area word at 0x00C, MISC2 the one at 0x010 (APM
  * Table B-1). */
+#define INTERCEPT_CR8_READ (1u << 8)
 #define INTERCEPT_CR0_WRITE (1u << 16) /* in intercept_cr: writes are bits 31:16 */
 #define INTERCEPT_CR4_WRITE (1u << 20)
 #define INTERCEPT_CR8_WRITE (1u << 24)
@@ -141,6 +142,7 @@ struct vmcb {
 #define INTERCEPT_NMI (1u << 1)
 #define INTERCEPT_SMI (1u << 2)
 #define INTERCEPT_INIT (1u << 3)
+#define INTERCEPT_VINTR (1u << 4)
 #define INTERCEPT_RDPMC (1u << 15)
 #define INTERCEPT_CPUID (1u << 18)
 #define INTERCEPT_INVD (1u << 22)
@@ -169,6 +171,14 @@ struct vmcb {
 #define TLB_CONTROL_FLUSH_ASID 3 /* this guest's ASID (CPUID 8000_000A EDX[6]) */
 
 #define V_TPR_MASK 0xFull
+/* VINTR word (APM Table B-1, 15.21.4): a virtual interrupt request, its
+ * priority and vector, and "ignore V_TPR" for it. */
+#define V_IRQ (1ull << 8)
+#define V_INTR_PRIO_SHIFT 16
+#define V_INTR_PRIO_MASK (0xFull << V_INTR_PRIO_SHIFT)
+#define V_IGN_TPR (1ull << 20)
+#define V_INTR_VECTOR_SHIFT 32
+#define V_INTR_VECTOR_MASK (0xFFull << V_INTR_VECTOR_SHIFT)
 #define V_INTR_MASKING (1ull << 24)
 #define INTERRUPT_SHADOW_MASK 1ull
 #define NP_ENABLE 1ull
@@ -200,6 +210,7 @@ struct vmcb {
 
 
 /* ---- #VMEXIT codes (APM Appendix C) ------------------------------------ */
+#define VMEXIT_CR8_READ 0x008
 #define VMEXIT_CR0_WRITE 0x010
 #define VMEXIT_CR4_WRITE 0x014
 #define VMEXIT_CR8_WRITE 0x018
@@ -208,6 +219,7 @@ struct vmcb {
 #define VMEXIT_NMI 0x061
 #define VMEXIT_SMI 0x062
 #define VMEXIT_INIT 0x063
+#define VMEXIT_VINTR 0x064
 #define VMEXIT_RDPMC 0x06F
 #define VMEXIT_CPUID 0x072
 #define VMEXIT_INVD 0x076

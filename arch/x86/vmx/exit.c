@@ -11,6 +11,7 @@
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define AR_L (1u << 13)
 #define QUAL_NMI_UNBLOCKED (1ull << 12) /* EPT violation, PML full (Table 27-7) */
@@ -307,6 +308,9 @@ static void exit_msr(struct vcpu *v, bool write)
 	case MSR_STATE:
 		rc = write ? msr_state_write(v, msr, val) : msr_state_read(v, msr, &val);
 		break;
+	case MSR_LAPIC:
+		rc = vcpu_lapic_msr(v, msr, write, &val) ? 0 : -1;
+		break;
 	}
 	if (rc) {
 		vmx_inject_exception(VEC_GP, true, 0); /* RIP stays on the faulting instruction */
@@ -365,7 +369,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 				vmx_inject_exception(VEC_GP, true, 0);
 				return false;
 			}
-			x->cr8 = v->gpr[reg];
+			vcpu_cr8_write(v, v->gpr[reg]); /* the LAPIC's TPR */
 		} else {
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		}
@@ -374,7 +378,7 @@ static bool exit_cr(struct vcpu *v, struct vm_exit *e, uint64_t q)
 		if (cr == 3)
 			v->gpr[reg] = vmcs_read(VMCS_GUEST_CR3);
 		else if (cr == 8)
-			v->gpr[reg] = x->cr8;
+			v->gpr[reg] = vcpu_cr8_read(v);
 		else
 			return unhandled(e, EXIT_REASON_CR_ACCESS, q);
 		break;
@@ -528,7 +532,17 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		e->kind = EXIT_SHUTDOWN;
 		snprintf(e->desc, sizeof(e->desc), "at rip 0x%lx", vmcs_read(VMCS_GUEST_RIP));
 		return true;
+	case EXIT_REASON_INTR_WINDOW:
+		/* The window vmx.c asked for is open (SDM 26.7.5): the next
+		 * entry injects the vector. */
+		vmcs_write(VMCS_PROC_CONTROLS,
+			   vmcs_read(VMCS_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING);
+		return false;
 	case EXIT_REASON_HLT:
+		/* skip_instruction() ends the STI blocking the HLT sat in
+		 * (`sti; hlt`, SDM 26.3.1.5): the interrupt that wakes it is
+		 * taken after the HLT. */
+		e->intr_enabled = vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF;
 		skip_instruction();
 		x->halted = true;
 		e->kind = EXIT_HLT;

@@ -131,6 +131,7 @@ enum {
 #define PIN_NMI_EXITING (1u << 3)
 #define PIN_PREEMPTION_TIMER (1u << 6)
 /* ---- Primary processor-based controls (24.6.2, Table 24-6) ---- */
+#define PROC_INTR_WINDOW_EXITING (1u << 2)
 #define PROC_TSC_OFFSETTING (1u << 3)
 #define PROC_HLT_EXITING (1u << 7)
 #define PROC_INVLPG_EXITING (1u << 9)
@@ -191,6 +192,7 @@ enum {
 #define EXIT_REASON_EXTERNAL_INTERRUPT 1
 #define EXIT_REASON_TRIPLE_FAULT 2
 #define EXIT_REASON_INIT 3
+#define EXIT_REASON_INTR_WINDOW 7
 #define EXIT_REASON_CPUID 10
 #define EXIT_REASON_GETSEC 11
 #define EXIT_REASON_HLT 12

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
+#include "arch/x86/guest_intr.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
@@ -16,6 +17,7 @@
 #include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm.h"
+#include "kernel/vm_irq.h"
 
 #define FEATURE_CONTROL_LOCK (1ull << 0)
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1ull << 2)
@@ -264,6 +266,35 @@ static void entry_refused(struct vm_exit *e, struct vmx_vcpu *x, int how)
 		 x->launched ? "VMRESUME" : "VMLAUNCH", err, what);
 }
 
+/* Before each entry: the LAPIC's pending vector as an external interrupt
+ * when arch/x86/guest_intr.c says the guest can take it, else
+ * interrupt-window exiting (SDM 26.7.5, exit reason 7). An event the
+ * last exit re-queued (IDT-vectoring information, exit.c) or an exception
+ * Tern raised already fills the entry's interruption field: it goes
+ * first. */
+static void irq_prepare(struct vcpu *v)
+{
+	int vec = vcpu_irq_pending(v);
+	uint32_t proc = vmcs_read(VMCS_PROC_CONTROLS) & ~PROC_INTR_WINDOW_EXITING;
+	uint32_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+
+	switch (guest_intr_decide(vec, vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID,
+				  vmcs_read(VMCS_GUEST_RFLAGS),
+				  intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
+	case GUEST_INTR_NONE:
+		break;
+	case GUEST_INTR_INJECT:
+		vmcs_write(VMCS_ENTRY_INTR_INFO,
+			   INTR_INFO_VALID | INTR_TYPE_EXT_INTR << 8 | (uint8_t)vec);
+		vcpu_irq_delivered(v, vec);
+		break;
+	case GUEST_INTR_WINDOW:
+		proc |= PROC_INTR_WINDOW_EXITING;
+		break;
+	}
+	vmcs_write(VMCS_PROC_CONTROLS, proc);
+}
+
 static int vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
 {
 	struct vmx_vcpu *x = v->arch;
@@ -280,6 +311,7 @@ static int vmx_vcpu_run(struct vcpu *v, struct vm_exit *e)
 		if (vmx_resident != x)
 			make_resident(x);
 		vmcs_write(VMCS_GUEST_RSP, v->gpr[R_RSP]);
+		irq_prepare(v);
 		if (vmx_caps.preemption_timer)
 			vmcs_write(VMCS_PREEMPTION_TIMER, cpu.slice);
 		int how = vmx_enter(v->gpr, x->fx, x->launched);
@@ -391,6 +423,13 @@ static long vmx_dirty_harvest(struct vcpu *v, uint64_t *bitmap, uint64_t npages)
 	return slat_dirty_harvest(v->vm->slat, bitmap, npages);
 }
 
+static uint64_t vmx_guest_tsc(struct vcpu *v)
+{
+	if (vmcs_load(v->arch))
+		return rdtsc();
+	return rdtsc() + vmcs_read(VMCS_TSC_OFFSET); /* SDM 25.6.5 */
+}
+
 const struct hv_ops vmx_ops = {
 	.name = "VMX",
 	.init = vmx_init,
@@ -399,6 +438,7 @@ const struct hv_ops vmx_ops = {
 	.vcpu_run = vmx_vcpu_run,
 	.get_state = vmx_get_state,
 	.set_state = vmx_set_state,
+	.guest_tsc = vmx_guest_tsc,
 	.slat_create = ept_create,
 	.slat_map = slat_map,
 	.slat_destroy = slat_destroy,

@@ -40,7 +40,6 @@ struct vmx_vcpu {
 	 * this vCPU is resident (vmx_resident, vmx.c) and here otherwise. */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t cr2, dr[4], dr6;
-	uint64_t cr8; /* TPR as the guest sees it: never the host's */
 	uint64_t fixed_gpa; /* EPT violations fixed in a row at one GPA (exit.c) */
 	unsigned fixed_count;
 };
