@@ -326,8 +326,7 @@ int vm_create_linux(const char *name, const char *kernel, const char *initrd, ui
 	}
 	/* x2APIC already on, as firmware would leave it (decisions: with no
 	 * IOAPIC in the MADT Linux keeps it). */
-	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
-	vm->vcpu.lapic.apic_base |= 1ull << 10; /* EXTD */
+	vm->vcpu.lapic.apic_base |= 1ull << 10; /* EXTD; vm_alloc reset the rest */
 	vm->state = paused ? VM_PAUSED : VM_RUNNING;
 	log_info("vm", "%s created: %lu MiB, Linux %s%s%s, entry 0x%lx%s", name, mem_mib, kernel,
 		 iimg ? " + " : "", iimg ? initrd : "", plan->entry, paused ? ", paused" : "");
