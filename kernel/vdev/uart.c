@@ -1,6 +1,9 @@
 /* Register behaviour follows the PC16550D datasheet, reduced to what a
  * polled driver needs: THR/RBR, LSR, the divisor latch, scratch, and
- * read-back of the control registers. No interrupts are ever raised. */
+ * read-back of the control registers. There is no interrupt line, but the
+ * IIR says which interrupt would be pending (datasheet table IV): Linux's
+ * 8250 driver, polling a port with irq 0, runs its interrupt handler from a
+ * timer and transmits only when the IIR shows "THR empty". */
 #include <errno.h>
 #include <string.h>
 #include "drivers/uart16550.h"
@@ -10,6 +13,10 @@
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define IIR_NO_INT 0x01
+#define IIR_THRE 0x02
+#define IIR_RDA 0x04
+#define IER_ERBFI 0x01
+#define IER_ETBEI 0x02
 #define IIR_FIFO 0xC0
 #define MSR_CTS_DSR_DCD 0xB0
 #define IER_MASK 0x0F /* the four interrupt enables; bits 4-7 read 0 */
@@ -102,8 +109,16 @@ uint32_t vuart_in(struct vdev_uart *u, uint16_t port)
 		return ch;
 	case UART_IER:
 		return dlab ? u->dlm : u->ier;
-	case UART_FCR: /* reads as IIR */
-		return IIR_NO_INT | (u->fcr & 1 ? IIR_FIFO : 0);
+	case UART_FCR: { /* reads as IIR: the highest-priority source */
+		uint8_t fifo = u->fcr & 1 ? IIR_FIFO : 0;
+		if ((u->ier & IER_ERBFI) && u->rx_len)
+			return IIR_RDA | fifo;
+		if ((u->ier & IER_ETBEI) && u->thre_pending) {
+			u->thre_pending = false; /* reading IIR clears a THRE source */
+			return IIR_THRE | fifo;
+		}
+		return IIR_NO_INT | fifo;
+	}
 	case UART_LCR:
 		return u->lcr;
 	case UART_MCR:
@@ -129,12 +144,18 @@ void vuart_out(struct vdev_uart *u, uint16_t port, uint32_t value)
 			u->dll = v;
 		else
 			tx(u, v);
+		/* Sent at once: the THR is empty again. */
+		u->thre_pending = true;
 		break;
 	case UART_IER:
 		if (dlab)
 			u->dlm = v;
-		else
+		else {
+			/* Enabling ETBEI with the THR empty raises THRE at once. */
+			if ((v & IER_ETBEI) && !(u->ier & IER_ETBEI))
+				u->thre_pending = true;
 			u->ier = v & IER_MASK;
+		}
 		break;
 	case UART_FCR:
 		u->fcr = v;
@@ -203,6 +224,9 @@ int vuart_restore(struct vdev_uart *u, const void *buf, size_t len, const char *
 		return -EINVAL;
 	}
 	u->ier = b.ier, u->lcr = b.lcr, u->mcr = b.mcr, u->scr = b.scr;
+	/* Not in the blob: a spare THRE after a move only makes the driver
+	 * look at an empty THR once more. */
+	u->thre_pending = true;
 	u->dll = b.dll, u->dlm = b.dlm, u->fcr = b.fcr;
 	memcpy(u->rx, b.rx, b.rx_len);
 	u->rx_head = 0;

@@ -1,5 +1,6 @@
 /* A 16550-compatible UART for a guest at 0x3F8 (COM1), polled by the guest
- * (no interrupts). Output goes to the Tern console, a line at a time,
+ * (no interrupt line; the IIR still names the source that would be
+ * pending). Output goes to the Tern console, a line at a time,
  * prefixed "[NAME] "; input comes from `vm console NAME`.
  *
  * The guest's bytes reach the operator's terminal filtered: printable ASCII,
@@ -25,6 +26,7 @@ struct vdev_uart {
 	char line[VUART_LINE_MAX];
 	uint16_t line_len;
 	bool attached; /* `vm console` is on: raw output, no prefix */
+	bool thre_pending; /* the IIR would report "THR empty" */
 	uint64_t tx_bytes;
 };
 
