@@ -321,7 +321,7 @@ static const struct cmd vm_cmd = {
 	.summary = "create, list, pause, resume, destroy guests; attach to their console",
 	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
 		 "vm create NAME kernel=BZIMAGE [initrd=IMAGE] mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"]\n"
-		 "          [--paused]   (Linux; Tern adds console=ttyS0 tsc_early_khz= pci=noacpi)\n"
+		 "          [--paused]   (Linux; Tern adds console=ttyS0 tsc_early_khz= tsc=reliable pci=lastbus=1)\n"
 		 "          [on_reboot=restart|destroy|stop] [on_poweroff=destroy|stop]\n"
 		 "          [on_crash=stop|destroy|restart]\n"
 		 "vm list | vm images\n"

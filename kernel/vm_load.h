@@ -54,7 +54,7 @@ int linux_parse_hdr(const uint8_t *img, uint64_t size, struct linux_hdr *h, cons
 /* Does the command line hold a parameter named `key` (with its '=',
  * e.g. "console=")? Matches whole words only. */
 bool linux_cmdline_has(const char *args, const char *key);
-/* Tern's additions ("console=ttyS0 tsc_early_khz=K pci=noacpi", each
+/* Tern's additions ("console=ttyS0 tsc_early_khz=K tsc=reliable pci=lastbus=1", each
  * unless args sets it) then args, into out. Length, or -E2BIG. */
 int linux_cmdline_merge(char *out, size_t cap, const char *args, uint64_t tsc_khz);
 /* The E820 map for mem_bytes of RAM (docs/guests.md). Number of entries. */

@@ -147,8 +147,15 @@ int linux_cmdline_merge(char *out, size_t cap, const char *args, uint64_t tsc_kh
 		ADD("console=ttyS0 ");
 	if (!linux_cmdline_has(args, "tsc_early_khz="))
 		ADD("tsc_early_khz=%lu ", (unsigned long)tsc_khz);
+	if (!linux_cmdline_has(args, "tsc="))
+		ADD("tsc=reliable ");
+	/* Not pci=noacpi: it sets acpi_noirq, and a kernel without MP-table
+	 * support (Debian's, no X86_MPPARSE) then disables its local APIC
+	 * (arch/x86/kernel/acpi/boot.c, acpi_mps_check). lastbus=1 makes
+	 * Linux scan bus 0 itself (pcibios_fixup_peer_bridges), since the
+	 * DSDT has no PCI host bridge yet. */
 	if (!linux_cmdline_has(args, "pci="))
-		ADD("pci=noacpi ");
+		ADD("pci=lastbus=1 ");
 	ADD("%s", args ? args : "");
 #undef ADD
 	while (len && out[len - 1] == ' ')

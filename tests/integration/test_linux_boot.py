@@ -34,7 +34,7 @@ def check_linux_boot(h, boot_timeout):
 
     h.wait_output(r"^\[lx\] \[ *[0-9.]+\] Linux version 6\.1", boot_timeout, since=t0)
     cl = h.wait_output(r"^\[lx\] \[ *[0-9.]+\] Command line: (.*?)\r?\n", 60, since=t0).group(1)
-    khz = re.fullmatch(r"console=ttyS0 tsc_early_khz=(\d+) pci=noacpi loglevel=7", cl.strip())
+    khz = re.fullmatch(r"console=ttyS0 tsc_early_khz=(\d+) tsc=reliable pci=lastbus=1 loglevel=7", cl.strip())
     assert khz, f"command line not as Tern builds it: {cl!r}"
     # Linux took the TSC rate from the command line Tern gave it.
     mhz = h.wait_output(r"tsc: Detected (\d+)\.(\d+) MHz processor", 60, since=t0)

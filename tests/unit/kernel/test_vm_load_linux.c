@@ -172,10 +172,10 @@ static void test_cmdline_adds_what_tern_knows_first(void **state)
 	(void)state;
 	char out[256];
 	assert_int_equal(linux_cmdline_merge(out, sizeof(out), "quiet", 2096046),
-			 (int)strlen("console=ttyS0 tsc_early_khz=2096046 pci=noacpi quiet"));
-	assert_string_equal(out, "console=ttyS0 tsc_early_khz=2096046 pci=noacpi quiet");
+			 (int)strlen("console=ttyS0 tsc_early_khz=2096046 tsc=reliable pci=lastbus=1 quiet"));
+	assert_string_equal(out, "console=ttyS0 tsc_early_khz=2096046 tsc=reliable pci=lastbus=1 quiet");
 	linux_cmdline_merge(out, sizeof(out), "", 1000);
-	assert_string_equal(out, "console=ttyS0 tsc_early_khz=1000 pci=noacpi");
+	assert_string_equal(out, "console=ttyS0 tsc_early_khz=1000 tsc=reliable pci=lastbus=1");
 }
 
 static void test_cmdline_keeps_the_operators_keys(void **state)
@@ -183,9 +183,9 @@ static void test_cmdline_keeps_the_operators_keys(void **state)
 	(void)state;
 	char out[256];
 	linux_cmdline_merge(out, sizeof(out), "console=hvc0 pci=nomsi tsc_early_khz=5", 1000);
-	assert_string_equal(out, "console=hvc0 pci=nomsi tsc_early_khz=5");
+	assert_string_equal(out, "tsc=reliable console=hvc0 pci=nomsi tsc_early_khz=5");
 	linux_cmdline_merge(out, sizeof(out), "rdinit=/init  console=ttyS1,9600", 1000);
-	assert_string_equal(out, "tsc_early_khz=1000 pci=noacpi rdinit=/init  console=ttyS1,9600");
+	assert_string_equal(out, "tsc_early_khz=1000 tsc=reliable pci=lastbus=1 rdinit=/init  console=ttyS1,9600");
 	/* Only whole parameters count: "netconsole=" is not "console=". */
 	assert_false(linux_cmdline_has("netconsole=6665@10.0.0.1/eth0", "console="));
 	assert_true(linux_cmdline_has("a console=tty0", "console="));
@@ -294,7 +294,7 @@ static void test_write_fills_zero_page_tables_and_entry_state(void **state)
 	assert_int_equal(rd64(zp + 0x2D0 + 20 * 2), 0x100000);
 	assert_int_equal(rd64(zp + 0x2D0 + 20 * 2 + 8), RAM - 0x100000);
 	assert_string_equal((const char *)ram + 0x20000,
-			    "console=ttyS0 tsc_early_khz=3000000 pci=noacpi rdinit=/init");
+			    "console=ttyS0 tsc_early_khz=3000000 tsc=reliable pci=lastbus=1 rdinit=/init");
 	assert_memory_equal(ram + 16 * MiB, kimg + SETUP, PAYLOAD);
 	assert_memory_equal(ram + p.initrd_gpa, rd_blob, sizeof(rd_blob));
 	assert_memory_equal(ram + 0xE0000, "RSD PTR ", 8);
