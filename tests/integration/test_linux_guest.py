@@ -150,3 +150,42 @@ def test_guest_downloads_from_the_client(lx, tmp_path):
     finally:
         srv.terminate()
         srv.wait(10)
+
+
+def test_memverify_runs_60_s_without_errors(lx):
+    """The guest's own RAM under a writer that checks every page it wrote
+    (guest/linux/memverify.c), for 60 s of guest time."""
+    rc, out = sh(lx, "memverify -m 64 -t 60 | tail -n 3", timeout=240)
+    m = re.search(r"^memverify: done passes (\d+) pages (\d+) errors (\d+)$", out, re.M)
+    assert rc == 0 and m, out
+    assert int(m.group(1)) >= 2 and int(m.group(2)) == 64 * 256 and m.group(3) == "0", out
+
+
+def test_two_linux_guests_and_a_memcheck_share_the_host(lx):
+    """A second Linux guest and a memcheck next to the first: each keeps
+    working, and destroying the second gives back every page."""
+    lx.send("\x1d")
+    lx.wait_output(r"\[detached\]", 30, since=lx.mark() - 1)
+    lx.wait_prompt(30)
+    free0 = lx.mem_free_kib()
+    t0 = lx.mark()
+    assert "created" in lx.cmd('vm create mc image=memcheck mem=8 args="rate=2000 verify=1"')
+    assert "created" in lx.cmd('vm create lx2 kernel=linux initrd=linux-initrd mem=160 '
+                               'args="ip=10.99.0.62/24"')
+    lx.wait_output(r"^\[lx2\] tern-linux: ready kernel=\S+ ip=10\.99\.0\.62/24", 300, since=t0)
+    gen, errors = lx.memcheck_verified("mc", t0)
+    assert errors == 0
+    for ip in (GUEST_IP, "10.99.0.62"):
+        cp = lx.lab.client(["ping", "-n", "-c", "3", "-i", "0.3", "-W", "3", ip])
+        assert " 0% packet loss" in cp.stdout, (ip, cp.stdout)
+    rows = lx.vm_list()
+    assert rows["lx"]["state"] == rows["lx2"]["state"] == "running", rows
+    assert "destroyed" in lx.cmd("vm destroy lx2")
+    assert "destroyed" in lx.cmd("vm destroy mc")
+    assert lx.mem_free_kib() == free0
+    # The first guest is still there and answers on its console.
+    t1 = lx.mark()
+    lx.send("vm console lx\r")
+    lx.wait_output(r"attached to lx", 30, since=t1)
+    rc, out = sh(lx, "echo still-here")
+    assert rc == 0 and "still-here" in out
