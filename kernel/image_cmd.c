@@ -7,24 +7,14 @@
 #include "kernel/console/cmd.h"
 #include "kernel/image_store.h"
 #include "kernel/kprintf.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "net/addr.h"
 
 static int parse_sha256(const char *s, uint8_t *out)
 {
 	if (strlen(s) != 64)
 		return -EINVAL;
 	for (int i = 0; i < 32; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = addr_hex_digit(s[2 * i]), lo = addr_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

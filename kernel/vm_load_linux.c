@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernel/vdev/acpi_tables.h"
+#include "migrate/le.h"
 #include "kernel/vm.h"
 #include "kernel/vm_load.h"
 
@@ -56,57 +57,27 @@
 #define XLF_KERNEL_64 0x01
 #define VID_MODE_NORMAL 0xFFFF
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v, p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v), put16(p + 2, v >> 16);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v), put32(p + 4, v >> 32);
-}
-
 int linux_parse_hdr(const uint8_t *img, uint64_t size, struct linux_hdr *h, const char **why)
 {
 	memset(h, 0, sizeof(*h));
-	if (size < 0x400 || get16(img + H_BOOT_FLAG) != 0xAA55 || memcmp(img + H_MAGIC, "HdrS", 4))
+	if (size < 0x400 || le16_get(img + H_BOOT_FLAG) != 0xAA55 || memcmp(img + H_MAGIC, "HdrS", 4))
 		return *why = "not a Linux bzImage (no \"HdrS\" setup header)", -ENOEXEC;
-	h->version = get16(img + H_VERSION);
+	h->version = le16_get(img + H_VERSION);
 	if (h->version < 0x020C)
 		return *why = "Linux boot protocol older than 2.12", -ENOEXEC;
 	h->hdr_end = 0x202u + img[H_JUMP + 1];
 	if (h->hdr_end < H_MIN_END)
 		return *why = "setup header shorter than protocol 2.12's", -ENOEXEC;
-	if (!img[H_RELOCATABLE] || !(get16(img + H_XLOADFLAGS) & XLF_KERNEL_64))
+	if (!img[H_RELOCATABLE] || !(le16_get(img + H_XLOADFLAGS) & XLF_KERNEL_64))
 		return *why = "not a relocatable kernel with a 64-bit entry", -ENOEXEC;
 	unsigned sects = img[H_SETUP_SECTS] ? img[H_SETUP_SECTS] : 4; /* 0 means 4 (boot.rst) */
 	h->setup_bytes = (sects + 1) * 512;
 	if (h->setup_bytes < h->hdr_end || h->setup_bytes >= size)
 		return *why = "setup code size beyond the file", -ENOEXEC;
-	h->pref_address = get64(img + H_PREF_ADDRESS);
-	h->init_size = get32(img + H_INIT_SIZE);
-	h->initrd_addr_max = get32(img + H_INITRD_ADDR_MAX);
-	h->cmdline_size = get32(img + H_CMDLINE_SIZE);
+	h->pref_address = le64_get(img + H_PREF_ADDRESS);
+	h->init_size = le32_get(img + H_INIT_SIZE);
+	h->initrd_addr_max = le32_get(img + H_INITRD_ADDR_MAX);
+	h->cmdline_size = le32_get(img + H_CMDLINE_SIZE);
 	if (h->pref_address < HIGH_RAM || h->pref_address % 0x200000 ||
 	    h->init_size < size - h->setup_bytes)
 		return *why = "setup header has an impossible load address or size", -ENOEXEC;
@@ -245,23 +216,23 @@ static int write_zero_page(struct vm *vm, const struct linux_plan *p, const uint
 	/* The setup header as the image has it, then what the loader sets
 	 * (boot.rst "Details of header fields", protocol 2.12). */
 	memcpy(zp + H_SETUP_SECTS, img + H_SETUP_SECTS, p->hdr.hdr_end - H_SETUP_SECTS);
-	put16(zp + H_VID_MODE, VID_MODE_NORMAL);
+	le16_put(zp + H_VID_MODE, VID_MODE_NORMAL);
 	zp[H_TYPE_OF_LOADER] = 0xFF; /* undefined loader */
 	zp[H_LOADFLAGS] = (zp[H_LOADFLAGS] & ~CAN_USE_HEAP) | LOADED_HIGH | CAN_USE_HEAP;
-	put16(zp + H_HEAP_END_PTR, 0xFE00); /* the conventional real-mode heap end - 0x200 */
-	put32(zp + H_CMD_LINE_PTR, CMDLINE_GPA);
-	put32(zp + BP_EXT_CMD_LINE_PTR, 0);
-	put32(zp + H_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
-	put32(zp + H_RAMDISK_SIZE, (uint32_t)p->initrd_size);
-	put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
-	put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_size >> 32));
-	put64(zp + BP_ACPI_RSDP_ADDR, ACPI_TABLES_GPA);
+	le16_put(zp + H_HEAP_END_PTR, 0xFE00); /* the conventional real-mode heap end - 0x200 */
+	le32_put(zp + H_CMD_LINE_PTR, CMDLINE_GPA);
+	le32_put(zp + BP_EXT_CMD_LINE_PTR, 0);
+	le32_put(zp + H_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
+	le32_put(zp + H_RAMDISK_SIZE, (uint32_t)p->initrd_size);
+	le32_put(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
+	le32_put(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_size >> 32));
+	le64_put(zp + BP_ACPI_RSDP_ADDR, ACPI_TABLES_GPA);
 	zp[BP_E820_ENTRIES] = (uint8_t)p->ne820;
 	for (unsigned i = 0; i < p->ne820; i++) {
 		uint8_t *e = zp + BP_E820_TABLE + 20 * i;
-		put64(e, p->e820[i].addr);
-		put64(e + 8, p->e820[i].size);
-		put32(e + 16, p->e820[i].type);
+		le64_put(e, p->e820[i].addr);
+		le64_put(e + 8, p->e820[i].size);
+		le32_put(e + 16, p->e820[i].type);
 	}
 	return vm_gpa_write(vm, ZERO_PAGE_GPA, zp, sizeof(zp));
 }

@@ -4,7 +4,7 @@
 
 #include "net/addr.h"
 
-static int hex_digit(char c)
+int addr_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -26,7 +26,7 @@ int addr_parse_mac(const char *s, uint8_t *mac)
 	if (sep != ':' && sep != '-')
 		return -EINVAL;
 	for (int i = 0; i < ETH_ALEN; i++, s += 3) {
-		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+		int hi = addr_hex_digit(s[0]), lo = hi < 0 ? -1 : addr_hex_digit(s[1]);
 
 		if (lo < 0 || s[2] != (i == ETH_ALEN - 1 ? '\0' : sep))
 			return -EINVAL;

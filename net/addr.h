@@ -10,6 +10,8 @@
 
 /* "52:54:00:12:34:56" (or with '-'): six two-digit hex bytes. */
 int addr_parse_mac(const char *s, uint8_t *mac);
+/* The value of one hex digit (either case), or -1. */
+int addr_hex_digit(char c);
 /* "192.168.7.10": four decimal numbers 0..255, no leading zeros. */
 int addr_parse_ipv4(const char *s, uint32_t *ip);
 /* "192.168.7.1/24": an address and a prefix length 0..32, as address and

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include "kernel/vdev/acpi_tables.h"
+#include "migrate/le.h"
 
 #define SDT_HDR 36
 #define RSDP_LEN 36
@@ -16,21 +17,6 @@
  * present (its 0xFE reset is one of the two ways a guest reboots). */
 #define BOOT_ARCH_8042 (1u << 1)
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v, p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v), put16(p + 2, v >> 16);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v), put32(p + 4, v >> 32);
-}
 
 static uint8_t sum(const uint8_t *p, size_t n)
 {
@@ -47,14 +33,14 @@ static void sdt_open(uint8_t *t, const char *sig, uint8_t rev)
 	t[8] = rev;
 	memcpy(t + 10, "TERN  ", 6);   /* OEMID */
 	memcpy(t + 16, "TERNVM  ", 8); /* OEM table ID */
-	put32(t + 24, 1);	       /* OEM revision */
+	le32_put(t + 24, 1);	       /* OEM revision */
 	memcpy(t + 28, "TERN", 4);     /* creator ID */
-	put32(t + 32, 1);	       /* creator revision */
+	le32_put(t + 32, 1);	       /* creator revision */
 }
 
 static void sdt_close(uint8_t *t, uint32_t len)
 {
-	put32(t + 4, len);
+	le32_put(t + 4, len);
 	t[9] = 0;
 	t[9] = (uint8_t)-sum(t, len);
 }
@@ -66,7 +52,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8; /* register bit width */
 	g[2] = 0; /* bit offset */
 	g[3] = 1; /* access size: byte */
-	put64(g + 4, port);
+	le64_put(g + 4, port);
 }
 
 /* ---- DSDT: AML (chapter 20) assembled by hand ----------------------------- */
@@ -265,14 +251,14 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	 * Linux keeps the x2APIC mode Tern starts the LAPIC in. */
 	t = buf + madt;
 	sdt_open(t, "APIC", 5);
-	put32(t + 36, ACPI_LAPIC_ADDR);
-	put32(t + 40, 0);
+	le32_put(t + 36, ACPI_LAPIC_ADDR);
+	le32_put(t + 40, 0);
 	uint8_t *e = t + 44;
 	e[0] = 0;	 /* type: Processor Local APIC */
 	e[1] = 8;	 /* length */
 	e[2] = 0;	 /* ACPI processor UID */
 	e[3] = 0;	 /* APIC ID */
-	put32(e + 4, 1); /* flags: enabled */
+	le32_put(e + 4, 1); /* flags: enabled */
 	sdt_close(t, (uint32_t)madt_len);
 
 	/* FADT revision 6 (5.2.9), hardware-reduced (4.1): no PM1/GPE
@@ -280,13 +266,13 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	 * below. */
 	t = buf + fadt;
 	sdt_open(t, "FACP", 6);
-	put32(t + 40, base + (uint32_t)dsdt);			    /* DSDT (32-bit) */
-	put16(t + 109, BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT); /* IAPC_BOOT_ARCH */
-	put32(t + 112, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP);  /* Flags */
+	le32_put(t + 40, base + (uint32_t)dsdt);			    /* DSDT (32-bit) */
+	le16_put(t + 109, BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT); /* IAPC_BOOT_ARCH */
+	le32_put(t + 112, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP);  /* Flags */
 	gas_io8(t + 116, ACPI_RESET_PORT);			    /* RESET_REG */
 	t[128] = ACPI_RESET_VALUE;				    /* RESET_VALUE */
 	t[131] = 0;						    /* FADT minor version: 6.0 */
-	put64(t + 140, base + dsdt);				    /* X_DSDT */
+	le64_put(t + 140, base + dsdt);				    /* X_DSDT */
 	gas_io8(t + 244, ACPI_SLEEP_CONTROL_PORT);		    /* SLEEP_CONTROL_REG */
 	gas_io8(t + 256, ACPI_SLEEP_STATUS_PORT);		    /* SLEEP_STATUS_REG */
 	memcpy(t + 268, "TERN\0\0\0\0", 8);			    /* hypervisor vendor identity */
@@ -296,8 +282,8 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	 * points at the DSDT). */
 	t = buf + xsdt;
 	sdt_open(t, "XSDT", 1);
-	put64(t + 36, base + madt);
-	put64(t + 44, base + fadt);
+	le64_put(t + 36, base + madt);
+	le64_put(t + 44, base + fadt);
 	sdt_close(t, SDT_HDR + 16);
 
 	/* RSDP (5.2.5.3), revision 2: the first checksum covers the ACPI 1.0
@@ -307,9 +293,9 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	memcpy(t, "RSD PTR ", 8);
 	memcpy(t + 9, "TERN  ", 6);
 	t[15] = 2;
-	put32(t + 16, 0);
-	put32(t + 20, RSDP_LEN);
-	put64(t + 24, base + xsdt);
+	le32_put(t + 16, 0);
+	le32_put(t + 20, RSDP_LEN);
+	le64_put(t + 24, base + xsdt);
 	t[8] = (uint8_t)-sum(t, 20);
 	t[32] = (uint8_t)-sum(t, RSDP_LEN);
 	return (int)end;
