@@ -303,6 +303,16 @@ class Console:
         """`mem`'s free memory, KiB."""
         return int(re.search(r"^free:\s+\d+ MiB \((\d+) KiB\)", self.cmd("mem"), re.M).group(1))
 
+    def vm_images(self) -> dict:
+        """`vm images` as {name: (bytes, sha256, origin)}; bytes and sha256
+        are strings ("-" while a fetch is under way)."""
+        rows = {}
+        for line in self.cmd("vm images").splitlines():
+            m = re.match(r"^(\S+)\s+(\d+|-)\s+([0-9a-f]{64}|-)\s+(.*)$", line)
+            if m and m.group(1) != "NAME":
+                rows[m.group(1)] = (m.group(2), m.group(3), m.group(4).strip())
+        return rows
+
     def vm_list(self) -> dict:
         """`vm list` as {name: {state, mem, exits, dirty, mac, ip, migrating, stopped}};
         `stopped` is the reason line of a stopped VM, else ""."""

@@ -159,16 +159,6 @@ def fetch(host, line, timeout=120):
     return host.wait_output(pat, timeout, since=t).group(1).rstrip("\r")
 
 
-def images(host):
-    """`vm images` as {name: (bytes, sha256, origin)}."""
-    rows = {}
-    for line in host.cmd("vm images").splitlines():
-        m = re.match(r"^(\S+)\s+(\d+|-)\s+([0-9a-f]{64}|-)\s+(.*)$", line)
-        if m and m.group(1) != "NAME":
-            rows[m.group(1)] = (m.group(2), m.group(3), m.group(4).strip())
-    return rows
-
-
 def test_fetched_memcheck_is_listed_boots_and_drop_gives_memory_back(host):
     digest = sha256(MEMCHECK)
     size = os.path.getsize(MEMCHECK)
@@ -178,7 +168,7 @@ def test_fetched_memcheck_is_listed_boots_and_drop_gives_memory_back(host):
     used = before - host.mem_free_kib()
     assert used == (size + 4095) // 4096 * 4, (before, used)  # whole pages, one allocation
 
-    rows = images(host)
+    rows = host.vm_images()
     assert rows["mc"] == (str(size), digest, f"{GOOD}/memcheck.elf"), rows
     # The boot module and the fetched copy are the same bytes.
     assert rows["memcheck"] == (str(size), digest, "boot module"), rows
@@ -192,7 +182,7 @@ def test_fetched_memcheck_is_listed_boots_and_drop_gives_memory_back(host):
     # vm create copied the image: dropping it leaves the guest running.
     out = host.cmd("image drop mc")
     assert f"image mc: dropped ({(size + 4095) // 4096 * 4} KiB freed)" in out, out
-    assert "mc" not in images(host)
+    assert "mc" not in host.vm_images()
     t = host.mark()
     host.wait_output(r"^\[fm\] memcheck: gen=\d+ verified=\d+ errors=0", 120, since=t)
     assert "vm fm: destroyed" in host.cmd("vm destroy fm")
@@ -207,7 +197,7 @@ def test_fetch_without_sha256_reports_the_hash_and_a_big_file_arrives_whole(host
     before = host.mem_free_kib()
     end = fetch(host, f"image fetch blob {GOOD}/blob.bin size={size}", timeout=300)
     assert end == f"image blob: fetched {size} bytes (sha256 {digest})", end
-    assert images(host)["blob"][:2] == (str(size), digest)
+    assert host.vm_images()["blob"][:2] == (str(size), digest)
     assert "image blob: dropped" in host.cmd("image drop blob")
     assert host.mem_free_kib() == before
 
@@ -236,7 +226,7 @@ def test_failed_fetch_says_why_and_leaves_nothing_allocated(host, line, why):
     before = host.mem_free_kib()
     end = fetch(host, line)
     assert re.fullmatch(r"error: image fetch bad: " + why + r".*", end), end
-    assert "bad" not in images(host)
+    assert "bad" not in host.vm_images()
     assert host.mem_free_kib() == before
     # the name is free again
     out = host.cmd("image drop bad")
@@ -277,13 +267,13 @@ def test_second_fetch_is_refused_while_one_runs_and_cancel_ends_it(host):
     assert re.search(r"^error: image fetch other: another fetch is running", out, re.M), out
     out = host.cmd(f"image fetch slow {GOOD}/memcheck.elf")
     assert re.search(r"^error: image fetch slow: the name is in use by the fetch under way", out, re.M), out
-    rows = images(host)
+    rows = host.vm_images()
     assert rows["slow"][0] == "-" and "(fetching" in rows["slow"][2], rows
     out = host.cmd("image drop slow")
     assert "error: image drop slow: it is still being fetched" in out, out
     host.cmd("image cancel")
     host.wait_output(r"^error: image fetch slow: cancelled", 30, since=t)
-    assert "slow" not in images(host)
+    assert "slow" not in host.vm_images()
     assert host.mem_free_kib() == before
     assert "error: image cancel: no fetch is running" in host.cmd("image cancel")
     # and the next fetch runs
@@ -296,7 +286,7 @@ def test_second_fetch_is_refused_while_one_runs_and_cancel_ends_it(host):
 def test_boot_module_cannot_be_dropped(host):
     out = host.cmd("image drop memcheck")
     assert "error: image drop memcheck: a boot module cannot be dropped" in out, out
-    assert "memcheck" in images(host)
+    assert "memcheck" in host.vm_images()
 
 
 def test_slow_transfer_is_not_cut_but_a_silent_server_times_out(host):

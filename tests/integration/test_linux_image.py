@@ -154,11 +154,11 @@ def test_tcpseq_reports_a_stall_and_the_resume():
 
 
 def test_tern_lists_the_linux_images(qemu_host):
-    out = qemu_host.cmd("vm images")
-    sizes = {m.group(1): int(m.group(2))
-             for m in re.finditer(r"^(\S+)\s+(\d+) bytes$", out, re.M)}
-    assert sizes.get("linux") == os.path.getsize(os.path.join(LINUX, "linux")), out
-    assert sizes.get("linux-initrd") == os.path.getsize(os.path.join(LINUX, "linux-initrd")), out
+    rows = qemu_host.vm_images()
+    sizes = {name: int(row[0]) for name, row in rows.items() if row[0] != "-"}
+    assert sizes.get("linux") == os.path.getsize(os.path.join(LINUX, "linux")), rows
+    assert sizes.get("linux-initrd") == os.path.getsize(os.path.join(LINUX, "linux-initrd")), rows
+    assert rows["linux"][2] == "boot module", rows
     assert sizes["linux"] > 4 << 20 and sizes["linux-initrd"] > 512 << 10
 
 
