@@ -98,8 +98,9 @@ class Machine:
         if not self.cmdline:
             return os.path.join(BUILD, "tern.iso")
         iso = os.path.join(self.workdir, "tern.iso")
-        modules = sorted(os.path.join(BUILD, "guest", f) for f in os.listdir(os.path.join(BUILD, "guest"))
-                         if f.endswith(".elf")) if os.path.isdir(os.path.join(BUILD, "guest")) else []
+        # The same guest modules as build/tern.iso (Linux images included).
+        with open(os.path.join(BUILD, "tern.iso.modules")) as f:
+            modules = [os.path.join(ROOT, m) for m in f.read().split()]
         subprocess.run([os.path.join(ROOT, "tools", "mkiso.sh"), iso, os.path.join(BUILD, "tern.elf"),
                         self.cmdline, *modules], check=True)
         return iso
@@ -302,6 +303,13 @@ class Console:
     def mem_free_kib(self) -> int:
         """`mem`'s free memory, KiB."""
         return int(re.search(r"^free:\s+\d+ MiB \((\d+) KiB\)", self.cmd("mem"), re.M).group(1))
+
+    def version(self) -> str:
+        """`version`'s answer (`Tern 0.1.0 (...)`), or "" if none came: it is
+        looked for at the start of any line, since a guest's console line may
+        split the echo of the command. Tests use it to show Tern answers."""
+        m = re.search(r"^Tern \S+ \(.*?\)?\r?$", self.cmd("version"), re.M)
+        return m.group(0).rstrip("\r") if m else ""
 
     def vm_images(self) -> dict:
         """`vm images` as {name: (bytes, sha256, origin)}; bytes and sha256

@@ -24,4 +24,7 @@ cp "$elf" "$dir/boot/tern.elf"
 } > "$dir/boot/grub/grub.cfg"
 grub-mkrescue -o "$out.tmp" "$dir" >"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
 rm -rf "$dir" "$dir.log"
+# The module list, so a copy with another command line (tools/machine.py)
+# carries the same guests.
+printf '%s\n' "$@" > "$out.modules"
 mv "$out.tmp" "$out"
