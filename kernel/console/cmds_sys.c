@@ -1,11 +1,13 @@
-/* help, version, uptime, reboot, poweroff. */
+/* help, version, uptime, date, reboot, poweroff. */
 #include <string.h>
 #include "drivers/acpi.h"
+#include "drivers/cmos_rtc.h"
 #include "kernel/console/cmd.h"
 #include "kernel/kernel.h"
 #include "kernel/kprintf.h"
 #include "kernel/sys.h"
 #include "kernel/time.h"
+#include "kernel/vdev/rtc.h"
 
 static void print_summary(const struct cmd *c, void *ctx)
 {
@@ -52,6 +54,21 @@ static int cmd_uptime(int argc, char **argv)
 	return 0;
 }
 
+/* The clock guests' CMOS RTCs start from: the machine's RTC read once,
+ * carried on by Tern's TSC. Tests compare a guest's `date` with it. */
+static int cmd_date(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return CMD_USAGE;
+	int64_t s = (int64_t)(wallclock_ns() / 1000000000ull);
+	struct rtc_time t;
+	rtc_from_epoch(s, &t);
+	kprintf("%04ld-%02d-%02d %02d:%02d:%02d UTC (%ld)\n", (long)t.year, t.mon, t.mday, t.hour, t.min,
+		t.sec, (long)s);
+	return 0;
+}
+
 static int cmd_reboot(int argc, char **argv)
 {
 	(void)argv;
@@ -78,6 +95,7 @@ static const struct cmd sys_cmds[] = {
 	{"help", "list commands, or show how to use one", "help [COMMAND]", cmd_help},
 	{"version", "Tern version, git revision and build date", "version", cmd_version},
 	{"uptime", "time since the firmware handed over to Tern", "uptime", cmd_uptime},
+	{"date", "the date and time guests' clocks start from (UTC)", "date", cmd_date},
 	{"reboot", "reset the machine (ACPI reset register, then 0xCF9, then the 8042)", "reboot", cmd_reboot},
 	{"poweroff", "power the machine off (ACPI S5)", "poweroff", cmd_poweroff},
 };
