@@ -3,7 +3,7 @@ import re
 
 
 def still_alive(host):
-    assert host.cmd("version").startswith("Tern "), "console no longer answers"
+    assert host.version().startswith("Tern "), "console no longer answers"
 
 
 def test_unknown_command_is_refused_with_a_hint(qemu_host):

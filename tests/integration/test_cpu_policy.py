@@ -110,7 +110,7 @@ def probe_transcript(host, name="probe"):
     lines = re.findall(rf"^\[{name}\] cpuprobe: (.*?)\r?$", text, re.M)
     assert lines[0] == "start" and lines[-1] == "done", lines[:3]
     # The host stayed responsive and the neighbour kept verifying.
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     _, errors = host.memcheck_verified("nb", host.mark(), 240)
     assert errors == 0
     return [ln for ln in lines if not ln.startswith("swapgs spinning")]
@@ -215,7 +215,7 @@ def test_recursive_debug_exception_stops_only_its_guest(tern):
     assert rows2["storm"]["state"] == "running", rows2
     assert int(rows2["storm"]["exits"]) > int(rows["storm"]["exits"]), (rows, rows2)
     assert "dbstorm ended" not in host.log.text[t1:]
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     assert "vm storm: destroyed" in host.cmd("vm destroy storm")
     _, errors = host.memcheck_verified("nb", host.mark(), 240)
     assert errors == 0

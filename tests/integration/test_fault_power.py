@@ -38,7 +38,7 @@ def test_reboot_comes_back_to_the_prompt(tern):
     host.expect(r"rebooting", timeout=30)
     host.expect(r"Tern \S+ \(\S+\) booting via UEFI", timeout=120)
     host.wait_prompt(120)
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
 
 
 def test_poweroff_stops_the_machine(tern):

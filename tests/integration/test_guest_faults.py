@@ -70,7 +70,7 @@ def test_faulting_guests_are_stopped_and_nothing_else_is(tern, kind):
 
     # Tern itself is fine: commands work, stopped VMs go away and give
     # their memory back.
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     for name in ("tf", "out", "far"):
         assert f"vm {name}: destroyed" in host.cmd(f"vm destroy {name}")
     assert host.mem_free_kib() == free0

@@ -75,7 +75,7 @@ def test_xapic_mmio_forms_and_refused_instructions(tern, kind):
     assert re.search(r"^warning: vm: mm: unsupported instruction .* \(bytes f3a4", log, re.M)
 
     # Tern and the neighbour went on; the probe halted normally.
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     _, errors = host.memcheck_verified("nb", host.mark(), 240)
     assert errors == 0
     rows = host.vm_list()

@@ -113,7 +113,7 @@ def test_clock_reboot_poweroff_panic_svm(tern):
     assert errors == 0
     rows = host.vm_list()
     assert rows["good"]["state"] == "running", rows
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     for name in ("pp", "loop", "good"):
         destroy(host, name)
     assert host.mem_free_kib() == free0

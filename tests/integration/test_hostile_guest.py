@@ -39,7 +39,7 @@ def honest_guest_verifies(host):
 
 
 def host_answers(host):
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     rows = host.vm_list()
     assert rows[HONEST]["state"] == "running", rows
     return rows
@@ -222,7 +222,7 @@ def test_pci_cfg_window_wrap_on_vmx(tern):
     got = re.findall(r"^\[pw\] hostile: pciwrap offset=\S+ length=\d read=(\S+)$",
                      c.log.text[t:], re.M)
     assert got and all(v in ("0", "0x0") for v in got), got
-    assert c.cmd("version").startswith("Tern ")
+    assert c.version().startswith("Tern ")
     gen1, errors = c.memcheck_verified(HONEST, c.mark(), 300)
     assert errors == 0 and gen1 > gen0
     no_host_fault(c)

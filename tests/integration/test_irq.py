@@ -62,4 +62,4 @@ def test_guest_blocked_in_hlt_takes_no_slices(tern, kind):
     assert after["idle"]["exits"] == before["idle"]["exits"], (before, after)
     assert after["spin"]["exits"] > before["spin"]["exits"], (before, after)
     # The host stayed responsive.
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")

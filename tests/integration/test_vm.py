@@ -66,7 +66,7 @@ def test_vm_console_attaches_and_detaches(tern, kind):
     host.send("\x1d")
     host.wait_output(r"\[detached\]", 30, since=t1)
     host.wait_prompt(30)
-    assert host.cmd("version").startswith("Tern ")
+    assert host.version().startswith("Tern ")
     assert vm_row(host, "k")["state"] == "halted"  # memcheck halts when done
 
 
