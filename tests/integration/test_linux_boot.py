@@ -2,7 +2,8 @@
 from the ESP's `linux` (Debian's cloud bzImage) and `linux-initrd`: the kernel's
 first lines on Tern's console show the command line Tern built, the E820 map
 of docs/guests.md and the ACPI tables Tern wrote; every refusal is a clear
-error that leaves free memory as it was."""
+error that leaves free memory as it was. The same guest on VMX (Bochs), to
+its shell: test_linux_vmx.py."""
 import os
 import re
 
@@ -66,13 +67,6 @@ def check_linux_boot(h, boot_timeout):
 
 def test_linux_boots_with_terns_command_line_e820_and_acpi_tables(linux_host):
     check_linux_boot(linux_host, 180)
-
-
-def test_linux_boots_on_vmx_bochs(tern):
-    """The same boot under VMX (Bochs): slow (about 6 minutes), so once."""
-    h = tern.boot("bochs", mem_mib=1024)
-    assert re.search(r"^linux-initrd\s+\d+\s", h.cmd("vm images"), re.M)
-    check_linux_boot(h, 600)
 
 
 @pytest.mark.parametrize("options, why", [

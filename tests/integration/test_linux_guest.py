@@ -34,7 +34,7 @@ def lx(linux_lab):
                cmdline=f"ip={TERN_IP}/24", wrap=linux_lab.wrap([]))
     t0 = h.mark()
     out = h.cmd(f'vm create lx kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
-                f'args="ip={GUEST_IP}/24"')
+                f'args="quiet ip={GUEST_IP}/24"')
     assert "vm lx: created" in out, out
     m = h.wait_output(r"^\[lx\] tern-linux: ready kernel=(\S+) ip=(\S+)", 300, since=t0)
     assert m.group(2) == f"{GUEST_IP}/24", m.group(0)
@@ -171,7 +171,7 @@ def test_two_linux_guests_and_a_memcheck_share_the_host(lx):
     t0 = lx.mark()
     assert "created" in lx.cmd('vm create mc image=memcheck mem=8 args="rate=2000 verify=1"')
     assert "created" in lx.cmd('vm create lx2 kernel=linux initrd=linux-initrd mem=160 '
-                               'args="ip=10.99.0.62/24"')
+                               'args="quiet ip=10.99.0.62/24"')
     lx.wait_output(r"^\[lx2\] tern-linux: ready kernel=\S+ ip=10\.99\.0\.62/24", 300, since=t0)
     gen, errors = lx.memcheck_verified("mc", t0)
     assert errors == 0
