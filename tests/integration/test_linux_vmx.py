@@ -5,8 +5,8 @@ virtio-net interrupts through MSI-X (pinging Tern through its switch), and
 runs memverify for 60 s without an error. The SVM twin is test_linux_guest.py.
 
 The guest boots with `quiet`: Linux's boot messages cross Tern's emulated
-UART one exit per byte, which under Bochs costs minutes; the test reads
-them from `dmesg` instead.
+UART one exit per byte, which under Bochs costs minutes; the tests read
+them from `dmesg` instead (check_boot_messages, shared with SVM).
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_vmx.py
 """
@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import LOG_ROOT, TernFactory
-from test_linux_guest import interrupts, sh
+from test_linux_guest import attach, check_boot_messages, detach, interrupts, sh
 
 TERN_IP, GUEST_IP = "10.99.1.1", "10.99.1.61"
 
@@ -26,18 +26,6 @@ def tern_date(h) -> int:
     """Tern's own clock (`date`), seconds since 1970."""
     out = h.cmd("date")
     return int(re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \((\d+)\)", out, re.M).group(1))
-
-
-def attach(h):
-    t = h.mark()
-    h.send("vm console lx\r")
-    h.wait_output(r"attached to lx", 30, since=t)
-
-
-def detach(h):
-    h.send("\x1d")
-    h.wait_output(r"\[detached\]", 30, since=h.mark() - 1)
-    h.wait_prompt(30)
 
 
 @pytest.fixture(scope="module")
@@ -60,19 +48,7 @@ def bx():
 
 
 def test_vmx_linux_took_terns_command_line_e820_and_acpi_tables(bx):
-    rc, out = sh(bx, "cat /proc/cmdline")
-    assert rc == 0 and re.fullmatch(
-        rf"console=ttyS0 tsc_early_khz=\d+ tsc=reliable pci=lastbus=1 quiet ip={GUEST_IP}/24",
-        out.strip()), out
-    rc, out = sh(bx, "dmesg | grep -e BIOS-e820 -e 'ACPI: [A-Z]\\{4\\} ' -e 'x2apic' -e 'TSC deadline'")
-    for want in [r"BIOS-e820: \[mem 0x0000000000000000-0x000000000009fbff\] usable",
-                 r"BIOS-e820: \[mem 0x0000000000100000-0x000000000fffffff\] usable",
-                 r"ACPI: RSDP 0x00000000000E0000 000024 \(v02 TERN",
-                 r"ACPI: APIC 0x00000000000E0[0-9A-F]{3} [0-9A-F]{6} \(v05 TERN",
-                 r"ACPI: FACP 0x00000000000E0[0-9A-F]{3} 000114 \(v06 TERN",
-                 r"ACPI: DSDT 0x00000000000E0[0-9A-F]{3} [0-9A-F]{6} \(v02 TERN",
-                 r"x2apic: enabled by BIOS", r"TSC deadline timer available"]:
-        assert re.search(want, out), (want, out)
+    check_boot_messages(bx, f"quiet ip={GUEST_IP}/24")
 
 
 def test_vmx_linux_shell_answers_uname_cpuinfo_and_date(bx):
