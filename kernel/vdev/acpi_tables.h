@@ -16,6 +16,8 @@
 #define ACPI_SLEEP_CONTROL_PORT 0x600u
 #define ACPI_SLEEP_STATUS_PORT 0x601u
 #define ACPI_PVPANIC_PORT 0x505u
+#define ACPI_RTC_PORT 0x70u    /* CMOS index; data at 0x71 */
+#define ACPI_RTC_CENTURY 0x32u /* the CMOS byte holding the century */
 #define ACPI_LAPIC_ADDR 0xFEE00000u
 
 /* Builds the tables as they must appear at guest-physical `base` into
