@@ -314,3 +314,19 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	t[32] = (uint8_t)-sum(t, RSDP_LEN);
 	return (int)end;
 }
+
+void acpi_reset_vector(uint8_t code[ACPI_RESET_VECTOR_LEN])
+{
+	/* 16-bit code; the OUT ends the guest's run (kernel/vdev/power.c),
+	 * the HLT loop only catches a machine that ignored it. */
+	const uint8_t stub[] = {
+		0xBA, ACPI_RESET_PORT & 0xFF, ACPI_RESET_PORT >> 8, /* mov dx, RESET_REG */
+		0xB0, ACPI_RESET_VALUE,				     /* mov al, RESET_VALUE */
+		0xEE,						     /* out dx, al */
+		0xFA,						     /* cli */
+		0xF4,						     /* hlt */
+		0xEB, 0xFD,					     /* jmp to the hlt */
+	};
+	memset(code, 0xF4, ACPI_RESET_VECTOR_LEN);
+	memcpy(code, stub, sizeof(stub));
+}

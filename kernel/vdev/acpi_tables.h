@@ -23,3 +23,13 @@
 /* Builds the tables as they must appear at guest-physical `base` into
  * buf (len bytes, zeroed first). Returns the bytes used, or -E2BIG. */
 int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base);
+
+/* The firmware's reset vector, 16 bytes of real-mode code for physical
+ * 0xFFFF0 (F000:FFF0): it writes RESET_VALUE to the FADT's RESET_REG.
+ * Linux on a hardware-reduced ACPI machine reboots "through EFI"
+ * (efi_reboot_required); with no EFI it then jumps here, as into a PC
+ * BIOS (machine_real_restart), and a PC's firmware resets the machine
+ * from here (SeaBIOS: tryReboot, the ACPI reset register first). */
+#define ACPI_RESET_VECTOR_GPA 0xFFFF0u
+#define ACPI_RESET_VECTOR_LEN 16u
+void acpi_reset_vector(uint8_t code[ACPI_RESET_VECTOR_LEN]);

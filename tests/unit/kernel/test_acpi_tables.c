@@ -296,6 +296,30 @@ static void test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5(void **state)
 	assert_int_equal(w.s5, 1);
 }
 
+/* The reset vector is "mov dx, imm16; mov al, imm8; out dx, al" with the
+ * port and value the FADT's RESET_REG and RESET_VALUE name, then a halt
+ * loop, in 16 bytes (F000:FFF0 up to the 1 MiB line). */
+static void test_reset_vector_writes_the_fadt_reset_register(void **state)
+{
+	(void)state;
+	const uint8_t *f = xsdt_entry(1);
+	uint8_t c[ACPI_RESET_VECTOR_LEN];
+	memset(c, 0xAA, sizeof(c));
+	acpi_reset_vector(c);
+	assert_int_equal(ACPI_RESET_VECTOR_GPA + ACPI_RESET_VECTOR_LEN, 0x100000);
+	assert_int_equal(c[0], 0xBA); /* mov dx, imm16 */
+	assert_int_equal(c[1] | c[2] << 8, rd64(f + 116 + 4));
+	assert_int_equal(c[3], 0xB0); /* mov al, imm8 */
+	assert_int_equal(c[4], f[128]);
+	assert_int_equal(c[5], 0xEE); /* out dx, al */
+	assert_int_equal(c[6], 0xFA); /* cli */
+	assert_int_equal(c[7], 0xF4); /* hlt */
+	assert_int_equal(c[8], 0xEB); /* jmp rel8 ... */
+	assert_int_equal(8 + 2 + (int8_t)c[9], 7); /* ... back to the hlt */
+	for (unsigned i = 10; i < sizeof(c); i++)
+		assert_int_equal(c[i], 0xF4);
+}
+
 static void test_tables_fit_below_the_bios_area_end(void **state)
 {
 	(void)state;
@@ -321,6 +345,7 @@ int main(void)
 		cmocka_unit_test_setup(test_fadt_hardware_reduced_with_reset_and_sleep_registers,
 				       setup),
 		cmocka_unit_test_setup(test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5, setup),
+		cmocka_unit_test_setup(test_reset_vector_writes_the_fadt_reset_register, setup),
 		cmocka_unit_test_setup(test_tables_fit_below_the_bios_area_end, setup),
 		cmocka_unit_test(test_too_small_buffer_is_refused),
 	};
