@@ -277,15 +277,18 @@ int vm_load_linux_write(struct vm *vm, const struct linux_plan *p, const struct 
 	/* GDT (boot.rst): 0x10 __BOOT_CS 64-bit code, 0x18 __BOOT_DS data. */
 	static const uint64_t gdt[4] = {0, 0, 0x00AF9B000000FFFFull, 0x00CF93000000FFFFull};
 	static uint8_t acpi[ACPI_TABLES_MAX];
+	uint8_t reset[ACPI_RESET_VECTOR_LEN];
 	const uint8_t *img = (const uint8_t *)kernel->base;
 	int rc, n;
 
 	if ((n = acpi_tables_build(acpi, sizeof(acpi), ACPI_TABLES_GPA)) < 0)
 		return n;
+	acpi_reset_vector(reset);
 	if ((rc = vm_gpa_write(vm, GDT_GPA, gdt, sizeof(gdt))) || (rc = write_page_tables(vm)) ||
 	    (rc = write_zero_page(vm, p, img)) ||
 	    (rc = vm_gpa_write(vm, CMDLINE_GPA, p->cmdline, strlen(p->cmdline) + 1)) ||
 	    (rc = vm_gpa_write(vm, ACPI_TABLES_GPA, acpi, (uint64_t)n)) ||
+	    (rc = vm_gpa_write(vm, ACPI_RESET_VECTOR_GPA, reset, sizeof(reset))) ||
 	    (rc = vm_gpa_write(vm, p->kernel_gpa, img + p->hdr.setup_bytes,
 			       kernel->size - p->hdr.setup_bytes)))
 		return rc;

@@ -192,6 +192,19 @@ static int dsdt_body(uint8_t *p, size_t cap)
 	aml_crs_io(&a, 0x3F8, 8);
 	pkg_close(&a);
 
+	/* Device (RTC): the MC146818 CMOS clock at 0x70-0x71 (kernel/vdev/
+	 * rtc.c). Linux's rtc_cmos binds to PNP0B00 through PNP-ACPI; with no
+	 * such device it registers a fallback platform device with IRQ 8,
+	 * which has no line on a hardware-reduced machine, and the probe
+	 * fails (-EINVAL). No IRQ resource here: cmos_pnp_probe then takes
+	 * irq 0 when there is no legacy PIC and runs without alarm
+	 * interrupts, as the model has none. */
+	device_open(&a, "RTC_");
+	aml_name(&a, "_HID");
+	aml_eisaid(&a, "PNP0B00");
+	aml_crs_io(&a, ACPI_RTC_PORT, 2);
+	pkg_close(&a);
+
 	/* Device (PEVT): pvpanic, one I/O byte at 0x505 (QEMU's _HID, which
 	 * Linux's pvpanic-mmio driver matches). */
 	device_open(&a, "PEVT");
@@ -267,6 +280,7 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	t = buf + fadt;
 	sdt_open(t, "FACP", 6);
 	le32_put(t + 40, base + (uint32_t)dsdt);			    /* DSDT (32-bit) */
+	t[108] = ACPI_RTC_CENTURY;					    /* CENTURY (CMOS index) */
 	le16_put(t + 109, BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT); /* IAPC_BOOT_ARCH */
 	le32_put(t + 112, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP);  /* Flags */
 	gas_io8(t + 116, ACPI_RESET_PORT);			    /* RESET_REG */
@@ -299,4 +313,20 @@ int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base)
 	t[8] = (uint8_t)-sum(t, 20);
 	t[32] = (uint8_t)-sum(t, RSDP_LEN);
 	return (int)end;
+}
+
+void acpi_reset_vector(uint8_t code[ACPI_RESET_VECTOR_LEN])
+{
+	/* 16-bit code; the OUT ends the guest's run (kernel/vdev/power.c),
+	 * the HLT loop only catches a machine that ignored it. */
+	const uint8_t stub[] = {
+		0xBA, ACPI_RESET_PORT & 0xFF, ACPI_RESET_PORT >> 8, /* mov dx, RESET_REG */
+		0xB0, ACPI_RESET_VALUE,				     /* mov al, RESET_VALUE */
+		0xEE,						     /* out dx, al */
+		0xFA,						     /* cli */
+		0xF4,						     /* hlt */
+		0xEB, 0xFD,					     /* jmp to the hlt */
+	};
+	memset(code, 0xF4, ACPI_RESET_VECTOR_LEN);
+	memcpy(code, stub, sizeof(stub));
 }

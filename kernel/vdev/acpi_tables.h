@@ -16,8 +16,20 @@
 #define ACPI_SLEEP_CONTROL_PORT 0x600u
 #define ACPI_SLEEP_STATUS_PORT 0x601u
 #define ACPI_PVPANIC_PORT 0x505u
+#define ACPI_RTC_PORT 0x70u    /* CMOS index; data at 0x71 */
+#define ACPI_RTC_CENTURY 0x32u /* the CMOS byte holding the century */
 #define ACPI_LAPIC_ADDR 0xFEE00000u
 
 /* Builds the tables as they must appear at guest-physical `base` into
  * buf (len bytes, zeroed first). Returns the bytes used, or -E2BIG. */
 int acpi_tables_build(uint8_t *buf, size_t len, uint32_t base);
+
+/* The firmware's reset vector, 16 bytes of real-mode code for physical
+ * 0xFFFF0 (F000:FFF0): it writes RESET_VALUE to the FADT's RESET_REG.
+ * Linux on a hardware-reduced ACPI machine reboots "through EFI"
+ * (efi_reboot_required); with no EFI it then jumps here, as into a PC
+ * BIOS (machine_real_restart), and a PC's firmware resets the machine
+ * from here (SeaBIOS: tryReboot, the ACPI reset register first). */
+#define ACPI_RESET_VECTOR_GPA 0xFFFF0u
+#define ACPI_RESET_VECTOR_LEN 16u
+void acpi_reset_vector(uint8_t code[ACPI_RESET_VECTOR_LEN]);

@@ -125,6 +125,7 @@ static void test_fadt_hardware_reduced_with_reset_and_sleep_registers(void **sta
 	gas_is_io8(f + 244, 0x600);
 	gas_is_io8(f + 256, 0x601);
 	assert_memory_equal(f + 268, "TERN", 4);
+	assert_int_equal(f[108], 0x32);		       /* CENTURY: the CMOS clock's century byte */
 	assert_int_equal(rd64(f + 140), rd32(f + 40)); /* X_DSDT == DSDT */
 	table(rd64(f + 140), "DSDT");
 }
@@ -134,7 +135,7 @@ struct walk {
 	const uint8_t *p, *end;
 	unsigned devices, crs, hid_eisa, hid_str, s5;
 	char last_hid_str[16];
-	uint32_t last_eisa;
+	uint32_t eisa[4]; /* each EISAID _HID, in order */
 	uint16_t io_ports[4];
 	unsigned nio;
 };
@@ -203,8 +204,10 @@ static void data_object(struct walk *w, const char *name)
 		w->p++;
 		break;
 	case 0x0C: /* DWordConst: EISAID */
-		w->last_eisa = rd32(w->p);
-		w->hid_eisa += !strcmp(name, "_HID");
+		if (!strcmp(name, "_HID")) {
+			assert_true(w->hid_eisa < 4);
+			w->eisa[w->hid_eisa++] = rd32(w->p);
+		}
 		w->p += 4;
 		break;
 	case 0x0D: { /* String */
@@ -271,7 +274,7 @@ static void term_list(struct walk *w, const uint8_t *end)
 	assert_ptr_equal(w->p, end);
 }
 
-static void test_dsdt_aml_parses_com1_pvpanic_and_s5(void **state)
+static void test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5(void **state)
 {
 	(void)state;
 	const uint8_t *f = xsdt_entry(1);
@@ -279,16 +282,42 @@ static void test_dsdt_aml_parses_com1_pvpanic_and_s5(void **state)
 	struct walk w = {.p = d + 36, .end = d + rd32(d + 4)};
 
 	term_list(&w, w.end);
-	assert_int_equal(w.devices, 2);
-	assert_int_equal(w.crs, 2);
-	assert_int_equal(w.hid_eisa, 1);
-	assert_int_equal(w.last_eisa, 0x0105D041u); /* EISAID("PNP0501") */
+	assert_int_equal(w.devices, 3);
+	assert_int_equal(w.crs, 3);
+	assert_int_equal(w.hid_eisa, 2);
+	assert_int_equal(w.eisa[0], 0x0105D041u); /* EISAID("PNP0501") */
+	assert_int_equal(w.eisa[1], 0x000BD041u); /* EISAID("PNP0B00"): what rtc_cmos binds to */
 	assert_int_equal(w.hid_str, 1);
 	assert_string_equal(w.last_hid_str, "QEMU0001");
-	assert_int_equal(w.nio, 2);
+	assert_int_equal(w.nio, 3);
 	assert_int_equal(w.io_ports[0], 0x3F8);
-	assert_int_equal(w.io_ports[1], 0x505);
+	assert_int_equal(w.io_ports[1], 0x70);
+	assert_int_equal(w.io_ports[2], 0x505);
 	assert_int_equal(w.s5, 1);
+}
+
+/* The reset vector is "mov dx, imm16; mov al, imm8; out dx, al" with the
+ * port and value the FADT's RESET_REG and RESET_VALUE name, then a halt
+ * loop, in 16 bytes (F000:FFF0 up to the 1 MiB line). */
+static void test_reset_vector_writes_the_fadt_reset_register(void **state)
+{
+	(void)state;
+	const uint8_t *f = xsdt_entry(1);
+	uint8_t c[ACPI_RESET_VECTOR_LEN];
+	memset(c, 0xAA, sizeof(c));
+	acpi_reset_vector(c);
+	assert_int_equal(ACPI_RESET_VECTOR_GPA + ACPI_RESET_VECTOR_LEN, 0x100000);
+	assert_int_equal(c[0], 0xBA); /* mov dx, imm16 */
+	assert_int_equal(c[1] | c[2] << 8, rd64(f + 116 + 4));
+	assert_int_equal(c[3], 0xB0); /* mov al, imm8 */
+	assert_int_equal(c[4], f[128]);
+	assert_int_equal(c[5], 0xEE); /* out dx, al */
+	assert_int_equal(c[6], 0xFA); /* cli */
+	assert_int_equal(c[7], 0xF4); /* hlt */
+	assert_int_equal(c[8], 0xEB); /* jmp rel8 ... */
+	assert_int_equal(8 + 2 + (int8_t)c[9], 7); /* ... back to the hlt */
+	for (unsigned i = 10; i < sizeof(c); i++)
+		assert_int_equal(c[i], 0xF4);
 }
 
 static void test_tables_fit_below_the_bios_area_end(void **state)
@@ -315,7 +344,8 @@ int main(void)
 		cmocka_unit_test_setup(test_madt_one_enabled_lapic_no_ioapic_no_8259, setup),
 		cmocka_unit_test_setup(test_fadt_hardware_reduced_with_reset_and_sleep_registers,
 				       setup),
-		cmocka_unit_test_setup(test_dsdt_aml_parses_com1_pvpanic_and_s5, setup),
+		cmocka_unit_test_setup(test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5, setup),
+		cmocka_unit_test_setup(test_reset_vector_writes_the_fadt_reset_register, setup),
 		cmocka_unit_test_setup(test_tables_fit_below_the_bios_area_end, setup),
 		cmocka_unit_test(test_too_small_buffer_is_refused),
 	};

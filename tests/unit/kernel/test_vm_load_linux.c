@@ -213,9 +213,11 @@ static void test_e820_low_ram_hole_high_ram(void **state)
 	assert_int_equal(e[2].addr, 0x100000);
 	assert_int_equal(e[2].addr + e[2].size, 256 * MiB);
 	assert_int_equal(e[2].type, 1);
-	/* The ACPI tables lie in the reserved range. */
+	/* The ACPI tables and the reset vector lie in the reserved range. */
 	assert_true(ACPI_TABLES_GPA >= e[1].addr &&
 		    ACPI_TABLES_GPA + ACPI_TABLES_MAX <= e[1].addr + e[1].size);
+	assert_true(ACPI_RESET_VECTOR_GPA >= ACPI_TABLES_GPA + ACPI_TABLES_MAX &&
+		    ACPI_RESET_VECTOR_GPA + ACPI_RESET_VECTOR_LEN == e[1].addr + e[1].size);
 }
 
 static uint8_t rd_blob[3 * 4096 + 100];
@@ -298,6 +300,10 @@ static void test_write_fills_zero_page_tables_and_entry_state(void **state)
 	assert_memory_equal(ram + 16 * MiB, kimg + SETUP, PAYLOAD);
 	assert_memory_equal(ram + p.initrd_gpa, rd_blob, sizeof(rd_blob));
 	assert_memory_equal(ram + 0xE0000, "RSD PTR ", 8);
+	/* The firmware reset vector Linux's BIOS reboot jumps to. */
+	uint8_t reset[ACPI_RESET_VECTOR_LEN];
+	acpi_reset_vector(reset);
+	assert_memory_equal(ram + 0xFFFF0, reset, sizeof(reset));
 
 	/* GDT: __BOOT_CS 64-bit code, __BOOT_DS data. */
 	assert_int_equal(rd64(ram + 0x500 + 0x10), 0x00AF9B000000FFFFull);
