@@ -26,7 +26,7 @@ import pytest
 from conftest import LOG_ROOT, TernFactory, _report
 from machine import BUILD
 import netlab as netlab_mod
-from test_linux_guest import sh  # runs a command in the attached guest's shell
+from test_linux_guest import attach, detach, sh  # the attached guest's shell
 
 TERN_IP, TERN_MAC = "10.99.0.1", "52:54:00:00:03:1a"
 GUEST_IP, PANIC_IP = "10.99.0.71", "10.99.0.72"
@@ -52,20 +52,6 @@ def fetch(h, name, path, timeout=300):
     return m.group(1)
 
 
-def attach(h, name):
-    t = h.mark()
-    h.send(f"vm console {name}\r")
-    h.wait_output(rf"attached to {name}", 30, since=t)
-
-
-def detach(h):
-    t = h.mark()
-    h.send("\x1d")
-    h.wait_output(r"\[detached\]", 30, since=t)
-    h.wait_prompt(30)
-
-
-@pytest.fixture(scope="module")
 def factory():
     f = TernFactory(os.path.join(LOG_ROOT, "test_linux_lifecycle"))
     yield f
@@ -100,7 +86,7 @@ def lf(life_lab, factory):
     h.free_before_create = h.mem_free_kib()
     t0 = h.mark()
     out = h.cmd(f'vm create lf kernel=lk initrd=li mem=256 on_reboot=restart on_poweroff=destroy '
-                f'args="ip={GUEST_IP}/24"')
+                f'args="quiet ip={GUEST_IP}/24"')
     assert "vm lf: created (256 MiB, lk + li)" in out, out
     m = h.wait_output(r"^\[lf\] tern-linux: ready kernel=(\S+) ip=(\S+)", 300, since=t0)
     h.ready = m.groups()
@@ -188,7 +174,7 @@ def test_kernel_panic_stops_only_that_guest(lf):
     beside it never notices."""
     t0 = lf.mark()
     assert "created" in lf.cmd('vm create mc image=memcheck mem=8 args="rate=2000 verify=1"')
-    out = lf.cmd(f'vm create lp kernel=lk initrd=li mem=160 on_crash=stop args="ip={PANIC_IP}/24"')
+    out = lf.cmd(f'vm create lp kernel=lk initrd=li mem=160 on_crash=stop args="quiet ip={PANIC_IP}/24"')
     assert "vm lp: created" in out, out
     lf.wait_output(rf"^\[lp\] tern-linux: ready kernel=\S+ ip={re.escape(PANIC_IP)}/24", 300,
                    since=t0)
