@@ -52,6 +52,7 @@ def fetch(h, name, path, timeout=300):
     return m.group(1)
 
 
+@pytest.fixture(scope="module")
 def factory():
     f = TernFactory(os.path.join(LOG_ROOT, "test_linux_lifecycle"))
     yield f

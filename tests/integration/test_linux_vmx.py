@@ -2,7 +2,8 @@
 busybox shell, answers on `vm console`, takes the e820 map, command line and
 ACPI tables Tern wrote, keeps time with its x2APIC TSC-deadline timer, takes
 virtio-net interrupts through MSI-X (pinging Tern through its switch), and
-runs memverify for 60 s without an error. The SVM twin is test_linux_guest.py.
+runs memverify for 60 s without an error, and reboots through its own
+`reboot`. The SVM twins are test_linux_guest.py and test_linux_lifecycle.py.
 
 The guest boots with `quiet`: Linux's boot messages cross Tern's emulated
 UART one exit per byte, which under Bochs costs minutes; the tests read
@@ -85,11 +86,22 @@ def test_vmx_timer_and_virtio_interrupts_count_up(bx):
     assert b["virtio0-output.0"] > a["virtio0-output.0"], (a, b)
 
 
-def test_vmx_memverify_runs_60_s_without_errors_and_destroy_frees_all(bx):
+def test_vmx_memverify_runs_60_s_without_errors(bx):
     rc, out = sh(bx, "memverify -m 64 -t 60 | tail -n 3", timeout=600)
     m = re.search(r"^memverify: done passes (\d+) pages (\d+) errors (\d+)$", out, re.M)
     assert rc == 0 and m, out
     assert int(m.group(1)) >= 1 and int(m.group(2)) == 64 * 256 and m.group(3) == "0", out
+
+
+def test_vmx_reboot_in_the_guest_restarts_it_and_destroy_frees_all(bx):
+    """Linux reboots through the reset vector Tern's loader writes (real
+    mode at 0xFFFF0, then port 0xCF9): under VMX that code runs as an
+    unrestricted guest. on_reboot=restart (the default) boots it again."""
+    t = bx.mark()
+    bx.send("reboot\r")
+    bx.wait_output(r"^vm lx: rebooted \(guest request\)", 300, since=t)
+    bx.wait_output(r"^tern-linux: ready kernel=\S+ ip=" + re.escape(GUEST_IP), 900, since=t)
     detach(bx)
+    assert re.search(r"lx asked to reboot \(reset port 0xcf9\)", bx.cmd("log")), "no reboot in log"
     assert "vm lx: destroyed" in bx.cmd("vm destroy lx")
     assert bx.mem_free_kib() == bx.free0
