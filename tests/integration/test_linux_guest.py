@@ -124,17 +124,21 @@ def test_linux_took_terns_command_line_e820_and_acpi_tables(lx):
     assert "0x0000000000100000-0x000000000fffffff] usable" in out, out
 
 
-def test_shell_answers_uname_cpuinfo_and_date(lx):
-    rc, out = sh(lx, "uname -r")
-    assert rc == 0 and out.strip() == lx.kernel_release, out
-    assert re.fullmatch(r"6\.1\.\d+-\d+-cloud-amd64", lx.kernel_release)
-
-    rc, out = sh(lx, "cat /proc/cpuinfo")
+def check_uname_and_cpuinfo(h):
+    """`uname -r` names the release of the ready line (Debian's cloud 6.1),
+    and /proc/cpuinfo shows what Tern's CPUID offers a Linux guest and Linux
+    took: the hypervisor bit, x2APIC with the TSC-deadline timer, ARAT."""
+    rc, out = sh(h, "uname -r")
+    assert rc == 0 and out.strip() == h.kernel_release, out
+    assert re.fullmatch(r"6\.1\.\d+-\d+-cloud-amd64", h.kernel_release)
+    rc, out = sh(h, "cat /proc/cpuinfo")
     flags = re.search(r"^flags\s*:(.*)$", out, re.M).group(1).split()
-    # What Tern's CPUID offers a Linux guest and Linux took: the hypervisor
-    # bit, x2APIC with the TSC-deadline timer, ARAT.
     for f in ("hypervisor", "x2apic", "tsc_deadline_timer", "arat", "apic"):
         assert f in flags, (f, flags)
+
+
+def test_shell_answers_uname_cpuinfo_and_date(lx):
+    check_uname_and_cpuinfo(lx)
 
     # The guest's date comes from Tern's CMOS clock and keeps real time.
     rc, out = sh(lx, "date -u +%s")
