@@ -49,8 +49,8 @@ IDLE_S = 60              # the drift and idle-CPU window
 PROBES = 5               # readings of the guest's clock at each end of the window
 DOWNLOAD = 32 << 20      # bytes the guest downloads; iperf sends as much
 HTTP_PORT = 8080
-QEMU_READY_S = 300       # Linux to its shell under QEMU: about 40-60 s
-BOCHS_READY_S = 900      # under Bochs: 6 minutes to Run /init, then init
+QEMU_READY_S = 300       # Linux to its shell under QEMU: 10-20 s seen, more on a loaded host
+BOCHS_READY_S = 600      # under Bochs: about a minute seen
 WORK = os.path.join(BUILD, "bench", "linux")
 
 _probes = itertools.count()
@@ -177,7 +177,12 @@ def http_and_iperf(c, lab, guest_rate, tern_rate):
     srv = lab.client_popen(["python3", "-m", "http.server", str(HTTP_PORT), "--bind", CLIENT_IP,
                             "--directory", www], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.5)  # the server binds
+        deadline = time.monotonic() + 30  # Python starts slowly on a loaded machine
+        while lab.client(["python3", "-c", "import socket; socket.create_connection"
+                          f"(('{CLIENT_IP}', {HTTP_PORT}), 1)"]).returncode:
+            if srv.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the client's http.server did not start")
+            time.sleep(0.2)
         now = "$(cut -d' ' -f1 /proc/uptime)"
         h0 = time.monotonic()
         rc, out = c.guest_sh(f"a={now}; n=$(wget -q -O - http://{CLIENT_IP}:{HTTP_PORT}/blob | wc -c); "
