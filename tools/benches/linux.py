@@ -89,9 +89,9 @@ def detach(c):
     c.wait_prompt(30)
 
 
-# A shell function defined once in the guest, so that a probe types a few
-# characters: the guest's UART takes them one poll at a time, and a long line
-# would widen every bracket. Builtins only: no fork between the read and the answer.
+# A shell function defined once in the guest, so that a probe is four typed
+# characters (typing adds little to its bracket). Builtins only: no fork
+# between reading the clock and answering.
 CLOCK_FN = "k"
 CLOCK_DEF = f'{CLOCK_FN}() {{ read u r </proc/uptime; echo "@@C""LK$1@@ $u"; }}'
 
@@ -100,8 +100,8 @@ def guest_clock(c):
     """The attached guest's clock minus the host's, as the interval it must
     lie in. One probe reads /proc/uptime (10 ms steps) between the host's
     monotonic time before sending and after the answer; the offset lies in
-    [uptime - after, uptime + 0.01 - before]. PROBES probes at random phases
-    against the guest's polling of its UART narrow it to their intersection."""
+    [uptime - after, uptime + 0.01 - before]. PROBES probes, at random
+    phases, narrow it to their intersection."""
     lo, hi, probes = [], [], []
     for _ in range(PROBES):
         n = next(_probes)
