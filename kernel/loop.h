@@ -2,6 +2,7 @@
  * poll function that does bounded work and says whether it did any. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef bool (*loop_poll_fn)(void);
 
@@ -9,3 +10,19 @@ int loop_add(const char *name, loop_poll_fn fn);
 _Noreturn void loop_run(void);
 /* Registers the optional subsystems (net, vm, migrate) present in this build. */
 void subsystems_init(void);
+
+/* The longest window loop_load() can look back over, in seconds. */
+#define LOOP_LOAD_MAX_S 60
+
+/* Where the host CPU's time went, in TSC cycles: idle is the time halted
+ * with nothing to do, everything else (guest slices, exits, polling,
+ * commands) is busy. */
+struct loop_load {
+	uint64_t window_cycles, window_idle; /* the last `seconds` (up to 1 s more) */
+	uint64_t total_cycles, total_idle;   /* since the main loop started */
+};
+
+/* Fills *out for the last `seconds` (1..LOOP_LOAD_MAX_S): the loop samples
+ * once a second, so the window is `seconds` to `seconds` + 1 long, or
+ * shorter while the loop is younger than that. */
+void loop_load(unsigned seconds, struct loop_load *out);

@@ -18,6 +18,7 @@ with python3-pexpect.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGA_BIOS = "/usr/share/vgabios/vgabios.bin"
 PROMPT = "tern> "
 TAIL_LINES = 20  # of the emulator's messages and of the console, quoted on failure
+_guest_sh_marks = itertools.count()  # numbers guest_sh()'s markers, unique per process
 
 # What to install when an emulator is missing: a test must fail saying so.
 NEEDS = {
@@ -343,6 +345,30 @@ class Console:
         m = self.wait_output(rf"^\[{re.escape(name)}\] memcheck: gen=(\d+) verified=\d+ errors=(\d+)",
                              timeout, since=since)
         return int(m.group(1)), int(m.group(2))
+
+    def guest_attach(self, name: str):
+        """`vm console NAME`: from now on what is typed goes to guest NAME."""
+        t = self.mark()
+        self.send(f"vm console {name}\r")
+        self.wait_output(rf"attached to {re.escape(name)}", 30, since=t)
+
+    def guest_detach(self):
+        """Ctrl-] back from a guest's console to Tern's prompt."""
+        self.send("\x1d")
+        self.wait_output(r"\[detached\]", 30, since=self.mark() - 1)
+        self.wait_prompt(30)
+
+    def guest_sh(self, command: str, timeout: float = 60):
+        """Runs a shell command in the guest whose console is attached (`vm
+        console NAME`, a Linux guest's shell); returns (status, output).
+        Its output lies between a start and an end marker, each spliced in the
+        command line so that the echo of a long (wrapped) line never matches."""
+        n = next(_guest_sh_marks)
+        t = self.mark()
+        self.send(f'echo "@@S""TART{n}@@"; {command}; echo "@@E""ND{n}@@ $?"\r')
+        s = self.wait_output(rf"^@@START{n}@@\r?$", timeout, since=t)
+        m = self.wait_output(rf"^@@END{n}@@ (\d+)\r?$", timeout, since=s.end())
+        return int(m.group(1)), self.log.text[s.end():m.start()].replace("\r", "").lstrip("\n")
 
     def send(self, data: str):
         """Types data on the console. Bochs' serial backend has no flow

@@ -4,6 +4,7 @@
 #include "arch/x86/lapic.h"
 #include "kernel/console/cmd.h"
 #include "kernel/kprintf.h"
+#include "kernel/loop.h"
 #include "kernel/time.h"
 
 struct cpu_features cpu_features;
@@ -102,12 +103,42 @@ static const char *yn(bool b)
 	return b ? "yes" : "no";
 }
 
+/* busy/total in tenths of a percent, rounded. */
+static uint64_t permille(uint64_t busy, uint64_t total)
+{
+	return total ? (busy * 1000 + total / 2) / total : 0;
+}
+
+/* `cpu load [SECONDS]`: how much of the host CPU Tern kept busy. */
+static int cmd_cpu_load(int argc, char **argv)
+{
+	unsigned long long seconds = 10;
+	struct loop_load l;
+
+	if (argc > 3)
+		return CMD_USAGE;
+	if (argc == 3 &&
+	    (cmd_parse_u64(argv[2], &seconds) || !seconds || seconds > LOOP_LOAD_MAX_S)) {
+		cmd_error("cpu load: '%s' is not a window of 1 to %d seconds", argv[2],
+			  LOOP_LOAD_MAX_S);
+		return -ERANGE; /* not CMD_USAGE: the one line says it all */
+	}
+	loop_load((unsigned)seconds, &l);
+	uint64_t w = permille(l.window_cycles - l.window_idle, l.window_cycles);
+	uint64_t t = permille(l.total_cycles - l.total_idle, l.total_cycles);
+	uint64_t ds = tsc_hz ? l.window_cycles * 10 / tsc_hz : 0; /* tenths of a second */
+	kprintf("cpu: busy %lu.%lu %% over the last %lu.%lu s (since boot %lu.%lu %%)\n", w / 10,
+		w % 10, ds / 10, ds % 10, t / 10, t % 10);
+	return 0;
+}
+
 static int cmd_cpu(int argc, char **argv)
 {
 	const struct cpu_features *f = &cpu_features;
 	const char *brand = f->brand;
 
-	(void)argv;
+	if (argc >= 2 && !strcmp(argv[1], "load"))
+		return cmd_cpu_load(argc, argv);
 	if (argc != 1)
 		return CMD_USAGE;
 	while (*brand == ' ')
@@ -141,8 +172,10 @@ static int cmd_cpu(int argc, char **argv)
 
 static const struct cmd cpu_cmd = {
 	.name = "cpu",
-	.summary = "CPU vendor, model and virtualization features (VMX/EPT, SVM/NPT)",
-	.usage = "cpu",
+	.summary = "CPU vendor, model and virtualization features; how busy Tern keeps it",
+	.usage = "cpu               vendor, model, TSC rate, VMX/EPT and SVM/NPT features\n"
+		 "cpu load [SECONDS] share of the CPU Tern kept busy over the last SECONDS\n"
+		 "                   (1-60, default 10) and since boot",
 	.run = cmd_cpu,
 };
 

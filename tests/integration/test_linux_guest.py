@@ -9,7 +9,6 @@ test_linux_vmx.py.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_guest.py
 """
-import itertools
 import os
 import re
 import time
@@ -24,7 +23,6 @@ GUEST_IP, GUEST_MAC = "10.99.0.61", "52:54:00:aa:03:61"
 CLIENT_IP = netlab_mod.CLIENT_CIDR.split("/")[0]
 
 linux_lab = netlab_mod.lab_fixture(scope="module")
-_marks = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +51,19 @@ def lx(linux_lab):
 
 
 def attach(h, name="lx"):
-    t = h.mark()
-    h.send(f"vm console {name}\r")
-    h.wait_output(rf"attached to {name}", 30, since=t)
+    h.guest_attach(name)
     h.attached = True
 
 
 def detach(h):
-    h.send("\x1d")
-    h.wait_output(r"\[detached\]", 30, since=h.mark() - 1)
-    h.wait_prompt(30)
+    h.guest_detach()
     h.attached = False
 
 
 def sh(h, command, timeout=60):
-    """Runs a shell command in the attached guest; returns (status, output).
-    Its output lies between a start and an end marker, each spliced in the
-    command line so that the echo of a long (wrapped) line never matches."""
-    n = next(_marks)
-    t = h.mark()
-    h.send(f'echo "@@S""TART{n}@@"; {command}; echo "@@E""ND{n}@@ $?"\r')
-    s = h.wait_output(rf"^@@START{n}@@\r?$", timeout, since=t)
-    m = h.wait_output(rf"^@@END{n}@@ (\d+)\r?$", timeout, since=s.end())
-    return int(m.group(1)), h.log.text[s.end():m.start()].replace("\r", "").lstrip("\n")
+    """Runs a shell command in the attached guest; returns (status, output)
+    (Console.guest_sh; the Linux test modules import it by this name)."""
+    return h.guest_sh(command, timeout)
 
 
 def interrupts(h):

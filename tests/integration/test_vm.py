@@ -2,6 +2,7 @@
 console; two at once; pause, resume, destroy; memory comes back; the
 guest's console can be attached."""
 import re
+import time
 
 import pytest
 
@@ -85,3 +86,34 @@ def test_vm_errors_are_clear(qemu_host):
     assert "error: vm resume: d is running, not paused" in h.cmd("vm resume d")
     assert "error: vm dirty: logging is off for d" in h.cmd("vm dirty d harvest")
     assert "vm d: destroyed" in h.cmd("vm destroy d")
+
+
+def cpu_load(host, seconds):
+    """`cpu load SECONDS` as (busy %, window s, busy % since boot)."""
+    out = host.cmd(f"cpu load {seconds}").strip()
+    m = re.fullmatch(r"cpu: busy (\d+\.\d) % over the last (\d+\.\d) s \(since boot (\d+\.\d) %\)", out)
+    assert m, out
+    return tuple(float(x) for x in m.groups())
+
+
+def test_cpu_load_is_higher_with_a_busy_guest_than_idle(qemu_host):
+    """Tern's own busy/idle accounting (kernel/loop.c): a Tern with no guest
+    halts most of the time; a memcheck that never stops writing keeps it busy."""
+    h = qemu_host
+    assert h.vm_list() == {}, "the idle figure needs a host without guests"
+    time.sleep(7)  # a whole 5-6 s window without a guest or a command
+    idle, window, since_boot = cpu_load(h, 5)
+    assert 5.0 <= window <= 6.5 and 0 <= idle <= 100 and 0 <= since_boot <= 100, (idle, window)
+
+    assert "created" in h.cmd('vm create busy image=memcheck mem=8 args="rate=max verify=0"')
+    time.sleep(7)
+    busy, window, _ = cpu_load(h, 5)
+    assert "vm busy: destroyed" in h.cmd("vm destroy busy")
+    assert 5.0 <= window <= 6.5 and idle < busy <= 100, (idle, busy)
+
+    # Windows outside 1-60 s and stray words are refused, one line each.
+    for bad in ("0", "61", "ten"):
+        out = h.cmd(f"cpu load {bad}").strip()
+        assert out == f"error: cpu load: '{bad}' is not a window of 1 to 60 seconds", out
+    assert "error: cpu: bad arguments" in h.cmd("cpu load 5 5")
+    assert h.cmd("cpu load").startswith("cpu: busy ")
