@@ -397,6 +397,23 @@ class Lab:
         self._need_client()
         return self.popen(cmd, ns=self.client_ns, **kw)
 
+    def client_http_server(self, directory: str, port: int = 8000,
+                           timeout: float = 30.0) -> subprocess.Popen:
+        """`python3 -m http.server` serving `directory` on the client's
+        address, returned once it accepts connections (Python starts slowly
+        on a loaded machine: a fixed sleep gave "Connection refused")."""
+        ip = self.client_ip
+        srv = self.client_popen([sys.executable, "-m", "http.server", "-b", ip, "-d", directory,
+                                 str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while self.client([sys.executable, "-c", "import socket; socket.create_connection"
+                           f"(('{ip}', {port}), 1)"]).returncode:
+            if srv.poll() is not None or time.monotonic() > deadline:
+                srv.kill()
+                raise LabError(f"the client's http.server on port {port} did not start")
+            time.sleep(0.2)
+        return srv
+
     def _need_client(self) -> None:
         if not self.has_client:
             raise LabError("this lab has no client namespace (client_ip=None)")

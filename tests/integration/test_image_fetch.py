@@ -103,17 +103,10 @@ def lab(fetch_lab, tmp_path_factory):
     shutil.copyfile(MEMCHECK, os.path.join(root, "memcheck.elf"))
     with open(os.path.join(root, "blob.bin"), "wb") as f:
         f.write(os.urandom(3 << 20))
-    good = fetch_lab.client_popen([sys.executable, "-m", "http.server", "-b", CLIENT,
-                                   "-d", root, "8000"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fetch_lab.client_http_server(root, 8000)
     liar = fetch_lab.client_popen([sys.executable, "-c", LIAR_SERVER], stdout=subprocess.PIPE,
                                   text=True)
     assert liar.stdout.readline().strip() == "ready"
-    deadline = time.monotonic() + 20
-    while fetch_lab.client(["python3", "-c", "import socket; socket.create_connection"
-                            f"(('{CLIENT}', 8000), 1)"]).returncode:
-        assert good.poll() is None and time.monotonic() < deadline, "http.server did not start"
-        time.sleep(0.2)
     fetch_lab.www = root
     return fetch_lab
 

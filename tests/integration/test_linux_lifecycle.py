@@ -17,8 +17,6 @@ panics.
 import hashlib
 import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -70,13 +68,7 @@ def lf(life_lab, factory):
     """Tern in QEMU on the lab; the client serves build/linux over HTTP; the
     kernel and initrd fetched as `lk` and `li`; guest `lf` booted from them
     (ready line seen) with its console attached."""
-    srv = life_lab.client_popen([sys.executable, "-m", "http.server", "-b", CLIENT, "-d", LINUX,
-                                 "8000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while life_lab.client(["python3", "-c", "import socket; socket.create_connection"
-                           f"(('{CLIENT}', 8000), 1)"]).returncode:
-        assert srv.poll() is None and time.monotonic() < deadline, "http.server did not start"
-        time.sleep(0.2)
+    srv = life_lab.client_http_server(LINUX, 8000)
     tap = life_lab.add_tap()
     h = factory.boot("qemu", name="qemu", mem_mib=1024, tap=tap, mac=TERN_MAC,
                      cmdline=f"ip={TERN_IP}/24", wrap=life_lab.wrap([]))

@@ -31,7 +31,6 @@ import itertools
 import os
 import random
 import re
-import subprocess
 import time
 
 import netlab
@@ -169,15 +168,8 @@ def http_and_iperf(c, lab, guest_rate, tern_rate):
     os.makedirs(www, exist_ok=True)
     with open(os.path.join(www, "blob"), "wb") as f:
         f.write(os.urandom(DOWNLOAD))
-    srv = lab.client_popen(["python3", "-m", "http.server", str(HTTP_PORT), "--bind", CLIENT_IP,
-                            "--directory", www], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = lab.client_http_server(www, HTTP_PORT)
     try:
-        deadline = time.monotonic() + 30  # Python starts slowly on a loaded machine
-        while lab.client(["python3", "-c", "import socket; socket.create_connection"
-                          f"(('{CLIENT_IP}', {HTTP_PORT}), 1)"]).returncode:
-            if srv.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the client's http.server did not start")
-            time.sleep(0.2)
         now = "$(cut -d' ' -f1 /proc/uptime)"
         h0 = time.monotonic()
         rc, out = c.guest_sh(f"a={now}; n=$(wget -q -O - http://{CLIENT_IP}:{HTTP_PORT}/blob | wc -c); "
