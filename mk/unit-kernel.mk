@@ -36,7 +36,8 @@ $(KUNIT)/test_vm_load_linux: tests/unit/kernel/test_vm_load_linux.c kernel/vm_lo
 
 # The guest local APIC (x2APIC/xAPIC, TSC-deadline timer, MSI, migration).
 UNIT_TESTS += $(KUNIT)/test_vlapic
-$(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic.h
+$(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic_state.c \
+	kernel/vdev/vlapic.h kernel/vdev/vlapic_regs.h
 
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)

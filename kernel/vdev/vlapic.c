@@ -1,6 +1,6 @@
 /* A guest's local APIC: registers, priorities, timers, MSI decode and
- * migration state (Intel SDM Vol. 3A chapter 11; the contract and what is
- * not modelled are in vlapic.h). Pure C: time is the guest TSC the caller
+ * (Intel SDM Vol. 3A chapter 11; the contract and what is not modelled are
+ * in vlapic.h; the migration state is in vlapic_state.c). Pure C: time is the guest TSC the caller
  * passes in, so the host unit tests drive it.
  *
  * APIC bus clock: a fixed 1 GHz, as KVM does (one count per nanosecond
@@ -8,86 +8,9 @@
  * timer, and a fixed rate keeps a migrated guest's count timer at the same
  * speed whatever the hosts' TSC rates are. Counts convert to guest TSC ticks
  * through tsc_hz. */
-#include <errno.h>
 #include <string.h>
 #include "kernel/vdev/vlapic.h"
-
-#define BUS_HZ 1000000000ull
-
-/* IA32_APIC_BASE bits (11.4.4) */
-#define BASE_BSP (1ull << 8)
-#define BASE_EXTD (1ull << 10)
-#define BASE_EN (1ull << 11)
-/* bits 0-7 and 9 reserved; the base stops at bit 51 (the largest MAXPHYADDR) */
-#define BASE_RESERVED (0x2FFull | ~((1ull << 52) - 1))
-
-/* Register offsets in the xAPIC page; the x2APIC MSR is 0x800 + off / 16
- * (11.4.1 table 11-1, 11.12.1.2 table 11-6). */
-enum {
-	R_ID = 0x20,
-	R_VER = 0x30,
-	R_TPR = 0x80,
-	R_APR = 0x90,
-	R_PPR = 0xA0,
-	R_EOI = 0xB0,
-	R_RRD = 0xC0,
-	R_LDR = 0xD0,
-	R_DFR = 0xE0,
-	R_SVR = 0xF0,
-	R_ISR = 0x100,
-	R_TMR = 0x180,
-	R_IRR = 0x200,
-	R_ESR = 0x280,
-	R_CMCI = 0x2F0,
-	R_ICR_LO = 0x300,
-	R_ICR_HI = 0x310,
-	R_LVT_TIMER = 0x320,
-	R_LVT_THERMAL = 0x330,
-	R_LVT_PERF = 0x340,
-	R_LVT_LINT0 = 0x350,
-	R_LVT_LINT1 = 0x360,
-	R_LVT_ERROR = 0x370,
-	R_TIMER_ICR = 0x380,
-	R_TIMER_CCR = 0x390,
-	R_TIMER_DCR = 0x3E0,
-	R_SELF_IPI = 0x3F0, /* x2APIC only */
-};
-
-#define MSR_APIC_BASE 0x1B
-#define MSR_TSC_DEADLINE 0x6E0
-#define MSR_X2APIC_FIRST 0x800
-#define MSR_X2APIC_LAST 0x8FF
-
-/* Version 0x14 (integrated APIC), max LVT entry 5 (timer, thermal, perf,
- * LINT0, LINT1, error: six entries), no EOI-broadcast suppression (11.4.8). */
-#define VLAPIC_VERSION 0x00050014u
-
-#define LVT_MASKED (1u << 16)
-#define LVT_TIMER_MODE(v) (((v) >> 17) & 3u)
-#define TIMER_ONESHOT 0u
-#define TIMER_PERIODIC 1u
-#define TIMER_DEADLINE 2u
-/* writable bits of each LVT (11.5.1 figure 11-8); the rest read as 0 */
-#define LVT_TIMER_BITS 0x000700FFu /* vector, mask, mode */
-#define LVT_DM_BITS 0x000107FFu    /* vector, delivery mode, mask */
-#define LVT_LINT_BITS 0x0001A7FFu  /* + polarity, trigger */
-#define LVT_ERROR_BITS 0x000100FFu /* vector, mask */
-
-#define SVR_ENABLE (1u << 8)
-#define SVR_BITS 0x000003FFu /* vector, enable, focus checking */
-
-/* ESR bits (11.5.3) */
-#define ESR_SEND_ILLEGAL (1u << 5)
-#define ESR_RECV_ILLEGAL (1u << 6)
-
-/* ICR fields (11.6.1) */
-#define ICR_VECTOR(v) ((v) & 0xFFu)
-#define ICR_DM(v) (((v) >> 8) & 7u)
-#define ICR_LOGICAL (1u << 11)
-#define ICR_SHORTHAND(v) (((v) >> 18) & 3u)
-#define ICR_BITS 0x000CCFFFu /* vector .. trigger, shorthand; not busy */
-/* reserved in x2APIC mode (KVM's set; bit 12, delivery status, ignored) */
-#define ICR_X2_RESERVED 0xFFF32000u
+#include "kernel/vdev/vlapic_regs.h"
 
 static bool bit_test(const uint32_t *v, unsigned n)
 {
@@ -126,12 +49,6 @@ static bool sw_enabled(const struct vlapic *l)
 bool vlapic_xapic_mode(const struct vlapic *l)
 {
 	return (l->apic_base & (BASE_EN | BASE_EXTD)) == BASE_EN;
-}
-
-/* x2APIC logical ID (11.12.10.2): cluster = ID[31:4], bit ID[3:0]. */
-static uint32_t x2_ldr(uint32_t id)
-{
-	return ((id >> 4) << 16) | (1u << (id & 0xF));
 }
 
 /* Every register but APIC_BASE, id and tsc_hz back to the power-up state
@@ -603,7 +520,7 @@ static bool apic_base_write(struct vlapic *l, uint64_t val)
 	if (!en && was_en)
 		regs_reset(l);
 	if (en && extd && !was_x2)
-		l->ldr = x2_ldr(l->id);
+		l->ldr = vlapic_x2_ldr(l->id);
 	return true;
 }
 
@@ -689,165 +606,4 @@ bool vlapic_msi(struct vlapic *l, uint64_t addr, uint32_t data)
 		return false;
 	vlapic_set_irq(l, (uint8_t)data, data & (1u << 15));
 	return true;
-}
-
-/* --- migration --- */
-
-#define STATE_VERSION 1
-#define STATE_LEN 207
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-}
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-	return put32(put32(p, (uint32_t)v), (uint32_t)(v >> 32));
-}
-static const uint8_t *get32(const uint8_t *p, uint32_t *v)
-{
-	*v = 0;
-	for (int i = 0; i < 4; i++)
-		*v |= (uint32_t)p[i] << (8 * i);
-	return p + 4;
-}
-static const uint8_t *get64(const uint8_t *p, uint64_t *v)
-{
-	uint32_t lo, hi;
-	p = get32(get32(p, &lo), &hi);
-	*v = (uint64_t)hi << 32 | lo;
-	return p;
-}
-
-/* The fixed layout: u32 version, u64 apic_base, u32 id, tpr, svr, ldr, dfr,
- * esr, esr_pending, icr_lo, icr_hi, irr[8], isr[8], tmr[8], the seven LVTs
- * (timer, thermal, perf, lint0, lint1, error, cmci), timer_icr, timer_dcr,
- * u64 timer_start, timer_next, tsc_deadline, u8 timer_armed, u16 reserved
- * (0). tsc_hz is the receiving VM's (set by vlapic_reset). */
-int vlapic_save(const struct vlapic *l, void *buf, size_t cap)
-{
-	if (cap < STATE_LEN)
-		return -ENOSPC;
-	uint8_t *p = buf;
-	p = put32(p, STATE_VERSION);
-	p = put64(p, l->apic_base);
-	const uint32_t w[] = {l->id, l->tpr, l->svr, l->ldr, l->dfr, l->esr, l->esr_pending,
-			      l->icr_lo, l->icr_hi};
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		p = put32(p, w[i]);
-	for (int i = 0; i < 8; i++)
-		p = put32(p, l->irr[i]);
-	for (int i = 0; i < 8; i++)
-		p = put32(p, l->isr[i]);
-	for (int i = 0; i < 8; i++)
-		p = put32(p, l->tmr[i]);
-	const uint32_t lvt[] = {l->lvt_timer, l->lvt_thermal, l->lvt_perf, l->lvt_lint0,
-				l->lvt_lint1, l->lvt_error, l->lvt_cmci, l->timer_icr, l->timer_dcr};
-	for (size_t i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++)
-		p = put32(p, lvt[i]);
-	p = put64(p, l->timer_start);
-	p = put64(p, l->timer_next);
-	p = put64(p, l->tsc_deadline);
-	*p++ = l->timer_armed;
-	*p++ = 0;
-	*p++ = 0;
-	return (int)(p - (uint8_t *)buf);
-}
-
-static const char *check(const struct vlapic *n, const struct vlapic *l)
-{
-	if (n->apic_base & BASE_RESERVED)
-		return "reserved bits in IA32_APIC_BASE";
-	if ((n->apic_base & BASE_EXTD) && !(n->apic_base & BASE_EN))
-		return "x2APIC mode without the APIC enabled";
-	if ((n->apic_base & BASE_BSP) != (l->apic_base & BASE_BSP))
-		return "BSP flag differs";
-	if (n->id != l->id)
-		return "APIC ID differs";
-	if (n->tpr & ~0xFFu)
-		return "reserved bits in TPR";
-	if (n->svr & ~SVR_BITS)
-		return "reserved bits in SVR";
-	bool x2 = (n->apic_base & BASE_EXTD) != 0;
-	if (x2 && n->ldr != x2_ldr(n->id))
-		return "x2APIC LDR not derived from the ID";
-	if (!x2 && (n->ldr & 0x00FFFFFFu))
-		return "reserved bits in LDR";
-	if ((n->dfr & 0x0FFFFFFFu) != 0x0FFFFFFFu)
-		return "reserved bits in DFR";
-	if ((n->esr | n->esr_pending) & ~0xFFu)
-		return "reserved bits in ESR";
-	if (n->icr_lo & ~ICR_BITS)
-		return "reserved bits in ICR";
-	if (!x2 && (n->icr_hi & 0x00FFFFFFu))
-		return "reserved bits in ICR high";
-	if ((n->irr[0] | n->isr[0] | n->tmr[0]) & 0xFFFFu)
-		return "a vector under 16 in IRR, ISR or TMR";
-	if ((n->lvt_timer & ~LVT_TIMER_BITS) || LVT_TIMER_MODE(n->lvt_timer) == 3)
-		return "bad timer LVT";
-	if ((n->lvt_thermal | n->lvt_perf | n->lvt_cmci) & ~LVT_DM_BITS)
-		return "reserved bits in an LVT";
-	if ((n->lvt_lint0 | n->lvt_lint1) & ~LVT_LINT_BITS)
-		return "reserved bits in a LINT LVT";
-	if (n->lvt_error & ~LVT_ERROR_BITS)
-		return "reserved bits in the error LVT";
-	if (!(n->svr & SVR_ENABLE) &&
-	    !(n->lvt_timer & n->lvt_thermal & n->lvt_perf & n->lvt_lint0 & n->lvt_lint1 &
-	      n->lvt_error & n->lvt_cmci & LVT_MASKED))
-		return "an unmasked LVT while software-disabled";
-	if (n->timer_dcr & ~0xBu)
-		return "reserved bits in the divide configuration";
-	if (n->timer_armed && !n->timer_icr)
-		return "timer armed with a zero count";
-	return NULL;
-}
-
-int vlapic_restore(struct vlapic *l, const void *buf, size_t len, const char **why)
-{
-	const char *bad = NULL;
-	*why = NULL;
-	if (len != STATE_LEN) {
-		*why = "wrong length";
-		return -EINVAL;
-	}
-	const uint8_t *p = buf;
-	uint32_t version;
-	p = get32(p, &version);
-	if (version != STATE_VERSION) {
-		*why = "unknown version";
-		return -EINVAL;
-	}
-	struct vlapic n = *l;
-	p = get64(p, &n.apic_base);
-	uint32_t *w[] = {&n.id, &n.tpr, &n.svr, &n.ldr, &n.dfr, &n.esr, &n.esr_pending,
-			 &n.icr_lo, &n.icr_hi};
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		p = get32(p, w[i]);
-	for (int i = 0; i < 8; i++)
-		p = get32(p, &n.irr[i]);
-	for (int i = 0; i < 8; i++)
-		p = get32(p, &n.isr[i]);
-	for (int i = 0; i < 8; i++)
-		p = get32(p, &n.tmr[i]);
-	uint32_t *lvt[] = {&n.lvt_timer, &n.lvt_thermal, &n.lvt_perf, &n.lvt_lint0,
-			   &n.lvt_lint1, &n.lvt_error, &n.lvt_cmci, &n.timer_icr, &n.timer_dcr};
-	for (size_t i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++)
-		p = get32(p, lvt[i]);
-	p = get64(p, &n.timer_start);
-	p = get64(p, &n.timer_next);
-	p = get64(p, &n.tsc_deadline);
-	uint8_t armed = *p++;
-	if (armed > 1 || p[0] || p[1])
-		bad = "bad timer flags";
-	n.timer_armed = armed;
-	if (!bad)
-		bad = check(&n, l);
-	if (bad) {
-		*why = bad;
-		return -EINVAL;
-	}
-	*l = n;
-	return 0;
 }
