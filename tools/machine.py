@@ -346,6 +346,24 @@ class Console:
                              timeout, since=since)
         return int(m.group(1)), int(m.group(2))
 
+    def linux_create(self, name: str, options: str, timeout: float = 300) -> dict:
+        """`vm create NAME OPTIONS` for a Linux guest, then its initramfs's
+        ready line (guest/linux/init). Returns {"created": Tern's answer line,
+        "ready_s": host seconds from typing to the ready line, "kernel": the
+        release, "ip": ADDR/PREFIX or none}; an error line fails at once."""
+        since = self.mark()
+        t0 = time.monotonic()
+        self.send(f"vm create {name} {options}\r")
+        # expect (not wait_output, which polls every 0.5 s): returns when the line arrives.
+        m = self.expect([rf"\[{re.escape(name)}\] tern-linux: ready kernel=(\S+) ip=(\S+)\r",
+                         r"\nerror: vm create[^\r\n]*\r\n"], timeout)
+        ready_s = time.monotonic() - t0
+        if "error: vm create" in m.group(0):
+            raise AssertionError(f"vm create {name}: {m.group(0).strip()}")
+        created = re.search(rf"^vm {re.escape(name)}: created[^\r\n]*", self.log.text[since:], re.M)
+        return {"created": created.group(0) if created else "", "ready_s": ready_s,
+                "kernel": m.group(1), "ip": m.group(2)}
+
     def guest_attach(self, name: str):
         """`vm console NAME`: from now on what is typed goes to guest NAME."""
         t = self.mark()

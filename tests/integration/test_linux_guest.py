@@ -25,25 +25,29 @@ CLIENT_IP = netlab_mod.CLIENT_CIDR.split("/")[0]
 linux_lab = netlab_mod.lab_fixture(scope="module")
 
 
+def boot_lab_tern(factory, lab, ip, mac):
+    """A QEMU Tern (SVM, 1 GiB: room for Linux guests) on the lab's bridge
+    at ip/24, as `h.lab`."""
+    h = factory.boot("qemu", name="qemu", mem_mib=1024, tap=lab.add_tap(), mac=mac,
+                     cmdline=f"ip={ip}/24", wrap=lab.wrap([]))
+    h.lab = lab
+    return h
+
+
 @pytest.fixture(scope="module")
 def lx(linux_lab):
     """Tern in QEMU on the lab's bridge with one Linux guest up (ready line
     seen) and its console attached; detached at the end."""
     f = TernFactory(os.path.join(LOG_ROOT, "test_linux_guest"))
-    tap = linux_lab.add_tap()
-    h = f.boot("qemu", name="qemu", mem_mib=1024, tap=tap, mac=TERN_MAC,
-               cmdline=f"ip={TERN_IP}/24", wrap=linux_lab.wrap([]))
+    h = boot_lab_tern(f, linux_lab, TERN_IP, TERN_MAC)
     h.free0 = h.mem_free_kib()
-    t0 = h.mark()
-    out = h.cmd(f'vm create lx kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
-                f'args="quiet ip={GUEST_IP}/24"')
-    assert "vm lx: created" in out, out
-    m = h.wait_output(r"^\[lx\] tern-linux: ready kernel=(\S+) ip=(\S+)", 300, since=t0)
-    assert m.group(2) == f"{GUEST_IP}/24", m.group(0)
-    h.kernel_release = m.group(1)
+    up = h.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
+                              f'args="quiet ip={GUEST_IP}/24"')
+    assert up["created"].startswith("vm lx: created"), up
+    assert up["ip"] == f"{GUEST_IP}/24", up
+    h.kernel_release = up["kernel"]
     time.sleep(2)  # let the shell print its banner and prompt
     attach(h)
-    h.lab = linux_lab
     # Kernel messages on the console would interleave with command output.
     assert sh(h, "dmesg -n 1")[0] == 0
     yield h
@@ -203,9 +207,8 @@ def test_two_linux_guests_and_a_memcheck_share_the_host(lx):
     free0 = lx.mem_free_kib()
     t0 = lx.mark()
     assert "created" in lx.cmd('vm create mc image=memcheck mem=8 args="rate=2000 verify=1"')
-    assert "created" in lx.cmd('vm create lx2 kernel=linux initrd=linux-initrd mem=160 '
-                               'args="quiet ip=10.99.0.62/24"')
-    lx.wait_output(r"^\[lx2\] tern-linux: ready kernel=\S+ ip=10\.99\.0\.62/24", 300, since=t0)
+    up = lx.linux_create("lx2", 'kernel=linux initrd=linux-initrd mem=160 args="quiet ip=10.99.0.62/24"')
+    assert "created" in up["created"] and up["ip"] == "10.99.0.62/24", up
     gen, errors = lx.memcheck_verified("mc", t0)
     assert errors == 0
     for ip in (GUEST_IP, "10.99.0.62"):

@@ -24,7 +24,7 @@ import pytest
 from conftest import LOG_ROOT, TernFactory, _report
 from machine import BUILD
 import netlab as netlab_mod
-from test_linux_guest import attach, detach, sh  # the attached guest's shell
+from test_linux_guest import attach, boot_lab_tern, detach, sh  # the attached guest's shell
 
 TERN_IP, TERN_MAC = "10.99.0.1", "52:54:00:00:03:1a"
 GUEST_IP, PANIC_IP = "10.99.0.71", "10.99.0.72"
@@ -69,20 +69,15 @@ def lf(life_lab, factory):
     kernel and initrd fetched as `lk` and `li`; guest `lf` booted from them
     (ready line seen) with its console attached."""
     srv = life_lab.client_http_server(LINUX, 8000)
-    tap = life_lab.add_tap()
-    h = factory.boot("qemu", name="qemu", mem_mib=1024, tap=tap, mac=TERN_MAC,
-                     cmdline=f"ip={TERN_IP}/24", wrap=life_lab.wrap([]))
+    h = boot_lab_tern(factory, life_lab, TERN_IP, TERN_MAC)
     assert life_lab.wait_reachable(TERN_IP, timeout=60)
-    h.lab = life_lab
     h.free_before_fetch = h.mem_free_kib()
     h.fetched = {"lk": fetch(h, "lk", "linux"), "li": fetch(h, "li", "linux-initrd")}
     h.free_before_create = h.mem_free_kib()
-    t0 = h.mark()
-    out = h.cmd(f'vm create lf kernel=lk initrd=li mem=256 on_reboot=restart on_poweroff=destroy '
-                f'args="quiet ip={GUEST_IP}/24"')
-    assert "vm lf: created (256 MiB, lk + li)" in out, out
-    m = h.wait_output(r"^\[lf\] tern-linux: ready kernel=(\S+) ip=(\S+)", 300, since=t0)
-    h.ready = m.groups()
+    up = h.linux_create("lf", f'kernel=lk initrd=li mem=256 on_reboot=restart on_poweroff=destroy '
+                              f'args="quiet ip={GUEST_IP}/24"')
+    assert up["created"] == "vm lf: created (256 MiB, lk + li)", up
+    h.ready = (up["kernel"], up["ip"])
     h.mac = h.vm_list()["lf"]["mac"]
     time.sleep(2)  # let the shell print its banner and prompt
     attach(h, "lf")
@@ -167,10 +162,8 @@ def test_kernel_panic_stops_only_that_guest(lf):
     beside it never notices."""
     t0 = lf.mark()
     assert "created" in lf.cmd('vm create mc image=memcheck mem=8 args="rate=2000 verify=1"')
-    out = lf.cmd(f'vm create lp kernel=lk initrd=li mem=160 on_crash=stop args="quiet ip={PANIC_IP}/24"')
-    assert "vm lp: created" in out, out
-    lf.wait_output(rf"^\[lp\] tern-linux: ready kernel=\S+ ip={re.escape(PANIC_IP)}/24", 300,
-                   since=t0)
+    up = lf.linux_create("lp", f'kernel=lk initrd=li mem=160 on_crash=stop args="quiet ip={PANIC_IP}/24"')
+    assert up["created"].startswith("vm lp: created") and up["ip"] == f"{PANIC_IP}/24", up
     gen0, errors = lf.memcheck_verified("mc", t0)
     assert errors == 0
     time.sleep(2)

@@ -36,12 +36,11 @@ def bx():
     f = TernFactory(os.path.join(LOG_ROOT, "test_linux_vmx"))
     h = f.boot("bochs", name="bochs", mem_mib=1024, cmdline=f"ip={TERN_IP}/24")
     h.free0 = h.mem_free_kib()
-    t0 = h.mark()
-    out = h.cmd(f'vm create lx kernel=linux initrd=linux-initrd mem=256 args="quiet ip={GUEST_IP}/24"')
-    assert "vm lx: created (256 MiB, linux + linux-initrd)" in out, out
-    m = h.wait_output(r"^\[lx\] tern-linux: ready kernel=(\S+) ip=(\S+)", 900, since=t0)
-    assert m.group(2) == f"{GUEST_IP}/24", m.group(0)
-    h.kernel_release = m.group(1)
+    up = h.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 args="quiet ip={GUEST_IP}/24"',
+                        900)
+    assert up["created"] == "vm lx: created (256 MiB, linux + linux-initrd)", up
+    assert up["ip"] == f"{GUEST_IP}/24", up
+    h.kernel_release = up["kernel"]
     time.sleep(2)  # the shell's banner and prompt
     attach(h)
     yield h

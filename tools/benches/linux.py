@@ -56,18 +56,11 @@ _probes = itertools.count()
 
 
 def create_linux(c, name, timeout, mac=None, ip=None):
-    """Sends `vm create` for a Linux guest (booting `quiet`, as the Linux
-    tests do: every console byte is an exit) and waits for its ready line.
-    Returns host seconds to it and the kernel release."""
+    """The Linux guest of the tests (booting `quiet`: every console byte is
+    an exit), up to its ready line: host seconds to it and the release."""
     opts = (f" mac={mac}" if mac else "") + f' args="quiet{f" ip={ip}/24" if ip else ""}"'
-    t0 = time.monotonic()
-    c.send(f"vm create {name} kernel=linux initrd=linux-initrd mem={GUEST_MIB}{opts}\r")
-    # expect (not wait_output, which polls every 0.5 s): returns when the line arrives.
-    m = c.expect([rf"\[{name}\] tern-linux: ready kernel=(\S+) ip=\S+\r", r"\nerror: vm create[^\r\n]*\r\n"],
-                 timeout)
-    if "error: vm create" in m.group(0):
-        raise RuntimeError(f"vm create {name}: {m.group(0).strip()}")
-    return {"ready_s": time.monotonic() - t0, "kernel": m.group(1)}
+    up = c.linux_create(name, f"kernel=linux initrd=linux-initrd mem={GUEST_MIB}{opts}", timeout)
+    return {"ready_s": up["ready_s"], "kernel": up["kernel"]}
 
 
 def settle(c, name, boot):
