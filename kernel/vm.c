@@ -174,6 +174,7 @@ static int devices_create(struct vm *vm, const char **why)
 	/* The guest TSC runs at the host's rate (only offset), so the
 	 * LAPIC converts counts with the host's calibrated rate. */
 	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
+	vioapic_reset(&vm->ioapic);
 	vpci_init(&vm->pci);
 	*why = "out of memory";
 	return vnet_init(&vm->net, vm, &vm->pci);
@@ -305,8 +306,6 @@ static int vm_boot_linux(struct vm *vm, uint64_t *entry, const char **why)
 	*why = "the CPU refused the 64-bit entry state";
 	if ((rc = hv->set_state(&vm->vcpu, &st)))
 		goto out;
-	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
-	vm->vcpu.lapic.apic_base |= 1ull << 10; /* EXTD */
 	*entry = plan->entry;
 out:
 	free(plan);
@@ -464,8 +463,11 @@ static uint32_t io_in(struct vm *vm, uint16_t port, unsigned size)
 {
 	uint32_t val;
 
-	if (vuart_handles(port))
-		return vuart_in(&vm->uart, port);
+	if (vuart_handles(port)) {
+		val = vuart_in(&vm->uart, port);
+		vm_uart_irq(vm); /* reading IIR or RBR can end an interrupt */
+		return val;
+	}
 	if (vrtc_handles(port))
 		return vrtc_in(&vm->rtc, port, wallclock_ns());
 	if (vpower_handles(port, size))
@@ -479,9 +481,10 @@ static uint32_t io_in(struct vm *vm, uint16_t port, unsigned size)
 
 static void io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val)
 {
-	if (vuart_handles(port))
+	if (vuart_handles(port)) {
 		vuart_out(&vm->uart, port, val);
-	else if (vrtc_handles(port))
+		vm_uart_irq(vm);
+	} else if (vrtc_handles(port))
 		vrtc_out(&vm->rtc, port, (uint8_t)val, wallclock_ns());
 	else if (vpower_handles(port, size))
 		vpower_out(&vm->power, port, val);

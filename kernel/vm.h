@@ -9,6 +9,7 @@
 #include "kernel/vdev/power.h"
 #include "kernel/vdev/rtc.h"
 #include "kernel/vdev/uart.h"
+#include "kernel/vdev/vioapic.h"
 #include "kernel/vdev/vlapic.h"
 #include "kernel/vdev/virtio_net.h"
 
@@ -60,6 +61,7 @@ struct vm {
 	struct vcpu vcpu;
 	enum dirty_mode dirty;
 	struct vdev_uart uart;
+	struct vioapic ioapic; /* its ISA interrupt lines (the UART's) */
 	struct vpci pci;      /* its PCI bus: host bridge, virtio-net at 00:01.0 */
 	struct vdev_vnet net; /* its network card, a vswitch guest port */
 	char stop_reason[128];

@@ -11,6 +11,7 @@
 #include "kernel/sys.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_irq.h"
 #include "kernel/vm_dirty.h"
 
 #define CTRL_RBRACKET 0x1d
@@ -170,6 +171,7 @@ static bool console_input(int ch, void *ctx)
 		return false;
 	}
 	vuart_rx_push(&vm->uart, (uint8_t)ch);
+	vm_uart_irq(vm);
 	return true;
 }
 

@@ -3,6 +3,7 @@
  * devices (MSI). Time is the guest's TSC, so the LAPIC's deadlines are in
  * the same clock the guest programs them in and stay right across a
  * migration that carries the TSC over. */
+#include <stddef.h>
 #include "kernel/vm_irq.h"
 #include "kernel/log.h"
 #include "kernel/vm.h"
@@ -48,4 +49,22 @@ void vm_msi(struct vm *vm, uint64_t addr, uint32_t data)
 	 * (vlapic.h); say so, rate-limited, since a guest driver chose it. */
 	if (!vlapic_msi(&vm->vcpu.lapic, addr, data))
 		log_guest(vm, LOG_WARN, "MSI address 0x%lx data 0x%x not delivered", addr, data);
+}
+
+void vm_uart_irq(struct vm *vm)
+{
+	vioapic_set_pin(&vm->ioapic, VUART_IRQ, vuart_intr(&vm->uart));
+}
+
+/* The I/O APIC's messages go where a PCI device's MSI goes. */
+bool vioapic_send(struct vioapic *io, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = (struct vm *)((char *)io - offsetof(struct vm, ioapic));
+	return vlapic_msi(&vm->vcpu.lapic, addr, data);
+}
+
+void vlapic_level_eoi(struct vlapic *l, uint8_t vector)
+{
+	struct vcpu *v = (struct vcpu *)((char *)l - offsetof(struct vcpu, lapic));
+	vioapic_eoi(&v->vm->ioapic, vector);
 }

@@ -1,7 +1,8 @@
 /* Interrupts into a guest: the glue between its virtual LAPIC
  * (kernel/vdev/vlapic.c) and the backend that injects events
  * (arch/x86/{vmx,svm}). The backends call these before each entry and on
- * the LAPIC's MSRs; devices call vm_msi(). The rule for when an event may
+ * the LAPIC's MSRs; PCI devices call vm_msi(), the UART's line goes
+ * through the VM's I/O APIC (kernel/vdev/vioapic.c). The rule for when an event may
  * be injected (RFLAGS.IF, the STI/MOV-SS shadow, an event already being
  * re-delivered) is the backend's, written once in arch/x86/. */
 #pragma once
@@ -27,3 +28,6 @@ uint64_t vcpu_cr8_read(struct vcpu *v);
 void vcpu_cr8_write(struct vcpu *v, uint64_t val);
 /* A device's message-signalled interrupt (MSI/MSI-X table entry). */
 void vm_msi(struct vm *vm, uint64_t addr, uint32_t data);
+/* The UART's interrupt line to its I/O APIC pin follows its registers:
+ * called after each guest access and each byte of console input. */
+void vm_uart_irq(struct vm *vm);

@@ -1,5 +1,6 @@
 /* Where a guest's MMIO goes (kernel/vm_mmio.h): its xAPIC page while the
- * LAPIC decodes it, else a PCI function's memory BAR, else nothing. */
+ * LAPIC decodes it, else its I/O APIC's window, else a PCI function's
+ * memory BAR, else nothing. */
 #include <errno.h>
 #include "kernel/log.h"
 #include "kernel/vm.h"
@@ -34,6 +35,24 @@ static void xapic_access(struct vm *vm, uint32_t off, unsigned size, bool write,
 	*val = size == 4 ? word : word & ((1ull << (8 * size)) - 1);
 }
 
+/* The 82093AA's window takes 32-bit accesses; others read 0 and are
+ * dropped, logged, as on the xAPIC page. */
+static void ioapic_access(struct vm *vm, uint32_t off, unsigned size, bool write, uint64_t *val)
+{
+	if (size != 4 || (off & 3)) {
+		if (write)
+			log_guest(vm, LOG_WARN, "IOAPIC: %u-byte write at offset 0x%x dropped", size,
+				  off);
+		else
+			*val = 0;
+		return;
+	}
+	if (write)
+		vioapic_mmio_write(&vm->ioapic, off, (uint32_t)*val);
+	else
+		*val = vioapic_mmio_read(&vm->ioapic, off);
+}
+
 int vm_mmio_access(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
 	const struct vlapic *l = &vm->vcpu.lapic;
@@ -41,6 +60,10 @@ int vm_mmio_access(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
 
 	if (vlapic_xapic_mode(l) && gpa - base < VLAPIC_PAGE) {
 		xapic_access(vm, (uint32_t)(gpa - base), size, write, val);
+		return 0;
+	}
+	if (gpa - VIOAPIC_BASE < VIOAPIC_PAGE) {
+		ioapic_access(vm, (uint32_t)(gpa - VIOAPIC_BASE), size, write, val);
 		return 0;
 	}
 	if (vpci_mem_access(&vm->pci, gpa, size, write, val))

@@ -1,7 +1,7 @@
 /* Guest MMIO: where an access to guest-physical memory that is not RAM
  * goes. The backends decode the instruction (arch/x86/mmio_decode.c, shared)
  * and call vm_mmio_access(); the kernel routes it to the xAPIC page (while
- * the LAPIC is in xAPIC mode) or to a PCI function's memory BAR. */
+ * the LAPIC is in xAPIC mode), the I/O APIC or a PCI function's memory BAR. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -29,7 +29,7 @@ $(KUNIT)/test_vm_dirty: tests/unit/kernel/test_vm_dirty.c kernel/vm_dirty.c kern
 # Linux guests: the ACPI tables Tern writes and the boot-protocol loader.
 UNIT_TESTS += $(KUNIT)/test_acpi_tables $(KUNIT)/test_vm_load_linux
 $(KUNIT)/test_acpi_tables: tests/unit/kernel/test_acpi_tables.c kernel/vdev/acpi_tables.c \
-	kernel/vdev/acpi_tables.h
+	kernel/vdev/acpi_tables.h kernel/vdev/uart.h kernel/vdev/vioapic.h
 $(KUNIT)/test_vm_load_linux: tests/unit/kernel/test_vm_load_linux.c kernel/vm_load_linux.c \
 	kernel/vdev/acpi_tables.c arch/x86/vcpu_state_check.c arch/x86/guest_policy.c kernel/vm_load.h \
 	kernel/vdev/acpi_tables.h kernel/vm.h
@@ -39,6 +39,11 @@ UNIT_TESTS += $(KUNIT)/test_vlapic
 $(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kernel/vdev/vlapic_state.c \
 	kernel/vdev/vlapic.h kernel/vdev/vlapic_regs.h
 
+# The guest I/O APIC, and the UART's line through it.
+UNIT_TESTS += $(KUNIT)/test_vioapic
+$(KUNIT)/test_vioapic: tests/unit/kernel/test_vioapic.c kernel/vdev/vioapic.c kernel/vdev/uart.c \
+	kernel/vdev/vioapic.h kernel/vdev/uart.h
+
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
@@ -47,4 +52,4 @@ $(KUNIT)/%: | $(DEPS_STAMP)
 # Where guest MMIO goes (xAPIC page, PCI BARs), against recording fakes.
 UNIT_TESTS += $(KUNIT)/test_vm_mmio
 $(KUNIT)/test_vm_mmio: tests/unit/kernel/test_vm_mmio.c kernel/vm_mmio.c kernel/vm_mmio.h kernel/vm.h \
-	kernel/vdev/vlapic.h kernel/vm_irq.h
+	kernel/vdev/vlapic.h kernel/vdev/vioapic.h kernel/vm_irq.h

@@ -1,7 +1,7 @@
 /* The ACPI tables Tern writes into a Linux guest's RAM (ACPI 6.x chapter
  * 5): RSDP, XSDT, MADT, a hardware-reduced FADT and a DSDT in hand-built
- * AML. docs/guests.md says what they describe and why (no IOAPIC, no
- * 8259, COM1 without an IRQ). Pure: builds into a buffer, host-tested in
+ * AML. docs/guests.md says what they describe and why (an I/O APIC for
+ * COM1's IRQ 4, no 8259, PCI devices by MSI-X). Pure: builds into a buffer, host-tested in
  * tests/unit/kernel/test_acpi_tables.c. */
 #pragma once
 #include <stddef.h>

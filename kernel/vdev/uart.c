@@ -1,9 +1,9 @@
-/* Register behaviour follows the PC16550D datasheet, reduced to what a
- * polled driver needs: THR/RBR, LSR, the divisor latch, scratch, and
- * read-back of the control registers. There is no interrupt line, but the
- * IIR says which interrupt would be pending (datasheet table IV): Linux's
- * 8250 driver, polling a port with irq 0, runs its interrupt handler from a
- * timer and transmits only when the IIR shows "THR empty". */
+/* Register behaviour follows the PC16550D datasheet: THR/RBR, LSR, the
+ * divisor latch, scratch, read-back of the control registers, and the
+ * received-data and THR-empty interrupts with the IIR naming the pending
+ * one (datasheet table IV). Bytes leave at once, so the THR is empty again
+ * right after each write; Linux's 8250 driver transmits only when the IIR
+ * shows "THR empty", from its interrupt handler. */
 #include <errno.h>
 #include <string.h>
 #include "drivers/uart16550.h"
@@ -32,6 +32,11 @@ void vuart_init(struct vdev_uart *u, const char *owner)
 bool vuart_handles(uint16_t port)
 {
 	return port >= VUART_BASE && port < VUART_BASE + 8;
+}
+
+bool vuart_intr(const struct vdev_uart *u)
+{
+	return ((u->ier & IER_ERBFI) && u->rx_len) || ((u->ier & IER_ETBEI) && u->thre_pending);
 }
 
 void vuart_flush(struct vdev_uart *u)

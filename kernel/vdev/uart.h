@@ -1,6 +1,6 @@
-/* A 16550-compatible UART for a guest at 0x3F8 (COM1), polled by the guest
- * (no interrupt line; the IIR still names the source that would be
- * pending). Output goes to the Tern console, a line at a time,
+/* A 16550-compatible UART for a guest at 0x3F8 (COM1). Its interrupt line
+ * (INTR, vuart_intr) is up while the IIR names a pending source; the VM
+ * wires it to I/O APIC pin 4, ISA's COM1 IRQ. Output goes to the Tern console, a line at a time,
  * prefixed "[NAME] "; input comes from `vm console NAME`.
  *
  * The guest's bytes reach the operator's terminal filtered: printable ASCII,
@@ -36,6 +36,10 @@ void vuart_init(struct vdev_uart *u, const char *owner);
  * attached: the console ends lines itself). */
 unsigned vuart_escape(uint8_t ch, bool attached, char *out);
 bool vuart_handles(uint16_t port);
+/* INTR: an enabled source is pending (received data, THR empty). As on
+ * QEMU's 16550, MCR.OUT2 does not gate it. */
+bool vuart_intr(const struct vdev_uart *u);
+#define VUART_IRQ 4 /* COM1's ISA IRQ, the I/O APIC pin it drives */
 uint32_t vuart_in(struct vdev_uart *u, uint16_t port);
 void vuart_out(struct vdev_uart *u, uint16_t port, uint32_t value);
 /* Queues a byte for the guest to read; false if its FIFO is full. */

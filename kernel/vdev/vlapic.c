@@ -140,8 +140,10 @@ static void eoi(struct vlapic *l)
 	if (v < 0)
 		return;
 	bit_clear(l->isr, (unsigned)v);
-	/* a level EOI would go to the IOAPIC: there is none (decisions.md) */
-	bit_clear(l->tmr, (unsigned)v);
+	if (bit_test(l->tmr, (unsigned)v)) {
+		bit_clear(l->tmr, (unsigned)v);
+		vlapic_level_eoi(l, (uint8_t)v); /* the EOI broadcast (11.8.5) */
+	}
 }
 
 /* --- timers (11.5.4) --- */

@@ -4,12 +4,13 @@
  * reading a clock, so tests drive time.
  *
  * Both register interfaces: x2APIC (MSRs 0x800 + offset/16, ICR as one
- * 64-bit MSR 0x830, SELF_IPI 0x83F; what Linux uses when CPUID advertises
- * x2APIC and Tern's MADT lists no IOAPIC) and xAPIC (the 4 KiB page at
- * IA32_APIC_BASE, reached through kernel/vm_mmio.c), switched by
+ * 64-bit MSR 0x830, SELF_IPI 0x83F) and xAPIC (the 4 KiB page at
+ * IA32_APIC_BASE, reached through kernel/vm_mmio.c; what Linux keeps, as
+ * it uses x2APIC next to an I/O APIC only on hypervisors it knows), switched by
  * IA32_APIC_BASE.EXTD as on hardware (11.12.5). Timers: TSC-deadline
  * (IA32_TSC_DEADLINE, 11.5.4.1) and the one-shot/periodic count timer.
- * Interrupts come from the timer, self-IPIs and devices (MSI); there is one
+ * Interrupts come from the timer, self-IPIs and devices (MSI, and the I/O
+ * APIC's messages in the same form); there is one
  * vCPU, so an ICR to another destination is dropped (logged once).
  *
  * Not modelled: LINT0/LINT1 sources (no 8259, no NMI button), the thermal,
@@ -69,6 +70,11 @@ void vlapic_set_irq(struct vlapic *l, uint8_t vector, bool level);
  * (another CPU, SMI, NMI, INIT, ExtINT, a bad address) returns false and
  * nothing happens. */
 bool vlapic_msi(struct vlapic *l, uint64_t addr, uint32_t data);
+
+/* The EOI of a level-triggered vector, broadcast to the I/O APIC
+ * (11.8.5): provided by the kernel (kernel/vm_irq.c), replaced in unit
+ * tests. */
+void vlapic_level_eoi(struct vlapic *l, uint8_t vector);
 
 /* Fires the timers due at now (sets IRR for an unmasked LVT timer, rearms
  * a periodic one). Returns the guest TSC of the next expiry, or UINT64_MAX

@@ -1,7 +1,8 @@
 """The unmodified Debian Linux guest under VMX+EPT (Bochs): it boots to its
 busybox shell, answers on `vm console`, takes the e820 map, command line and
-ACPI tables Tern wrote, keeps time with its x2APIC TSC-deadline timer, takes
-virtio-net interrupts through MSI-X (pinging Tern through its switch), and
+ACPI tables Tern wrote, keeps time with its LAPIC's TSC-deadline timer,
+takes UART interrupts through the I/O APIC and virtio-net interrupts through
+MSI-X (pinging Tern through its switch), and
 runs memverify for 60 s without an error, and reboots through its own
 `reboot`. The SVM twins are test_linux_guest.py and test_linux_lifecycle.py.
 
@@ -66,7 +67,7 @@ def test_vmx_linux_shell_answers_uname_cpuinfo_and_date(bx):
     assert rc == 0 and before - 2 <= int(out.strip()) <= after + 2, (before, out, after)
 
 
-def test_vmx_timer_and_virtio_interrupts_count_up(bx):
+def test_vmx_timer_uart_and_virtio_interrupts_count_up(bx):
     a = interrupts(bx)
     _, up0 = sh(bx, "cat /proc/uptime")
     rc, out = sh(bx, f"ping -c 3 -W 5 {TERN_IP}", timeout=120)
@@ -74,6 +75,7 @@ def test_vmx_timer_and_virtio_interrupts_count_up(bx):
     _, up1 = sh(bx, "cat /proc/uptime")
     b = interrupts(bx)
     assert b["LOC"] > a["LOC"], (a, b)
+    assert b["ttyS0"] > a["ttyS0"], (a, b)
     assert float(up1.split()[0]) > float(up0.split()[0]), (up0, up1)
     assert b["virtio0-input.0"] > a["virtio0-input.0"], (a, b)
     assert b["virtio0-output.0"] > a["virtio0-output.0"], (a, b)

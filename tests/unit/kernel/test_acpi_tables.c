@@ -77,27 +77,34 @@ static void test_rsdp_both_checksums_and_xsdt_link(void **state)
 	table(rd64(buf + 24), "XSDT");
 }
 
-static void test_madt_one_enabled_lapic_no_ioapic_no_8259(void **state)
+static void test_madt_one_enabled_lapic_one_ioapic_no_8259(void **state)
 {
 	(void)state;
 	const uint8_t *m = xsdt_entry(0);
 	uint32_t len = rd32(m + 4);
 	assert_int_equal(rd32(m + 36), 0xFEE00000u);
 	assert_int_equal(rd32(m + 40), 0); /* no PCAT_COMPAT */
-	unsigned lapics = 0;
+	unsigned lapics = 0, ioapics = 0;
 	for (uint32_t off = 44; off < len;) {
 		const uint8_t *e = m + off;
 		assert_true(e[1] >= 2 && off + e[1] <= len);
-		assert_int_not_equal(e[0], 1); /* no I/O APIC */
+		assert_true(e[0] <= 1); /* no overrides, no NMI sources */
 		if (e[0] == 0) {
 			assert_int_equal(e[1], 8);
 			assert_int_equal(e[3], 0);	  /* APIC ID 0 */
 			assert_int_equal(rd32(e + 4), 1); /* enabled */
 			lapics++;
+		} else {
+			assert_int_equal(e[1], 12);
+			assert_int_equal(e[2], 1);		   /* I/O APIC ID: not the LAPIC's */
+			assert_int_equal(rd32(e + 4), 0xFEC00000u); /* its window */
+			assert_int_equal(rd32(e + 8), 0);	   /* GSI base: pin n is IRQ n */
+			ioapics++;
 		}
 		off += e[1];
 	}
 	assert_int_equal(lapics, 1);
+	assert_int_equal(ioapics, 1);
 }
 
 static void gas_is_io8(const uint8_t *g, uint16_t port)
@@ -138,6 +145,9 @@ struct walk {
 	uint32_t eisa[4]; /* each EISAID _HID, in order */
 	uint16_t io_ports[4];
 	unsigned nio;
+	uint16_t irq_masks[4];	/* IRQ descriptors' masks, in order */
+	unsigned irq_after_io[4]; /* each one's device: I/O descriptors seen so far */
+	unsigned nirq;
 };
 
 /* PkgLength (20.2.4): returns the object's end. */
@@ -182,6 +192,14 @@ static void resource_template(struct walk *w, const uint8_t *rt, uint32_t n)
 			assert_int_equal(off + 2, n);
 			assert_int_equal(sum(rt, n), 0);
 			return;
+		}
+		if (type == 0x04) { /* IRQ descriptor without information byte */
+			assert_int_equal(len, 2);
+			assert_true(w->nirq < 4);
+			w->irq_masks[w->nirq] = (uint16_t)(rt[off + 1] | rt[off + 2] << 8);
+			w->irq_after_io[w->nirq++] = w->nio;
+			off += 1 + len;
+			continue;
 		}
 		assert_int_equal(type, 0x08); /* I/O port descriptor */
 		assert_int_equal(len, 7);
@@ -274,7 +292,7 @@ static void term_list(struct walk *w, const uint8_t *end)
 	assert_ptr_equal(w->p, end);
 }
 
-static void test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5(void **state)
+static void test_dsdt_aml_parses_com1_with_irq4_rtc_pvpanic_and_s5(void **state)
 {
 	(void)state;
 	const uint8_t *f = xsdt_entry(1);
@@ -293,6 +311,10 @@ static void test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5(void **state)
 	assert_int_equal(w.io_ports[0], 0x3F8);
 	assert_int_equal(w.io_ports[1], 0x70);
 	assert_int_equal(w.io_ports[2], 0x505);
+	/* one IRQ resource: COM1's IRQ 4, after its I/O range */
+	assert_int_equal(w.nirq, 1);
+	assert_int_equal(w.irq_masks[0], 1u << 4);
+	assert_int_equal(w.irq_after_io[0], 1);
 	assert_int_equal(w.s5, 1);
 }
 
@@ -341,10 +363,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_rsdp_both_checksums_and_xsdt_link, setup),
-		cmocka_unit_test_setup(test_madt_one_enabled_lapic_no_ioapic_no_8259, setup),
+		cmocka_unit_test_setup(test_madt_one_enabled_lapic_one_ioapic_no_8259, setup),
 		cmocka_unit_test_setup(test_fadt_hardware_reduced_with_reset_and_sleep_registers,
 				       setup),
-		cmocka_unit_test_setup(test_dsdt_aml_parses_com1_rtc_pvpanic_and_s5, setup),
+		cmocka_unit_test_setup(test_dsdt_aml_parses_com1_with_irq4_rtc_pvpanic_and_s5, setup),
 		cmocka_unit_test_setup(test_reset_vector_writes_the_fadt_reset_register, setup),
 		cmocka_unit_test_setup(test_tables_fit_below_the_bios_area_end, setup),
 		cmocka_unit_test(test_too_small_buffer_is_refused),

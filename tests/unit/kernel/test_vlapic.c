@@ -23,11 +23,20 @@
 #define BSP (1ull << 8)
 
 static struct vlapic l;
+static int level_eois, last_level_eoi; /* what reached the "I/O APIC" */
+
+void vlapic_level_eoi(struct vlapic *apic, uint8_t vector)
+{
+	assert_ptr_equal(apic, &l);
+	level_eois++;
+	last_level_eoi = vector;
+}
 
 static int setup(void **state)
 {
 	(void)state;
 	vlapic_reset(&l, 0, HZ);
+	level_eois = last_level_eoi = 0;
 	return 0;
 }
 
@@ -133,7 +142,7 @@ static void test_eoi_clears_highest_isr_in_nesting_order(void **state)
 	assert_int_equal(vlapic_pending(&l), 0x31);
 }
 
-static void test_level_irq_sets_tmr_and_eoi_clears_it(void **state)
+static void test_level_irq_sets_tmr_and_eoi_clears_it_and_broadcasts(void **state)
 {
 	(void)state;
 	x2_on();
@@ -142,6 +151,14 @@ static void test_level_irq_sets_tmr_and_eoi_clears_it(void **state)
 	vlapic_accept(&l, 0x45);
 	wr(X2(0xB0), 0);
 	assert_int_equal(rd(X2(0x1A0)), 0);
+	/* the EOI is broadcast to the I/O APIC, once, for that vector */
+	assert_int_equal(level_eois, 1);
+	assert_int_equal(last_level_eoi, 0x45);
+	/* an edge vector's EOI is not */
+	vlapic_set_irq(&l, 0x46, false);
+	vlapic_accept(&l, 0x46);
+	wr(X2(0xB0), 0);
+	assert_int_equal(level_eois, 1);
 }
 
 static void test_illegal_vector_latches_esr_on_write(void **state)
@@ -722,7 +739,7 @@ int main(void)
 		T(test_sw_disabled_lvts_cannot_be_unmasked),
 		T(test_pending_is_highest_irr_above_ppr_class),
 		T(test_eoi_clears_highest_isr_in_nesting_order),
-		T(test_level_irq_sets_tmr_and_eoi_clears_it),
+		T(test_level_irq_sets_tmr_and_eoi_clears_it_and_broadcasts),
 		T(test_illegal_vector_latches_esr_on_write),
 		T(test_self_ipi_register_and_icr_self),
 		T(test_xapic_icr_self_uses_high_dword_destination),

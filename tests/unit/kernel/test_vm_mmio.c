@@ -1,7 +1,8 @@
 /* kernel/vm_mmio.c: which device an MMIO access reaches. The LAPIC and
  * the PCI bus are fakes that record what they were asked, so the test
  * checks the routing (xAPIC page while in xAPIC mode, where
- * IA32_APIC_BASE puts it; else a PCI BAR; else -ENOENT) and the xAPIC
+ * IA32_APIC_BASE puts it; the I/O APIC's window; else a PCI BAR; else
+ * -ENOENT) and the xAPIC
  * access-size rules, whatever the models behind them do. */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,8 +21,8 @@
 
 static struct vm vm;
 static struct {
-	unsigned reads, writes, pci;
-	uint32_t off, val;
+	unsigned reads, writes, pci, io_reads, io_writes;
+	uint32_t off, val, io_off, io_val;
 	uint64_t now, pci_gpa;
 } seen;
 static bool pci_claims;
@@ -45,6 +46,20 @@ void vlapic_mmio_write(struct vlapic *l, uint32_t off, uint32_t val, uint64_t no
 	seen.off = off;
 	seen.val = val;
 	seen.now = now;
+}
+uint32_t vioapic_mmio_read(struct vioapic *io, uint32_t off)
+{
+	assert_ptr_equal(io, &vm.ioapic);
+	seen.io_reads++;
+	seen.io_off = off;
+	return 0x00170011;
+}
+void vioapic_mmio_write(struct vioapic *io, uint32_t off, uint32_t val)
+{
+	assert_ptr_equal(io, &vm.ioapic);
+	seen.io_writes++;
+	seen.io_off = off;
+	seen.io_val = val;
 }
 bool vpci_mem_access(struct vpci *p, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
@@ -164,6 +179,34 @@ static void test_other_addresses_go_to_pci_bars(void **st)
 	assert_int_equal(seen.reads, 0);
 }
 
+static void test_ioapic_window_takes_aligned_32bit_accesses(void **st)
+{
+	(void)st;
+	uint64_t v = 0x14;
+
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00000, 4, true, &v), 0);
+	assert_int_equal(seen.io_writes, 1);
+	assert_int_equal(seen.io_off, 0);
+	assert_int_equal(seen.io_val, 0x14);
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00010, 4, false, &v), 0);
+	assert_int_equal(v, 0x00170011);
+	assert_int_equal(seen.io_off, 0x10);
+	/* other sizes and misaligned: read 0 or dropped, never elsewhere */
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00010, 1, false, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00012, 4, true, &v), 0);
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00010, 8, true, &v), 0);
+	assert_int_equal(seen.io_reads, 1);
+	assert_int_equal(seen.io_writes, 1);
+	assert_int_equal(seen.pci, 0);
+	/* the whole 4 KiB page, and not beyond */
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC00FFC, 4, false, &v), 0);
+	assert_int_equal(seen.io_reads, 2);
+	assert_int_equal(vm_mmio_access(&vm, 0xFEC01000, 4, false, &v), -ENOENT);
+	assert_int_equal(vm_mmio_access(&vm, 0xFEBFFFFC, 4, false, &v), -ENOENT);
+	assert_int_equal(seen.io_reads, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup(test_only_aligned_32bit_writes_reach_the_lapic, setup),
 		cmocka_unit_test_setup(test_page_follows_apic_base_and_mode, setup),
 		cmocka_unit_test_setup(test_other_addresses_go_to_pci_bars, setup),
+		cmocka_unit_test_setup(test_ioapic_window_takes_aligned_32bit_accesses, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
