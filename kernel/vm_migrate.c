@@ -2,8 +2,9 @@
  * migrate/migrate.h over struct vm, the hv backend and the guest's devices.
  * migrate/ never sees an x86 structure; the vCPU travels as the portable
  * struct vcpu_state (kernel/hv.h), the UART as a small packed blob, the PCI
- * bus and virtio-net as the blobs their models define (vpci_save,
- * vnet_save). */
+ * bus, virtio-net, the LAPIC, the I/O APIC and the CMOS clock as the blobs
+ * their models define (vpci_save, vnet_save, vlapic_save, vioapic_save,
+ * vrtc_save). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,25 @@
 #include "kernel/vm_dirty.h"
 #include "kernel/vm_migrate.h"
 
-enum { DEV_UART = 1, DEV_PCI = 2, DEV_NET = 3 }; /* device ids in GUEST_CONFIG */
-enum { KIND_UART16550 = 1, KIND_PCI_HOST = 2, KIND_VIRTIO_NET = 3 }; /* device kinds */
+/* Device ids in GUEST_CONFIG, and their kinds (the same numbers). */
+enum { DEV_UART = 1, DEV_PCI = 2, DEV_NET = 3, DEV_LAPIC = 4, DEV_IOAPIC = 5, DEV_RTC = 6 };
+enum {
+	KIND_UART16550 = 1,
+	KIND_PCI_HOST = 2,
+	KIND_VIRTIO_NET = 3,
+	KIND_LAPIC = 4,
+	KIND_IOAPIC = 5,
+	KIND_CMOS_RTC = 6,
+};
 
 /* Every VM has these; id i + 1 is devices[i]. */
 static const struct mig_device_desc vm_devices[] = {
 	{DEV_UART, KIND_UART16550, "com1"},
 	{DEV_PCI, KIND_PCI_HOST, "pci0"},
 	{DEV_NET, KIND_VIRTIO_NET, "virtio-net0"},
+	{DEV_LAPIC, KIND_LAPIC, "lapic0"},
+	{DEV_IOAPIC, KIND_IOAPIC, "ioapic0"},
+	{DEV_RTC, KIND_CMOS_RTC, "rtc0"},
 };
 #define VM_DEVICES (sizeof(vm_devices) / sizeof(vm_devices[0]))
 #define CPUID_BASELINE_ID 1  /* version of arch/x86/cpuid_guest.c's baseline */
@@ -147,6 +159,12 @@ static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 		return vnet_save(&vm->net, buf, cap);
 	if (id == DEV_UART)
 		return vuart_save(&vm->uart, buf, cap);
+	if (id == DEV_LAPIC)
+		return vlapic_save(&vm->vcpu.lapic, buf, cap);
+	if (id == DEV_IOAPIC)
+		return vioapic_save(&vm->ioapic, buf, cap);
+	if (id == DEV_RTC)
+		return vrtc_save(&vm->rtc, buf, cap);
 	return -ENOENT;
 }
 
@@ -268,12 +286,18 @@ static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t
 		rc = vnet_restore(&in->vm->net, blob, len, &why);
 	else if (id == DEV_UART)
 		rc = vuart_restore(&in->vm->uart, blob, len, &why);
+	else if (id == DEV_LAPIC)
+		rc = vlapic_restore(&in->vm->vcpu.lapic, blob, len, &why);
+	else if (id == DEV_IOAPIC)
+		rc = vioapic_restore(&in->vm->ioapic, blob, len, &why);
+	else if (id == DEV_RTC)
+		rc = vrtc_restore(&in->vm->rtc, blob, len, &why);
 	else
 		return -ENOENT;
 	if (rc) {
 		in->why = id == DEV_PCI ? "malformed PCI bus state" : why;
 		log_warn("migrate", "incoming %s: %s state refused: %s", in->vm->name,
-			 id == DEV_PCI ? "PCI bus" : id == DEV_NET ? "virtio-net" : "UART", in->why);
+			 vm_devices[id - 1].name, in->why);
 	}
 	return rc;
 }

@@ -1,11 +1,11 @@
-/* The numbers of docs/migration-stream.md (version 1). Change the spec
+/* The numbers of docs/migration-stream.md (version 2). Change the spec
  * first, then this file. */
 #pragma once
 #include <stdint.h>
 
 #define MIG_MAGIC "TERN-MIG"
 #define MIG_MAGIC_LEN 8
-#define MIG_VERSION 1u
+#define MIG_VERSION 2u
 #define MIG_HEADER_LEN 16u
 #define MIG_REC_HDR_LEN 8u
 #define MIG_REC_ALIGN 8u

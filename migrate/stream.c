@@ -2,6 +2,7 @@
 #include "migrate/stream.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "migrate/format.h"
@@ -171,8 +172,12 @@ static int in_header(struct mig_stream_in *in)
 	if (memcmp(in->hdr, MIG_MAGIC, MIG_MAGIC_LEN))
 		return in_fail(in, -EPROTO, "not a Tern migration stream (bad magic)");
 	in->version = le32_get(in->hdr + 8);
-	if (in->version != MIG_VERSION)
-		return in_fail(in, -EPROTONOSUPPORT, "unsupported stream version");
+	if (in->version != MIG_VERSION) {
+		snprintf(in->why_buf, sizeof(in->why_buf),
+			 "unsupported stream version %u (this host speaks %u)", in->version,
+			 MIG_VERSION);
+		return in_fail(in, -EPROTONOSUPPORT, in->why_buf);
+	}
 	if (le32_get(in->hdr + 12))
 		return in_fail(in, -EPROTONOSUPPORT, "unknown stream header flags");
 	in->state = IN_REC_HDR;

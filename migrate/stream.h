@@ -69,6 +69,7 @@ struct mig_stream_in {
 	uint64_t offset; /* bytes consumed so far, for messages */
 	int err;
 	const char *why;
+	char why_buf[64]; /* a why that names numbers */
 };
 
 /* buf must hold the largest max_len in limits. */

@@ -16,7 +16,7 @@ $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev
 
 # The guests' CMOS clock and the power ports.
 UNIT_TESTS += $(KUNIT)/test_rtc
-$(KUNIT)/test_rtc: tests/unit/kernel/test_rtc.c kernel/vdev/rtc.c kernel/vdev/rtc.h
+$(KUNIT)/test_rtc: tests/unit/kernel/test_rtc.c kernel/vdev/rtc.c kernel/vdev/rtc.h migrate/le.h
 UNIT_TESTS += $(KUNIT)/test_power
 $(KUNIT)/test_power: tests/unit/kernel/test_power.c kernel/vdev/power.c kernel/vdev/power.h
 
@@ -42,7 +42,7 @@ $(KUNIT)/test_vlapic: tests/unit/kernel/test_vlapic.c kernel/vdev/vlapic.c kerne
 # The guest I/O APIC, and the UART's line through it.
 UNIT_TESTS += $(KUNIT)/test_vioapic
 $(KUNIT)/test_vioapic: tests/unit/kernel/test_vioapic.c kernel/vdev/vioapic.c kernel/vdev/uart.c \
-	kernel/vdev/vioapic.h kernel/vdev/uart.h
+	kernel/vdev/vioapic.h kernel/vdev/uart.h migrate/le.h
 
 $(KUNIT)/%: | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -2,8 +2,11 @@
  * read computes it from Tern's wall clock and the guest's offset, so a
  * paused or migrated guest still reads the right date, and there is no
  * update cycle to run. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "kernel/vdev/rtc.h"
+#include "migrate/le.h"
 
 #define NS_PER_S 1000000000ull
 /* The data sheet's update cycle: UIP rises 244 us before the registers
@@ -235,4 +238,61 @@ void vrtc_out(struct vdev_rtc *r, uint16_t port, uint8_t val, uint64_t now_ns)
 		r->index = val & 0x7F; /* bit 7 masks NMIs on a PC: there are none */
 	else
 		write_reg(r, r->index, val, now_ns);
+}
+
+/* ---- migration ----------------------------------------------------------- */
+
+#define STATE_VERSION 1
+/* Far beyond what a guest sets in practice, and small enough that no sum
+ * or product in the calendar arithmetic overflows. */
+#define RTC_MAX_YEAR 1000000ll
+#define RTC_MAX_OFFSET_S (RTC_MAX_YEAR * 366 * 86400)
+
+int vrtc_save(const struct vdev_rtc *r, void *buf, size_t cap)
+{
+	uint8_t *p = buf;
+
+	if (cap < VRTC_STATE_LEN)
+		return -ENOSPC;
+	memset(p, 0, VRTC_STATE_LEN);
+	le32_put(p, STATE_VERSION);
+	p[4] = r->index;
+	memcpy(p + 8, r->ram, sizeof(r->ram));
+	le64_put(p + 136, (uint64_t)r->offset_s);
+	le64_put(p + 144, (uint64_t)r->set.year);
+	const int f[] = {r->set.mon, r->set.mday, r->set.hour, r->set.min, r->set.sec, r->set.wday};
+	for (int i = 0; i < 6; i++)
+		p[152 + i] = (uint8_t)f[i];
+	return VRTC_STATE_LEN;
+}
+
+int vrtc_restore(struct vdev_rtc *r, const void *buf, size_t len, const char **why)
+{
+	const uint8_t *p = buf;
+	const char *bad = NULL;
+
+	if (len != VRTC_STATE_LEN)
+		bad = "wrong blob length";
+	else if (le32_get(p) != STATE_VERSION)
+		bad = "unknown CMOS state version";
+	else if (p[4] & 0x80)
+		bad = "index past the 128 bytes";
+	else if (p[5] | p[6] | p[7] | p[158] | p[159])
+		bad = "non-zero padding";
+	else if (llabs((long long)le64_get(p + 136)) > RTC_MAX_OFFSET_S)
+		bad = "clock offset beyond a million years";
+	else if ((int64_t)le64_get(p + 144) < 0 || (int64_t)le64_get(p + 144) > RTC_MAX_YEAR)
+		bad = "year being set outside 0-1000000";
+	if (bad) {
+		if (why)
+			*why = bad;
+		return -EINVAL;
+	}
+	r->index = p[4];
+	memcpy(r->ram, p + 8, sizeof(r->ram));
+	r->offset_s = (int64_t)le64_get(p + 136);
+	r->set.year = (int64_t)le64_get(p + 144);
+	r->set.mon = p[152], r->set.mday = p[153], r->set.hour = p[154];
+	r->set.min = p[155], r->set.sec = p[156], r->set.wday = p[157];
+	return 0;
 }

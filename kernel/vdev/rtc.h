@@ -7,6 +7,7 @@
  * (docs/guests.md, "Clock, reboot and poweroff"). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VRTC_INDEX_PORT 0x70
@@ -53,6 +54,17 @@ bool vrtc_handles(uint16_t port);
 /* now_ns: Tern's wall clock, nanoseconds since 1970-01-01 00:00 UTC. */
 uint8_t vrtc_in(struct vdev_rtc *r, uint16_t port, uint64_t now_ns);
 void vrtc_out(struct vdev_rtc *r, uint16_t port, uint8_t val, uint64_t now_ns);
+
+/* Migration: u32 version (1), u8 index, 3 bytes 0, the 128 bytes of
+ * registers and NVRAM, i64 offset_s (the guest's own clock setting), then
+ * the time being set while B.SET is on: i64 year, u8 mon, mday, hour, min,
+ * sec, wday, 2 bytes 0; little-endian. The destination's clock is its own
+ * Tern's UTC plus offset_s, so a guest keeps the time it set. save: the
+ * length or -ENOSPC; restore: 0, or -EINVAL and *why (an index past 127,
+ * padding, an offset or a year beyond a million years), nothing changed. */
+#define VRTC_STATE_LEN 160
+int vrtc_save(const struct vdev_rtc *r, void *buf, size_t cap);
+int vrtc_restore(struct vdev_rtc *r, const void *buf, size_t len, const char **why);
 
 /* Calendar arithmetic, proleptic Gregorian (also used by the host RTC
  * driver): seconds since the epoch <-> broken-down time. Any field values

@@ -2,8 +2,10 @@
  * logical level: "up" means asserted whatever the entry's polarity, as in
  * KVM's ioapic.c, because the devices here report assertion, not a
  * voltage. */
+#include <errno.h>
 #include <string.h>
 #include "kernel/vdev/vioapic.h"
+#include "migrate/le.h"
 
 /* Register indexes behind IOWIN (datasheet 3.1). */
 #define REG_ID 0x00
@@ -138,4 +140,63 @@ void vioapic_mmio_write(struct vioapic *io, uint32_t off, uint32_t val)
 		io->regsel = val & 0xFF;
 	else if (off == VIOAPIC_IOWIN)
 		reg_write(io, io->regsel, val);
+}
+
+/* ---- migration ----------------------------------------------------------- */
+
+#define STATE_VERSION 1
+
+int vioapic_save(const struct vioapic *io, void *buf, size_t cap)
+{
+	uint8_t *p = buf;
+
+	if (cap < VIOAPIC_STATE_LEN)
+		return -ENOSPC;
+	le32_put(p, STATE_VERSION);
+	le32_put(p + 4, io->id);
+	le32_put(p + 8, io->regsel);
+	le32_put(p + 12, io->asserted);
+	for (unsigned i = 0; i < VIOAPIC_PINS; i++)
+		le64_put(p + 16 + 8 * i, io->rte[i]);
+	return VIOAPIC_STATE_LEN;
+}
+
+static const char *state_check(const uint8_t *p, size_t len)
+{
+	if (len != VIOAPIC_STATE_LEN)
+		return "wrong blob length";
+	if (le32_get(p) != STATE_VERSION)
+		return "unknown I/O APIC state version";
+	if (le32_get(p + 4) > 0xF)
+		return "ID wider than 4 bits";
+	if (le32_get(p + 8) > 0xFF)
+		return "IOREGSEL wider than 8 bits";
+	if (le32_get(p + 12) >> VIOAPIC_PINS)
+		return "a pin past 23 asserted";
+	for (unsigned i = 0; i < VIOAPIC_PINS; i++) {
+		uint64_t e = le64_get(p + 16 + 8 * i);
+		if (e & ~(RTE_WRITABLE | VIOAPIC_RTE_REMOTE_IRR))
+			return "reserved redirection-entry bits set";
+		if ((e & VIOAPIC_RTE_REMOTE_IRR) && !(e & VIOAPIC_RTE_LEVEL))
+			return "Remote IRR on an edge-triggered entry";
+	}
+	return NULL;
+}
+
+int vioapic_restore(struct vioapic *io, const void *buf, size_t len, const char **why)
+{
+	const uint8_t *p = buf;
+	const char *bad = state_check(p, len);
+
+	if (bad) {
+		if (why)
+			*why = bad;
+		return -EINVAL;
+	}
+	io->id = le32_get(p + 4);
+	io->regsel = le32_get(p + 8);
+	io->asserted = le32_get(p + 12);
+	for (unsigned i = 0; i < VIOAPIC_PINS; i++)
+		io->rte[i] = le64_get(p + 16 + 8 * i);
+	return 0;
 }

@@ -12,6 +12,7 @@
  * IRR is cleared by the LAPIC's EOI broadcast (vioapic_eoi). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VIOAPIC_BASE 0xFEC00000ull
@@ -65,3 +66,12 @@ void vioapic_eoi(struct vioapic *io, uint8_t vector);
 /* Where messages go: an MSI-format address and data (SDM 11.11), the
  * form the LAPIC already takes from PCI devices. false: refused. */
 bool vioapic_send(struct vioapic *io, uint64_t addr, uint32_t data);
+
+/* Migration: u32 version (1), u32 id, u32 IOREGSEL, u32 asserted pins,
+ * then the 24 entries as u64, little-endian. save: the length or -ENOSPC.
+ * restore: 0, or -EINVAL and *why for a state no guest could make (bits a
+ * write cannot set, Remote IRR on an edge entry, a pin past 23), nothing
+ * changed then. */
+#define VIOAPIC_STATE_LEN (16 + 8 * VIOAPIC_PINS)
+int vioapic_save(const struct vioapic *io, void *buf, size_t cap);
+int vioapic_restore(struct vioapic *io, const void *buf, size_t len, const char **why);

@@ -90,7 +90,7 @@ def accept_one(a, on_listening):
     return mine
 
 
-def header(magic=MAGIC, version=1, flags=0) -> bytes:
+def header(magic=MAGIC, version=2, flags=0) -> bytes:
     return magic + struct.pack("<II", version, flags)
 
 
@@ -194,6 +194,7 @@ def garbage(n: int) -> bytes:
 CASES = {
     "bad-magic": lambda: header(magic=b"NOT-TERN"),
     "bad-version": lambda: header(version=99),
+    "v1-source": lambda: header(version=1),
     "truncated-header": lambda: header()[:10],
     "absurd-length": lambda: header() + struct.pack("<II", HELLO, 0xFFFFFFF0),
     "unknown-record": lambda: header() + record(0x77, b"\x01" * 8),
@@ -268,7 +269,9 @@ VCPU = {"cr0": 312, "cr4": 336, "efer": 344, "lstar": 376, "kernel_gs_base": 400
 for _i, _seg in enumerate(("es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr")):
     VCPU[_seg] = 152 + _SEG * _i
 VCPU_LEN = 976
-DEV_UART, DEV_NET = 1, 3
+DEV_UART, DEV_NET, DEV_LAPIC, DEV_IOAPIC, DEV_RTC = 1, 3, 4, 5, 6
+LAPIC_BASE = 4  # u32 version, then u64 IA32_APIC_BASE
+IOAPIC_RTE0 = 16  # u32 version, id, IOREGSEL, asserted pins, then 24 u64 entries
 # virtio-net transport state (docs/migration-stream.md, DEVICE_STATE)
 VNET_QCOUNT, VNET_MSIX_CONFIG = 24, 28  # u32 queue count, u16 configuration vector
 VNET_Q0 = 32  # queue 0: desc, driver, device u64; size, enabled u16
@@ -308,6 +311,14 @@ def _uart_reserved_ier(b):
     b[0] = 0xF0
 
 
+def _lapic_extd_without_en(b):
+    _q(b, LAPIC_BASE, lambda v: (v | 1 << 10) & ~(1 << 11))
+
+
+def _ioapic_remote_irr_on_edge(b):
+    _q(b, IOAPIC_RTE0 + 8 * 4, lambda v: (v | 1 << 14) & ~(1 << 15))
+
+
 # name: (record type, device id or None, change to the blob in place)
 HOSTILE = {
     "efer-lma-without-pg": (VCPU_STATE, None, _lma_without_pg),
@@ -336,6 +347,9 @@ HOSTILE = {
                                    lambda b: struct.pack_into("<H", b, VNET_MSIX_CONFIG, 7)),
     "uart-rx-overflow": (DEVICE_STATE, DEV_UART, _uart_rx_overflow),
     "uart-reserved-ier": (DEVICE_STATE, DEV_UART, _uart_reserved_ier),
+    "lapic-extd-without-en": (DEVICE_STATE, DEV_LAPIC, _lapic_extd_without_en),
+    "ioapic-remote-irr-on-edge": (DEVICE_STATE, DEV_IOAPIC, _ioapic_remote_irr_on_edge),
+    "rtc-index-past-128": (DEVICE_STATE, DEV_RTC, lambda b: b.__setitem__(4, 0x80)),
 }
 
 
@@ -451,7 +465,14 @@ def run_dest(a) -> dict:
     s = accept_one(a, lambda: print(json.dumps({"listening": a.port}), flush=True))
     s.settimeout(30)
     r = Reader(s)
-    r.header()
+    h = r.header()
+    if a.mode == "v1":
+        # What a Tern of stream version 1 answers a newer header with.
+        out["source_version"] = struct.unpack_from("<I", h, 8)[0]
+        s.sendall(header(version=1) + text(REFUSE, 2, "unsupported stream version"))
+        s.shutdown(socket.SHUT_WR)
+        s.close()
+        return out
     rtype, payload, _ = r.record()
     assert rtype == HELLO, NAMES.get(rtype)
     ns, nd = payload[16:48], os.urandom(32)
@@ -526,7 +547,7 @@ def main(argv=None) -> int:
     dst.add_argument("port", type=int)
     dst.add_argument("--key", required=True)
     dst.add_argument("--save", required=True)
-    dst.add_argument("--mode", choices=("refuse", "record", "garbage", "vanish"), default="refuse")
+    dst.add_argument("--mode", choices=("refuse", "record", "garbage", "vanish", "v1"), default="refuse")
     dst.add_argument("--timeout", type=float, default=60)
     for p in (src, dst):
         p.add_argument("--tls-key", help="the key of the TLS layer (default: --key)")

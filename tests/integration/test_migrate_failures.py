@@ -432,6 +432,29 @@ def test_connection_cut_mid_transfer_both_give_up_and_b_discards_the_guest(pair)
     assert last_history(b) == f"in  m: failed ({why_b})"
 
 
+def test_source_refuses_a_version_1_destination_and_keeps_the_guest(pair):
+    """A destination that speaks stream version 1 (a Tern from before the
+    LAPIC, I/O APIC and CMOS clock moved) answers the version 2 header with
+    its own header and REFUSE VERSION: A says so and keeps the guest."""
+    a = pair.a
+    guest = start_guest(pair)
+    proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
+                                  "--save", os.path.join(peer_dir(), "v1.bin"), "--mode", "v1"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
+        ta = a.mark()
+        assert "started" in a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
+        why_a = source_failed(a, ta)
+        got = json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert got["source_version"] == 2, got
+    assert "unsupported stream version 1 (this host speaks 2)" in why_a, why_a
+    assert_guest_stayed_on_a(pair, guest, a.mark())
+
+
 def test_source_keeps_the_guest_when_the_destination_answers_garbage(pair):
     """A scripted destination accepts, lets round 0 start, then sends
     nonsense: A gives up, tells it why and keeps running the guest."""
@@ -463,7 +486,11 @@ def test_source_keeps_the_guest_when_the_destination_answers_garbage(pair):
 BAD_STREAMS = [
     # case, B's reason, code of B's REFUSE (None: B just drops the connection)
     ("bad-magic", "bad stream at byte 16: not a Tern migration stream (bad magic)", "PROTOCOL"),
-    ("bad-version", "bad stream at byte 16: unsupported stream version", "VERSION"),
+    ("bad-version", "bad stream at byte 16: unsupported stream version 99 (this host speaks 2)",
+     "VERSION"),
+    # A Tern from before the LAPIC, I/O APIC and CMOS clock moved.
+    ("v1-source", "bad stream at byte 16: unsupported stream version 1 (this host speaks 2)",
+     "VERSION"),
     ("truncated-header", "connection lost: connection closed in the middle of a record", None),
     ("absurd-length", "bad stream at byte 24: record longer than its type allows (HELLO 0x1)",
      "LIMIT"),
@@ -678,6 +705,10 @@ HOSTILE_BLOBS = [
     ("uart-rx-overflow",
      r"device 1 \(com1\) state refused: more input waiting than the FIFO holds \(-22\)"),
     ("uart-reserved-ier", r"device 1 \(com1\) state refused: reserved IER bits set \(-22\)"),
+    ("lapic-extd-without-en", r"device 4 \(lapic0\) state refused: .+ \(-22\)"),
+    ("ioapic-remote-irr-on-edge",
+     r"device 5 \(ioapic0\) state refused: Remote IRR on an edge-triggered entry \(-22\)"),
+    ("rtc-index-past-128", r"device 6 \(rtc0\) state refused: index past the 128 bytes \(-22\)"),
 ]
 
 

@@ -1,7 +1,8 @@
 /* kernel/vdev/rtc: the guest's CMOS clock. The date it shows in BCD and
  * binary, 12- and 24-hour form, the century byte, UIP, a guest setting its
- * own time (an offset, nothing else moves), NVRAM, and bytes a hostile
- * guest writes. */
+ * own time (an offset, nothing else moves), NVRAM, bytes a hostile guest
+ * writes, and the migration blob (a hostile one changes nothing). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -207,10 +208,62 @@ static void test_hostile_bytes(void **state)
 	}
 }
 
+/* The migration blob: a guest's own clock setting, NVRAM and a time being
+ * set all arrive; a blob no guest could make changes nothing. */
+static void test_save_restore(void **state)
+{
+	(void)state;
+	uint8_t blob[VRTC_STATE_LEN + 8], bad[VRTC_STATE_LEN];
+	struct vdev_rtc b;
+	const char *why = NULL;
+
+	wr(RTC_MIN, 0x00, NOW); /* the guest moved its clock */
+	wr(0x40, 0xA5, NOW);
+	wr(RTC_REG_B, RTC_B_SET | RTC_B_24H, NOW);
+	wr(RTC_YEAR, 0x30, NOW);
+	vrtc_out(&r, VRTC_INDEX_PORT, 0x21, NOW);
+	assert_int_equal(vrtc_save(&r, blob, VRTC_STATE_LEN - 1), -ENOSPC);
+	assert_int_equal(vrtc_save(&r, blob, sizeof(blob)), VRTC_STATE_LEN);
+	vrtc_init(&b);
+	assert_int_equal(vrtc_restore(&b, blob, VRTC_STATE_LEN, &why), 0);
+	assert_int_equal(b.offset_s, r.offset_s);
+	assert_int_equal(b.index, 0x21);
+	assert_memory_equal(b.ram, r.ram, sizeof(r.ram));
+	assert_int_equal(b.set.year, r.set.year);
+	assert_int_equal(b.set.min, r.set.min);
+	assert_int_equal(b.set.mday, r.set.mday);
+
+	const struct {
+		unsigned off;
+		uint8_t val;
+		const char *why;
+	} cases[] = {
+		{0, 2, "unknown CMOS state version"},
+		{4, 0x80, "index past the 128 bytes"},
+		{5, 1, "non-zero padding"},
+		{159, 1, "non-zero padding"},
+		{143, 0x40, "clock offset beyond a million years"},
+		{151, 0x80, "year being set outside 0-1000000"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, blob, sizeof(bad));
+		bad[cases[i].off] = cases[i].val;
+		vrtc_init(&b);
+		struct vdev_rtc before = b;
+		why = NULL;
+		assert_int_equal(vrtc_restore(&b, bad, sizeof(bad), &why), -EINVAL);
+		assert_string_equal(why, cases[i].why);
+		assert_memory_equal(&b, &before, sizeof(b));
+	}
+	assert_int_equal(vrtc_restore(&b, blob, VRTC_STATE_LEN - 1, &why), -EINVAL);
+	assert_string_equal(why, "wrong blob length");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_epoch_round_trip, setup),
+		cmocka_unit_test_setup(test_save_restore, setup),
 		cmocka_unit_test_setup(test_bcd_24h, setup),
 		cmocka_unit_test_setup(test_binary_12h, setup),
 		cmocka_unit_test_setup(test_uip, setup),

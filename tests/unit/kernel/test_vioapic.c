@@ -4,6 +4,7 @@
  * decodes), edge and level semantics with Remote IRR and the EOI
  * broadcast, masking, and the UART's line as Linux's 8250 driver drives
  * it. vioapic_send is a recording fake that the LAPIC may refuse. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,57 @@ static void test_uart_line_drives_pin_4_as_linux_uses_it(void **state)
 #undef LINE
 }
 
+/* The migration blob: entries, Remote IRR, asserted pins and the window
+ * arrive; a blob no guest could make changes nothing. */
+static void test_save_restore(void **state)
+{
+	(void)state;
+	uint8_t blob[VIOAPIC_STATE_LEN], bad[VIOAPIC_STATE_LEN];
+	struct vioapic b, before;
+	const char *why = NULL;
+
+	set_rte(4, 0x0100000000000824ull);
+	set_rte(10, VIOAPIC_RTE_LEVEL | 0x40);
+	vioapic_set_pin(&io, 10, true); /* Remote IRR set, line up */
+	set_reg(0, 5u << 24);
+	vioapic_mmio_write(&io, VIOAPIC_IOREGSEL, 0x19);
+	assert_int_equal(vioapic_save(&io, blob, sizeof(blob) - 1), -ENOSPC);
+	assert_int_equal(vioapic_save(&io, blob, sizeof(blob)), VIOAPIC_STATE_LEN);
+	vioapic_reset(&b);
+	assert_int_equal(vioapic_restore(&b, blob, sizeof(blob), &why), 0);
+	assert_memory_equal(b.rte, io.rte, sizeof(io.rte));
+	assert_int_equal(b.id, 5);
+	assert_int_equal(b.regsel, 0x19);
+	assert_int_equal(b.asserted, 1u << 10);
+	assert_true(b.rte[10] & VIOAPIC_RTE_REMOTE_IRR);
+
+	const struct {
+		unsigned off;
+		uint8_t val;
+		const char *why;
+	} cases[] = {
+		{0, 2, "unknown I/O APIC state version"},
+		{4, 0x10, "ID wider than 4 bits"},
+		{9, 1, "IOREGSEL wider than 8 bits"},
+		{15, 1, "a pin past 23 asserted"},
+		{16 + 8 * 4 + 1, 0x10, "reserved redirection-entry bits set"}, /* delivery status */
+		{16 + 8 * 4 + 4, 1, "reserved redirection-entry bits set"},    /* bit 32 */
+		{16 + 8 * 4 + 1, 0x40, "Remote IRR on an edge-triggered entry"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, blob, sizeof(bad));
+		bad[cases[i].off] |= cases[i].val;
+		vioapic_reset(&b);
+		before = b;
+		why = NULL;
+		assert_int_equal(vioapic_restore(&b, bad, sizeof(bad), &why), -EINVAL);
+		assert_string_equal(why, cases[i].why);
+		assert_memory_equal(&b, &before, sizeof(b));
+	}
+	assert_int_equal(vioapic_restore(&b, blob, sizeof(blob) - 1, &why), -EINVAL);
+	assert_string_equal(why, "wrong blob length");
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -250,6 +302,7 @@ int main(void)
 		T(test_refused_level_message_does_not_wedge_the_pin),
 		T(test_out_of_range_pin_is_ignored),
 		T(test_uart_line_drives_pin_4_as_linux_uses_it),
+		T(test_save_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

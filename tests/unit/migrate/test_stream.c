@@ -286,6 +286,14 @@ static void test_bad_version_rejected(void **state)
 	(void)state;
 	assert_int_equal(feed_header_then(r, 0, MIG_VERSION + 1, 0), -EPROTONOSUPPORT);
 	assert_int_equal(r->in.version, MIG_VERSION + 1);
+	assert_string_equal(mig_stream_in_why(&r->in),
+			    "unsupported stream version 3 (this host speaks 2)");
+	rig_free(r);
+	/* a version 1 peer (before the LAPIC, I/O APIC and CMOS clock moved) */
+	r = rig_new(true);
+	assert_int_equal(feed_header_then(r, 0, 1, 0), -EPROTONOSUPPORT);
+	assert_string_equal(mig_stream_in_why(&r->in),
+			    "unsupported stream version 1 (this host speaks 2)");
 	rig_free(r);
 }
 
