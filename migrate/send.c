@@ -23,6 +23,11 @@
 #define OUT_CAP (MIG_REC_HDR_LEN + MIG_MAX_RECORD_LEN + LOW_WATER + 4096)
 #define ANSWER_CAP 4096u
 #define POLL_BUDGET (4u * 1024 * 1024)
+/* Pre-copy hands the CPU back after this long: Tern runs its guests on the
+ * same CPU, and one poll that copied, encrypted and sent megabytes left the
+ * guest being moved (and its neighbours) a few percent of it, long enough
+ * that its pings queued for seconds and its receive queue overflowed. */
+#define POLL_TIME_US 2000u
 #define POLL_RECORDS 16
 #define LINGER_US 1000000u
 /* The bandwidth cap allows bursts of this long at the full rate. */
@@ -48,6 +53,7 @@ enum send_state {
 };
 
 struct mig_send {
+	uint64_t poll_end_us; /* this poll's pre-copy time is up (POLL_TIME_US) */
 	uint8_t key[MIG_AUTH_KEY_MAX];
 	size_t key_len;
 	bool offline;
@@ -339,6 +345,12 @@ static void start_round(struct mig_send *s, uint32_t round, bool final, uint64_t
  * harvest that cleared their dirty bits, so a write racing the copy
  * re-dirties the page and it goes again next round; while the guest runs a
  * copy may be torn, never stale for good. */
+/* The guest is paused in the final round: that round runs to its end. */
+static bool time_up(const struct mig_send *s)
+{
+	return !s->final && now(s) >= s->poll_end_us;
+}
+
 static int produce_batch(struct mig_send *s)
 {
 	struct mig_batch b;
@@ -346,7 +358,7 @@ static int produce_batch(struct mig_send *s)
 
 	if (mig_record_batch_begin(&s->link.out, &b))
 		return 0;
-	while (b.count < MIG_MAX_BATCH_PAGES && take_next(s, &gfn)) {
+	while (b.count < MIG_MAX_BATCH_PAGES && !time_up(s) && take_next(s, &gfn)) {
 		const void *page = s->g.page(s->g.ctx, gfn);
 		if (!page)
 			continue;
@@ -732,6 +744,7 @@ int mig_send_poll(struct mig_send *s)
 		return s->err;
 	if (s->state == S_LINGER)
 		return linger(s);
+	s->poll_end_us = now(s) + POLL_TIME_US;
 
 	for (int i = 0; i < POLL_RECORDS; i++) {
 		ret = mig_link_next(&s->link, &rec);
@@ -749,7 +762,7 @@ int mig_send_poll(struct mig_send *s)
 		if (flush(s) < 0 || finished(s))
 			break;
 		if (mig_stream_out_pending(&s->link.out) >= LOW_WATER ||
-		    s->link.bytes_out - out0 >= POLL_BUDGET)
+		    s->link.bytes_out - out0 >= POLL_BUDGET || time_up(s))
 			break;
 		ret = produce(s);
 		if (ret <= 0 || finished(s))

@@ -22,7 +22,9 @@ static uint64_t xorshift(uint64_t *s)
 
 static uint64_t clock_now(void *ctx)
 {
-	return ((struct fake_clock *)ctx)->now;
+	struct fake_clock *c = ctx;
+	c->now += c->tick;
+	return c->now;
 }
 
 static int clock_random(void *ctx, void *buf, size_t len)

@@ -9,7 +9,8 @@
 
 struct fake_clock {
 	uint64_t now;
-	uint64_t rng; /* for the nonces */
+	uint64_t rng;  /* for the nonces */
+	uint64_t tick; /* microseconds each reading of the clock advances it */
 };
 
 struct mig_host fake_host(struct fake_clock *c);

@@ -248,6 +248,26 @@ static void test_live_migration_moves_memory_byte_for_byte(void **state)
 	run_free(t);
 }
 
+/* Tern's guests run on the CPU the migration runs on: a pre-copy poll
+ * returns after 2 ms of its own clock however much it could still send,
+ * and the migration still completes, byte for byte. Here every reading of
+ * the clock costs 0.7 ms, so a poll sends a few pages at most. */
+static void test_precopy_polls_give_the_cpu_back_after_2_ms(void **state)
+{
+	struct run *fast = run_new(NULL, KEY), *t = run_new(NULL, KEY);
+
+	(void)state;
+	fast->writes_per_poll = t->writes_per_poll = 0;
+	run_to_end(fast);
+	assert_moved(fast);
+	t->clock.tick = 700;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->polls > 4 * fast->polls);
+	run_free(fast);
+	run_free(t);
+}
+
 static void test_heavy_writer_stops_at_round_limit(void **state)
 {
 	struct mig_send_params p = {.downtime_ms = 1, .max_rounds = 4};
@@ -1131,6 +1151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_migration_moves_memory_byte_for_byte),
+		cmocka_unit_test(test_precopy_polls_give_the_cpu_back_after_2_ms),
 		cmocka_unit_test(test_heavy_writer_stops_at_round_limit),
 		cmocka_unit_test(test_idle_guest_stops_after_round_zero),
 		cmocka_unit_test(test_offline_migration_pauses_first),
