@@ -233,14 +233,6 @@ static int start_outgoing(int argc, char **argv)
 			  vm->migrating ? "being migrated" : vm_state_name(vm->state));
 		return -EINVAL;
 	}
-	/* Until the stream carries them, a guest that runs on its LAPIC timer
-	 * and MSI-X would arrive deaf and frozen: refuse before anything moves. */
-	if (vm->boot_linux) {
-		cmd_error("migrate: %s is a Linux guest: its local APIC, MSI-X, clock and power state "
-			  "are not in the migration stream yet",
-			  vm->name);
-		return -ENOTSUP;
-	}
 	if (o.insecure && !insecure_ok) {
 		cmd_error("migrate: --insecure is not allowed on this host ('migrate insecure on' allows "
 			  "it; the destination must allow it too)");

@@ -1,0 +1,172 @@
+"""A running Debian Linux guest migrates live between two QEMU (SVM) Terns:
+its memory (memverify rewriting 32 MiB and checking every page), its TCP
+connection (the lab client streams sequence numbers into tcpseq in the
+guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
+MSI-X) and its clock go on on B, and the client's 10 ms pings lose no more
+than the downtime explains. Then it comes back to A the same way.
+
+    cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_migrate.py
+"""
+import calendar
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import LOG_ROOT, ROOT
+from hostpair import HostPair
+import netlab as netlab_mod
+
+KEY = "linux-migrate-secret-2718"
+IP_A, MAC_A = "10.99.0.1", "52:54:00:00:9a:01"
+IP_B, MAC_B = "10.99.0.2", "52:54:00:00:9a:02"
+GUEST_IP, GUEST_MAC = "10.99.0.71", "52:54:00:aa:03:71"
+TCPSEQ = os.path.join(ROOT, "build", "linux", "bin", "tcpseq")
+PING_INTERVAL_S = 0.01
+
+lab = netlab_mod.lab_fixture(scope="module")
+
+
+@pytest.fixture(scope="module")
+def pair(lab):
+    p = HostPair(lab, "qemu", logdir=os.path.join(LOG_ROOT, "test_linux_migrate"),
+                 ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=KEY, mem_mib=1024)
+    try:
+        p.start()
+        yield p
+    finally:
+        p.close()
+
+
+def sh(h, command, timeout=60):
+    return h.guest_sh(command, timeout)
+
+
+def interrupts(h):
+    rc, out = sh(h, "cat /proc/interrupts")
+    assert rc == 0, out
+    counts = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s*(\S+):\s+(\d+)\s*(.*)$", line)
+        if m:
+            name = m.group(3).split()[-1] if m.group(1).isdigit() and m.group(3) else m.group(1)
+            counts[name] = int(m.group(2))
+    return counts
+
+
+def memverify_status(h):
+    """(passes, errors) so far from the guest's memverify log."""
+    rc, out = sh(h, "grep -c '^memverify: pass' /tmp/mv.log; grep -c '^memverify: error' /tmp/mv.log")
+    passes, errors = (int(x) for x in out.split()[:2])
+    return passes, errors
+
+
+def tcpseq_log(h):
+    rc, out = sh(h, "cat /tmp/seq.log")
+    assert rc == 0, out
+    return out
+
+
+def guest_clock_offset(h):
+    """Guest wall clock minus this machine's, in seconds, and the bracket."""
+    t0 = time.time()
+    # busybox date has no %N; a file's modification time has nanoseconds
+    # (from the kernel's coarse clock: a tick, 4 ms, of resolution).
+    rc, out = sh(h, "touch /tmp/now && stat -c %y /tmp/now")
+    t1 = time.time()
+    assert rc == 0, out
+    m = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{9}) \+0000", out)
+    assert m, out
+    g = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1e9
+    return g - (t0 + t1) / 2, t1 - t0
+
+
+def migrate(src, dst_ip, name="lx", timeout=300):
+    """`migrate NAME DST` on src until its result; the summary as a dict."""
+    t = src.mark()
+    out = src.cmd(f"migrate {name} {dst_ip}")
+    assert f"migrate {name} -> {dst_ip}:7000: started" in out, out
+    m = src.wait_output(r"^result: +(.*)$", timeout, since=t)
+    text = src.log.text[t:]
+    assert m.group(1) == "completed, guest running on the destination", text
+    down = re.search(r"^downtime: +([\d.]+) ms", text, re.M)
+    assert down, text
+    return {"downtime_ms": float(down.group(1)), "log": text}
+
+
+def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
+    a, b = pair.a, pair.b
+    lab = pair.lab
+    free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
+    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
+                              f'args="quiet ip={GUEST_IP}/24"')
+    assert up["ip"] == f"{GUEST_IP}/24", up
+    time.sleep(2)
+    a.guest_attach("lx")
+    assert sh(a, "dmesg -n 1")[0] == 0
+    assert sh(a, "{ memverify -m 32 > /tmp/mv.log 2>&1 & }")[0] == 0
+    assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
+    time.sleep(1)
+    assert lab.wait_reachable(GUEST_IP, timeout=60)
+    client = lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", "2000"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pinger = lab.client_popen(["ping", "-n", "-i", str(PING_INTERVAL_S), GUEST_IP],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)
+        assert "tcpseq: connect" in tcpseq_log(a)
+        passes0, errors0 = memverify_status(a)
+        assert passes0 >= 1 and errors0 == 0
+        irq0 = interrupts(a)
+        offset0, _ = guest_clock_offset(a)
+        a.guest_detach()
+
+        hops = []
+        for src, dst, dst_ip, free_src in ((a, b, IP_B, free_a), (b, a, IP_A, free_b)):
+            hop = migrate(src, dst_ip)
+            hops.append(hop)
+            assert "lx" not in src.vm_list()
+            assert src.mem_free_kib() == free_src
+            assert dst.vm_list()["lx"]["state"] == "running"
+            time.sleep(3)
+            dst.guest_attach("lx")
+            passes, errors = memverify_status(dst)
+            assert errors == 0 and passes > passes0, (passes0, passes)
+            passes0 = passes
+            irq = interrupts(dst)
+            for k in ("LOC", "ttyS0", "virtio0-input.0"):
+                assert irq[k] > irq0[k], (k, irq0, irq)
+            irq0 = irq
+            off, bracket = guest_clock_offset(dst)
+            hop["clock_offset_s"] = off
+            # The guest's TSC runs on through the pause: its clock keeps the
+            # offset to real time it had (loose: console round trips and the
+            # clock's own drift are in it too).
+            assert abs(off - offset0) < 0.5 + bracket, (offset0, off, bracket)
+            seq = tcpseq_log(dst)
+            assert not re.search(r"tcpseq: (gap|reset|close)", seq), seq
+            progress = re.findall(r"tcpseq: progress t=\d+ seq=(\d+) received=\d+ gaps=(\d+)", seq)
+            assert progress and progress[-1][1] == "0", seq
+            hop["seq"] = int(progress[-1][0])
+            dst.guest_detach()
+        # The stream kept flowing through both moves.
+        assert hops[1]["seq"] > hops[0]["seq"] > 0, hops
+    finally:
+        pinger.send_signal(signal.SIGINT)
+        ping_out = pinger.communicate(timeout=30)[0]
+        client.kill()
+        client.communicate(timeout=30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", ping_out)
+    assert m, ping_out
+    lost = int(m.group(1)) - int(m.group(2))
+    # Each move may lose the pings of its downtime, plus two in flight at
+    # each edge of it, plus one per ARP re-learn.
+    bound = sum(int(h["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5 for h in hops)
+    print("downtimes ms:", [h["downtime_ms"] for h in hops], "pings lost:", lost, "bound:", bound,
+          "clock offsets s:", round(offset0, 3), [round(h["clock_offset_s"], 3) for h in hops])
+    assert lost <= bound, (lost, bound, ping_out[-2000:])
+    assert "vm lx: destroyed" in a.cmd("vm destroy lx")
+    assert a.mem_free_kib() == free_a
