@@ -24,9 +24,8 @@
 #define ANSWER_CAP 4096u
 #define POLL_BUDGET (4u * 1024 * 1024)
 /* Pre-copy hands the CPU back after this long: Tern runs its guests on the
- * same CPU, and one poll that copied, encrypted and sent megabytes left the
- * guest being moved (and its neighbours) a few percent of it, long enough
- * that its pings queued for seconds and its receive queue overflowed. */
+ * same CPU, and without it one poll could copy, encrypt and send up to
+ * POLL_BUDGET (tens of ms under emulation) before any guest ran again. */
 #define POLL_TIME_US 2000u
 #define POLL_RECORDS 16
 #define LINGER_US 1000000u

@@ -421,9 +421,19 @@ class Console:
         import pexpect
 
         rx = re.compile(pattern, re.M)
+        # A pattern anchored at a line's end must not match a line still being
+        # printed: with re.M, `$` also matches at the end of the text, so
+        # "result: +(.*)$" once captured half a line ("...running on the d").
+        whole_lines = pattern.endswith("$")
+
+        def search():
+            text = self.log.text
+            end = text.rfind("\n") + 1 if whole_lines else len(text)
+            return rx.search(text, since, end) if end > since else None
+
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.log.text, since)
+            m = search()
             if m:
                 return m
             left = deadline - time.monotonic()

@@ -432,14 +432,13 @@ def test_connection_cut_mid_transfer_both_give_up_and_b_discards_the_guest(pair)
     assert last_history(b) == f"in  m: failed ({why_b})"
 
 
-def test_source_refuses_a_version_1_destination_and_keeps_the_guest(pair):
-    """A destination that speaks stream version 1 (a Tern from before the
-    LAPIC, I/O APIC and CMOS clock moved) answers the version 2 header with
-    its own header and REFUSE VERSION: A says so and keeps the guest."""
+def migrate_to_scripted_destination(pair, mode):
+    """A migrates m to migpeer.py's destination in `mode`; A's reason for
+    failing and what the peer saw (its JSON)."""
     a = pair.a
-    guest = start_guest(pair)
     proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
-                                  "--save", os.path.join(peer_dir(), "v1.bin"), "--mode", "v1"],
+                                  "--save", os.path.join(peer_dir(), f"{mode}.bin"),
+                                  "--mode", mode],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
@@ -450,9 +449,18 @@ def test_source_refuses_a_version_1_destination_and_keeps_the_guest(pair):
     finally:
         if proc.poll() is None:
             proc.kill()
+    return why_a, got
+
+
+def test_source_refuses_a_version_1_destination_and_keeps_the_guest(pair):
+    """A destination that speaks stream version 1 (a Tern from before the
+    LAPIC, I/O APIC and CMOS clock moved) answers the version 2 header with
+    its own header and REFUSE VERSION: A says so and keeps the guest."""
+    guest = start_guest(pair)
+    why_a, got = migrate_to_scripted_destination(pair, "v1")
     assert got["source_version"] == 2, got
     assert "unsupported stream version 1 (this host speaks 2)" in why_a, why_a
-    assert_guest_stayed_on_a(pair, guest, a.mark())
+    assert_guest_stayed_on_a(pair, guest, pair.a.mark())
 
 
 def test_source_keeps_the_guest_when_the_destination_answers_garbage(pair):
@@ -460,19 +468,7 @@ def test_source_keeps_the_guest_when_the_destination_answers_garbage(pair):
     nonsense: A gives up, tells it why and keeps running the guest."""
     a = pair.a
     guest = start_guest(pair)
-    proc = pair.lab.client_popen(["/usr/bin/python3", PEER, "dest", str(PEER_PORT), "--key", KEY,
-                                  "--save", os.path.join(peer_dir(), "garbage.bin"),
-                                  "--mode", "garbage"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert json.loads(proc.stdout.readline()) == {"listening": PEER_PORT}
-        ta = a.mark()
-        assert "started" in a.cmd(f"migrate m {CLIENT} --port {PEER_PORT}")
-        why_a = source_failed(a, ta)
-        got = json.loads(proc.communicate(timeout=30)[0].strip().splitlines()[-1])
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    why_a, got = migrate_to_scripted_destination(pair, "garbage")
     assert why_a == "bad answer from the destination: unknown mandatory record", why_a
     # and A told the destination why before closing
     assert got["answers"] == [{"type": "ERROR", "code": "UNSUPPORTED", "text": why_a}], got
