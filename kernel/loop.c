@@ -6,11 +6,16 @@
 
 #define LOOP_MAX 16
 
+/* Per poll function (and the console, slot 0), since `cpu loop` last
+ * read them: where the loop's busy time goes and its longest single call,
+ * which is what a guest or a ping waits behind. */
 static struct {
 	const char *name;
 	loop_poll_fn fn;
-} polls[LOOP_MAX];
-static int npolls;
+	struct loop_poll_stat st;
+} polls[LOOP_MAX + 1] = {{.name = "console"}};
+static int npolls = 1;
+static uint64_t stat_since, pass_max; /* TSC; the longest pass */
 
 /* Busy/idle accounting for `cpu load`. The loop samples the TSC and its
  * idle total about once a second into a ring, so a window is the
@@ -31,7 +36,7 @@ static struct {
 
 int loop_add(const char *name, loop_poll_fn fn)
 {
-	if (npolls == LOOP_MAX)
+	if (npolls == LOOP_MAX + 1)
 		return -ENOSPC;
 	polls[npolls].name = name;
 	polls[npolls].fn = fn;
@@ -66,21 +71,59 @@ void loop_load(unsigned seconds, struct loop_load *out)
 	out->total_idle = load.idle;
 }
 
+static bool timed_poll(int i)
+{
+	uint64_t t = rdtsc();
+	bool busy = i ? polls[i].fn() : console_poll();
+	uint64_t d = rdtsc() - t;
+	struct loop_poll_stat *st = &polls[i].st;
+
+	st->calls++;
+	st->cycles += d;
+	if (d > st->max_cycles)
+		st->max_cycles = d;
+	return busy;
+}
+
+int loop_poll_stats(struct loop_poll_stat *out, int max, uint64_t *window_cycles,
+		    uint64_t *longest_pass)
+{
+	uint64_t now = rdtsc();
+	int n = npolls < max ? npolls : max;
+
+	for (int i = 0; i < n; i++) {
+		out[i] = polls[i].st;
+		out[i].name = polls[i].name;
+		polls[i].st = (struct loop_poll_stat){0};
+	}
+	*window_cycles = now - stat_since;
+	*longest_pass = pass_max;
+	stat_since = now;
+	pass_max = 0;
+	return n;
+}
+
 void loop_run(void)
 {
 	load.start = rdtsc();
 	load.next = load.start + tsc_hz;
+	stat_since = load.start;
 	for (;;) {
-		bool busy = console_poll();
+		uint64_t pass = rdtsc();
+		bool busy = false;
 		for (int i = 0; i < npolls; i++)
-			busy |= polls[i].fn();
+			busy |= timed_poll(i);
 		/* Nothing to do: sleep until the next LAPIC tick (1 ms), which
 		 * keeps an idle Tern from burning a host core under emulation. */
 		if (!busy) {
 			uint64_t t = rdtsc();
 			irq_enable_and_halt();
 			load.idle += rdtsc() - t;
+			pass = rdtsc(); /* a pass is work, not the halt */
 		}
-		load_sample(rdtsc());
+		uint64_t now = rdtsc();
+		if (now - pass > pass_max)
+			pass_max = now - pass;
+		load_sample(now);
 	}
 }

@@ -26,3 +26,18 @@ struct loop_load {
  * once a second, so the window is `seconds` to `seconds` + 1 long, or
  * shorter while the loop is younger than that. */
 void loop_load(unsigned seconds, struct loop_load *out);
+
+/* One poll function's share since the last loop_poll_stats(). */
+struct loop_poll_stat {
+	const char *name;
+	uint64_t calls;
+	uint64_t cycles;     /* TSC cycles inside it */
+	uint64_t max_cycles; /* its longest single call */
+};
+
+/* Copies up to max entries (the console first, then the polls in the order
+ * they were added) and starts a new window; *window_cycles is the window's
+ * length, *longest_pass the longest loop pass in it (halts excluded).
+ * Returns the number of entries. */
+int loop_poll_stats(struct loop_poll_stat *out, int max, uint64_t *window_cycles,
+		    uint64_t *longest_pass);

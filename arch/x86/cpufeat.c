@@ -132,6 +132,33 @@ static int cmd_cpu_load(int argc, char **argv)
 	return 0;
 }
 
+/* `cpu loop`: where the main loop's time went since the last `cpu loop`,
+ * per poll function, with the longest single call: a guest, a ping or a
+ * keystroke waits behind that. */
+static int cmd_cpu_loop(int argc, char **argv)
+{
+	struct loop_poll_stat st[20];
+	uint64_t window, longest;
+
+	(void)argv;
+	if (argc != 2)
+		return CMD_USAGE;
+	int n = loop_poll_stats(st, 20, &window, &longest);
+	uint64_t us_per = tsc_hz / 1000000 ? tsc_hz / 1000000 : 1; /* cycles per µs */
+	uint64_t ms = window / (us_per * 1000);
+	kprintf("loop: %lu.%03lu s since the last 'cpu loop'; longest pass %lu.%03lu ms\n",
+		ms / 1000, ms % 1000, longest / us_per / 1000, longest / us_per % 1000);
+	kprintf("%-10s %10s %8s %9s %11s\n", "poll", "calls", "busy %", "mean us", "longest ms");
+	for (int i = 0; i < n; i++) {
+		uint64_t pm = permille(st[i].cycles, window);
+		uint64_t mean = st[i].calls ? st[i].cycles / st[i].calls / us_per : 0;
+		uint64_t mx = st[i].max_cycles / us_per;
+		kprintf("%-10s %10lu %6lu.%lu %9lu %7lu.%03lu\n", st[i].name, st[i].calls, pm / 10,
+			pm % 10, mean, mx / 1000, mx % 1000);
+	}
+	return 0;
+}
+
 static int cmd_cpu(int argc, char **argv)
 {
 	const struct cpu_features *f = &cpu_features;
@@ -139,6 +166,8 @@ static int cmd_cpu(int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "load"))
 		return cmd_cpu_load(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "loop"))
+		return cmd_cpu_loop(argc, argv);
 	if (argc != 1)
 		return CMD_USAGE;
 	while (*brand == ' ')
@@ -175,7 +204,9 @@ static const struct cmd cpu_cmd = {
 	.summary = "CPU vendor, model and virtualization features; how busy Tern keeps it",
 	.usage = "cpu               vendor, model, TSC rate, VMX/EPT and SVM/NPT features\n"
 		 "cpu load [SECONDS] share of the CPU Tern kept busy over the last SECONDS\n"
-		 "                   (1-60, default 10) and since boot",
+		 "                   (1-60, default 10) and since boot\n"
+		 "cpu loop           the main loop's time per poll (console, net, vm, migrate)\n"
+		 "                   and its longest pass, since the last 'cpu loop'",
 	.run = cmd_cpu,
 };
 

@@ -96,18 +96,46 @@ def cpu_load(host, seconds):
     return tuple(float(x) for x in m.groups())
 
 
+def cpu_loop(host):
+    """`cpu loop` as (window s, longest pass ms, {poll: (calls, busy %, longest ms)})."""
+    out = host.cmd("cpu loop").strip().splitlines()
+    m = re.fullmatch(r"loop: (\d+\.\d{3}) s since the last 'cpu loop'; longest pass (\d+\.\d{3}) ms",
+                     out[0])
+    assert m, out
+    assert out[1].split() == ["poll", "calls", "busy", "%", "mean", "us", "longest", "ms"], out
+    polls = {}
+    for line in out[2:]:
+        f = line.split()
+        assert len(f) == 5, out
+        polls[f[0]] = (int(f[1]), float(f[2]), float(f[4]))
+    return float(m.group(1)), float(m.group(2)), polls
+
+
 def test_cpu_load_is_higher_with_a_busy_guest_than_idle(qemu_host):
     """Tern's own busy/idle accounting (kernel/loop.c): a Tern with no guest
-    halts most of the time; a memcheck that never stops writing keeps it busy."""
+    halts most of the time; a memcheck that never stops writing keeps it busy.
+    `cpu loop` says which poll the time went to."""
     h = qemu_host
     assert h.vm_list() == {}, "the idle figure needs a host without guests"
+    cpu_loop(h)  # starts a window
     time.sleep(7)  # a whole 5-6 s window without a guest or a command
     idle, window, since_boot = cpu_load(h, 5)
     assert 5.0 <= window <= 6.5 and 0 <= idle <= 100 and 0 <= since_boot <= 100, (idle, window)
+    window, _, quiet = cpu_loop(h)
+    assert 7.0 <= window <= 30, window
+    assert set(quiet) == {"console", "net", "vm", "migrate"}, quiet
+    assert all(calls > 0 for calls, _, _ in quiet.values()), quiet
 
     assert "created" in h.cmd('vm create busy image=memcheck mem=8 args="rate=max verify=0"')
+    cpu_loop(h)
     time.sleep(7)
     busy, window, _ = cpu_load(h, 5)
+    _, longest_pass, loaded = cpu_loop(h)
+    # The guest's slices are where a busy host's time goes; a pass holds
+    # one slice (0.5 ms and the exit that ends it past that).
+    assert loaded["vm"][1] > max(quiet["vm"][1], loaded["net"][1], loaded["migrate"][1]), \
+        (quiet, loaded)
+    assert loaded["vm"][2] <= longest_pass, loaded
     assert "vm busy: destroyed" in h.cmd("vm destroy busy")
     assert 5.0 <= window <= 6.5 and idle < busy <= 100, (idle, busy)
 
