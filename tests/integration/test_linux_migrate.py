@@ -2,13 +2,14 @@
 its memory (memverify rewriting 32 MiB and checking every page), its TCP
 connection (the lab client streams sequence numbers into tcpseq in the
 guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
-MSI-X) and its clock go on on B. Then it comes back to A the same way.
+MSI-X) and its clock go on on B, and the client's 10 ms pings lose no more
+than the downtime explains. Then it comes back to A the same way.
 
-The client's 10 ms pings are counted and reported next to what the
-downtime explains, not asserted: during pre-copy the source's guest still
-stalls for up to seconds at times (its vCPU shares Tern's one CPU with
-the copy), and pings queued behind a stall can overflow its receive ring.
-docs/migration.md, "Limits", says so; issue 11 tracks it.
+memverify dirties about as fast as the emulated link carries, so without
+auto-converge (issue 12) the move ends on the round limit and its
+downtime is over a second: the ping bound is stated from the measured
+downtime, whatever it is. Pre-copy itself must not cost pings: the guest
+keeps about half of the CPU while Tern copies (kernel/vm.c run_slice).
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_migrate.py
 """
@@ -170,5 +171,7 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
           "longest tcpseq stall ms:", stall_ms,
           "clock offsets s:", round(offset0, 3), [round(h["clock_offset_s"], 3) for h in hops])
     assert pings.received > 0, pinger.path
+    assert len(pings.lost) <= explained, \
+        f"{len(pings.lost)} pings lost, the downtime explains {explained}; see {pinger.path}"
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")
     assert a.mem_free_kib() == free_a
