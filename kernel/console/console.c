@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 #include "drivers/uart16550.h"
 #include "kernel/console/cmd.h"
@@ -81,13 +82,39 @@ static void handle_byte(int ch)
 		console_prompt();
 }
 
+/* Bytes taken from the UART by console_stash_input(), not yet handled. */
+static struct {
+	uint8_t buf[256];
+	unsigned head, count;
+} stash;
+
+void console_stash_input(void)
+{
+	int ch;
+
+	while (stash.count < sizeof(stash.buf) && (ch = uart_getc(COM1_PORT)) >= 0) {
+		stash.buf[(stash.head + stash.count) % sizeof(stash.buf)] = (uint8_t)ch;
+		stash.count++;
+	}
+}
+
+static int next_byte(void)
+{
+	if (!stash.count)
+		return uart_getc(COM1_PORT);
+	int ch = stash.buf[stash.head];
+	stash.head = (stash.head + 1) % sizeof(stash.buf);
+	stash.count--;
+	return ch;
+}
+
 bool console_poll(void)
 {
 	bool any = false;
 	int ch;
 
 	/* Bounded, so a flood of input cannot starve the rest of the loop. */
-	for (int i = 0; i < 64 && (ch = uart_getc(COM1_PORT)) >= 0; i++) {
+	for (int i = 0; i < 64 && (ch = next_byte()) >= 0; i++) {
 		handle_byte(ch);
 		any = true;
 	}

@@ -10,6 +10,10 @@ void console_init(void);
 void console_write(const char *s, size_t n);
 /* Reads and handles pending input; true if there was any. */
 bool console_poll(void);
+/* Moves received bytes out of the UART's 16-byte FIFO into a buffer that
+ * the next console_poll() handles, and runs no command: safe in the middle
+ * of a guest's slice, where a command (`vm destroy`) must not run. */
+void console_stash_input(void);
 /* Asynchronous output (guest lines, migration progress) starts on a line
  * of its own; the prompt is not printed again after it, so scripts that
  * wait for "tern> " after a command are never fooled by it. */
