@@ -159,14 +159,14 @@ static void finish_outgoing(void)
 }
 
 struct migrate_opts {
-	bool offline, insecure;
+	bool offline, insecure, auto_converge;
 	unsigned long long downtime_ms, max_rounds, bandwidth, port;
 };
 
 static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
-	*o = (struct migrate_opts){false, false, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS, 0,
-				   MIG_DEFAULT_PORT};
+	*o = (struct migrate_opts){false, false, true, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS,
+				   0, MIG_DEFAULT_PORT};
 	for (int i = 3; i < argc; i++) {
 		unsigned long long *v = NULL;
 		if (!strcmp(argv[i], "--offline")) {
@@ -175,6 +175,11 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		}
 		if (!strcmp(argv[i], "--insecure")) {
 			o->insecure = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--auto-converge") && i + 1 < argc &&
+		    (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off"))) {
+			o->auto_converge = !strcmp(argv[++i], "on");
 			continue;
 		}
 		if (!strcmp(argv[i], "--downtime-ms"))
@@ -245,7 +250,7 @@ static int start_outgoing(int argc, char **argv)
 	struct mig_send_params p = {
 		.key = key, .key_len = key_len, .offline = o.offline,
 		.downtime_ms = (uint32_t)o.downtime_ms, .max_rounds = (uint32_t)o.max_rounds,
-		.bandwidth_mbit = (uint32_t)o.bandwidth,
+		.bandwidth_mbit = (uint32_t)o.bandwidth, .auto_converge = o.auto_converge,
 		.authenticated = !o.insecure, /* TLS: every record is the destination's */
 	};
 	struct mig_send_events ev = {on_round, on_send_done, NULL};
@@ -260,9 +265,10 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.name, sizeof(out.name), "%s", vm->name);
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
-	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s, %s)\n",
+	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s, %s)\n",
 		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
 		o.bandwidth ? ", bandwidth capped" : "",
+		o.auto_converge || o.offline ? "" : ", auto-converge off",
 		o.insecure ? "INSECURE: plain TCP, not encrypted" : mig_tls_cipher_name());
 	char hdr[200];
 	mig_stats_header(hdr, sizeof(hdr));
@@ -550,6 +556,7 @@ static const struct cmd migrate_cmd = {
 	.name = "migrate",
 	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
+		 "[--auto-converge on|off] "
 		 "[--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
 		 "migrate key SECRET|--generate  (the same on both hosts, 16-128 characters)\n"

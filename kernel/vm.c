@@ -699,13 +699,18 @@ static bool run_once(struct vm *vm)
  * 1.4 ms); its commands run between slices, never under a running VM. */
 #define SLICE_NS 500000
 #define SLICE_MAX_NS 4000000
+#define SLICE_THROTTLED_NS 1000000
 #define CONSOLE_POLL_NS 1000000
 
 static void run_slice(struct vm *vm)
 {
 	uint64_t start = time_ns();
 	uint64_t waited = vm->slice_end_ns ? start - vm->slice_end_ns : 0;
-	uint64_t len = waited < SLICE_NS ? SLICE_NS : waited > SLICE_MAX_NS ? SLICE_MAX_NS : waited;
+	/* Throttled, it runs in short slices, so that what it sits out in
+	 * between stays short too (99 ms at 99 %): its timers and its
+	 * receive queue wait no longer than that. */
+	uint64_t max = vm->throttle_pct ? SLICE_THROTTLED_NS : SLICE_MAX_NS;
+	uint64_t len = waited < SLICE_NS ? SLICE_NS : waited > max ? max : waited;
 	uint64_t end = start + len, console_at = start + CONSOLE_POLL_NS;
 
 	for (;;) {
@@ -719,6 +724,12 @@ static void run_slice(struct vm *vm)
 		}
 	}
 	vm->slice_end_ns = time_ns();
+	/* Throttled by a migration's auto-converge: sit out pct/(100 - pct)
+	 * of the slice just run, so the guest gets (100 - pct) % of the time
+	 * it would have had. */
+	if (vm->throttle_pct)
+		vm->run_after_ns = vm->slice_end_ns + (vm->slice_end_ns - start) * vm->throttle_pct /
+							      (100 - vm->throttle_pct);
 }
 
 /* One slice for each running VM, starting after the one that ran first
@@ -739,6 +750,8 @@ static bool vm_poll(void)
 			 * interrupt (due timers fire here, once a pass): it
 			 * neither runs nor keeps the main loop busy, so the
 			 * loop's halt idles the host. */
+			if (vm->throttle_pct && time_ns() < vm->run_after_ns)
+				continue;
 			if (vm->vcpu.blocked) {
 				if (vcpu_irq_pending(&vm->vcpu) < 0)
 					continue;

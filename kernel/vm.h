@@ -67,6 +67,8 @@ struct vm {
 	char stop_reason[128];
 	uint64_t created_ms;
 	uint64_t slice_end_ns; /* when its last slice ended (kernel/vm.c run_slice) */
+	uint32_t throttle_pct; /* auto-converge: this share of its time taken away */
+	uint64_t run_after_ns; /* throttled: not run again before */
 	uint8_t mac[6];  /* the guest's own MAC: moves with it */
 	uint32_t ip;     /* its IPv4 (network order), configured or learned; 0 unknown */
 	bool migrating;  /* a migration owns it: operator commands that change it are refused */

@@ -168,6 +168,14 @@ static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 	return -ENOENT;
 }
 
+static void src_throttle(void *ctx, uint32_t pct)
+{
+	struct vm *vm = ctx;
+
+	vm->throttle_pct = pct < 100 ? pct : 99;
+	vm->run_after_ns = 0;
+}
+
 static void src_destroy(void *ctx)
 {
 	struct vm *vm = ctx;
@@ -185,6 +193,7 @@ void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
 		.dirty_stop = src_dirty_stop,
 		.pause = src_pause,
 		.resume = src_resume,
+		.throttle = src_throttle,
 		.vcpu_state = src_vcpu_state,
 		.device_state = src_device_state,
 		.destroy = src_destroy,

@@ -76,6 +76,9 @@ struct mig_src_guest {
 	void (*dirty_stop)(void *ctx);
 	int (*pause)(void *ctx);  /* all vCPUs stopped when it returns */
 	int (*resume)(void *ctx); /* undo pause */
+	/* Optional: take pct % of the vCPUs' time away from the guest (0
+	 * gives it all back); auto-converge. */
+	void (*throttle)(void *ctx, uint32_t pct);
 	/* Write vCPU index's state blob into buf; return its length. */
 	int (*vcpu_state)(void *ctx, uint32_t index, void *buf, size_t cap);
 	/* Same for the device with this id (from config.devices). */

@@ -3,13 +3,16 @@
  * round limit, or when the guest dirties faster than we send. */
 #include "migrate/policy.h"
 
-void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_rounds, bool offline)
+void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_rounds, bool offline,
+		     bool auto_converge)
 {
-	p->downtime_ms = downtime_ms;
-	p->max_rounds = max_rounds ? max_rounds : 1;
-	p->offline = offline;
-	p->best_left = UINT64_MAX;
-	p->stalled = 0;
+	*p = (struct mig_policy){
+		.downtime_ms = downtime_ms,
+		.max_rounds = max_rounds ? max_rounds : 1,
+		.offline = offline,
+		.best_left = UINT64_MAX,
+		.auto_converge = auto_converge && !offline,
+	};
 }
 
 uint64_t mig_policy_expected_us(uint64_t pages, uint64_t bytes, uint64_t elapsed_us)
@@ -30,8 +33,40 @@ static bool fits(const struct mig_policy *p, const struct mig_policy_round *r)
 	return need != UINT64_MAX && need <= (uint64_t)p->downtime_ms * 1000;
 }
 
+/* QEMU's rule (migration/ram.c, "dirty_rate_high_cnt"), with faster steps
+ * once it has started: each of Tern's rounds already takes seconds on an
+ * emulated link, and waiting two rounds per step took QEMU 35 s. */
+uint32_t mig_policy_next_throttle(uint32_t pct)
+{
+	if (!pct)
+		return MIG_THROTTLE_INITIAL;
+	/* 20, 40, 60, 80, then 90, 95, 97, 98, 99: the last few percent of
+	 * the CPU are what a writer that rewrites its working set in a few
+	 * milliseconds still has. */
+	uint32_t step = (100 - pct) / 2;
+	step = step > MIG_THROTTLE_STEP ? MIG_THROTTLE_STEP : step ? step : 1;
+	return pct + step < MIG_THROTTLE_MAX ? pct + step : MIG_THROTTLE_MAX;
+}
+
+static bool throttle_up(struct mig_policy *p, const struct mig_policy_round *r)
+{
+	if (!p->auto_converge)
+		return false;
+	if (r->dirtied * 4096 <= r->bytes / 2) {
+		p->hot = 0;
+		return false;
+	}
+	if (++p->hot < 2 || p->throttle_pct == MIG_THROTTLE_MAX)
+		return false;
+	p->throttle_pct = mig_policy_next_throttle(p->throttle_pct);
+	if (p->throttle_pct > p->throttle_max)
+		p->throttle_max = p->throttle_pct;
+	return true;
+}
+
 enum mig_stop mig_policy_decide(struct mig_policy *p, const struct mig_policy_round *r)
 {
+
 	/* Progress is measured against the best round so far, not the last
 	 * one, so a dirty set that merely wobbles still counts as stuck. */
 	if (r->dirty_left < p->best_left) {
@@ -46,6 +81,9 @@ enum mig_stop mig_policy_decide(struct mig_policy *p, const struct mig_policy_ro
 		return MIG_STOP_DOWNTIME;
 	if (r->round + 1 >= p->max_rounds)
 		return MIG_STOP_MAX_ROUNDS;
+	/* A new throttle gets two rounds to shrink the dirty set. */
+	if (throttle_up(p, r))
+		p->stalled = 0;
 	if (p->stalled >= 2)
 		return MIG_STOP_NO_PROGRESS;
 	return MIG_STOP_CONTINUE;

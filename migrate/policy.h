@@ -9,9 +9,20 @@ enum mig_stop {
 	MIG_STOP_CONTINUE,    /* run another live round */
 	MIG_STOP_DOWNTIME,    /* what is left fits the downtime target */
 	MIG_STOP_MAX_ROUNDS,  /* the round limit is reached */
-	MIG_STOP_NO_PROGRESS, /* two rounds in a row did not shrink the dirty set */
+	MIG_STOP_NO_PROGRESS, /* two rounds in a row did not shrink the dirty set
+			       * (with auto-converge: and the throttle is at its most) */
 	MIG_STOP_OFFLINE,     /* offline migration: one round, guest paused */
 };
+
+/* Auto-converge, after QEMU's: a round whose guest dirtied more than half
+ * the bytes it sent is hot; the second hot round in a row starts throttling
+ * the guest's vCPU at INITIAL %, and every further hot round raises it by
+ * STEP %, or by half of what is left once that is less, up to MAX %. */
+#define MIG_THROTTLE_INITIAL 20u
+#define MIG_THROTTLE_STEP 20u
+#define MIG_THROTTLE_MAX 99u
+/* The throttle after `pct` (0: the first). */
+uint32_t mig_policy_next_throttle(uint32_t pct);
 
 /* Bytes a page costs on the wire: its entry and its data. */
 #define MIG_POLICY_PAGE_WIRE_BYTES 4112u
@@ -22,6 +33,10 @@ struct mig_policy {
 	bool offline;
 	uint64_t best_left; /* smallest dirty set seen after a round */
 	uint32_t stalled;   /* rounds in a row that did not beat best_left */
+	bool auto_converge;
+	uint32_t hot;	       /* hot rounds in a row */
+	uint32_t throttle_pct; /* share of the vCPU's time taken away, for the next round */
+	uint32_t throttle_max; /* the highest so far */
 };
 
 struct mig_policy_round {
@@ -29,10 +44,13 @@ struct mig_policy_round {
 	uint64_t bytes;	     /* put on the wire during the round */
 	uint64_t elapsed_us; /* the round's duration */
 	uint64_t dirty_left; /* pages dirty at its end: the next round's work */
+	uint64_t dirtied;    /* pages the guest wrote during it */
 };
 
-void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_rounds, bool offline);
-/* Decide after a round; updates the progress tracking in p. */
+void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_rounds, bool offline,
+		     bool auto_converge);
+/* Decide after a round; updates the progress tracking and the throttle
+ * (p->throttle_pct, for the next round) in p. */
 enum mig_stop mig_policy_decide(struct mig_policy *p, const struct mig_policy_round *r);
 /* Time to send pages at bytes/elapsed_us, or UINT64_MAX if no rate is
  * known yet. */

@@ -67,6 +67,7 @@ struct mig_send {
 	struct mig_send_events ev;
 	struct mig_link link;
 	struct mig_policy policy;
+	uint32_t throttle_pct; /* what the guest has now (set_throttle) */
 	enum send_state state;
 
 	struct mig_guest_config cfg;
@@ -156,6 +157,17 @@ static void finish(struct mig_send *s)
  * ERROR the peer provably sent (peer_said: it came over an authenticated
  * transport) proves it did not start it; anything else leaves the guest
  * paused and the outcome uncertain. */
+/* Auto-converge's throttle on the guest's vCPU; released (0) at the pause
+ * and on failure, so a guest that stays here runs at full speed again. */
+static void set_throttle(struct mig_send *s, uint32_t pct)
+{
+	if (s->throttle_pct == pct)
+		return;
+	s->throttle_pct = pct;
+	if (s->g.throttle)
+		s->g.throttle(s->g.ctx, pct);
+}
+
 __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int err, uint32_t code,
 						      bool peer_said, const char *fmt, ...)
 {
@@ -179,6 +191,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int er
 		 * ends the stream. */
 		mig_record_put_text(&s->link.out, MIG_REC_ERROR, code, s->reason);
 	}
+	set_throttle(s, 0);
 	if (s->dirty_on) {
 		s->g.dirty_stop(s->g.ctx);
 		s->dirty_on = false;
@@ -235,7 +248,8 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	if (ev)
 		s->ev = *ev;
 	mig_policy_init(&s->policy, p->downtime_ms ? p->downtime_ms : MIG_DEFAULT_DOWNTIME_MS,
-			p->max_rounds ? p->max_rounds : MIG_DEFAULT_MAX_ROUNDS, p->offline);
+			p->max_rounds ? p->max_rounds : MIG_DEFAULT_MAX_ROUNDS, p->offline,
+			p->auto_converge);
 
 	ret = g->get_config(g->ctx, &s->cfg);
 	if (ret < 0)
@@ -411,6 +425,7 @@ static int suspend(struct mig_send *s)
 	int ret;
 
 	s->t_pause = now(s);
+	set_throttle(s, 0);
 	ret = s->g.pause(s->g.ctx);
 	if (ret < 0)
 		return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)", ret);
@@ -441,12 +456,15 @@ static int end_round(struct mig_send *s)
 	uint64_t dirty = count_bits(s->bitmap, s->nwords);
 	s->row.pages_dirtied = dirty;
 	s->row.pages_left = dirty;
+	s->row.throttle_pct = s->throttle_pct;
 	s->pages_left = dirty;
 	emit_row(s, t);
 
-	struct mig_policy_round pr = {s->round, s->row.bytes, s->row.elapsed_us, dirty};
+	struct mig_policy_round pr = {s->round, s->row.bytes, s->row.elapsed_us, dirty, dirty};
 	s->stop = mig_policy_decide(&s->policy, &pr);
+	s->summary.throttle_max_pct = s->policy.throttle_max;
 	if (s->stop == MIG_STOP_CONTINUE) {
+		set_throttle(s, s->policy.throttle_pct);
 		start_round(s, s->round + 1, false, t);
 		return 1;
 	}

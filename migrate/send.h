@@ -22,6 +22,7 @@ struct mig_send_params {
 	uint32_t downtime_ms;	 /* 0: MIG_DEFAULT_DOWNTIME_MS */
 	uint32_t max_rounds;	 /* live rounds; 0: MIG_DEFAULT_MAX_ROUNDS */
 	uint32_t bandwidth_mbit; /* cap while the guest runs; 0: none */
+	bool auto_converge;	 /* throttle a guest that dirties faster than we send */
 	uint32_t timeout_ms;	 /* peer silent this long: give up; 0: default */
 	/* The transport authenticates every byte from the destination (TLS):
 	 * nobody on the path can forge a record. Only then is an ERROR that

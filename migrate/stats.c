@@ -42,20 +42,21 @@ const char *mig_stats_result_name(enum mig_result r)
 
 int mig_stats_header(char *buf, size_t cap)
 {
-	return snprintf(buf, cap, "%6s%12s%12s%10s%13s%14s%12s", "round", "sent pages",
-			"zero pages", "round ms", "sent Mbit/s", "dirty Mbit/s", "left dirty");
+	return snprintf(buf, cap, "%6s%12s%12s%10s%13s%14s%12s%12s", "round", "sent pages",
+			"zero pages", "round ms", "sent Mbit/s", "dirty Mbit/s", "left dirty",
+			"throttle %");
 }
 
 int mig_stats_row(const struct mig_round_row *row, char *buf, size_t cap)
 {
 	char t[24], s[24], d[24];
 
-	return snprintf(buf, cap, "%5u%c%12llu%12llu%10s%13s%14s%12llu", row->round,
+	return snprintf(buf, cap, "%5u%c%12llu%12llu%10s%13s%14s%12llu%12u", row->round,
 			row->final ? '*' : ' ', (unsigned long long)row->pages_sent,
 			(unsigned long long)row->pages_zero, ms(t, sizeof(t), row->elapsed_us),
 			mbit(s, sizeof(s), row->bytes, row->elapsed_us),
 			mbit(d, sizeof(d), row->pages_dirtied * 4096, row->elapsed_us),
-			(unsigned long long)row->pages_left);
+			(unsigned long long)row->pages_left, row->throttle_pct);
 }
 
 int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
@@ -102,6 +103,9 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 	    (unsigned long long)(x100 % 100), (unsigned long long)s->ram_pages);
 	ADD("zero pages:   %llu\n", (unsigned long long)s->pages_zero);
 	ADD("rounds:       %u\n", s->rounds);
+	if (s->throttle_max_pct)
+		ADD("throttled:    up to %u %% of the guest's CPU (auto-converge)\n",
+		    s->throttle_max_pct);
 	ADD("stopped:      %s\n",
 	    s->stop == MIG_STOP_CONTINUE ? "before the last round" : mig_policy_reason(s->stop));
 #undef ADD

@@ -18,6 +18,7 @@ struct mig_round_row {
 	uint64_t elapsed_us;	/* round start to its last byte taken by the transport */
 	uint64_t pages_dirtied; /* pages the guest wrote during the round */
 	uint64_t pages_left;	/* dirty at the end of the round: the next round's work */
+	uint32_t throttle_pct;	/* auto-converge's throttle on the guest during the round */
 };
 
 /* The source's summary. */
@@ -35,6 +36,7 @@ struct mig_summary {
 	uint64_t pages_zero;
 	uint64_t ram_pages;
 	uint32_t rounds; /* including the final one */
+	uint32_t throttle_max_pct; /* auto-converge's highest throttle; 0: none */
 	enum mig_stop stop;
 };
 

@@ -2,14 +2,17 @@
 its memory (memverify rewriting 32 MiB and checking every page), its TCP
 connection (the lab client streams sequence numbers into tcpseq in the
 guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
-MSI-X) and its clock go on on B, and the client's 10 ms pings lose no more
-than the downtime explains. Then it comes back to A the same way.
+MSI-X) and its clock go on on B. Then it comes back to A the same way.
 
-memverify dirties about as fast as the emulated link carries, so without
-auto-converge (issue 12) the move ends on the round limit and its
-downtime is over a second: the ping bound is stated from the measured
-downtime, whatever it is. Pre-copy itself must not cost pings: the guest
-keeps about half of the CPU while Tern copies (kernel/vm.c run_slice).
+memverify rewrites its 32 MiB faster than the emulated link copies it. A→B
+runs with auto-converge (the default), which throttles the guest up to
+90-99 % of its CPU until the rest fits the downtime target; B→A runs with
+`--auto-converge off`, which ends on the stop rule with a downtime of a
+second or more. The pings lost in B→A must be those its downtime explains:
+pre-copy itself costs none (the guest keeps about half of the CPU,
+kernel/vm.c run_slice). A throttled guest answers slowly (up to 2 s at
+95 %) and can drop a few frames when its receive ring fills: the A→B
+figures are reported, not bounded (docs/migration.md, Limits).
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_migrate.py
 """
@@ -78,17 +81,35 @@ def guest_clock_offset(h):
     return g - (t0 + t1) / 2, t1 - t0
 
 
-def migrate(src, dst_ip, name="lx", timeout=300):
-    """`migrate NAME DST` on src until its result; the summary as a dict."""
+def migrate(src, dst_ip, opts="", name="lx", timeout=300):
+    """`migrate NAME DST OPTS` on src until its result; the summary as a dict
+    with the host times it started and ended."""
     t = src.mark()
-    out = src.cmd(f"migrate {name} {dst_ip}")
+    t0 = time.time()
+    out = src.cmd(f"migrate {name} {dst_ip} {opts}".strip())
     assert f"migrate {name} -> {dst_ip}:7000: started" in out, out
     m = src.wait_output(r"^result: +(.*)$", timeout, since=t)
+    src.wait_output(r"^stopped: +.*$", 30, since=t)
     text = src.log.text[t:]
     assert m.group(1) == "completed, guest running on the destination", text
     down = re.search(r"^downtime: +([\d.]+) ms", text, re.M)
     assert down, text
-    return {"downtime_ms": float(down.group(1)), "log": text}
+    return {"downtime_ms": float(down.group(1)), "log": text, "t": (t0, time.time())}
+
+
+def pings_lost_between(path, t0, t1):
+    """The pings in `ping -D` output at path that were sent between host
+    times t0 and t1 and never answered (a lost one's send time is its
+    answered predecessor's plus the interval per sequence number)."""
+    sent = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\[([\d.]+)\] \d+ bytes .*icmp_seq=(\d+) .*time=([\d.]+) ms", line)
+            if m:
+                sent[int(m.group(2))] = float(m.group(1)) - float(m.group(3)) / 1000
+    seqs = sorted(sent)
+    return [k for a, b in zip(seqs, seqs[1:]) for k in range(a + 1, b)
+            if t0 <= sent[a] + (k - a) * PING_INTERVAL_S < t1]
 
 
 def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
@@ -122,8 +143,9 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
         a.guest_detach()
 
         hops = []
-        for src, dst, dst_ip, free_src in ((a, b, IP_B, free_a), (b, a, IP_A, free_b)):
-            hop = migrate(src, dst_ip)
+        for src, dst, dst_ip, free_src, opts in ((a, b, IP_B, free_a, ""),
+                                                 (b, a, IP_A, free_b, "--auto-converge off")):
+            hop = migrate(src, dst_ip, opts)
             hops.append(hop)
             assert "lx" not in src.vm_list()
             assert src.mem_free_kib() == free_src
@@ -162,16 +184,25 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
         client_out = f.read()
     # The client saw its connection through: no write error, no reset.
     assert "tcpseq: connected" in client_out and "tcpseq: error" not in client_out, client_out
-    # What the downtime explains: the pings of the pause, plus two in flight
-    # at each edge of it, plus one per ARP re-learn.
-    explained = sum(int(h["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5 for h in hops)
+    # A→B ran with auto-converge (the default): memverify outwrites the link
+    # until the throttle reaches 90-99 %, and then the rest fits the target.
+    first = hops[0]["log"]
+    assert re.search(r"^throttled: +up to \d+ % of the guest's CPU \(auto-converge\)$", first, re.M)
+    assert re.search(r"^stopped: +remaining dirty pages fit the downtime target$", first, re.M), first
+    # B→A ran without: the guest keeps its CPU share, and the pings lost
+    # while it moved (and 3 s after, for the announcements) are those the
+    # downtime explains: the pings of the pause, plus two in flight at each
+    # edge of it, plus one per ARP re-learn.
+    back = hops[1]
+    lost_back = pings_lost_between(pinger.path, back["t"][0], back["t"][1] + 3)
+    explained = int(back["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5
     print("downtimes ms:", [h["downtime_ms"] for h in hops],
-          f"pings: {pings.received}/{pings.transmitted}, lost {len(pings.lost)}",
-          f"(the downtime explains {explained}), longest gap {pings.max_gap:.3f} s;",
-          "longest tcpseq stall ms:", stall_ms,
+          f"pings: {pings.received}/{pings.transmitted}, lost {len(pings.lost)}, of them",
+          f"{len(lost_back)} in B→A (its downtime explains {explained}), longest gap",
+          f"{pings.max_gap:.3f} s; longest tcpseq stall ms:", stall_ms,
           "clock offsets s:", round(offset0, 3), [round(h["clock_offset_s"], 3) for h in hops])
     assert pings.received > 0, pinger.path
-    assert len(pings.lost) <= explained, \
-        f"{len(pings.lost)} pings lost, the downtime explains {explained}; see {pinger.path}"
+    assert len(lost_back) <= explained, \
+        f"{len(lost_back)} pings lost in B→A, its downtime explains {explained}; see {pinger.path}"
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")
     assert a.mem_free_kib() == free_a

@@ -136,13 +136,15 @@ def tern_run(a, b, mib, args, opts=""):
         raise RuntimeError(f"Tern migration {mib} MiB {args!r}: {res}")
     b.wait_output(r"^incoming m: completed", 60, since=tb)
     fig = tern_summary(a.log.text[t:])
-    # Per-round lines: round, sent, zero, round ms, sent Mbit/s, dirty Mbit/s, left dirty.
+    # Per-round lines: round, sent, zero, round ms, sent Mbit/s, dirty Mbit/s, left dirty,
+    # throttle %.
     fig["round_lines"] = [
         {"round": int(m.group(1)), "final": bool(m.group(2)), "sent_pages": int(m.group(3)),
          "zero_pages": int(m.group(4)), "ms": float(m.group(5)), "sent_mbit_s": float(m.group(6)),
-         "dirty_mbit_s": float(m.group(7)), "left_dirty": int(m.group(8))}
-        for m in re.finditer(r"^\s*(\d+)(\*?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s*$",
-                             a.log.text[t:], re.M)]
+         "dirty_mbit_s": float(m.group(7)), "left_dirty": int(m.group(8)),
+         "throttle_pct": int(m.group(9))}
+        for m in re.finditer(r"^\s*(\d+)(\*?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)"
+                             r"\s+(\d+)\s*$", a.log.text[t:], re.M)]
     live = [r["dirty_mbit_s"] for r in fig["round_lines"] if not r["final"]]
     fig["dirty_mbit_s_max"] = max(live) if live else None
     fig["wire_x_ram"] = round(fig["wire_bytes"] / (mib << 20), 3)

@@ -13,7 +13,7 @@
 
 static enum mig_stop decide(struct mig_policy *p, uint32_t round, uint64_t left)
 {
-	struct mig_policy_round r = {round, BYTES_1000, 100000, left};
+	struct mig_policy_round r = {round, BYTES_1000, 100000, left, 0};
 
 	return mig_policy_decide(p, &r);
 }
@@ -24,11 +24,11 @@ static void test_stops_when_rest_fits_downtime_exactly(void **state)
 
 	(void)state;
 	/* 100 pages at 100 us each: exactly 10 ms. */
-	mig_policy_init(&p, 10, 30, false);
+	mig_policy_init(&p, 10, 30, false, false);
 	assert_int_equal(decide(&p, 0, 100), MIG_STOP_DOWNTIME);
-	mig_policy_init(&p, 9, 30, false);
+	mig_policy_init(&p, 9, 30, false, false);
 	assert_int_equal(decide(&p, 0, 100), MIG_STOP_CONTINUE);
-	mig_policy_init(&p, 9, 30, false);
+	mig_policy_init(&p, 9, 30, false, false);
 	assert_int_equal(decide(&p, 0, 90), MIG_STOP_DOWNTIME);
 }
 
@@ -37,7 +37,7 @@ static void test_idle_guest_stops_after_round_zero(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 50, 30, false);
+	mig_policy_init(&p, 50, 30, false, false);
 	assert_int_equal(decide(&p, 0, 0), MIG_STOP_DOWNTIME);
 }
 
@@ -46,11 +46,11 @@ static void test_max_rounds_counts_round_zero(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 1, 3, false);
+	mig_policy_init(&p, 1, 3, false, false);
 	assert_int_equal(decide(&p, 0, 5000), MIG_STOP_CONTINUE);
 	assert_int_equal(decide(&p, 1, 4000), MIG_STOP_CONTINUE);
 	assert_int_equal(decide(&p, 2, 3000), MIG_STOP_MAX_ROUNDS);
-	mig_policy_init(&p, 1, 1, false);
+	mig_policy_init(&p, 1, 1, false, false);
 	assert_int_equal(decide(&p, 0, 5000), MIG_STOP_MAX_ROUNDS);
 }
 
@@ -59,7 +59,7 @@ static void test_fitting_wins_over_max_rounds(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 50, 1, false);
+	mig_policy_init(&p, 50, 1, false, false);
 	assert_int_equal(decide(&p, 0, 10), MIG_STOP_DOWNTIME);
 }
 
@@ -68,7 +68,7 @@ static void test_two_rounds_without_progress_stop(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 1, 30, false);
+	mig_policy_init(&p, 1, 30, false, false);
 	assert_int_equal(decide(&p, 0, 5000), MIG_STOP_CONTINUE);
 	assert_int_equal(decide(&p, 1, 4000), MIG_STOP_CONTINUE); /* progress */
 	assert_int_equal(decide(&p, 2, 4500), MIG_STOP_CONTINUE); /* one stall */
@@ -80,13 +80,13 @@ static void test_progress_is_against_best_round(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 1, 30, false);
+	mig_policy_init(&p, 1, 30, false, false);
 	assert_int_equal(decide(&p, 0, 5000), MIG_STOP_CONTINUE);
 	assert_int_equal(decide(&p, 1, 6000), MIG_STOP_CONTINUE); /* stall 1 */
 	assert_int_equal(decide(&p, 2, 3000), MIG_STOP_CONTINUE); /* new best */
 	assert_int_equal(decide(&p, 3, 3000), MIG_STOP_CONTINUE); /* equal: stall 1 */
 	assert_int_equal(decide(&p, 4, 3500), MIG_STOP_NO_PROGRESS);
-	mig_policy_init(&p, 1, 30, false);
+	mig_policy_init(&p, 1, 30, false, false);
 	decide(&p, 0, 5000);
 	decide(&p, 1, 3000);
 	assert_int_equal(decide(&p, 2, 3500), MIG_STOP_CONTINUE);
@@ -99,22 +99,87 @@ static void test_offline_stops_at_once(void **state)
 	struct mig_policy p;
 
 	(void)state;
-	mig_policy_init(&p, 50, 30, true);
+	mig_policy_init(&p, 50, 30, true, false);
 	assert_int_equal(decide(&p, 0, 100000), MIG_STOP_OFFLINE);
 }
 
 static void test_unknown_rate_never_claims_a_fit(void **state)
 {
 	struct mig_policy p;
-	struct mig_policy_round r = {0, 0, 100, 1};
+	struct mig_policy_round r = {0, 0, 100, 1, 0};
 
 	(void)state;
-	mig_policy_init(&p, 50, 30, false);
+	mig_policy_init(&p, 50, 30, false, false);
 	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_CONTINUE);
-	r = (struct mig_policy_round){1, 100, 0, 1};
+	r = (struct mig_policy_round){1, 100, 0, 1, 0};
 	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_CONTINUE);
-	r = (struct mig_policy_round){2, 0, 0, 0};
+	r = (struct mig_policy_round){2, 0, 0, 0, 0};
 	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_DOWNTIME);
+}
+
+/* A round of BYTES_1000 on the wire in which the guest wrote `dirtied`
+ * pages (of 4 KiB each): hot when they outweigh
+ * half the bytes sent. */
+static enum mig_stop decide_hot(struct mig_policy *p, uint32_t round, uint64_t left,
+				uint64_t dirtied)
+{
+	struct mig_policy_round r = {round, BYTES_1000, 100000, left, dirtied};
+
+	return mig_policy_decide(p, &r);
+}
+
+static void test_throttle_starts_on_the_second_hot_round_and_rises(void **state)
+{
+	struct mig_policy p;
+	const uint64_t hot = BYTES_1000 / 2 / 4096 + 1, cool = BYTES_1000 / 2 / 4096;
+
+	(void)state;
+	mig_policy_init(&p, 1, 30, false, true);
+	assert_int_equal(decide_hot(&p, 0, 5000, hot), MIG_STOP_CONTINUE);
+	assert_int_equal(p.throttle_pct, 0); /* one hot round is not enough */
+	assert_int_equal(decide_hot(&p, 1, 4900, cool), MIG_STOP_CONTINUE);
+	assert_int_equal(decide_hot(&p, 2, 4800, hot), MIG_STOP_CONTINUE);
+	assert_int_equal(p.throttle_pct, 0); /* the cool round broke the run */
+	assert_int_equal(decide_hot(&p, 3, 5000, hot), MIG_STOP_CONTINUE);
+	assert_int_equal(p.throttle_pct, MIG_THROTTLE_INITIAL);
+	/* Stalled rounds do not stop it while the throttle can still rise. */
+	uint32_t round = 4, want = MIG_THROTTLE_INITIAL;
+	while (want < MIG_THROTTLE_MAX) {
+		want = mig_policy_next_throttle(want);
+		assert_int_equal(decide_hot(&p, round++, 5000, hot), MIG_STOP_CONTINUE);
+		assert_int_equal(p.throttle_pct, want);
+	}
+	assert_int_equal(p.throttle_max, MIG_THROTTLE_MAX);
+	/* At its most, two more rounds without progress end it. */
+	assert_int_equal(decide_hot(&p, round++, 5000, hot), MIG_STOP_CONTINUE);
+	assert_int_equal(decide_hot(&p, round++, 5000, hot), MIG_STOP_NO_PROGRESS);
+	assert_int_equal(p.throttle_pct, MIG_THROTTLE_MAX);
+}
+
+static void test_throttle_steps(void **state)
+{
+	const uint32_t steps[] = {20, 40, 60, 80, 90, 95, 97, 98, 99, 99};
+	uint32_t pct = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		pct = mig_policy_next_throttle(pct);
+		assert_int_equal(pct, steps[i]);
+	}
+}
+
+static void test_no_throttle_when_off_or_offline(void **state)
+{
+	struct mig_policy p;
+
+	(void)state;
+	mig_policy_init(&p, 1, 30, false, false);
+	decide_hot(&p, 0, 5000, 5000);
+	decide_hot(&p, 1, 5000, 5000);
+	assert_int_equal(decide_hot(&p, 2, 5000, 5000), MIG_STOP_NO_PROGRESS);
+	assert_int_equal(p.throttle_pct, 0);
+	mig_policy_init(&p, 1, 30, true, true);
+	assert_false(p.auto_converge);
 }
 
 static void test_expected_time_rounds_up_and_saturates(void **state)
@@ -139,6 +204,9 @@ int main(void)
 		cmocka_unit_test(test_offline_stops_at_once),
 		cmocka_unit_test(test_unknown_rate_never_claims_a_fit),
 		cmocka_unit_test(test_expected_time_rounds_up_and_saturates),
+		cmocka_unit_test(test_throttle_starts_on_the_second_hot_round_and_rises),
+		cmocka_unit_test(test_no_throttle_when_off_or_offline),
+		cmocka_unit_test(test_throttle_steps),
 	};
 	return cmocka_run_group_tests_name("migrate/policy", tests, NULL, NULL);
 }

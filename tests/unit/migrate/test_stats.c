@@ -20,6 +20,7 @@ static void test_header_and_row_line_up(void **state)
 		.elapsed_us = 140250,
 		.pages_dirtied = 231,
 		.pages_left = 231,
+		.throttle_pct = 40,
 	};
 
 	(void)state;
@@ -27,14 +28,14 @@ static void test_header_and_row_line_up(void **state)
 	mig_stats_row(&row, r, sizeof(r));
 	assert_string_equal(h,
 			    " round  sent pages  zero pages  round ms  sent Mbit/s  dirty Mbit/s  "
-			    "left dirty");
+			    "left dirty  throttle %");
 	assert_string_equal(r, "    0        16384       49152     140.3       3842.9          "
-			       "53.9         231");
+			       "53.9         231          40");
 	assert_int_equal(strlen(h), strlen(r));
 	row = (struct mig_round_row){.round = 3, .final = true, .pages_sent = 12};
 	mig_stats_row(&row, r, sizeof(r));
 	assert_string_equal(r, "    3*          12           0       0.0            -             "
-			       "-           0");
+			       "-           0           0");
 }
 
 static void test_summary_of_a_completed_migration(void **state)
@@ -53,6 +54,7 @@ static void test_summary_of_a_completed_migration(void **state)
 		.pages_zero = 49152,
 		.ram_pages = 65536,
 		.rounds = 3,
+		.throttle_max_pct = 60,
 		.stop = MIG_STOP_DOWNTIME,
 	};
 
@@ -68,6 +70,7 @@ static void test_summary_of_a_completed_migration(void **state)
 		     "pages sent:   16615 (0.25 x guest RAM of 65536 pages)\n"
 		     "zero pages:   49152\n"
 		     "rounds:       3\n"
+		     "throttled:    up to 60 % of the guest's CPU (auto-converge)\n"
 		     "stopped:      remaining dirty pages fit the downtime target\n");
 }
 
