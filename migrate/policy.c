@@ -66,7 +66,6 @@ static bool throttle_up(struct mig_policy *p, const struct mig_policy_round *r)
 
 enum mig_stop mig_policy_decide(struct mig_policy *p, const struct mig_policy_round *r)
 {
-
 	/* Progress is measured against the best round so far, not the last
 	 * one, so a dirty set that merely wobbles still counts as stuck. */
 	if (r->dirty_left < p->best_left) {

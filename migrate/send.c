@@ -152,11 +152,6 @@ static void finish(struct mig_send *s)
 		s->ev.done(s->ev.ctx, &s->summary);
 }
 
-/* Give up. Before the last byte of END left, the destination cannot run
- * the guest, so it is safe to keep (or resume) it here. After that only an
- * ERROR the peer provably sent (peer_said: it came over an authenticated
- * transport) proves it did not start it; anything else leaves the guest
- * paused and the outcome uncertain. */
 /* Auto-converge's throttle on the guest's vCPU; released (0) at the pause
  * and on failure, so a guest that stays here runs at full speed again. */
 static void set_throttle(struct mig_send *s, uint32_t pct)
@@ -168,6 +163,11 @@ static void set_throttle(struct mig_send *s, uint32_t pct)
 		s->g.throttle(s->g.ctx, pct);
 }
 
+/* Give up. Before the last byte of END left, the destination cannot run
+ * the guest, so it is safe to keep (or resume) it here. After that only an
+ * ERROR the peer provably sent (peer_said: it came over an authenticated
+ * transport) proves it did not start it; anything else leaves the guest
+ * paused and the outcome uncertain. */
 __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int err, uint32_t code,
 						      bool peer_said, const char *fmt, ...)
 {
