@@ -4,8 +4,6 @@
 #include "kernel/loop.h"
 #include "kernel/time.h"
 
-#define LOOP_MAX 16
-
 /* Per poll function (and the console, slot 0), since `cpu loop` last
  * read them: where the loop's busy time goes and its longest single call,
  * which is what a guest or a ping waits behind. */
@@ -13,7 +11,7 @@ static struct {
 	const char *name;
 	loop_poll_fn fn;
 	struct loop_poll_stat st;
-} polls[LOOP_MAX + 1] = {{.name = "console"}};
+} polls[LOOP_MAX] = {{.name = "console", .fn = console_poll}};
 static int npolls = 1;
 static uint64_t stat_since, pass_max; /* TSC; the longest pass */
 
@@ -36,7 +34,7 @@ static struct {
 
 int loop_add(const char *name, loop_poll_fn fn)
 {
-	if (npolls == LOOP_MAX + 1)
+	if (npolls == LOOP_MAX)
 		return -ENOSPC;
 	polls[npolls].name = name;
 	polls[npolls].fn = fn;
@@ -74,7 +72,7 @@ void loop_load(unsigned seconds, struct loop_load *out)
 static bool timed_poll(int i)
 {
 	uint64_t t = rdtsc();
-	bool busy = i ? polls[i].fn() : console_poll();
+	bool busy = polls[i].fn();
 	uint64_t d = rdtsc() - t;
 	struct loop_poll_stat *st = &polls[i].st;
 

@@ -6,6 +6,9 @@
 
 typedef bool (*loop_poll_fn)(void);
 
+/* Poll functions the loop holds, the console's included. */
+#define LOOP_MAX 17
+
 int loop_add(const char *name, loop_poll_fn fn);
 _Noreturn void loop_run(void);
 /* Registers the optional subsystems (net, vm, migrate) present in this build. */

@@ -177,9 +177,10 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 			o->insecure = true;
 			continue;
 		}
-		if (!strcmp(argv[i], "--auto-converge") && i + 1 < argc &&
-		    (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off"))) {
-			o->auto_converge = !strcmp(argv[++i], "on");
+		if (!strcmp(argv[i], "--auto-converge")) {
+			if (i + 1 == argc || cmd_parse_on_off(argv[i + 1], &o->auto_converge))
+				return CMD_USAGE;
+			i++;
 			continue;
 		}
 		if (!strcmp(argv[i], "--downtime-ms"))
@@ -526,8 +527,8 @@ static int cmd_migrate(int argc, char **argv)
 	if (!strcmp(argv[1], "key") && argc == 3)
 		return do_key(argv[2]);
 	if (!strcmp(argv[1], "insecure") && argc == 3) {
-		bool on = !strcmp(argv[2], "on");
-		if (!on && strcmp(argv[2], "off"))
+		bool on;
+		if (cmd_parse_on_off(argv[2], &on))
 			return CMD_USAGE;
 		insecure_ok = on;
 		kprintf("plain (unencrypted) migrations: %s\n", on ? "allowed, both ways" : "refused");
@@ -535,8 +536,8 @@ static int cmd_migrate(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "listen") && (argc == 3 || argc == 4)) {
 		unsigned long long port = listen_port;
-		bool on = !strcmp(argv[2], "on");
-		if ((!on && strcmp(argv[2], "off")) || (argc == 4 && (cmd_parse_u64(argv[3], &port) ||
+		bool on;
+		if (cmd_parse_on_off(argv[2], &on) || (argc == 4 && (cmd_parse_u64(argv[3], &port) ||
 								       !port || port > 65535)))
 			return CMD_USAGE;
 		int rc = set_listen(on, (uint16_t)port);

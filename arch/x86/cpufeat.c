@@ -137,13 +137,13 @@ static int cmd_cpu_load(int argc, char **argv)
  * keystroke waits behind that. */
 static int cmd_cpu_loop(int argc, char **argv)
 {
-	struct loop_poll_stat st[20];
+	struct loop_poll_stat st[LOOP_MAX];
 	uint64_t window, longest;
 
 	(void)argv;
 	if (argc != 2)
 		return CMD_USAGE;
-	int n = loop_poll_stats(st, 20, &window, &longest);
+	int n = loop_poll_stats(st, LOOP_MAX, &window, &longest);
 	uint64_t us_per = tsc_hz / 1000000 ? tsc_hz / 1000000 : 1; /* cycles per µs */
 	uint64_t ms = window / (us_per * 1000);
 	kprintf("loop: %lu.%03lu s since the last 'cpu loop'; longest pass %lu.%03lu ms\n",

@@ -87,6 +87,14 @@ int cmd_parse_u64(const char *s, unsigned long long *out)
 	return errno || *end ? -EINVAL : 0;
 }
 
+int cmd_parse_on_off(const char *s, bool *on)
+{
+	if (!s || (strcmp(s, "on") && strcmp(s, "off")))
+		return -EINVAL;
+	*on = !strcmp(s, "on");
+	return 0;
+}
+
 void cmd_print_usage(const struct cmd *c)
 {
 	/* Usage lines are separated by \n; indent continuation lines. */

@@ -2,6 +2,7 @@
  * init; the console tokenizes a line and runs the matching command. */
 #pragma once
 #include <errno.h>
+#include <stdbool.h>
 
 #define CMD_MAX_ARGS 24
 #define CMD_MAX 64
@@ -32,3 +33,5 @@ void cmd_print_usage(const struct cmd *c);
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a decimal or 0x-hex unsigned number; -EINVAL if s is not one. */
 int cmd_parse_u64(const char *s, unsigned long long *out);
+/* "on" or "off" into *on; -EINVAL for anything else. */
+int cmd_parse_on_off(const char *s, bool *on);

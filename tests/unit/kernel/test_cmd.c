@@ -122,6 +122,21 @@ static void test_parse_u64(void **state)
 	assert_int_equal(cmd_parse_u64("99999999999999999999999", &v), -EINVAL);
 }
 
+static void test_parse_on_off(void **state)
+{
+	(void)state;
+	bool on = false;
+	assert_int_equal(cmd_parse_on_off("on", &on), 0);
+	assert_true(on);
+	assert_int_equal(cmd_parse_on_off("off", &on), 0);
+	assert_false(on);
+	on = true;
+	assert_int_equal(cmd_parse_on_off("On", &on), -EINVAL);
+	assert_int_equal(cmd_parse_on_off("", &on), -EINVAL);
+	assert_int_equal(cmd_parse_on_off(NULL, &on), -EINVAL);
+	assert_true(on); /* untouched when refused */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_empty_line_does_nothing),
 		cmocka_unit_test(test_registry_is_sorted_and_refuses_duplicates),
 		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_parse_on_off),
 	};
 	return cmocka_run_group_tests_name("console commands", tests, setup_group, NULL);
 }
