@@ -76,6 +76,7 @@ enum vm_exit_kind {
 	EXIT_YIELD,    /* slice over (preemption timer, host interrupt): just poll and re-run */
 	EXIT_IO,       /* port I/O; the backend already advanced RIP */
 	EXIT_HLT,      /* guest halted; RIP already advanced */
+	EXIT_SPIN,     /* guest executed PAUSE (a spin-wait): its turn ends; RIP advanced */
 	EXIT_SHUTDOWN, /* triple fault */
 	EXIT_SLAT,     /* EPT violation / nested page fault at a GPA with no RAM */
 	EXIT_ERROR,    /* anything unexpected: desc says what; the VM is stopped */

@@ -653,6 +653,14 @@ static bool run_once(struct vm *vm)
 			return true;
 		power_request(vm);
 		break;
+	case EXIT_SPIN:
+		/* A PAUSE: the guest is waiting for time to pass or for
+		 * another agent. Its turn ends, so the rest of the loop (a
+		 * migration, other guests) gets the CPU it would burn: a
+		 * memcheck pacing its writes took half the CPU from a
+		 * migration and halved the stream's rate (KVM's pause-loop
+		 * exiting does the same for spinning vCPUs). */
+		break;
 	case EXIT_HLT:
 		/* With IF = 1 a LAPIC interrupt (timer, MSI) wakes it: block
 		 * until one is pending. With IF = 0 only an NMI could, and

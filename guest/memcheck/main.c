@@ -83,6 +83,8 @@ static bool mc_parse_word(const struct cmdline_word *w, struct mc_opts *o)
 		return strv_to_u64(v, &o->verify_s) == 0;
 	if (strv_is(k, "wss"))
 		return strv_to_u64(v, &o->wss_mib) == 0;
+	if (strv_is(k, "idle"))
+		return strv_to_u64(v, &o->idle_ms) == 0;
 	if (strv_is(k, "writes"))
 		return strv_to_u64(v, &o->writes) == 0;
 	if (strv_is(k, "pages")) {

@@ -18,6 +18,7 @@ struct mc_opts {
 	uint64_t seed;
 	uint64_t verify_s; /* seconds between verifications; 0 = never */
 	uint64_t wss_mib;  /* working set written in run mode; 0 = all */
+	uint64_t idle_ms;  /* run mode: rest after each sweep of the working set */
 	uint64_t writes;   /* run mode stops after this many page writes; 0 = never */
 	struct strv pages; /* list mode: the range list as given */
 	uint64_t repeat;   /* list mode: passes */

@@ -66,9 +66,9 @@ static void run_setup(struct mc_run *r, const struct mc_opts *o, const struct mc
 	else
 		fmt_snprintf(rate, sizeof(rate), "max");
 	uart_printf("memcheck: run pages=%lu data=%#lx-%#lx table=%#lx-%#lx wss=%lu rate=%s "
-		    "pattern=%s verify=%lus seed=%lu\n",
+		    "pattern=%s verify=%lus seed=%lu idle=%lums\n",
 		    n, r->first, r->first + n - 1, m->free_first, r->first - 1, r->hot, rate,
-		    o->random ? "random" : "seq", o->verify_s, o->seed);
+		    o->random ? "random" : "seq", o->verify_s, o->seed, o->idle_ms);
 
 	for (uint64_t i = 0; i < n; i++) {
 		r->table[i].gen = 0;
@@ -126,7 +126,8 @@ void mc_run(const struct mc_opts *o, const struct mc_mem *m)
 	const uint64_t interval = o->rate ? hz / o->rate : 0;
 	const uint64_t period = o->verify_s * hz;
 	const uint64_t slack = hz / MC_CATCHUP_DIV;
-	uint64_t seq = 0;
+	const uint64_t rest = o->idle_ms * (hz / 1000);
+	uint64_t seq = 0, swept = 0, rest_until = 0;
 
 	run_setup(&r, o, m);
 
@@ -152,6 +153,10 @@ void mc_run(const struct mc_opts *o, const struct mc_mem *m)
 			due = now + period;
 			continue;
 		}
+		if (now < rest_until) {
+			cpu_relax();
+			continue;
+		}
 		if (interval) {
 			if (now < next) {
 				cpu_relax();
@@ -164,6 +169,12 @@ void mc_run(const struct mc_opts *o, const struct mc_mem *m)
 		} else {
 			run_write(&r, seq);
 			seq = seq + 1 < r.hot ? seq + 1 : 0;
+		}
+		/* idle=: a burst writer, a sweep over the working set and
+		 * then a rest, so the dirty rate comes in bursts. */
+		if (rest && ++swept == r.hot) {
+			swept = 0;
+			rest_until = rdtsc() + rest;
 		}
 	}
 }

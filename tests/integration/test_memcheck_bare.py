@@ -231,11 +231,11 @@ def run_header(g):
     """The run/selftest setup lines -> dict of data/table ranges and counts."""
     m = g.line(r"run pages=(\d+) data=(0x[0-9a-f]+)-(0x[0-9a-f]+) "
                r"table=(0x[0-9a-f]+)-(0x[0-9a-f]+) wss=(\d+) rate=(\w+) "
-               r"pattern=(seq|random) verify=(\d+)s seed=(\d+)")
+               r"pattern=(seq|random) verify=(\d+)s seed=(\d+) idle=(\d+)ms")
     pages = int(m.group(1))
     info = {"pages": pages, "data": int(m.group(2), 16), "data_last": int(m.group(3), 16),
             "table": int(m.group(4), 16), "table_last": int(m.group(5), 16),
-            "wss": int(m.group(6)), "seed": int(m.group(10))}
+            "wss": int(m.group(6)), "seed": int(m.group(10)), "idle_ms": int(m.group(11))}
     assert info["data_last"] - info["data"] + 1 == pages
     assert g.line(r"initialised (\d+) pages").group(1) == str(pages)
     return info
@@ -324,6 +324,19 @@ def test_run_mode_paces_writes_to_the_rate(boot):
     gens = [progress(g)[0] for _ in range(4)]
     deltas = [b - a for a, b in zip(gens, gens[1:])]
     assert all(50 <= d <= 800 for d in deltas), f"writes per second {deltas} {g.where()}"
+
+
+def test_run_mode_idle_rests_between_sweeps_of_the_working_set(boot):
+    """idle=500 after each sweep of a 1 MiB (256-page) working set at
+    rate=max: the writes between two one-second verifications are a couple
+    of sweeps, not rate=max's 100000 and more. Loose bounds, a behaviour."""
+    g = boot("mode=run rate=max wss=1 idle=500 tsc_khz=pit verify=1 mem=16")
+    g.banner_and_reserved("run")
+    run = run_header(g)
+    assert (run["wss"], run["idle_ms"]) == (256, 500)
+    gens = [progress(g)[0] for _ in range(4)]
+    deltas = [b - a for a, b in zip(gens, gens[1:])]
+    assert all(128 <= d <= 2048 for d in deltas), f"writes per second {deltas} {g.where()}"
 
 
 # ------------------------------------------------------------------ mode=selftest

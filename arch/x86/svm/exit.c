@@ -32,6 +32,7 @@
  * without NRIP save (QEMU TCG: EMULATOR-NOTES). A guest that puts a
  * prefix on one of these would resume mid-instruction there; none does. */
 #define LEN_HLT 1
+#define LEN_PAUSE 2 /* F3 90 */
 #define LEN_CPUID 2
 #define LEN_MSR 2  /* RDMSR, WRMSR */
 #define LEN_INVD 2 /* INVD, WBINVD */
@@ -537,6 +538,12 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		skip(vmcb, LEN_HLT);
 		sv->halted = true;
 		e->kind = EXIT_HLT;
+		return true;
+	case VMEXIT_PAUSE:
+		/* Intercepted before it executes, and without NRIP save the
+		 * length is the encoding's. */
+		skip(vmcb, LEN_PAUSE);
+		e->kind = EXIT_SPIN;
 		return true;
 	case VMEXIT_CPUID:
 		exit_cpuid(v, vmcb);

@@ -69,10 +69,12 @@ _Static_assert(sizeof(struct vmcb) == 4096, "a VMCB is one page");
  * real hardware (I/O, MSRs, SVM itself) or hold the CPU without an exit.
  * #DB and #AC are intercepted so that a guest cannot hang the CPU in an
  * endless chain of exception deliveries (the #AC/#DB loops): each one
- * becomes a #VMEXIT, where a pending host interrupt can end the slice. */
+ * becomes a #VMEXIT, where a pending host interrupt can end the slice.
+ * PAUSE is intercepted (every one: the pause filter count stays 0) so that
+ * a guest spin-waiting gives its turn away (kernel/vm.c, EXIT_SPIN). */
 #define MISC1_INTERCEPTS                                                                           \
 	(INTERCEPT_INTR | INTERCEPT_NMI | INTERCEPT_SMI | INTERCEPT_INIT | INTERCEPT_RDPMC |       \
-	 INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_HLT | INTERCEPT_INVLPGA |                    \
+	 INTERCEPT_CPUID | INTERCEPT_INVD | INTERCEPT_PAUSE | INTERCEPT_HLT | INTERCEPT_INVLPGA |  \
 	 INTERCEPT_IOIO_PROT | INTERCEPT_MSR_PROT | INTERCEPT_SHUTDOWN)
 /* VMRUN must be intercepted or VMRUN fails (APM 15.5.1, consistency
  * checks); the other SVM instructions would otherwise run for real, since

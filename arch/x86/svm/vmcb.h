@@ -146,6 +146,7 @@ struct vmcb {
 #define INTERCEPT_RDPMC (1u << 15)
 #define INTERCEPT_CPUID (1u << 18)
 #define INTERCEPT_INVD (1u << 22)
+#define INTERCEPT_PAUSE (1u << 23)
 #define INTERCEPT_HLT (1u << 24)
 #define INTERCEPT_INVLPGA (1u << 26)
 #define INTERCEPT_IOIO_PROT (1u << 27)
@@ -223,6 +224,7 @@ struct vmcb {
 #define VMEXIT_RDPMC 0x06F
 #define VMEXIT_CPUID 0x072
 #define VMEXIT_INVD 0x076
+#define VMEXIT_PAUSE 0x077
 #define VMEXIT_HLT 0x078
 #define VMEXIT_INVLPGA 0x07A
 #define VMEXIT_IOIO 0x07B

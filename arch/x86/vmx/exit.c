@@ -547,6 +547,10 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		x->halted = true;
 		e->kind = EXIT_HLT;
 		return true;
+	case EXIT_REASON_PAUSE:
+		skip_instruction();
+		e->kind = EXIT_SPIN;
+		return true;
 	case EXIT_REASON_IO:
 		return exit_io(v, e, q);
 	case EXIT_REASON_CPUID:

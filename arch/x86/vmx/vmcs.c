@@ -90,7 +90,8 @@ int vmcs_init_caps(const char **why)
 				   PROC_CR8_STORE_EXITING | PROC_USE_IO_BITMAPS |
 				   PROC_USE_MSR_BITMAPS | PROC_SECONDARY_CONTROLS;
 	if (adjust(true_ctls ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS,
-		   proc_need | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING,
+		   proc_need | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING |
+			   PROC_PAUSE_EXITING,
 		   proc_need, &c->proc))
 		return *why = "processor-based controls lack HLT/I/O/MSR exiting", -ENOTSUP;
 

@@ -146,6 +146,7 @@ enum {
 #define PROC_USE_IO_BITMAPS (1u << 25)
 #define PROC_USE_MSR_BITMAPS (1u << 28)
 #define PROC_MONITOR_EXITING (1u << 29)
+#define PROC_PAUSE_EXITING (1u << 30)
 #define PROC_SECONDARY_CONTROLS (1u << 31)
 /* ---- Secondary processor-based controls (Table 24-7) ---- */
 #define PROC2_ENABLE_EPT (1u << 1)
@@ -208,6 +209,7 @@ enum {
 #define EXIT_REASON_MSR_LOADING 34
 #define EXIT_REASON_MWAIT 36
 #define EXIT_REASON_MONITOR 39
+#define EXIT_REASON_PAUSE 40
 #define EXIT_REASON_MACHINE_CHECK 41
 #define EXIT_REASON_EPT_VIOLATION 48
 #define EXIT_REASON_EPT_MISCONFIG 49
