@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <string.h>
 #include "arch/x86/asm.h"
 #include "kernel/console/console.h"
 #include "kernel/loop.h"
@@ -11,6 +12,7 @@ static struct {
 	const char *name;
 	loop_poll_fn fn;
 	struct loop_poll_stat st;
+	uint64_t cycles_total;
 } polls[LOOP_MAX] = {{.name = "console", .fn = console_poll}};
 static int npolls = 1;
 static uint64_t stat_since, pass_max; /* TSC; the longest pass */
@@ -78,6 +80,7 @@ static bool timed_poll(int i)
 
 	st->calls++;
 	st->cycles += d;
+	polls[i].cycles_total += d;
 	if (d > st->max_cycles)
 		st->max_cycles = d;
 	return busy;
@@ -99,6 +102,19 @@ int loop_poll_stats(struct loop_poll_stat *out, int max, uint64_t *window_cycles
 	stat_since = now;
 	pass_max = 0;
 	return n;
+}
+
+uint64_t loop_poll_cycles(const char *name)
+{
+	for (int i = 0; i < npolls; i++)
+		if (!strcmp(polls[i].name, name))
+			return polls[i].cycles_total;
+	return 0;
+}
+
+uint64_t loop_idle_cycles(void)
+{
+	return load.idle;
 }
 
 void loop_run(void)

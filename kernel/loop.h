@@ -44,3 +44,9 @@ struct loop_poll_stat {
  * Returns the number of entries. */
 int loop_poll_stats(struct loop_poll_stat *out, int max, uint64_t *window_cycles,
 		    uint64_t *longest_pass);
+
+/* TSC cycles spent inside the poll function `name` since the loop started
+ * (0 for an unknown name), and halted idle: never reset, so a caller takes
+ * the difference over its own window (a migration's summary). */
+uint64_t loop_poll_cycles(const char *name);
+uint64_t loop_idle_cycles(void);

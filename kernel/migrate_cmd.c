@@ -12,6 +12,7 @@
 #include "kernel/console/console.h"
 #include "kernel/kprintf.h"
 #include "kernel/log.h"
+#include "kernel/migrate_cost.h"
 #include "kernel/loop.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
@@ -56,12 +57,14 @@ static struct {
 	char name[VM_NAME_MAX];
 	char peer[24];
 	uint64_t started_ms;
+	struct mig_cost_snap cost;
 } out;
 
 static struct incoming {
 	struct mig_recv *r;
 	struct vm_incoming guest;
 	uint64_t started_ms;
+	struct mig_cost_snap cost;
 } in[SLOTS];
 
 static struct {
@@ -125,7 +128,9 @@ static void on_send_done(void *ctx, const struct mig_summary *sum)
 {
 	char text[1024];
 	(void)ctx;
-	mig_stats_summary(sum, text, sizeof(text));
+	int n = mig_stats_summary(sum, text, sizeof(text));
+	if (n > 0 && (size_t)n < sizeof(text))
+		mig_cost_lines(&out.cost, text + n, sizeof(text) - (size_t)n);
 	print_block(text);
 }
 
@@ -266,6 +271,7 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.name, sizeof(out.name), "%s", vm->name);
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
+	mig_cost_snap(&out.cost);
 	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s, %s)\n",
 		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
 		o.bandwidth ? ", bandwidth capped" : "",
@@ -281,10 +287,14 @@ static int start_outgoing(int argc, char **argv)
 
 static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 {
-	char line[300];
-	(void)ctx;
-	mig_stats_incoming(sum, line, sizeof(line));
-	print_block(line);
+	struct incoming *x = ctx;
+	char text[600];
+	int n = mig_stats_incoming(sum, text, sizeof(text));
+	if (sum->result == MIG_DONE && n > 0 && (size_t)n + 1 < sizeof(text)) {
+		text[n++] = '\n';
+		mig_cost_lines(&x->cost, text + n, sizeof(text) - (size_t)n);
+	}
+	print_block(text);
 }
 
 static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig_tcp_peer *who)
@@ -314,6 +324,7 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		if (refuse)
 			mig_recv_refuse(x->r, refuse);
 		x->started_ms = time_ms();
+		mig_cost_snap(&x->cost);
 		log_info("migrate", "incoming migration connection from %s (%s)", who->addr,
 			 who->tls ? "TLS" : "plain TCP, not encrypted");
 		return 0;

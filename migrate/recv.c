@@ -273,6 +273,8 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 	uint64_t gfn;
 	int n, ret;
 
+	uint64_t t = now(r);
+
 	n = mig_record_pages_begin(rec, r->npages, &it);
 	if (n < 0)
 		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
@@ -289,6 +291,7 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 			r->summary.pages_zero++;
 	}
 	r->round_entries += (uint64_t)n;
+	r->summary.pages_us += now(r) - t;
 	return 0;
 }
 
@@ -503,7 +506,9 @@ int mig_recv_poll(struct mig_recv *r)
 	if (r->state == R_LINGER)
 		return linger(r);
 	while (!finished(r) && r->link.bytes_in - in0 < POLL_BUDGET) {
+		uint64_t t = now(r);
 		ret = mig_link_next(&r->link, &rec);
+		r->summary.recv_us += now(r) - t;
 		if (ret == 0)
 			break;
 		if (ret < 0)

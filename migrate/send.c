@@ -57,6 +57,7 @@ enum send_state {
 
 struct mig_send {
 	uint64_t poll_end_us; /* this poll's pre-copy time is up (POLL_TIME_US) */
+	uint64_t now_seen;    /* the clock's last reading in this poll (stage times) */
 	uint8_t key[MIG_AUTH_KEY_MAX];
 	size_t key_len;
 	bool offline;
@@ -363,9 +364,10 @@ static void start_round(struct mig_send *s, uint32_t round, bool final, uint64_t
  * re-dirties the page and it goes again next round; while the guest runs a
  * copy may be torn, never stale for good. */
 /* The guest is paused in the final round: that round runs to its end. */
-static bool time_up(const struct mig_send *s)
+static bool time_up(struct mig_send *s)
 {
-	return !s->final && now(s) >= s->poll_end_us;
+	s->now_seen = now(s);
+	return !s->final && s->now_seen >= s->poll_end_us;
 }
 
 static int produce_batch(struct mig_send *s)
@@ -420,6 +422,16 @@ static void emit_row(struct mig_send *s, uint64_t t)
 		s->ev.round(s->ev.ctx, &s->row);
 }
 
+/* The dirty log into the bitmap, timed for the summary's `time in:`. */
+static int harvest(struct mig_send *s)
+{
+	uint64_t t = now(s);
+	int ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
+
+	s->summary.harvest_us += now(s) - t;
+	return ret;
+}
+
 static int suspend(struct mig_send *s)
 {
 	int ret;
@@ -432,7 +444,7 @@ static int suspend(struct mig_send *s)
 	s->paused = true;
 	if (s->dirty_on) {
 		/* Pages written between the last harvest and the pause. */
-		ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
+		ret = harvest(s);
 		if (ret < 0)
 			return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)",
 				    ret);
@@ -447,7 +459,7 @@ static int suspend(struct mig_send *s)
 static int end_round(struct mig_send *s)
 {
 	uint64_t t = now(s);
-	int ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
+	int ret = harvest(s);
 
 	if (ret < 0)
 		return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)", ret);
@@ -548,8 +560,15 @@ static int produce(struct mig_send *s)
 		s->state = S_WAIT_AUTH;
 		return 1;
 	}
-	case S_ROUND:
-		return produce_batch(s);
+	case S_ROUND: {
+		/* Timed with the clock readings time_up() makes anyway: more
+		 * readings would eat the poll's time (the unit tests' clock
+		 * moves at every reading). */
+		uint64_t t = s->now_seen;
+		ret = produce_batch(s);
+		s->summary.pages_us += s->now_seen - t;
+		return ret;
+	}
 	case S_ROUND_DRAIN:
 		if (mig_stream_out_pending(o))
 			return 0;
@@ -736,8 +755,14 @@ static ssize_t flush(struct mig_send *s)
 {
 	size_t allow = tokens(s);
 	size_t max = !s->final && allow > FLUSH_CHUNK ? FLUSH_CHUNK : allow;
+	/* From the last reading to the transport's after its last send. */
+	uint64_t t = s->now_seen;
 	ssize_t n = mig_link_flush(&s->link, max);
 
+	if (s->link.last_io_us > t) {
+		s->summary.send_us += s->link.last_io_us - t;
+		s->now_seen = s->link.last_io_us;
+	}
 	if (n < 0)
 		return link_failed(s, (int)n);
 	if (allow != SIZE_MAX)
@@ -767,7 +792,8 @@ int mig_send_poll(struct mig_send *s)
 		return s->err;
 	if (s->state == S_LINGER)
 		return linger(s);
-	s->poll_end_us = now(s) + POLL_TIME_US;
+	s->now_seen = now(s);
+	s->poll_end_us = s->now_seen + POLL_TIME_US;
 
 	for (int i = 0; i < POLL_RECORDS; i++) {
 		ret = mig_link_next(&s->link, &rec);

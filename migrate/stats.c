@@ -108,6 +108,9 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 		    s->throttle_max_pct);
 	ADD("stopped:      %s\n",
 	    s->stop == MIG_STOP_CONTINUE ? "before the last round" : mig_policy_reason(s->stop));
+	ADD("time in:      dirty log %s ms, pages %s ms, transport %s ms\n",
+	    ms(a, sizeof(a), s->harvest_us), ms(b, sizeof(b), s->pages_us),
+	    ms(c, sizeof(c), s->send_us));
 #undef ADD
 	return n;
 }
@@ -119,11 +122,14 @@ int mig_stats_incoming(const struct mig_incoming_summary *s, char *buf, size_t c
 	if (s->result != MIG_DONE)
 		return snprintf(buf, cap, "incoming %s: failed: %s; nothing kept",
 				s->name[0] ? s->name : "guest", s->reason);
+	char d[24], e[24];
 	return snprintf(buf, cap,
 			"incoming %s: completed in %s ms, %llu pages + %llu zero, %s MiB, %u "
-			"rounds, resumed %s ms after the last byte",
+			"rounds, resumed %s ms after the last byte\n"
+			"time in:      transport %s ms, pages %s ms",
 			s->name, ms(a, sizeof(a), s->total_us), (unsigned long long)s->pages_sent,
 			(unsigned long long)s->pages_zero,
 			tenths(b, sizeof(b), s->bytes * 10 / (1024 * 1024)), s->rounds,
-			ms(c, sizeof(c), s->resume_us));
+			ms(c, sizeof(c), s->resume_us), ms(d, sizeof(d), s->recv_us),
+			ms(e, sizeof(e), s->pages_us));
 }

@@ -38,6 +38,10 @@ struct mig_summary {
 	uint32_t rounds; /* including the final one */
 	uint32_t throttle_max_pct; /* auto-converge's highest throttle; 0: none */
 	enum mig_stop stop;
+	/* Where the migration's own time went (the `time in:` line): */
+	uint64_t harvest_us; /* reading and clearing the dirty log */
+	uint64_t pages_us;   /* zero checks, copying pages into records */
+	uint64_t send_us;    /* handing bytes to the transport (TLS, TCP) */
 };
 
 /* The destination's summary. */
@@ -51,6 +55,8 @@ struct mig_incoming_summary {
 	uint64_t pages_sent;
 	uint64_t pages_zero;
 	uint32_t rounds;
+	uint64_t pages_us; /* checking page records, copying them into the guest */
+	uint64_t recv_us;  /* taking bytes from the transport, decoding records */
 };
 
 /* Each returns the length written (as snprintf does, truncating to cap). */

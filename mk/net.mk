@@ -92,6 +92,9 @@ KERNEL_EXTRA_OBJS += $(NET_KERNEL_OBJS)
 # The image registry fetches over net/http_fetch.c and hashes with mbedTLS.
 $(call kobj,kernel/image_store.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
 $(call kobj,kernel/image_store.c): $(NET_CONFIG) | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked
+# A migration's cost lines read the NIC's transmit time from net/net.h.
+$(call kobj,kernel/migrate_cost.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(call kobj,kernel/migrate_cost.c): $(NET_CONFIG) | $(LWIP_DIR)/.unpacked
 KERNEL_LIBS += $(BUILD)/lwip/liblwip.a
 
 # --- lwIP's unit tests on the host ------------------------------------------

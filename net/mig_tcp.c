@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel/log.h"
+#include "kernel/time.h"
 #include "lwip/altcp.h"
 #include "lwip/altcp_tcp.h"
 #include "lwip/altcp_tls.h"
@@ -54,6 +55,12 @@ static struct mig_tcp *pending[MIG_TCP_MAX_PENDING];
 static struct altcp_pcb *listener;
 static mig_tcp_accept_fn accept_fn;
 static void *accept_ctx;
+static struct mig_tcp_costs costs;
+
+void mig_tcp_costs(struct mig_tcp_costs *out)
+{
+	*out = costs;
+}
 
 static int lwip_to_errno(err_t e)
 {
@@ -227,12 +234,16 @@ static ssize_t tp_send(void *ctx, const void *buf, size_t len)
 	/* A 16 KiB record takes a dozen segments: leave room for them. */
 	if (!room || altcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN - 32)
 		return 0;
+	uint64_t t0 = time_ns();
 	err_t e = altcp_write(c->pcb, buf, (u16_t)room, TCP_WRITE_FLAG_COPY);
+	uint64_t t1 = time_ns();
+	costs.write_ns += t1 - t0;
 	if (e == ERR_MEM)
 		return 0; /* queue full right now (TLS: a record still unsent): next poll */
 	if (e != ERR_OK)
 		return lwip_to_errno(e);
 	altcp_output(c->pcb);
+	costs.output_ns += time_ns() - t1;
 	return (ssize_t)room;
 }
 

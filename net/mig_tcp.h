@@ -33,3 +33,11 @@ int mig_tcp_listen(uint16_t port, mig_tcp_accept_fn fn, void *ctx);
 void mig_tcp_unlisten(void);
 /* Connections waiting for their handshake (`migrate status`). */
 unsigned mig_tcp_pending(void);
+
+/* Nanoseconds inside the send path since boot, every connection: writing
+ * (TLS encryption when on, copying into TCP's send queue) and pushing
+ * segments out (TCP, IP, the NIC). For a migration's summary. */
+struct mig_tcp_costs {
+	uint64_t write_ns, output_ns;
+};
+void mig_tcp_costs(struct mig_tcp_costs *out);

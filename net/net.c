@@ -87,9 +87,20 @@ void net_report(const char *fmt, ...)
 }
 
 /* vswitch -> wire. A full ring is the switch's tx drop (vswitch.h). */
+static uint64_t uplink_tx_ns;
+
 static int uplink_tx(void *ctx, const uint8_t *frame, size_t len)
 {
-	return nic_tx(ctx, frame, len);
+	uint64_t t = time_ns();
+	int rc = nic_tx(ctx, frame, len);
+
+	uplink_tx_ns += time_ns() - t;
+	return rc;
+}
+
+uint64_t net_uplink_tx_ns(void)
+{
+	return uplink_tx_ns;
 }
 
 /* wire -> vswitch, from inside nic_rx_poll(). */

@@ -30,6 +30,10 @@ struct nic *net_nic(void);
 int net_uplink_port(void);
 struct host_netif *net_host(void);
 struct announcer *net_announcer(void);
+/* Nanoseconds spent handing frames to the uplink NIC since boot (the
+ * driver's copy and doorbell, and whatever the NIC does then): a
+ * migration's summary takes the difference over its window. */
+uint64_t net_uplink_tx_ns(void);
 
 /* Applies an address (`net ip`, ip= at boot): static, DHCP or none. 0, or
  * a negative errno. */

@@ -1,31 +1,40 @@
 """Live migration: Tern between two QEMU Tern hosts, side by side with QEMU's
-own live migration of the same guest image, same arguments, same bridge.
+own live migration of the same guest image, same arguments, same bridge, at
+the same bandwidth (issue 12's fair comparison).
 
 For each size in SIZES and each workload in WORKLOADS, memcheck (mode=run)
 is started, left to initialise every page and then to write for SETTLE_S,
-and migrated live, REPEAT times each way; the table shows medians, the JSON
-every run too:
+and migrated live, REPEAT times per configuration; the table shows medians,
+the JSON every run too:
 
   Tern  two QEMU TCG Terns (SVM+NPT) on TAPs of one lab bridge; `vm create`
         on A, `migrate m <B>` with the defaults (50 ms downtime target, 30
-        rounds, no bandwidth cap); the figures are the summary's lines.
+        rounds, auto-converge on, no bandwidth cap), over plain TCP
+        (`--insecure`) and over TLS (the default), alternately; the figures
+        are the summary's lines. Tern's link rate is round 0's Mbit/s.
   QEMU  memcheck.elf as a plain guest (`-machine pc -cpu qemu64 -kernel`),
         the source in the lab's client namespace, the destination
-        (`-incoming tcp:`) in a lab host namespace: the stream crosses the
-        same bridge. Driven over QMP: downtime-limit DOWNTIME_MS, max-bandwidth
-        QEMU_BANDWIDTH (Tern has no cap), `migrate`, then `query-migrate`
-        until completed. QEMU has no round limit: a migration still running
-        after QEMU_CONVERGE_S is finished the way libvirt's --timeout does,
-        by pausing the source (`stop`); the row says so.
+        (`-incoming defer`) in a lab host namespace: the stream crosses the
+        same bridge. Driven over QMP with downtime-limit DOWNTIME_MS, in four
+        configurations: uncapped; max-bandwidth = Tern's plain link rate with
+        auto-converge off (QEMU's default) and on; and TLS (tls-creds-psk,
+        the same key) capped to Tern's TLS link rate with auto-converge on.
+        QEMU has no round limit: a migration still running after
+        QEMU_CONVERGE_S is finished the way libvirt's --timeout does, by
+        pausing the source (`stop`); the row says so.
+
+Each comparison row says whether issue 12's target for it is met: idle and
+moderate writers against QEMU at equal bandwidth, downtime <= 0.5x, bytes
+<= 1.0x, total time <= 1.1x; heavy and bursty writers against QEMU with
+auto-converge, downtime <= 50 ms, total time and bytes <= 0.5x. A last row
+compares Tern's plain link rate with `net iperf` A -> B (target >= 0.9x).
 
 Both guests get tsc_khz= from the TSC rate Tern offers its guests (TCG's
 TSC runs at the host's rate under both), so rate= means the same thing.
 Tern's clock is checked against the host's first (tern_clocks): when its
 boot-time calibration is off, the guests' rate and Tern's times are
 corrected to host time, the raw figures kept in the JSON.
-Everything is emulated on one busy machine: Tern's stream goes through two
-emulated e1000s, lwIP and two emulated CPUs, QEMU's through the host kernel;
-read the ratios as "what the emulated path costs", compare within one run.
+Everything is emulated on one busy machine: compare within one run.
 docs/bench.md says what each figure is.
 """
 import collections
@@ -47,11 +56,13 @@ WORKLOADS = (                          # name, memcheck arguments (mode=run)
     ("idle", "rate=1 verify=0"),
     ("moderate", "rate=2000 verify=0"),
     ("heavy", "rate=max wss=8 verify=0"),
+    ("bursty", "rate=max wss={burst_wss} idle=2000 verify=0"),  # 3/4 of RAM, then 2 s of rest
 )
 REPEAT = 3                             # migrations per cell; medians are shown
 SETTLE_S = 2                           # the writer runs this long before migrating
 DOWNTIME_MS = 50                       # Tern's default target, given to QEMU too
-QEMU_BANDWIDTH = 10 << 30              # bytes/s: "no cap", as Tern; None keeps QEMU's default
+QEMU_UNCAPPED = 10 << 30               # bytes/s: max-bandwidth for "no cap", as Tern
+QEMU_PSK_USER = "tern-bench"
 QEMU_CONVERGE_S = 90                   # then the source is paused so it completes
 TERN_TIMEOUT_S = 300
 CLOCK_WINDOW_S = 10                    # Tern's clock is checked against the host's over this
@@ -83,7 +94,26 @@ def tern_summary(text):
         "pages_x_ram": grab(r"^pages sent:\s+\d+ \(([\d.]+) x guest RAM"),
         "rounds": grab(r"^rounds:\s+(\d+)", int),
         "stopped": grab(r"^stopped:\s+(.*)$", str).strip(),
+        "time": time_lines(text),
     }
+
+
+def time_lines(text):
+    """The summary's `time in:`, `host CPU:` and `stream cost:` lines
+    (docs/migration.md), source or destination."""
+    out = {}
+    m = re.search(r"^time in:\s+(.*)$", text, re.M)
+    if m:
+        out.update({k.replace(" ", "_") + "_ms": float(v)
+                    for k, v in re.findall(r"([a-z ]+?) ([\d.]+) ms", m.group(1))})
+    m = re.search(r"^host CPU:\s+(.*)$", text, re.M)
+    if m:
+        out["cpu_pct"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+) %", m.group(1))}
+    m = re.search(r"^stream cost:\s+write (\d+) ms.*output (\d+) ms.*NIC transmit (\d+) ms",
+                  text, re.M)
+    if m:
+        out.update(write_ms=int(m.group(1)), output_ms=int(m.group(2)), nic_tx_ms=int(m.group(3)))
+    return out
 
 
 def tern_clocks(consoles, window=CLOCK_WINDOW_S):
@@ -130,12 +160,14 @@ def tern_run(a, b, mib, args, opts=""):
     if "started" not in out:
         raise RuntimeError(f"migrate: {out.strip()}")
     res = a.wait_output(r"^result:\s+(.*)$", TERN_TIMEOUT_S, since=t).group(1)
-    a.wait_output(r"^stopped:\s+.*$", 30, since=t)
+    a.wait_output(r"^stream cost:.*$", 30, since=t)
     if not res.startswith("completed"):
         a.cmd("vm destroy m")
         raise RuntimeError(f"Tern migration {mib} MiB {args!r}: {res}")
     b.wait_output(r"^incoming m: completed", 60, since=tb)
+    b.wait_output(r"^stream cost:.*$", 60, since=tb)
     fig = tern_summary(a.log.text[t:])
+    fig["time_destination"] = time_lines(b.log.text[tb:])
     # Per-round lines: round, sent, zero, round ms, sent Mbit/s, dirty Mbit/s, left dirty,
     # throttle %.
     fig["round_lines"] = [
@@ -146,6 +178,7 @@ def tern_run(a, b, mib, args, opts=""):
         for m in re.finditer(r"^\s*(\d+)(\*?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)"
                              r"\s+(\d+)\s*$", a.log.text[t:], re.M)]
     live = [r["dirty_mbit_s"] for r in fig["round_lines"] if not r["final"]]
+    fig["throttle_pct_max"] = max((r["throttle_pct"] for r in fig["round_lines"]), default=0)
     fig["dirty_mbit_s_max"] = max(live) if live else None
     fig["wire_x_ram"] = round(fig["wire_bytes"] / (mib << 20), 3)
     if b.vm_list().get("m", {}).get("state") != "running":
@@ -194,11 +227,14 @@ class QMP:
         self.s.close()
 
 
-def qemu_argv(mib, args, serial, qmp, incoming=None):
+def qemu_argv(mib, args, serial, qmp, tls_dir=None, endpoint=None, incoming=None):
     argv = ["qemu-system-x86_64", "-machine", "pc", "-cpu", "qemu64", "-m", str(mib),
             "-display", "none", "-nodefaults", "-no-user-config", "-no-reboot",
             "-kernel", IMAGE, "-append", args, "-serial", f"file:{serial}",
             "-qmp", f"unix:{qmp},server=on,wait=off"]
+    if tls_dir:
+        argv += ["-object", f"tls-creds-psk,id=tls0,dir={tls_dir},endpoint={endpoint},"
+                            f"username={QEMU_PSK_USER}"]
     if incoming:
         argv += ["-incoming", incoming]
     return argv
@@ -217,7 +253,22 @@ def wait_file(path, pattern, timeout):
     raise RuntimeError(f"no {pattern!r} in {path} within {timeout} s")
 
 
-def qemu_run(lab, dst_host, workdir, tag, mib, args):
+def qemu_psk_dir(workdir):
+    """keys.psk for QEMU's tls-creds-psk (GnuTLS): `user:hexkey`, the same
+    key on both ends, as Tern's migration key is."""
+    d = os.path.join(workdir, "qemu-psk")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "keys.psk"), "w") as f:
+        f.write(f"{QEMU_PSK_USER}:{KEY.encode().hex()}\n")
+    return d
+
+
+def qemu_run(lab, dst_host, workdir, tag, mib, args, bandwidth=None, auto_converge=False,
+             tls=False):
+    """QEMU's own migration of the same memcheck image. bandwidth: bytes/s
+    for max-bandwidth (None: uncapped, QEMU_UNCAPPED); auto_converge: QEMU's
+    capability of that name (off is QEMU's default); tls: tls-creds-psk on
+    both ends."""
     d = os.path.join(workdir, tag)
     os.makedirs(d, exist_ok=True)
     f = {k: os.path.join(d, k) for k in ("src.serial", "dst.serial", "src.qmp", "dst.qmp",
@@ -225,29 +276,38 @@ def qemu_run(lab, dst_host, workdir, tag, mib, args):
     for p in f.values():
         if os.path.exists(p):
             os.unlink(p)
+    psk = qemu_psk_dir(workdir) if tls else None
+    uri = f"tcp:{QEMU_DST_IP}:{QEMU_PORT}"
     procs, qmps = [], []
     try:
         with open(f["dst.log"], "w") as log:
-            procs.append(dst_host.popen(qemu_argv(mib, args, f["dst.serial"], f["dst.qmp"],
-                                                  f"tcp:{QEMU_DST_IP}:{QEMU_PORT}"),
+            procs.append(dst_host.popen(qemu_argv(mib, args, f["dst.serial"], f["dst.qmp"], psk,
+                                                  "server", "defer"),
                                         stdout=log, stderr=subprocess.STDOUT))
         with open(f["src.log"], "w") as log:
-            procs.append(lab.client_popen(qemu_argv(mib, args, f["src.serial"], f["src.qmp"]),
+            procs.append(lab.client_popen(qemu_argv(mib, args, f["src.serial"], f["src.qmp"], psk,
+                                                    "client"),
                                           stdout=log, stderr=subprocess.STDOUT))
         dst, src = QMP(f["dst.qmp"]), QMP(f["src.qmp"])
         qmps += [dst, src]
+        if tls:
+            dst.cmd("migrate-set-parameters", **{"tls-creds": "tls0"})
+        dst.cmd("migrate-incoming", uri=uri)
         wait_file(f["src.serial"], r"^memcheck: initialised \d+ pages", TERN_TIMEOUT_S)
         time.sleep(SETTLE_S)
-        params = {"downtime-limit": DOWNTIME_MS}
-        if QEMU_BANDWIDTH:
-            params["max-bandwidth"] = QEMU_BANDWIDTH
+        params = {"downtime-limit": DOWNTIME_MS, "max-bandwidth": bandwidth or QEMU_UNCAPPED}
+        if tls:
+            params["tls-creds"] = "tls0"
         src.cmd("migrate-set-parameters", **params)
+        src.cmd("migrate-set-capabilities",
+                capabilities=[{"capability": "auto-converge", "state": auto_converge}])
         used = src.cmd("query-migrate-parameters")
-        src.cmd("migrate", uri=f"tcp:{QEMU_DST_IP}:{QEMU_PORT}")
-        t0, forced, dirty_rate = time.monotonic(), None, 0
+        src.cmd("migrate", uri=uri)
+        t0, forced, dirty_rate, throttle = time.monotonic(), None, 0, 0
         while True:
             st = src.cmd("query-migrate")
             dirty_rate = max(dirty_rate, st.get("ram", {}).get("dirty-pages-rate", 0))
+            throttle = max(throttle, st.get("cpu-throttle-percentage", 0))
             if st.get("status") in ("completed", "failed", "cancelled"):
                 break
             if forced is None and time.monotonic() - t0 > QEMU_CONVERGE_S:
@@ -275,9 +335,12 @@ def qemu_run(lab, dst_host, workdir, tag, mib, args):
             # QEMU measures the dirty rate over periods of at least 1 s, so a
             # short migration reports 0: kept in the JSON, not in the table.
             "dirty_mbit_s_max": round(dirty_rate * 4096 * 8 / 1e6, 1),
+            "throttle_pct_max": throttle,
             "paused_after_s": forced,
             "downtime_limit_ms": used.get("downtime-limit"),
             "max_bandwidth": used.get("max-bandwidth"),
+            "auto_converge": auto_converge,
+            "tls": tls,
         }
     finally:
         for q in qmps:
@@ -316,7 +379,8 @@ def ratio(t, q):
     return round(t / q, 2) if t is not None and q else None
 
 
-MEDIAN_KEYS = ("downtime_ms", "total_ms", "wire_x_ram", "rounds", "dirty_mbit_s_max")
+MEDIAN_KEYS = ("downtime_ms", "total_ms", "wire_x_ram", "rounds", "dirty_mbit_s_max",
+               "throttle_pct_max")
 
 
 def medians(runs):
@@ -328,18 +392,104 @@ def medians(runs):
     return out
 
 
-def row(wname, mib, t, q, x, stopped):
-    return [wname, mib,
+def link_mbit_s(fig):
+    """What Tern's stream carried: round 0's sent Mbit/s, the bulk copy, where
+    the link and not the guest sets the pace. QEMU is capped to this."""
+    return fig["round_lines"][0]["sent_mbit_s"]
+
+
+def target(wname, t, q, x):
+    """issue 12's targets for one equal-bandwidth comparison: '' when met,
+    else what was missed."""
+    if wname in ("idle", "moderate"):
+        want = (("downtime", 0.5), ("bytes", 1.0), ("total_time", 1.1))
+        missed = [f"{k} {x[k]}x > {lim}x" for k, lim in want if x[k] is not None and x[k] > lim]
+    else:
+        want = (("total_time", 0.5), ("bytes", 0.5))
+        missed = [f"{k} {x[k]}x > {lim}x" for k, lim in want if x[k] is not None and x[k] > lim]
+        if t["downtime_ms"] > DOWNTIME_MS:
+            missed.insert(0, f"downtime {t['downtime_ms']:.0f} ms > {DOWNTIME_MS} ms")
+    return "met" if not missed else "missed: " + ", ".join(missed)
+
+
+def row(wname, mib, label, t, q, x, note):
+    return [wname, mib, label,
             f"{t['downtime_ms']:.1f} / {q['downtime_ms']:.0f} ({x['downtime']}x)",
             f"{t['total_ms'] / 1000:.2f} / {q['total_ms'] / 1000:.2f} ({x['total_time']}x)",
             f"{t['wire_x_ram']:.2f} / {q['wire_x_ram']:.2f} ({x['bytes']}x)",
-            f"{t['rounds']:.0f} / {q['rounds']:.0f}",
-            f"{t['dirty_mbit_s_max'] or 0:.0f}",
-            stopped]
+            f"{t['throttle_pct_max'] or 0:.0f} / {q['throttle_pct_max'] or 0:.0f}",
+            note]
+
+
+def compare(wname, mib, label, terns, qemus, is_target):
+    t, q = medians(terns), medians(qemus)
+    x = {"downtime": ratio(t["downtime_ms"], q["downtime_ms"]),
+         "total_time": ratio(t["total_ms"], q["total_ms"]),
+         "bytes": ratio(t["wire_x_ram"], q["wire_x_ram"])}
+    notes = [f"{why} x{n}" if n < len(terns) else why
+             for why, n in sorted(collections.Counter(
+                 short_reason(r["stopped"]) for r in terns).items())]
+    paused = [r["paused_after_s"] for r in qemus if r["paused_after_s"]]
+    if paused:
+        notes.append(f"QEMU paused after {max(paused)} s x{len(paused)}")
+    verdict = target(wname, t, q, x) if is_target else "-"
+    result = {"workload": wname, "mib": mib, "comparison": label, "tern": t, "qemu": q,
+              "ratio_tern_over_qemu": x, "target": verdict}
+    return result, row(wname, mib, label, t, q, x, "; ".join(notes)) + [verdict]
+
+
+def time_rows(cells):
+    """Where Tern's time went, per cell and mode: medians of the summary's
+    `time in:`, `stream cost:` and `host CPU:` lines, source and destination
+    (docs/migration.md, "Summary")."""
+    def med(runs, get):
+        vals = [v for v in (get(r) for r in runs) if v is not None]
+        return statistics.median(vals) if vals else None
+
+    rows, data = [], []
+    for c in cells:
+        for mode, runs in c["tern_runs"].items():
+            src = lambda k: (lambda r: r["time"].get(k))
+            cpu = lambda k: (lambda r: r["time"].get("cpu_pct", {}).get(k))
+            dst = lambda k: (lambda r: r["time_destination"].get(k))
+            dcpu = lambda k: (lambda r: r["time_destination"].get("cpu_pct", {}).get(k))
+            d = {"workload": c["workload"], "mib": c["mib"], "mode": mode,
+                 "total_ms": med(runs, lambda r: r["total_ms"]),
+                 "source": {k: med(runs, src(k)) for k in ("dirty_log_ms", "pages_ms",
+                                                          "transport_ms", "write_ms",
+                                                          "output_ms", "nic_tx_ms")},
+                 "source_cpu_pct": {k: med(runs, cpu(k)) for k in ("guests", "migration",
+                                                                  "network", "idle")},
+                 "destination": {k: med(runs, dst(k)) for k in ("transport_ms", "pages_ms",
+                                                               "nic_tx_ms")},
+                 "destination_cpu_pct": {k: med(runs, dcpu(k)) for k in ("guests", "migration",
+                                                                        "network", "idle")}}
+            data.append(d)
+            s, sc, dd, dc = d["source"], d["source_cpu_pct"], d["destination"], d["destination_cpu_pct"]
+            fmt = lambda v: "-" if v is None else f"{v:.0f}"
+            rows.append([c["workload"], c["mib"], mode, fmt(d["total_ms"]),
+                         f"{fmt(s['dirty_log_ms'])} / {fmt(s['pages_ms'])} / {fmt(s['transport_ms'])}",
+                         f"{fmt(s['write_ms'])} / {fmt(s['output_ms'])} / {fmt(s['nic_tx_ms'])}",
+                         f"{fmt(sc['guests'])} / {fmt(sc['migration'])} / {fmt(sc['network'])} / "
+                         f"{fmt(sc['idle'])}",
+                         f"{fmt(dd['transport_ms'])} / {fmt(dd['pages_ms'])}",
+                         f"{fmt(dc['migration'])} / {fmt(dc['network'])} / {fmt(dc['idle'])}"])
+    header = ["workload", "MiB", "mode", "total ms", "src ms: dirty log / pages / transport",
+              "src ms: write / output / NIC tx", "src CPU %: guests / mig / net / idle",
+              "dst ms: transport / pages", "dst CPU %: mig / net / idle"]
+    return header, rows, data
+
+
+def iperf_mbit_s(a):
+    """`net iperf` A -> B over the same link, plain TCP through lwIP."""
+    t = a.mark()
+    a.cmd(f"net iperf client {IP_B} -n 64M")
+    m = a.wait_output(r"^iperf: client done: .* ([\d.]+) Mbit/s$", 300, since=t)
+    return float(m.group(1))
 
 
 def run():
-    rows, results = [], []
+    rows, results, cells = [], [], []
     workdir = os.path.join(BUILD, "bench", "migrate-lab")
     with netlab.Lab(workdir=workdir) as lab:
         dst_host = lab.add_host("qdst", f"{QEMU_DST_IP}/24")
@@ -350,44 +500,82 @@ def run():
             for ip in (IP_A, IP_B):
                 if not lab.wait_reachable(ip, timeout=30):
                     raise RuntimeError(f"{ip} does not answer pings")
+            for c in (a, b):
+                c.cmd("migrate insecure on")
+            b.cmd("net iperf server")
+            iperf = [iperf_mbit_s(a)]
             clock = dict(zip("ab", tern_clocks([a, b])))
             # The rate the guest's TSC really runs at: Tern offers its own
             # calibration in CPUID, which may be off (tern_clocks).
             khz = round(tsc_khz(a) * (clock["a"] if abs(clock["a"] - 1) > CLOCK_TOLERANCE else 1))
             for mib in SIZES:
                 for wname, wargs in WORKLOADS:
-                    args = f"mode=run {wargs} tsc_khz={khz}"
-                    terns, qemus = [], []
+                    args = f"mode=run {wargs.format(burst_wss=mib * 3 // 4)} tsc_khz={khz}"
+                    tern = {"plain": [], "tls": []}
+                    for i in range(REPEAT):  # alternate, so drift in the load hits both
+                        for mode, opts in (("plain", "--insecure"), ("tls", "")):
+                            tern[mode].append(host_time(tern_run(a, b, mib, args, opts),
+                                                        clock["a"], clock["b"]))
+                    cap = {mode: statistics.median(link_mbit_s(r) for r in runs)
+                           for mode, runs in tern.items()}
+                    qemu = collections.defaultdict(list)
                     for i in range(REPEAT):
-                        terns.append(host_time(tern_run(a, b, mib, args), clock["a"], clock["b"]))
-                        qemus.append(qemu_run(lab, dst_host, workdir, f"{wname}-{mib}-{i}", mib, args))
-                    t, q = medians(terns), medians(qemus)
-                    x = {"downtime": ratio(t["downtime_ms"], q["downtime_ms"]),
-                         "total_time": ratio(t["total_ms"], q["total_ms"]),
-                         "bytes": ratio(t["wire_x_ram"], q["wire_x_ram"])}
-                    stopped = [f"{why} x{n}" if n < REPEAT else why
-                               for why, n in sorted(collections.Counter(
-                                   short_reason(r["stopped"]) for r in terns).items())]
-                    paused = [r["paused_after_s"] for r in qemus if r["paused_after_s"]]
-                    if paused:
-                        stopped.append(f"QEMU paused after {max(paused)} s x{len(paused)}")
-                    results.append({"workload": wname, "mib": mib, "args": args,
-                                    "tern": t, "qemu": q, "ratio_tern_over_qemu": x,
-                                    "tern_runs": terns, "qemu_runs": qemus})
-                    rows.append(row(wname, mib, t, q, x, "; ".join(stopped)))
+                        for name, kw in (
+                                ("uncapped", {}),
+                                ("plain", {"bandwidth": int(cap["plain"] * 1e6 / 8)}),
+                                ("plain_ac", {"bandwidth": int(cap["plain"] * 1e6 / 8),
+                                              "auto_converge": True}),
+                                ("tls_ac", {"bandwidth": int(cap["tls"] * 1e6 / 8),
+                                            "auto_converge": True, "tls": True})):
+                            qemu[name].append(qemu_run(lab, dst_host, workdir,
+                                                       f"{wname}-{mib}-{name}-{i}", mib, args, **kw))
+                    cell = {"workload": wname, "mib": mib, "args": args,
+                            "tern_link_mbit_s": cap, "tern_runs": tern, "qemu_runs": dict(qemu)}
+                    for label, t, q, is_target in (
+                            ("plain vs QEMU", tern["plain"], qemu["plain"],
+                             wname in ("idle", "moderate")),
+                            ("plain vs QEMU+ac", tern["plain"], qemu["plain_ac"],
+                             wname in ("heavy", "bursty")),
+                            ("TLS vs QEMU TLS+ac", tern["tls"], qemu["tls_ac"], True),
+                            ("TLS vs QEMU uncapped", tern["tls"], qemu["uncapped"], False)):
+                        res, r = compare(wname, mib, label, t, q, is_target)
+                        results.append(res)
+                        rows.append(r)
+                    cells.append(cell)
+            iperf.append(iperf_mbit_s(a))
+    plain_link = [link_mbit_s(r) for c in cells for r in c["tern_runs"]["plain"]]
+    link = {"iperf_a_to_b_mbit_s": iperf,
+            "tern_plain_round0_mbit_s_median": statistics.median(plain_link) if plain_link else None}
+    if plain_link:
+        link["ratio_to_iperf"] = round(link["tern_plain_round0_mbit_s_median"] /
+                                       statistics.median(iperf), 2)
+        rows.append(["link", "-", "plain round 0 vs net iperf",
+                     f"{link['tern_plain_round0_mbit_s_median']:.0f} / "
+                     f"{statistics.median(iperf):.0f} Mbit/s ({link['ratio_to_iperf']}x)",
+                     "", "", "", "", "met" if link["ratio_to_iperf"] >= 0.9 else
+                     f"missed: {link['ratio_to_iperf']}x < 0.9x"])
     data = {"config": {"sizes_mib": SIZES, "workloads": dict(WORKLOADS), "repeat": REPEAT,
-                       "settle_s": SETTLE_S,
-                       "downtime_ms": DOWNTIME_MS, "qemu_max_bandwidth": QEMU_BANDWIDTH,
-                       "qemu_converge_s": QEMU_CONVERGE_S, "tsc_khz": khz,
-                       "tern_clock_per_host_second": clock},
-            "runs": results,
+                       "settle_s": SETTLE_S, "downtime_ms": DOWNTIME_MS,
+                       "qemu_uncapped": QEMU_UNCAPPED, "qemu_converge_s": QEMU_CONVERGE_S,
+                       "tsc_khz": khz, "tern_clock_per_host_second": clock},
+            "link": link,
+            "cells": cells,
+            "comparisons": results,
             "geomean_ratio_tern_over_qemu": {
-                k: round(statistics.geometric_mean([r["ratio_tern_over_qemu"][k] for r in results
-                                                    if r["ratio_tern_over_qemu"][k]]), 2)
-                for k in ("downtime", "total_time", "bytes")} if results else {},
+                label: {k: round(statistics.geometric_mean(v), 2) for k in
+                        ("downtime", "total_time", "bytes")
+                        if (v := [r["ratio_tern_over_qemu"][k] for r in results
+                                  if r["comparison"] == label and r["ratio_tern_over_qemu"][k]])}
+                for label in sorted({r["comparison"] for r in results})},
             "note": ("Tern: two QEMU TCG Terns, stream through emulated e1000s and lwIP. QEMU: the "
                      "same memcheck.elf as a plain TCG guest, stream through the host kernel over the "
-                     "same bridge. Ratios are Tern/QEMU. docs/bench.md.")}
-    header = ["workload", "MiB", "downtime ms Tern/QEMU", "total s Tern/QEMU",
-              "wire x RAM Tern/QEMU", "rounds T/Q", "Tern dirtied Mbit/s", "Tern stopped because"]
+                     "same bridge, capped to Tern's round-0 rate (except 'uncapped'). Ratios are "
+                     "Tern/QEMU. docs/bench.md.")}
+    theader, trows, data["tern_time"] = time_rows(cells)
+    from bench import table
+    print("\nwhere Tern's time went (medians; docs/migration.md, Summary):")
+    table(theader, trows)
+    print()
+    header = ["workload", "MiB", "comparison", "downtime ms T/Q", "total s T/Q",
+              "wire x RAM T/Q", "throttle % T/Q", "notes", "target"]
     return header, rows, data

@@ -268,6 +268,26 @@ static void test_precopy_polls_give_the_cpu_back_after_2_ms(void **state)
 	run_free(t);
 }
 
+/* The summary's `time in:` stages take time from the clock readings the
+ * migration makes anyway, and together fit in its total time. */
+static void test_summary_says_where_the_source_time_went(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	t->clock.tick = 50;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->sum.harvest_us > 0);
+	assert_true(t->sum.pages_us > 0);
+	assert_true(t->sum.send_us > 0);
+	assert_true(t->sum.harvest_us + t->sum.pages_us + t->sum.send_us <= t->sum.total_us);
+	assert_true(t->isum.pages_us > 0);
+	assert_true(t->isum.recv_us > 0);
+	assert_true(t->isum.pages_us + t->isum.recv_us <= t->isum.total_us);
+	run_free(t);
+}
+
 static void test_heavy_writer_stops_at_round_limit(void **state)
 {
 	struct mig_send_params p = {.downtime_ms = 1, .max_rounds = 4};
@@ -1152,6 +1172,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_migration_moves_memory_byte_for_byte),
 		cmocka_unit_test(test_precopy_polls_give_the_cpu_back_after_2_ms),
+		cmocka_unit_test(test_summary_says_where_the_source_time_went),
 		cmocka_unit_test(test_heavy_writer_stops_at_round_limit),
 		cmocka_unit_test(test_idle_guest_stops_after_round_zero),
 		cmocka_unit_test(test_offline_migration_pauses_first),

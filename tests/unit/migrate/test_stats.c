@@ -56,6 +56,9 @@ static void test_summary_of_a_completed_migration(void **state)
 		.rounds = 3,
 		.throttle_max_pct = 60,
 		.stop = MIG_STOP_DOWNTIME,
+		.harvest_us = 4250,
+		.pages_us = 310400,
+		.send_us = 880000,
 	};
 
 	(void)state;
@@ -71,7 +74,8 @@ static void test_summary_of_a_completed_migration(void **state)
 		     "zero pages:   49152\n"
 		     "rounds:       3\n"
 		     "throttled:    up to 60 % of the guest's CPU (auto-converge)\n"
-		     "stopped:      remaining dirty pages fit the downtime target\n");
+		     "stopped:      remaining dirty pages fit the downtime target\n"
+		     "time in:      dirty log 4.3 ms, pages 310.4 ms, transport 880.0 ms\n");
 }
 
 static void test_summary_of_a_failure_says_where_the_guest_is(void **state)
@@ -114,12 +118,15 @@ static void test_incoming_line(void **state)
 		.pages_sent = 700,
 		.pages_zero = 3,
 		.rounds = 4,
+		.recv_us = 512300,
+		.pages_us = 80000,
 	};
 
 	(void)state;
 	mig_stats_incoming(&s, buf, sizeof(buf));
 	assert_string_equal(buf, "incoming web1: completed in 999.0 ms, 700 pages + 3 zero, 3.0 "
-				 "MiB, 4 rounds, resumed 1.2 ms after the last byte");
+				 "MiB, 4 rounds, resumed 1.2 ms after the last byte\n"
+				 "time in:      transport 512.3 ms, pages 80.0 ms");
 	s.result = MIG_FAILED;
 	s.reason = "connection lost";
 	mig_stats_incoming(&s, buf, sizeof(buf));
