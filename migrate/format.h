@@ -77,6 +77,10 @@ enum mig_code {
 #define MIG_TEXT_HDR_LEN 8u
 #define MIG_HANDOFF_LEN 8u
 
+/* The longest PAGE_DELTA encoding: three quarters of a page. A page whose
+ * delta would be longer goes whole, cheaper to decode and hardly longer. */
+#define MIG_DELTA_MAX 3072u
+
 #define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */
