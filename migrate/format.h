@@ -26,6 +26,7 @@ enum mig_rec_type {
 	MIG_REC_END_OF_ROUND = 0x07,
 	MIG_REC_END = 0x08,
 	MIG_REC_ERROR = 0x09,
+	MIG_REC_PAGE_DELTA = 0x0A,
 	MIG_REC_ACCEPT = 0x10,
 	MIG_REC_REFUSE = 0x11,
 	MIG_REC_HANDOFF_DONE = 0x12,
@@ -48,11 +49,17 @@ enum mig_code {
 };
 
 /* Receiver limits. */
+/* The longest PAGE_DELTA encoding: three quarters of a page. A page whose
+ * delta would be longer goes whole, cheaper to decode and hardly longer. */
+#define MIG_DELTA_MAX 3072u
 #define MIG_MAX_BATCH_PAGES 256u
 #define MIG_PAGE_ENTRY_LEN 16u
 #define MIG_BATCH_HDR_LEN 8u
 #define MIG_MAX_RECORD_LEN                                                                         \
 	(MIG_BATCH_HDR_LEN + MIG_MAX_BATCH_PAGES * (MIG_PAGE_ENTRY_LEN + MIG_PAGE_SIZE))
+#define MIG_DELTA_ENTRY_LEN 16u
+#define MIG_MAX_DELTA_RECORD_LEN                                                                   \
+	(MIG_BATCH_HDR_LEN + MIG_MAX_BATCH_PAGES * (MIG_DELTA_ENTRY_LEN + MIG_DELTA_MAX))
 #define MIG_MAX_RAM_BYTES (64ull << 30)
 #define MIG_MAX_VCPUS 64u
 #define MIG_MAX_DEVICES 32u
@@ -77,10 +84,7 @@ enum mig_code {
 #define MIG_TEXT_HDR_LEN 8u
 #define MIG_HANDOFF_LEN 8u
 
-/* The longest PAGE_DELTA encoding: three quarters of a page. A page whose
- * delta would be longer goes whole, cheaper to decode and hardly longer. */
-#define MIG_DELTA_MAX 3072u
-
+#define MIG_CAP_DELTA 0x1ull   /* HELLO caps: PAGE_DELTA sent (source), accepted (destination) */
 #define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */

@@ -10,11 +10,15 @@
 #define BLOB_MAX (MIG_BLOB_HDR_LEN + MIG_MAX_BLOB)
 #define BATCH_MIN (MIG_BATCH_HDR_LEN + MIG_PAGE_ENTRY_LEN)
 
+/* The receive buffer is sized for the largest PAGE_DATA. */
+_Static_assert(MIG_MAX_DELTA_RECORD_LEN <= MIG_MAX_RECORD_LEN, "PAGE_DELTA over the record limit");
+
 const struct mig_stream_limit mig_record_src_limits[] = {
 	{MIG_REC_HELLO, MIG_HELLO_LEN, MIG_HELLO_LEN},
 	{MIG_REC_AUTH, MIG_PROOF_LEN, MIG_PROOF_LEN},
 	{MIG_REC_GUEST_CONFIG, MIG_CONFIG_FIXED_LEN, MIG_CONFIG_MAX_LEN},
 	{MIG_REC_PAGE_DATA, BATCH_MIN, MIG_MAX_RECORD_LEN},
+	{MIG_REC_PAGE_DELTA, MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN, MIG_MAX_DELTA_RECORD_LEN},
 	{MIG_REC_VCPU_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_DEVICE_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_END_OF_ROUND, MIG_EOR_LEN, MIG_EOR_LEN},
@@ -305,12 +309,13 @@ int mig_record_batch_begin(struct mig_stream_out *o, struct mig_batch *b)
 	b->payload = mig_stream_out_begin(o, MIG_REC_PAGE_DATA, MIG_MAX_RECORD_LEN);
 	if (!b->payload)
 		return -ENOSPC;
+	b->type = MIG_REC_PAGE_DATA;
 	b->count = 0;
 	b->len = MIG_BATCH_HDR_LEN;
 	return 0;
 }
 
-void mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data)
+const uint8_t *mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data)
 {
 	uint8_t *e = b->payload + b->len;
 
@@ -318,11 +323,12 @@ void mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data)
 	le32_put(e + 8, data ? 0 : MIG_PAGE_ZERO);
 	le32_put(e + 12, 0);
 	b->len += MIG_PAGE_ENTRY_LEN;
-	if (data) {
-		memcpy(e + MIG_PAGE_ENTRY_LEN, data, MIG_PAGE_SIZE);
-		b->len += MIG_PAGE_SIZE;
-	}
 	b->count++;
+	if (!data)
+		return NULL;
+	memcpy(e + MIG_PAGE_ENTRY_LEN, data, MIG_PAGE_SIZE);
+	b->len += MIG_PAGE_SIZE;
+	return e + MIG_PAGE_ENTRY_LEN;
 }
 
 void mig_record_batch_commit(struct mig_stream_out *o, struct mig_batch *b)
@@ -374,6 +380,72 @@ void mig_record_pages_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_
 	*data = zero ? NULL : it->p;
 	if (!zero)
 		it->p += MIG_PAGE_SIZE;
+}
+
+int mig_record_delta_begin(struct mig_stream_out *o, struct mig_batch *b)
+{
+	b->payload = mig_stream_out_begin(o, MIG_REC_PAGE_DELTA, MIG_MAX_DELTA_RECORD_LEN);
+	if (!b->payload)
+		return -ENOSPC;
+	b->type = MIG_REC_PAGE_DELTA;
+	b->count = 0;
+	b->len = MIG_BATCH_HDR_LEN;
+	return 0;
+}
+
+void mig_record_delta_add(struct mig_batch *b, uint64_t gfn, const void *enc, uint32_t len)
+{
+	uint8_t *e = b->payload + b->len;
+
+	le64_put(e, gfn);
+	le32_put(e + 8, len);
+	le32_put(e + 12, 0);
+	memcpy(e + MIG_DELTA_ENTRY_LEN, enc, len);
+	b->len += MIG_DELTA_ENTRY_LEN + len;
+	b->count++;
+}
+
+int mig_record_deltas_begin(const struct mig_stream_rec *r, uint64_t npages,
+			    struct mig_page_iter *it)
+{
+	const uint8_t *p = r->payload, *end = r->payload + r->len;
+
+	if (r->len < MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN)
+		return -EBADMSG;
+	uint32_t count = le32_get(p);
+	if (count > MIG_MAX_BATCH_PAGES)
+		return -E2BIG;
+	if (count == 0)
+		return -EBADMSG;
+	p += MIG_BATCH_HDR_LEN;
+	for (uint32_t i = 0; i < count; i++) {
+		if ((size_t)(end - p) < MIG_DELTA_ENTRY_LEN)
+			return -EBADMSG;
+		uint64_t gfn = le64_get(p);
+		uint32_t len = le32_get(p + 8);
+		if (len > MIG_DELTA_MAX)
+			return -E2BIG;
+		if (gfn >= npages)
+			return -EBADMSG;
+		p += MIG_DELTA_ENTRY_LEN;
+		if ((size_t)(end - p) < len)
+			return -EBADMSG;
+		p += len;
+	}
+	if (p != end)
+		return -EBADMSG;
+	it->p = r->payload + MIG_BATCH_HDR_LEN;
+	it->end = end;
+	return (int)count;
+}
+
+void mig_record_deltas_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **enc,
+			    uint32_t *len)
+{
+	*gfn = le64_get(it->p);
+	*len = le32_get(it->p + 8);
+	*enc = it->p + MIG_DELTA_ENTRY_LEN;
+	it->p += MIG_DELTA_ENTRY_LEN + *len;
 }
 
 static const struct {

@@ -39,8 +39,9 @@ struct mig_blob {
 };
 
 /* Built in place in the output buffer: the page loop copies each page
- * once, straight into the record. */
+ * (or its delta) once, straight into the record. */
 struct mig_batch {
+	uint32_t type; /* MIG_REC_PAGE_DATA or MIG_REC_PAGE_DELTA */
 	uint8_t *payload;
 	uint32_t count;
 	uint32_t len;
@@ -76,7 +77,10 @@ uint8_t *mig_record_blob_begin(struct mig_stream_out *o, uint32_t type, uint32_t
 void mig_record_blob_commit(struct mig_stream_out *o, uint32_t len);
 
 int mig_record_batch_begin(struct mig_stream_out *o, struct mig_batch *b);
-void mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data);
+/* Returns where the page's data now is in the record (NULL for a ZERO
+ * entry): the copy that is sent, whatever the guest writes meanwhile. */
+const uint8_t *mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data);
+/* Commits a PAGE_DATA or a PAGE_DELTA batch. */
 void mig_record_batch_commit(struct mig_stream_out *o, struct mig_batch *b);
 /* Checks the whole batch (structure, flags, every gfn below npages,
  * exact length) and only then returns its page count. */
@@ -84,6 +88,17 @@ int mig_record_pages_begin(const struct mig_stream_rec *r, uint64_t npages,
 			   struct mig_page_iter *it);
 /* data is NULL for a ZERO entry. */
 void mig_record_pages_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **data);
+
+/* PAGE_DELTA, the same way; len is at most MIG_DELTA_MAX. */
+int mig_record_delta_begin(struct mig_stream_out *o, struct mig_batch *b);
+void mig_record_delta_add(struct mig_batch *b, uint64_t gfn, const void *enc, uint32_t len);
+/* Checks the structure (every gfn below npages, every len at most
+ * MIG_DELTA_MAX, exact length), not the encodings (delta.h), and only then
+ * returns the entry count. */
+int mig_record_deltas_begin(const struct mig_stream_rec *r, uint64_t npages,
+			    struct mig_page_iter *it);
+void mig_record_deltas_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **enc,
+			    uint32_t *len);
 
 /* ERROR/REFUSE codes against local errno values. */
 uint32_t mig_record_code_of(int err);

@@ -118,7 +118,12 @@ static size_t build_source_stream(struct rig *r, uint8_t page[MIG_PAGE_SIZE])
 	mig_record_batch_add(&b, 9, NULL);
 	mig_record_batch_add(&b, 16383, page);
 	mig_record_batch_commit(&r->out, &b);
-	struct mig_eor e = {0, MIG_EOR_FINAL, 3};
+	assert_int_equal(mig_record_delta_begin(&r->out, &b), 0);
+	mig_record_delta_add(&b, 3, "\x05\x02xy", 4);
+	mig_record_delta_add(&b, 16383, "", 0);
+	mig_record_delta_add(&b, 4, "\x00\x01z", 3);
+	mig_record_batch_commit(&r->out, &b);
+	struct mig_eor e = {0, MIG_EOR_FINAL, 6};
 	assert_int_equal(mig_record_put_eor(&r->out, &e), 0);
 	uint8_t *blob = mig_record_blob_begin(&r->out, MIG_REC_VCPU_STATE, 1);
 	memcpy(blob, "vcpu-state", 10);
@@ -126,7 +131,7 @@ static size_t build_source_stream(struct rig *r, uint8_t page[MIG_PAGE_SIZE])
 	blob = mig_record_blob_begin(&r->out, MIG_REC_DEVICE_STATE, 2);
 	memcpy(blob, "dev", 3);
 	mig_record_blob_commit(&r->out, 3);
-	struct mig_end end = {1, 3, r->out.sum.a, r->out.sum.b};
+	struct mig_end end = {1, 6, r->out.sum.a, r->out.sum.b};
 	assert_int_equal(mig_record_put_end(&r->out, &end), 0);
 	assert_int_equal(mig_record_put_text(&r->out, MIG_REC_ERROR, MIG_CODE_CANCELLED, "bye"), 0);
 	return mig_stream_out_pending(&r->out);
@@ -139,9 +144,10 @@ static void check_source_stream(size_t frag)
 	size_t len = build_source_stream(r, page), at = 0;
 	const uint8_t *data = mig_stream_out_data(&r->out);
 	static const uint32_t want[] = {
-		MIG_REC_HELLO,	      MIG_REC_AUTH,	    MIG_REC_GUEST_CONFIG,
-		MIG_REC_PAGE_DATA,    MIG_REC_END_OF_ROUND, MIG_REC_VCPU_STATE,
-		MIG_REC_DEVICE_STATE, MIG_REC_END,	    MIG_REC_ERROR,
+		MIG_REC_HELLO,	    MIG_REC_AUTH,	  MIG_REC_GUEST_CONFIG,
+		MIG_REC_PAGE_DATA,  MIG_REC_PAGE_DELTA,	  MIG_REC_END_OF_ROUND,
+		MIG_REC_VCPU_STATE, MIG_REC_DEVICE_STATE, MIG_REC_END,
+		MIG_REC_ERROR,
 	};
 	struct mig_stream_rec rec;
 
@@ -182,11 +188,31 @@ static void check_source_stream(size_t frag)
 			assert_memory_equal(d, page, MIG_PAGE_SIZE);
 			break;
 		}
+		case MIG_REC_PAGE_DELTA: {
+			struct mig_page_iter it;
+			uint64_t gfn;
+			const uint8_t *d;
+			uint32_t n;
+			assert_int_equal(rec.len, 8 + 16 + 4 + 16 + 16 + 3);
+			assert_int_equal(mig_record_deltas_begin(&rec, 16384, &it), 3);
+			mig_record_deltas_next(&it, &gfn, &d, &n);
+			assert_int_equal(gfn, 3);
+			assert_int_equal(n, 4);
+			assert_memory_equal(d, "\x05\x02xy", 4);
+			mig_record_deltas_next(&it, &gfn, &d, &n);
+			assert_int_equal(gfn, 16383);
+			assert_int_equal(n, 0);
+			mig_record_deltas_next(&it, &gfn, &d, &n);
+			assert_int_equal(gfn, 4);
+			assert_int_equal(n, 3);
+			assert_memory_equal(d, "\x00\x01z", 3);
+			break;
+		}
 		case MIG_REC_END_OF_ROUND: {
 			struct mig_eor e;
 			assert_int_equal(mig_record_get_eor(&rec, &e), 0);
 			assert_int_equal(e.flags, MIG_EOR_FINAL);
-			assert_int_equal(e.pages, 3);
+			assert_int_equal(e.pages, 6);
 			break;
 		}
 		case MIG_REC_VCPU_STATE: {
@@ -495,6 +521,61 @@ static void test_batch_rejections(void **state)
 	free(buf);
 }
 
+/* A PAGE_DELTA payload by hand: count, then entries of len bytes each. */
+static struct mig_stream_rec delta_rec(uint8_t *buf, uint32_t count, uint32_t entries, uint64_t gfn,
+				       uint32_t len, uint32_t extra)
+{
+	uint32_t at = 8;
+
+	le32_put(buf, count);
+	le32_put(buf + 4, 0);
+	for (uint32_t i = 0; i < entries; i++) {
+		le64_put(buf + at, gfn + i);
+		le32_put(buf + at + 8, len);
+		le32_put(buf + at + 12, 0);
+		at += 16 + len;
+	}
+	return (struct mig_stream_rec){
+		.type = MIG_REC_PAGE_DELTA, .len = at + extra, .payload = buf};
+}
+
+static void test_delta_batch_rejections(void **state)
+{
+	uint8_t *buf = calloc(1, MIG_MAX_RECORD_LEN + 4096);
+	struct mig_page_iter it;
+	struct mig_stream_rec rec;
+
+	(void)state;
+	rec = delta_rec(buf, 2, 2, 0, 5, 0);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), 2);
+	/* The largest batch there is. */
+	rec = delta_rec(buf, MIG_MAX_BATCH_PAGES, MIG_MAX_BATCH_PAGES, 0, MIG_DELTA_MAX, 0);
+	assert_int_equal(rec.len, MIG_MAX_DELTA_RECORD_LEN);
+	assert_int_equal(mig_record_deltas_begin(&rec, 1000, &it), MIG_MAX_BATCH_PAGES);
+	/* More entries than a batch may hold. */
+	rec = delta_rec(buf, MIG_MAX_BATCH_PAGES + 1, MIG_MAX_BATCH_PAGES + 1, 0, 0, 0);
+	assert_int_equal(mig_record_deltas_begin(&rec, 1000, &it), -E2BIG);
+	rec = delta_rec(buf, 0, 0, 0, 0, 16);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -EBADMSG);
+	/* An encoding longer than any delta may be. */
+	rec = delta_rec(buf, 1, 1, 0, MIG_DELTA_MAX + 1, 0);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -E2BIG);
+	/* The count claims more entries than the length holds. */
+	rec = delta_rec(buf, 3, 2, 0, 5, 0);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -EBADMSG);
+	/* An entry's len runs past the record. */
+	rec = delta_rec(buf, 2, 2, 0, 5, 0);
+	le32_put(buf + 8 + 21 + 8, 6);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -EBADMSG);
+	/* Bytes left over after the last entry. */
+	rec = delta_rec(buf, 2, 2, 0, 5, 3);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -EBADMSG);
+	/* A gfn beyond the guest's RAM. */
+	rec = delta_rec(buf, 2, 2, 99, 5, 0);
+	assert_int_equal(mig_record_deltas_begin(&rec, 100, &it), -EBADMSG);
+	free(buf);
+}
+
 static int config_after(void (*spoil)(struct mig_guest_config *c, uint8_t *p, uint32_t *len))
 {
 	struct rig *r = rig_new(true);
@@ -693,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_nonzero_padding_rejected),
 		cmocka_unit_test(test_errors_are_sticky),
 		cmocka_unit_test(test_batch_rejections),
+		cmocka_unit_test(test_delta_batch_rejections),
 		cmocka_unit_test(test_config_rejections),
 		cmocka_unit_test(test_blob_length_must_match_record),
 		cmocka_unit_test(test_error_text_is_made_printable),
