@@ -23,12 +23,12 @@ int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npa
 		slots /= 2;
 	if (least > slots)
 		least = slots; /* a small guest: all of it is less than the floor */
-	for (; slots && slots >= least; slots /= 2) {
+	for (int shrunk = 0; slots && slots >= least; slots /= 2, shrunk = 1) {
 		c->pages = malloc(slots * MIG_PAGE_SIZE);
 		c->tags = c->pages ? calloc(slots, sizeof(uint64_t)) : NULL;
 		if (c->tags) {
 			c->slots = slots;
-			return 0;
+			return shrunk;
 		}
 		free(c->pages);
 		c->pages = NULL;

@@ -6,7 +6,6 @@
 #pragma once
 #include <stdint.h>
 
-#define MIG_DEFAULT_DELTA_CACHE_MIB 64u
 /* Below this a cache holds too little of a working set to be worth it. */
 #define MIG_MIN_DELTA_CACHE_MIB 1u
 
@@ -18,7 +17,8 @@ struct mig_delta_cache {
 
 /* At most bytes (rounded down to a power of two pages, and no more than
  * the guest's npages need); if memory is short, half as much, and so on
- * down to MIG_MIN_DELTA_CACHE_MIB. -ENOMEM when not even that fits. */
+ * down to MIG_MIN_DELTA_CACHE_MIB. 0, 1 when memory was short and the
+ * cache is smaller than that, -ENOMEM when not even the least fits. */
 int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npages);
 void mig_delta_cache_fini(struct mig_delta_cache *c);
 uint64_t mig_delta_cache_bytes(const struct mig_delta_cache *c);

@@ -99,6 +99,10 @@ struct mig_dst_guest {
 	int (*create)(void *ctx, const struct mig_guest_config *cfg);
 	/* data is 4096 bytes, or NULL for a page of zeros. */
 	int (*write_page)(void *ctx, uint64_t gfn, const void *data);
+	/* Optional: the 4 KiB of guest memory at gfn, writable (NULL if not
+	 * RAM), where a PAGE_DELTA is applied in place. Without it this host
+	 * does not offer the DELTA capability and is sent whole pages. */
+	void *(*page)(void *ctx, uint64_t gfn);
 	/* Check and apply a state blob; anything but 0 (-EINVAL: a state
 	 * this host cannot run) fails the migration before END is accepted,
 	 * so a refused blob never becomes a guest that cannot run. */

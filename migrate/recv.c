@@ -10,6 +10,7 @@
 
 #include "kernel/log.h"
 #include "migrate/auth.h"
+#include "migrate/delta.h"
 #include "migrate/link.h"
 #include "migrate/record.h"
 
@@ -50,6 +51,10 @@ struct mig_recv {
 	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
 	struct mig_guest_config cfg;
 	uint64_t npages;
+	bool delta; /* both HELLOs offered DELTA: PAGE_DELTA may come */
+	/* With delta: pages whose last entry carried data, the only ones a
+	 * delta may apply to (docs/migration-stream.md, "PAGE_DELTA"). */
+	uint64_t *has_data;
 
 	uint32_t round; /* the next END_OF_ROUND expected */
 	uint64_t round_entries, entries_total;
@@ -194,7 +199,9 @@ void mig_recv_refuse(struct mig_recv *r, const char *why)
 
 static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
-	struct mig_hello hello = {.page_shift = MIG_PAGE_SHIFT, .software = "tern"};
+	struct mig_hello hello = {.caps = r->g.page ? MIG_CAP_DELTA : 0,
+				  .page_shift = MIG_PAGE_SHIFT,
+				  .software = "tern"};
 	struct mig_hello theirs;
 	uint8_t proof[MIG_PROOF_LEN];
 	struct mig_stream_out *o = &r->link.out;
@@ -211,6 +218,7 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (r->refuse[0])
 		return fail(r, -EACCES, MIG_CODE_AUTH, "%s", r->refuse);
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
+	r->delta = (theirs.caps & hello.caps & MIG_CAP_DELTA) != 0;
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
 		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
@@ -244,6 +252,14 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 				    "CPUID baseline %u is not available on this host",
 				    r->cfg.cpuid_id);
 	}
+	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
+	if (r->delta) {
+		r->has_data = calloc((size_t)((r->npages + 63) / 64), sizeof(uint64_t));
+		if (!r->has_data)
+			return fail(r, -ENOMEM, MIG_CODE_NO_MEMORY,
+				    "not enough memory to track %llu pages for deltas",
+				    (unsigned long long)r->npages);
+	}
 	ret = r->g.create(r->g.ctx, &r->cfg);
 	if (ret == -ENOMEM)
 		return fail(r, ret, MIG_CODE_NO_MEMORY, "not enough memory for %llu MiB",
@@ -256,7 +272,6 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (ret < 0)
 		return fail(r, ret, MIG_CODE_GUEST, "creating the guest failed (%d)", ret);
 	r->created = true;
-	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
 	if (mig_stream_out_put(&r->link.out, MIG_REC_ACCEPT, NULL, 0))
 		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
 	r->accepted = true;
@@ -264,6 +279,14 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	log_info(TAG, "incoming %s: accepted, %llu pages, %u vCPUs", r->cfg.name,
 		 (unsigned long long)r->npages, r->cfg.vcpu_count);
 	return 0;
+}
+
+static void set_has_data(struct mig_recv *r, uint64_t gfn, bool yes)
+{
+	if (yes)
+		r->has_data[gfn / 64] |= 1ull << (gfn % 64);
+	else
+		r->has_data[gfn / 64] &= ~(1ull << (gfn % 64));
 }
 
 static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
@@ -289,7 +312,56 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 			r->summary.pages_sent++;
 		else
 			r->summary.pages_zero++;
+		if (r->has_data)
+			set_has_data(r, gfn, data != NULL);
 	}
+	r->round_entries += (uint64_t)n;
+	r->summary.pages_us += now(r) - t;
+	return 0;
+}
+
+/* Every entry is checked (structure, encoding, and that its page holds
+ * the data it is a delta of) before any page changes. */
+static int on_deltas(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_page_iter it, all;
+	const uint8_t *enc;
+	uint64_t gfn, t = now(r);
+	uint32_t len;
+	int n;
+
+	if (!r->delta)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL,
+			    "PAGE_DELTA, but the DELTA capability was not agreed");
+	if (r->round == 0)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "PAGE_DELTA in round 0");
+	n = mig_record_deltas_begin(rec, r->npages, &all);
+	if (n < 0)
+		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+			    "malformed PAGE_DELTA in round %u", r->round);
+	it = all;
+	for (int i = 0; i < n; i++) {
+		mig_record_deltas_next(&it, &gfn, &enc, &len);
+		if (!(r->has_data[gfn / 64] >> (gfn % 64) & 1))
+			return fail(r, -EPROTO, MIG_CODE_PROTOCOL,
+				    "PAGE_DELTA in round %u for page %llu, which holds no data",
+				    r->round, (unsigned long long)gfn);
+		if (mig_delta_check(enc, len))
+			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
+				    "PAGE_DELTA in round %u: malformed delta of page %llu",
+				    r->round, (unsigned long long)gfn);
+	}
+	for (int i = 0; i < n; i++) {
+		mig_record_deltas_next(&all, &gfn, &enc, &len);
+		uint8_t *page = r->g.page(r->g.ctx, gfn);
+		int ret = page ? mig_delta_decode(page, enc, len) : -EFAULT;
+		if (ret < 0)
+			return fail(r, ret, MIG_CODE_GUEST,
+				    "applying the delta of page %llu failed (%d)",
+				    (unsigned long long)gfn, ret);
+	}
+	r->summary.pages_sent += (uint64_t)n;
+	r->summary.pages_delta += (uint64_t)n;
 	r->round_entries += (uint64_t)n;
 	r->summary.pages_us += now(r) - t;
 	return 0;
@@ -416,6 +488,7 @@ static const struct {
 	{MIG_REC_AUTH, IN(R_WAIT_AUTH)},
 	{MIG_REC_GUEST_CONFIG, IN(R_WAIT_CONFIG)},
 	{MIG_REC_PAGE_DATA, IN(R_ROUNDS)},
+	{MIG_REC_PAGE_DELTA, IN(R_ROUNDS)},
 	{MIG_REC_END_OF_ROUND, IN(R_ROUNDS)},
 	{MIG_REC_VCPU_STATE, IN(R_STATE)},
 	{MIG_REC_DEVICE_STATE, IN(R_STATE)},
@@ -440,7 +513,8 @@ static int out_of_order(struct mig_recv *r, uint32_t type)
 	if (r->state == R_ROUNDS &&
 	    (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE || type == MIG_REC_END))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
-	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_END_OF_ROUND))
+	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_PAGE_DELTA ||
+				    type == MIG_REC_END_OF_ROUND))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);
 	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s", what);
 }
@@ -470,6 +544,8 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 		return on_config(r, rec);
 	case MIG_REC_PAGE_DATA:
 		return on_pages(r, rec);
+	case MIG_REC_PAGE_DELTA:
+		return on_deltas(r, rec);
 	case MIG_REC_END_OF_ROUND:
 		return on_eor(r, rec);
 	case MIG_REC_VCPU_STATE:
@@ -566,6 +642,7 @@ void mig_recv_free(struct mig_recv *r)
 	if (!finished(r))
 		fail(r, -ECANCELED, 0, "abandoned");
 	mig_link_fini(&r->link);
+	free(r->has_data);
 	memset(r->key, 0, sizeof(r->key));
 	free(r);
 }

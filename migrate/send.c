@@ -11,6 +11,8 @@
 
 #include "kernel/log.h"
 #include "migrate/auth.h"
+#include "migrate/delta.h"
+#include "migrate/delta_cache.h"
 #include "migrate/link.h"
 #include "migrate/policy.h"
 #include "migrate/record.h"
@@ -55,6 +57,14 @@ enum send_state {
 	S_CLOSED,
 };
 
+/* One page of the round, looked at: what goes on the wire for it. */
+struct page_out {
+	uint32_t type; /* MIG_REC_PAGE_DATA or MIG_REC_PAGE_DELTA; 0: none */
+	uint64_t gfn;
+	const uint8_t *data; /* PAGE_DATA: the 4 KiB to send, NULL for ZERO */
+	uint32_t enc_len;    /* PAGE_DELTA: bytes in enc */
+};
+
 struct mig_send {
 	uint64_t poll_end_us; /* this poll's pre-copy time is up (POLL_TIME_US) */
 	uint64_t now_seen;    /* the clock's last reading in this poll (stage times) */
@@ -76,6 +86,9 @@ struct mig_send {
 	uint64_t *bitmap; /* pages still to send in this round */
 	size_t nwords;
 	uint64_t cursor;
+	/* A page taken from the bitmap that did not fit the batch then open
+	 * (the other record type): the next batch starts with it. */
+	struct page_out held;
 	uint64_t round_todo; /* pages the bitmap held at the start of the round */
 	uint32_t round;
 	bool final;
@@ -83,6 +96,15 @@ struct mig_send {
 	bool paused;
 	bool end_noted; /* the moment END left was recorded (t_end, last row) */
 	uint32_t next_vcpu, next_dev;
+
+	struct mig_delta_cache cache; /* slots 0: no deltas */
+	bool delta;		      /* the cache is there and the destination takes deltas */
+	/* A page about to go as a delta is encoded from this snapshot, and the
+	 * snapshot is what the cache keeps: the guest may write the page
+	 * meanwhile, and the cache must hold exactly what the destination
+	 * will. */
+	uint8_t snap[MIG_PAGE_SIZE];
+	uint8_t enc[MIG_DELTA_MAX];
 
 	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
 	bool have_peer_hello;
@@ -144,6 +166,7 @@ static void fill_summary(struct mig_send *s)
 static void finish(struct mig_send *s)
 {
 	fill_summary(s);
+	mig_delta_cache_fini(&s->cache); /* nothing is sent any more */
 	s->linger_until = now(s) + LINGER_US;
 	s->state = mig_stream_out_pending(&s->link.out) && mig_link_can_send(&s->link) ? S_LINGER
 										       : S_CLOSED;
@@ -226,6 +249,26 @@ static int link_failed(struct mig_send *s, int err)
 		    s->link.why ? s->link.why : "transport error");
 }
 
+/* Less memory than asked is fine, none at all means whole pages only: a
+ * migration never fails for want of its cache. */
+static void start_delta(struct mig_send *s, uint32_t mib)
+{
+	int ret = mig_delta_cache_init(&s->cache, (uint64_t)mib << 20, s->npages);
+
+	if (ret < 0) {
+		s->summary.delta = MIG_DELTA_NO_MEMORY;
+		log_warn(TAG, "%s: no memory for a delta cache of %u MiB: sending whole pages only",
+			 s->cfg.name, mib);
+		return;
+	}
+	s->summary.delta = MIG_DELTA_ON;
+	s->summary.delta_cache_bytes = mig_delta_cache_bytes(&s->cache);
+	if (ret > 0)
+		log_warn(TAG, "%s: memory is short: a delta cache of %llu KiB, not %u MiB",
+			 s->cfg.name, (unsigned long long)(s->summary.delta_cache_bytes >> 10),
+			 mib);
+}
+
 int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		   const struct mig_transport *tp, const struct mig_src_guest *g,
 		   const struct mig_host *h, const struct mig_send_events *ev)
@@ -285,6 +328,10 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		ret = -ENOMEM;
 		goto err_link;
 	}
+	/* An offline migration sends every page once: nothing to delta. */
+	if (!p->delta_off && !p->offline)
+		start_delta(s,
+			    p->delta_cache_mib ? p->delta_cache_mib : MIG_DEFAULT_DELTA_CACHE_MIB);
 	s->t_start = now(s);
 	s->tokens_at = s->t_start;
 	s->result = MIG_RUNNING;
@@ -359,10 +406,6 @@ static void start_round(struct mig_send *s, uint32_t round, bool final, uint64_t
 	s->state = S_ROUND;
 }
 
-/* The page loop: no allocation, no formatting. Pages are read after the
- * harvest that cleared their dirty bits, so a write racing the copy
- * re-dirties the page and it goes again next round; while the guest runs a
- * copy may be torn, never stale for good. */
 /* The guest is paused in the final round: that round runs to its end. */
 static bool time_up(struct mig_send *s)
 {
@@ -370,35 +413,117 @@ static bool time_up(struct mig_send *s)
 	return !s->final && s->now_seen >= s->poll_end_us;
 }
 
-static int produce_batch(struct mig_send *s)
+/* What gfn goes as; false if nothing (a hole, a zero page in round 0). */
+static bool look_at(struct mig_send *s, uint64_t gfn, struct page_out *p)
 {
-	struct mig_batch b;
+	const uint8_t *page = s->g.page(s->g.ctx, gfn), *old;
+
+	if (!page)
+		return false;
+	*p = (struct page_out){MIG_REC_PAGE_DATA, gfn, page, 0};
+	if (page_is_zero(page)) {
+		if (s->round > 0) {
+			p->data = NULL;
+			return true;
+		}
+		/* Reserved memory starts zeroed on the destination. */
+		s->row.pages_zero++;
+		return false;
+	}
+	/* Round 0 sends each page once: there is nothing to delta against. */
+	if (!s->delta || s->round == 0 || !(old = mig_delta_cache_get(&s->cache, gfn)))
+		return true;
+	memcpy(s->snap, page, MIG_PAGE_SIZE);
+	int n = mig_delta_encode(old, s->snap, s->enc, sizeof(s->enc));
+	p->data = s->snap; /* whole, if the delta is not smaller */
+	if (n >= 0) {
+		p->type = MIG_REC_PAGE_DELTA;
+		p->enc_len = (uint32_t)n;
+	}
+	return true;
+}
+
+/* Remember what the destination now holds for gfn. */
+static void keep(struct mig_send *s, uint64_t gfn, const uint8_t *sent)
+{
+	/* Nothing follows the final round, and every copy would lengthen
+	 * the downtime. */
+	if (!s->delta || s->final)
+		return;
+	/* Round 0 goes through the gfns in order, so of the pages sharing a
+	 * slot only the last would stay: copy just those. */
+	if (s->round == 0 && gfn + s->cache.slots < s->npages)
+		return;
+	if (sent)
+		mig_delta_cache_put(&s->cache, gfn, sent);
+	else
+		mig_delta_cache_drop(&s->cache, gfn); /* no delta against a ZERO entry */
+}
+
+static void put_page(struct mig_send *s, struct mig_batch *b, const struct page_out *p)
+{
+	if (p->type == MIG_REC_PAGE_DELTA) {
+		mig_record_delta_add(b, p->gfn, s->enc, p->enc_len);
+		s->row.pages_sent++;
+		s->row.pages_delta++;
+		s->row.delta_saved += MIG_PAGE_SIZE - p->enc_len;
+		keep(s, p->gfn, s->snap);
+		return;
+	}
+	/* The cache takes the record's copy, not the page, which the guest
+	 * may have written since. */
+	const uint8_t *sent = mig_record_batch_add(b, p->gfn, p->data);
+	if (sent)
+		s->row.pages_sent++;
+	else
+		s->row.pages_zero++;
+	keep(s, p->gfn, sent);
+}
+
+/* The next page to send: the one held back, else the next dirty one. */
+static bool next_page(struct mig_send *s, struct page_out *p)
+{
 	uint64_t gfn;
 
-	if (mig_record_batch_begin(&s->link.out, &b))
-		return 0;
-	while (b.count < MIG_MAX_BATCH_PAGES && !time_up(s) && take_next(s, &gfn)) {
-		const void *page = s->g.page(s->g.ctx, gfn);
-		if (!page)
-			continue;
-		if (page_is_zero(page)) {
-			s->row.pages_zero++;
-			/* Reserved memory starts zeroed on the destination. */
-			if (s->round == 0)
-				continue;
-			mig_record_batch_add(&b, gfn, NULL);
-		} else {
-			s->row.pages_sent++;
-			mig_record_batch_add(&b, gfn, page);
+	if (s->held.type) {
+		*p = s->held;
+		s->held.type = 0;
+		return true;
+	}
+	while (take_next(s, &gfn))
+		if (look_at(s, gfn, p))
+			return true;
+	return false;
+}
+
+/* The page loop: no allocation, no formatting. Pages are read after the
+ * harvest that cleared their dirty bits, so a write racing the copy
+ * re-dirties the page and it goes again next round; while the guest runs a
+ * copy may be torn, never stale for good. One batch holds one record type:
+ * a page of the other type ends it and starts the next. */
+static int produce_batch(struct mig_send *s)
+{
+	struct mig_stream_out *o = &s->link.out;
+	struct mig_batch b = {0};
+	struct page_out p;
+
+	while (!time_up(s) && next_page(s, &p)) {
+		if (b.count && (p.type != b.type || b.count == MIG_MAX_BATCH_PAGES)) {
+			s->held = p;
+			break;
 		}
+		if (!b.count && (p.type == MIG_REC_PAGE_DELTA ? mig_record_delta_begin(o, &b)
+							      : mig_record_batch_begin(o, &b))) {
+			s->held = p;
+			return 0; /* no room yet */
+		}
+		put_page(s, &b, &p);
 	}
-	if (b.count == 0) {
-		mig_stream_out_abort(&s->link.out);
-	} else {
+	if (b.count) {
 		s->round_entries += b.count;
-		mig_record_batch_commit(&s->link.out, &b);
+		mig_record_batch_commit(o, &b);
 	}
-	if (s->cursor >= s->npages) {
+	if (!s->held.type && s->cursor >= s->npages) {
 		struct mig_eor e = {s->round, s->final ? MIG_EOR_FINAL : 0, s->round_entries};
 		if (mig_record_put_eor(&s->link.out, &e))
 			return 1; /* no room: retried with an empty batch next time */
@@ -414,8 +539,13 @@ static void emit_row(struct mig_send *s, uint64_t t)
 	s->row.bytes = s->link.bytes_out + mig_stream_out_pending(&s->link.out) - s->round_bytes0;
 	s->summary.pages_sent += s->row.pages_sent;
 	s->summary.pages_zero += s->row.pages_zero;
+	s->summary.pages_delta += s->row.pages_delta;
+	s->summary.delta_saved += s->row.delta_saved;
 	s->summary.rounds = s->round + 1;
-	s->last_bytes = s->row.bytes;
+	/* In pages' worth: what a delta saved counts as sent, so the stop
+	 * rule and auto-converge weigh dirty pages against the pages the
+	 * link carries, whole or not. */
+	s->last_bytes = s->row.bytes + s->row.delta_saved;
 	s->last_elapsed = s->row.elapsed_us;
 	s->last_rate_x10 = s->row.elapsed_us ? s->row.bytes * 80 / s->row.elapsed_us : 0;
 	if (s->ev.round)
@@ -472,7 +602,7 @@ static int end_round(struct mig_send *s)
 	s->pages_left = dirty;
 	emit_row(s, t);
 
-	struct mig_policy_round pr = {s->round, s->row.bytes, s->row.elapsed_us, dirty, dirty};
+	struct mig_policy_round pr = {s->round, s->last_bytes, s->row.elapsed_us, dirty, dirty};
 	s->stop = mig_policy_decide(&s->policy, &pr);
 	s->summary.throttle_max_pct = s->policy.throttle_max;
 	if (s->stop == MIG_STOP_CONTINUE) {
@@ -549,7 +679,9 @@ static int produce(struct mig_send *s)
 
 	switch (s->state) {
 	case S_START: {
-		struct mig_hello hello = {.page_shift = MIG_PAGE_SHIFT, .software = "tern"};
+		struct mig_hello hello = {.caps = s->cache.slots ? MIG_CAP_DELTA : 0,
+					  .page_shift = MIG_PAGE_SHIFT,
+					  .software = "tern"};
 		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
 		if (ret < 0)
 			return fail(s, ret, 0, false, "no random bytes for the challenge (%d)",
@@ -688,6 +820,21 @@ static bool legal_now(const struct mig_send *s, uint32_t type)
 	return false;
 }
 
+/* Deltas go only to a destination that offered DELTA in its HELLO; to
+ * any other the cache is useless, and its memory goes back at once. */
+static void no_delta_unless(struct mig_send *s, uint64_t peer_caps)
+{
+	if (!s->cache.slots)
+		return;
+	if (peer_caps & MIG_CAP_DELTA) {
+		s->delta = true;
+		return;
+	}
+	mig_delta_cache_fini(&s->cache);
+	s->summary.delta = MIG_DELTA_PEER;
+	log_info(TAG, "%s: the destination does not take deltas: sending whole pages", s->cfg.name);
+}
+
 static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 {
 	struct mig_hello hello;
@@ -705,6 +852,7 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 				    "destination uses pages of 2^%u bytes", hello.page_shift);
 		memcpy(s->nonce_dst, hello.nonce, MIG_NONCE_LEN);
 		s->have_peer_hello = true;
+		no_delta_unless(s, hello.caps);
 		return 1;
 	case MIG_REC_AUTH:
 		return on_auth(s, rec);
@@ -899,6 +1047,7 @@ void mig_send_free(struct mig_send *s)
 	if (!finished(s))
 		fail(s, -ECANCELED, 0, false, "abandoned");
 	mig_link_fini(&s->link);
+	mig_delta_cache_fini(&s->cache);
 	free(s->bitmap);
 	memset(s->key, 0, sizeof(s->key));
 	free(s);

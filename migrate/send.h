@@ -14,6 +14,7 @@
 #define MIG_DEFAULT_DOWNTIME_MS 50u
 #define MIG_DEFAULT_MAX_ROUNDS 30u
 #define MIG_DEFAULT_TIMEOUT_MS 10000u
+#define MIG_DEFAULT_DELTA_CACHE_MIB 64u /* as QEMU's XBZRLE cache */
 
 struct mig_send_params {
 	const uint8_t *key; /* the pre-shared key; copied */
@@ -23,7 +24,12 @@ struct mig_send_params {
 	uint32_t max_rounds;	 /* live rounds; 0: MIG_DEFAULT_MAX_ROUNDS */
 	uint32_t bandwidth_mbit; /* cap while the guest runs; 0: none */
 	bool auto_converge;	 /* throttle a guest that dirties faster than we send */
-	uint32_t timeout_ms;	 /* peer silent this long: give up; 0: default */
+	/* Pages sent again go as deltas against the copy sent before
+	 * (docs/migration-stream.md, "PAGE_DELTA"), from a cache of that
+	 * many MiB; 0: MIG_DEFAULT_DELTA_CACHE_MIB. */
+	bool delta_off;
+	uint32_t delta_cache_mib;
+	uint32_t timeout_ms; /* peer silent this long: give up; 0: default */
 	/* The transport authenticates every byte from the destination (TLS):
 	 * nobody on the path can forge a record. Only then is an ERROR that
 	 * arrives after END proof that the destination did not start the
@@ -53,8 +59,9 @@ struct mig_send_status {
 struct mig_send;
 
 /* Fetches the guest's config and allocates everything the migration
- * needs (a dirty bitmap and ~1.3 MiB of buffers); nothing is sent until
- * the first poll. The ops structs are copied. */
+ * needs (a dirty bitmap, ~1.3 MiB of buffers and the delta cache; without
+ * memory for the cache it goes without deltas); nothing is sent until the
+ * first poll. The ops structs are copied. */
 int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		   const struct mig_transport *tp, const struct mig_src_guest *g,
 		   const struct mig_host *h, const struct mig_send_events *ev);

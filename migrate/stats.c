@@ -25,6 +25,16 @@ static const char *mbit(char *buf, size_t cap, uint64_t bytes, uint64_t us)
 	return tenths(buf, cap, bytes * 80 / us);
 }
 
+/* Whole MiB, else KiB (a small guest's cache). */
+static const char *size(char *buf, size_t cap, uint64_t bytes)
+{
+	if (bytes % (1024 * 1024))
+		snprintf(buf, cap, "%llu KiB", (unsigned long long)(bytes >> 10));
+	else
+		snprintf(buf, cap, "%llu MiB", (unsigned long long)(bytes >> 20));
+	return buf;
+}
+
 const char *mig_stats_result_name(enum mig_result r)
 {
 	switch (r) {
@@ -102,6 +112,14 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 	    (unsigned long long)s->pages_sent, (unsigned long long)(x100 / 100),
 	    (unsigned long long)(x100 % 100), (unsigned long long)s->ram_pages);
 	ADD("zero pages:   %llu\n", (unsigned long long)s->pages_zero);
+	if (s->delta == MIG_DELTA_ON)
+		ADD("delta pages:  %llu (cache %s, %s MiB saved)\n",
+		    (unsigned long long)s->pages_delta, size(a, sizeof(a), s->delta_cache_bytes),
+		    tenths(b, sizeof(b), s->delta_saved * 10 / (1024 * 1024)));
+	else if (s->delta == MIG_DELTA_NO_MEMORY)
+		ADD("delta pages:  0 (off: no memory for the cache)\n");
+	else if (s->delta == MIG_DELTA_PEER)
+		ADD("delta pages:  0 (off: the destination does not take deltas)\n");
 	ADD("rounds:       %u\n", s->rounds);
 	if (s->throttle_max_pct)
 		ADD("throttled:    up to %u %% of the guest's CPU (auto-converge)\n",

@@ -12,13 +12,23 @@
 struct mig_round_row {
 	uint32_t round;
 	bool final;		/* sent with the guest paused (stop-and-copy) */
-	uint64_t pages_sent;	/* pages sent with their 4 KiB */
+	uint64_t pages_sent;	/* pages sent with data: their 4 KiB, or a delta */
+	uint64_t pages_delta;	/* of those, sent as a delta (not printed in the row) */
+	uint64_t delta_saved;	/* bytes those deltas saved over whole pages */
 	uint64_t pages_zero;	/* zero pages: skipped in round 0, ZERO entries after */
 	uint64_t bytes;		/* stream bytes put on the wire during the round */
 	uint64_t elapsed_us;	/* round start to its last byte taken by the transport */
 	uint64_t pages_dirtied; /* pages the guest wrote during the round */
 	uint64_t pages_left;	/* dirty at the end of the round: the next round's work */
 	uint32_t throttle_pct;	/* auto-converge's throttle on the guest during the round */
+};
+
+/* Delta compression, as the summary's `delta pages:` line tells it. */
+enum mig_delta_use {
+	MIG_DELTA_OFF,	     /* not asked for (or offline): no line */
+	MIG_DELTA_ON,	     /* the cache was made and the destination takes deltas */
+	MIG_DELTA_NO_MEMORY, /* no memory for the cache: whole pages only */
+	MIG_DELTA_PEER,	     /* the destination does not take deltas */
 };
 
 /* The source's summary. */
@@ -35,8 +45,12 @@ struct mig_summary {
 	uint64_t pages_sent;
 	uint64_t pages_zero;
 	uint64_t ram_pages;
-	uint32_t rounds; /* including the final one */
+	uint32_t rounds;	   /* including the final one */
 	uint32_t throttle_max_pct; /* auto-converge's highest throttle; 0: none */
+	enum mig_delta_use delta;
+	uint64_t delta_cache_bytes;
+	uint64_t pages_delta; /* pages sent as a delta (also in pages_sent) */
+	uint64_t delta_saved; /* what whole pages would have cost more */
 	enum mig_stop stop;
 	/* Where the migration's own time went (the `time in:` line): */
 	uint64_t harvest_us; /* reading and clearing the dirty log */
@@ -49,10 +63,11 @@ struct mig_incoming_summary {
 	enum mig_result result;
 	const char *reason;
 	char name[MIG_NAME_FIELD];
-	uint64_t total_us;  /* first byte received to HANDOFF_DONE sent (or to failure) */
-	uint64_t resume_us; /* END received to guest started */
-	uint64_t bytes;	    /* received */
-	uint64_t pages_sent;
+	uint64_t total_us;    /* first byte received to HANDOFF_DONE sent (or to failure) */
+	uint64_t resume_us;   /* END received to guest started */
+	uint64_t bytes;	      /* received */
+	uint64_t pages_sent;  /* with data: whole or as a delta */
+	uint64_t pages_delta; /* of those, as a delta */
 	uint64_t pages_zero;
 	uint32_t rounds;
 	uint64_t pages_us; /* checking page records, copying them into the guest */

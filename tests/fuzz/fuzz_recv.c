@@ -1,7 +1,8 @@
 /* libFuzzer target: the destination state machine fed a hostile source.
  * The first input byte picks the mode: bit 0 set, the input follows a
  * valid handshake (so the fuzzer reaches GUEST_CONFIG, pages, state and
- * END); clear, it is the whole stream from the header on. Bits 1-4 pick
+ * END, and PAGE_DELTA: its HELLO offers DELTA, as the fake destination
+ * does); clear, it is the whole stream from the header on. Bits 1-4 pick
  * how many bytes each transport read returns (1 to 32768), to shake the
  * decoder's fragment handling. */
 #include <stdint.h>
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hpipe_init(&rx, size + sizeof(prefix));
 	hpipe_init(&tx, 4096);
 	if (data[0] & 1)
-		hpipe_put(&rx, prefix, harness_prefix(prefix, sizeof(prefix)));
+		hpipe_put(&rx, prefix, harness_prefix(prefix, sizeof(prefix), MIG_CAP_DELTA));
 	hpipe_put(&rx, data + 1, size - 1);
 	rx.chunk = (size_t)1 << ((data[0] >> 1) & 15);
 	rx.eof = true;

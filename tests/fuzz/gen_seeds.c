@@ -25,7 +25,7 @@ static void write_seed(const char *dir, uint8_t mode, const uint8_t *data, size_
 	}
 }
 
-static void record(const char *dir, bool offline, unsigned writes)
+static void record(const char *dir, bool offline, unsigned writes, uint32_t bandwidth_mbit)
 {
 	struct hpipe a2b, b2a;
 	struct hconn src_conn = {&b2a, &a2b, false}, dst_conn = {&a2b, &b2a, false};
@@ -37,7 +37,8 @@ static void record(const char *dir, bool offline, unsigned writes)
 	struct mig_recv *r;
 	struct mig_send_params sp = {.key = (const uint8_t *)HARNESS_KEY,
 				     .key_len = strlen(HARNESS_KEY),
-				     .offline = offline};
+				     .offline = offline,
+				     .bandwidth_mbit = bandwidth_mbit};
 	struct mig_recv_params rp = {(const uint8_t *)HARNESS_KEY, strlen(HARNESS_KEY), 0};
 	uint8_t prefix[256];
 
@@ -65,7 +66,8 @@ static void record(const char *dir, bool offline, unsigned writes)
 			mig_recv_reason(r));
 		exit(1);
 	}
-	size_t plen = harness_prefix(prefix, sizeof(prefix));
+	/* A live source offers DELTA; an offline one has no use for it. */
+	size_t plen = harness_prefix(prefix, sizeof(prefix), offline ? 0 : MIG_CAP_DELTA);
 	if (a2b.len < plen || memcmp(a2b.buf, prefix, plen)) {
 		fprintf(stderr, "gen_seeds: harness_prefix no longer matches the source\n");
 		exit(1);
@@ -91,9 +93,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gen_seeds DIR\n");
 		return 2;
 	}
-	record(argv[1], false, 0);
-	record(argv[1], false, 3);
-	record(argv[1], true, 0);
+	record(argv[1], false, 0, 0);
+	record(argv[1], false, 3, 0);
+	record(argv[1], true, 0, 0);
+	/* Capped, round 0 lasts long enough for the guest to rewrite its
+	 * pages: later rounds carry PAGE_DELTA. */
+	record(argv[1], false, 1, 1);
 	printf("gen_seeds: %d seeds in %s\n", n_seeds, argv[1]);
 	return 0;
 }

@@ -97,10 +97,10 @@ struct mig_host hclock_host(struct hclock *c)
 	return (struct mig_host){clock_now, clock_random, c};
 }
 
-size_t harness_prefix(uint8_t *buf, size_t cap)
+size_t harness_prefix(uint8_t *buf, size_t cap, uint64_t caps)
 {
 	struct mig_stream_out o;
-	struct mig_hello h = {.page_shift = MIG_PAGE_SHIFT, .software = "tern"};
+	struct mig_hello h = {.caps = caps, .page_shift = MIG_PAGE_SHIFT, .software = "tern"};
 	uint8_t ns[MIG_NONCE_LEN], nd[MIG_NONCE_LEN], proof[MIG_PROOF_LEN];
 
 	memset(ns, HARNESS_SRC_FILL, sizeof(ns));

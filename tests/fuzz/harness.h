@@ -37,5 +37,6 @@ void hpipe_put(struct hpipe *p, const void *data, size_t len);
 struct mig_transport hconn_transport(struct hconn *c);
 struct mig_host hclock_host(struct hclock *c);
 /* The source's first bytes up to and including its AUTH, as the real
- * source sends them with HARNESS_* nonces and key. */
-size_t harness_prefix(uint8_t *buf, size_t cap);
+ * source sends them with HARNESS_* nonces and key, offering caps in its
+ * HELLO. */
+size_t harness_prefix(uint8_t *buf, size_t cap, uint64_t caps);

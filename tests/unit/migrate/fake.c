@@ -264,6 +264,16 @@ static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
 	return 0;
 }
 
+static void *dst_page(void *ctx, uint64_t gfn)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || gfn >= d->npages)
+		abort();
+	d->pages_patched++;
+	return d->mem + gfn * MIG_PAGE_SIZE;
+}
+
 /* Every byte is read, so ASan sees a blob shorter than claimed. */
 static void keep_blob(uint8_t *dst, size_t *dst_len, const void *blob, size_t len)
 {
@@ -345,6 +355,7 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.check_cpuid = dst_check_cpuid,
 		.create = dst_create,
 		.write_page = dst_write_page,
+		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu,
 		.set_device_state = dst_set_device,
 		.why = dst_why,

@@ -56,6 +56,7 @@ struct fake_dst {
 	uint8_t dev[MIG_MAX_DEVICES][FAKE_BLOB_LEN];
 	size_t vcpu_len[MIG_MAX_VCPUS], dev_len[MIG_MAX_DEVICES];
 	uint64_t pages_written;
+	uint64_t pages_patched; /* pages handed out by the page op, for a delta */
 };
 
 void fake_dst_fini(struct fake_dst *d);

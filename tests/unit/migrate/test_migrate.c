@@ -88,6 +88,8 @@ static void on_incoming(void *ctx, const struct mig_incoming_summary *s)
 
 /* The next run's guest was paused by the operator (GUEST_CONFIG says so). */
 static bool start_paused;
+/* The next run's destination has no page op: it takes no deltas. */
+static bool dst_without_deltas;
 
 static struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
@@ -113,6 +115,8 @@ static struct run *run_new_on(const struct mig_send_params *sp, const char *dst_
 	struct mig_src_guest sg = fake_src_ops(&t->src);
 	struct mig_dst_guest dg = fake_dst_ops(&t->dst);
 	struct mig_send_events sev = {on_round, on_done, t};
+	if (dst_without_deltas)
+		dg.page = NULL;
 	struct mig_recv_events rev = {on_incoming, t};
 	assert_int_equal(mig_send_start(&t->s, &p, &stp, &sg, &h, &sev), 0);
 	assert_int_equal(mig_recv_start(&t->r, &rp, &dtp, &dg, &h, &rev), 0);
@@ -207,7 +211,10 @@ static void assert_moved(struct run *t)
 	assert_int_equal(t->isum.rounds, (uint32_t)t->nrows);
 	/* What the source counted is what the destination wrote. */
 	assert_int_equal(t->isum.pages_sent, t->sum.pages_sent);
-	assert_int_equal(t->dst.pages_written, t->isum.pages_sent + t->isum.pages_zero);
+	assert_int_equal(t->isum.pages_delta, t->sum.pages_delta);
+	assert_int_equal(t->dst.pages_patched, t->isum.pages_delta);
+	assert_int_equal(t->dst.pages_written + t->dst.pages_patched,
+			 t->isum.pages_sent + t->isum.pages_zero);
 }
 
 /* The guest left running on the source, nothing on the destination. */
@@ -658,10 +665,10 @@ static uint32_t raw_answer(struct raw *w, struct mig_stream_rec *rec)
 	}
 }
 
-static struct raw *raw_new(void)
+static struct raw *raw_new_caps(uint64_t caps)
 {
 	struct raw *w = calloc(1, sizeof(*w));
-	struct mig_hello h = {.page_shift = 12};
+	struct mig_hello h = {.caps = caps, .page_shift = 12};
 
 	w->t = run_new(NULL, KEY);
 	w->out_mem = malloc(2 << 20);
@@ -681,6 +688,11 @@ static struct raw *raw_new(void)
 					 w->ns, w->nd, rec.payload),
 			 0);
 	return w;
+}
+
+static struct raw *raw_new(void)
+{
+	return raw_new_caps(0);
 }
 
 static void raw_auth_and_config(struct raw *w)
@@ -1147,6 +1159,206 @@ static void test_destination_rejects_each_record_out_of_order(void **state)
 	}
 }
 
+/* ---- pages sent again go as deltas ---------------------------------------------------- */
+
+static struct run *delta_run(const struct mig_send_params *p)
+{
+	struct run *t = run_new(p, KEY);
+
+	/* Every page holds data, so every page rewritten (not zeroed) is in
+	 * the cache; the writer changes one byte per write. */
+	fill_all_pages(t);
+	t->writes_per_poll = 16;
+	run_to_end(t);
+	assert_moved(t);
+	assert_true(t->nrows >= 2);
+	return t;
+}
+
+static void test_rewritten_pages_go_as_deltas_and_arrive_byte_for_byte(void **state)
+{
+	struct run *t = delta_run(NULL);
+	char text[1024];
+
+	(void)state;
+	assert_int_equal(t->sum.delta, MIG_DELTA_ON);
+	assert_int_equal(t->sum.delta_cache_bytes, (uint64_t)NPAGES * MIG_PAGE_SIZE);
+	assert_int_equal(t->rows[0].pages_delta, 0); /* round 0 sends each page whole */
+	assert_true(t->sum.pages_delta > 0);
+	assert_true(t->sum.pages_delta <= t->sum.pages_sent);
+	/* A one-byte change costs a few bytes instead of 4096. */
+	assert_true(t->sum.delta_saved > t->sum.pages_delta * (MIG_PAGE_SIZE - 64));
+	assert_int_equal(t->isum.pages_delta, t->sum.pages_delta);
+	mig_stats_summary(&t->sum, text, sizeof(text));
+	assert_non_null(strstr(text, "\ndelta pages:  "));
+	assert_non_null(strstr(text, " (cache 4 MiB, "));
+	run_free(t);
+}
+
+static void test_delta_off_sends_whole_pages(void **state)
+{
+	struct mig_send_params p = {.delta_off = true};
+	struct run *t = delta_run(&p);
+	char text[1024];
+
+	(void)state;
+	assert_int_equal(t->sum.delta, MIG_DELTA_OFF);
+	assert_int_equal(t->sum.pages_delta, 0);
+	assert_int_equal(t->sum.delta_saved, 0);
+	assert_int_equal(t->isum.pages_delta, 0);
+	assert_int_equal(t->dst.pages_patched, 0);
+	mig_stats_summary(&t->sum, text, sizeof(text));
+	assert_null(strstr(text, "delta pages:"));
+	run_free(t);
+}
+
+/* An older destination (no DELTA in its HELLO) is never sent a PAGE_DELTA. */
+static void test_destination_without_deltas_gets_whole_pages(void **state)
+{
+	char text[1024];
+
+	(void)state;
+	dst_without_deltas = true;
+	struct run *t = delta_run(NULL);
+	dst_without_deltas = false;
+	assert_int_equal(t->sum.delta, MIG_DELTA_PEER);
+	assert_int_equal(t->sum.pages_delta, 0);
+	assert_int_equal(t->dst.pages_patched, 0);
+	mig_stats_summary(&t->sum, text, sizeof(text));
+	assert_non_null(strstr(text, "\ndelta pages:  0 (off: the destination does not take "
+				     "deltas)\n"));
+	run_free(t);
+}
+
+/* A small cache holds few of the pages: fewer deltas, still byte for byte. */
+static void test_small_cache_still_moves_memory_byte_for_byte(void **state)
+{
+	struct mig_send_params p = {.delta_cache_mib = 1};
+	struct run *t;
+
+	(void)state;
+	t = run_new(&p, KEY); /* 4 MiB of guest, a 1 MiB cache */
+	fill_all_pages(t);
+	t->writes_per_poll = 16;
+	run_to_end(t);
+	assert_moved(t);
+	assert_int_equal(t->sum.delta_cache_bytes, 1u << 20);
+	assert_true(t->sum.pages_delta > 0);
+	run_free(t);
+}
+
+static void raw_page_data(struct raw *w, uint64_t gfn, const void *data)
+{
+	struct mig_batch b;
+
+	assert_int_equal(mig_record_batch_begin(&w->out, &b), 0);
+	mig_record_batch_add(&b, gfn, data);
+	mig_record_batch_commit(&w->out, &b);
+}
+
+static void raw_delta(struct raw *w, uint64_t gfn, const void *enc, uint32_t len)
+{
+	struct mig_batch b;
+
+	assert_int_equal(mig_record_delta_begin(&w->out, &b), 0);
+	mig_record_delta_add(&b, gfn, enc, len);
+	mig_record_delta_add(&b, 7, "\x00\x01\x09", 3); /* fine, but never applied */
+	mig_record_batch_commit(&w->out, &b);
+}
+
+static void raw_eor(struct raw *w, uint32_t round, uint64_t pages)
+{
+	struct mig_eor e = {round, 0, pages};
+
+	assert_int_equal(mig_record_put_eor(&w->out, &e), 0);
+}
+
+/* A hostile or broken source's PAGE_DELTA: refused with ERROR PROTOCOL,
+ * nothing applied, the guest destroyed and never started. */
+static void test_destination_refuses_bad_deltas(void **state)
+{
+	static const uint8_t page[MIG_PAGE_SIZE] = {1, 2, 3};
+	static const struct {
+		uint64_t caps;
+		int setup; /* 0: page 5 and 7 sent in round 0; 1: ... then page 5 ZERO in round 1 */
+		uint32_t round;
+		uint64_t gfn;
+		const char *enc;
+		uint32_t len;
+		int err;
+		const char *why;
+	} cases[] = {
+		{0, 0, 1, 5, "\x00\x01\x09", 3, -EPROTO,
+		 "PAGE_DELTA, but the DELTA capability was not agreed"},
+		{MIG_CAP_DELTA, 0, 0, 5, "\x00\x01\x09", 3, -EPROTO, "PAGE_DELTA in round 0"},
+		{MIG_CAP_DELTA, 0, 1, 6, "\x00\x01\x09", 3, -EPROTO,
+		 "PAGE_DELTA in round 1 for page 6, which holds no data"},
+		{MIG_CAP_DELTA, 1, 1, 5, "\x00\x01\x09", 3, -EPROTO,
+		 "PAGE_DELTA in round 1 for page 5, which holds no data"},
+		{MIG_CAP_DELTA, 0, 1, 5, "\x80", 1, -EBADMSG,
+		 "PAGE_DELTA in round 1: malformed delta of page 5"},
+		{MIG_CAP_DELTA, 0, 1, 5, "\xff\x1f\x02\x01\x02", 5, -EBADMSG,
+		 "PAGE_DELTA in round 1: malformed delta of page 5"},
+		{MIG_CAP_DELTA, 0, 1, NPAGES, "\x00\x01\x09", 3, -EBADMSG,
+		 "malformed PAGE_DELTA in round 1"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw *w = raw_new_caps(cases[i].caps);
+		struct mig_stream_rec rec;
+		struct mig_text text;
+
+		raw_auth_and_config(w);
+		if (cases[i].round > 0) {
+			raw_page_data(w, 5, page);
+			raw_page_data(w, 7, page);
+			raw_eor(w, 0, 2);
+		}
+		if (cases[i].setup == 1)
+			raw_page_data(w, 5, NULL);
+		raw_delta(w, cases[i].gfn, cases[i].enc, cases[i].len);
+		raw_flush(w);
+		assert_int_equal(raw_answer(w, &rec), MIG_REC_ERROR);
+		assert_int_equal(mig_record_get_text(&rec, &text), 0);
+		assert_int_equal(text.code, MIG_CODE_PROTOCOL);
+		assert_string_equal(mig_recv_reason(w->t->r), cases[i].why);
+		assert_int_equal(w->t->rret, cases[i].err);
+		assert_int_equal(w->t->dst.pages_patched, 0);
+		assert_int_equal(w->t->dst.destroys, 1);
+		assert_int_equal(w->t->dst.starts, 0);
+		raw_free(w);
+	}
+}
+
+/* ...and a good one is applied to the page it has. */
+static void test_destination_applies_a_delta_to_the_page_it_holds(void **state)
+{
+	struct raw *w = raw_new_caps(MIG_CAP_DELTA);
+	uint8_t page[MIG_PAGE_SIZE], want[MIG_PAGE_SIZE];
+	struct mig_stream_rec rec;
+
+	(void)state;
+	memset(page, 0x33, sizeof(page));
+	raw_auth_and_config(w);
+	raw_page_data(w, 5, page);
+	raw_page_data(w, 7, page);
+	raw_eor(w, 0, 2);
+	raw_delta(w, 5, "\x64\x02\xaa\xbb\x99\x1f\x01\x01", 8);
+	raw_eor(w, 1, 2);
+	raw_flush(w);
+	assert_int_equal(raw_answer(w, &rec), 0); /* no complaint */
+	assert_true(w->t->rret > 0);
+	memcpy(want, page, sizeof(want));
+	want[100] = 0xaa, want[101] = 0xbb, want[4095] = 0x01;
+	assert_memory_equal(w->t->dst.mem + 5 * MIG_PAGE_SIZE, want, MIG_PAGE_SIZE);
+	want[0] = 0x09;
+	memcpy(want + 1, page + 1, MIG_PAGE_SIZE - 1);
+	assert_memory_equal(w->t->dst.mem + 7 * MIG_PAGE_SIZE, want, MIG_PAGE_SIZE);
+	assert_int_equal(w->t->dst.pages_patched, 2);
+	raw_free(w);
+}
+
 /* ---- the operator's pause travels --------------------------------------------------- */
 
 static void test_paused_flag_reaches_the_destination(void **state)
@@ -1209,6 +1421,12 @@ int main(void)
 		cmocka_unit_test(test_destination_refuses_end_after_a_refused_blob),
 		cmocka_unit_test(test_destination_rejects_each_record_out_of_order),
 		cmocka_unit_test(test_paused_flag_reaches_the_destination),
+		cmocka_unit_test(test_rewritten_pages_go_as_deltas_and_arrive_byte_for_byte),
+		cmocka_unit_test(test_delta_off_sends_whole_pages),
+		cmocka_unit_test(test_destination_without_deltas_gets_whole_pages),
+		cmocka_unit_test(test_small_cache_still_moves_memory_byte_for_byte),
+		cmocka_unit_test(test_destination_refuses_bad_deltas),
+		cmocka_unit_test(test_destination_applies_a_delta_to_the_page_it_holds),
 	};
 	return cmocka_run_group_tests_name("migrate/state machines", tests, NULL, NULL);
 }

@@ -93,6 +93,40 @@ static void test_summary_of_a_failure_says_where_the_guest_is(void **state)
 	assert_non_null(strstr(buf, "guest paused on this host"));
 }
 
+static void test_summary_says_what_deltas_did(void **state)
+{
+	char buf[1024];
+	struct mig_summary s = {
+		.result = MIG_DONE,
+		.pages_sent = 5000,
+		.pages_zero = 7,
+		.rounds = 3,
+		.delta = MIG_DELTA_ON,
+		.delta_cache_bytes = 64ull << 20,
+		.pages_delta = 1234,
+		.delta_saved = 4300000, /* 4.1 MiB */
+	};
+
+	(void)state;
+	mig_stats_summary(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "zero pages:   7\n"
+				    "delta pages:  1234 (cache 64 MiB, 4.1 MiB saved)\n"
+				    "rounds:       3\n"));
+	s.delta_cache_bytes = 32 << 10; /* a guest of 8 pages */
+	mig_stats_summary(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "delta pages:  1234 (cache 32 KiB, 4.1 MiB saved)\n"));
+	s.delta = MIG_DELTA_NO_MEMORY;
+	mig_stats_summary(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "delta pages:  0 (off: no memory for the cache)\n"));
+	s.delta = MIG_DELTA_PEER;
+	mig_stats_summary(&s, buf, sizeof(buf));
+	assert_non_null(
+		strstr(buf, "delta pages:  0 (off: the destination does not take deltas)\n"));
+	s.delta = MIG_DELTA_OFF;
+	mig_stats_summary(&s, buf, sizeof(buf));
+	assert_null(strstr(buf, "delta"));
+}
+
 static void test_summary_truncates_safely(void **state)
 {
 	char buf[40];
@@ -139,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_header_and_row_line_up),
 		cmocka_unit_test(test_summary_of_a_completed_migration),
 		cmocka_unit_test(test_summary_of_a_failure_says_where_the_guest_is),
+		cmocka_unit_test(test_summary_says_what_deltas_did),
 		cmocka_unit_test(test_summary_truncates_safely),
 		cmocka_unit_test(test_incoming_line),
 	};
