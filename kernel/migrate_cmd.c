@@ -14,6 +14,7 @@
 #include "kernel/log.h"
 #include "kernel/migrate_cost.h"
 #include "kernel/loop.h"
+#include "kernel/mm/heap.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_migrate.h"
@@ -164,14 +165,26 @@ static void finish_outgoing(void)
 }
 
 struct migrate_opts {
-	bool offline, insecure, auto_converge;
-	unsigned long long downtime_ms, max_rounds, bandwidth, port;
+	bool offline, insecure, auto_converge, delta;
+	unsigned long long downtime_ms, max_rounds, bandwidth, port, delta_cache_mib;
 };
+
+/* The delta cache comes from the kernel heap, which also holds every
+ * connection's buffers: unless told, take QEMU's 64 MiB, but no more than
+ * a quarter of what the heap has not handed out yet. */
+static unsigned long long default_delta_cache_mib(void)
+{
+	uint64_t size, used;
+
+	heap_stats(&size, &used);
+	uint64_t mib = (size - used) / 4 >> 20;
+	return mib > MIG_DEFAULT_DELTA_CACHE_MIB ? MIG_DEFAULT_DELTA_CACHE_MIB : mib ? mib : 1;
+}
 
 static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
-	*o = (struct migrate_opts){false, false, true, MIG_DEFAULT_DOWNTIME_MS, MIG_DEFAULT_MAX_ROUNDS,
-				   0, MIG_DEFAULT_PORT};
+	*o = (struct migrate_opts){false, false, true, true, MIG_DEFAULT_DOWNTIME_MS,
+				   MIG_DEFAULT_MAX_ROUNDS, 0, MIG_DEFAULT_PORT, 0};
 	for (int i = 3; i < argc; i++) {
 		unsigned long long *v = NULL;
 		if (!strcmp(argv[i], "--offline")) {
@@ -188,6 +201,12 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 			i++;
 			continue;
 		}
+		if (!strcmp(argv[i], "--delta")) {
+			if (i + 1 == argc || cmd_parse_on_off(argv[i + 1], &o->delta))
+				return CMD_USAGE;
+			i++;
+			continue;
+		}
 		if (!strcmp(argv[i], "--downtime-ms"))
 			v = &o->downtime_ms;
 		else if (!strcmp(argv[i], "--max-rounds"))
@@ -196,6 +215,8 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 			v = &o->bandwidth;
 		else if (!strcmp(argv[i], "--port"))
 			v = &o->port;
+		else if (!strcmp(argv[i], "--delta-cache"))
+			v = &o->delta_cache_mib;
 		if (!v || i + 1 == argc || cmd_parse_u64(argv[i + 1], v))
 			return CMD_USAGE;
 		i++;
@@ -205,10 +226,12 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		return -ENETDOWN;
 	}
 	if (!o->downtime_ms || !o->max_rounds || o->max_rounds > 1000 || !o->port || o->port > 65535 ||
-	    o->bandwidth > 1000000 || o->downtime_ms > 600000) {
+	    o->bandwidth > 1000000 || o->downtime_ms > 600000 || o->delta_cache_mib > 65536) {
 		cmd_error("migrate: option out of range");
 		return -EINVAL;
 	}
+	if (!o->delta_cache_mib)
+		o->delta_cache_mib = default_delta_cache_mib();
 	return 0;
 }
 
@@ -257,6 +280,7 @@ static int start_outgoing(int argc, char **argv)
 		.key = key, .key_len = key_len, .offline = o.offline,
 		.downtime_ms = (uint32_t)o.downtime_ms, .max_rounds = (uint32_t)o.max_rounds,
 		.bandwidth_mbit = (uint32_t)o.bandwidth, .auto_converge = o.auto_converge,
+		.delta_off = !o.delta, .delta_cache_mib = (uint32_t)o.delta_cache_mib,
 		.authenticated = !o.insecure, /* TLS: every record is the destination's */
 	};
 	struct mig_send_events ev = {on_round, on_send_done, NULL};
@@ -272,10 +296,11 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
 	mig_cost_snap(&out.cost);
-	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s, %s)\n",
+	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s%s, %s)\n",
 		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
 		o.bandwidth ? ", bandwidth capped" : "",
 		o.auto_converge || o.offline ? "" : ", auto-converge off",
+		o.delta || o.offline ? "" : ", delta off",
 		o.insecure ? "INSECURE: plain TCP, not encrypted" : mig_tls_cipher_name());
 	char hdr[200];
 	mig_stats_header(hdr, sizeof(hdr));
@@ -284,6 +309,15 @@ static int start_outgoing(int argc, char **argv)
 }
 
 /* ---- incoming ----------------------------------------------------------------------- */
+
+/* The one op of the incoming guest kernel/vm_migrate.c does not give:
+ * PAGE_DELTA is applied to the guest's page in place. */
+static void *incoming_page(void *ctx, uint64_t gfn)
+{
+	struct vm_incoming *g = ctx;
+
+	return g->vm ? vm_gpa_ptr(g->vm, gfn << 12) : NULL;
+}
 
 static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 {
@@ -314,6 +348,7 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		struct mig_recv_params p = {key, key_len, 0};
 		struct mig_recv_events ev = {on_recv_done, x};
 		vm_migrate_dst_ops(&x->guest, &g);
+		g.page = incoming_page;
 		/* With no key set, the machine still answers: it refuses the
 		 * source's HELLO saying so, and the source prints why. */
 		int rc = mig_recv_start(&x->r, &p, tp, &g, &host, &ev);
@@ -568,7 +603,7 @@ static const struct cmd migrate_cmd = {
 	.name = "migrate",
 	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
-		 "[--auto-converge on|off] "
+		 "[--auto-converge on|off] [--delta on|off] [--delta-cache MIB] "
 		 "[--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
 		 "migrate key SECRET|--generate  (the same on both hosts, 16-128 characters)\n"
