@@ -1,6 +1,7 @@
 # migrate/: stream format, source and destination state machines, policy,
 # stats. Kernel objects (freestanding), a minimal mbedTLS for the HMAC,
-# host unit tests (cmocka) and a bounded libFuzzer run of the receiver.
+# host unit tests (cmocka) and bounded libFuzzer runs of the receiver and of the
+# PAGE_DELTA decoder.
 
 MIGRATE_SRCS := $(wildcard migrate/*.c)
 MIGRATE_HDRS := $(wildcard migrate/*.h)
@@ -97,10 +98,38 @@ $(MIG_FUZZ_DIR)/run-fuzz-recv: tests/fuzz/run-fuzz.sh $(MIG_FUZZ) $(MIG_FUZZ_DIR
 
 UNIT_TESTS += $(MIG_FUZZ_DIR)/run-fuzz-recv
 
+# The PAGE_DELTA decoder alone (migrate/delta.c), from a few hand-made
+# encodings: the spec's example, a first and last byte, the empty one.
+MIG_FUZZ_DELTA := $(MIG_FUZZ_DIR)/fuzz_delta
+MIG_FUZZ_DELTA_RUNS ?= 2000000
+MIG_FUZZ_DELTA_SECONDS ?= 10
+
+$(MIG_FUZZ_DELTA): tests/fuzz/fuzz_delta.c migrate/delta.c $(MIGRATE_HDRS) mk/migrate.mk
+	@mkdir -p $(@D)
+	clang $(MIG_FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_delta.c migrate/delta.c
+
+$(MIG_FUZZ_DIR)/seeds-delta/.stamp: mk/migrate.mk
+	rm -rf $(@D) && mkdir -p $(@D)
+	printf '\144\002\252\273\231\037\001\001' > $(@D)/seed-00
+	printf '\000\001\356\376\037\001\377' > $(@D)/seed-01
+	: > $(@D)/seed-02
+	@touch $@
+
+$(MIG_FUZZ_DIR)/run-fuzz-delta: tests/fuzz/run-fuzz.sh $(MIG_FUZZ_DELTA) $(MIG_FUZZ_DIR)/seeds-delta/.stamp
+	@printf '#!/bin/sh\nFUZZ_MAX_LEN=4096 exec %s %s %s %s %s %s fuzz_delta\n' \
+		"$(abspath tests/fuzz/run-fuzz.sh)" "$(abspath $(MIG_FUZZ_DELTA))" \
+		"$(abspath $(MIG_FUZZ_DIR)/seeds-delta)" "$(abspath $(MIG_FUZZ_DIR)/work-delta)" \
+		$(MIG_FUZZ_DELTA_RUNS) $(MIG_FUZZ_DELTA_SECONDS) > $@
+	@chmod +x $@
+
+UNIT_TESTS += $(MIG_FUZZ_DIR)/run-fuzz-delta
+
 .PHONY: fuzz-migrate
 # A longer run by hand: make fuzz-migrate MIG_FUZZ_SECONDS=600 MIG_FUZZ_RUNS=0
-fuzz-migrate: $(MIG_FUZZ_DIR)/run-fuzz-recv
-	$<
+# (MIG_FUZZ_DELTA_SECONDS, MIG_FUZZ_DELTA_RUNS for the decoder)
+fuzz-migrate: $(MIG_FUZZ_DIR)/run-fuzz-recv $(MIG_FUZZ_DIR)/run-fuzz-delta
+	$(MIG_FUZZ_DIR)/run-fuzz-recv
+	$(MIG_FUZZ_DIR)/run-fuzz-delta
 
 # --- tools/tlspsk: the migration's TLS for test peers (migpeer.py) ----------
 TLSPSK_PROXY := $(BUILD)/tools/tlspsk-proxy
