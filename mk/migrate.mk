@@ -58,8 +58,12 @@ $(BUILD)/tests/unit/log_stub.o: tests/unit/log_stub.c kernel/log.h
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -c $< -o $@
 
+# test_migrate makes malloc fail on purpose (a source without memory for its
+# delta cache): its calls go through __wrap_malloc.
+$(MIG_TEST_DIR)/test_migrate: MIG_TEST_LDFLAGS := -Wl,--wrap=malloc
+
 $(MIG_TESTS): $(MIG_TEST_DIR)/%: $(MIG_TEST_DIR)/%.o $(MIG_HOST_OBJS) $(MIG_TEST_SUPPORT)
-	gcc $(HOST_CFLAGS) -o $@ $^ $(MIG_HOST_LIBS)
+	gcc $(HOST_CFLAGS) $(MIG_TEST_LDFLAGS) -o $@ $^ $(MIG_HOST_LIBS)
 
 # --- fuzzing the receiver ----------------------------------------------------
 # libFuzzer (clang, libclang-rt-14-dev). Seeds are real streams recorded

@@ -91,6 +91,19 @@ static bool start_paused;
 /* The next run's destination has no page op: it takes no deltas. */
 static bool dst_without_deltas;
 
+/* Linked with --wrap=malloc (mk/migrate.mk). While set, an allocation the
+ * size of a delta cache of at least this much fails: a whole number of
+ * MiB, which no other buffer of a migration is. */
+static size_t cache_allocs_fail_from;
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_malloc(size_t size)
+{
+	if (cache_allocs_fail_from && size >= cache_allocs_fail_from && size % (1 << 20) == 0)
+		return NULL;
+	return __real_malloc(size);
+}
+
 static struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
 	struct run *t = calloc(1, sizeof(*t));
@@ -1247,6 +1260,31 @@ static void test_small_cache_still_moves_memory_byte_for_byte(void **state)
 	run_free(t);
 }
 
+/* Short of memory, a smaller cache; without any, whole pages: the
+ * migration itself never fails for its cache. */
+static void test_no_memory_for_the_cache_means_whole_pages(void **state)
+{
+	char text[1024];
+	struct run *t;
+
+	(void)state;
+	cache_allocs_fail_from = 2 << 20;
+	t = delta_run(NULL);
+	assert_int_equal(t->sum.delta, MIG_DELTA_ON);
+	assert_int_equal(t->sum.delta_cache_bytes, 1 << 20); /* not 4 MiB */
+	assert_true(t->sum.pages_delta > 0);
+	run_free(t);
+	cache_allocs_fail_from = 1 << 20;
+	t = delta_run(NULL);
+	cache_allocs_fail_from = 0;
+	assert_int_equal(t->sum.delta, MIG_DELTA_NO_MEMORY);
+	assert_int_equal(t->sum.pages_delta, 0);
+	assert_int_equal(t->dst.pages_patched, 0);
+	mig_stats_summary(&t->sum, text, sizeof(text));
+	assert_non_null(strstr(text, "\ndelta pages:  0 (off: no memory for the cache)\n"));
+	run_free(t);
+}
+
 static void raw_page_data(struct raw *w, uint64_t gfn, const void *data)
 {
 	struct mig_batch b;
@@ -1425,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_delta_off_sends_whole_pages),
 		cmocka_unit_test(test_destination_without_deltas_gets_whole_pages),
 		cmocka_unit_test(test_small_cache_still_moves_memory_byte_for_byte),
+		cmocka_unit_test(test_no_memory_for_the_cache_means_whole_pages),
 		cmocka_unit_test(test_destination_refuses_bad_deltas),
 		cmocka_unit_test(test_destination_applies_a_delta_to_the_page_it_holds),
 	};
