@@ -310,15 +310,6 @@ static int start_outgoing(int argc, char **argv)
 
 /* ---- incoming ----------------------------------------------------------------------- */
 
-/* The one op of the incoming guest kernel/vm_migrate.c does not give:
- * PAGE_DELTA is applied to the guest's page in place. */
-static void *incoming_page(void *ctx, uint64_t gfn)
-{
-	struct vm_incoming *g = ctx;
-
-	return g->vm ? vm_gpa_ptr(g->vm, gfn << 12) : NULL;
-}
-
 static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 {
 	struct incoming *x = ctx;
@@ -348,7 +339,6 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		struct mig_recv_params p = {key, key_len, 0};
 		struct mig_recv_events ev = {on_recv_done, x};
 		vm_migrate_dst_ops(&x->guest, &g);
-		g.page = incoming_page;
 		/* With no key set, the machine still answers: it refuses the
 		 * source's HELLO saying so, and the source prints why. */
 		int rc = mig_recv_start(&x->r, &p, tp, &g, &host, &ev);

@@ -258,6 +258,14 @@ static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
 	return 0;
 }
 
+/* PAGE_DELTA is applied to the guest's page in place. */
+static void *dst_page(void *ctx, uint64_t gfn)
+{
+	struct vm_incoming *in = ctx;
+
+	return in->vm ? vm_gpa_ptr(in->vm, gfn << 12) : NULL;
+}
+
 static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_t len)
 {
 	struct vm_incoming *in = ctx;
@@ -348,6 +356,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.check_cpuid = dst_check_cpuid,
 		.create = dst_create,
 		.write_page = dst_write_page,
+		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu_state,
 		.set_device_state = dst_set_device_state,
 		.why = dst_why,
