@@ -53,7 +53,7 @@ def test_live_migration_of_a_writing_64mib_guest_loses_no_page(pair):
     a, b = pair.a, pair.b
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
     t = a.mark()
-    a.cmd('vm create m image=memcheck mem=64 args="rate=5000 verify=1"')
+    a.cmd('vm create m image=memcheck mem=64 args="rate=2000 verify=1"')
     gen0, errors = a.memcheck_verified("m", t)
     assert errors == 0
     tb = b.mark()
@@ -170,9 +170,14 @@ def test_vmx_pair_in_bochs_migrates_live_with_pml(tern_pair):
     p = tern_pair("bochs", logdir=os.path.join(LOG_ROOT, "test_migrate_bochs"), mem_mib=256)
     a, b = p.a, p.b
     t = a.mark()
-    a.cmd('vm create m image=memcheck mem=16 args="rate=500 verify=1"')
+    a.cmd('vm create m image=memcheck mem=16 args="rate=100 verify=1"')
     gen0, _ = a.memcheck_verified("m", t, 300)
+    # Plain TCP: under Bochs TLS carries about 8 Mbit/s (the summary's
+    # `stream cost:` line puts 90 % of the time in encryption), and TLS is
+    # tested on QEMU; the subject here is PML.
+    for h in (a, b):
+        h.cmd("migrate insecure on")
     tb = b.mark()
-    migrate(a, b, IP["b"], timeout=600)
+    migrate(a, b, IP["b"], opts="--insecure", timeout=600)
     assert "dirty logging with PML (VMX)" in a.cmd("log")
     check_moved(a, b, gen0, tb)
