@@ -11,13 +11,10 @@
 
 #include "kernel/log.h"
 #include "migrate/auth.h"
-#include "migrate/delta.h"
-#include "migrate/delta_cache.h"
 #include "migrate/link.h"
 #include "migrate/policy.h"
 #include "migrate/record.h"
-
-#define TAG "migrate"
+#include "migrate/send_private.h"
 
 /* Produce more only below this much unsent output: keeps the transport fed
  * without letting control records queue behind megabytes of pages. */
@@ -38,98 +35,7 @@
 /* The bandwidth cap allows bursts of this long at the full rate. */
 #define BURST_US 10000u
 
-/* What may happen next depends on the state alone, and on one fact that is
- * read from the output buffer rather than remembered: whether the last byte
- * of END has been taken by the transport (end_left). */
-enum send_state {
-	S_START,
-	S_WAIT_AUTH,   /* sent HELLO; waiting for the destination's HELLO + AUTH */
-	S_WAIT_ACCEPT, /* sent AUTH + GUEST_CONFIG */
-	S_ROUND,       /* sending a round's pages */
-	S_ROUND_DRAIN, /* END_OF_ROUND queued; the round ends when it is out */
-	S_STATE,       /* paused, final pages queued: vCPU and device state, END */
-	/* Entered the moment END is queued; nothing is produced after it.
-	 * While part of END is still queued the destination cannot have
-	 * started the guest; once all of it left, only HANDOFF_DONE or ERROR
-	 * may follow, and losing the peer leaves the outcome unknown. */
-	S_HANDOFF,
-	S_LINGER, /* finished; flushing a last ERROR */
-	S_CLOSED,
-};
 
-/* One page of the round, looked at: what goes on the wire for it. */
-struct page_out {
-	uint32_t type; /* MIG_REC_PAGE_DATA or MIG_REC_PAGE_DELTA; 0: none */
-	uint64_t gfn;
-	const uint8_t *data; /* PAGE_DATA: the 4 KiB to send, NULL for ZERO */
-	uint32_t enc_len;    /* PAGE_DELTA: bytes in enc */
-};
-
-struct mig_send {
-	uint64_t poll_end_us; /* this poll's pre-copy time is up (POLL_TIME_US) */
-	uint64_t now_seen;    /* the clock's last reading in this poll (stage times) */
-	uint8_t key[MIG_AUTH_KEY_MAX];
-	size_t key_len;
-	bool offline;
-	bool authenticated;
-	uint32_t bandwidth_mbit;
-	uint64_t timeout_us;
-	struct mig_src_guest g;
-	struct mig_send_events ev;
-	struct mig_link link;
-	struct mig_policy policy;
-	uint32_t throttle_pct; /* what the guest has now (set_throttle) */
-	enum send_state state;
-
-	struct mig_guest_config cfg;
-	uint64_t npages;
-	uint64_t *bitmap; /* pages still to send in this round */
-	size_t nwords;
-	uint64_t cursor;
-	/* A page taken from the bitmap that did not fit the batch then open
-	 * (the other record type): the next batch starts with it. */
-	struct page_out held;
-	uint64_t round_todo; /* pages the bitmap held at the start of the round */
-	uint32_t round;
-	bool final;
-	bool dirty_on;
-	bool paused;
-	bool end_noted; /* the moment END left was recorded (t_end, last row) */
-	uint32_t next_vcpu, next_dev;
-
-	struct mig_delta_cache cache; /* slots 0: no deltas */
-	bool delta;		      /* the cache is there and the destination takes deltas */
-	/* A page about to go as a delta is encoded from this snapshot, and the
-	 * snapshot is what the cache keeps: the guest may write the page
-	 * meanwhile, and the cache must hold exactly what the destination
-	 * will. */
-	uint8_t snap[MIG_PAGE_SIZE];
-	uint8_t enc[MIG_DELTA_MAX];
-
-	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
-	bool have_peer_hello;
-
-	struct mig_round_row row;
-	uint64_t round_start_us, round_bytes0;
-	uint64_t round_entries, entries_total;
-	uint64_t last_rate_x10, last_bytes, last_elapsed;
-	uint64_t pages_left;
-
-	uint64_t t_start, t_accept, t_pause, t_end;
-	uint64_t tokens_bits, tokens_at;
-	uint64_t linger_until;
-
-	enum mig_result result;
-	int err;
-	enum mig_stop stop;
-	char reason[200];
-	struct mig_summary summary;
-};
-
-static uint64_t now(const struct mig_send *s)
-{
-	return mig_link_now(&s->link);
-}
 
 static bool finished(const struct mig_send *s)
 {
@@ -249,25 +155,6 @@ static int link_failed(struct mig_send *s, int err)
 		    s->link.why ? s->link.why : "transport error");
 }
 
-/* Less memory than asked is fine, none at all means whole pages only: a
- * migration never fails for want of its cache. */
-static void start_delta(struct mig_send *s, uint32_t mib)
-{
-	int ret = mig_delta_cache_init(&s->cache, (uint64_t)mib << 20, s->npages);
-
-	if (ret < 0) {
-		s->summary.delta = MIG_DELTA_NO_MEMORY;
-		log_warn(TAG, "%s: no memory for a delta cache of %u MiB: sending whole pages only",
-			 s->cfg.name, mib);
-		return;
-	}
-	s->summary.delta = MIG_DELTA_ON;
-	s->summary.delta_cache_bytes = mig_delta_cache_bytes(&s->cache);
-	if (ret > 0)
-		log_warn(TAG, "%s: memory is short: a delta cache of %llu KiB, not %u MiB",
-			 s->cfg.name, (unsigned long long)(s->summary.delta_cache_bytes >> 10),
-			 mib);
-}
 
 int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		   const struct mig_transport *tp, const struct mig_src_guest *g,
@@ -330,7 +217,7 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	}
 	/* An offline migration sends every page once: nothing to delta. */
 	if (!p->delta_off && !p->offline)
-		start_delta(s,
+		send_start_delta(s,
 			    p->delta_cache_mib ? p->delta_cache_mib : MIG_DEFAULT_DELTA_CACHE_MIB);
 	s->t_start = now(s);
 	s->tokens_at = s->t_start;
@@ -349,189 +236,6 @@ err_free:
 	return ret;
 }
 
-static bool page_is_zero(const void *page)
-{
-	const uint64_t *w = page;
-
-	for (size_t i = 0; i < MIG_PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
-static uint64_t count_bits(const uint64_t *bitmap, size_t nwords)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < nwords; i++)
-		n += (uint64_t)__builtin_popcountll(bitmap[i]);
-	return n;
-}
-
-/* The next page to send at or after the cursor, clearing its bit; false
- * at the end of the round. */
-static bool take_next(struct mig_send *s, uint64_t *gfn)
-{
-	while (s->cursor < s->npages) {
-		size_t w = (size_t)(s->cursor / 64);
-		uint64_t bits = s->bitmap[w] & (~0ull << (s->cursor % 64));
-		if (!bits) {
-			s->cursor = (uint64_t)(w + 1) * 64;
-			continue;
-		}
-		uint64_t g = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
-		if (g >= s->npages)
-			break;
-		s->bitmap[w] &= ~(1ull << (g % 64));
-		s->cursor = g + 1;
-		*gfn = g;
-		return true;
-	}
-	s->cursor = s->npages;
-	return false;
-}
-
-static void start_round(struct mig_send *s, uint32_t round, bool final, uint64_t t)
-{
-	s->round = round;
-	s->final = final;
-	s->cursor = 0;
-	s->round_todo = count_bits(s->bitmap, s->nwords);
-	s->round_entries = 0;
-	memset(&s->row, 0, sizeof(s->row));
-	s->row.round = round;
-	s->row.final = final;
-	s->round_start_us = t;
-	s->round_bytes0 = s->link.bytes_out + mig_stream_out_pending(&s->link.out);
-	s->state = S_ROUND;
-}
-
-/* The guest is paused in the final round: that round runs to its end. */
-static bool time_up(struct mig_send *s)
-{
-	s->now_seen = now(s);
-	return !s->final && s->now_seen >= s->poll_end_us;
-}
-
-/* What gfn goes as; false if nothing (a hole, a zero page in round 0). */
-static bool look_at(struct mig_send *s, uint64_t gfn, struct page_out *p)
-{
-	const uint8_t *page = s->g.page(s->g.ctx, gfn), *old;
-
-	if (!page)
-		return false;
-	*p = (struct page_out){MIG_REC_PAGE_DATA, gfn, page, 0};
-	if (page_is_zero(page)) {
-		if (s->round > 0) {
-			p->data = NULL;
-			return true;
-		}
-		/* Reserved memory starts zeroed on the destination. */
-		s->row.pages_zero++;
-		return false;
-	}
-	/* Round 0 sends each page once: there is nothing to delta against. */
-	if (!s->delta || s->round == 0 || !(old = mig_delta_cache_get(&s->cache, gfn)))
-		return true;
-	memcpy(s->snap, page, MIG_PAGE_SIZE);
-	int n = mig_delta_encode(old, s->snap, s->enc, sizeof(s->enc));
-	p->data = s->snap; /* whole, if the delta is not smaller */
-	if (n >= 0) {
-		p->type = MIG_REC_PAGE_DELTA;
-		p->enc_len = (uint32_t)n;
-	}
-	return true;
-}
-
-/* Remember what the destination now holds for gfn. */
-static void keep(struct mig_send *s, uint64_t gfn, const uint8_t *sent)
-{
-	/* Nothing follows the final round, and every copy would lengthen
-	 * the downtime. */
-	if (!s->delta || s->final)
-		return;
-	/* Round 0 goes through the gfns in order, so of the pages sharing a
-	 * slot only the last would stay: copy just those. */
-	if (s->round == 0 && gfn + s->cache.slots < s->npages)
-		return;
-	if (sent)
-		mig_delta_cache_put(&s->cache, gfn, sent);
-	else
-		mig_delta_cache_drop(&s->cache, gfn); /* no delta against a ZERO entry */
-}
-
-static void put_page(struct mig_send *s, struct mig_batch *b, const struct page_out *p)
-{
-	if (p->type == MIG_REC_PAGE_DELTA) {
-		mig_record_delta_add(b, p->gfn, s->enc, p->enc_len);
-		s->row.pages_sent++;
-		s->row.pages_delta++;
-		s->row.delta_saved += MIG_PAGE_SIZE - p->enc_len;
-		keep(s, p->gfn, s->snap);
-		return;
-	}
-	/* The cache takes the record's copy, not the page, which the guest
-	 * may have written since. */
-	const uint8_t *sent = mig_record_batch_add(b, p->gfn, p->data);
-	if (sent)
-		s->row.pages_sent++;
-	else
-		s->row.pages_zero++;
-	keep(s, p->gfn, sent);
-}
-
-/* The next page to send: the one held back, else the next dirty one. */
-static bool next_page(struct mig_send *s, struct page_out *p)
-{
-	uint64_t gfn;
-
-	if (s->held.type) {
-		*p = s->held;
-		s->held.type = 0;
-		return true;
-	}
-	while (take_next(s, &gfn))
-		if (look_at(s, gfn, p))
-			return true;
-	return false;
-}
-
-/* The page loop: no allocation, no formatting. Pages are read after the
- * harvest that cleared their dirty bits, so a write racing the copy
- * re-dirties the page and it goes again next round; while the guest runs a
- * copy may be torn, never stale for good. One batch holds one record type:
- * a page of the other type ends it and starts the next. */
-static int produce_batch(struct mig_send *s)
-{
-	struct mig_stream_out *o = &s->link.out;
-	struct mig_batch b = {0};
-	struct page_out p;
-
-	while (!time_up(s) && next_page(s, &p)) {
-		if (b.count && (p.type != b.type || b.count == MIG_MAX_BATCH_PAGES)) {
-			s->held = p;
-			break;
-		}
-		if (!b.count && (p.type == MIG_REC_PAGE_DELTA ? mig_record_delta_begin(o, &b)
-							      : mig_record_batch_begin(o, &b))) {
-			s->held = p;
-			return 0; /* no room yet */
-		}
-		put_page(s, &b, &p);
-	}
-	if (b.count) {
-		s->round_entries += b.count;
-		mig_record_batch_commit(o, &b);
-	}
-	if (!s->held.type && s->cursor >= s->npages) {
-		struct mig_eor e = {s->round, s->final ? MIG_EOR_FINAL : 0, s->round_entries};
-		if (mig_record_put_eor(&s->link.out, &e))
-			return 1; /* no room: retried with an empty batch next time */
-		s->entries_total += s->round_entries;
-		s->state = s->final ? S_STATE : S_ROUND_DRAIN;
-	}
-	return 1;
-}
 
 static void emit_row(struct mig_send *s, uint64_t t)
 {
@@ -581,7 +285,7 @@ static int suspend(struct mig_send *s)
 		s->g.dirty_stop(s->g.ctx);
 		s->dirty_on = false;
 	}
-	start_round(s, s->round + 1, true, s->t_pause);
+	send_start_round(s, s->round + 1, true, s->t_pause);
 	return 1;
 }
 
@@ -595,7 +299,7 @@ static int end_round(struct mig_send *s)
 		return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)", ret);
 	if (s->npages % 64)
 		s->bitmap[s->nwords - 1] &= (1ull << (s->npages % 64)) - 1;
-	uint64_t dirty = count_bits(s->bitmap, s->nwords);
+	uint64_t dirty = send_count_bits(s->bitmap, s->nwords);
 	s->row.pages_dirtied = dirty;
 	s->row.pages_left = dirty;
 	s->row.throttle_pct = s->throttle_pct;
@@ -607,7 +311,7 @@ static int end_round(struct mig_send *s)
 	s->summary.throttle_max_pct = s->policy.throttle_max;
 	if (s->stop == MIG_STOP_CONTINUE) {
 		set_throttle(s, s->policy.throttle_pct);
-		start_round(s, s->round + 1, false, t);
+		send_start_round(s, s->round + 1, false, t);
 		return 1;
 	}
 	log_info(TAG, "%s: stopping after round %u: %s", s->cfg.name, s->round,
@@ -693,11 +397,11 @@ static int produce(struct mig_send *s)
 		return 1;
 	}
 	case S_ROUND: {
-		/* Timed with the clock readings time_up() makes anyway: more
+		/* Timed with the clock readings send_time_up() makes anyway: more
 		 * readings would eat the poll's time (the unit tests' clock
 		 * moves at every reading). */
 		uint64_t t = s->now_seen;
-		ret = produce_batch(s);
+		ret = send_produce_batch(s);
 		s->summary.pages_us += s->now_seen - t;
 		return ret;
 	}
@@ -754,7 +458,7 @@ static int on_accept(struct mig_send *s)
 				    ret);
 		s->paused = true;
 		s->stop = MIG_STOP_OFFLINE;
-		start_round(s, 0, true, s->t_accept);
+		send_start_round(s, 0, true, s->t_accept);
 		return 1;
 	}
 	/* Logging starts before round 0 reads a single page, so every write
@@ -764,7 +468,7 @@ static int on_accept(struct mig_send *s)
 		return fail(s, ret, MIG_CODE_GUEST, false, "starting the dirty log failed (%d)",
 			    ret);
 	s->dirty_on = true;
-	start_round(s, 0, false, s->t_accept);
+	send_start_round(s, 0, false, s->t_accept);
 	return 1;
 }
 
@@ -959,7 +663,7 @@ int mig_send_poll(struct mig_send *s)
 		ssize_t sent = flush(s);
 		if (sent < 0 || finished(s))
 			break;
-		if (s->link.bytes_out - out0 >= POLL_BUDGET || time_up(s))
+		if (s->link.bytes_out - out0 >= POLL_BUDGET || send_time_up(s))
 			break;
 		if (mig_stream_out_pending(&s->link.out) >= LOW_WATER) {
 			if (sent > 0)
