@@ -14,7 +14,7 @@
 #include "kernel/log.h"
 #include "kernel/migrate_cost.h"
 #include "kernel/loop.h"
-#include "kernel/mm/heap.h"
+#include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_migrate.h"
@@ -101,7 +101,22 @@ static int host_random(void *ctx, void *buf, size_t len)
 	return random_bytes(buf, len);
 }
 
-static const struct mig_host host = {host_now_us, host_random, NULL};
+/* The delta cache in free page frames (identity-mapped), not the 32 MiB
+ * heap that holds every connection's buffers. */
+static void *host_alloc_big(void *ctx, size_t bytes)
+{
+	(void)ctx;
+	return (void *)(uintptr_t)frame_alloc(bytes / FRAME_SIZE, 1);
+}
+
+static void host_free_big(void *ctx, void *p, size_t bytes)
+{
+	(void)ctx;
+	frame_free((uint64_t)(uintptr_t)p, bytes / FRAME_SIZE);
+}
+
+static const struct mig_host host = {host_now_us, host_random, host_alloc_big, host_free_big,
+				     NULL};
 
 /* Progress and results arrive while the operator may be typing: each
  * starts on a line of its own and ends its line. */
@@ -169,15 +184,14 @@ struct migrate_opts {
 	unsigned long long downtime_ms, max_rounds, bandwidth, port, delta_cache_mib;
 };
 
-/* The delta cache comes from the kernel heap, which also holds every
- * connection's buffers: unless told, take QEMU's 64 MiB, but no more than
- * a quarter of what the heap has not handed out yet. */
+/* Unless told, QEMU's 64 MiB, but no more than a quarter of the host's
+ * free memory: guests arriving or created meanwhile need the rest. */
 static unsigned long long default_delta_cache_mib(void)
 {
-	uint64_t size, used;
+	struct frame_stats st;
 
-	heap_stats(&size, &used);
-	uint64_t mib = (size - used) / 4 >> 20;
+	frame_get_stats(&st);
+	uint64_t mib = st.free_bytes / 4 >> 20;
 	return mib > MIG_DEFAULT_DELTA_CACHE_MIB ? MIG_DEFAULT_DELTA_CACHE_MIB : mib ? mib : 1;
 }
 

@@ -12,7 +12,21 @@ static uint64_t pow2_floor(uint64_t x)
 	return x ? 1ull << (63 - __builtin_clzll(x)) : 0;
 }
 
-int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npages)
+static void *alloc_pages(const struct mig_host *h, size_t bytes)
+{
+	return h && h->alloc_big ? h->alloc_big(h->ctx, bytes) : malloc(bytes);
+}
+
+static void free_pages(const struct mig_host *h, void *p, size_t bytes)
+{
+	if (h && h->alloc_big)
+		h->free_big(h->ctx, p, bytes);
+	else
+		free(p);
+}
+
+int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npages,
+			 const struct mig_host *h)
 {
 	uint64_t slots = pow2_floor(bytes / MIG_PAGE_SIZE);
 	uint64_t least = (uint64_t)MIG_MIN_DELTA_CACHE_MIB << 20 >> MIG_PAGE_SHIFT;
@@ -24,13 +38,15 @@ int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npa
 	if (least > slots)
 		least = slots; /* a small guest: all of it is less than the floor */
 	for (int shrunk = 0; slots && slots >= least; slots /= 2, shrunk = 1) {
-		c->pages = malloc(slots * MIG_PAGE_SIZE);
+		c->pages = alloc_pages(h, slots * MIG_PAGE_SIZE);
 		c->tags = c->pages ? calloc(slots, sizeof(uint64_t)) : NULL;
 		if (c->tags) {
 			c->slots = slots;
+			c->host = h;
 			return shrunk;
 		}
-		free(c->pages);
+		if (c->pages)
+			free_pages(h, c->pages, slots * MIG_PAGE_SIZE);
 		c->pages = NULL;
 	}
 	return -ENOMEM;
@@ -38,7 +54,8 @@ int mig_delta_cache_init(struct mig_delta_cache *c, uint64_t bytes, uint64_t npa
 
 void mig_delta_cache_fini(struct mig_delta_cache *c)
 {
-	free(c->pages);
+	if (c->pages)
+		free_pages(c->host, c->pages, c->slots * MIG_PAGE_SIZE);
 	free(c->tags);
 	memset(c, 0, sizeof(*c));
 }

@@ -34,6 +34,12 @@ struct mig_host {
 	/* Unpredictable bytes for the authentication nonces (RDSEED/RDRAND
 	 * on Tern). */
 	int (*random)(void *ctx, void *buf, size_t len);
+	/* Optional, both or neither: big buffers (the delta cache) from the
+	 * host's free memory rather than malloc, whose heap may be small
+	 * (Tern's is 32 MiB and holds every connection's buffers). bytes is
+	 * a multiple of 4 KiB; NULL when there is no such run. */
+	void *(*alloc_big)(void *ctx, size_t bytes);
+	void (*free_big)(void *ctx, void *p, size_t bytes);
 	void *ctx;
 };
 

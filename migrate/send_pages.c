@@ -10,7 +10,7 @@
  * migration never fails for want of its cache. */
 void send_start_delta(struct mig_send *s, uint32_t mib)
 {
-	int ret = mig_delta_cache_init(&s->cache, (uint64_t)mib << 20, s->npages);
+	int ret = mig_delta_cache_init(&s->cache, (uint64_t)mib << 20, s->npages, &s->link.host);
 
 	if (ret < 0) {
 		s->summary.delta = MIG_DELTA_NO_MEMORY;

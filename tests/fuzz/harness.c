@@ -94,7 +94,7 @@ static int clock_random(void *ctx, void *buf, size_t len)
 
 struct mig_host hclock_host(struct hclock *c)
 {
-	return (struct mig_host){clock_now, clock_random, c};
+	return (struct mig_host){.now_us = clock_now, .random = clock_random, .ctx = c};
 }
 
 size_t harness_prefix(uint8_t *buf, size_t cap, uint64_t caps)
