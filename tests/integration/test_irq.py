@@ -16,7 +16,7 @@ import time
 import pytest
 
 BACKENDS = [pytest.param("qemu", id="svm-qemu"), pytest.param("bochs", id="vmx-bochs")]
-CHECKS = ("cpuid", "x2apic", "timer", "selfipi", "pending", "shadow", "cr8")
+CHECKS = ("cpuid", "x2apic", "timer", "selfipi", "pending", "shadow", "shadowloop", "cr8")
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

@@ -19,6 +19,10 @@ struct svm_vcpu {
 	uint64_t dr[4];		/* guest DR0-3: not in the VMCB, swapped by hand */
 	uint64_t stale_npf_gpa; /* #NPF storm detection (exit.c) */
 	unsigned stale_npf_count;
+	/* Stepping over an STI/MOV SS shadow with RFLAGS.TF (svm.c,
+	 * irq_prepare): the guest's DR6 to put back after our #DB. */
+	bool shadow_step;
+	uint64_t shadow_step_dr6;
 };
 
 /* vmrun.S: VMLOAD, VMRUN, VMSAVE with the guest's GPRs and FPU/SSE state

@@ -205,6 +205,8 @@ struct vmcb {
 
 #define CR0_PE (1ull << 0)
 #define CR0_PG (1ull << 31)
+#define RFLAGS_TF (1ull << 8)
+#define DR6_BS (1ull << 14) /* single-step trap */
 #define RFLAGS_IF (1ull << 9)
 #define RFLAGS_VM (1ull << 17)
 #define SEG_ATTR_L (1u << 9)
