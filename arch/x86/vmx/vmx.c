@@ -99,10 +99,13 @@ static int vmx_init(void)
 	uint64_t ticks = tsc_hz / 1000000 * SLICE_US >> vmx_caps.preempt_shift;
 	cpu.slice = ticks > UINT32_MAX ? UINT32_MAX : ticks ? (uint32_t)ticks : 1;
 	cpu.on = true;
-	log_info("vmx", "VMX on: EPT A/D %s, PML %s, VPID %s, preemption timer %s",
+	log_info("vmx", "VMX on: EPT A/D %s, PML %s, VPID %s, preemption timer %s, PAUSE exits %s",
 		 vmx_caps.ept_ad ? "yes" : "no (write-protect logging only)",
 		 vmx_caps.pml ? "yes" : "no", vmx_caps.vpid ? "yes" : "no",
-		 vmx_caps.preemption_timer ? "yes" : "no (host tick only)");
+		 vmx_caps.preemption_timer ? "yes" : "no (host tick only)",
+		 vmx_caps.proc2 & PROC2_PAUSE_LOOP_EXITING ? "on loops (PLE)"
+		 : vmx_caps.proc & PROC_PAUSE_EXITING	  ? "every one"
+							  : "none");
 	return 0;
 }
 
