@@ -105,7 +105,7 @@ def time_lines(text):
     m = re.search(r"^time in:\s+(.*)$", text, re.M)
     if m:
         out.update({k.replace(" ", "_") + "_ms": float(v)
-                    for k, v in re.findall(r"([a-z ]+?) ([\d.]+) ms", m.group(1))})
+                    for k, v in re.findall(r"([a-z][a-z ]*?) ([\d.]+) ms", m.group(1))})
     m = re.search(r"^host CPU:\s+(.*)$", text, re.M)
     if m:
         out["cpu_pct"] = {k: int(v) for k, v in re.findall(r"(\w+) (\d+) %", m.group(1))}
