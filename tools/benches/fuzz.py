@@ -1,5 +1,6 @@
 """Fuzzing: every libFuzzer target (the migration receiver, and each device a
-guest reaches by port I/O: PCI configuration, virtio-net's BAR, the UART) run
+guest reaches by port I/O: PCI configuration, virtio-net's BAR, the UART, and
+the PAGE_DELTA decoder) run
 for RUNS executions from its seeds, with ASan+UBSan. Reports executions,
 speed, coverage and crashes (0 is the target: any crash is a bug, and its
 input is kept under build/bench/fuzz-<target>/). docs/bench.md."""
@@ -22,6 +23,7 @@ TARGETS = {
     "virtio": ("fuzz_virtio", "seeds-virtio", "run-fuzz-virtio",
                ["-max_len=4096", "-use_value_profile=1"]),
     "uart": ("fuzz_uart", "seeds-uart", "run-fuzz-uart", ["-max_len=4096", "-use_value_profile=1"]),
+    "delta": ("fuzz_delta", "seeds-delta", "run-fuzz-delta", ["-max_len=4096"]),
 }
 
 
