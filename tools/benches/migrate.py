@@ -233,8 +233,9 @@ def qemu_argv(mib, args, serial, qmp, tls_dir=None, endpoint=None, incoming=None
             "-kernel", IMAGE, "-append", args, "-serial", f"file:{serial}",
             "-qmp", f"unix:{qmp},server=on,wait=off"]
     if tls_dir:
-        argv += ["-object", f"tls-creds-psk,id=tls0,dir={tls_dir},endpoint={endpoint},"
-                            f"username={QEMU_PSK_USER}"]
+        # Only the client names its PSK identity; QEMU refuses it on a server.
+        user = f",username={QEMU_PSK_USER}" if endpoint == "client" else ""
+        argv += ["-object", f"tls-creds-psk,id=tls0,dir={tls_dir},endpoint={endpoint}{user}"]
     if incoming:
         argv += ["-incoming", incoming]
     return argv
