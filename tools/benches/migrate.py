@@ -317,6 +317,8 @@ def qemu_run(lab, dst_host, workdir, tag, mib, args, bandwidth=None, auto_conver
             time.sleep(0.1)
         if st["status"] != "completed":
             raise RuntimeError(f"QEMU migration {tag}: {st['status']} {st.get('error-desc', '')}")
+        if forced:
+            dst.cmd("cont")  # libvirt resumes the destination after --timeout's pause
         deadline = time.monotonic() + 30
         while dst.cmd("query-status")["status"] != "running":
             if time.monotonic() > deadline:
