@@ -338,20 +338,27 @@ void mig_record_batch_commit(struct mig_stream_out *o, struct mig_batch *b)
 	mig_stream_out_commit(o, b->len);
 }
 
+/* A batch record's entry count (PAGE_DATA, PAGE_DELTA): 1 to
+ * MIG_MAX_BATCH_PAGES, in a payload of at least min_len bytes. */
+static int batch_count(const struct mig_stream_rec *r, size_t min_len)
+{
+	if (r->len < min_len)
+		return -EBADMSG;
+	uint32_t count = le32_get(r->payload);
+	if (count > MIG_MAX_BATCH_PAGES)
+		return -E2BIG;
+	return count ? (int)count : -EBADMSG;
+}
+
 int mig_record_pages_begin(const struct mig_stream_rec *r, uint64_t npages,
 			   struct mig_page_iter *it)
 {
-	const uint8_t *p = r->payload, *end = r->payload + r->len;
+	const uint8_t *p = r->payload + MIG_BATCH_HDR_LEN, *end = r->payload + r->len;
+	int count = batch_count(r, BATCH_MIN);
 
-	if (r->len < BATCH_MIN)
-		return -EBADMSG;
-	uint32_t count = le32_get(p);
-	if (count > MIG_MAX_BATCH_PAGES)
-		return -E2BIG;
-	if (count == 0)
-		return -EBADMSG;
-	p += MIG_BATCH_HDR_LEN;
-	for (uint32_t i = 0; i < count; i++) {
+	if (count < 0)
+		return count;
+	for (int i = 0; i < count; i++) {
 		if ((size_t)(end - p) < MIG_PAGE_ENTRY_LEN)
 			return -EBADMSG;
 		uint64_t gfn = le64_get(p);
@@ -369,7 +376,7 @@ int mig_record_pages_begin(const struct mig_stream_rec *r, uint64_t npages,
 		return -EBADMSG;
 	it->p = r->payload + MIG_BATCH_HDR_LEN;
 	it->end = end;
-	return (int)count;
+	return count;
 }
 
 void mig_record_pages_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **data)
@@ -408,17 +415,12 @@ void mig_record_delta_add(struct mig_batch *b, uint64_t gfn, const void *enc, ui
 int mig_record_deltas_begin(const struct mig_stream_rec *r, uint64_t npages,
 			    struct mig_page_iter *it)
 {
-	const uint8_t *p = r->payload, *end = r->payload + r->len;
+	const uint8_t *p = r->payload + MIG_BATCH_HDR_LEN, *end = r->payload + r->len;
+	int count = batch_count(r, MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN);
 
-	if (r->len < MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN)
-		return -EBADMSG;
-	uint32_t count = le32_get(p);
-	if (count > MIG_MAX_BATCH_PAGES)
-		return -E2BIG;
-	if (count == 0)
-		return -EBADMSG;
-	p += MIG_BATCH_HDR_LEN;
-	for (uint32_t i = 0; i < count; i++) {
+	if (count < 0)
+		return count;
+	for (int i = 0; i < count; i++) {
 		if ((size_t)(end - p) < MIG_DELTA_ENTRY_LEN)
 			return -EBADMSG;
 		uint64_t gfn = le64_get(p);
@@ -436,7 +438,7 @@ int mig_record_deltas_begin(const struct mig_stream_rec *r, uint64_t npages,
 		return -EBADMSG;
 	it->p = r->payload + MIG_BATCH_HDR_LEN;
 	it->end = end;
-	return (int)count;
+	return count;
 }
 
 void mig_record_deltas_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **enc,
