@@ -35,7 +35,15 @@ void mig_stream_sum_update(struct mig_stream_sum *s, const void *data, size_t le
 			s->nbytes = 0;
 		}
 	}
-	/* Page data dominates; keep the word loop free of byte bookkeeping. */
+	/* Page data dominates (a tenth of the sender's instructions under TCG
+	 * with one word per step). Four words at once, same sums: after words
+	 * w0..w3, a grew by their sum and b by 4a + 4w0 + 3w1 + 2w2 + w3. */
+	for (; len >= 16; p += 16, len -= 16) {
+		uint64_t w0 = le32_get(p), w1 = le32_get(p + 4);
+		uint64_t w2 = le32_get(p + 8), w3 = le32_get(p + 12);
+		b += 4 * a + 4 * w0 + 3 * w1 + 2 * w2 + w3;
+		a += w0 + w1 + w2 + w3;
+	}
 	for (; len >= 4; p += 4, len -= 4) {
 		a += le32_get(p);
 		b += a;
@@ -60,7 +68,14 @@ static bool out_room(struct mig_stream_out *o, size_t need)
 	if (o->cap - o->tail >= need)
 		return true;
 	if (o->head) {
-		memmove(o->buf, o->buf + o->head, o->tail - o->head);
+		/* Usually the bytes kept are fewer than those taken: then the two
+		 * ranges are apart and memcpy (newlib's is word-wise; its memmove
+		 * goes byte by byte at an odd offset) does the move. */
+		size_t keep = o->tail - o->head;
+		if (keep <= o->head)
+			memcpy(o->buf, o->buf + o->head, keep);
+		else
+			memmove(o->buf, o->buf + o->head, keep);
 		o->tail -= o->head;
 		o->head = 0;
 	}
