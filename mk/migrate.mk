@@ -58,9 +58,14 @@ $(BUILD)/tests/unit/log_stub.o: tests/unit/log_stub.c kernel/log.h
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) -c $< -o $@
 
-# test_migrate makes malloc fail on purpose (a source without memory for its
-# delta cache): its calls go through __wrap_malloc.
-$(MIG_TEST_DIR)/test_migrate: MIG_TEST_LDFLAGS := -Wl,--wrap=malloc
+# The state-machine tests share a harness (tests/unit/migrate/run.h): two
+# machines run against each other, or a scripted source against a destination.
+MIG_RUN_TESTS := $(patsubst %,$(MIG_TEST_DIR)/%,test_migrate test_migrate_raw test_migrate_delta)
+$(MIG_RUN_TESTS): $(MIG_TEST_DIR)/run.o
+
+# test_migrate_delta makes malloc fail on purpose (a source without memory
+# for its delta cache): its calls go through the __wrap_malloc it defines.
+$(MIG_TEST_DIR)/test_migrate_delta: MIG_TEST_LDFLAGS := -Wl,--wrap=malloc
 
 $(MIG_TESTS): $(MIG_TEST_DIR)/%: $(MIG_TEST_DIR)/%.o $(MIG_HOST_OBJS) $(MIG_TEST_SUPPORT)
 	gcc $(HOST_CFLAGS) $(MIG_TEST_LDFLAGS) -o $@ $^ $(MIG_HOST_LIBS)
