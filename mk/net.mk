@@ -5,7 +5,7 @@
 #                                    altcp_tls_mbedtls and http_client patched (net/patches/)
 #   build/lwip-unit/lwip_unittests   lwIP's own test/unit (Check) against the same
 #                                    options and port, on the host
-#   build/unit/net/test_*            cmocka tests of vswitch and announce
+#   build/unit/net/test_*            cmocka tests of Tern's own net/ code
 
 LWIP_SRC := $(LWIP_DIR)/src
 
@@ -117,7 +117,7 @@ LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_me
 	tcp/test_tcp.c udp/test_udp.c
 LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_HOST_SRCS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
-	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c tests/unit/log_stub.c \
+	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c net/inet_sum.c tests/unit/log_stub.c \
 		$(wildcard tests/unit/net/lwip/*.c))
 
 $(BUILD)/lwip-unit/src/%.o: $(LWIP_SRC)/%.c mk/net.mk
@@ -173,9 +173,24 @@ $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -MMD -MP -c $< -o $@
 
 $(BUILD)/unit/net/test_host_netif: tests/unit/net/test_host_netif.c net/host_netif.c net/vswitch.c \
-		net/announce.c net/lwip_port.c net/lwip_sys.c tests/unit/net/lwip/host_port.c \
+		net/announce.c net/lwip_port.c net/lwip_sys.c net/inet_sum.c tests/unit/net/lwip/host_port.c \
 		tests/unit/net/frames.h tests/unit/log_stub.c $(NET_HOST_LWIP_OBJS) mk/net.mk \
 		| $(LWIP_DIR)/.unpacked
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
+
+# net/inet_sum.c replaces lwIP's lwip_standard_chksum, which Tern's options
+# therefore leave out of lwIP: its test builds lwIP's inet_chksum.c once
+# more, with tests/unit/net/chksum_ref/lwipopts.h (Tern's options without
+# the replacement), for the reference to compare with.
+NET_CHKSUM_REF := $(BUILD)/unit/net/chksum_ref/inet_chksum.o
+$(NET_CHKSUM_REF): $(LWIP_SRC)/core/inet_chksum.c tests/unit/net/chksum_ref/lwipopts.h \
+		$(NET_CONFIG) mk/net.mk
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) -Itests/unit/net/chksum_ref $(NET_LWIP_INC) -MMD -MP -c $< -o $@
+
+$(BUILD)/unit/net/test_inet_sum: tests/unit/net/test_inet_sum.c net/inet_sum.c net/inet_sum.h \
+		$(NET_CHKSUM_REF) net/lwip_port.c tests/unit/log_stub.c mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
 
