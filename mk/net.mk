@@ -117,7 +117,8 @@ LWIP_UNIT_TESTS := lwip_unittests.c arch/sys_arch.c core/test_def.c core/test_me
 	tcp/test_tcp.c udp/test_udp.c
 LWIP_UNIT_OBJS := $(patsubst %.c,$(BUILD)/lwip-unit/src/%.o,$(LWIP_HOST_SRCS)) \
 	$(patsubst %.c,$(BUILD)/lwip-unit/test/%.o,$(LWIP_UNIT_TESTS)) \
-	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c net/inet_sum.c tests/unit/log_stub.c \
+	$(patsubst %.c,$(BUILD)/lwip-unit/tern/%.o,net/lwip_port.c net/inet_sum.c net/lwip_heap.c \
+		net/buddy.c tests/unit/log_stub.c \
 		$(wildcard tests/unit/net/lwip/*.c))
 
 $(BUILD)/lwip-unit/src/%.o: $(LWIP_SRC)/%.c mk/net.mk
@@ -172,10 +173,20 @@ $(BUILD)/unit/net/lwip/%.o: $(LWIP_SRC)/%.c mk/net.mk
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -MMD -MP -c $< -o $@
 
+# The port: what every program with lwIP in it links.
+NET_HOST_PORT := net/lwip_port.c net/lwip_sys.c net/inet_sum.c net/lwip_heap.c net/buddy.c \
+	tests/unit/net/lwip/host_port.c tests/unit/log_stub.c
+
 $(BUILD)/unit/net/test_host_netif: tests/unit/net/test_host_netif.c net/host_netif.c net/vswitch.c \
-		net/announce.c net/lwip_port.c net/lwip_sys.c net/inet_sum.c tests/unit/net/lwip/host_port.c \
-		tests/unit/net/frames.h tests/unit/log_stub.c $(NET_HOST_LWIP_OBJS) mk/net.mk \
+		net/announce.c $(NET_HOST_PORT) tests/unit/net/frames.h $(NET_HOST_LWIP_OBJS) mk/net.mk \
 		| $(LWIP_DIR)/.unpacked
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
+
+# lwIP's heap as lwIP reaches it: mem_malloc() and mem_free() of lwIP's
+# mem.c with Tern's options, over net/buddy.c.
+$(BUILD)/unit/net/test_lwip_heap: tests/unit/net/test_lwip_heap.c net/lwip_heap.h net/buddy.h \
+		$(NET_HOST_PORT) $(NET_HOST_LWIP_OBJS) mk/net.mk | $(LWIP_DIR)/.unpacked
 	@mkdir -p $(@D)
 	gcc $(HOST_CFLAGS) $(NET_LWIP_INC) -o $@ $(filter %.c %.o,$^) $(HOST_LDLIBS)
 

@@ -1,23 +1,8 @@
-/* lwIP's diagnostics and assertions, routed to Tern's log; its heap. */
+/* lwIP's diagnostics and assertions, routed to Tern's log. */
 #include <stdarg.h>
-#include <stdlib.h>
 
 #include "kernel/log.h"
-#include "lwip/opt.h"
 #include "net/lwip_port.h"
-
-/* mem.c wants MEM_SIZE aligned plus two struct mem headers past its
- * (aligned) start; 1 KiB covers both with room to spare. */
-#define LWIP_PORT_HEAP_BYTES (MEM_SIZE + 1024)
-
-void *lwip_port_heap(void)
-{
-	static void *heap;
-
-	if (!heap)
-		heap = malloc(LWIP_PORT_HEAP_BYTES);
-	return heap;
-}
 
 void lwip_port_diag(const char *fmt, ...)
 {

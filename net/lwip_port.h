@@ -21,11 +21,5 @@ uint32_t tern_rand32(void);
  * the log with tag "lwip". */
 void lwip_port_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* LWIP_RAM_HEAP_POINTER (net/lwipopts.h): the block lwIP's heap and pools
- * live in, MEM_SIZE bytes and lwIP's bookkeeping, malloc()ed at the first
- * call. NULL if malloc() failed: net_init() calls it before lwip_init(),
- * whose mem_init() takes the pointer as it is. */
-void *lwip_port_heap(void);
-
 /* LWIP_PLATFORM_ASSERT: a broken lwIP invariant; logs, then stops. */
 void lwip_port_assert(const char *msg, const char *file, int line) __attribute__((noreturn));

@@ -92,22 +92,36 @@ void mig_tcp_tls_failed(void *arg, int mbedtls_err);
 #define MEMP_NUM_SYS_TIMEOUT (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 
 /* --- memory: one block, sized once ----------------------------------------
- * lwIP's heap lives in a block net_init() takes from the kernel heap
- * (lwip_port_heap(), net/lwip_port.c), and the pools are carved from that
- * heap too (MEMP_MEM_MALLOC). Static pools would sit in .bss, which
- * gnu-efi's linker script stores as file data: tern.efi grew by 3 MiB.
- * lwIP's own allocator still manages the block, so lwIP never takes more
- * than MEM_SIZE, whatever arrives. What it holds: two full send buffers
- * (migration and iperf at once) with per-segment overhead, a full receive
- * window of two connections in 1.5 KiB pool buffers, and the pcbs and
- * segments of all connections.
+ * All of lwIP's memory is one block taken from the kernel heap once
+ * (net/lwip_heap.c; net_init() takes it before lwip_init()), and the pools
+ * are carved from that heap too (MEMP_MEM_MALLOC). Static pools would sit
+ * in .bss, which gnu-efi's linker script stores as file data: tern.efi grew
+ * by 3 MiB.
+ * Tern's buddy allocator (net/buddy.c) manages the block, reached through
+ * lwIP's hooks for a C library malloc (MEM_LIBC_MALLOC): lwIP's own
+ * first-fit allocator walks the blocks in use on every allocation, and a
+ * full 512 KiB send buffer keeps ~1000 of them (mem_malloc was 15-37 % of
+ * all instructions of a bulk TCP transfer); the buddy allocator takes at
+ * most one step per block size. It never takes more than its block, so lwIP
+ * never takes more than MEM_SIZE, whatever arrives (the allocator's map,
+ * 1/32 of that, comes on top).
+ * What the block holds: two full send buffers (migration and iperf at once)
+ * with per-segment overhead, a full receive window of two connections in
+ * 1.5 KiB pool buffers, and the pcbs and segments of all connections. A
+ * block is a power of two, so a full-sized segment or pool buffer (~1.55
+ * KiB with lwIP's headers) takes 2 KiB: about 2.2 MiB at that peak.
+ * With MEM_LIBC_MALLOC, mem_trim() does nothing: a PBUF_RAM pbuf that
+ * pbuf_realloc() shortens keeps its block until it is freed.
  * With MEMP_MEM_MALLOC the MEMP_NUM_* and PBUF_POOL_SIZE counts are no
  * longer limits (only the pool allocator enforces them); they stay as the
  * sizing MEM_SIZE was computed from. */
-#define MEM_LIBC_MALLOC 0
+#include "net/lwip_heap.h"
+#define MEM_LIBC_MALLOC 1
+#define mem_clib_malloc lwip_heap_malloc
+#define mem_clib_calloc lwip_heap_calloc
+#define mem_clib_free lwip_heap_free
 #define MEMP_MEM_MALLOC 1
 #define MEM_SIZE (4 * 1024 * 1024)
-#define LWIP_RAM_HEAP_POINTER lwip_port_heap()
 #define PBUF_POOL_SIZE 512
 
 /* --- checksums: in software (the e1000 offloads are not used) -------------
@@ -140,6 +154,12 @@ void mig_tcp_tls_failed(void *arg, int mbedtls_err);
 /* Per-pool use counts, which MEMP_MEM_MALLOC turns off by default: `net
  * show` and lwIP's unit tests (no pool left in use after a test) read them. */
 #define MEMP_STATS 1
+/* The heap's counts, which MEM_LIBC_MALLOC turns off by default: lwIP then
+ * keeps each allocation's size in front of it and counts the bytes asked
+ * for (lwIP's unit tests check none is left after a test) and failed
+ * allocations; `net show` prints the blocks that hold them
+ * (lwip_heap_use()). */
+#define MEM_STATS 1
 
 /* --- apps ----------------------------------------------------------------- */
 /* lwiperf (iperf 2) needs nothing beyond TCP; listed for the reader. */

@@ -14,6 +14,7 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "net/addr.h"
+#include "net/lwip_heap.h"
 #include "net/lwip_port.h"
 #include "net/net.h"
 
@@ -262,8 +263,9 @@ void net_init(void)
 	int rc;
 
 	net_cmd_register();
-	/* lwIP's heap first: mem_init() inside lwip_init() takes it as is. */
-	if (!lwip_port_heap()) {
+	/* lwIP's heap first, where a failure can be told: lwIP would only see
+	 * its first allocation fail. */
+	if (lwip_heap_init() < 0) {
 		log_err("net", "no memory for lwIP's heap; networking off");
 		return;
 	}

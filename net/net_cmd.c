@@ -12,6 +12,7 @@
 #include "lwip/stats.h"
 #include "net/addr.h"
 #include "net/iperf.h"
+#include "net/lwip_heap.h"
 #include "net/net.h"
 #include "net/ping.h"
 #include "net/xfer.h"
@@ -130,6 +131,7 @@ static int do_show(void)
 	/* lwIP's own view: frames it dropped (no buffer for a frame from the
 	 * switch, or a protocol dropped it: bad checksum, no listener, ...). */
 	const struct stats_ *s = &lwip_stats;
+	struct lwip_heap_use heap = lwip_heap_use();
 	unsigned long drops = (unsigned long)(h->rx_nobuf + s->etharp.drop + s->ip.drop +
 					      s->icmp.drop + s->udp.drop + s->tcp.drop);
 	unsigned long chk =
@@ -137,8 +139,8 @@ static int do_show(void)
 	kprintf("lwip:    %lu dropped (no buffer %lu, link %u, ip %u, icmp %u, udp %u, tcp %u), "
 		"%lu checksum errors, heap %lu KiB used, peak %lu of %lu KiB\n",
 		drops, (unsigned long)h->rx_nobuf, s->etharp.drop, s->ip.drop, s->icmp.drop,
-		s->udp.drop, s->tcp.drop, chk, (unsigned long)s->mem.used >> 10,
-		(unsigned long)s->mem.max >> 10, (unsigned long)s->mem.avail >> 10);
+		s->udp.drop, s->tcp.drop, chk, (unsigned long)heap.used >> 10,
+		(unsigned long)heap.peak >> 10, (unsigned long)heap.size >> 10);
 	return 0;
 }
 

@@ -16,7 +16,7 @@
  * byte is left in use, and some exhaust a pool on purpose. Both hold only
  * with lwIP's separate static pools; Tern carves the pools from the heap
  * (MEMP_MEM_MALLOC, net/lwipopts.h), where lwIP's own timers stay
- * allocated. The heap itself stays Tern's (lwip_port_heap()). */
+ * allocated. The heap itself stays Tern's (net/lwip_heap.c). */
 #undef MEMP_MEM_MALLOC
 #define MEMP_MEM_MALLOC 0
 
@@ -30,7 +30,9 @@
 #define LWIP_NETIF_EXT_STATUS_CALLBACK 1
 
 /* mem suite: frees bad pointers on purpose and checks lwip_stats.mem.illegal
- * instead of taking the assertion. */
+ * instead of taking the assertion (net/lwip_heap.c follows it as lwIP's
+ * mem.c does). Those two tests are left out with Tern's heap, though:
+ * patches/mem-illegal-free-needs-own-heap.patch says why. */
 #define LWIP_MEM_ILLEGAL_FREE(msg) /* nothing */
 
 /* ip4 suite: feeds its fragments to the first netif, which is the loopback
