@@ -15,7 +15,11 @@ KERNEL_EXTRA_OBJS += $(MIGRATE_KERNEL_OBJS)
 # The library sources migrate/mbedtls-config.h needs. One archive: HMAC (migrate/auth.c), the
 # random generator (kernel/random.c) and TLS 1.2 (net/mig_tls.c via lwIP's
 # altcp_tls_mbedtls).
-MIG_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include -DMBEDTLS_CONFIG_FILE='"migrate/mbedtls-config.h"'
+# ChaCha20 and Poly1305 are crypto/'s (the config's *_ALT): everything that
+# sees mbedTLS's headers finds their contexts in crypto/alt/.
+MIG_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include -Icrypto/alt \
+	-DMBEDTLS_CONFIG_FILE='"migrate/mbedtls-config.h"'
+MIG_MBEDTLS_HDRS := migrate/mbedtls-config.h $(wildcard crypto/*.h crypto/alt/*.h)
 MIG_MBEDTLS_SRCS := md sha256 sha512 platform_util constant_time entropy entropy_poll ctr_drbg \
 	aes chacha20 poly1305 chachapoly cipher cipher_wrap bignum ecp ecp_curves ecdh \
 	ssl_tls ssl_msg ssl_cli ssl_srv ssl_ciphersuites x509 x509_crt pk pk_wrap pkparse asn1parse oid
@@ -23,13 +27,15 @@ MIG_MBEDTLS_OBJS := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MIG_MBEDTLS_SRCS))
 MIG_MBEDCRYPTO := $(BUILD)/mbedtls/libmbedtls-tern.a
 KERNEL_LIBS += $(MIG_MBEDCRYPTO)
 
-# migrate/ and the kernel's random generator call mbedTLS.
-MIG_MBEDTLS_USERS := $(MIGRATE_KERNEL_OBJS) $(call kobj,kernel/random.c kernel/migrate_cmd.c)
+# migrate/ and the kernel's random generator call mbedTLS; crypto/alt/
+# implements part of it (mk/crypto.mk links it).
+MIG_MBEDTLS_USERS := $(MIGRATE_KERNEL_OBJS) $(call kobj,kernel/random.c kernel/migrate_cmd.c) \
+	$(call kobj,$(wildcard crypto/alt/*.c))
 $(MIG_MBEDTLS_USERS): KERNEL_CFLAGS += $(MIG_MBEDTLS_FLAGS)
 $(MIG_MBEDTLS_USERS): $(MBEDTLS_DIR)/.unpacked migrate/mbedtls-config.h
 
 # Third-party code: our flags, minus -Werror (its warnings are not ours to fix).
-$(MIG_MBEDTLS_OBJS): $(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/.unpacked migrate/mbedtls-config.h $(NEWLIB_LIBC) mk/migrate.mk
+$(MIG_MBEDTLS_OBJS): $(BUILD)/mbedtls/%.o: $(MBEDTLS_DIR)/.unpacked $(MIG_MBEDTLS_HDRS) $(NEWLIB_LIBC) mk/migrate.mk
 	@mkdir -p $(@D)
 	gcc $(filter-out -Werror,$(KERNEL_CFLAGS)) $(MIG_MBEDTLS_FLAGS) -c $(MBEDTLS_DIR)/library/$*.c -o $@
 
