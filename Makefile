@@ -37,8 +37,10 @@ test: deps all unit integration
 unit: deps $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
+# Two lanes of one-emulator modules side by side, then the two-host modules
+# alone (tests/integration/lanes.py says why).
 integration: deps all $(INTEGRATION_DEPS)
-	cd tests/integration && $(PYTHON) -m pytest -v -rA -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) tests/integration/lanes.py $(PYTEST_ARGS)
 
 demo: deps all $(INTEGRATION_DEPS)
 	$(PYTHON) tools/demo.py
