@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernel/log.h"
+#include "kernel/time.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_dirty.h"
 #include "kernel/vm_migrate.h"
@@ -72,6 +73,8 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 	cfg->cpuid_id = CPUID_BASELINE_ID;
 	cfg->cpuid_len = BASELINE_LEN;
 	baseline_blob(cfg->cpuid);
+	/* No TSC scaling: the guest's TSC runs at this host's rate. */
+	cfg->tsc_khz = (uint32_t)(tsc_hz / 1000);
 	return 0;
 }
 
@@ -354,6 +357,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 	memset(in, 0, sizeof(*in));
 	*ops = (struct mig_dst_guest){
 		.check_cpuid = dst_check_cpuid,
+		.tsc_khz = (uint32_t)(tsc_hz / 1000),
 		.create = dst_create,
 		.write_page = dst_write_page,
 		.page = dst_page,

@@ -63,6 +63,7 @@ struct mig_guest_config {
 	uint32_t cpuid_id;
 	uint32_t cpuid_len;
 	uint8_t cpuid[MIG_MAX_CPUID_BLOB];
+	uint32_t tsc_khz; /* the rate of the TSC the guest reads; 0: not stated */
 };
 
 /* The guest on the source host. */
@@ -99,6 +100,11 @@ struct mig_dst_guest {
 	/* May be NULL (accept any). -ENOTSUP if this host cannot offer the
 	 * guest's CPUID baseline. */
 	int (*check_cpuid)(void *ctx, uint32_t id, const void *blob, size_t len);
+	/* The rate of the TSC this host's guests read, kHz (0: not checked).
+	 * Without TSC scaling a moved guest's TSC runs at this rate: a guest
+	 * whose stated rate differs by more than MIG_TSC_TOLERANCE_PPM is
+	 * refused, the two rates named. */
+	uint32_t tsc_khz;
 	/* Reserve zeroed memory and the devices, state `incoming`.
 	 * -ENOMEM: not enough memory; -EEXIST: name or MAC in use. On
 	 * failure nothing stays reserved. */

@@ -104,3 +104,10 @@ const char *mig_policy_reason(enum mig_stop why)
 	}
 	return "unknown";
 }
+
+bool mig_policy_tsc_rates_match(uint32_t a_khz, uint32_t b_khz)
+{
+	uint64_t hi = a_khz > b_khz ? a_khz : b_khz, lo = a_khz > b_khz ? b_khz : a_khz;
+
+	return (hi - lo) * 1000000 <= (uint64_t)MIG_TSC_TOLERANCE_PPM * hi;
+}

@@ -24,6 +24,15 @@ enum mig_stop {
 /* The throttle after `pct` (0: the first). */
 uint32_t mig_policy_next_throttle(uint32_t pct);
 
+/* Two TSC rates a guest can move between: the guest's clock then runs at
+ * most this far off (parts per million), as neither emulator Tern runs in
+ * nor Tern itself scales the TSC. Tern's own calibrations of one rate
+ * differ by up to 1 % under QEMU TCG (2096-2116 MHz seen), so 2 %; rates
+ * of different CPU models differ by more (a Bochs host's TSC runs at
+ * 100 MHz, a QEMU host's at the host's 2.1 GHz). */
+#define MIG_TSC_TOLERANCE_PPM 20000u
+bool mig_policy_tsc_rates_match(uint32_t a_khz, uint32_t b_khz);
+
 /* Bytes a page costs on the wire: its entry and its data. */
 #define MIG_POLICY_PAGE_WIRE_BYTES 4112u
 

@@ -126,6 +126,7 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 		memcpy(p + 24, c->ipv4, 4);
 	le32_put(p + 28, c->cpuid_id);
 	le32_put(p + 32, c->cpuid_len);
+	le32_put(p + 36, c->tsc_khz);
 	put_padded(p + 40, MIG_NAME_FIELD, c->name);
 	uint8_t *d = p + MIG_CONFIG_FIXED_LEN;
 	for (uint32_t i = 0; i < c->device_count; i++, d += MIG_DEVICE_ENTRY_LEN) {
@@ -152,6 +153,7 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 	uint16_t flags = le16_get(p + 22);
 	c->cpuid_id = le32_get(p + 28);
 	c->cpuid_len = le32_get(p + 32);
+	c->tsc_khz = le32_get(p + 36);
 	if (c->ram_bytes == 0 || c->ram_bytes % MIG_PAGE_SIZE || c->ram_bytes > MIG_MAX_RAM_BYTES ||
 	    c->vcpu_count > MIG_MAX_VCPUS || c->device_count > MIG_MAX_DEVICES ||
 	    c->cpuid_len > MIG_MAX_CPUID_BLOB)

@@ -12,6 +12,7 @@
 #include "migrate/auth.h"
 #include "migrate/delta.h"
 #include "migrate/link.h"
+#include "migrate/policy.h"
 #include "migrate/record.h"
 
 #define TAG "migrate"
@@ -252,6 +253,13 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 				    "CPUID baseline %u is not available on this host",
 				    r->cfg.cpuid_id);
 	}
+	if (r->cfg.tsc_khz && r->g.tsc_khz &&
+	    !mig_policy_tsc_rates_match(r->cfg.tsc_khz, r->g.tsc_khz))
+		return fail(r, -ENOTSUP, MIG_CODE_CPUID,
+			    "the guest's TSC runs at %u.%03u MHz, this host's at %u.%03u MHz: "
+			    "more than %u %% apart, and Tern cannot scale a TSC",
+			    r->cfg.tsc_khz / 1000, r->cfg.tsc_khz % 1000, r->g.tsc_khz / 1000,
+			    r->g.tsc_khz % 1000, MIG_TSC_TOLERANCE_PPM / 10000);
 	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
 	if (r->delta) {
 		r->has_data = calloc((size_t)((r->npages + 63) / 64), sizeof(uint64_t));

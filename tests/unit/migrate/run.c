@@ -59,6 +59,7 @@ static void on_incoming(void *ctx, const struct mig_incoming_summary *s)
 bool start_paused;
 /* The next run's destination has no page op: it takes no deltas. */
 bool dst_without_deltas;
+uint32_t src_tsc_khz, dst_tsc_khz;
 
 struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
@@ -72,6 +73,7 @@ struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bo
 	t->writes_per_poll = 4;
 	fake_src_init(&t->src, NPAGES, 2, 2);
 	t->src.cfg.paused = start_paused;
+	t->src.cfg.tsc_khz = src_tsc_khz;
 	fake_sock_pair(&t->ss, &t->ds);
 	fake_mem_init(&t->mem);
 	t->use_mem = mem;
@@ -86,6 +88,7 @@ struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bo
 	struct mig_send_events sev = {on_round, on_done, t};
 	if (dst_without_deltas)
 		dg.page = NULL;
+	dg.tsc_khz = dst_tsc_khz;
 	struct mig_recv_events rev = {on_incoming, t};
 	assert_int_equal(mig_send_start(&t->s, &p, &stp, &sg, &h, &sev), 0);
 	assert_int_equal(mig_recv_start(&t->r, &rp, &dtp, &dg, &h, &rev), 0);

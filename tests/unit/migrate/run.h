@@ -43,6 +43,8 @@ struct run {
 extern bool start_paused;
 /* The next run's destination has no page op: it takes no deltas. */
 extern bool dst_without_deltas;
+/* The TSC rates the source states and the destination has (0: none). */
+extern uint32_t src_tsc_khz, dst_tsc_khz;
 
 /* Both machines started, the source's guest at NPAGES pages with 2 vCPUs
  * and 2 devices; over the in-memory pipe (t->mem) if mem, else over the

@@ -224,6 +224,41 @@ static void test_cpuid_baseline_refused(void **state)
 	check_refusal(0, -ENOTSUP, "CPUID baseline 1 is not available on this host");
 }
 
+/* A Bochs host's TSC runs at 100 MHz, a QEMU host's at 2.1 GHz: without
+ * scaling the guest's clock would run 21 times fast. Within 2 % (Tern's
+ * calibrations of one rate under TCG) it moves; a source that states no
+ * rate (older) is not checked. */
+static struct run *run_with_tsc(uint32_t src_khz, uint32_t dst_khz)
+{
+	src_tsc_khz = src_khz;
+	dst_tsc_khz = dst_khz;
+	struct run *t = run_new(NULL, KEY);
+	src_tsc_khz = dst_tsc_khz = 0; /* for the tests after this one */
+	return t;
+}
+
+static void test_tsc_rates_apart_are_refused_with_both_named(void **state)
+{
+	const char *why = "the guest's TSC runs at 100.002 MHz, this host's at 2096.109 MHz: "
+			  "more than 2 % apart";
+	struct run *t = run_with_tsc(100002, 2096109);
+
+	(void)state;
+	run_to_end(t);
+	assert_stayed(t, -ENOTSUP);
+	assert_int_equal(t->dst.destroys, 0);
+	assert_non_null(strstr(mig_send_reason(t->s), why));
+	assert_non_null(strstr(mig_recv_reason(t->r), why));
+	run_free(t);
+	const uint32_t moves[][2] = {{2096109, 2115807}, {0, 2096109}, {100002, 0}};
+	for (unsigned i = 0; i < 3; i++) {
+		t = run_with_tsc(moves[i][0], moves[i][1]);
+		run_to_end(t);
+		assert_moved(t);
+		run_free(t);
+	}
+}
+
 static void test_connection_cut_mid_transfer(void **state)
 {
 	struct run *t = run_new(NULL, KEY);
@@ -658,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_destination_out_of_memory_refuses),
 		cmocka_unit_test(test_name_or_mac_in_use_refuses),
 		cmocka_unit_test(test_cpuid_baseline_refused),
+		cmocka_unit_test(test_tsc_rates_apart_are_refused_with_both_named),
 		cmocka_unit_test(test_connection_cut_mid_transfer),
 		cmocka_unit_test(test_connection_cut_while_paused_resumes_guest),
 		cmocka_unit_test(test_corrupt_record_header_aborts),

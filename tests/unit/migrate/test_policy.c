@@ -192,9 +192,24 @@ static void test_expected_time_rounds_up_and_saturates(void **state)
 	assert_int_equal(mig_policy_expected_us(UINT64_MAX, 1, UINT64_MAX), UINT64_MAX);
 }
 
+static void test_tsc_rates_match_within_2_percent_either_way(void **state)
+{
+	(void)state;
+	assert_true(mig_policy_tsc_rates_match(2096109, 2096109));
+	assert_true(mig_policy_tsc_rates_match(2096109, 2115807)); /* 0.93 % */
+	assert_true(mig_policy_tsc_rates_match(2115807, 2096109));
+	assert_true(mig_policy_tsc_rates_match(1000000, 980000)); /* exactly 2 % of the higher */
+	assert_false(mig_policy_tsc_rates_match(1000000, 979999));
+	assert_false(mig_policy_tsc_rates_match(979999, 1000000));
+	assert_false(mig_policy_tsc_rates_match(100002, 2096109));
+	assert_false(mig_policy_tsc_rates_match(UINT32_MAX, 1));
+	assert_true(mig_policy_tsc_rates_match(UINT32_MAX, UINT32_MAX));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tsc_rates_match_within_2_percent_either_way),
 		cmocka_unit_test(test_stops_when_rest_fits_downtime_exactly),
 		cmocka_unit_test(test_idle_guest_stops_after_round_zero),
 		cmocka_unit_test(test_max_rounds_counts_round_zero),
