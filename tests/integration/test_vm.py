@@ -126,7 +126,12 @@ def test_cpu_load_is_higher_with_a_busy_guest_than_idle(qemu_host):
     assert set(quiet) == {"console", "net", "vm", "migrate"}, quiet
     assert all(calls > 0 for calls, _, _ in quiet.values()), quiet
 
+    t = h.mark()
     assert "created" in h.cmd('vm create busy image=memcheck mem=8 args="rate=max verify=0"')
+    # Its start lines come after the command's answer: let them pass
+    # before the next command, whose answer is parsed line by line.
+    h.wait_output(r"^\[busy\] memcheck: initialised \d+ pages", 120, since=t)
+    time.sleep(0.5)
     cpu_loop(h)
     time.sleep(7)
     busy, window, _ = cpu_load(h, 5)
