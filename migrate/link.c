@@ -69,6 +69,26 @@ static int link_fail(struct mig_link *l, int *slot, int err, const char *why)
 	return *slot;
 }
 
+void mig_link_linger_start(struct mig_link *l)
+{
+	l->linger_from = mig_link_now(l);
+}
+
+int mig_link_linger(struct mig_link *l)
+{
+	ssize_t n = l->closed ? 0 : mig_link_flush(l, SIZE_MAX);
+	uint64_t t = mig_link_now(l);
+	uint64_t moved = l->last_io_us > l->linger_from ? l->last_io_us : l->linger_from;
+
+	if (n >= 0 && mig_stream_out_pending(&l->out) && !l->closed &&
+	    t - moved < MIG_LINGER_IDLE_US && t - l->linger_from < MIG_LINGER_MAX_US)
+		return 1;
+	mig_link_close(l);
+	if (n < 0)
+		return (int)n;
+	return mig_stream_out_pending(&l->out) ? -ETIMEDOUT : 0;
+}
+
 bool mig_link_can_send(const struct mig_link *l)
 {
 	return !l->tx_err && !l->closed;

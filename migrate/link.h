@@ -17,6 +17,7 @@ struct mig_link {
 	uint8_t *rx;
 	size_t rx_cap, rx_len, rx_off;
 	uint64_t last_io_us;
+	uint64_t linger_from; /* when the side finished, 0 before */
 	uint64_t bytes_out, bytes_in;
 	bool peer_closed;
 	bool closed;
@@ -37,6 +38,19 @@ ssize_t mig_link_flush(struct mig_link *l, size_t max);
  * 0 (nothing complete yet), negative errno (closed, or a bad stream). */
 int mig_link_next(struct mig_link *l, struct mig_stream_rec *rec);
 void mig_link_close(struct mig_link *l);
+/* After a side finished, its last queued bytes (an ERROR behind whole
+ * records) go out before the close. mig_link_linger hands them on and
+ * answers 1 while the wait goes on; then it closes the transport and
+ * answers 0 when all were taken, or a negative errno (-ETIMEDOUT: the wait
+ * ran out). It waits as long as bytes keep
+ * moving, but MIG_LINGER_IDLE_US at most without progress and
+ * MIG_LINGER_MAX_US in all: a peer that stopped reading cannot hold a
+ * finished connection open, and one that is merely slow, or recovering a
+ * lost segment, still gets the whole ERROR rather than a cut record. */
+#define MIG_LINGER_IDLE_US 1000000u
+#define MIG_LINGER_MAX_US 10000000u
+void mig_link_linger_start(struct mig_link *l);
+int mig_link_linger(struct mig_link *l);
 /* Whether a last record (ERROR, REFUSE) can still go out. */
 bool mig_link_can_send(const struct mig_link *l);
 uint64_t mig_link_now(const struct mig_link *l);

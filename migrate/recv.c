@@ -20,7 +20,6 @@
 #define OUT_CAP 4096u
 #define RX_CAP (64u * 1024)
 #define POLL_BUDGET (4u * 1024 * 1024)
-#define LINGER_US 1000000u
 #define DEFAULT_TIMEOUT 10000u
 
 enum recv_state {
@@ -63,7 +62,6 @@ struct mig_recv {
 	uint32_t devs_seen;
 
 	uint64_t t_start;
-	uint64_t linger_until;
 	enum mig_result result;
 	int err;
 	char reason[200];
@@ -90,7 +88,7 @@ static void finish(struct mig_recv *r)
 	m->total_us = now(r) - r->t_start;
 	m->bytes = r->link.bytes_in;
 	m->rounds = r->round;
-	r->linger_until = now(r) + LINGER_US;
+	mig_link_linger_start(&r->link);
 	r->state = mig_stream_out_pending(&r->link.out) && mig_link_can_send(&r->link) ? R_LINGER
 										       : R_CLOSED;
 	if (r->state == R_CLOSED)
@@ -567,16 +565,14 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 
 static int linger(struct mig_recv *r)
 {
-	ssize_t n = mig_link_flush(&r->link, SIZE_MAX);
+	int ret = mig_link_linger(&r->link);
 
-	if (n < 0 || !mig_stream_out_pending(&r->link.out) || now(r) >= r->linger_until) {
-		if (n < 0 && r->result == MIG_DONE)
-			log_warn(TAG, "incoming %s: the source was not told of the hand-off",
-				 r->cfg.name);
-		mig_link_close(&r->link);
-		r->state = R_CLOSED;
-	}
-	return r->state == R_CLOSED ? r->err : 1;
+	if (ret == 1)
+		return 1;
+	if (ret < 0 && r->result == MIG_DONE)
+		log_warn(TAG, "incoming %s: the source was not told of the hand-off", r->cfg.name);
+	r->state = R_CLOSED;
+	return r->err;
 }
 
 int mig_recv_poll(struct mig_recv *r)

@@ -31,7 +31,6 @@
  * took 8-12 ms under emulation, past the 2 ms above (`cpu loop`). */
 #define FLUSH_CHUNK (32u * 1024)
 #define POLL_RECORDS 16
-#define LINGER_US 1000000u
 /* The bandwidth cap allows bursts of this long at the full rate. */
 #define BURST_US 10000u
 
@@ -73,7 +72,7 @@ static void finish(struct mig_send *s)
 {
 	fill_summary(s);
 	mig_delta_cache_fini(&s->cache); /* nothing is sent any more */
-	s->linger_until = now(s) + LINGER_US;
+	mig_link_linger_start(&s->link);
 	s->state = mig_stream_out_pending(&s->link.out) && mig_link_can_send(&s->link) ? S_LINGER
 										       : S_CLOSED;
 	if (s->state == S_CLOSED)
@@ -625,12 +624,8 @@ static ssize_t flush(struct mig_send *s)
 
 static int linger(struct mig_send *s)
 {
-	ssize_t n = mig_link_flush(&s->link, SIZE_MAX);
-
-	if (n < 0 || !mig_stream_out_pending(&s->link.out) || now(s) >= s->linger_until) {
-		mig_link_close(&s->link);
+	if (mig_link_linger(&s->link) != 1)
 		s->state = S_CLOSED;
-	}
 	return s->state == S_CLOSED ? s->err : 1;
 }
 

@@ -94,7 +94,6 @@ struct mig_send {
 
 	uint64_t t_start, t_accept, t_pause, t_end;
 	uint64_t tokens_bits, tokens_at;
-	uint64_t linger_until;
 
 	enum mig_result result;
 	int err;

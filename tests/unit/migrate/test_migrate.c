@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
+#include "migrate/link.h"
 #include "tests/unit/migrate/run.h"
 
 static void test_live_migration_moves_memory_byte_for_byte(void **state)
@@ -158,6 +159,57 @@ static void test_cancel_mid_transfer_keeps_guest_running(void **state)
 	assert_int_equal(t->src.pauses, 0);
 	assert_string_equal(mig_send_reason(t->s), "cancelled: operator said so");
 	assert_string_equal(mig_recv_reason(t->r), "source gave up: cancelled: operator said so");
+	run_free(t);
+}
+
+/* A cancel leaves whole records queued ahead of the ERROR. The source
+ * hands them on for as long as the link keeps taking them, here four
+ * seconds of a crawl, so the destination hears why instead of a record cut
+ * off by the close. */
+static void test_cancel_on_a_crawling_link_still_delivers_the_error(void **state)
+{
+	struct run *t = run_new_on(NULL, KEY, true);
+
+	(void)state;
+	run_until_pages(t, 100);
+	t->mem.to_dst.cap = t->mem.to_dst.sent + 4096;
+	run_until_blocked(t);
+	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
+	uint64_t cancelled_at = t->clock.now;
+	t->step_us = MIG_LINGER_IDLE_US / 4;
+	while (t->sret > 0 && t->polls < MAX_POLLS) {
+		t->mem.to_dst.cap += 16 * 1024;
+		run_poll(t);
+	}
+	run_to_end(t);
+	assert_stayed(t, -ECANCELED);
+	assert_true(t->clock.now - cancelled_at > 2 * MIG_LINGER_IDLE_US);
+	assert_string_equal(mig_recv_reason(t->r), "source gave up: cancelled: by the operator");
+	run_free(t);
+}
+
+/* A destination that stopped reading cannot hold a cancelled source's
+ * connection open: after MIG_LINGER_IDLE_US without progress it closes,
+ * and the destination, holding a cut record, discards the guest. */
+static void test_cancel_on_a_dead_link_closes_after_the_idle_limit(void **state)
+{
+	struct run *t = run_new_on(NULL, KEY, true);
+
+	(void)state;
+	run_until_pages(t, 100);
+	t->mem.to_dst.cap = t->mem.to_dst.sent + 4096;
+	run_until_blocked(t);
+	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
+	uint64_t cancelled_at = t->clock.now;
+	t->step_us = MIG_LINGER_IDLE_US / 10;
+	while (t->sret > 0 && t->polls < MAX_POLLS)
+		run_poll(t);
+	uint64_t waited = t->clock.now - cancelled_at;
+	assert_true(waited >= MIG_LINGER_IDLE_US && waited <= MIG_LINGER_IDLE_US + 3 * t->step_us);
+	run_to_end(t);
+	assert_stayed(t, -ECANCELED);
+	assert_string_equal(mig_recv_reason(t->r),
+			    "connection lost: connection closed in the middle of a record");
 	run_free(t);
 }
 
@@ -688,6 +740,8 @@ int main(void)
 		cmocka_unit_test(test_offline_migration_pauses_first),
 		cmocka_unit_test(test_bandwidth_cap_is_honoured),
 		cmocka_unit_test(test_cancel_mid_transfer_keeps_guest_running),
+		cmocka_unit_test(test_cancel_on_a_crawling_link_still_delivers_the_error),
+		cmocka_unit_test(test_cancel_on_a_dead_link_closes_after_the_idle_limit),
 		cmocka_unit_test(test_cancel_while_paused_resumes_guest),
 		cmocka_unit_test(test_wrong_key_is_refused),
 		cmocka_unit_test(test_destination_out_of_memory_refuses),
