@@ -3,6 +3,8 @@ its memory (memverify rewriting 32 MiB and checking every page), its TCP
 connection (the lab client streams sequence numbers into tcpseq in the
 guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
 MSI-X) and its clock go on on B. Then it comes back to A the same way.
+Last, four migrations of such a guest fail (cancel, wrong key, cut link, B
+killed) and it runs on on A with its connection and memory intact.
 
 memverify rewrites its 32 MiB faster than the emulated link copies it. A→B
 runs with auto-converge (the default), which throttles the guest up to
@@ -208,5 +210,148 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
     assert pings.received > 0, pinger.path
     assert len(lost_back) <= explained, \
         f"{len(lost_back)} pings lost in B→A, its downtime explains {explained}; see {pinger.path}"
+    assert "vm lx: destroyed" in a.cmd("vm destroy lx")
+    assert a.mem_free_kib() == free_a
+
+
+# ---- migrations that fail -------------------------------------------------------------
+
+# Slow enough that round 0 of a 256 MiB guest takes minutes: every failure
+# below lands in the middle of it.
+SLOW = "--bandwidth 10"
+
+
+def source_failed(a, since, name="lx", timeout=120):
+    m = a.wait_output(rf"^error: migrate {name}: failed: (.*); the guest keeps running here$",
+                      timeout, since=since)
+    return m.group(1)
+
+
+def destination_failed(b, since, name="lx", timeout=120):
+    m = b.wait_output(rf"^error: incoming migration of {name} failed: (.*); nothing was kept$",
+                      timeout, since=since)
+    return m.group(1)
+
+
+def wait_mid_transfer(a, b, name="lx", timeout=60):
+    """Until B holds the guest as `incoming` and A is copying round 0."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = a.cmd("migrate status")
+        m = re.search(r"phase transfer, round 0, (\d+)% of memory sent", st)
+        if m and b.vm_list().get(name, {}).get("state") == "incoming":
+            assert int(m.group(1)) < 100, st
+            return
+        assert time.monotonic() < deadline, st
+        time.sleep(0.5)
+
+
+def wait_idle(c, timeout=60):
+    deadline = time.monotonic() + timeout
+    while "no migration in progress" not in c.cmd("migrate status"):
+        assert time.monotonic() < deadline, c.cmd("migrate status")
+        time.sleep(0.5)
+
+
+def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_connection(pair):
+    """Cancel, the wrong key on B, the link to B cut, B's emulator killed:
+    each time A keeps the Linux guest running, with the throttle released,
+    and B keeps nothing; afterwards memverify has found no error, the TCP
+    connection the client opened before the first failure still flows with
+    no gap and no reset, and the guest's interrupts go on."""
+    a, b, lab = pair.a, pair.b, pair.lab
+    free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
+    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
+                              f'args="quiet ip={GUEST_IP}/24"')
+    assert up["ip"] == f"{GUEST_IP}/24", up
+    time.sleep(2)
+    a.guest_attach("lx")
+    assert sh(a, "dmesg -n 1")[0] == 0
+    assert sh(a, "{ memverify -m 32 > /tmp/mv.log 2>&1 & }")[0] == 0
+    assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
+    time.sleep(1)
+    assert lab.wait_reachable(GUEST_IP, timeout=60)
+    client_log = os.path.join(pair.logdir, "tcpseq-client-failures.txt")
+    with open(client_log, "w") as out:
+        client = lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", "2000"],
+                                  stdout=out, stderr=subprocess.STDOUT)
+    reasons = {}
+    try:
+        time.sleep(3)
+        assert "tcpseq: connect" in tcpseq_log(a)
+        passes0, errors0 = memverify_status(a)
+        assert passes0 >= 1 and errors0 == 0
+        irq0 = interrupts(a)
+        a.guest_detach()
+
+        def fail(case, act, opts=SLOW, mid=True):
+            ta, tb = a.mark(), b.mark()
+            out = a.cmd(f"migrate lx {IP_B} {opts}")
+            assert f"migrate lx -> {IP_B}:7000: started" in out, out
+            if mid:
+                wait_mid_transfer(a, b)
+            act()
+            why_a = source_failed(a, ta)
+            reasons[case] = why_a
+            wait_idle(a)
+            lx = a.vm_list()["lx"]
+            assert (lx["state"], lx["migrating"], lx["dirty"]) == ("running", False, "off"), lx
+            return why_a, tb
+
+        # The operator cancels.
+        why_a, tb = fail("cancel", lambda: a.cmd("migrate cancel lx"))
+        assert why_a == "cancelled: by the operator", why_a
+        assert destination_failed(b, tb) == "source gave up: cancelled: by the operator"
+        wait_idle(b)
+        assert "lx" not in b.vm_list() and b.mem_free_kib() == free_b
+
+        # B has another key: the TLS handshake fails on both sides.
+        b.cmd("migrate key not-the-linux-key")
+        try:
+            why_a, _ = fail("wrong key", lambda: None, opts="", mid=False)
+            assert why_a.startswith("connection lost"), why_a
+        finally:
+            pair.set_key(KEY, names=("b",))
+        assert "lx" not in b.vm_list() and b.mem_free_kib() == free_b
+
+        # The cable to B is cut: both sides time out.
+        try:
+            why_a, tb = fail("link cut", lambda: lab.port(pair.tap_b, up=False))
+            assert re.fullmatch(r"timeout: the destination was silent for \d+ ms", why_a), why_a
+            why_b = destination_failed(b, tb)
+            assert re.fullmatch(r"timeout: the source was silent for \d+ ms", why_b), why_b
+        finally:
+            lab.port(pair.tap_b, up=True)
+        wait_idle(b)
+        assert "lx" not in b.vm_list() and b.mem_free_kib() == free_b
+
+        # B's emulator dies (last: B is not booted again).
+        why_a, _ = fail("B killed", lambda: b.close())
+        assert re.fullmatch(r"timeout: the destination was silent for \d+ ms|connection lost: .*",
+                            why_a), why_a
+
+        # The guest ran on, at full speed again, through all of it.
+        time.sleep(3)
+        a.guest_attach("lx")
+        passes, errors = memverify_status(a)
+        assert errors == 0 and passes > passes0, (passes0, passes, errors)
+        # A guest left throttled would barely count on.
+        time.sleep(5)
+        assert memverify_status(a)[0] > passes, "memverify stopped counting after the failures"
+        irq = interrupts(a)
+        for k in ("LOC", "ttyS0", "virtio0-input.0"):
+            assert irq[k] > irq0[k], (k, irq0, irq)
+        seq = tcpseq_log(a)
+        assert not re.search(r"tcpseq: (gap|reset|close)", seq), seq
+        progress = re.findall(r"tcpseq: progress t=\d+ seq=(\d+) received=\d+ gaps=(\d+)", seq)
+        assert progress and progress[-1][1] == "0", seq
+        a.guest_detach()
+    finally:
+        client.kill()
+        client.wait(timeout=30)
+    with open(client_log) as f:
+        client_out = f.read()
+    assert "tcpseq: connected" in client_out and "tcpseq: error" not in client_out, client_out
+    print("reasons:", reasons)
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")
     assert a.mem_free_kib() == free_a
