@@ -76,6 +76,11 @@ def interrupts(h):
     ttyS0 must be the I/O APIC's edge-triggered pin 4."""
     rc, out = sh(h, "cat /proc/interrupts")
     assert rc == 0, out
+    return parse_interrupts(out)
+
+
+def parse_interrupts(out):
+    """interrupts() of text that holds /proc/interrupts."""
     assert re.search(r"^\s*\d+:\s+\d+\s+IO-APIC\s+4-edge\s+ttyS0$", out, re.M), out
     counts = {}
     for line in out.splitlines():

@@ -3,8 +3,9 @@ its memory (memverify rewriting 32 MiB and checking every page), its TCP
 connection (the lab client streams sequence numbers into tcpseq in the
 guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
 MSI-X) and its clock go on on B. Then it comes back to A the same way.
-Last, four migrations of such a guest fail (cancel, wrong key, cut link, B
-killed) and it runs on on A with its connection and memory intact.
+Then it goes back and forth ten times. Last, four migrations of it fail
+(cancel, wrong key, cut link, B killed) and it runs on on A with its
+connection and memory intact.
 
 memverify rewrites its 32 MiB faster than the emulated link copies it. A→B
 runs with auto-converge (the default), which throttles the guest up to
@@ -29,7 +30,7 @@ import pytest
 from conftest import LOG_ROOT, ROOT
 from hostpair import HostPair
 import netlab as netlab_mod
-from test_linux_guest import interrupts  # /proc/interrupts of the attached guest
+from test_linux_guest import parse_interrupts
 
 KEY = "linux-migrate-secret-2718"
 IP_A, MAC_A = "10.99.0.1", "52:54:00:00:9a:01"
@@ -114,33 +115,78 @@ def pings_lost_between(path, t0, t1):
             if t0 <= sent[a] + (k - a) * PING_INTERVAL_S < t1]
 
 
-def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
-    a, b = pair.a, pair.b
-    lab = pair.lab
-    free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
+def start_linux(pair, memverify_mib, client_log):
+    """Creates lx on A running memverify over memverify_mib MiB and tcpseq,
+    with the lab client streaming into it (output to client_log); leaves
+    the guest's console attached. Returns the client's Popen."""
+    a, lab = pair.a, pair.lab
     up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
                               f'args="quiet ip={GUEST_IP}/24"')
     assert up["ip"] == f"{GUEST_IP}/24", up
     time.sleep(2)
     a.guest_attach("lx")
     assert sh(a, "dmesg -n 1")[0] == 0
-    assert sh(a, "{ memverify -m 32 > /tmp/mv.log 2>&1 & }")[0] == 0
+    assert sh(a, f"{{ memverify -m {memverify_mib} > /tmp/mv.log 2>&1 & }}")[0] == 0
     assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
     time.sleep(1)
     assert lab.wait_reachable(GUEST_IP, timeout=60)
-    # Both into files: ping blocked on a full stdout pipe lets its replies
-    # queue in the socket and then overflow it, which looks like loss.
-    client_log = os.path.join(pair.logdir, "tcpseq-client.txt")
+    # Into a file: a client blocked on a full stdout pipe stalls its stream.
     with open(client_log, "w") as out:
-        client = lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", "2000"],
-                                  stdout=out, stderr=subprocess.STDOUT)
+        return lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", "2000"],
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def guest_progress(h, before=None):
+    """With the guest's console attached on h: memverify has found no error,
+    tcpseq no gap, reset or close, and (given the figures of an earlier
+    call) memverify's passes, the stream's sequence number and the LAPIC
+    timer, UART and virtio interrupts have all moved on since. Returns this
+    call's figures. One short command: the console is a slow UART."""
+    rc, out = sh(h, "grep -c '^memverify: pass' /tmp/mv.log; grep -c '^memverify: error' /tmp/mv.log;"
+                    " grep -cE 'tcpseq: (gap|reset|close)' /tmp/seq.log;"
+                    " grep 'tcpseq: progress' /tmp/seq.log | tail -n 1; grep 'tcpseq: resume' /tmp/seq.log;"
+                    " grep -E '^ *LOC:| (ttyS0|virtio0-input.0)$' /proc/interrupts")
+    assert rc == 0, out
+    passes, errors, breaks = (int(x) for x in out.split()[:3])
+    assert errors == 0 and passes >= 1, (passes, errors)
+    assert breaks == 0, sh(h, "grep -E 'tcpseq: (gap|reset|close)' /tmp/seq.log")[1]
+    progress = re.findall(r"tcpseq: progress t=\d+ seq=(\d+) received=\d+ gaps=(\d+)", out)
+    assert progress and progress[-1][1] == "0", out
+    irq = parse_interrupts(out)
+    now = {"passes": passes, "irq": irq, "seq": int(progress[-1][0]),
+           # tcpseq reports every silence over 300 ms when it ends.
+           "stall_ms": max([int(x) for x in re.findall(r"tcpseq: resume .*silent_ms=(\d+)", out)],
+                           default=0)}
+    if before:
+        assert passes > before["passes"], (before["passes"], passes)
+        assert now["seq"] > before["seq"], (before["seq"], now["seq"])
+        for k in ("LOC", "ttyS0", "virtio0-input.0"):
+            assert irq[k] > before["irq"][k], (k, before["irq"], irq)
+    return now
+
+
+def client_saw_it_through(client, client_log):
+    """Stops the lab's tcpseq client: it connected and never saw an error."""
+    client.kill()
+    client.wait(timeout=30)
+    with open(client_log) as f:
+        out = f.read()
+    assert "tcpseq: connected" in out and "tcpseq: error" not in out, out
+
+
+def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
+    a, b = pair.a, pair.b
+    lab = pair.lab
+    free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
+    client_log = os.path.join(pair.logdir, "tcpseq-client.txt")
+    client = start_linux(pair, 32, client_log)
+    # Into a file too: ping blocked on a full stdout pipe lets its replies
+    # queue in the socket and then overflow it, which looks like loss.
     pinger = lab.ping_monitor(GUEST_IP, PING_INTERVAL_S)
     try:
         time.sleep(3)
         assert "tcpseq: connect" in tcpseq_log(a)
-        passes0, errors0 = memverify_status(a)
-        assert passes0 >= 1 and errors0 == 0
-        irq0 = interrupts(a)
+        seen = guest_progress(a)
         offset0, _ = guest_clock_offset(a)
         a.guest_detach()
 
@@ -154,38 +200,17 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
             assert dst.vm_list()["lx"]["state"] == "running"
             time.sleep(3)
             dst.guest_attach("lx")
-            passes, errors = memverify_status(dst)
-            assert errors == 0 and passes > passes0, (passes0, passes)
-            passes0 = passes
-            irq = interrupts(dst)
-            for k in ("LOC", "ttyS0", "virtio0-input.0"):
-                assert irq[k] > irq0[k], (k, irq0, irq)
-            irq0 = irq
+            seen = guest_progress(dst, seen)
             off, bracket = guest_clock_offset(dst)
             hop["clock_offset_s"] = off
             # The guest's TSC runs on through the pause: its clock keeps the
             # offset to real time it had (loose: console round trips and the
             # clock's own drift are in it too).
             assert abs(off - offset0) < 0.5 + bracket, (offset0, off, bracket)
-            seq = tcpseq_log(dst)
-            assert not re.search(r"tcpseq: (gap|reset|close)", seq), seq
-            progress = re.findall(r"tcpseq: progress t=\d+ seq=(\d+) received=\d+ gaps=(\d+)", seq)
-            assert progress and progress[-1][1] == "0", seq
-            hop["seq"] = int(progress[-1][0])
-            # tcpseq reports every silence over 300 ms when it ends.
-            stall_ms = max([int(x) for x in re.findall(r"tcpseq: resume .*silent_ms=(\d+)", seq)],
-                                  default=0)
             dst.guest_detach()
-        # The stream kept flowing through both moves.
-        assert hops[1]["seq"] > hops[0]["seq"] > 0, hops
     finally:
         pings = pinger.stop()
-        client.kill()
-        client.wait(timeout=30)
-    with open(client_log) as f:
-        client_out = f.read()
-    # The client saw its connection through: no write error, no reset.
-    assert "tcpseq: connected" in client_out and "tcpseq: error" not in client_out, client_out
+        client_saw_it_through(client, client_log)
     # A→B ran with auto-converge (the default): memverify outwrites the link
     # until the throttle reaches 90-99 %, and then the rest fits the target.
     first = hops[0]["log"]
@@ -205,13 +230,67 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
     print("downtimes ms:", [h["downtime_ms"] for h in hops],
           f"pings: {pings.received}/{pings.transmitted}, lost {len(pings.lost)}, of them",
           f"{len(lost_back)} in B→A (its downtime explains {explained}), longest gap",
-          f"{pings.max_gap:.3f} s; longest tcpseq stall ms:", stall_ms,
+          f"{pings.max_gap:.3f} s; longest tcpseq stall ms:", seen["stall_ms"],
           "clock offsets s:", round(offset0, 3), [round(h["clock_offset_s"], 3) for h in hops])
     assert pings.received > 0, pinger.path
     assert len(lost_back) <= explained, \
         f"{len(lost_back)} pings lost in B→A, its downtime explains {explained}; see {pinger.path}"
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")
     assert a.mem_free_kib() == free_a
+
+
+def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
+    """Ten migrations of one Linux guest, A→B→A… with a lighter memverify
+    (8 MiB), over plain TCP (TLS is A→B's above), auto-converge off and at
+    most two live rounds, so that each is quick: after each, the guest runs
+    on the destination with memverify clean and counting, its interrupts
+    going on, the client's connection flowing with no gap; the source has
+    all its memory back. The pings lost over all ten are bounded by their
+    downtimes, as in B→A above."""
+    a, b, lab = pair.a, pair.b, pair.lab
+    if not b.alive():  # an earlier test killed it
+        pair.restart("b")
+        pair.set_key(KEY, names=("b",))
+    free = {IP_A: a.mem_free_kib(), IP_B: b.mem_free_kib()}
+    for h in (a, b):
+        assert "allowed" in h.cmd("migrate insecure on")
+    client_log = os.path.join(pair.logdir, "tcpseq-client-pingpong.txt")
+    client = start_linux(pair, 8, client_log)
+    pinger = lab.ping_monitor(GUEST_IP, PING_INTERVAL_S)
+    hops = []
+    try:
+        time.sleep(2)
+        seen = guest_progress(a)
+        a.guest_detach()
+        hosts = {IP_A: a, IP_B: b}
+        here = IP_A
+        for i in range(10):
+            there = IP_B if here == IP_A else IP_A
+            src, dst = hosts[here], hosts[there]
+            hop = migrate(src, there, "--insecure --auto-converge off --max-rounds 2")
+            hops.append(hop)
+            assert "lx" not in src.vm_list()
+            assert src.mem_free_kib() == free[here], f"hop {i + 1}: memory leaked on {here}"
+            assert dst.vm_list()["lx"]["state"] == "running"
+            time.sleep(0.5)
+            dst.guest_attach("lx")
+            seen = guest_progress(dst, seen)
+            dst.guest_detach()
+            here = there
+    finally:
+        for h in (a, b):
+            h.cmd("migrate insecure off")
+        pings = pinger.stop()
+        client_saw_it_through(client, client_log)
+    lost = sum(len(pings_lost_between(pinger.path, h["t"][0], h["t"][1] + 1)) for h in hops)
+    explained = sum(int(h["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5 for h in hops)
+    print("downtimes ms:", [h["downtime_ms"] for h in hops], f"pings lost {len(pings.lost)} "
+          f"of {pings.transmitted}, {lost} during the moves (their downtimes explain {explained})",
+          "longest tcpseq stall ms:", seen["stall_ms"])
+    assert pings.received > 0, pinger.path
+    assert lost <= explained, f"{lost} pings lost in ten moves, downtimes explain {explained}"
+    assert "vm lx: destroyed" in a.cmd("vm destroy lx")
+    assert a.mem_free_kib() == free[IP_A] and b.mem_free_kib() == free[IP_B]
 
 
 # ---- migrations that fail -------------------------------------------------------------
@@ -261,27 +340,13 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
     no gap and no reset, and the guest's interrupts go on."""
     a, b, lab = pair.a, pair.b, pair.lab
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
-    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
-                              f'args="quiet ip={GUEST_IP}/24"')
-    assert up["ip"] == f"{GUEST_IP}/24", up
-    time.sleep(2)
-    a.guest_attach("lx")
-    assert sh(a, "dmesg -n 1")[0] == 0
-    assert sh(a, "{ memverify -m 32 > /tmp/mv.log 2>&1 & }")[0] == 0
-    assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
-    time.sleep(1)
-    assert lab.wait_reachable(GUEST_IP, timeout=60)
     client_log = os.path.join(pair.logdir, "tcpseq-client-failures.txt")
-    with open(client_log, "w") as out:
-        client = lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", "2000"],
-                                  stdout=out, stderr=subprocess.STDOUT)
+    client = start_linux(pair, 32, client_log)
     reasons = {}
     try:
         time.sleep(3)
         assert "tcpseq: connect" in tcpseq_log(a)
-        passes0, errors0 = memverify_status(a)
-        assert passes0 >= 1 and errors0 == 0
-        irq0 = interrupts(a)
+        seen = guest_progress(a)
         a.guest_detach()
 
         def fail(case, act, opts=SLOW, mid=True):
@@ -333,25 +398,14 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
         # The guest ran on, at full speed again, through all of it.
         time.sleep(3)
         a.guest_attach("lx")
-        passes, errors = memverify_status(a)
-        assert errors == 0 and passes > passes0, (passes0, passes, errors)
+        seen = guest_progress(a, seen)
         # A guest left throttled would barely count on.
         time.sleep(5)
-        assert memverify_status(a)[0] > passes, "memverify stopped counting after the failures"
-        irq = interrupts(a)
-        for k in ("LOC", "ttyS0", "virtio0-input.0"):
-            assert irq[k] > irq0[k], (k, irq0, irq)
-        seq = tcpseq_log(a)
-        assert not re.search(r"tcpseq: (gap|reset|close)", seq), seq
-        progress = re.findall(r"tcpseq: progress t=\d+ seq=(\d+) received=\d+ gaps=(\d+)", seq)
-        assert progress and progress[-1][1] == "0", seq
+        assert memverify_status(a)[0] > seen["passes"], \
+            "memverify stopped counting after the failures"
         a.guest_detach()
     finally:
-        client.kill()
-        client.wait(timeout=30)
-    with open(client_log) as f:
-        client_out = f.read()
-    assert "tcpseq: connected" in client_out and "tcpseq: error" not in client_out, client_out
+        client_saw_it_through(client, client_log)
     print("reasons:", reasons)
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")
     assert a.mem_free_kib() == free_a
