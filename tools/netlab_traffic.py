@@ -100,7 +100,7 @@ class PingMonitor:
     _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
     def __init__(self, lab: "Lab", ip: str, interval: float, path: str, ns: str):
-        self.path = path
+        self.path, self.interval = path, interval
         with open(path, "w") as out:
             self.proc = lab.popen(["ping", "-n", "-D", "-O", "-W", "1", "-i", str(interval),
                                    ip], ns=ns, stdout=out, stderr=subprocess.STDOUT)
@@ -114,6 +114,20 @@ class PingMonitor:
                 self.proc.kill()
                 self.proc.wait()
         return self.stats()
+
+    def lost_sent_between(self, t0: float, t1: float) -> List[int]:
+        """The requests sent between host times t0 and t1 (time.time()) that
+        were never answered. A lost request's send time is its last answered
+        predecessor's plus the interval per sequence number."""
+        sent = {}
+        with open(self.path) as f:
+            for line in f:
+                m = re.match(r"\[([\d.]+)\] \d+ bytes .*icmp_seq=(\d+) .*time=([\d.]+) ms", line)
+                if m:
+                    sent[int(m.group(2))] = float(m.group(1)) - float(m.group(3)) / 1000
+        seqs = sorted(sent)
+        return [k for a, b in zip(seqs, seqs[1:]) for k in range(a + 1, b)
+                if t0 <= sent[a] + (k - a) * self.interval < t1]
 
     def stats(self) -> PingStats:
         with open(self.path) as f:

@@ -18,7 +18,9 @@
 #define CLASS_ETHERNET 0x020000
 #define RXQ 0 /* 5.1.2: receiveq1 */
 #define TXQ 1 /* transmitq1 */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
+#define STATE_V1_LEN (VNET_STATE_LEN - 4) /* from a Tern that carried no frames */
+#define ETH_HLEN_MIN 14
 
 static struct vswitch *vnet_switch(void)
 {
@@ -306,14 +308,20 @@ void vnet_announce(struct vdev_vnet *d)
 }
 
 /* ---- migration -------------------------------------------------------------
- * Blob: the transport's state (virtio_pci.h), u32 version, u32 frames that
- * were waiting (dropped: the network may lose frames, a move is no
- * different), the counters. Frames waiting stay behind. */
+ * Blob: the transport's state (virtio_pci.h), u32 version 2, u32 frames
+ * that were waiting, the counters, u32 frames carried, then each carried
+ * frame as u16 length + bytes. The frames waiting are those that arrived
+ * while the guest could not take them, above all during the final pause:
+ * as many as fit in the blob go with the guest, oldest first, and the
+ * destination hands them to it when it runs there, so a ping sent during
+ * the downtime is answered late rather than lost. The rest count as
+ * dropped. On the source the queue stays as it is: if the migration fails,
+ * the guest gets them here. Version 1 (no frames carried) is still taken. */
 
 int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap)
 {
 	uint8_t *b = buf;
-	uint32_t head[2] = {STATE_VERSION, d->pend_count};
+	uint32_t head[2] = {STATE_VERSION, d->pend_count}, carried = 0;
 
 	if (cap < VNET_STATE_LEN)
 		return -ENOSPC;
@@ -322,27 +330,75 @@ int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap)
 		return n;
 	memcpy(b + n, head, sizeof(head));
 	memcpy(b + n + sizeof(head), &d->stats, sizeof(d->stats));
-	return VNET_STATE_LEN;
+	size_t off = VNET_STATE_LEN;
+	for (; carried < d->pend_count; carried++) {
+		unsigned slot = (d->pend_head + carried) % VNET_PENDING;
+		uint16_t len = d->pend_len[slot];
+		if (cap - off < 2u + len)
+			break;
+		memcpy(b + off, &len, 2);
+		memcpy(b + off + 2, d->pend[slot], len);
+		off += 2u + len;
+	}
+	memcpy(b + VNET_STATE_LEN - 4, &carried, 4);
+	return (int)off;
+}
+
+/* The carried frames of a version 2 blob: 0 when their count and lengths
+ * add up to exactly len, else -EINVAL. */
+static int check_frames(const uint8_t *b, size_t len, uint32_t waiting, uint32_t *carried)
+{
+	memcpy(carried, b + VNET_STATE_LEN - 4, 4);
+	if (*carried > waiting)
+		return -EINVAL;
+	size_t off = VNET_STATE_LEN;
+	for (uint32_t i = 0; i < *carried; i++) {
+		uint16_t flen;
+		if (len - off < 2)
+			return -EINVAL;
+		memcpy(&flen, b + off, 2);
+		if (flen < ETH_HLEN_MIN || flen > VNET_FRAME_MAX || len - off - 2 < flen)
+			return -EINVAL;
+		off += 2u + flen;
+	}
+	return off == len ? 0 : -EINVAL;
 }
 
 int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **why)
 {
 	const uint8_t *b = buf;
-	uint32_t head[2];
+	uint32_t head[2], carried = 0;
 
 	*why = "malformed device state";
-	if (len != VNET_STATE_LEN)
+	if (len < STATE_V1_LEN)
 		return -EINVAL;
 	memcpy(head, b + VIRTIO_PCI_STATE_LEN, sizeof(head));
-	if (head[0] != STATE_VERSION || head[1] > VNET_PENDING)
+	if (head[1] > VNET_PENDING)
 		return -EINVAL;
+	if (head[0] == 1) {
+		if (len != STATE_V1_LEN)
+			return -EINVAL;
+	} else if (head[0] != STATE_VERSION || len < VNET_STATE_LEN ||
+		   check_frames(b, len, head[1], &carried)) {
+		return -EINVAL;
+	}
 	/* The transport checks all of its state before it takes any: from
 	 * here on nothing can fail. */
 	int rc = virtio_pci_restore(&d->vp, b, VIRTIO_PCI_STATE_LEN, why);
 	if (rc)
 		return rc;
 	memcpy(&d->stats, b + VIRTIO_PCI_STATE_LEN + sizeof(head), sizeof(d->stats));
-	d->stats.rx_drops += head[1];
-	drop_pending(d); /* nothing of this host's may precede the guest's own state */
+	d->stats.rx_drops += head[1] - carried;
+	drop_pending(d); /* nothing of this host's may precede the guest's own frames */
+	size_t off = VNET_STATE_LEN;
+	for (uint32_t i = 0; i < carried; i++) {
+		uint16_t flen;
+		memcpy(&flen, b + off, 2);
+		memcpy(d->pend[i], b + off + 2, flen);
+		d->pend_len[i] = flen;
+		off += 2u + flen;
+	}
+	d->pend_head = 0;
+	d->pend_count = carried;
 	return 0;
 }

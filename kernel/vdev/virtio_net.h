@@ -70,7 +70,10 @@ bool vnet_poll(struct vdev_vnet *d);
  * learn where it now is (net/announce.h). */
 void vnet_announce(struct vdev_vnet *d);
 
-/* Migration: the transport's state plus the device's counters. */
-#define VNET_STATE_LEN (VIRTIO_PCI_STATE_LEN + 8 + sizeof(struct vnet_stats))
+/* Migration: the transport's state, the device's counters and the frames
+ * that were waiting for the guest (virtio_net.c says which travel). */
+/* The device state with no frame carried; each frame carried adds 2 + its
+ * length, up to the cap vnet_save is given. */
+#define VNET_STATE_LEN (VIRTIO_PCI_STATE_LEN + 12 + sizeof(struct vnet_stats))
 int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap);
 int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **why);

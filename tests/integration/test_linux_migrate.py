@@ -100,21 +100,6 @@ def migrate(src, dst_ip, opts="", name="lx", timeout=300):
     return {"downtime_ms": float(down.group(1)), "log": text, "t": (t0, time.time())}
 
 
-def pings_lost_between(path, t0, t1):
-    """The pings in `ping -D` output at path that were sent between host
-    times t0 and t1 and never answered (a lost one's send time is its
-    answered predecessor's plus the interval per sequence number)."""
-    sent = {}
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"\[([\d.]+)\] \d+ bytes .*icmp_seq=(\d+) .*time=([\d.]+) ms", line)
-            if m:
-                sent[int(m.group(2))] = float(m.group(1)) - float(m.group(3)) / 1000
-    seqs = sorted(sent)
-    return [k for a, b in zip(seqs, seqs[1:]) for k in range(a + 1, b)
-            if t0 <= sent[a] + (k - a) * PING_INTERVAL_S < t1]
-
-
 def start_linux(pair, memverify_mib, client_log):
     """Creates lx on A running memverify over memverify_mib MiB and tcpseq,
     with the lab client streaming into it (output to client_log); leaves
@@ -225,7 +210,7 @@ def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
     # downtime explains: the pings of the pause, plus two in flight at each
     # edge of it, plus one per ARP re-learn.
     back = hops[1]
-    lost_back = pings_lost_between(pinger.path, back["t"][0], back["t"][1] + 3)
+    lost_back = pinger.lost_sent_between(back["t"][0], back["t"][1] + 3)
     explained = int(back["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5
     print("downtimes ms:", [h["downtime_ms"] for h in hops],
           f"pings: {pings.received}/{pings.transmitted}, lost {len(pings.lost)}, of them",
@@ -282,7 +267,7 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
             h.cmd("migrate insecure off")
         pings = pinger.stop()
         client_saw_it_through(client, client_log)
-    lost = sum(len(pings_lost_between(pinger.path, h["t"][0], h["t"][1] + 1)) for h in hops)
+    lost = sum(len(pinger.lost_sent_between(h["t"][0], h["t"][1] + 1)) for h in hops)
     explained = sum(int(h["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5 for h in hops)
     print("downtimes ms:", [h["downtime_ms"] for h in hops], f"pings lost {len(pings.lost)} "
           f"of {pings.transmitted}, {lost} during the moves (their downtimes explain {explained})",

@@ -968,6 +968,108 @@ static void test_device_state_moves_to_another_vm_and_carries_on(void **state)
 	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), -EINVAL);
 }
 
+/* Frames that arrive during a migration's final pause wait in the device
+ * and travel in its state: the destination gives them to the guest when it
+ * runs there, in order. The source keeps its own queue, for the guest it
+ * resumes if the migration fails. A blob too small for all carries the
+ * oldest and counts the rest as dropped. */
+static void test_frames_waiting_in_the_final_pause_move_with_the_guest(void **state)
+{
+	uint8_t f[128], pblob[VPCI_STATE_MAX];
+	static uint8_t blob[VNET_STATE_LEN + 3 * (2 + 100)], small[VNET_STATE_LEN + 2 * (2 + 100) + 1];
+	const char *why = "";
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	post_rx(&vm, 4);
+	vm.state = VM_PAUSED;
+	for (uint8_t i = 1; i <= 3; i++)
+		vswitch_input(&sw, peer, f, frame_to_guest(f, i));
+	assert_int_equal(vm.net.pend_count, 3);
+	int n = vnet_save(&vm.net, blob, sizeof(blob));
+	assert_int_equal(n, sizeof(blob));
+	assert_int_equal(vnet_save(&vm.net, small, sizeof(small)), sizeof(small) - 1);
+	int pn = vpci_save(&vm.pci, pblob, sizeof(pblob));
+	assert_true(pn > 0);
+
+	/* the migration failed: the guest runs here again and gets them */
+	vm.state = VM_RUNNING;
+	assert_true(vnet_poll(&vm.net));
+	assert_int_equal(vm.net.stats.rx_frames, 3);
+
+	vnet_destroy(&vm.net);
+	make_vm(&vm2, &ram2, "g1-in");
+	memcpy(ram2, ram, RAM);
+	memset(ram2 + RX_BUF, 0, 4 * BUF_LEN);
+	put16(&vm2, RX_USED + 2, 0); /* as the source's RAM was at the pause */
+	vm2.state = VM_PAUSED;
+	assert_int_equal(vpci_restore(&vm2.pci, pblob, (size_t)pn), 0);
+	assert_int_equal(vnet_restore(&vm2.net, small, sizeof(small) - 1, &why), 0);
+	assert_int_equal(vm2.net.pend_count, 2);
+	assert_int_equal(vm2.net.stats.rx_drops, 1); /* the third did not fit */
+	assert_int_equal(vnet_restore(&vm2.net, blob, (size_t)n, &why), 0);
+	assert_int_equal(vm2.net.pend_count, 3);
+	/* what waited here before the state came is dropped: the two above */
+	assert_int_equal(vm2.net.stats.rx_drops, 2);
+	assert_false(vnet_poll(&vm2.net)); /* not while it is not running */
+	vm2.state = VM_RUNNING;
+	assert_true(vnet_poll(&vm2.net));
+	assert_int_equal(get16(&vm2, RX_USED + 2), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		frame_to_guest(f, (uint8_t)(i + 1));
+		assert_memory_equal(ram2 + RX_BUF + BUF_LEN * i + VNET_HDR_LEN, f, 100);
+	}
+	assert_int_equal(vm2.net.stats.rx_frames, 3);
+}
+
+/* Carried frames that do not add up are refused with the rest of the
+ * blob, changing nothing; a version 1 blob (no frames) is still taken. */
+static void test_carried_frames_that_do_not_add_up_are_refused(void **state)
+{
+	uint8_t f[128];
+	static uint8_t good[VNET_STATE_LEN + 2 * (2 + 100)], bad[sizeof(good) + 1];
+	static struct vdev_vnet before;
+	const char *why = "";
+	uint16_t len;
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, 1u << 5, 1), 0x0F);
+	vm.state = VM_PAUSED;
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 1));
+	vswitch_input(&sw, peer, f, frame_to_guest(f, 2));
+	assert_int_equal(vnet_save(&vm.net, good, sizeof(good)), sizeof(good));
+	vnet_destroy(&vm.net);
+	make_vm(&vm2, &ram2, "dst");
+	memcpy(ram2, ram, RAM);
+	memcpy(&before, &vm2.net, sizeof(before));
+
+	/* more carried than were waiting */
+	memcpy(bad, good, sizeof(good));
+	v = 3, memcpy(bad + VNET_STATE_LEN - 4, &v, 4);
+	assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(good), &why), -EINVAL);
+	/* a frame longer than the blob, shorter than a header, longer than a frame */
+	const uint16_t lens[] = {103, 13, VNET_FRAME_MAX + 1};
+	for (unsigned i = 0; i < 3; i++) {
+		memcpy(bad, good, sizeof(good));
+		len = lens[i], memcpy(bad + VNET_STATE_LEN + 2 + 100, &len, 2);
+		assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(good), &why), -EINVAL);
+	}
+	/* a byte after the last frame, or one missing */
+	memcpy(bad, good, sizeof(good));
+	assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(good) + 1, &why), -EINVAL);
+	assert_int_equal(vnet_restore(&vm2.net, bad, sizeof(good) - 1, &why), -EINVAL);
+	assert_memory_equal(&vm2.net, &before, sizeof(before));
+
+	/* version 1: the fixed part without the carried count */
+	memcpy(bad, good, VNET_STATE_LEN - 4);
+	v = 1, memcpy(bad + VIRTIO_PCI_STATE_LEN, &v, 4);
+	assert_int_equal(vnet_restore(&vm2.net, bad, VNET_STATE_LEN - 4 + 1, &why), -EINVAL);
+	assert_int_equal(vnet_restore(&vm2.net, bad, VNET_STATE_LEN - 4, &why), 0);
+	assert_int_equal(vm2.net.pend_count, 0);
+	assert_int_equal(vm2.net.stats.rx_drops, 2); /* version 1 carried none */
+}
+
 static void test_pci_restore_keeps_this_hosts_read_only_bits(void **state)
 {
 	uint8_t b[VPCI_STATE_MAX];
@@ -1180,6 +1282,8 @@ int main(void)
 		T(test_rings_outside_ram_or_misaligned_are_refused_at_enable),
 		T(test_device_writes_are_logged_as_dirty_pages),
 		T(test_device_state_moves_to_another_vm_and_carries_on),
+		T(test_frames_waiting_in_the_final_pause_move_with_the_guest),
+		T(test_carried_frames_that_do_not_add_up_are_refused),
 		T(test_pci_restore_keeps_this_hosts_read_only_bits),
 		T(test_pci_cfg_window_refuses_offsets_that_wrap),
 		T(test_memory_bar_is_sized_decoded_and_moved),
