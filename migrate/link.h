@@ -42,11 +42,11 @@ void mig_link_close(struct mig_link *l);
  * records) go out before the close. mig_link_linger hands them on and
  * answers 1 while the wait goes on; then it closes the transport and
  * answers 0 when all were taken, or a negative errno (-ETIMEDOUT: the wait
- * ran out). It waits as long as bytes keep
- * moving, but MIG_LINGER_IDLE_US at most without progress and
- * MIG_LINGER_MAX_US in all: a peer that stopped reading cannot hold a
- * finished connection open, and one that is merely slow, or recovering a
- * lost segment, still gets the whole ERROR rather than a cut record. */
+ * ran out). It waits as long as bytes keep moving, but MIG_LINGER_IDLE_US
+ * at most without progress and MIG_LINGER_MAX_US in all: a peer that
+ * stopped reading cannot hold a finished connection open, and one that is
+ * merely slow, or recovering a lost segment, still gets the whole ERROR
+ * rather than a cut record. */
 #define MIG_LINGER_IDLE_US 1000000u
 #define MIG_LINGER_MAX_US 10000000u
 void mig_link_linger_start(struct mig_link *l);
