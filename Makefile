@@ -51,7 +51,7 @@ run: deps all
 run-bochs: deps all
 	$(PYTHON) tools/run.py bochs $(RUN_ARGS)
 
-bench: deps all $(INTEGRATION_DEPS)
+bench: deps $(BENCH_STAMP) all $(INTEGRATION_DEPS)
 	$(PYTHON) tools/bench.py
 
 # No deps: it checks a clean clone of HEAD on a machine that has nothing.

@@ -26,9 +26,8 @@ ifneq ($(filter-out clean fresh-check,$(or $(MAKECMDGOALS),all)),)
 include $(DEPS_STAMP)
 endif
 
-$(DEPS_STAMP): mk/deps.mk
-	@mkdir -p $(DEPS_DIR)
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# Installs those of the packages $(1) that are not installed yet.
+apt_install_missing = missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing:" $$missing; \
@@ -36,6 +35,18 @@ $(DEPS_STAMP): mk/deps.mk
 		$(apt_update_once); \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+$(DEPS_STAMP): mk/deps.mk
+	@mkdir -p $(DEPS_DIR)
+	@$(call apt_install_missing,$(APT_PACKAGES))
+	@touch $@
+
+# Only `make bench` draws charts (tools/bench_charts.py): `make test` does
+# without matplotlib and its dependencies.
+BENCH_PACKAGES := python3-matplotlib
+BENCH_STAMP := $(DEPS_DIR)/.bench-packages
+$(BENCH_STAMP): mk/deps.mk | $(DEPS_STAMP)
+	@$(call apt_install_missing,$(BENCH_PACKAGES))
 	@touch $@
 
 # deb-src entries are needed for `apt-get source`; add them once if absent,

@@ -2,8 +2,10 @@
 """make bench: run the benchmarks in tools/benches/, print tables, write JSON.
 
 Each module in tools/benches/ has `TITLE` and `run() -> (header, rows, data)`;
-its data goes to build/bench/<module>.json. Figures are never pass/fail:
-emulated machines are noisy, so compare ratios within one run.
+its data goes to build/bench/<module>.json, and a module with
+`charts(data, outdir) -> paths` draws them under build/bench/charts/.
+Figures are never pass/fail: emulated machines are noisy, so compare
+ratios within one run.
 `bench.py NAME...` runs only those.
 """
 import importlib
@@ -48,6 +50,9 @@ def main(argv):
         with open(path, "w") as f:
             json.dump(data, f, indent=2)
         print(f"-> {path}")
+        if hasattr(mod, "charts"):  # pictures of the figures (tools/bench_charts.py)
+            for chart in mod.charts(data, os.path.join(OUT, "charts")):
+                print(f"-> {chart}")
     return 1 if failed else 0
 
 

@@ -491,6 +491,12 @@ def iperf_mbit_s(a):
     return float(m.group(1))
 
 
+def charts(data, outdir):
+    """Rounds and Tern/QEMU ratios as SVG (tools/bench_charts.py)."""
+    import bench_charts  # matplotlib: installed by `make bench` only
+    return bench_charts.render(data, outdir)
+
+
 def run():
     rows, results, cells = [], [], []
     workdir = os.path.join(BUILD, "bench", "migrate-lab")
