@@ -162,21 +162,31 @@ static void test_cancel_mid_transfer_keeps_guest_running(void **state)
 	run_free(t);
 }
 
+/* Mid round 0 over the in-memory pipe, the link stalls with the source's
+ * output full, and the operator cancels; from then on each poll advances
+ * the clock by step_us. */
+static struct run *cancel_on_a_stalled_link(uint64_t step_us)
+{
+	struct run *t = run_new_on(NULL, KEY, true);
+
+	run_until_pages(t, 100);
+	t->mem.to_dst.cap = t->mem.to_dst.sent + 4096;
+	run_until_blocked(t);
+	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
+	t->step_us = step_us;
+	return t;
+}
+
 /* A cancel leaves whole records queued ahead of the ERROR. The source
  * hands them on for as long as the link keeps taking them, here four
  * seconds of a crawl, so the destination hears why instead of a record cut
  * off by the close. */
 static void test_cancel_on_a_crawling_link_still_delivers_the_error(void **state)
 {
-	struct run *t = run_new_on(NULL, KEY, true);
+	struct run *t = cancel_on_a_stalled_link(MIG_LINGER_IDLE_US / 4);
+	uint64_t cancelled_at = t->clock.now;
 
 	(void)state;
-	run_until_pages(t, 100);
-	t->mem.to_dst.cap = t->mem.to_dst.sent + 4096;
-	run_until_blocked(t);
-	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
-	uint64_t cancelled_at = t->clock.now;
-	t->step_us = MIG_LINGER_IDLE_US / 4;
 	while (t->sret > 0 && t->polls < MAX_POLLS) {
 		t->mem.to_dst.cap += 16 * 1024;
 		run_poll(t);
@@ -193,15 +203,10 @@ static void test_cancel_on_a_crawling_link_still_delivers_the_error(void **state
  * and the destination, holding a cut record, discards the guest. */
 static void test_cancel_on_a_dead_link_closes_after_the_idle_limit(void **state)
 {
-	struct run *t = run_new_on(NULL, KEY, true);
+	struct run *t = cancel_on_a_stalled_link(MIG_LINGER_IDLE_US / 10);
+	uint64_t cancelled_at = t->clock.now;
 
 	(void)state;
-	run_until_pages(t, 100);
-	t->mem.to_dst.cap = t->mem.to_dst.sent + 4096;
-	run_until_blocked(t);
-	assert_int_equal(mig_send_cancel(t->s, NULL), 0);
-	uint64_t cancelled_at = t->clock.now;
-	t->step_us = MIG_LINGER_IDLE_US / 10;
 	while (t->sret > 0 && t->polls < MAX_POLLS)
 		run_poll(t);
 	uint64_t waited = t->clock.now - cancelled_at;
