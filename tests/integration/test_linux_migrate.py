@@ -31,6 +31,7 @@ from conftest import LOG_ROOT, ROOT
 from hostpair import HostPair
 import netlab as netlab_mod
 from test_linux_guest import parse_interrupts
+from test_migrate_failures import destination_failed, source_failed, wait_idle
 
 KEY = "linux-migrate-secret-2718"
 IP_A, MAC_A = "10.99.0.1", "52:54:00:00:9a:01"
@@ -285,18 +286,6 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
 SLOW = "--bandwidth 10"
 
 
-def source_failed(a, since, name="lx", timeout=120):
-    m = a.wait_output(rf"^error: migrate {name}: failed: (.*); the guest keeps running here$",
-                      timeout, since=since)
-    return m.group(1)
-
-
-def destination_failed(b, since, name="lx", timeout=120):
-    m = b.wait_output(rf"^error: incoming migration of {name} failed: (.*); nothing was kept$",
-                      timeout, since=since)
-    return m.group(1)
-
-
 def wait_mid_transfer(a, b, name="lx", timeout=60):
     """Until B holds the guest as `incoming` and A is copying round 0."""
     deadline = time.monotonic() + timeout
@@ -307,13 +296,6 @@ def wait_mid_transfer(a, b, name="lx", timeout=60):
             assert int(m.group(1)) < 100, st
             return
         assert time.monotonic() < deadline, st
-        time.sleep(0.5)
-
-
-def wait_idle(c, timeout=60):
-    deadline = time.monotonic() + timeout
-    while "no migration in progress" not in c.cmd("migrate status"):
-        assert time.monotonic() < deadline, c.cmd("migrate status")
         time.sleep(0.5)
 
 
@@ -341,9 +323,9 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
             if mid:
                 wait_mid_transfer(a, b)
             act()
-            why_a = source_failed(a, ta)
+            why_a = source_failed(a, ta, 120, name="lx")
             reasons[case] = why_a
-            wait_idle(a)
+            wait_idle(a, 60)
             lx = a.vm_list()["lx"]
             assert (lx["state"], lx["migrating"], lx["dirty"]) == ("running", False, "off"), lx
             return why_a, tb
@@ -351,8 +333,9 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
         # The operator cancels.
         why_a, tb = fail("cancel", lambda: a.cmd("migrate cancel lx"))
         assert why_a == "cancelled: by the operator", why_a
-        assert destination_failed(b, tb) == "source gave up: cancelled: by the operator"
-        wait_idle(b)
+        why_b = destination_failed(b, tb, name="lx", timeout=120)
+        assert why_b == "source gave up: cancelled: by the operator", why_b
+        wait_idle(b, 60)
         assert "lx" not in b.vm_list() and b.mem_free_kib() == free_b
 
         # B has another key: the TLS handshake fails on both sides.
@@ -368,11 +351,11 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
         try:
             why_a, tb = fail("link cut", lambda: lab.port(pair.tap_b, up=False))
             assert re.fullmatch(r"timeout: the destination was silent for \d+ ms", why_a), why_a
-            why_b = destination_failed(b, tb)
+            why_b = destination_failed(b, tb, name="lx", timeout=120)
             assert re.fullmatch(r"timeout: the source was silent for \d+ ms", why_b), why_b
         finally:
             lab.port(pair.tap_b, up=True)
-        wait_idle(b)
+        wait_idle(b, 60)
         assert "lx" not in b.vm_list() and b.mem_free_kib() == free_b
 
         # B's emulator dies (last: B is not booted again).

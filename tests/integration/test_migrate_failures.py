@@ -134,10 +134,10 @@ def last_history(c):
     return lines[-1]
 
 
-def source_failed(c, since, timeout=90):
+def source_failed(c, since, timeout=90, name="m"):
     """A's one-line failure message; returns its reason."""
-    m = c.wait_output(r"^error: migrate m: failed: (.*); the guest keeps running here$", timeout,
-                      since=since)
+    m = c.wait_output(rf"^error: migrate {name}: failed: (.*); the guest keeps running here$",
+                      timeout, since=since)
     return m.group(1)
 
 
