@@ -2,15 +2,18 @@
 # the guests' PCI bus and virtio-net).
 KUNIT := $(BUILD)/tests/unit/kernel
 UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame $(KUNIT)/test_virtio_net \
-	$(KUNIT)/test_uart $(KUNIT)/test_log_limit
+	$(KUNIT)/test_virtio_net_state $(KUNIT)/test_uart $(KUNIT)/test_log_limit
 
 $(KUNIT)/test_line: tests/unit/kernel/test_line.c kernel/console/line.c kernel/console/line.h
 $(KUNIT)/test_cmd: tests/unit/kernel/test_cmd.c kernel/console/cmd.c kernel/kprintf.c tests/unit/kernel/stubs.c
 $(KUNIT)/test_frame: tests/unit/kernel/test_frame.c kernel/mm/frame.c kernel/mm/frame.h
-$(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c kernel/vdev/pci.c kernel/vdev/virtqueue.c \
-	kernel/vdev/msix.c kernel/vdev/virtio_pci.c kernel/vdev/virtio_net.c net/vswitch.c \
-	tests/unit/log_stub.c tests/unit/announce_stub.c $(wildcard kernel/vdev/*.h) kernel/vm.h \
-	kernel/vm_irq.h net/vswitch.h
+# Both virtio-net tests share one harness (tests/unit/kernel/vnet_harness.h).
+VNET_TEST_DEPS := tests/unit/kernel/vnet_harness.c tests/unit/kernel/vnet_harness.h \
+	kernel/vdev/pci.c kernel/vdev/virtqueue.c kernel/vdev/msix.c kernel/vdev/virtio_pci.c \
+	kernel/vdev/virtio_net.c net/vswitch.c tests/unit/log_stub.c tests/unit/announce_stub.c \
+	$(wildcard kernel/vdev/*.h) kernel/vm.h kernel/vm_irq.h net/vswitch.h
+$(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c $(VNET_TEST_DEPS)
+$(KUNIT)/test_virtio_net_state: tests/unit/kernel/test_virtio_net_state.c $(VNET_TEST_DEPS)
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 
