@@ -9,7 +9,7 @@ LINUX_UNPACKED := $(LINUX_ROOT)/kernel-release
 
 # Static programs for the guest (host gcc, glibc's libc.a); the same
 # binaries run on the host, where the tests use them.
-LINUX_PROGRAMS := $(LINUX_DIR)/bin/memverify $(LINUX_DIR)/bin/tcpseq
+LINUX_PROGRAMS := $(LINUX_DIR)/bin/memverify $(LINUX_DIR)/bin/tcpseq $(LINUX_DIR)/bin/sntp
 LINUX_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -static
 
 $(LINUX_DIR)/bin/%: guest/linux/%.c mk/linux-guest.mk | $(DEPS_STAMP)

@@ -1,8 +1,9 @@
 """The Linux guest image (mk/linux-guest.mk, guest/linux/): the initramfs
 holds /init, busybox, the kernel's virtio/pvpanic modules in dependency
-order and the test programs; memverify and tcpseq (static, so they run on
-the host as they do in the guest) report a clean run as clean and a
-corrupted page, a skipped number or a reset as such; and Tern carries the
+order and the test programs; memverify, tcpseq and sntp (static, so they
+run on the host as they do in the guest) report a clean run as clean and a
+corrupted page, a skipped number, a reset or a clock offset as such; and
+Tern carries the
 kernel and initramfs as the boot modules `linux` and `linux-initrd`.
 Only the last test needs an emulator."""
 import gzip
@@ -17,6 +18,7 @@ LINUX = os.path.join(ROOT, "build", "linux")
 BUSYBOX = os.path.join(LINUX, "root", "bin", "busybox")
 MEMVERIFY = os.path.join(LINUX, "bin", "memverify")
 TCPSEQ = os.path.join(LINUX, "bin", "tcpseq")
+SNTP = os.path.join(LINUX, "bin", "sntp")
 MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
            "virtio_pci", "failover", "net_failover", "virtio_net", "pvpanic", "pvpanic-mmio"]
 
@@ -37,7 +39,7 @@ def test_initramfs_lists_init_busybox_modules_and_programs():
     r = subprocess.run([BUSYBOX, "cpio", "-t"], input=data, capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     names = set(r.stdout.decode().split())
-    for f in ["init", "bin/busybox", "bin/memverify", "bin/tcpseq",
+    for f in ["init", "bin/busybox", "bin/memverify", "bin/tcpseq", "bin/sntp",
               "etc/udhcpc/default.script", "lib/modules/load-order"]:
         assert f in names, f"{f} missing from the initramfs"
     kos = {os.path.basename(n)[:-3] for n in names if n.endswith(".ko")}
@@ -151,6 +153,48 @@ def test_tcpseq_reports_a_stall_and_the_resume():
     assert re.search(r"^tcpseq: progress t=\d+ seq=\d+ received=\d+ gaps=0 stalls=\d+$",
                      out, re.M), out
     assert rc == 0  # a stall alone is no error
+
+
+def sntp_query(*server_args):
+    """`sntp -q` against an `sntp -l` on a free port given server_args:
+    (exit status, the client's output)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = subprocess.Popen([SNTP, "-l", str(port), *server_args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline() == f"sntp: serving port={port}\n"
+        cli = subprocess.run([SNTP, "-q", f"127.0.0.1:{port}"], capture_output=True, text=True,
+                             timeout=30)
+        return cli.returncode, cli.stdout
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_sntp_measures_a_servers_clock_offset_both_ways():
+    for shift_ms in (0, 1500, -250.5):
+        rc, out = sntp_query("-o", str(shift_ms))
+        m = re.fullmatch(r"sntp: offset server=127\.0\.0\.1:\d+ offset_ms=(-?[\d.]+) delay_ms=([\d.]+)\n",
+                         out)
+        assert rc == 0 and m, out
+        # The same machine's clock, shifted: off by the shift, give or
+        # take the half round trip of loopback.
+        assert abs(float(m.group(1)) - shift_ms) < 5, (shift_ms, out)
+        assert float(m.group(2)) < 50, out
+
+
+def test_sntp_without_a_server_is_a_clear_error():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        # Bound but never answering: the client gives up after its tries.
+        cli = subprocess.run([SNTP, "-q", f"127.0.0.1:{port}"], capture_output=True, text=True,
+                             timeout=30)
+    assert cli.returncode == 1 and cli.stdout == f"sntp: error server=127.0.0.1:{port}: no answer\n", \
+        cli.stdout
+    cli = subprocess.run([SNTP, "-q", "localhost"], capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 2 and "usage: sntp" in cli.stderr, cli
 
 
 def test_tern_lists_the_linux_images(qemu_host):
