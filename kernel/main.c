@@ -80,6 +80,7 @@ void kernel_main(const struct boot_info *bi)
 	const char *ref = tsc_calibrate(boot.tsc_handoff, acpi.pm_timer);
 	log_info("time", "TSC %lu.%03lu MHz (calibrated against %s)", tsc_hz / 1000000,
 		 tsc_hz / 1000 % 1000, ref);
+	tsc_refine_start();
 	lapic_init();
 	cpufeat_probe();
 	pci_init();

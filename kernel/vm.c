@@ -342,6 +342,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 	struct vm *vm;
 	uint64_t entry;
 
+	time_refine_finish(); /* the guest's LAPIC and TSC take the rate now */
 	if (!vm_image_find(image) && hv)
 		return *why = "no such image (see 'vm images')", -ENOENT;
 	if (strlen(image) >= sizeof(vm->boot_image) || (args && strlen(args) >= VM_ARGS_MAX))
@@ -417,6 +418,7 @@ int vm_create_linux(const char *name, const char *kernel, const char *initrd, ui
 		return *why = "args= is too long", -E2BIG;
 	if (!(plan = malloc(sizeof(*plan))))
 		return *why = "out of memory", -ENOMEM;
+	time_refine_finish(); /* Linux is told the TSC rate once, at boot */
 	/* Checked before anything is reserved; vm_boot plans again (cheap). */
 	rc = linux_plan(kimg, iimg, mem_mib << 20, args ? args : "", tsc_hz / 1000, plan, why);
 	free(plan);

@@ -42,3 +42,10 @@ $(AUNIT)/test_guest_intr: tests/unit/arch/test_guest_intr.c arch/x86/guest_intr.
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# The ACPI PM timer wrap arithmetic of the TSC refinement (arch/x86/tsc.h).
+UNIT_TESTS += $(AUNIT)/test_tsc_refine
+$(AUNIT)/test_tsc_refine: tests/unit/arch/test_tsc_refine.c arch/x86/tsc.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
