@@ -58,7 +58,14 @@ static bool throttle_up(struct mig_policy *p, const struct mig_policy_round *r)
 	}
 	if (++p->hot < 2 || p->throttle_pct == MIG_THROTTLE_MAX)
 		return false;
+	/* Saturated: the guest dirtied about as much as the round sent, so
+	 * the dirty figure shows the link's rate, not the guest's, which may
+	 * be many times more. One step at a time then took six rounds of
+	 * seconds each for a guest rewriting 256 MiB; take two. */
+	bool saturated = p->throttle_pct && r->dirtied * 4096 * 10 >= r->bytes * 9;
 	p->throttle_pct = mig_policy_next_throttle(p->throttle_pct);
+	if (saturated)
+		p->throttle_pct = mig_policy_next_throttle(p->throttle_pct);
 	if (p->throttle_pct > p->throttle_max)
 		p->throttle_max = p->throttle_pct;
 	return true;

@@ -17,7 +17,9 @@ enum mig_stop {
 /* Auto-converge, after QEMU's: a round whose guest dirtied more than half
  * the bytes it sent is hot; the second hot round in a row starts throttling
  * the guest's vCPU at INITIAL %, and every further hot round raises it by
- * STEP %, or by half of what is left once that is less, up to MAX %. */
+ * STEP %, or by half of what is left once that is less, up to MAX %; by two
+ * such steps when the guest dirtied 90 % or more of the bytes the round
+ * sent (its real rate is then unknown: the link capped what it showed). */
 #define MIG_THROTTLE_INITIAL 20u
 #define MIG_THROTTLE_STEP 20u
 #define MIG_THROTTLE_MAX 99u

@@ -156,6 +156,31 @@ static void test_throttle_starts_on_the_second_hot_round_and_rises(void **state)
 	assert_int_equal(p.throttle_pct, MIG_THROTTLE_MAX);
 }
 
+static void test_a_saturated_round_raises_the_throttle_two_steps(void **state)
+{
+	struct mig_policy p;
+	/* 90 % of the round's bytes dirtied: saturated; just under: one step. */
+	const uint64_t sat = BYTES_1000 * 9 / 10 / 4096 + 1, hot = BYTES_1000 * 9 / 10 / 4096 - 1;
+
+	(void)state;
+	mig_policy_init(&p, 1, 30, false, true);
+	decide_hot(&p, 0, 5000, sat);
+	decide_hot(&p, 1, 5000, sat);
+	/* The first step is INITIAL whatever the rounds looked like. */
+	assert_int_equal(p.throttle_pct, MIG_THROTTLE_INITIAL);
+	decide_hot(&p, 2, 5000, sat);
+	assert_int_equal(p.throttle_pct, 60);
+	decide_hot(&p, 3, 5000, hot);
+	assert_int_equal(p.throttle_pct, 80);
+	decide_hot(&p, 4, 5000, sat);
+	assert_int_equal(p.throttle_pct, 95);
+	decide_hot(&p, 5, 5000, sat);
+	assert_int_equal(p.throttle_pct, 98);
+	decide_hot(&p, 6, 5000, sat);
+	assert_int_equal(p.throttle_pct, MIG_THROTTLE_MAX);
+	assert_int_equal(p.throttle_max, MIG_THROTTLE_MAX);
+}
+
 static void test_throttle_steps(void **state)
 {
 	const uint32_t steps[] = {20, 40, 60, 80, 90, 95, 97, 98, 99, 99};
@@ -222,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_throttle_starts_on_the_second_hot_round_and_rises),
 		cmocka_unit_test(test_no_throttle_when_off_or_offline),
 		cmocka_unit_test(test_throttle_steps),
+		cmocka_unit_test(test_a_saturated_round_raises_the_throttle_two_steps),
 	};
 	return cmocka_run_group_tests_name("migrate/policy", tests, NULL, NULL);
 }
