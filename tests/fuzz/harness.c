@@ -78,7 +78,7 @@ static void conn_close(void *ctx)
 
 struct mig_transport hconn_transport(struct hconn *c)
 {
-	return (struct mig_transport){conn_send, conn_recv, conn_close, c};
+	return (struct mig_transport){.send = conn_send, .recv = conn_recv, .close = conn_close, .ctx = c};
 }
 
 static uint64_t clock_now(void *ctx)

@@ -183,6 +183,7 @@ static int src_vcpu_state(void *ctx, uint32_t index, void *buf, size_t cap)
 	if (!g->paused || index >= g->cfg.vcpu_count || cap < FAKE_BLOB_LEN)
 		abort();
 	fake_blob(g, index, buf);
+	g->vcpu_reads++;
 	return FAKE_BLOB_LEN;
 }
 
@@ -546,10 +547,18 @@ static void mem_dst_close(void *ctx)
 	m->to_src.eof = true;
 }
 
+static size_t mem_src_unsent(void *ctx)
+{
+	return ((struct fake_mem *)ctx)->src_unsent;
+}
+
 struct mig_transport fake_mem_src(struct fake_mem *m)
 {
-	return (struct mig_transport){
-		.send = mem_src_send, .recv = mem_src_recv, .close = mem_src_close, .ctx = m};
+	return (struct mig_transport){.send = mem_src_send,
+				      .recv = mem_src_recv,
+				      .close = mem_src_close,
+				      .unsent = mem_src_unsent,
+				      .ctx = m};
 }
 
 struct mig_transport fake_mem_dst(struct fake_mem *m)

@@ -24,6 +24,7 @@ struct fake_src {
 	uint64_t *log; /* the dirty log: exact, one bit per page written */
 	bool tracking, paused, destroyed;
 	int pauses, resumes, harvests, starts, stops;
+	int vcpu_reads;
 	uint64_t writes; /* also the vCPUs' "program counter" */
 	uint64_t rng;
 	int pause_ret;
@@ -92,6 +93,7 @@ struct fake_pipe {
 struct fake_mem {
 	struct fake_pipe to_dst, to_src;
 	bool src_closed, dst_closed;
+	size_t src_unsent; /* what the source's transport says it still holds */
 };
 
 void fake_mem_init(struct fake_mem *m);
