@@ -66,6 +66,9 @@ struct vcpu_state {
 	struct vcpu_event event;
 	uint8_t fxsave[512] __attribute__((aligned(16))); /* x87/SSE state (FXSAVE layout) */
 };
+/* The vCPU executed HLT and has not run since: whether an interrupt can
+ * wake it is RFLAGS.IF's to say (arch/x86/guest_intr.h guest_intr_hlt). An
+ * idle guest sits in HLT with IF = 1 most of the time. */
 #define VCPU_HALTED 1u
 
 /* ---- Exits the kernel handles ----------------------------------------------

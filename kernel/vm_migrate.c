@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "arch/x86/guest_intr.h"
 #include "kernel/log.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
@@ -243,6 +244,7 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	if (cfg->has_ipv4)
 		memcpy(&in->vm->ip, cfg->ipv4, 4);
 	in->halted = false;
+	in->blocked = false;
 	in->paused = cfg->paused;
 	return 0;
 }
@@ -287,7 +289,14 @@ static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_
 	int rc = hv->set_state(&in->vm->vcpu, &s);
 	if (rc)
 		return rc < 0 ? rc : -EINVAL;
-	in->halted = s.flags & VCPU_HALTED;
+	/* HLT as kernel/vm.c's HLT exit takes it: with IF = 1 the vCPU waits
+	 * for an interrupt (blocked, still running), only with IF = 0 is it
+	 * halted for good. Taking every HLT as the latter left an idle Linux
+	 * guest, paused while it waited in HLT for its next timer interrupt,
+	 * `halted` on the destination, never to run again. */
+	enum guest_hlt hlt = guest_intr_hlt(s.flags & VCPU_HALTED, s.rflags);
+	in->halted = hlt == GUEST_HLT_FOREVER;
+	in->blocked = hlt == GUEST_HLT_WAITS;
 	return 0;
 }
 
@@ -336,6 +345,7 @@ static int dst_start(void *ctx)
 	/* A guest the operator paused arrives paused: it runs after
 	 * `vm resume`, not before. */
 	vm->state = in->paused ? VM_PAUSED : in->halted ? VM_HALTED : VM_RUNNING;
+	vm->vcpu.blocked = in->blocked; /* woken by its LAPIC, as on the source */
 	/* From its own vswitch port here, so this switch learns it too. */
 	vnet_announce(&vm->net);
 	log_info("migrate", "%s received and running", vm->name);

@@ -7,7 +7,8 @@
 /* One incoming guest being received. */
 struct vm_incoming {
 	struct vm *vm;	 /* set by create; NULL once destroyed */
-	bool halted;	 /* the vCPU blob said HLT */
+	bool halted;	 /* the vCPU blob said HLT with IF = 0: nothing wakes it */
+	bool blocked;	 /* the vCPU blob said HLT with IF = 1: it waits for an interrupt */
 	bool paused;	 /* GUEST_CONFIG said the operator paused it: start it paused */
 	const char *why; /* why the last state blob was refused, for the error line */
 };

@@ -18,3 +18,10 @@ enum guest_intr_action guest_intr_decide(int vector, bool event_queued, uint64_t
 		return GUEST_INTR_WINDOW;
 	return GUEST_INTR_INJECT;
 }
+
+enum guest_hlt guest_intr_hlt(bool in_hlt, uint64_t rflags)
+{
+	if (!in_hlt)
+		return GUEST_HLT_NONE;
+	return rflags & RFLAGS_IF ? GUEST_HLT_WAITS : GUEST_HLT_FOREVER;
+}
