@@ -25,11 +25,12 @@ struct mig_transport {
 	ssize_t (*recv)(void *ctx, void *buf, size_t len);
 	/* Called exactly once, when the machine is finished with it. */
 	void (*close)(void *ctx);
-	/* Optional: bytes send() took that have not gone out on the wire yet
-	 * (NULL: none are ever held). The source reads the vCPU state, and
-	 * with it the guest's TSC, only when this is 0, so that it does not
-	 * wait behind a queue on its way to the destination. */
-	size_t (*unsent)(void *ctx);
+	/* Optional: bytes send() took that the peer has not acknowledged
+	 * yet (NULL: the transport cannot tell). The source reads the vCPU
+	 * state, and with it the guest's TSC, only when this is 0, so that
+	 * the guest's clock does not lose the time the state would spend
+	 * queued behind the last pages on its way to the destination. */
+	size_t (*unacked)(void *ctx);
 	void *ctx;
 };
 

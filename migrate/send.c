@@ -326,11 +326,12 @@ static int produce_state(struct mig_send *s)
 	if (s->next_vcpu < s->cfg.vcpu_count) {
 		/* The vCPU state holds the guest's TSC, which the destination
 		 * continues from when the record arrives: the guest's clock
-		 * loses whatever time the record spends queued. So the last
-		 * pages go out first (hundreds of ms of them at tens of MB/s
-		 * before; now the destination takes it a round trip later). */
+		 * loses whatever time the record spends queued. So the
+		 * destination first has every byte before it (hundreds of ms
+		 * of last pages at tens of MB/s otherwise; now about a round
+		 * trip plus the record's own transit). */
 		if (s->next_vcpu == 0 && (mig_stream_out_pending(o) ||
-					  (s->link.tp.unsent && s->link.tp.unsent(s->link.tp.ctx))))
+					  (s->link.tp.unacked && s->link.tp.unacked(s->link.tp.ctx))))
 			return 0;
 		uint8_t *blob = mig_record_blob_begin(o, MIG_REC_VCPU_STATE, s->next_vcpu);
 		if (!blob)

@@ -25,7 +25,7 @@
 #include "lwip/altcp.h"
 #include "lwip/altcp_tcp.h"
 #include "lwip/altcp_tls.h"
-#include "lwip/priv/tcp_priv.h" /* struct tcp_seg: tp_unsent */
+#include "lwip/priv/tcp_priv.h" /* struct tcp_seg: tp_unacked */
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "net/lwip_port.h"
@@ -248,9 +248,10 @@ static ssize_t tp_send(void *ctx, const void *buf, size_t len)
 	return (ssize_t)room;
 }
 
-/* Segments lwIP has queued but not transmitted (the send window was
- * full): on the bottom TCP pcb, under the TLS layer when there is one. */
-static size_t tp_unsent(void *ctx)
+/* Bytes lwIP still holds for the peer: not yet sent (the window was
+ * full) or sent and not yet acknowledged; on the bottom TCP pcb, under the
+ * TLS layer when there is one. */
+static size_t tp_unacked(void *ctx)
 {
 	struct mig_tcp *c = ctx;
 	struct altcp_pcb *p = c->pcb;
@@ -262,6 +263,8 @@ static size_t tp_unsent(void *ctx)
 		p = p->inner_conn;
 	struct tcp_pcb *tpcb = p->state; /* altcp_tcp keeps its tcp_pcb here */
 	for (struct tcp_seg *seg = tpcb ? tpcb->unsent : NULL; seg; seg = seg->next)
+		n += seg->len;
+	for (struct tcp_seg *seg = tpcb ? tpcb->unacked : NULL; seg; seg = seg->next)
 		n += seg->len;
 	return n;
 }
@@ -317,7 +320,7 @@ static void tp_close(void *ctx)
 static void transport_of(struct mig_tcp *c, struct mig_transport *tp)
 {
 	*tp = (struct mig_transport){.send = tp_send, .recv = tp_recv, .close = tp_close,
-				     .unsent = tp_unsent, .ctx = c};
+				     .unacked = tp_unacked, .ctx = c};
 }
 
 int mig_tcp_connect(uint32_t ip, uint16_t port, bool plain, struct mig_transport *tp)

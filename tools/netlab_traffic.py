@@ -1,10 +1,12 @@
-"""netlab_traffic: packet capture (tcpdump) and a ping monitor, run in a lab namespace."""
+"""netlab_traffic: packet capture (tcpdump), a ping monitor and an HTTP
+download loop, run in a lab namespace."""
 from __future__ import annotations
 
 import dataclasses
 import re
 import signal
 import subprocess
+import sys
 import time
 from typing import Callable, List, Optional
 
@@ -153,3 +155,63 @@ class PingMonitor:
                          last_reply=times[-1] if times else None)
 
 
+
+
+# --------------------------------------------------------------------------
+# HTTP download loop
+# --------------------------------------------------------------------------
+
+# Runs in the client namespace: downloads URL again and again, one line
+# per download ("ok SECONDS" or "error SECONDS WHY"), until killed.
+_HTTP_LOOP = r"""
+import hashlib, sys, time, urllib.request
+url, want = sys.argv[1], sys.argv[2]
+while True:
+    t0 = time.monotonic()
+    try:
+        d = urllib.request.urlopen(url, timeout=60).read()
+        got = hashlib.md5(d).hexdigest()
+        r = "ok" if got == want else f"error {len(d)} bytes, md5 {got}"
+    except Exception as e:
+        r = f"error {e!r}"
+    dt = time.monotonic() - t0
+    print(r.split()[0], f"{dt:.3f}", *r.split()[1:], flush=True)
+"""
+
+
+@dataclasses.dataclass
+class HttpLoopStats:
+    done: int          # downloads that completed with the right content
+    errors: List[str]  # every failed or wrong download
+    longest: float     # the longest download, s
+
+
+class HttpLoop:
+    """The client downloading `url` (whose md5 is `md5`) over and over, into
+    a log file: a web server's clients across a migration. stop() ends it
+    (a download cut by the stop is not counted) and returns HttpLoopStats."""
+
+    def __init__(self, lab: "Lab", url: str, md5: str, path: str, ns: str):
+        self.path = path
+        with open(path, "w") as out:
+            self.proc = lab.popen([sys.executable, "-c", _HTTP_LOOP, url, md5], ns=ns,
+                                  stdout=out, stderr=subprocess.STDOUT)
+
+    def stop(self) -> HttpLoopStats:
+        self.proc.kill()
+        self.proc.wait()
+        return self.stats()
+
+    def stats(self) -> HttpLoopStats:
+        done, errors, longest = 0, [], 0.0
+        with open(self.path) as f:
+            for line in f:
+                word, secs, *rest = line.split(maxsplit=2) + [""]
+                if word == "ok":
+                    done += 1
+                elif word == "error":
+                    errors.append(line.strip())
+                else:
+                    continue
+                longest = max(longest, float(secs))
+        return HttpLoopStats(done, errors, longest)

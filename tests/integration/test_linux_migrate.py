@@ -1,25 +1,24 @@
 """A running Debian Linux guest migrates live between two QEMU (SVM) Terns:
-its memory (memverify rewriting 32 MiB and checking every page), its TCP
+its memory (memverify rewriting 256 MiB and checking every page), its TCP
 connection (the lab client streams sequence numbers into tcpseq in the
-guest), its interrupts (local APIC timer, the UART on the I/O APIC, virtio
-MSI-X) and its clock go on on B. Then it comes back to A the same way.
-Then it goes back and forth ten times. Last, four migrations of it fail
-(cancel, wrong key, cut link, B killed) and it runs on on A with its
-connection and memory intact.
+guest), its web server (the client downloads a file from its busybox
+httpd over and over), its interrupts (local APIC timer, the UART on the
+I/O APIC, virtio MSI-X) and its clock (set from the lab's SNTP server,
+then left alone: within 100 ms of the lab's after the move) go on on B.
+Then a lighter guest goes back and forth ten times. Last, four
+migrations of it fail (cancel, wrong key, cut link, B killed) and it runs
+on on A with its connection and memory intact.
 
-memverify rewrites its 32 MiB faster than the emulated link copies it. A→B
-runs with auto-converge (the default), which throttles the guest up to
-90-99 % of its CPU until the rest fits the downtime target; B→A runs with
-`--auto-converge off`, which ends on the stop rule with a downtime of a
-second or more. The pings lost in B→A must be those its downtime explains:
-pre-copy itself costs none (the guest keeps about half of the CPU,
-kernel/vm.c run_slice). A throttled guest answers slowly (up to 2 s at
-95 %) and can drop a few frames when its receive ring fills: the A→B
-figures are reported, not bounded (docs/migration.md, Limits).
+memverify rewrites its 256 MiB faster than the emulated link copies it:
+auto-converge (the default) throttles the guest up to 90-99 % of its CPU
+until the rest fits the downtime target. A guest throttled that far
+answers seconds late and drops frames when its receive queue fills, so
+that move's lost pings are reported, not bounded (docs/migration.md,
+Limits). The ping-pong moves run without auto-converge, and there every
+lost ping must be explained by the downtimes.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_migrate.py
 """
-import calendar
 import os
 import re
 import subprocess
@@ -38,20 +37,33 @@ IP_A, MAC_A = "10.99.0.1", "52:54:00:00:9a:01"
 IP_B, MAC_B = "10.99.0.2", "52:54:00:00:9a:02"
 GUEST_IP, GUEST_MAC = "10.99.0.71", "52:54:00:aa:03:71"
 TCPSEQ = os.path.join(ROOT, "build", "linux", "bin", "tcpseq")
+SNTP = os.path.join(ROOT, "build", "linux", "bin", "sntp")
+CLIENT_IP = netlab_mod.CLIENT_CIDR.split("/")[0]
 PING_INTERVAL_S = 0.01
+# How far the guest's clock may be from the lab's after a move: its TSC
+# runs on through the pause at the rate Tern refined at boot.
+CLOCK_TOLERANCE_MS = 100
+# What one move may set it back: the time its vCPU state record takes
+# from A to B (measured 2-10 ms here).
+CLOCK_LOSS_PER_MOVE_MS = 30
 
 lab = netlab_mod.lab_fixture(scope="module")
 
 
 @pytest.fixture(scope="module")
 def pair(lab):
+    """Two QEMU Terns, and the lab client serving its clock by SNTP (the
+    guest takes its time from it: its CMOS clock has whole seconds)."""
     p = HostPair(lab, "qemu", logdir=os.path.join(LOG_ROOT, "test_linux_migrate"),
                  ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=KEY, mem_mib=1024)
+    ntp = lab.client_popen([SNTP, "-l", "123"], stdout=subprocess.DEVNULL)
     try:
         p.start()
         yield p
     finally:
         p.close()
+        ntp.kill()
+        ntp.wait()
 
 
 def sh(h, command, timeout=60):
@@ -71,18 +83,18 @@ def tcpseq_log(h):
     return out
 
 
-def guest_clock_offset(h):
-    """Guest wall clock minus this machine's, in seconds, and the bracket."""
-    t0 = time.time()
-    # busybox date has no %N; a file's modification time has nanoseconds
-    # (from the kernel's coarse clock: a tick, 4 ms, of resolution).
-    rc, out = sh(h, "touch /tmp/now && stat -c %y /tmp/now")
-    t1 = time.time()
-    assert rc == 0, out
-    m = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{9}) \+0000", out)
-    assert m, out
-    g = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1e9
-    return g - (t0 + t1) / 2, t1 - t0
+def guest_clock_offset_ms(h, tries=5):
+    """The lab's clock minus the guest's, in ms, measured by the guest
+    against the client's SNTP server: the sample with the shortest round
+    trip of `tries` a second apart (it is right to half its round trip;
+    a guest busy catching up after a move can take 0.5 s to answer)."""
+    rc, out = sh(h, f"for i in $(seq {tries}); do sntp -q {CLIENT_IP}; sleep 1; done")
+    samples = [(float(d), float(o)) for o, d in
+               re.findall(r"^sntp: offset server=\S+ offset_ms=(-?[\d.]+) delay_ms=([\d.]+)$", out, re.M)]
+    assert samples, out
+    delay, offset = min(samples)
+    assert delay < 20, f"no SNTP sample with a round trip under 20 ms: {out}"
+    return offset
 
 
 def migrate(src, dst_ip, opts="", name="lx", timeout=300):
@@ -101,17 +113,20 @@ def migrate(src, dst_ip, opts="", name="lx", timeout=300):
     return {"downtime_ms": float(down.group(1)), "log": text, "t": (t0, time.time())}
 
 
-def start_linux(pair, memverify_mib, client_log):
-    """Creates lx on A running memverify over memverify_mib MiB and tcpseq,
-    with the lab client streaming into it (output to client_log); leaves
-    the guest's console attached. Returns the client's Popen."""
+def start_linux(pair, memverify_mib, client_log, mem_mib=256):
+    """Creates lx (mem_mib MiB) on A, sets its clock from the lab's SNTP
+    server and starts memverify over memverify_mib MiB and tcpseq, with the
+    lab client streaming into it (output to client_log); leaves the
+    guest's console attached. Returns the client's Popen."""
     a, lab = pair.a, pair.lab
-    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
+    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem={mem_mib} mac={GUEST_MAC} '
                               f'args="quiet ip={GUEST_IP}/24"')
     assert up["ip"] == f"{GUEST_IP}/24", up
     time.sleep(2)
     a.guest_attach("lx")
     assert sh(a, "dmesg -n 1")[0] == 0
+    rc, out = sh(a, f"sntp -s {CLIENT_IP}")
+    assert rc == 0 and "sntp: set" in out, out
     assert sh(a, f"{{ memverify -m {memverify_mib} > /tmp/mv.log 2>&1 & }}")[0] == 0
     assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
     time.sleep(1)
@@ -130,7 +145,8 @@ def guest_progress(h, before=None):
     call's figures. One short command: the console is a slow UART."""
     rc, out = sh(h, "grep -c '^memverify: pass' /tmp/mv.log; grep -c '^memverify: error' /tmp/mv.log;"
                     " grep -cE 'tcpseq: (gap|reset|close)' /tmp/seq.log;"
-                    " grep 'tcpseq: progress' /tmp/seq.log | tail -n 1; grep 'tcpseq: resume' /tmp/seq.log;"
+                    " grep 'tcpseq: progress' /tmp/seq.log | tail -n 1;"
+                    " grep 'tcpseq: resume' /tmp/seq.log | grep -o 'silent_ms=[0-9]*' | sort -t= -k2 -n | tail -n 1;"
                     " grep -E '^ *LOC:| (ttyS0|virtio0-input.0)$' /proc/interrupts")
     assert rc == 0, out
     passes, errors, breaks = (int(x) for x in out.split()[:3])
@@ -140,15 +156,27 @@ def guest_progress(h, before=None):
     assert progress and progress[-1][1] == "0", out
     irq = parse_interrupts(out)
     now = {"passes": passes, "irq": irq, "seq": int(progress[-1][0]),
-           # tcpseq reports every silence over 300 ms when it ends.
-           "stall_ms": max([int(x) for x in re.findall(r"tcpseq: resume .*silent_ms=(\d+)", out)],
-                           default=0)}
+           # tcpseq reports every silence over 300 ms when it ends; the
+           # longest only (there can be hundreds, and the console is slow).
+           "stall_ms": max([int(x) for x in re.findall(r"^silent_ms=(\d+)$", out, re.M)], default=0)}
     if before:
         assert passes > before["passes"], (before["passes"], passes)
         assert now["seq"] > before["seq"], (before["seq"], now["seq"])
         for k in ("LOC", "ttyS0", "virtio0-input.0"):
             assert irq[k] > before["irq"][k], (k, before["irq"], irq)
     return now
+
+
+def wait_memverify_pass(h, after, timeout=120):
+    """Waits until the guest's memverify has finished more than `after`
+    passes (a pass over 256 MiB takes seconds under TCG)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        passes, errors = memverify_status(h)
+        assert errors == 0, sh(h, "grep '^memverify: error' /tmp/mv.log | head -n 5")[1]
+        if passes > after or time.monotonic() > deadline:
+            return passes
+        time.sleep(2)
 
 
 def client_saw_it_through(client, client_log):
@@ -160,79 +188,109 @@ def client_saw_it_through(client, client_log):
     assert "tcpseq: connected" in out and "tcpseq: error" not in out, out
 
 
-def test_linux_guest_migrates_a_to_b_and_back_with_memory_tcp_and_clock(pair):
+def handoff_window(hop):
+    """Host times from the guest's pause on the source to 3 s after it ran
+    on the destination (its announcements), from the summary: it resumed
+    at about the end of `total time` and was paused `downtime` before."""
+    total_s = float(re.search(r"^total time: +([\d.]+) ms", hop["log"], re.M).group(1)) / 1000
+    resumed = hop["t"][0] + total_s
+    return resumed - hop["downtime_ms"] / 1000, resumed + 3
+
+
+def test_linux_guest_migrates_live_with_memory_tcp_web_and_clock(pair):
+    """A→B of a Linux guest rewriting 256 MiB (memverify), streaming
+    (tcpseq), serving HTTP downloads and answering 10 ms pings, with its
+    clock set from the lab's: all of it goes on on B."""
     a, b = pair.a, pair.b
     lab = pair.lab
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
+    for h in (a, b):
+        assert "allowed" in h.cmd("migrate insecure on")
     client_log = os.path.join(pair.logdir, "tcpseq-client.txt")
-    client = start_linux(pair, 32, client_log)
+    client = start_linux(pair, 256, client_log, mem_mib=384)
+    # A file for the guest's httpd (init starts it on /www), downloaded by
+    # the client over and over while the guest moves.
+    rc, out = sh(a, "dd if=/dev/urandom of=/www/blob bs=64k count=32 2>/dev/null && md5sum /www/blob")
+    assert rc == 0, out
+    web = lab.http_loop(f"http://{GUEST_IP}/blob", re.search(r"^([0-9a-f]{32}) ", out, re.M).group(1))
     # Into a file too: ping blocked on a full stdout pipe lets its replies
     # queue in the socket and then overflow it, which looks like loss.
     pinger = lab.ping_monitor(GUEST_IP, PING_INTERVAL_S)
     try:
-        time.sleep(3)
+        assert wait_memverify_pass(a, 0) >= 1, sh(a, "cat /tmp/mv.log")[1]
         assert "tcpseq: connect" in tcpseq_log(a)
         seen = guest_progress(a)
-        offset0, _ = guest_clock_offset(a)
+        offset0 = guest_clock_offset_ms(a)
+        assert abs(offset0) < CLOCK_TOLERANCE_MS, offset0
         a.guest_detach()
+        served = web.stats().done
 
-        hops = []
-        for src, dst, dst_ip, free_src, opts in ((a, b, IP_B, free_a, ""),
-                                                 (b, a, IP_A, free_b, "--auto-converge off")):
-            hop = migrate(src, dst_ip, opts)
-            hops.append(hop)
-            assert "lx" not in src.vm_list()
-            assert src.mem_free_kib() == free_src
-            assert dst.vm_list()["lx"]["state"] == "running"
-            time.sleep(3)
-            dst.guest_attach("lx")
-            seen = guest_progress(dst, seen)
-            off, bracket = guest_clock_offset(dst)
-            hop["clock_offset_s"] = off
-            # The guest's TSC runs on through the pause: its clock keeps the
-            # offset to real time it had (loose: console round trips and the
-            # clock's own drift are in it too).
-            assert abs(off - offset0) < 0.5 + bracket, (offset0, off, bracket)
-            dst.guest_detach()
+        # Plain TCP: TLS halves the emulated link's rate (its cost is
+        # measured by make bench; a TLS Linux migration is the failure
+        # test's); auto-converge on, the default.
+        hop = migrate(a, IP_B, "--insecure", timeout=600)
+        assert "lx" not in a.vm_list()
+        assert a.mem_free_kib() == free_a
+        assert b.vm_list()["lx"]["state"] == "running"
+        b.guest_attach("lx")
+        wait_memverify_pass(b, seen["passes"])
+        seen = guest_progress(b, seen)
+        # The guest's TSC runs on through the pause (B continues it from
+        # A's value when A read it, after the last pages had left): its
+        # clock, set from the lab's before the move, is still the lab's.
+        offset1 = guest_clock_offset_ms(b)
+        assert abs(offset1) < CLOCK_TOLERANCE_MS, (offset0, offset1)
+        b.guest_detach()
+        # Its web server served on through the move.
+        deadline = time.monotonic() + 60
+        while web.stats().done <= served and time.monotonic() < deadline:
+            time.sleep(1)
     finally:
         pings = pinger.stop()
+        downloads = web.stop()
         client_saw_it_through(client, client_log)
-    # A→B ran with auto-converge (the default): memverify outwrites the link
-    # until the throttle reaches 90-99 %, and then the rest fits the target.
-    first = hops[0]["log"]
-    assert re.search(r"^throttled: +up to \d+ % of the guest's CPU \(auto-converge\)$", first, re.M)
-    assert re.search(r"^stopped: +remaining dirty pages fit the downtime target$", first, re.M), first
+    assert downloads.done > served and not downloads.errors, (downloads, web.path)
+    # memverify outwrites the link until the throttle reaches 90-99 %, and
+    # then the rest fits the target.
+    log = hop["log"]
+    assert re.search(r"^throttled: +up to \d+ % of the guest's CPU \(auto-converge\)$", log, re.M)
+    assert re.search(r"^stopped: +remaining dirty pages fit the downtime target$", log, re.M), log
     # Pages Linux rewrote in part went again as deltas against the copy sent
     # before (migration.md, "Delta compression"), and the summary says so.
-    m = re.search(r"^delta pages: +(\d+) \(cache \d+ [KM]iB, [\d.]+ [KM]iB saved\)$", first, re.M)
-    assert m and int(m.group(1)) > 0, first
-    # B→A ran without: the guest keeps its CPU share, and the pings lost
-    # while it moved (and 3 s after, for the announcements) are those the
-    # downtime explains: the pings of the pause, plus two in flight at each
-    # edge of it, plus one per ARP re-learn.
-    back = hops[1]
-    lost_back = pinger.lost_sent_between(back["t"][0], back["t"][1] + 3)
-    explained = int(back["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5
-    print("downtimes ms:", [h["downtime_ms"] for h in hops],
-          f"pings: {pings.received}/{pings.transmitted}, lost {len(pings.lost)}, of them",
-          f"{len(lost_back)} in B→A (its downtime explains {explained}), longest gap",
-          f"{pings.max_gap:.3f} s; longest tcpseq stall ms:", seen["stall_ms"],
-          "clock offsets s:", round(offset0, 3), [round(h["clock_offset_s"], 3) for h in hops])
+    m = re.search(r"^delta pages: +(\d+) \(cache \d+ [KM]iB, [\d.]+ [KM]iB saved\)$", log, re.M)
+    assert m and int(m.group(1)) > 0, log
+    # The pings lost are reported, not bounded: a guest throttled to 97 %
+    # answers two seconds late, its receive queue fills and frames are
+    # dropped, before the pause and, while it works off that backlog on B,
+    # after it (measured: 100-1300 lost in the throttled pre-copy, about
+    # 100 from the pause on, against 2-7 that a 10-20 ms downtime
+    # explains). The ping-pong test below bounds every lost ping by the
+    # downtimes, for moves without auto-converge (docs/migration.md, Limits).
+    w0, w1 = handoff_window(hop)
+    lost_handoff = pinger.lost_sent_between(w0, w1)
+    lost_before = pinger.lost_sent_between(hop["t"][0], w0)
+    explained = int(hop["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5
+    print(f"downtime {hop['downtime_ms']} ms; pings: {pings.received}/{pings.transmitted},",
+          f"lost {len(pings.lost)}: {len(lost_handoff)} from the pause on (the downtime explains",
+          f"{explained}), {len(lost_before)} in the throttled pre-copy; longest gap {pings.max_gap:.3f} s;",
+          f"longest tcpseq stall {seen['stall_ms']} ms; clock offset {offset0:.1f} ms before,",
+          f"{offset1:.1f} ms after; downloads {downloads.done} ({downloads.done - served} after the",
+          f"move started), longest {downloads.longest:.2f} s")
     assert pings.received > 0, pinger.path
-    assert len(lost_back) <= explained, \
-        f"{len(lost_back)} pings lost in B→A, its downtime explains {explained}; see {pinger.path}"
-    assert "vm lx: destroyed" in a.cmd("vm destroy lx")
-    assert a.mem_free_kib() == free_a
+    for h in (a, b):
+        h.cmd("migrate insecure off")
+    assert "vm lx: destroyed" in b.cmd("vm destroy lx")
+    assert b.mem_free_kib() == free_b
 
 
 def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
     """Ten migrations of one Linux guest, A→B→A… with a lighter memverify
-    (8 MiB), over plain TCP (TLS is A→B's above), auto-converge off and at
+    (8 MiB), over plain TCP, auto-converge off and at
     most two live rounds, so that each is quick: after each, the guest runs
     on the destination with memverify clean and counting, its interrupts
     going on, the client's connection flowing with no gap; the source has
     all its memory back. The pings lost over all ten are bounded by their
-    downtimes, as in B→A above."""
+    downtimes, and the guest's clock lost at most 30 ms a move."""
     a, b, lab = pair.a, pair.b, pair.lab
     if not b.alive():  # an earlier test killed it
         pair.restart("b")
@@ -261,6 +319,11 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
             time.sleep(0.5)
             dst.guest_attach("lx")
             seen = guest_progress(dst, seen)
+            if i == 9:
+                # Each move sets the guest's clock back by the transit of
+                # its vCPU state record (docs/migration.md): a few ms.
+                offset = guest_clock_offset_ms(dst)
+                assert abs(offset) < 10 * CLOCK_LOSS_PER_MOVE_MS, offset
             dst.guest_detach()
             here = there
     finally:
@@ -272,7 +335,7 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
     explained = sum(int(h["downtime_ms"] / (PING_INTERVAL_S * 1000)) + 5 for h in hops)
     print("downtimes ms:", [h["downtime_ms"] for h in hops], f"pings lost {len(pings.lost)} "
           f"of {pings.transmitted}, {lost} during the moves (their downtimes explain {explained})",
-          "longest tcpseq stall ms:", seen["stall_ms"])
+          "longest tcpseq stall ms:", seen["stall_ms"], f"clock offset after them {offset:.1f} ms")
     assert pings.received > 0, pinger.path
     assert lost <= explained, f"{lost} pings lost in ten moves, downtimes explain {explained}"
     assert "vm lx: destroyed" in a.cmd("vm destroy lx")

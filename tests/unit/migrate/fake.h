@@ -93,7 +93,7 @@ struct fake_pipe {
 struct fake_mem {
 	struct fake_pipe to_dst, to_src;
 	bool src_closed, dst_closed;
-	size_t src_unsent; /* what the source's transport says it still holds */
+	size_t src_unacked; /* what the source's transport says the peer has not acknowledged */
 };
 
 void fake_mem_init(struct fake_mem *m);

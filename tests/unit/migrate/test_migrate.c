@@ -38,14 +38,14 @@ static void test_live_migration_moves_memory_byte_for_byte(void **state)
 }
 
 /* The vCPU state (and in it the guest's TSC, which the destination
- * continues from) is read only once everything before it has gone out on
- * the wire: not while the transport still holds bytes. */
-static void test_vcpu_state_is_read_only_when_the_transport_has_sent_all(void **state)
+ * continues from) is read only once the destination has acknowledged
+ * everything before it: not while the transport still holds bytes. */
+static void test_vcpu_state_is_read_only_when_the_peer_has_acknowledged_all(void **state)
 {
 	struct run *t = run_new_on(NULL, KEY, true);
 
 	(void)state;
-	t->mem.src_unsent = 4096;
+	t->mem.src_unacked = 4096;
 	while (!t->src.paused && t->polls < MAX_POLLS)
 		run_poll(t);
 	assert_true(t->src.paused);
@@ -53,7 +53,7 @@ static void test_vcpu_state_is_read_only_when_the_transport_has_sent_all(void **
 		run_poll(t);
 	assert_int_equal(t->src.vcpu_reads, 0);
 	assert_int_equal(t->dst.starts, 0);
-	t->mem.src_unsent = 0;
+	t->mem.src_unacked = 0;
 	run_to_end(t);
 	assert_moved(t);
 	assert_int_equal(t->src.vcpu_reads, 2);
@@ -761,7 +761,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_migration_moves_memory_byte_for_byte),
-		cmocka_unit_test(test_vcpu_state_is_read_only_when_the_transport_has_sent_all),
+		cmocka_unit_test(test_vcpu_state_is_read_only_when_the_peer_has_acknowledged_all),
 		cmocka_unit_test(test_precopy_polls_give_the_cpu_back_after_2_ms),
 		cmocka_unit_test(test_summary_says_where_the_source_time_went),
 		cmocka_unit_test(test_heavy_writer_stops_at_round_limit),
