@@ -547,9 +547,9 @@ static void mem_dst_close(void *ctx)
 	m->to_src.eof = true;
 }
 
-static size_t mem_src_unsent(void *ctx)
+static size_t mem_src_unacked(void *ctx)
 {
-	return ((struct fake_mem *)ctx)->src_unsent;
+	return ((struct fake_mem *)ctx)->src_unacked;
 }
 
 struct mig_transport fake_mem_src(struct fake_mem *m)
@@ -557,7 +557,7 @@ struct mig_transport fake_mem_src(struct fake_mem *m)
 	return (struct mig_transport){.send = mem_src_send,
 				      .recv = mem_src_recv,
 				      .close = mem_src_close,
-				      .unsent = mem_src_unsent,
+				      .unacked = mem_src_unacked,
 				      .ctx = m};
 }
 
