@@ -1,7 +1,9 @@
 """Live migration between two Tern hosts on the lab bridge: the guest goes on
 running on the destination with every page intact (memcheck verifies all of
 them after it moved), its generation counter continues, and the source gives
-all its memory back. Failure paths are in test_migrate_failures.py."""
+all its memory back. Failure paths are in test_migrate_failures.py; the
+move between two VMX (Bochs) hosts with PML is test_linux_migrate_vmx.py's,
+with a Linux guest."""
 import os
 import re
 import time
@@ -164,20 +166,3 @@ def test_ping_pong_ten_migrations_verified_each_time_and_no_memory_leaks(pair):
     pair.hosts[where].cmd("vm destroy m")
     for h in ("a", "b"):
         assert pair.hosts[h].mem_free_kib() == free[h], f"host {h} leaked memory"
-
-
-def test_vmx_pair_in_bochs_migrates_live_with_pml(tern_pair):
-    p = tern_pair("bochs", logdir=os.path.join(LOG_ROOT, "test_migrate_bochs"), mem_mib=256)
-    a, b = p.a, p.b
-    t = a.mark()
-    a.cmd('vm create m image=memcheck mem=16 args="rate=100 verify=1"')
-    gen0, _ = a.memcheck_verified("m", t, 300)
-    # Plain TCP: under Bochs TLS carries about 8 Mbit/s (the summary's
-    # `stream cost:` line puts 90 % of the time in encryption), and TLS is
-    # tested on QEMU; the subject here is PML.
-    for h in (a, b):
-        h.cmd("migrate insecure on")
-    tb = b.mark()
-    migrate(a, b, IP["b"], opts="--insecure", timeout=600)
-    assert "dirty logging with PML (VMX)" in a.cmd("log")
-    check_moved(a, b, gen0, tb)
