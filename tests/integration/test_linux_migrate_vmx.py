@@ -34,8 +34,9 @@ QEMU pair on a 2-core machine):
 - `--delta off`: Bochs spends more emulated time encoding deltas than the
   link spends carrying the pages whole (with deltas, round 1 took 13 s and
   the stop-and-copy 6.4 s; without, 4 s and 2-4.5 s).
-- `--insecure`: TLS carried about 8 Mbit/s under Bochs (its `stream cost:` line put 90 % of the time in encryption);
-  TLS is tested on QEMU, the subject here is VMX.
+- `--insecure`: TLS carried about 8 Mbit/s under Bochs (its `stream cost:`
+  line put 90 % of the time in encryption); TLS is tested on QEMU, the
+  subject here is VMX.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_migrate_vmx.py
 """
