@@ -72,15 +72,29 @@ static int link_fail(struct mig_link *l, int *slot, int err, const char *why)
 void mig_link_linger_start(struct mig_link *l)
 {
 	l->linger_from = mig_link_now(l);
+	l->linger_unacked = SIZE_MAX;
+}
+
+/* Bytes the transport took that the peer has not acknowledged. */
+static size_t unacked(const struct mig_link *l)
+{
+	return l->tp.unacked && !l->closed ? l->tp.unacked(l->tp.ctx) : 0;
 }
 
 int mig_link_linger(struct mig_link *l)
 {
 	ssize_t n = l->closed ? 0 : mig_link_flush(l, SIZE_MAX);
 	uint64_t t = mig_link_now(l);
+	/* Until the peer has acknowledged it all: a close can turn into a
+	 * reset (lwIP sends one when received data is unread), and a reset
+	 * drops whatever the transport still holds for the peer. */
+	size_t held = unacked(l);
+	if (held < l->linger_unacked)
+		l->last_io_us = t; /* acknowledgements are progress too */
+	l->linger_unacked = held;
 	uint64_t moved = l->last_io_us > l->linger_from ? l->last_io_us : l->linger_from;
 
-	if (n >= 0 && mig_stream_out_pending(&l->out) && !l->closed &&
+	if (n >= 0 && (mig_stream_out_pending(&l->out) || held) && !l->closed &&
 	    t - moved < MIG_LINGER_IDLE_US && t - l->linger_from < MIG_LINGER_MAX_US)
 		return 1;
 	mig_link_close(l);

@@ -18,6 +18,7 @@ struct mig_link {
 	size_t rx_cap, rx_len, rx_off;
 	uint64_t last_io_us;
 	uint64_t linger_from; /* when the side finished, 0 before */
+	size_t linger_unacked; /* the transport's unacked() at the last linger step */
 	uint64_t bytes_out, bytes_in;
 	bool peer_closed;
 	bool closed;
@@ -39,7 +40,8 @@ ssize_t mig_link_flush(struct mig_link *l, size_t max);
 int mig_link_next(struct mig_link *l, struct mig_stream_rec *rec);
 void mig_link_close(struct mig_link *l);
 /* After a side finished, its last queued bytes (an ERROR behind whole
- * records) go out before the close. mig_link_linger hands them on and
+ * records) go out, and are acknowledged when the transport can tell
+ * (unacked), before the close. mig_link_linger hands them on and
  * answers 1 while the wait goes on; then it closes the transport and
  * answers 0 when all were taken, or a negative errno (-ETIMEDOUT: the wait
  * ran out). It waits as long as bytes keep moving, but MIG_LINGER_IDLE_US

@@ -308,6 +308,18 @@ static void tp_close(void *ctx)
 	struct mig_tcp *c = ctx;
 
 	if (c->pcb) {
+		/* lwIP answers a close with received data the application has
+		 * not taken by a RST (tcp_close_shutdown: "not all data received
+		 * by application"), and a RST also drops what is still queued
+		 * for the peer: the last records before an ERROR, which then
+		 * arrives cut ("connection closed in the middle of a record").
+		 * So first the window gets back what will never be read. */
+		size_t unread = c->rxq ? c->rxq->tot_len - c->rxq_off : 0;
+		for (size_t left = unread; left;) {
+			u16_t k = left > 0xFFFF ? 0xFFFF : (u16_t)left;
+			altcp_recved(c->pcb, k);
+			left -= k;
+		}
 		unhook(c->pcb);
 		if (altcp_close(c->pcb) != ERR_OK)
 			altcp_abort(c->pcb);

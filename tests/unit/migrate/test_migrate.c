@@ -241,6 +241,40 @@ static void test_cancel_on_a_dead_link_closes_after_the_idle_limit(void **state)
 	run_free(t);
 }
 
+/* After a cancel the source closes only once the destination has
+ * acknowledged every byte (a close may become a reset, which drops what
+ * the transport still holds), for as long as acknowledgements come; a
+ * peer that stops acknowledging is given up after the idle limit. */
+static void test_cancel_lingers_until_the_peer_acknowledged_all(void **state)
+{
+	(void)state;
+	for (int stuck = 0; stuck < 2; stuck++) {
+		struct run *t = run_new_on(NULL, KEY, true);
+		run_until_pages(t, 100);
+		t->mem.src_unacked = 100000;
+		assert_int_equal(mig_send_cancel(t->s, NULL), 0);
+		t->step_us = MIG_LINGER_IDLE_US / 4;
+		uint64_t cancelled_at = t->clock.now;
+		while (t->sret > 0 && t->polls < MAX_POLLS) {
+			if (!stuck)
+				t->mem.src_unacked -= t->mem.src_unacked > 5000 ? 5000 : t->mem.src_unacked;
+			run_poll(t);
+		}
+		uint64_t waited = t->clock.now - cancelled_at;
+		if (stuck) {
+			assert_true(waited >= MIG_LINGER_IDLE_US &&
+				    waited <= MIG_LINGER_IDLE_US + 3 * t->step_us);
+		} else {
+			assert_int_equal(t->mem.src_unacked, 0);
+			assert_true(waited > 4 * MIG_LINGER_IDLE_US); /* 20 acknowledgements */
+		}
+		run_to_end(t);
+		assert_stayed(t, -ECANCELED);
+		assert_string_equal(mig_recv_reason(t->r), "source gave up: cancelled: by the operator");
+		run_free(t);
+	}
+}
+
 static void test_cancel_while_paused_resumes_guest(void **state)
 {
 	struct mig_send_params p = {.offline = true};
@@ -771,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_mid_transfer_keeps_guest_running),
 		cmocka_unit_test(test_cancel_on_a_crawling_link_still_delivers_the_error),
 		cmocka_unit_test(test_cancel_on_a_dead_link_closes_after_the_idle_limit),
+		cmocka_unit_test(test_cancel_lingers_until_the_peer_acknowledged_all),
 		cmocka_unit_test(test_cancel_while_paused_resumes_guest),
 		cmocka_unit_test(test_wrong_key_is_refused),
 		cmocka_unit_test(test_destination_out_of_memory_refuses),
