@@ -109,10 +109,13 @@ static bool refine_step(void)
 	uint64_t cycles = tsc - refine.tsc;
 	uint64_t ticks = tsc_pm_ticks(refine.pm, pm, cycles * PM_TIMER_HZ / tsc_hz);
 	uint64_t hz = ticks ? cycles * PM_TIMER_HZ / ticks : 0;
-	uint64_t diff = hz > tsc_hz ? hz - tsc_hz : tsc_hz - hz;
-	if (!hz || diff > tsc_hz / 100) { /* a broken timer, not a better rate */
-		log_warn("time", "TSC refinement against the ACPI PM timer gave %lu kHz, "
-			 "over 1 %% from %lu kHz: kept the boot calibration", hz / 1000, tsc_hz / 1000);
+	/* The second is the better measurement: under TCG on a busy host the
+	 * 25 ms windows have come out 3.5 % and even 2x off. Only a rate a
+	 * factor of 4 away says the PM timer itself is broken. */
+	if (!hz || hz > tsc_hz * 4 || hz < tsc_hz / 4) {
+		log_warn("time", "TSC refinement against the ACPI PM timer gave %lu kHz against "
+			 "%lu kHz at boot: the timer looks broken, kept the boot calibration",
+			 hz / 1000, tsc_hz / 1000);
 		return true;
 	}
 	uint64_t now = rdtsc();
