@@ -75,8 +75,7 @@ void mig_link_linger_start(struct mig_link *l)
 	l->linger_unacked = SIZE_MAX;
 }
 
-/* Bytes the transport took that the peer has not acknowledged. */
-static size_t unacked(const struct mig_link *l)
+size_t mig_link_unacked(const struct mig_link *l)
 {
 	return l->tp.unacked && !l->closed ? l->tp.unacked(l->tp.ctx) : 0;
 }
@@ -88,7 +87,7 @@ int mig_link_linger(struct mig_link *l)
 	/* Until the peer has acknowledged it all: a close can turn into a
 	 * reset (lwIP sends one when received data is unread), and a reset
 	 * drops whatever the transport still holds for the peer. */
-	size_t held = unacked(l);
+	size_t held = mig_link_unacked(l);
 	if (held < l->linger_unacked)
 		l->last_io_us = t; /* acknowledgements are progress too */
 	l->linger_unacked = held;

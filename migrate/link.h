@@ -53,6 +53,9 @@ void mig_link_close(struct mig_link *l);
 #define MIG_LINGER_MAX_US 10000000u
 void mig_link_linger_start(struct mig_link *l);
 int mig_link_linger(struct mig_link *l);
+/* Bytes the transport took that the peer has not acknowledged (0 when the
+ * transport cannot tell, or the link is closed). */
+size_t mig_link_unacked(const struct mig_link *l);
 /* Whether a last record (ERROR, REFUSE) can still go out. */
 bool mig_link_can_send(const struct mig_link *l);
 uint64_t mig_link_now(const struct mig_link *l);

@@ -330,8 +330,7 @@ static int produce_state(struct mig_send *s)
 		 * destination first has every byte before it (hundreds of ms
 		 * of last pages at tens of MB/s otherwise; now about a round
 		 * trip plus the record's own transit). */
-		if (s->next_vcpu == 0 && (mig_stream_out_pending(o) ||
-					  (s->link.tp.unacked && s->link.tp.unacked(s->link.tp.ctx))))
+		if (s->next_vcpu == 0 && (mig_stream_out_pending(o) || mig_link_unacked(&s->link)))
 			return 0;
 		uint8_t *blob = mig_record_blob_begin(o, MIG_REC_VCPU_STATE, s->next_vcpu);
 		if (!blob)
