@@ -71,6 +71,31 @@ struct vcpu_state {
  * idle guest sits in HLT with IF = 1 most of the time. */
 #define VCPU_HALTED 1u
 
+/* ---- The guest's CPU: the CPUID it sees and the TSC it reads --------------
+ * Chosen at `vm create` (cpu=host|pool) and carried by a migration. A pool
+ * guest can move between any Tern hosts, VMX or SVM: its CPUID is one fixed
+ * table (arch/x86/cpuid_guest.c, docs/guest-cpu.md), and its TSC runs at the
+ * rate it was created with on every host, trapped and computed where that is
+ * not the host's own rate (arch/x86/guest_tsc.c). */
+enum guest_cpu_model {
+	GUEST_CPU_HOST, /* this host's CPU through the baseline mask */
+	GUEST_CPU_POOL, /* the pool CPU: the same on every host */
+};
+
+struct guest_tsc {
+	uint64_t hz;   /* the rate the guest's TSC runs at */
+	bool trap;     /* not this host's rate: RDTSC and RDMSR exit, Tern computes it */
+	uint64_t offset; /* !trap: guest TSC = host TSC + offset (the CPU adds it) */
+	uint64_t mult;   /* trap: guest cycles per host cycle, fixed point ... */
+	unsigned shift;  /* ... with this many fraction bits */
+	uint64_t guest0, host0; /* trap: the guest's TSC read guest0 at host TSC host0 */
+};
+
+struct guest_cpu {
+	enum guest_cpu_model model;
+	struct guest_tsc tsc;
+};
+
 /* ---- Exits the kernel handles ----------------------------------------------
  * The backend handles CPUID (arch/x86/cpuid_guest.c baseline), MSRs (arch/x86/msr_guest.c
  * allow-list), write-protect dirty faults and host interrupts itself, and
@@ -157,8 +182,12 @@ struct hv_ops {
 const struct hv_ops *hv_probe(const char **why);
 
 /* Provided by the kernel to both backends. */
-/* CPUID as the guest sees it: the documented baseline (arch/x86/cpuid_guest.c). */
-void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* CPUID as the guest sees it: the documented baseline of its model
+ * (arch/x86/cpuid_guest.c). */
+void cpuid_guest(const struct guest_cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+/* Whether this host can give a guest the pool CPU: 0, or -ENOTSUP with
+ * the feature it lacks in *why. */
+int cpuid_pool_supported(const char **why);
 /* Guest MSR policy (arch/x86/msr_guest.c), never pass-through:
  *   MSR_STATE  lives in the guest-state area (EFER, STAR, LSTAR, CSTAR, SFMASK,
  *              KERNEL_GS_BASE, FS/GS_BASE, SYSENTER_CS/ESP/EIP, PAT, TSC):

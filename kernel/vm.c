@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "arch/x86/guest_tsc.h"
 #include "drivers/cmos_rtc.h"
 #include "kernel/console/console.h"
 #include "kernel/kprintf.h"
@@ -19,6 +20,7 @@
 #include "kernel/vm_dirty.h"
 #include "kernel/vm_irq.h"
 #include "kernel/vm_load.h"
+#include "migrate/policy.h"
 #include "net/lwip_port.h"
 
 const struct hv_ops *hv;
@@ -171,9 +173,8 @@ static int devices_create(struct vm *vm, const char **why)
 	*why = "the CPU refused the guest's control structures";
 	if ((rc = hv->vcpu_create(&vm->vcpu)))
 		return rc;
-	/* The guest TSC runs at the host's rate (only offset), so the
-	 * LAPIC converts counts with the host's calibrated rate. */
-	vlapic_reset(&vm->vcpu.lapic, 0, tsc_hz);
+	/* The LAPIC converts counts to TSC cycles at the guest's TSC rate. */
+	vlapic_reset(&vm->vcpu.lapic, 0, vm->vcpu.cpu.tsc.hz);
 	vioapic_reset(&vm->ioapic);
 	vpci_init(&vm->pci);
 	*why = "out of memory";
@@ -222,9 +223,25 @@ static void multiboot_state(struct vcpu_state *s, uint32_t entry, uint32_t mbi)
 /* Reserves a VM: a slot, zeroed RAM in 2 MiB chunks mapped through the
  * SLAT, and a vCPU in its reset state. Nothing runs yet (VM_PAUSED). On
  * failure nothing stays reserved. */
-int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why)
+/* A pool guest keeps its TSC rate on every host: natively where it is
+ * this host's (within the migration tolerance), trapped elsewhere. */
+static int guest_cpu_init(struct guest_cpu *c, enum guest_cpu_model m, uint64_t hz,
+			  const char **why)
+{
+	if (m == GUEST_CPU_POOL && cpuid_pool_supported(why))
+		return -ENOTSUP;
+	bool native = !hz || m == GUEST_CPU_HOST ||
+		      mig_policy_tsc_rates_match((uint32_t)(hz / 1000), (uint32_t)(tsc_hz / 1000));
+	c->model = m;
+	guest_tsc_init(&c->tsc, native ? tsc_hz : hz, tsc_hz, !native);
+	return 0;
+}
+
+int vm_alloc(const char *name, uint64_t mem_bytes, enum guest_cpu_model cpu, uint64_t tsc_rate,
+	     struct vm **out, const char **why)
 {
 	struct vm *vm = NULL;
+	struct guest_cpu gc;
 
 	if (!hv)
 		return *why = hv_missing, -ENODEV;
@@ -234,6 +251,9 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 		return *why = "a VM with that name exists", -EEXIST;
 	if (mem_bytes < (4ull << 20) || mem_bytes > (65536ull << 20) || mem_bytes % VM_CHUNK)
 		return *why = "mem must be an even number of MiB from 4 to 65536", -EINVAL;
+	int rc = guest_cpu_init(&gc, cpu, tsc_rate, why);
+	if (rc)
+		return rc;
 	for (int i = 0; i < VM_MAX && !vm; i++)
 		if (!vms[i].used)
 			vm = &vms[i];
@@ -248,12 +268,13 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	vm->nchunks = mem_bytes / VM_CHUNK;
 	vm->state = VM_PAUSED;
 	vm->vcpu.vm = vm;
+	vm->vcpu.cpu = gc;
 	vm->on_reboot = VM_ACT_RESTART; /* xl's defaults: restart, destroy, */
 	vm->on_poweroff = VM_ACT_DESTROY;
 	vm->on_crash = VM_ACT_STOP; /* but a crash is kept to be looked at */
 	vrtc_init(&vm->rtc);
 
-	int rc = -ENOMEM;
+	rc = -ENOMEM;
 	*why = "out of memory";
 	vm->chunks = calloc(vm->nchunks, sizeof(uint64_t));
 	if (!vm->chunks)
@@ -274,6 +295,10 @@ int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char *
 	if ((rc = devices_create(vm, why)))
 		goto fail;
 	vm->created_ms = time_ms();
+	if (gc.tsc.trap)
+		log_info("vm", "%s: pool CPU, TSC at %lu.%03lu MHz (this host's: %lu.%03lu): RDTSC trapped",
+			 name, gc.tsc.hz / 1000000, gc.tsc.hz / 1000 % 1000, tsc_hz / 1000000,
+			 tsc_hz / 1000 % 1000);
 	*out = vm;
 	return 0;
 fail:
@@ -296,9 +321,10 @@ static int vm_boot_linux(struct vm *vm, uint64_t *entry, const char **why)
 		return *why = "no such kernel or initrd image (see 'vm images')", -ENOENT;
 	if (!(plan = malloc(sizeof(*plan))))
 		return *why = "out of memory", -ENOMEM;
-	/* The guest's TSC runs at the host's rate: tell Linux, so it need
-	 * not calibrate against a PIT Tern does not have. */
-	if ((rc = linux_plan(kimg, iimg, vm->mem_bytes, vm->boot_args, tsc_hz / 1000, plan, why)))
+	/* Tell Linux its TSC rate, so it need not calibrate against a PIT
+	 * Tern does not have. */
+	if ((rc = linux_plan(kimg, iimg, vm->mem_bytes, vm->boot_args, vm->vcpu.cpu.tsc.hz / 1000,
+			     plan, why)))
 		goto out;
 	*why = "writing the boot data into guest RAM failed";
 	if ((rc = vm_load_linux_write(vm, plan, kimg, iimg, &st)))
@@ -337,7 +363,7 @@ static int vm_boot(struct vm *vm, uint64_t *entry, const char **why)
 }
 
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
-	      const char **why)
+	      enum guest_cpu_model cpu, const char **why)
 {
 	struct vm *vm;
 	uint64_t entry;
@@ -347,7 +373,7 @@ int vm_create(const char *name, const char *image, uint64_t mem_mib, const char 
 		return *why = "no such image (see 'vm images')", -ENOENT;
 	if (strlen(image) >= sizeof(vm->boot_image) || (args && strlen(args) >= VM_ARGS_MAX))
 		return *why = "args= is too long", -E2BIG;
-	int rc = vm_alloc(name, mem_mib << 20, &vm, why);
+	int rc = vm_alloc(name, mem_mib << 20, cpu, 0, &vm, why);
 	if (rc)
 		return rc;
 	strcpy(vm->boot_image, image);
@@ -382,8 +408,10 @@ int vm_restart(struct vm *vm, const char **why)
 		vm_dirty_stop(vm); /* its log belongs to the vCPU being replaced */
 	devices_release(vm);
 	uint64_t exits = vm->vcpu.exits;
+	struct guest_cpu gc = vm->vcpu.cpu; /* a reset keeps the CPU model and TSC rate */
 	memset(&vm->vcpu, 0, sizeof(vm->vcpu));
 	vm->vcpu.exits = exits;
+	vm->vcpu.cpu = gc;
 	for (uint64_t i = 0; i < vm->nchunks; i++)
 		memset((void *)vm->chunks[i], 0, VM_CHUNK);
 	if ((rc = devices_create(vm, why)) || (rc = vm_boot(vm, &entry, why))) {
@@ -399,7 +427,7 @@ int vm_restart(struct vm *vm, const char **why)
 /* A Linux guest (kernel/vm_load_linux.c): every check before anything
  * is reserved, so a refusal leaves the host exactly as it was. */
 int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
-		    const char *args, bool paused, const char **why)
+		    const char *args, bool paused, enum guest_cpu_model cpu, const char **why)
 {
 	const struct boot_module *kimg = vm_image_find(kernel);
 	const struct boot_module *iimg = initrd ? vm_image_find(initrd) : NULL;
@@ -424,7 +452,7 @@ int vm_create_linux(const char *name, const char *kernel, const char *initrd, ui
 	free(plan);
 	if (rc)
 		return rc;
-	if ((rc = vm_alloc(name, mem_mib << 20, &vm, why)))
+	if ((rc = vm_alloc(name, mem_mib << 20, cpu, 0, &vm, why)))
 		return rc;
 	vm->boot_linux = true;
 	strcpy(vm->boot_image, kernel);

@@ -44,6 +44,7 @@ struct vcpu {
 	void *arch;       /* the backend's VMCS/VMCB and bookkeeping */
 	uint64_t exits;   /* VM exits of every kind, including those the backend handled */
 	struct vlapic lapic;
+	struct guest_cpu cpu; /* the CPUID it sees, its TSC: set before vcpu_create */
 	/* In HLT with interrupts enabled: not entered until its LAPIC has
 	 * a vector to deliver (kernel/vm.c vm_poll). */
 	bool blocked;

@@ -6,10 +6,14 @@
 #include "kernel/vm.h"
 
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
-	      const char **why);
+	      enum guest_cpu_model cpu, const char **why);
 int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
-		    const char *args, bool paused, const char **why);
-int vm_alloc(const char *name, uint64_t mem_bytes, struct vm **out, const char **why);
+		    const char *args, bool paused, enum guest_cpu_model cpu, const char **why);
+/* A VM, paused, with zeroed RAM and reset devices. Its vCPU is of model
+ * cpu with a TSC of tsc_hz (0: this host's rate; a host-model guest always
+ * has this host's rate). */
+int vm_alloc(const char *name, uint64_t mem_bytes, enum guest_cpu_model cpu, uint64_t tsc_hz,
+	     struct vm **out, const char **why);
 int vm_destroy(struct vm *vm);
 /* Reloads a VM from its images, as after a reset (kernel/vm.c says what
  * stays); on failure it is left stopped. */

@@ -39,6 +39,7 @@ static int do_create(int argc, char **argv)
 	const char *mac_arg = NULL;
 	uint32_t ip = 0;
 	/* xl.cfg(5)'s defaults; on_poweroff has no restart (a poweroff is final). */
+	enum guest_cpu_model cpu = GUEST_CPU_HOST;
 	enum vm_action on_reboot = VM_ACT_RESTART, on_poweroff = VM_ACT_DESTROY, on_crash = VM_ACT_STOP;
 
 	if (argc < 3)
@@ -59,6 +60,10 @@ static int do_create(int argc, char **argv)
 			args = argv[i] + 5;
 		else if (!strcmp(argv[i], "--paused"))
 			paused = true;
+		else if (!strcmp(argv[i], "cpu=pool"))
+			cpu = GUEST_CPU_POOL;
+		else if (!strcmp(argv[i], "cpu=host"))
+			cpu = GUEST_CPU_HOST;
 		else if (!strncmp(argv[i], "mac=", 4)) {
 			mac_arg = argv[i] + 4;
 			if (addr_parse_mac(mac_arg, mac) || (mac[0] & 1) || !memcmp(mac, "\0\0\0\0\0", 6)) {
@@ -102,8 +107,8 @@ static int do_create(int argc, char **argv)
 	if (!(image || kernel) || !mem)
 		return CMD_USAGE;
 	const char *why = "";
-	int rc = kernel ? vm_create_linux(argv[2], kernel, initrd, mem, args, paused, &why)
-			: vm_create(argv[2], image, mem, args, paused, &why);
+	int rc = kernel ? vm_create_linux(argv[2], kernel, initrd, mem, args, paused, cpu, &why)
+			: vm_create(argv[2], image, mem, args, paused, cpu, &why);
 	if (rc) {
 		cmd_error("vm create %s: %s", argv[2], why);
 		return rc;
@@ -122,8 +127,9 @@ static int do_create(int argc, char **argv)
 	vm->on_reboot = on_reboot;
 	vm->on_poweroff = on_poweroff;
 	vm->on_crash = on_crash;
-	kprintf("vm %s: created (%llu MiB, %s%s%s)%s\n", argv[2], mem, kernel ? kernel : image,
-		initrd ? " + " : "", initrd ? initrd : "", paused ? ", paused" : "");
+	kprintf("vm %s: created (%llu MiB, %s%s%s%s)%s\n", argv[2], mem, kernel ? kernel : image,
+		initrd ? " + " : "", initrd ? initrd : "", cpu == GUEST_CPU_POOL ? ", pool CPU" : "",
+		paused ? ", paused" : "");
 	return 0;
 }
 
@@ -322,6 +328,7 @@ static const struct cmd vm_cmd = {
 	.name = "vm",
 	.summary = "create, list, pause, resume, destroy guests; attach to their console",
 	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
+		 "          [cpu=host|pool]   (pool: movable between VMX and SVM hosts)\n"
 		 "vm create NAME kernel=BZIMAGE [initrd=IMAGE] mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"]\n"
 		 "          [--paused]   (Linux; Tern adds console=ttyS0 tsc_early_khz= tsc=reliable pci=lastbus=1)\n"
 		 "          [on_reboot=restart|destroy|stop] [on_poweroff=destroy|stop]\n"

@@ -6,6 +6,7 @@
  * their models define (vpci_save, vnet_save, vlapic_save, vioapic_save,
  * vrtc_save). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "arch/x86/guest_intr.h"
@@ -36,18 +37,24 @@ static const struct mig_device_desc vm_devices[] = {
 	{DEV_RTC, KIND_CMOS_RTC, "rtc0"},
 };
 #define VM_DEVICES (sizeof(vm_devices) / sizeof(vm_devices[0]))
-#define CPUID_BASELINE_ID 1  /* version of arch/x86/cpuid_guest.c's baseline */
+/* GUEST_CONFIG's CPUID id: which model (arch/x86/cpuid_guest.c), in the
+ * version of its baseline. A peer that knows only id 1 refuses a pool
+ * guest with "CPUID baseline 2 is not available". */
+#define CPUID_BASELINE_ID 1 /* the host model */
+#define CPUID_POOL_ID 2     /* the pool model: the same table on every host */
 
 /* The leaves whose values make up the CPUID baseline blob: two hosts can
  * exchange a guest when the guest's view is identical on both. */
 static const uint32_t baseline_leaves[] = {0, 1, 7, 0x80000000, 0x80000001, 0x80000008};
 #define BASELINE_LEN (sizeof(baseline_leaves) / sizeof(baseline_leaves[0]) * 16)
 
-static void baseline_blob(uint8_t *out)
+static void baseline_blob(enum guest_cpu_model m, uint8_t *out)
 {
+	const struct guest_cpu c = {.model = m};
+
 	for (unsigned i = 0; i < sizeof(baseline_leaves) / sizeof(baseline_leaves[0]); i++) {
 		uint32_t r[4];
-		cpuid_guest(baseline_leaves[i], 0, r);
+		cpuid_guest(&c, baseline_leaves[i], 0, r);
 		if (baseline_leaves[i] == 1)
 			r[1] &= 0x00FFFFFF; /* initial APIC ID is per host, not part of the baseline */
 		memcpy(out + 16 * i, r, 16);
@@ -71,11 +78,11 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 	memcpy(cfg->ipv4, &vm->ip, 4);
 	/* `vm pause/resume` are refused while it migrates: this stays true. */
 	cfg->paused = vm->state == VM_PAUSED;
-	cfg->cpuid_id = CPUID_BASELINE_ID;
+	enum guest_cpu_model m = vm->vcpu.cpu.model;
+	cfg->cpuid_id = m == GUEST_CPU_POOL ? CPUID_POOL_ID : CPUID_BASELINE_ID;
 	cfg->cpuid_len = BASELINE_LEN;
-	baseline_blob(cfg->cpuid);
-	/* No TSC scaling: the guest's TSC runs at this host's rate. */
-	cfg->tsc_khz = (uint32_t)(tsc_hz / 1000);
+	baseline_blob(m, cfg->cpuid);
+	cfg->tsc_khz = (uint32_t)(vm->vcpu.cpu.tsc.hz / 1000);
 	return 0;
 }
 
@@ -207,15 +214,49 @@ void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
 
 /* ---- destination ------------------------------------------------------------- */
 
+static void vendor_of(const uint8_t *leaf0, char out[13])
+{
+	memcpy(out, leaf0 + 4, 4);
+	memcpy(out + 4, leaf0 + 12, 4);
+	memcpy(out + 8, leaf0 + 8, 4);
+	out[12] = 0;
+	for (int i = 0; i < 12; i++)
+		if (out[i] < 0x20 || out[i] > 0x7E)
+			out[i] = '?'; /* from the peer: printable only */
+}
+
+/* A host guest needs this host's CPUID and TSC rate; a pool guest needs
+ * a host that can give the pool CPU, and any TSC rate will do (trapped
+ * where it is not this host's: arch/x86/guest_tsc.h). */
 static int dst_check_cpuid(void *ctx, uint32_t id, const void *blob, size_t len)
 {
+	struct vm_incoming *in = ctx;
+	enum guest_cpu_model m = id == CPUID_POOL_ID ? GUEST_CPU_POOL : GUEST_CPU_HOST;
 	uint8_t mine[BASELINE_LEN];
+	const char *why = "";
 
-	(void)ctx;
-	baseline_blob(mine);
-	if (id != CPUID_BASELINE_ID || len != sizeof(mine) || memcmp(blob, mine, sizeof(mine)))
+	if (id != CPUID_BASELINE_ID && id != CPUID_POOL_ID)
 		return -ENOTSUP;
-	return 0;
+	if (m == GUEST_CPU_POOL && cpuid_pool_supported(&why)) {
+		in->why = why;
+		return -ENOTSUP;
+	}
+	baseline_blob(m, mine);
+	if (len != sizeof(mine) || memcmp(blob, mine, sizeof(mine))) {
+		/* Leaf 0 first: EBX, ECX, EDX hold the vendor as EBX EDX ECX. */
+		char theirs[13] = "?", ours[13];
+		if (len >= 16)
+			vendor_of(blob, theirs);
+		vendor_of(mine, ours);
+		snprintf(in->why_buf, sizeof(in->why_buf),
+			 "its CPU is its source's (%s, cpu=host), this host's is %s: "
+			 "cpu=pool moves between unlike hosts",
+			 theirs, ours);
+		in->why = in->why_buf;
+		return -ENOTSUP;
+	}
+	in->cpu = m;
+	return m == GUEST_CPU_POOL ? MIG_CPUID_ANY_TSC : 0;
 }
 
 static int dst_create(void *ctx, const struct mig_guest_config *cfg)
@@ -233,7 +274,8 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 			return -ENOTSUP;
 	if (vm_find(cfg->name) || vm_find_mac(cfg->mac))
 		return -EEXIST;
-	int rc = vm_alloc(cfg->name, cfg->ram_bytes, &in->vm, &why);
+	int rc = vm_alloc(cfg->name, cfg->ram_bytes, in->cpu, (uint64_t)cfg->tsc_khz * 1000, &in->vm,
+			  &why);
 	if (rc) {
 		log_warn("migrate", "incoming %s refused: %s", cfg->name, why);
 		return rc == -EINVAL ? -E2BIG : rc;

@@ -10,7 +10,9 @@ struct vm_incoming {
 	bool halted;	 /* the vCPU blob said HLT with IF = 0: nothing wakes it */
 	bool blocked;	 /* the vCPU blob said HLT with IF = 1: it waits for an interrupt */
 	bool paused;	 /* GUEST_CONFIG said the operator paused it: start it paused */
-	const char *why; /* why the last state blob was refused, for the error line */
+	enum guest_cpu_model cpu; /* its CPU model, from GUEST_CONFIG's CPUID id */
+	const char *why; /* why the last state blob or the CPUID was refused, for the error line */
+	char why_buf[160];
 };
 
 void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops);

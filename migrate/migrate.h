@@ -101,10 +101,15 @@ struct mig_src_guest {
 	void *ctx;
 };
 
+#define MIG_CPUID_ANY_TSC 1 /* check_cpuid: the guest's TSC rate need not match */
+
 /* The incoming guest on the destination host. */
 struct mig_dst_guest {
 	/* May be NULL (accept any). -ENOTSUP if this host cannot offer the
-	 * guest's CPUID baseline. */
+	 * guest's CPUID baseline; MIG_CPUID_ANY_TSC if it can, and the
+	 * guest's TSC at whatever rate it states (a pool guest: the host
+	 * traps RDTSC where the rate is not its own), so tsc_khz is not
+	 * checked; 0 if it can and tsc_khz must match. */
 	int (*check_cpuid)(void *ctx, uint32_t id, const void *blob, size_t len);
 	/* The rate of the TSC this host's guests read, kHz (0: not checked).
 	 * Without TSC scaling a moved guest's TSC runs at this rate: a guest
@@ -127,7 +132,8 @@ struct mig_dst_guest {
 	int (*set_vcpu_state)(void *ctx, uint32_t index, const void *blob, size_t len);
 	int (*set_device_state)(void *ctx, uint32_t id, const void *blob, size_t len);
 	/* May be NULL. A few words on why the last set_*_state refused its
-	 * blob ("queue 0 ring outside guest RAM"), or NULL if it has none. */
+	 * blob ("queue 0 ring outside guest RAM") or check_cpuid the guest's
+	 * CPU, or NULL if it has none. */
 	const char *(*why)(void *ctx);
 	/* Run the guest (and announce its MAC/IP), or keep it paused when
 	 * GUEST_CONFIG said the operator had paused it. From here on it is

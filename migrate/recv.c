@@ -244,14 +244,18 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 		r->cfg.name[0] = 0;
 		return fail(r, ret, MIG_CODE_PROTOCOL, "malformed guest config");
 	}
+	bool any_tsc = false;
 	if (r->g.check_cpuid) {
 		ret = r->g.check_cpuid(r->g.ctx, r->cfg.cpuid_id, r->cfg.cpuid, r->cfg.cpuid_len);
-		if (ret < 0)
+		if (ret < 0) {
+			const char *why = r->g.why ? r->g.why(r->g.ctx) : NULL;
 			return fail(r, ret, MIG_CODE_CPUID,
-				    "CPUID baseline %u is not available on this host",
-				    r->cfg.cpuid_id);
+				    "CPUID baseline %u is not available on this host%s%s",
+				    r->cfg.cpuid_id, why ? ": " : "", why ? why : "");
+		}
+		any_tsc = ret == MIG_CPUID_ANY_TSC;
 	}
-	if (r->cfg.tsc_khz && r->g.tsc_khz &&
+	if (!any_tsc && r->cfg.tsc_khz && r->g.tsc_khz &&
 	    !mig_policy_tsc_rates_match(r->cfg.tsc_khz, r->g.tsc_khz))
 		return fail(r, -ENOTSUP, MIG_CODE_CPUID,
 			    "the guest's TSC runs at %u.%03u MHz, this host's at %u.%03u MHz: "

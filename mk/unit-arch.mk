@@ -11,6 +11,14 @@ $(AUNIT)/test_vcpu_state_check: tests/unit/arch/test_vcpu_state_check.c \
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
 
+# The guest's TSC at a rate not the host's (pool guests).
+UNIT_TESTS += $(AUNIT)/test_guest_tsc
+$(AUNIT)/test_guest_tsc: tests/unit/arch/test_guest_tsc.c arch/x86/guest_tsc.c arch/x86/guest_tsc.h \
+	kernel/hv.h | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
 UNIT_TESTS += $(AUNIT)/test_guest_walk
 $(AUNIT)/test_guest_walk: tests/unit/arch/test_guest_walk.c arch/x86/guest_walk.c \
 	arch/x86/guest_walk.h | $(DEPS_STAMP)

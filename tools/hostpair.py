@@ -30,15 +30,21 @@ NAMES = ("a", "b")
 
 
 class HostPair:
-    """Tern A and B of one kind (qemu or bochs) on `lab`. `start()` boots
-    both; `restart(name)` boots one again on the same TAP, MAC and address
-    (without its key); `close()` stops every emulator it started."""
+    """Tern A and B on `lab`, both of one kind (qemu or bochs), or of the
+    kinds a (A, B) tuple names (("bochs", "qemu"): a VMX host and an SVM
+    one). `start()` boots both; `restart(name)` boots one again on the same
+    TAP, MAC and address (without its key); `close()` stops every emulator
+    it started. machine_kw go to every Machine; host_kw={"a": {...}} to
+    one host's only (Bochs lines for a Bochs host of a mixed pair)."""
 
-    def __init__(self, lab, kind: str = "qemu", logdir: Optional[str] = None,
+    def __init__(self, lab, kind="qemu", logdir: Optional[str] = None,
                  ips=IPS, macs=MACS, key: Optional[str] = KEY, prefix: str = "",
-                 boot_timeout: float = 240, **machine_kw):
-        self.lab, self.kind, self.logdir, self.prefix = lab, kind, logdir, prefix
+                 boot_timeout: float = 240, host_kw: Optional[Dict[str, dict]] = None,
+                 **machine_kw):
+        self.lab, self.logdir, self.prefix = lab, logdir, prefix
+        self.kinds: Dict[str, str] = dict(zip(NAMES, (kind,) * 2 if isinstance(kind, str) else kind))
         self.key, self.boot_timeout, self.machine_kw = key, boot_timeout, machine_kw
+        self.host_kw = host_kw or {}
         self.ip: Dict[str, str] = dict(zip(NAMES, ips))
         self.mac: Dict[str, str] = dict(zip(NAMES, macs))
         self.taps: Dict[str, str] = {}
@@ -72,8 +78,9 @@ class HostPair:
         n = self._boots[name]
         mname = self.prefix + (name if n == 1 else f"{name}-boot{n}")
         workdir = os.path.join(self.logdir, mname) if self.logdir else ""
-        m = Machine(kind=self.kind, name=mname, workdir=workdir, tap=self.taps[name],
-                    mac=self.mac[name], cmdline=f"ip={self.ip[name]}/24", **self.machine_kw)
+        kw = {**self.machine_kw, **self.host_kw.get(name, {})}
+        m = Machine(kind=self.kinds[name], name=mname, workdir=workdir, tap=self.taps[name],
+                    mac=self.mac[name], cmdline=f"ip={self.ip[name]}/24", **kw)
         c = Console(m, wrap=self.lab.wrap([]), boot_timeout=self.boot_timeout)
         self.consoles.append(c)
         self.hosts[name] = c
@@ -94,9 +101,13 @@ class HostPair:
             self.set_key(self.key)
         return self
 
-    def restart(self, name: str) -> Console:
+    def restart(self, name: str, kind: Optional[str] = None, **host_kw) -> Console:
         """Stops host `name` if it runs and boots a fresh one in its place
-        (same TAP, MAC and address; no migration key)."""
+        (same TAP, MAC and address; no migration key), of another kind if
+        `kind` says so, with these Machine options for it from now on."""
+        if kind:
+            self.kinds[name] = kind
+            self.host_kw[name] = host_kw
         old = self.hosts.get(name)
         if old is not None and old.alive():
             old.close()

@@ -19,12 +19,12 @@ bool guest_policy_pat_valid(uint64_t pat)
 	return true;
 }
 
-uint64_t guest_policy_efer_writable(void)
+uint64_t guest_policy_efer_writable(const struct guest_cpu *c)
 {
 	uint32_t r[4];
 	uint64_t ok = 0;
 
-	cpuid_guest(0x80000001, 0, r);
+	cpuid_guest(c, 0x80000001, 0, r);
 	if (r[3] & (1u << 11))
 		ok |= GP_EFER_SCE;
 	if (r[3] & (1u << 20))
@@ -34,7 +34,7 @@ uint64_t guest_policy_efer_writable(void)
 	return ok;
 }
 
-uint64_t guest_policy_cr4_allowed(void)
+uint64_t guest_policy_cr4_allowed(const struct guest_cpu *c)
 {
 	/* CR4 bit <- CPUID.1:EDX bit that offers it (SDM Vol. 3A 2.5). */
 	static const struct {
@@ -54,16 +54,16 @@ uint64_t guest_policy_cr4_allowed(void)
 	uint32_t r[4];
 	uint64_t ok = 1ull << 8; /* PCE: RDPMC exists on every CPU (it #GPs anyway, docs) */
 
-	cpuid_guest(1, 0, r);
+	cpuid_guest(c, 1, 0, r);
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (r[3] & (1u << map[i].edx))
 			ok |= 1ull << map[i].cr4;
 	return ok;
 }
 
-int guest_policy_efer_write(uint64_t cur, uint64_t val, uint64_t cr0, uint64_t *next)
+int guest_policy_efer_write(const struct guest_cpu *c, uint64_t cur, uint64_t val, uint64_t cr0, uint64_t *next)
 {
-	uint64_t allowed = guest_policy_efer_writable();
+	uint64_t allowed = guest_policy_efer_writable(c);
 
 	/* A write of LMA is ignored, not refused (APM 3.1.7). */
 	if (val & ~(allowed | GP_EFER_LMA))
@@ -104,9 +104,9 @@ int guest_policy_cr0_write_check(uint64_t val, uint64_t efer, uint64_t cr4)
 	return 0;
 }
 
-int guest_policy_cr4_write_check(uint64_t val, uint64_t efer)
+int guest_policy_cr4_write_check(const struct guest_cpu *c, uint64_t val, uint64_t efer)
 {
-	if (val & ~guest_policy_cr4_allowed())
+	if (val & ~guest_policy_cr4_allowed(c))
 		return -EINVAL;
 	if ((efer & GP_EFER_LMA) && !(val & GP_CR4_PAE))
 		return -EINVAL;

@@ -15,6 +15,7 @@
 #define GP_CR0_NW (1ull << 29)
 #define GP_CR0_CD (1ull << 30)
 #define GP_CR0_PG (1ull << 31)
+#define GP_CR4_TSD (1ull << 2)
 #define GP_CR4_PAE (1ull << 5)
 #define GP_EFER_SCE (1ull << 0)
 #define GP_EFER_LME (1ull << 8)
@@ -35,15 +36,15 @@ bool guest_policy_canonical(uint64_t a);
 bool guest_policy_pat_valid(uint64_t pat);
 /* EFER bits a WRMSR may set: those whose feature the guest's CPUID shows
  * (SCE: SYSCALL, NXE: NX, LME: LM). LMA is the CPU's, never writable. */
-uint64_t guest_policy_efer_writable(void);
+uint64_t guest_policy_efer_writable(const struct guest_cpu *c);
 /* CR4 bits a MOV to CR4 may set: those whose feature the guest's CPUID
  * shows (VME/PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT). */
-uint64_t guest_policy_cr4_allowed(void);
+uint64_t guest_policy_cr4_allowed(const struct guest_cpu *c);
 
 /* WRMSR of EFER: 0 and the new EFER in *next (LMA kept from `cur`), or
  * -EINVAL for #GP: an unknown or hidden bit, or LME changed while
  * paging is on (SDM Vol. 4 IA32_EFER, APM 14.6.1). */
-int guest_policy_efer_write(uint64_t cur, uint64_t val, uint64_t cr0, uint64_t *next);
+int guest_policy_efer_write(const struct guest_cpu *c, uint64_t cur, uint64_t val, uint64_t cr0, uint64_t *next);
 /* WRMSR of any other state MSR: 0, or -EINVAL where the CPU raises #GP
  * (non-canonical address MSRs, SFMASK bits 63:32, invalid PAT). */
 int guest_policy_msr_write_check(uint32_t msr, uint64_t val);
@@ -51,7 +52,7 @@ int guest_policy_msr_write_check(uint32_t msr, uint64_t val);
 int guest_policy_cr0_write_check(uint64_t val, uint64_t efer, uint64_t cr4);
 /* MOV to CR4: -EINVAL for #GP (a bit outside guest_policy_cr4_allowed,
  * or PAE cleared in long mode). */
-int guest_policy_cr4_write_check(uint64_t val, uint64_t efer);
+int guest_policy_cr4_write_check(const struct guest_cpu *c, uint64_t val, uint64_t efer);
 
 /* The architectural state after RESET (SDM Vol. 3A 9.1.1, APM Table
  * 14-1), the same on both backends. */

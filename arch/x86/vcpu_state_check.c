@@ -47,21 +47,22 @@ static bool limit_ok(const struct vcpu_seg *g)
 	return true;
 }
 
-static unsigned phys_bits(void)
+static unsigned phys_bits(const struct guest_cpu *c)
 {
 	uint32_t r[4];
 
-	cpuid_guest(0x80000008, 0, r);
+	cpuid_guest(c, 0x80000008, 0, r);
 	return (r[0] & 0xFF) ? (r[0] & 0xFF) : 36;
 }
 
-static int check_control(const struct vcpu_state *s, const char **why)
+static int check_control(const struct guest_cpu *c, const struct vcpu_state *s,
+			 const char **why)
 {
 	bool pg = s->cr0 & GP_CR0_PG, lme = s->efer & GP_EFER_LME, lma = s->efer & GP_EFER_LMA;
 
 	/* SDM Vol. 4 IA32_EFER; APM 15.5.1: no bit the guest's CPUID hides
 	 * (SVME included: it is the host's). */
-	if (s->efer & ~(guest_policy_efer_writable() | GP_EFER_LMA))
+	if (s->efer & ~(guest_policy_efer_writable(c) | GP_EFER_LMA))
 		return refuse(why, "efer: reserved or hidden bit set");
 	if (s->cr0 & CR0_DEFINED_HIGH)
 		return refuse(why, "cr0: bits 63:32 set");
@@ -69,14 +70,14 @@ static int check_control(const struct vcpu_state *s, const char **why)
 		return refuse(why, "cr0: PG without PE");
 	if ((s->cr0 & GP_CR0_NW) && !(s->cr0 & GP_CR0_CD))
 		return refuse(why, "cr0: NW without CD");
-	if (s->cr4 & ~guest_policy_cr4_allowed())
+	if (s->cr4 & ~guest_policy_cr4_allowed(c))
 		return refuse(why, "cr4: bit outside the guest's CPUID baseline");
 	/* SDM 26.3.1.1 (IA-32e mode guest <-> LMA, LME), APM 15.5.1. */
 	if (lma != (lme && pg))
 		return refuse(why, "efer: LMA disagrees with LME and CR0.PG");
 	if (lme && pg && !(s->cr4 & GP_CR4_PAE))
 		return refuse(why, "cr4: long mode without PAE");
-	if (lma ? (s->cr3 >> phys_bits()) : !upper32_clear(s->cr3))
+	if (lma ? (s->cr3 >> phys_bits(c)) : !upper32_clear(s->cr3))
 		return refuse(why, "cr3: bits beyond the physical-address width");
 	if (!upper32_clear(s->dr6))
 		return refuse(why, "dr6: bits 63:32 set");
@@ -256,7 +257,7 @@ static int check_flow(const struct vcpu_state *s, const char **why)
 	return 0;
 }
 
-int vcpu_state_check(const struct vcpu_state *s, const char **why)
+int vcpu_state_check(const struct guest_cpu *c, const struct vcpu_state *s, const char **why)
 {
 	int rc;
 
@@ -264,7 +265,7 @@ int vcpu_state_check(const struct vcpu_state *s, const char **why)
 		return refuse(why, "version: unknown");
 	if (s->flags & ~VCPU_HALTED)
 		return refuse(why, "flags: unknown bit");
-	if ((rc = check_control(s, why)) || (rc = check_msrs(s, why)) ||
+	if ((rc = check_control(c, s, why)) || (rc = check_msrs(s, why)) ||
 	    (rc = check_segments(s, why)) || (rc = check_flow(s, why)))
 		return rc;
 	uint32_t mxcsr;

@@ -7,6 +7,7 @@
 #pragma once
 #include "kernel/hv.h"
 
-/* 0, or -EINVAL with *why naming the first refused field, e.g.
+/* 0, or -EINVAL (checked against the CPU model c, whose CPUID decides
+ * which EFER and CR4 bits exist) with *why naming the first refused field, e.g.
  * "efer: LMA disagrees with LME and CR0.PG". */
-int vcpu_state_check(const struct vcpu_state *s, const char **why);
+int vcpu_state_check(const struct guest_cpu *c, const struct vcpu_state *s, const char **why);

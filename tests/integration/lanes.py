@@ -30,9 +30,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Two emulators at once: run alone, after the lanes.
-PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_linux_migrate_vmx",
-         "test_migrate", "test_migrate_failures", "test_migrate_net", "test_migrate_runstate",
-         "test_migrate_tls", "test_net")
+PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migrate",
+         "test_migrate_cross_vendor", "test_migrate_failures", "test_migrate_net",
+         "test_migrate_runstate", "test_migrate_tls", "test_net")
 
 WEIGHT_S = {
     "test_linux_vmx": 142, "test_linux_guest": 109, "test_hostile_guest": 96,

@@ -2,8 +2,8 @@
 running on the destination with every page intact (memcheck verifies all of
 them after it moved), its generation counter continues, and the source gives
 all its memory back. Failure paths are in test_migrate_failures.py; the
-move between two VMX (Bochs) hosts with PML is test_linux_migrate_vmx.py's,
-with a Linux guest."""
+moves between a VMX (Bochs) and an SVM (QEMU) host, and between two VMX
+hosts with PML, are test_migrate_cross_vendor.py's."""
 import os
 import re
 import time

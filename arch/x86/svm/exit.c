@@ -8,6 +8,7 @@
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/guest_tsc.h"
 #include "arch/x86/guest_walk.h"
 #include "arch/x86/mmio_emulate.h"
 #include "arch/x86/svm/npt.h"
@@ -34,6 +35,7 @@
 #define LEN_HLT 1
 #define LEN_PAUSE 2 /* F3 90 */
 #define LEN_CPUID 2
+#define LEN_RDTSC 2 /* 0F 31 */
 #define LEN_MSR 2  /* RDMSR, WRMSR */
 #define LEN_INVD 2 /* INVD, WBINVD */
 
@@ -145,7 +147,7 @@ static void exit_cpuid(struct vcpu *v, struct vmcb *vmcb)
 {
 	uint32_t r[4];
 
-	cpuid_guest((uint32_t)v->gpr[R_RAX], (uint32_t)v->gpr[R_RCX], r);
+	cpuid_guest(&v->cpu, (uint32_t)v->gpr[R_RAX], (uint32_t)v->gpr[R_RCX], r);
 	v->gpr[R_RAX] = r[0];
 	v->gpr[R_RBX] = r[1];
 	v->gpr[R_RCX] = r[2];
@@ -153,23 +155,38 @@ static void exit_cpuid(struct vcpu *v, struct vmcb *vmcb)
 	skip(vmcb, LEN_CPUID);
 }
 
+/* ---- RDTSC: intercepted only for a guest whose TSC rate is not the host's ---- */
+static void exit_rdtsc(struct vcpu *v, struct vmcb *vmcb)
+{
+	/* CR4.TSD outside ring 0 is #GP; the CPU may check it after the
+	 * intercept, so say it here too. */
+	if ((vmcb->cr4 & GP_CR4_TSD) && vmcb->cpl) {
+		fault(vmcb, VEC_GP, true);
+		return;
+	}
+	uint64_t t = guest_tsc_at(&v->cpu.tsc, rdtsc());
+	v->gpr[R_RAX] = (uint32_t)t;
+	v->gpr[R_RDX] = t >> 32;
+	skip(vmcb, LEN_RDTSC);
+}
+
 /* ---- MSRs (APM 15.11): arch/x86/msr_guest.c decides, the VMCB holds the state ---- */
 /* WRMSR of EFER: arch/x86/guest_policy.c decides; SVME is Tern's. */
-static bool efer_write(struct vmcb *vmcb, uint64_t val)
+static bool efer_write(struct vcpu *v, struct vmcb *vmcb, uint64_t val)
 {
 	uint64_t next;
 
-	if (guest_policy_efer_write(vmcb_guest_efer(vmcb), val, vmcb->cr0, &next))
+	if (guest_policy_efer_write(&v->cpu, vmcb_guest_efer(vmcb), val, vmcb->cr0, &next))
 		return false;
 	vmcb->efer = next | EFER_SVME;
 	return true;
 }
 
-static bool msr_state_read(struct vmcb *vmcb, uint32_t msr, uint64_t *val)
+static bool msr_state_read(struct vcpu *v, struct vmcb *vmcb, uint32_t msr, uint64_t *val)
 {
 	switch (msr) {
 	case MSR_TSC:
-		*val = rdtsc() + vmcb->tsc_offset;
+		*val = guest_tsc_at(&v->cpu.tsc, rdtsc());
 		return true;
 	case MSR_EFER:
 		*val = vmcb_guest_efer(vmcb);
@@ -212,15 +229,16 @@ static bool msr_state_read(struct vmcb *vmcb, uint32_t msr, uint64_t *val)
 }
 
 /* The value was checked by guest_policy_msr_write_check (a #GP if not). */
-static bool msr_state_write(struct vmcb *vmcb, uint32_t msr, uint64_t val)
+static bool msr_state_write(struct vcpu *v, struct vmcb *vmcb, uint32_t msr, uint64_t val)
 {
 	if (msr == MSR_EFER)
-		return efer_write(vmcb, val);
+		return efer_write(v, vmcb, val);
 	if (guest_policy_msr_write_check(msr, val))
 		return false;
 	switch (msr) {
 	case MSR_TSC:
-		vmcb->tsc_offset = val - rdtsc();
+		guest_tsc_set(&v->cpu.tsc, rdtsc(), val);
+		vmcb->tsc_offset = v->cpu.tsc.offset;
 		return true;
 	case MSR_STAR:
 		vmcb->star = val;
@@ -268,7 +286,7 @@ static void exit_msr(struct vcpu *v, struct vmcb *vmcb)
 
 	switch (msr_guest_policy(msr, write, &val)) {
 	case MSR_STATE:
-		ok = write ? msr_state_write(vmcb, msr, val) : msr_state_read(vmcb, msr, &val);
+		ok = write ? msr_state_write(v, vmcb, msr, val) : msr_state_read(v, vmcb, msr, &val);
 		break;
 	case MSR_CONST:
 		ok = true; /* reads see *val; writes are dropped */
@@ -378,7 +396,7 @@ static bool exit_cr4_write(struct vcpu *v, struct svm_vcpu *sv, struct vm_exit *
 	if (cr_write_decode(v, vmcb, &w) || w.op != CR_MOV || w.cr != 4)
 		return error(e, "CR4 write at rip 0x%lx could not be decoded", vmcb->rip);
 	uint64_t val = long_mode_code(vmcb) ? v->gpr[w.gpr] : (uint32_t)v->gpr[w.gpr];
-	if (guest_policy_cr4_write_check(val, vmcb->efer)) {
+	if (guest_policy_cr4_write_check(&v->cpu, val, vmcb->efer)) {
 		fault(vmcb, VEC_GP, true);
 		return false;
 	}
@@ -577,6 +595,9 @@ bool svm_exit_handle(struct vcpu *v, struct vm_exit *e)
 		 * would otherwise keep Tern in svm_vcpu_run for ever. */
 		e->kind = EXIT_YIELD;
 		return true;
+	case VMEXIT_RDTSC:
+		exit_rdtsc(v, vmcb);
+		return false;
 	case VMEXIT_RDTSCP:
 		fault(vmcb, VEC_UD, false); /* RDTSCP is not in the guest's CPUID */
 		return false;

@@ -8,6 +8,7 @@
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_intr.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/guest_tsc.h"
 #include "arch/x86/vcpu_state_check.h"
 #include "arch/x86/svm/npt.h"
 #include "arch/x86/svm/svm.h"
@@ -295,6 +296,7 @@ static void svm_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->flags = sv->halted ? VCPU_HALTED : 0;
 	memcpy(s->gpr, v->gpr, sizeof(s->gpr));
 	vmcb_get_state(sv->vmcb, s);
+	s->tsc = guest_tsc_at(&v->cpu.tsc, rdtsc());
 	memcpy(s->fxsave, sv->guest_fx, FXSAVE_BYTES);
 }
 
@@ -309,13 +311,21 @@ static int svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 	 * as it was (arch/x86/vcpu_state_check.c, shared with VMX). VMRUN
 	 * would refuse some of these (EFER, segments), and the rest are
 	 * values the guest's CPUID forbids. */
-	if (vcpu_state_check(s, &why)) {
+	if (vcpu_state_check(&v->cpu, s, &why)) {
 		log_err("svm", "vCPU state refused: %s", why);
 		return -EINVAL;
 	}
 	sv->halted = s->flags & VCPU_HALTED;
 	memcpy(v->gpr, s->gpr, sizeof(v->gpr));
 	vmcb_set_state(sv->vmcb, s);
+	/* The guest reads host TSC + TSC_OFFSET (APM Table B-1), or, at a
+	 * rate not the host's, what Tern computes on an RDTSC intercept. */
+	guest_tsc_set(&v->cpu.tsc, rdtsc(), s->tsc);
+	sv->vmcb->tsc_offset = v->cpu.tsc.offset;
+	if (v->cpu.tsc.trap)
+		sv->vmcb->intercept_misc1 |= INTERCEPT_RDTSC;
+	else
+		sv->vmcb->intercept_misc1 &= ~INTERCEPT_RDTSC;
 	memcpy(sv->guest_fx, s->fxsave, FXSAVE_BYTES);
 	/* A state from another host must not make FXRSTOR fault in Tern. */
 	memcpy(&mxcsr, sv->guest_fx + FX_MXCSR, 4);
@@ -329,9 +339,7 @@ static int svm_set_state(struct vcpu *v, const struct vcpu_state *s)
 
 static uint64_t svm_guest_tsc(struct vcpu *v)
 {
-	struct svm_vcpu *sv = v->arch;
-
-	return rdtsc() + sv->vmcb->tsc_offset; /* APM Table B-1: TSC_OFFSET */
+	return guest_tsc_at(&v->cpu.tsc, rdtsc());
 }
 
 const struct hv_ops svm_ops = {

@@ -178,8 +178,6 @@ void vmcb_get_state(const struct vmcb *vmcb, struct vcpu_state *s)
 	s->sysenter_esp = vmcb->sysenter_esp;
 	s->sysenter_eip = vmcb->sysenter_eip;
 	s->pat = vmcb->g_pat;
-	/* The guest reads host TSC + TSC_OFFSET (APM Table B-1). */
-	s->tsc = rdtsc() + vmcb->tsc_offset;
 	s->intr_shadow = vmcb->interrupt_shadow & INTERRUPT_SHADOW_MASK;
 	event_out(&s->event, vmcb->eventinj);
 }
@@ -214,7 +212,6 @@ void vmcb_set_state(struct vmcb *vmcb, const struct vcpu_state *s)
 	vmcb->sysenter_esp = s->sysenter_esp;
 	vmcb->sysenter_eip = s->sysenter_eip;
 	vmcb->g_pat = s->pat;
-	vmcb->tsc_offset = s->tsc - rdtsc();
 	/* VMRUN takes CPL from the VMCB, not from SS (APM 15.5.1): derive it
 	 * the way the CPU would. */
 	if (!(s->cr0 & CR0_PE))

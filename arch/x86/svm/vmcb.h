@@ -143,6 +143,7 @@ struct vmcb {
 #define INTERCEPT_SMI (1u << 2)
 #define INTERCEPT_INIT (1u << 3)
 #define INTERCEPT_VINTR (1u << 4)
+#define INTERCEPT_RDTSC (1u << 14)
 #define INTERCEPT_RDPMC (1u << 15)
 #define INTERCEPT_CPUID (1u << 18)
 #define INTERCEPT_INVD (1u << 22)
@@ -223,6 +224,7 @@ struct vmcb {
 #define VMEXIT_SMI 0x062
 #define VMEXIT_INIT 0x063
 #define VMEXIT_VINTR 0x064
+#define VMEXIT_RDTSC 0x06E
 #define VMEXIT_RDPMC 0x06F
 #define VMEXIT_CPUID 0x072
 #define VMEXIT_INVD 0x076

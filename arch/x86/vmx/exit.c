@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "arch/x86/asm.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/guest_tsc.h"
 #include "arch/x86/mmio_emulate.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
@@ -173,7 +174,7 @@ static void exit_cpuid(struct vcpu *v)
 {
 	uint32_t out[4];
 
-	cpuid_guest((uint32_t)v->gpr[R_RAX], (uint32_t)v->gpr[R_RCX], out);
+	cpuid_guest(&v->cpu, (uint32_t)v->gpr[R_RAX], (uint32_t)v->gpr[R_RCX], out);
 	v->gpr[R_RAX] = out[0];
 	v->gpr[R_RBX] = out[1];
 	v->gpr[R_RCX] = out[2];
@@ -189,7 +190,7 @@ static int msr_state_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 	switch (msr) {
 	case MSR_TSC:
-		*val = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+		*val = guest_tsc_at(&v->cpu.tsc, rdtsc());
 		return 0;
 	case MSR_SYSENTER_CS:
 		*val = vmcs_read(VMCS_GUEST_SYSENTER_CS);
@@ -242,7 +243,7 @@ static int msr_state_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		uint64_t next;
 		/* The guest's real CR0: PG changes without an exit under
 		 * unrestricted guest, so the read shadow may be stale. */
-		if (guest_policy_efer_write(vmcs_read(VMCS_GUEST_IA32_EFER), val, vmx_guest_cr0(),
+		if (guest_policy_efer_write(&v->cpu, vmcs_read(VMCS_GUEST_IA32_EFER), val, vmx_guest_cr0(),
 					    &next))
 			return -EINVAL;
 		vmcs_write(VMCS_GUEST_IA32_EFER, next);
@@ -252,7 +253,8 @@ static int msr_state_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		return -EINVAL;
 	switch (msr) {
 	case MSR_TSC:
-		vmcs_write(VMCS_TSC_OFFSET, val - rdtsc());
+		guest_tsc_set(&v->cpu.tsc, rdtsc(), val);
+		vmcs_write(VMCS_TSC_OFFSET, v->cpu.tsc.offset);
 		return 0;
 	case MSR_SYSENTER_CS:
 		vmcs_write(VMCS_GUEST_SYSENTER_CS, val);
@@ -522,6 +524,15 @@ bool vmx_exit_handle(struct vcpu *v, struct vm_exit *e)
 		__asm__ volatile("int $2");
 		e->kind = EXIT_YIELD;
 		return true;
+	}
+	case EXIT_REASON_RDTSC: {
+		/* Only a guest whose TSC rate is not the host's (guest_tsc.h);
+		 * CR4.TSD's #GP comes before this exit (SDM 25.1.1). */
+		uint64_t t = guest_tsc_at(&v->cpu.tsc, rdtsc());
+		v->gpr[R_RAX] = (uint32_t)t;
+		v->gpr[R_RDX] = t >> 32;
+		skip_instruction();
+		return false;
 	}
 	case EXIT_REASON_RDPMC:
 		/* The baseline offers no performance counters: #GP(0) at every

@@ -11,6 +11,7 @@
 #include "arch/x86/asm.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/guest_policy.h"
+#include "arch/x86/guest_tsc.h"
 #include "arch/x86/vcpu_state_check.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
@@ -231,9 +232,9 @@ uint64_t vmcs_cr0_mask(void)
 	       0xFFFFFFFFull;
 }
 
-uint64_t vmcs_cr4_mask(void)
+uint64_t vmcs_cr4_mask(const struct guest_cpu *c)
 {
-	return ~(guest_policy_cr4_allowed() & vmx_caps.cr4_fixed1) | vmx_caps.cr4_fixed0;
+	return ~(guest_policy_cr4_allowed(c) & vmx_caps.cr4_fixed1) | vmx_caps.cr4_fixed0;
 }
 
 /* ---- Segments: SVM's packed 12-bit attributes <-> VMX access rights ---- */
@@ -300,9 +301,9 @@ static void cr0_apply(uint64_t cr0)
 	vmcs_write(VMCS_GUEST_CR0, (cr0 | fixed0) & vmx_caps.cr0_fixed1);
 }
 
-static void cr4_apply(uint64_t cr4)
+static void cr4_apply(const struct guest_cpu *c, uint64_t cr4)
 {
-	uint64_t visible = cr4 & ~vmcs_cr4_mask();
+	uint64_t visible = cr4 & ~vmcs_cr4_mask(c);
 
 	vmcs_write(VMCS_CR4_READ_SHADOW, visible);
 	vmcs_write(VMCS_GUEST_CR4, (visible | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
@@ -398,7 +399,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->idtr.base = vmcs_read(VMCS_GUEST_IDTR_BASE);
 	s->idtr.limit = vmcs_read(VMCS_GUEST_IDTR_LIMIT);
 	s->cr0 = vmx_guest_cr0();
-	s->cr4 = cr_visible(VMCS_GUEST_CR4, VMCS_CR4_READ_SHADOW, vmcs_cr4_mask());
+	s->cr4 = cr_visible(VMCS_GUEST_CR4, VMCS_CR4_READ_SHADOW, vmcs_cr4_mask(&v->cpu));
 	s->cr3 = vmcs_read(VMCS_GUEST_CR3);
 	s->cr2 = x->cr2;
 	s->dr6 = x->dr6;
@@ -413,7 +414,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->sysenter_esp = vmcs_read(VMCS_GUEST_SYSENTER_ESP);
 	s->sysenter_eip = vmcs_read(VMCS_GUEST_SYSENTER_EIP);
 	s->pat = vmcs_read(VMCS_GUEST_IA32_PAT);
-	s->tsc = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+	s->tsc = guest_tsc_at(&v->cpu.tsc, rdtsc());
 	s->intr_shadow = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
 					 (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)
 				 ? 1
@@ -445,7 +446,7 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 
 	/* Checked before anything changes: a refused state leaves the vCPU
 	 * as it was (arch/x86/vcpu_state_check.c, shared with SVM). */
-	if (vcpu_state_check(s, &why)) {
+	if (vcpu_state_check(&v->cpu, s, &why)) {
 		log_err("vmx", "vCPU state refused: %s", why);
 		return -EINVAL;
 	}
@@ -470,7 +471,7 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	vmcs_write(VMCS_GUEST_IA32_EFER, efer);
 	set_ia32e(efer & EFER_LMA);
 	vmcs_write(VMCS_GUEST_CR3, s->cr3);
-	cr4_apply(s->cr4);
+	cr4_apply(&v->cpu, s->cr4);
 	cr0_apply(s->cr0);
 	if ((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE) && !(efer & EFER_LMA))
 		vmx_load_pdptes(v);
@@ -489,7 +490,12 @@ int vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	vmcs_write(VMCS_GUEST_SYSENTER_ESP, s->sysenter_esp);
 	vmcs_write(VMCS_GUEST_SYSENTER_EIP, s->sysenter_eip);
 	vmcs_write(VMCS_GUEST_IA32_PAT, s->pat);
-	vmcs_write(VMCS_TSC_OFFSET, s->tsc - rdtsc());
+	/* The CPU adds TSC_OFFSET (SDM 25.6.5); at a rate not the host's
+	 * RDTSC exits and Tern computes the guest's TSC. */
+	guest_tsc_set(&v->cpu.tsc, rdtsc(), s->tsc);
+	vmcs_write(VMCS_TSC_OFFSET, v->cpu.tsc.offset);
+	uint32_t proc = vmcs_read(VMCS_PROC_CONTROLS) & ~PROC_RDTSC_EXITING;
+	vmcs_write(VMCS_PROC_CONTROLS, proc | (v->cpu.tsc.trap ? PROC_RDTSC_EXITING : 0));
 
 	/* Blocking by STI needs IF=1 (26.3.1.5); otherwise it is MOV SS. */
 	uint32_t intr = 0;
@@ -562,7 +568,7 @@ int vmcs_setup(struct vcpu *v, struct vmx_vcpu *x)
 	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
 	vmcs_write(VMCS_CR0_GUEST_HOST_MASK, vmcs_cr0_mask());
-	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, vmcs_cr4_mask());
+	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, vmcs_cr4_mask(&v->cpu));
 	vmcs_write(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (SDM 26.3.1.5) */
 	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
 	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);

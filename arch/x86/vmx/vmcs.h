@@ -202,6 +202,7 @@ enum {
 #define EXIT_REASON_HLT 12
 #define EXIT_REASON_INVD 13
 #define EXIT_REASON_RDPMC 15
+#define EXIT_REASON_RDTSC 16
 #define EXIT_REASON_VMCALL 18
 #define EXIT_REASON_VMXON 27 /* 18-27: the VMX instructions */
 #define EXIT_REASON_CR_ACCESS 28
@@ -301,7 +302,7 @@ struct vmx_vcpu;
 int vmcs_init_caps(const char **why);
 /* The CR0/CR4 guest/host masks: bits whose guest writes exit. */
 uint64_t vmcs_cr0_mask(void);
-uint64_t vmcs_cr4_mask(void);
+uint64_t vmcs_cr4_mask(const struct guest_cpu *c);
 /* Builds a fresh VMCS in x (allocated, VMCLEARed and made current): the
  * controls from vmx_caps, the host state of this CPU, and the guest state
  * of a CPU after RESET (the kernel overwrites it with set_state). */

@@ -9,6 +9,7 @@
 #include "arch/x86/asm.h"
 #include "arch/x86/cpufeat.h"
 #include "arch/x86/guest_intr.h"
+#include "arch/x86/guest_tsc.h"
 #include "arch/x86/vmx/ept.h"
 #include "arch/x86/vmx/vmcs.h"
 #include "arch/x86/vmx/vmx.h"
@@ -428,9 +429,7 @@ static long vmx_dirty_harvest(struct vcpu *v, uint64_t *bitmap, uint64_t npages)
 
 static uint64_t vmx_guest_tsc(struct vcpu *v)
 {
-	if (vmcs_load(v->arch))
-		return rdtsc();
-	return rdtsc() + vmcs_read(VMCS_TSC_OFFSET); /* SDM 25.6.5 */
+	return guest_tsc_at(&v->cpu.tsc, rdtsc());
 }
 
 const struct hv_ops vmx_ops = {

@@ -15,8 +15,11 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/vcpu_state_check.h"
 
-void cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+static const struct guest_cpu cpu; /* the model: the stub below answers for both */
+
+void cpuid_guest(const struct guest_cpu *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
+	(void)c;
 	(void)subleaf;
 	memset(out, 0, 4 * sizeof(uint32_t));
 	if (leaf == 1)
@@ -69,15 +72,15 @@ static void test_real_states_pass(void **st)
 	const char *why = "";
 
 	reset(&s);
-	assert_int_equal(vcpu_state_check(&s, &why), 0);
+	assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0);
 	multiboot(&s);
-	assert_int_equal(vcpu_state_check(&s, &why), 0);
+	assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0);
 	long_mode(&s);
-	assert_int_equal(vcpu_state_check(&s, &why), 0);
+	assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0);
 	s.tr.attr = 0x89; /* an available TSS, as SVM may save it */
-	assert_int_equal(vcpu_state_check(&s, &why), 0);
+	assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0);
 	s.event = (struct vcpu_event){1, 0, 0x30, 0, 0}; /* IF=1: an interrupt may wait */
-	assert_int_equal(vcpu_state_check(&s, &why), 0);
+	assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0);
 }
 
 /* ---- The hostile blobs: each a valid state with one thing broken ---- */
@@ -259,9 +262,9 @@ static void test_hostile_blobs_are_refused_naming_the_field(void **st)
 		const char *why = "";
 
 		table[i].base(&s);
-		assert_int_equal(vcpu_state_check(&s, &why), 0); /* the base is fine */
+		assert_int_equal(vcpu_state_check(&cpu, &s, &why), 0); /* the base is fine */
 		table[i].breakit(&s);
-		int rc = vcpu_state_check(&s, &why);
+		int rc = vcpu_state_check(&cpu, &s, &why);
 		if (rc != -EINVAL || strncmp(why, table[i].why, strlen(table[i].why)))
 			fail_msg("%s: rc %d, why \"%s\" (wanted \"%s\")", table[i].name, rc, why,
 				 table[i].why);
@@ -275,21 +278,21 @@ static void test_efer_writes_follow_the_cpuid_baseline(void **st)
 	(void)st;
 	uint64_t next = 0;
 
-	assert_int_equal(guest_policy_efer_writable(), GP_EFER_SCE | GP_EFER_LME | GP_EFER_NXE);
-	assert_int_equal(guest_policy_efer_write(0, GP_EFER_SCE | GP_EFER_NXE, 0, &next), 0);
+	assert_int_equal(guest_policy_efer_writable(&cpu), GP_EFER_SCE | GP_EFER_LME | GP_EFER_NXE);
+	assert_int_equal(guest_policy_efer_write(&cpu, 0, GP_EFER_SCE | GP_EFER_NXE, 0, &next), 0);
 	assert_int_equal(next, GP_EFER_SCE | GP_EFER_NXE);
 	/* LMA is the CPU's: a write of it is ignored, the current value kept. */
 	assert_int_equal(
-		guest_policy_efer_write(GP_EFER_LME | GP_EFER_LMA, GP_EFER_LME, GP_CR0_PG, &next),
+		guest_policy_efer_write(&cpu, GP_EFER_LME | GP_EFER_LMA, GP_EFER_LME, GP_CR0_PG, &next),
 		0);
 	assert_int_equal(next, GP_EFER_LME | GP_EFER_LMA);
-	assert_int_equal(guest_policy_efer_write(0, 1ull << 12, 0, &next), -EINVAL); /* SVME */
-	assert_int_equal(guest_policy_efer_write(0, 1ull << 14, 0, &next), -EINVAL); /* FFXSR */
-	assert_int_equal(guest_policy_efer_write(0, 1ull << 63, 0, &next), -EINVAL);
+	assert_int_equal(guest_policy_efer_write(&cpu, 0, 1ull << 12, 0, &next), -EINVAL); /* SVME */
+	assert_int_equal(guest_policy_efer_write(&cpu, 0, 1ull << 14, 0, &next), -EINVAL); /* FFXSR */
+	assert_int_equal(guest_policy_efer_write(&cpu, 0, 1ull << 63, 0, &next), -EINVAL);
 	/* LME may not change while paging is on. */
-	assert_int_equal(guest_policy_efer_write(0, GP_EFER_LME, GP_CR0_PG | GP_CR0_PE, &next),
+	assert_int_equal(guest_policy_efer_write(&cpu, 0, GP_EFER_LME, GP_CR0_PG | GP_CR0_PE, &next),
 			 -EINVAL);
-	assert_int_equal(guest_policy_efer_write(GP_EFER_LME, 0, GP_CR0_PG | GP_CR0_PE, &next),
+	assert_int_equal(guest_policy_efer_write(&cpu, GP_EFER_LME, 0, GP_CR0_PG | GP_CR0_PE, &next),
 			 -EINVAL);
 }
 
@@ -309,10 +312,10 @@ static void test_msr_writes_gp_like_the_hardware(void **st)
 static void test_cr_writes_follow_the_baseline(void **st)
 {
 	(void)st;
-	assert_int_equal(guest_policy_cr4_allowed(), 0x7FF);
-	assert_int_equal(guest_policy_cr4_write_check(0x6A0, 0), 0);
-	assert_int_equal(guest_policy_cr4_write_check(1ull << 18, 0), -EINVAL);
-	assert_int_equal(guest_policy_cr4_write_check(0, GP_EFER_LMA), -EINVAL); /* PAE off in LM */
+	assert_int_equal(guest_policy_cr4_allowed(&cpu), 0x7FF);
+	assert_int_equal(guest_policy_cr4_write_check(&cpu, 0x6A0, 0), 0);
+	assert_int_equal(guest_policy_cr4_write_check(&cpu, 1ull << 18, 0), -EINVAL);
+	assert_int_equal(guest_policy_cr4_write_check(&cpu, 0, GP_EFER_LMA), -EINVAL); /* PAE off in LM */
 	assert_int_equal(guest_policy_cr0_write_check(0x80000011, GP_EFER_LME, 0x20), 0);
 	assert_int_equal(guest_policy_cr0_write_check(0x80000011, GP_EFER_LME, 0), -EINVAL);
 	assert_int_equal(guest_policy_cr0_write_check(0x80000010, 0, 0), -EINVAL);

@@ -253,6 +253,19 @@ static void test_tsc_rates_apart_are_refused_with_both_named(void **state)
 	}
 }
 
+/* A pool guest (cpu=pool): the destination traps RDTSC where the rate is
+ * not its own, so says MIG_CPUID_ANY_TSC and rates 21 times apart move. */
+static void test_tsc_rates_apart_move_when_the_destination_gives_any_rate(void **state)
+{
+	struct run *t = run_with_tsc(100002, 2096109);
+
+	(void)state;
+	t->dst.cpuid_ret = MIG_CPUID_ANY_TSC;
+	run_to_end(t);
+	assert_moved(t);
+	run_free(t);
+}
+
 static void test_connection_cut_mid_transfer(void **state)
 {
 	struct run *t = run_new(NULL, KEY);
@@ -687,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_name_or_mac_in_use_refuses),
 		cmocka_unit_test(test_cpuid_baseline_refused),
 		cmocka_unit_test(test_tsc_rates_apart_are_refused_with_both_named),
+		cmocka_unit_test(test_tsc_rates_apart_move_when_the_destination_gives_any_rate),
 		cmocka_unit_test(test_connection_cut_mid_transfer),
 		cmocka_unit_test(test_connection_cut_while_paused_resumes_guest),
 		cmocka_unit_test(test_corrupt_record_header_aborts),
