@@ -563,11 +563,11 @@ class Lab:
         return PingMonitor(self, ip, interval, self._path(f"ping-{ip}.txt"),
                            ns or self.client_ns)
 
-    def http_loop(self, url: str, md5: str, ns: Optional[str] = None) -> HttpLoop:
-        """The client downloading `url` (md5 `md5`) again and again, e.g.
-        across a migration; stop() returns HttpLoopStats."""
+    def http_loop(self, url: str, md5: str, ns: Optional[str] = None, gap: float = 0.0) -> HttpLoop:
+        """The client downloading `url` (md5 `md5`) again and again, `gap` s
+        apart, e.g. across a migration; stop() returns HttpLoopStats."""
         name = re.sub(r"[^A-Za-z0-9.]+", "-", url.split("//", 1)[-1])
-        return HttpLoop(self, url, md5, self._path(f"http-{name}.txt"), ns or self.client_ns)
+        return HttpLoop(self, url, md5, self._path(f"http-{name}.txt"), ns or self.client_ns, gap)
 
     def capture(self, bpf: str = ANNOUNCE_FILTER, ns: Optional[str] = None,
                 ifname: Optional[str] = None, name: str = "capture") -> Capture:

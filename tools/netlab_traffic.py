@@ -161,12 +161,14 @@ class PingMonitor:
 # HTTP download loop
 # --------------------------------------------------------------------------
 
-# Runs in the client namespace: downloads URL again and again, one line
-# per download ("ok SECONDS" or "error SECONDS WHY"), until killed.
+# Runs in the client namespace: downloads URL again and again, GAP seconds
+# apart, one line per download ("ok SECONDS" or "error SECONDS WHY"), until
+# killed.
 _HTTP_LOOP = r"""
 import hashlib, sys, time, urllib.request
-url, want = sys.argv[1], sys.argv[2]
+url, want, gap = sys.argv[1], sys.argv[2], float(sys.argv[3])
 while True:
+    time.sleep(gap)
     t0 = time.monotonic()
     try:
         d = urllib.request.urlopen(url, timeout=60).read()
@@ -187,14 +189,15 @@ class HttpLoopStats:
 
 
 class HttpLoop:
-    """The client downloading `url` (whose md5 is `md5`) over and over, into
-    a log file: a web server's clients across a migration. stop() ends it
-    (a download cut by the stop is not counted) and returns HttpLoopStats."""
+    """The client downloading `url` (whose md5 is `md5`) over and over, `gap`
+    seconds apart (0: back to back), into a log file: a web server's clients
+    across a migration. stop() ends it (a download cut by the stop is not
+    counted) and returns HttpLoopStats."""
 
-    def __init__(self, lab: "Lab", url: str, md5: str, path: str, ns: str):
+    def __init__(self, lab: "Lab", url: str, md5: str, path: str, ns: str, gap: float = 0.0):
         self.path = path
         with open(path, "w") as out:
-            self.proc = lab.popen([sys.executable, "-c", _HTTP_LOOP, url, md5], ns=ns,
+            self.proc = lab.popen([sys.executable, "-c", _HTTP_LOOP, url, md5, str(gap)], ns=ns,
                                   stdout=out, stderr=subprocess.STDOUT)
 
     def stop(self) -> HttpLoopStats:

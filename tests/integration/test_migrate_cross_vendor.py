@@ -65,7 +65,7 @@ from conftest import LOG_ROOT
 from hostpair import HostPair
 import netlab as netlab_mod
 from test_linux_migrate import (GUEST_IP, GUEST_MAC, TCPSEQ, client_saw_it_through, guest_progress,
-                                sh)
+                                sh, start_memverify)
 from test_linux_migrate import migrate as migrate_linux
 
 KEY = "cross-vendor-key-4242"
@@ -192,14 +192,7 @@ def start_linux_bochs(pair, client_log):
     # The pool CPU's identity on Intel's VMX: AMD's vendor string, qemu64's model.
     rc, out = sh(a, "grep -m2 -E '^(vendor_id|model name)' /proc/cpuinfo")
     assert rc == 0 and "AuthenticAMD" in out and "Tern pool CPU" in out, out
-    cg = "/sys/fs/cgroup"
-    rc, out = sh(a, f"mkdir -p {cg} && mount -t cgroup2 none {cg} && echo +cpu > {cg}/cgroup.subtree_control"
-                    f" && mkdir {cg}/mv && echo '{MEMVERIFY_CPU_PCT * 1000} 100000' > {cg}/mv/cpu.max")
-    assert rc == 0, out
-    # The shell joins the group, starts memverify there, and leaves it.
-    rc, out = sh(a, f"echo $$ > {cg}/mv/cgroup.procs && {{ memverify -m {MEMVERIFY_MIB} > /tmp/mv.log 2>&1 & }}"
-                    f" && echo $$ > {cg}/cgroup.procs && cat {cg}/mv/cgroup.procs | wc -l")
-    assert rc == 0 and out.split()[-1] == "1", out  # memverify alone in it
+    start_memverify(a, MEMVERIFY_MIB, MEMVERIFY_CPU_PCT)
     assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
     time.sleep(1)
     assert lab.wait_reachable(GUEST_IP, timeout=60)
