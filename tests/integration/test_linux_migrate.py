@@ -158,12 +158,19 @@ def start_linux(pair, memverify_mib, client_log, mem_mib=256, memverify_cpu_pct=
     rc, out = sh(a, f"sntp -s {CLIENT_IP}")
     assert rc == 0 and "sntp: set" in out, out
     start_memverify(a, memverify_mib, memverify_cpu_pct)
-    assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
+    return start_tcpseq(a, lab, client_log, tcpseq_rate)
+
+
+def start_tcpseq(h, lab, client_log, rate):
+    """tcpseq listening in the guest on h, and the lab client streaming
+    `rate` numbers a second into it (its output to client_log). Returns the
+    client's Popen."""
+    assert sh(h, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
     time.sleep(1)
     assert lab.wait_reachable(GUEST_IP, timeout=60)
     # Into a file: a client blocked on a full stdout pipe stalls its stream.
     with open(client_log, "w") as out:
-        return lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", str(tcpseq_rate)],
+        return lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", str(rate)],
                                 stdout=out, stderr=subprocess.STDOUT)
 
 

@@ -56,7 +56,6 @@ to a QEMU pair on a 2-core machine):
 """
 import os
 import re
-import subprocess
 import time
 
 import pytest
@@ -64,8 +63,8 @@ import pytest
 from conftest import LOG_ROOT
 from hostpair import HostPair
 import netlab as netlab_mod
-from test_linux_migrate import (GUEST_IP, GUEST_MAC, TCPSEQ, client_saw_it_through, guest_progress,
-                                sh, start_memverify)
+from test_linux_migrate import (GUEST_IP, GUEST_MAC, client_saw_it_through, guest_progress, sh,
+                                start_memverify, start_tcpseq)
 from test_linux_migrate import migrate as migrate_linux
 
 KEY = "cross-vendor-key-4242"
@@ -160,7 +159,6 @@ def test_host_cpu_guest_is_refused_by_the_other_vendor_and_keeps_running(pair):
     a.cmd(f"vm create h {MEMCHECK}")  # cpu=host, the default
     gen, errors = a.memcheck_verified("h", t)
     assert errors == 0
-    since = b.mark()
     result, text = migrate(a, b, IP_B, name="h")
     assert result.startswith("failed"), text
     want = "its CPU is its source's (GenuineIntel, cpu=host), this host's is AuthenticAMD"
@@ -193,12 +191,7 @@ def start_linux_bochs(pair, client_log):
     rc, out = sh(a, "grep -m2 -E '^(vendor_id|model name)' /proc/cpuinfo")
     assert rc == 0 and "AuthenticAMD" in out and "Tern pool CPU" in out, out
     start_memverify(a, MEMVERIFY_MIB, MEMVERIFY_CPU_PCT)
-    assert sh(a, "{ tcpseq -l 7000 -s 300 -i 1000 > /tmp/seq.log 2>&1 & }")[0] == 0
-    time.sleep(1)
-    assert lab.wait_reachable(GUEST_IP, timeout=60)
-    with open(client_log, "w") as out:
-        return lab.client_popen([TCPSEQ, "-c", f"{GUEST_IP}:7000", "-r", str(TCPSEQ_RATE)],
-                                stdout=out, stderr=subprocess.STDOUT)
+    return start_tcpseq(a, lab, client_log, TCPSEQ_RATE)
 
 
 def test_linux_pool_guest_moves_vmx_svm_vmx_then_vmx_vmx_with_pml(pair):
