@@ -16,7 +16,12 @@ GHz, so on QEMU the guest's RDTSC is trapped and computed at 25 MHz.
   runs on the destination with memverify clean and counting (8 MiB
   rewritten and checked while the copy ran), the lab client's TCP stream
   into tcpseq flowing with no gap or reset, its LAPIC timer, UART and
-  virtio interrupts going on; the source has all its memory back.
+  virtio interrupts going on; the source has all its memory back. Its
+  clock and the client's pings are test_linux_migrate.py's (QEMU): a
+  Bochs host's time is emulated time (`clock: sync=none`), which runs at
+  its own pace next to the lab's wall clock, so neither a guest clock
+  compared with the lab's nor a ping bound from a downtime in Bochs'
+  milliseconds would measure what they do there.
 
 What keeps the Linux test to a few minutes of Bochs (figures from runs next
 to a QEMU pair on a 2-core machine):
