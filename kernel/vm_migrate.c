@@ -160,6 +160,12 @@ static int src_vcpu_state(void *ctx, uint32_t index, void *buf, size_t cap)
 	return sizeof(*s);
 }
 
+static int src_held_frame(void *ctx, unsigned i, const uint8_t **frame, size_t *len)
+{
+	struct vm *vm = ctx;
+	return vnet_held_frame(&vm->net, i, frame, len);
+}
+
 static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 {
 	struct vm *vm = ctx;
@@ -207,6 +213,7 @@ void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
 		.throttle = src_throttle,
 		.vcpu_state = src_vcpu_state,
 		.device_state = src_device_state,
+		.held_frame = src_held_frame,
 		.destroy = src_destroy,
 		.ctx = vm,
 	};
@@ -394,6 +401,15 @@ static int dst_start(void *ctx)
 	return 0;
 }
 
+/* The guest runs here; the operator may have destroyed it already. */
+static void dst_deliver_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct vm_incoming *in = ctx;
+
+	if (in->vm && in->vm->used && !in->vm->migrating)
+		vnet_deliver(&in->vm->net, frame, len);
+}
+
 static void dst_destroy(void *ctx)
 {
 	struct vm_incoming *in = ctx;
@@ -417,6 +433,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.set_device_state = dst_set_device_state,
 		.why = dst_why,
 		.start = dst_start,
+		.deliver_frame = dst_deliver_frame,
 		.destroy = dst_destroy,
 		.ctx = in,
 	};

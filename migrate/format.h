@@ -30,6 +30,7 @@ enum mig_rec_type {
 	MIG_REC_ACCEPT = 0x10,
 	MIG_REC_REFUSE = 0x11,
 	MIG_REC_HANDOFF_DONE = 0x12,
+	MIG_REC_HELD_FRAMES = 0x13,
 };
 
 /* ERROR and REFUSE codes. */
@@ -83,8 +84,15 @@ enum mig_code {
 #define MIG_END_LEN 32u
 #define MIG_TEXT_HDR_LEN 8u
 #define MIG_HANDOFF_LEN 8u
+/* HELD_FRAMES: u32 count, u32 0, then per frame u16 length and the frame. */
+#define MIG_HELD_HDR_LEN 8u
+#define MIG_HELD_MAX_FRAMES 64u
+#define MIG_FRAME_MIN 14u   /* an Ethernet header */
+#define MIG_FRAME_MAX 1518u /* 1500-byte MTU, an 802.1Q tag, no FCS */
+#define MIG_HELD_MAX_LEN (MIG_HELD_HDR_LEN + MIG_HELD_MAX_FRAMES * (2u + MIG_FRAME_MAX))
 
 #define MIG_CAP_DELTA 0x1ull   /* HELLO caps: PAGE_DELTA sent (source), accepted (destination) */
+#define MIG_CAP_HELD 0x2ull    /* HELLO caps: HELD_FRAMES follows HANDOFF_DONE (both offer it) */
 #define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */

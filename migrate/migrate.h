@@ -96,6 +96,12 @@ struct mig_src_guest {
 	int (*vcpu_state)(void *ctx, uint32_t index, void *buf, size_t cap);
 	/* Same for the device with this id (from config.devices). */
 	int (*device_state)(void *ctx, uint32_t id, void *buf, size_t cap);
+	/* May be NULL. Frame i (0 the oldest) of those that reached the
+	 * guest's network port after device_state was read, so that the
+	 * destination's copy lacks them: 0 with the frame, or non-zero past
+	 * the last. Read once HANDOFF_DONE arrived, before destroy, and sent
+	 * in HELD_FRAMES to a destination that takes them (MIG_CAP_HELD). */
+	int (*held_frame)(void *ctx, unsigned i, const uint8_t **frame, size_t *len);
 	/* Called once the destination runs the guest: free it here. */
 	void (*destroy)(void *ctx);
 	void *ctx;
@@ -139,6 +145,9 @@ struct mig_dst_guest {
 	 * GUEST_CONFIG said the operator had paused it. From here on it is
 	 * this host's guest. */
 	int (*start)(void *ctx);
+	/* May be NULL. After start: a frame the source held for the guest
+	 * (held_frame above), to give it as if it had just arrived here. */
+	void (*deliver_frame)(void *ctx, const uint8_t *frame, size_t len);
 	/* Free everything create reserved; called only after create
 	 * succeeded and start was not reached or failed. */
 	void (*destroy)(void *ctx);

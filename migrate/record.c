@@ -24,6 +24,7 @@ const struct mig_stream_limit mig_record_src_limits[] = {
 	{MIG_REC_END_OF_ROUND, MIG_EOR_LEN, MIG_EOR_LEN},
 	{MIG_REC_END, MIG_END_LEN, MIG_END_LEN},
 	{MIG_REC_ERROR, MIG_TEXT_HDR_LEN, TEXT_MAX},
+	{MIG_REC_HELD_FRAMES, MIG_HELD_HDR_LEN, MIG_HELD_MAX_LEN},
 };
 const size_t mig_record_src_nlimits =
 	sizeof(mig_record_src_limits) / sizeof(mig_record_src_limits[0]);
@@ -274,6 +275,65 @@ int mig_record_get_handoff(const struct mig_stream_rec *r, uint64_t *resume_us)
 		return -EBADMSG;
 	*resume_us = le64_get(r->payload);
 	return 0;
+}
+
+int mig_record_put_held(struct mig_stream_out *o, mig_held_frame_fn frame, void *ctx,
+			uint32_t *count)
+{
+	uint8_t *p = mig_stream_out_begin(o, MIG_REC_HELD_FRAMES, MIG_HELD_MAX_LEN);
+	size_t off = MIG_HELD_HDR_LEN;
+	const uint8_t *f;
+	size_t len;
+	uint32_t n = 0;
+
+	if (!p)
+		return -ENOSPC;
+	while (n < MIG_HELD_MAX_FRAMES && frame && !frame(ctx, n, &f, &len)) {
+		if (len < MIG_FRAME_MIN || len > MIG_FRAME_MAX)
+			break; /* never put what a receiver refuses */
+		le16_put(p + off, (uint16_t)len);
+		memcpy(p + off + 2, f, len);
+		off += 2 + len;
+		n++;
+	}
+	le32_put(p, n);
+	le32_put(p + 4, 0);
+	mig_stream_out_commit(o, (uint32_t)off);
+	*count = n;
+	return 0;
+}
+
+int mig_record_held_begin(const struct mig_stream_rec *r, struct mig_held_iter *it)
+{
+	if (r->len < MIG_HELD_HDR_LEN)
+		return -EBADMSG;
+	uint32_t n = le32_get(r->payload);
+	if (n > MIG_HELD_MAX_FRAMES || le32_get(r->payload + 4))
+		return -EBADMSG;
+	size_t off = MIG_HELD_HDR_LEN;
+	for (uint32_t i = 0; i < n; i++) {
+		if (r->len - off < 2)
+			return -EBADMSG;
+		uint16_t len = le16_get(r->payload + off);
+		if (len < MIG_FRAME_MIN || len > MIG_FRAME_MAX || r->len - off - 2 < len)
+			return -EBADMSG;
+		off += 2u + len;
+	}
+	if (off != r->len)
+		return -EBADMSG;
+	*it = (struct mig_held_iter){.p = r->payload + MIG_HELD_HDR_LEN, .left = n};
+	return 0;
+}
+
+bool mig_record_held_next(struct mig_held_iter *it, const uint8_t **frame, size_t *len)
+{
+	if (!it->left)
+		return false;
+	*len = le16_get(it->p);
+	*frame = it->p + 2;
+	it->p += 2 + *len;
+	it->left--;
+	return true;
 }
 
 uint8_t *mig_record_blob_begin(struct mig_stream_out *o, uint32_t type, uint32_t index)

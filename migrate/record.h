@@ -71,6 +71,21 @@ int mig_record_put_handoff(struct mig_stream_out *o, uint64_t resume_us);
 int mig_record_get_handoff(const struct mig_stream_rec *r, uint64_t *resume_us);
 int mig_record_get_blob(const struct mig_stream_rec *r, struct mig_blob *b);
 
+/* HELD_FRAMES: frame(ctx, i, ...) gives frame i (0 the oldest) or non-zero
+ * past the last; the record takes up to MIG_HELD_MAX_FRAMES of them, and
+ * *count says how many. */
+typedef int (*mig_held_frame_fn)(void *ctx, unsigned i, const uint8_t **frame, size_t *len);
+int mig_record_put_held(struct mig_stream_out *o, mig_held_frame_fn frame, void *ctx,
+			uint32_t *count);
+/* Checks the whole record (count, every length, nothing after the last
+ * frame) before the first frame is given out: -EBADMSG, or 0. */
+struct mig_held_iter {
+	const uint8_t *p;
+	uint32_t left;
+};
+int mig_record_held_begin(const struct mig_stream_rec *r, struct mig_held_iter *it);
+bool mig_record_held_next(struct mig_held_iter *it, const uint8_t **frame, size_t *len);
+
 /* A blob record (VCPU_STATE/DEVICE_STATE) filled by a callback: begin
  * returns where the blob goes (cap MIG_MAX_BLOB), commit its length. */
 uint8_t *mig_record_blob_begin(struct mig_stream_out *o, uint32_t type, uint32_t index);

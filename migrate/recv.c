@@ -31,6 +31,7 @@ enum recv_state {
 	 * applied as it arrives, so every one of them has been accepted
 	 * before END can start the guest. */
 	R_STATE,
+	R_HELD,   /* done; HANDOFF_DONE sent, HELD_FRAMES may follow (MIG_CAP_HELD) */
 	R_LINGER, /* finished; flushing the last answer */
 	R_CLOSED,
 };
@@ -52,6 +53,8 @@ struct mig_recv {
 	struct mig_guest_config cfg;
 	uint64_t npages;
 	bool delta; /* both HELLOs offered DELTA: PAGE_DELTA may come */
+	bool held;  /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
+	uint64_t held_since; /* when R_HELD began */
 	/* With delta: pages whose last entry carried data, the only ones a
 	 * delta may apply to (docs/migration-stream.md, "PAGE_DELTA"). */
 	uint64_t *has_data;
@@ -75,10 +78,10 @@ static uint64_t now(const struct mig_recv *r)
 
 static bool finished(const struct mig_recv *r)
 {
-	return r->state >= R_LINGER;
+	return r->state >= R_HELD;
 }
 
-static void finish(struct mig_recv *r)
+static void report(struct mig_recv *r)
 {
 	struct mig_incoming_summary *m = &r->summary;
 
@@ -88,13 +91,24 @@ static void finish(struct mig_recv *r)
 	m->total_us = now(r) - r->t_start;
 	m->bytes = r->link.bytes_in;
 	m->rounds = r->round;
+	if (r->ev.done)
+		r->ev.done(r->ev.ctx, &r->summary);
+}
+
+/* Only what is queued still goes out. */
+static void wind_down(struct mig_recv *r)
+{
 	mig_link_linger_start(&r->link);
 	r->state = mig_stream_out_pending(&r->link.out) && mig_link_can_send(&r->link) ? R_LINGER
 										       : R_CLOSED;
 	if (r->state == R_CLOSED)
 		mig_link_close(&r->link);
-	if (r->ev.done)
-		r->ev.done(r->ev.ctx, &r->summary);
+}
+
+static void finish(struct mig_recv *r)
+{
+	wind_down(r);
+	report(r);
 }
 
 /* Give up: destroy what create() reserved, tell the source why (REFUSE
@@ -198,7 +212,8 @@ void mig_recv_refuse(struct mig_recv *r, const char *why)
 
 static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
-	struct mig_hello hello = {.caps = r->g.page ? MIG_CAP_DELTA : 0,
+	struct mig_hello hello = {.caps = (r->g.page ? MIG_CAP_DELTA : 0) |
+					  (r->g.deliver_frame ? MIG_CAP_HELD : 0),
 				  .page_shift = MIG_PAGE_SHIFT,
 				  .software = "tern"};
 	struct mig_hello theirs;
@@ -218,6 +233,7 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 		return fail(r, -EACCES, MIG_CODE_AUTH, "%s", r->refuse);
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
 	r->delta = (theirs.caps & hello.caps & MIG_CAP_DELTA) != 0;
+	r->held = (theirs.caps & hello.caps & MIG_CAP_HELD) != 0;
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
 		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
@@ -481,9 +497,19 @@ static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
 	r->err = 0;
 	snprintf(r->reason, sizeof(r->reason), "guest running here");
 	log_info(TAG, "incoming %s: running here", r->cfg.name);
-	finish(r);
+	if (!r->held) {
+		finish(r);
+		return 0;
+	}
+	report(r);
+	r->state = R_HELD;
+	r->held_since = now(r);
 	return 0;
 }
+
+/* How long a destination waits for HELD_FRAMES after HANDOFF_DONE: the
+ * source sends it as soon as it reads HANDOFF_DONE. */
+#define MIG_HELD_WAIT_US 2000000u
 
 #define IN(st) (1u << (st))
 #define BEFORE_FINISH (IN(R_LINGER) - 1)
@@ -579,6 +605,46 @@ static int linger(struct mig_recv *r)
 	return r->err;
 }
 
+static void deliver_held(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_held_iter it;
+	const uint8_t *frame;
+	size_t len;
+
+	if (mig_record_held_begin(rec, &it)) {
+		log_warn(TAG, "incoming %s: malformed HELD_FRAMES after the hand-off, ignored",
+			 r->cfg.name);
+		return;
+	}
+	while (mig_record_held_next(&it, &frame, &len)) {
+		r->g.deliver_frame(r->g.ctx, frame, len);
+		r->summary.frames_held++;
+	}
+	if (r->summary.frames_held)
+		log_info(TAG, "incoming %s: %u frames held by the source given to the guest",
+			 r->cfg.name, r->summary.frames_held);
+}
+
+/* The guest runs here and the migration is done, whatever comes now: the
+ * source's HELD_FRAMES, anything else (ignored), a broken link, or
+ * nothing within MIG_HELD_WAIT_US; then the connection winds down. */
+static int poll_held(struct mig_recv *r)
+{
+	struct mig_stream_rec rec;
+	ssize_t n = mig_link_flush(&r->link, SIZE_MAX); /* HANDOFF_DONE */
+	int ret = n < 0 ? (int)n : mig_link_next(&r->link, &rec);
+
+	if (ret == 0 && now(r) - r->held_since < MIG_HELD_WAIT_US)
+		return 1;
+	if (ret > 0 && rec.type == MIG_REC_HELD_FRAMES)
+		deliver_held(r, &rec);
+	else if (ret > 0)
+		log_warn(TAG, "incoming %s: %s after the hand-off, ignored", r->cfg.name,
+			 mig_stream_type_name(rec.type));
+	wind_down(r);
+	return r->state == R_LINGER ? linger(r) : r->err;
+}
+
 int mig_recv_poll(struct mig_recv *r)
 {
 	struct mig_stream_rec rec;
@@ -589,6 +655,8 @@ int mig_recv_poll(struct mig_recv *r)
 		return r->err;
 	if (r->state == R_LINGER)
 		return linger(r);
+	if (r->state == R_HELD)
+		return poll_held(r);
 	while (!finished(r) && r->link.bytes_in - in0 < POLL_BUDGET) {
 		uint64_t t = now(r);
 		ret = mig_link_next(&r->link, &rec);
@@ -611,6 +679,8 @@ int mig_recv_poll(struct mig_recv *r)
 	}
 	if (r->state == R_LINGER)
 		return linger(r);
+	if (r->state == R_HELD)
+		return poll_held(r);
 	return r->state == R_CLOSED ? r->err : 1;
 }
 

@@ -390,7 +390,8 @@ static int produce(struct mig_send *s)
 
 	switch (s->state) {
 	case S_START: {
-		struct mig_hello hello = {.caps = s->cache.slots ? MIG_CAP_DELTA : 0,
+		struct mig_hello hello = {.caps = (s->cache.slots ? MIG_CAP_DELTA : 0) |
+						  (s->g.held_frame ? MIG_CAP_HELD : 0),
 					  .page_shift = MIG_PAGE_SHIFT,
 					  .software = "tern"};
 		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
@@ -493,6 +494,11 @@ static int on_handoff(struct mig_send *s, const struct mig_stream_rec *rec)
 	s->summary.downtime_src_us = s->t_end - s->t_pause;
 	s->summary.downtime_dst_us = resume_us;
 	s->summary.downtime_max_us = t - s->t_pause;
+	/* Frames that reached our copy after its device state was written
+	 * would die with it: the destination gives them to the guest. */
+	if (s->pass_frames && mig_record_put_held(&s->link.out, s->g.held_frame, s->g.ctx,
+					   &s->summary.frames_held))
+		log_warn(TAG, "%s: no room to pass on the frames held for the guest", s->cfg.name);
 	/* The destination runs the guest: only now is our copy redundant. */
 	s->g.destroy(s->g.ctx);
 	s->paused = false;
@@ -564,6 +570,7 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 		memcpy(s->nonce_dst, hello.nonce, MIG_NONCE_LEN);
 		s->have_peer_hello = true;
 		no_delta_unless(s, hello.caps);
+		s->pass_frames = (hello.caps & MIG_CAP_HELD) && s->g.held_frame;
 		return 1;
 	case MIG_REC_AUTH:
 		return on_auth(s, rec);

@@ -76,6 +76,7 @@ struct mig_send {
 
 	struct mig_delta_cache cache; /* slots 0: no deltas */
 	bool delta;		      /* the cache is there and the destination takes deltas */
+	bool pass_frames;	      /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
 	/* A page about to go as a delta is encoded from this snapshot, and the
 	 * snapshot is what the cache keeps: the guest may write the page
 	 * meanwhile, and the cache must hold exactly what the destination

@@ -104,6 +104,9 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 		    ms(d, sizeof(d), s->downtime_max_us));
 	else
 		ADD("downtime:     -\n");
+	if (s->frames_held)
+		ADD("held frames:  %u for the guest after its device state, given to it there\n",
+		    s->frames_held);
 	ADD("setup time:   %s ms\n", ms(a, sizeof(a), s->setup_us));
 	ADD("on the wire:  %llu bytes (%s MiB)\n", (unsigned long long)s->bytes,
 	    tenths(a, sizeof(a), s->bytes * 10 / (1024 * 1024)));

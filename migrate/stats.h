@@ -56,6 +56,7 @@ struct mig_summary {
 	uint64_t harvest_us; /* reading and clearing the dirty log */
 	uint64_t pages_us;   /* zero checks, copying pages into records */
 	uint64_t send_us;    /* handing bytes to the transport (TLS, TCP) */
+	uint32_t frames_held; /* frames for the guest passed on in HELD_FRAMES */
 };
 
 /* The destination's summary. */
@@ -72,6 +73,7 @@ struct mig_incoming_summary {
 	uint32_t rounds;
 	uint64_t pages_us; /* checking page records, copying them into the guest */
 	uint64_t recv_us;  /* taking bytes from the transport, decoding records */
+	uint32_t frames_held; /* frames the source held, given to the guest after it started */
 };
 
 /* Each returns the length written (as snprintf does, truncating to cap). */

@@ -364,6 +364,8 @@ const char *mig_stream_type_name(uint32_t type)
 		return "REFUSE";
 	case MIG_REC_HANDOFF_DONE:
 		return "HANDOFF_DONE";
+	case MIG_REC_HELD_FRAMES:
+		return "HELD_FRAMES";
 	}
 	return type & MIG_REC_OPTIONAL ? "unknown optional record" : "unknown record";
 }

@@ -318,7 +318,7 @@ void vnet_announce(struct vdev_vnet *d)
  * dropped. On the source the queue stays as it is: if the migration fails,
  * the guest gets them here. Version 1 (no frames carried) is still taken. */
 
-int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap)
+int vnet_save(struct vdev_vnet *d, void *buf, size_t cap)
 {
 	uint8_t *b = buf;
 	uint32_t head[2] = {STATE_VERSION, d->pend_count}, carried = 0;
@@ -341,7 +341,24 @@ int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap)
 		off += 2u + len;
 	}
 	memcpy(b + VNET_STATE_LEN - 4, &carried, 4);
+	d->pend_carried = carried;
 	return (int)off;
+}
+
+int vnet_held_frame(const struct vdev_vnet *d, unsigned i, const uint8_t **frame, size_t *len)
+{
+	/* Paused since the save: nothing left the queue, frames only joined. */
+	if (d->pend_carried + i >= d->pend_count)
+		return -ENOENT;
+	unsigned slot = (d->pend_head + d->pend_carried + i) % VNET_PENDING;
+	*frame = d->pend[slot];
+	*len = d->pend_len[slot];
+	return 0;
+}
+
+void vnet_deliver(struct vdev_vnet *d, const uint8_t *frame, size_t len)
+{
+	port_tx(d, frame, len);
 }
 
 /* The carried frames of a version 2 blob: 0 when their count and lengths

@@ -51,6 +51,7 @@ struct vdev_vnet {
 	uint8_t (*pend)[VNET_FRAME_MAX];
 	uint16_t pend_len[VNET_PENDING];
 	unsigned pend_head, pend_count;
+	unsigned pend_carried; /* of those, the first ones the last vnet_save carried */
 	struct vq_chain rx_chain, tx_chain;
 	uint8_t tx_buf[VNET_HDR_LEN + VNET_FRAME_MAX];
 	struct vnet_stats stats;
@@ -75,5 +76,13 @@ void vnet_announce(struct vdev_vnet *d);
 /* The device state with no frame carried; each frame carried adds 2 + its
  * length, up to the cap vnet_save is given. */
 #define VNET_STATE_LEN (VIRTIO_PCI_STATE_LEN + 12 + sizeof(struct vnet_stats))
-int vnet_save(const struct vdev_vnet *d, void *buf, size_t cap);
+int vnet_save(struct vdev_vnet *d, void *buf, size_t cap);
+/* After a migration's vnet_save, the guest paused: frame i (0 the oldest)
+ * of those waiting for the guest that the blob did not carry (it was full,
+ * or they came after it): 0, or -ENOENT past the last. They would die
+ * with this copy; the destination gets them in HELD_FRAMES. */
+int vnet_held_frame(const struct vdev_vnet *d, unsigned i, const uint8_t **frame, size_t *len);
+/* A frame for the guest from outside the switch (one the migration source
+ * held): as if the switch had just handed it over. */
+void vnet_deliver(struct vdev_vnet *d, const uint8_t *frame, size_t len);
 int vnet_restore(struct vdev_vnet *d, const void *buf, size_t len, const char **why);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hpipe_init(&rx, size + sizeof(prefix));
 	hpipe_init(&tx, 4096);
 	if (data[0] & 1)
-		hpipe_put(&rx, prefix, harness_prefix(prefix, sizeof(prefix), MIG_CAP_DELTA));
+		hpipe_put(&rx, prefix, harness_prefix(prefix, sizeof(prefix), MIG_CAP_DELTA | MIG_CAP_HELD));
 	hpipe_put(&rx, data + 1, size - 1);
 	rx.chunk = (size_t)1 << ((data[0] >> 1) & 15);
 	rx.eof = true;

@@ -66,8 +66,9 @@ static void record(const char *dir, bool offline, unsigned writes, uint32_t band
 			mig_recv_reason(r));
 		exit(1);
 	}
-	/* A live source offers DELTA; an offline one has no use for it. */
-	size_t plen = harness_prefix(prefix, sizeof(prefix), offline ? 0 : MIG_CAP_DELTA);
+	/* A live source offers DELTA, an offline one has no use for it; both
+	 * pass on held frames. */
+	size_t plen = harness_prefix(prefix, sizeof(prefix), (offline ? 0 : MIG_CAP_DELTA) | MIG_CAP_HELD);
 	if (a2b.len < plen || memcmp(a2b.buf, prefix, plen)) {
 		fprintf(stderr, "gen_seeds: harness_prefix no longer matches the source\n");
 		exit(1);

@@ -206,6 +206,22 @@ static void src_destroy(void *ctx)
 	g->destroyed = true;
 }
 
+/* Read only while our copy still exists, after the destination started
+ * the guest (the source knows that from HANDOFF_DONE). */
+static int src_held_frame(void *ctx, unsigned i, const uint8_t **frame, size_t *len)
+{
+	struct fake_src *g = ctx;
+
+	if (g->destroyed || !g->paused)
+		abort();
+	g->held_reads++;
+	if (i >= g->held_count)
+		return -ENOENT;
+	*frame = g->held[i];
+	*len = sizeof(g->held[i]);
+	return 0;
+}
+
 struct mig_src_guest fake_src_ops(struct fake_src *g)
 {
 	return (struct mig_src_guest){
@@ -218,6 +234,7 @@ struct mig_src_guest fake_src_ops(struct fake_src *g)
 		.resume = src_resume,
 		.vcpu_state = src_vcpu_state,
 		.device_state = src_device_state,
+		.held_frame = src_held_frame,
 		.destroy = src_destroy,
 		.ctx = g,
 	};
@@ -350,6 +367,16 @@ static void dst_destroy(void *ctx)
 	d->destroys++;
 }
 
+/* Only a started guest takes frames. */
+static void dst_deliver_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->started || len < 14 || d->delivered >= 8)
+		abort();
+	memcpy(d->frames[d->delivered++], frame, len < 64 ? len : 64);
+}
+
 struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 {
 	return (struct mig_dst_guest){
@@ -361,6 +388,7 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.set_device_state = dst_set_device,
 		.why = dst_why,
 		.start = dst_start,
+		.deliver_frame = d->no_frames ? NULL : dst_deliver_frame,
 		.destroy = dst_destroy,
 		.ctx = d,
 	};

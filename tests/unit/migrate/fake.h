@@ -28,6 +28,11 @@ struct fake_src {
 	uint64_t writes; /* also the vCPUs' "program counter" */
 	uint64_t rng;
 	int pause_ret;
+	/* Frames its network port took after its device state was read
+	 * (held_frame), and how often they were asked for. */
+	unsigned held_count;
+	uint8_t held[4][64];
+	int held_reads;
 };
 
 void fake_src_init(struct fake_src *g, uint64_t npages, uint32_t vcpus, uint32_t ndev);
@@ -58,6 +63,10 @@ struct fake_dst {
 	size_t vcpu_len[MIG_MAX_VCPUS], dev_len[MIG_MAX_DEVICES];
 	uint64_t pages_written;
 	uint64_t pages_patched; /* pages handed out by the page op, for a delta */
+	/* Frames deliver_frame gave the started guest, the first 64 bytes of each. */
+	unsigned delivered;
+	uint8_t frames[8][64];
+	bool no_frames; /* offers no deliver_frame: an older destination */
 };
 
 void fake_dst_fini(struct fake_dst *d);

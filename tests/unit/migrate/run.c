@@ -59,6 +59,7 @@ static void on_incoming(void *ctx, const struct mig_incoming_summary *s)
 bool start_paused;
 /* The next run's destination has no page op: it takes no deltas. */
 bool dst_without_deltas;
+bool dst_without_frames;
 uint32_t src_tsc_khz, dst_tsc_khz;
 
 struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
@@ -84,6 +85,7 @@ struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bo
 	struct mig_transport stp = mem ? fake_mem_src(&t->mem) : fake_sock_ops(&t->ss);
 	struct mig_transport dtp = mem ? fake_mem_dst(&t->mem) : fake_sock_ops(&t->ds);
 	struct mig_src_guest sg = fake_src_ops(&t->src);
+	t->dst.no_frames = dst_without_frames;
 	struct mig_dst_guest dg = fake_dst_ops(&t->dst);
 	struct mig_send_events sev = {on_round, on_done, t};
 	if (dst_without_deltas)

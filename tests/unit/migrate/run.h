@@ -43,6 +43,8 @@ struct run {
 extern bool start_paused;
 /* The next run's destination has no page op: it takes no deltas. */
 extern bool dst_without_deltas;
+/* The next run's destination has no deliver_frame op (an older one). */
+extern bool dst_without_frames;
 /* The TSC rates the source states and the destination has (0: none). */
 extern uint32_t src_tsc_khz, dst_tsc_khz;
 
