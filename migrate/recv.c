@@ -512,7 +512,7 @@ static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
 #define MIG_HELD_WAIT_US 2000000u
 
 #define IN(st) (1u << (st))
-#define BEFORE_FINISH (IN(R_LINGER) - 1)
+#define BEFORE_FINISH (IN(R_HELD) - 1)
 
 /* Which records the source may send in which state; everything else is out
  * of order and fails the migration (ERROR PROTOCOL, the guest destroyed). */
