@@ -84,6 +84,30 @@ static void test_older_destination_is_sent_no_frames(void **state)
 	run_free(t);
 }
 
+/* The source vanishes between HANDOFF_DONE and HELD_FRAMES: the guest
+ * runs on the destination all the same, and the destination winds down. */
+static void test_destination_stays_done_when_the_source_vanishes(void **state)
+{
+	struct run *t = run_new(NULL, KEY);
+
+	(void)state;
+	hold(&t->src, 2);
+	while (!t->dst.started && t->polls < 100000)
+		run_poll(t);
+	assert_true(t->dst.started);
+	fake_sock_shut(&t->ss);
+	while (t->rret > 0 && t->polls < 200000) {
+		t->rret = mig_recv_poll(t->r);
+		t->clock.now += t->step_us;
+		t->polls++;
+	}
+	assert_int_equal(t->rret, 0);
+	assert_int_equal(mig_recv_result(t->r), MIG_DONE);
+	assert_int_equal(t->dst.delivered, 0);
+	assert_int_equal(t->isum_calls, 1);
+	run_free(t);
+}
+
 /* ---- the record ---- */
 
 static size_t held_record(uint8_t *p, uint32_t count, const uint16_t *lens, unsigned nlens)
@@ -141,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_no_held_frame_moves_nothing),
 		cmocka_unit_test(test_cancelled_migration_passes_on_no_frame),
 		cmocka_unit_test(test_older_destination_is_sent_no_frames),
+		cmocka_unit_test(test_destination_stays_done_when_the_source_vanishes),
 		cmocka_unit_test(test_malformed_held_frames_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
