@@ -155,16 +155,25 @@ def tern_run(a, b, mib, args, opts=""):
         raise RuntimeError(f"vm create on A: {out.strip()}")
     a.wait_output(r"^\[m\] memcheck: initialised \d+ pages", TERN_TIMEOUT_S, since=t)
     time.sleep(SETTLE_S)
+    fig = tern_migrate(a, b, "m", mib, opts, f"{mib} MiB {args!r}")
+    b.cmd("vm destroy m")
+    return fig
+
+
+def tern_migrate(a, b, name, mib, opts, what):
+    """`migrate NAME <B> OPTS` on A until both sides' summaries; returns their
+    figures and round lines. The guest must run on B (left there); on a
+    failure it is destroyed on A. Used by benches/linux_migrate.py too."""
     tb, t = b.mark(), a.mark()
-    out = a.cmd(f"migrate m {IP_B} {opts}".strip())
+    out = a.cmd(f"migrate {name} {IP_B} {opts}".strip())
     if "started" not in out:
         raise RuntimeError(f"migrate: {out.strip()}")
     res = a.wait_output(r"^result:\s+(.*)$", TERN_TIMEOUT_S, since=t).group(1)
     a.wait_output(r"^stream cost:.*$", 30, since=t)
     if not res.startswith("completed"):
-        a.cmd("vm destroy m")
-        raise RuntimeError(f"Tern migration {mib} MiB {args!r}: {res}")
-    b.wait_output(r"^incoming m: completed", 60, since=tb)
+        a.cmd(f"vm destroy {name}")
+        raise RuntimeError(f"Tern migration {what}: {res}")
+    b.wait_output(rf"^incoming {name}: completed", 60, since=tb)
     b.wait_output(r"^stream cost:.*$", 60, since=tb)
     fig = tern_summary(a.log.text[t:])
     fig["time_destination"] = time_lines(b.log.text[tb:])
@@ -181,9 +190,8 @@ def tern_run(a, b, mib, args, opts=""):
     fig["throttle_pct_max"] = max((r["throttle_pct"] for r in fig["round_lines"]), default=0)
     fig["dirty_mbit_s_max"] = max(live) if live else None
     fig["wire_x_ram"] = round(fig["wire_bytes"] / (mib << 20), 3)
-    if b.vm_list().get("m", {}).get("state") != "running":
+    if b.vm_list().get(name, {}).get("state") != "running":
         raise RuntimeError("the guest does not run on B after the migration")
-    b.cmd("vm destroy m")
     return fig
 
 
@@ -227,11 +235,17 @@ class QMP:
         self.s.close()
 
 
-def qemu_argv(mib, args, serial, qmp, tls_dir=None, endpoint=None, incoming=None):
+def qemu_argv(mib, args, serial, qmp, tls_dir=None, endpoint=None, incoming=None, kernel=IMAGE,
+              initrd=None):
+    """A plain QEMU TCG guest of `mib` (MiB, or -m's size with a suffix)
+    booting `kernel` with `args`; serial is a -serial backend (file:PATH,
+    unix:PATH,...), qmp a socket path."""
     argv = ["qemu-system-x86_64", "-machine", "pc", "-cpu", "qemu64", "-m", str(mib),
             "-display", "none", "-nodefaults", "-no-user-config", "-no-reboot",
-            "-kernel", IMAGE, "-append", args, "-serial", f"file:{serial}",
+            "-kernel", kernel, "-append", args, "-serial", serial,
             "-qmp", f"unix:{qmp},server=on,wait=off"]
+    if initrd:
+        argv += ["-initrd", initrd]
     if tls_dir:
         # Only the client names its PSK identity; QEMU refuses it on a server.
         user = f",username={QEMU_PSK_USER}" if endpoint == "client" else ""
@@ -264,6 +278,63 @@ def qemu_psk_dir(workdir):
     return d
 
 
+def qemu_migrate(src, dst, uri, tag, mib, bandwidth=None, auto_converge=False, tls=False,
+                 converge_s=QEMU_CONVERGE_S):
+    """Migrates a QEMU guest over QMP, from src to dst (already waiting on
+    `uri`), until the destination runs; returns query-migrate's figures.
+    Still running after converge_s, the source is paused (libvirt's
+    --timeout). Used by benches/linux_migrate.py too."""
+    params = {"downtime-limit": DOWNTIME_MS, "max-bandwidth": bandwidth or QEMU_UNCAPPED}
+    if tls:
+        params["tls-creds"] = "tls0"
+    src.cmd("migrate-set-parameters", **params)
+    src.cmd("migrate-set-capabilities",
+            capabilities=[{"capability": "auto-converge", "state": auto_converge}])
+    used = src.cmd("query-migrate-parameters")
+    src.cmd("migrate", uri=uri)
+    t0, forced, dirty_rate, throttle = time.monotonic(), None, 0, 0
+    while True:
+        st = src.cmd("query-migrate")
+        dirty_rate = max(dirty_rate, st.get("ram", {}).get("dirty-pages-rate", 0))
+        throttle = max(throttle, st.get("cpu-throttle-percentage", 0))
+        if st.get("status") in ("completed", "failed", "cancelled"):
+            break
+        if forced is None and time.monotonic() - t0 > converge_s:
+            forced = round(time.monotonic() - t0, 1)
+            src.cmd("stop")  # libvirt's --timeout: pause the source, let it finish
+        time.sleep(0.1)
+    if st["status"] != "completed":
+        raise RuntimeError(f"QEMU migration {tag}: {st['status']} {st.get('error-desc', '')}")
+    if forced:
+        dst.cmd("cont")  # libvirt resumes the destination after --timeout's pause
+    deadline = time.monotonic() + 30
+    while dst.cmd("query-status")["status"] != "running":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"QEMU migration {tag}: the destination does not run")
+        time.sleep(0.1)
+    ram = st.get("ram", {})
+    return {
+        "total_ms": st.get("total-time"),
+        "downtime_ms": st.get("downtime"),
+        "setup_ms": st.get("setup-time"),
+        "ram_transferred_bytes": ram.get("transferred"),
+        "wire_x_ram": round(ram.get("transferred", 0) / (mib << 20), 3),
+        "rounds": ram.get("dirty-sync-count"),
+        "pages_sent": ram.get("normal"),
+        "zero_pages": ram.get("duplicate"),
+        "mbps": ram.get("mbps"),
+        # QEMU measures the dirty rate over periods of at least 1 s, so a
+        # short migration reports 0: kept in the JSON, not in the table.
+        "dirty_mbit_s_max": round(dirty_rate * 4096 * 8 / 1e6, 1),
+        "throttle_pct_max": throttle,
+        "paused_after_s": forced,
+        "downtime_limit_ms": used.get("downtime-limit"),
+        "max_bandwidth": used.get("max-bandwidth"),
+        "auto_converge": auto_converge,
+        "tls": tls,
+    }
+
+
 def qemu_run(lab, dst_host, workdir, tag, mib, args, bandwidth=None, auto_converge=False,
              tls=False):
     """QEMU's own migration of the same memcheck image. bandwidth: bytes/s
@@ -282,13 +353,12 @@ def qemu_run(lab, dst_host, workdir, tag, mib, args, bandwidth=None, auto_conver
     procs, qmps = [], []
     try:
         with open(f["dst.log"], "w") as log:
-            procs.append(dst_host.popen(qemu_argv(mib, args, f["dst.serial"], f["dst.qmp"], psk,
-                                                  "server", "defer"),
-                                        stdout=log, stderr=subprocess.STDOUT))
+            argv = qemu_argv(mib, args, "file:" + f["dst.serial"], f["dst.qmp"], psk, "server",
+                             "defer")
+            procs.append(dst_host.popen(argv, stdout=log, stderr=subprocess.STDOUT))
         with open(f["src.log"], "w") as log:
-            procs.append(lab.client_popen(qemu_argv(mib, args, f["src.serial"], f["src.qmp"], psk,
-                                                    "client"),
-                                          stdout=log, stderr=subprocess.STDOUT))
+            argv = qemu_argv(mib, args, "file:" + f["src.serial"], f["src.qmp"], psk, "client")
+            procs.append(lab.client_popen(argv, stdout=log, stderr=subprocess.STDOUT))
         dst, src = QMP(f["dst.qmp"]), QMP(f["src.qmp"])
         qmps += [dst, src]
         if tls:
@@ -296,55 +366,7 @@ def qemu_run(lab, dst_host, workdir, tag, mib, args, bandwidth=None, auto_conver
         dst.cmd("migrate-incoming", uri=uri)
         wait_file(f["src.serial"], r"^memcheck: initialised \d+ pages", TERN_TIMEOUT_S)
         time.sleep(SETTLE_S)
-        params = {"downtime-limit": DOWNTIME_MS, "max-bandwidth": bandwidth or QEMU_UNCAPPED}
-        if tls:
-            params["tls-creds"] = "tls0"
-        src.cmd("migrate-set-parameters", **params)
-        src.cmd("migrate-set-capabilities",
-                capabilities=[{"capability": "auto-converge", "state": auto_converge}])
-        used = src.cmd("query-migrate-parameters")
-        src.cmd("migrate", uri=uri)
-        t0, forced, dirty_rate, throttle = time.monotonic(), None, 0, 0
-        while True:
-            st = src.cmd("query-migrate")
-            dirty_rate = max(dirty_rate, st.get("ram", {}).get("dirty-pages-rate", 0))
-            throttle = max(throttle, st.get("cpu-throttle-percentage", 0))
-            if st.get("status") in ("completed", "failed", "cancelled"):
-                break
-            if forced is None and time.monotonic() - t0 > QEMU_CONVERGE_S:
-                forced = round(time.monotonic() - t0, 1)
-                src.cmd("stop")  # libvirt's --timeout: pause the source, let it finish
-            time.sleep(0.1)
-        if st["status"] != "completed":
-            raise RuntimeError(f"QEMU migration {tag}: {st['status']} {st.get('error-desc', '')}")
-        if forced:
-            dst.cmd("cont")  # libvirt resumes the destination after --timeout's pause
-        deadline = time.monotonic() + 30
-        while dst.cmd("query-status")["status"] != "running":
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"QEMU migration {tag}: the destination does not run")
-            time.sleep(0.1)
-        ram = st.get("ram", {})
-        return {
-            "total_ms": st.get("total-time"),
-            "downtime_ms": st.get("downtime"),
-            "setup_ms": st.get("setup-time"),
-            "ram_transferred_bytes": ram.get("transferred"),
-            "wire_x_ram": round(ram.get("transferred", 0) / (mib << 20), 3),
-            "rounds": ram.get("dirty-sync-count"),
-            "pages_sent": ram.get("normal"),
-            "zero_pages": ram.get("duplicate"),
-            "mbps": ram.get("mbps"),
-            # QEMU measures the dirty rate over periods of at least 1 s, so a
-            # short migration reports 0: kept in the JSON, not in the table.
-            "dirty_mbit_s_max": round(dirty_rate * 4096 * 8 / 1e6, 1),
-            "throttle_pct_max": throttle,
-            "paused_after_s": forced,
-            "downtime_limit_ms": used.get("downtime-limit"),
-            "max_bandwidth": used.get("max-bandwidth"),
-            "auto_converge": auto_converge,
-            "tls": tls,
-        }
+        return qemu_migrate(src, dst, uri, tag, mib, bandwidth, auto_converge, tls)
     finally:
         for q in qmps:
             q.close()
@@ -386,10 +408,10 @@ MEDIAN_KEYS = ("downtime_ms", "total_ms", "wire_x_ram", "rounds", "dirty_mbit_s_
                "throttle_pct_max")
 
 
-def medians(runs):
+def medians(runs, keys=MEDIAN_KEYS):
     """Per figure, the median over REPEAT migrations (None if any lacks it)."""
     out = {}
-    for k in MEDIAN_KEYS:
+    for k in keys:
         vals = [r.get(k) for r in runs]
         out[k] = statistics.median(vals) if None not in vals else None
     return out
