@@ -117,19 +117,31 @@ class PingMonitor:
                 self.proc.wait()
         return self.stats()
 
-    def lost_sent_between(self, t0: float, t1: float) -> List[int]:
-        """The requests sent between host times t0 and t1 (time.time()) that
-        were never answered. A lost request's send time is its last answered
-        predecessor's plus the interval per sequence number."""
+    def _answered_sent(self) -> dict:
+        """{icmp_seq: host time it was sent} of the answered requests: the
+        reply's time minus its round trip."""
         sent = {}
         with open(self.path) as f:
             for line in f:
                 m = re.match(r"\[([\d.]+)\] \d+ bytes .*icmp_seq=(\d+) .*time=([\d.]+) ms", line)
                 if m:
                     sent[int(m.group(2))] = float(m.group(1)) - float(m.group(3)) / 1000
+        return sent
+
+    def lost_sent_between(self, t0: float, t1: float) -> List[int]:
+        """The requests sent between host times t0 and t1 (time.time()) that
+        were never answered. A lost request's send time is its last answered
+        predecessor's plus the interval per sequence number."""
+        sent = self._answered_sent()
         seqs = sorted(sent)
         return [k for a, b in zip(seqs, seqs[1:]) for k in range(a + 1, b)
                 if t0 <= sent[a] + (k - a) * self.interval < t1]
+
+    def sent_between(self, t0: float, t1: float) -> int:
+        """How many requests were sent between host times t0 and t1,
+        answered or not (lost ones timed as in lost_sent_between)."""
+        return (sum(1 for t in self._answered_sent().values() if t0 <= t < t1)
+                + len(self.lost_sent_between(t0, t1)))
 
     def stats(self) -> PingStats:
         with open(self.path) as f:
