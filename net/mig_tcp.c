@@ -248,20 +248,26 @@ static ssize_t tp_send(void *ctx, const void *buf, size_t len)
 	return (ssize_t)room;
 }
 
+/* The TCP pcb under the TLS layer, if any (altcp_tcp keeps it in state). */
+static struct tcp_pcb *bottom_pcb(const struct mig_tcp *c)
+{
+	struct altcp_pcb *p = c->pcb;
+
+	if (!p || c->err)
+		return NULL;
+	while (p->inner_conn)
+		p = p->inner_conn;
+	return p->state;
+}
+
 /* Bytes lwIP still holds for the peer: not yet sent (the window was
  * full) or sent and not yet acknowledged; on the bottom TCP pcb, under the
  * TLS layer when there is one. */
 static size_t tp_unacked(void *ctx)
 {
-	struct mig_tcp *c = ctx;
-	struct altcp_pcb *p = c->pcb;
+	struct tcp_pcb *tpcb = bottom_pcb(ctx);
 	size_t n = 0;
 
-	if (!p || c->err)
-		return 0;
-	while (p->inner_conn)
-		p = p->inner_conn;
-	struct tcp_pcb *tpcb = p->state; /* altcp_tcp keeps its tcp_pcb here */
 	for (struct tcp_seg *seg = tpcb ? tpcb->unsent : NULL; seg; seg = seg->next)
 		n += seg->len;
 	for (struct tcp_seg *seg = tpcb ? tpcb->unacked : NULL; seg; seg = seg->next)
@@ -293,6 +299,15 @@ static ssize_t tp_recv(void *ctx, void *buf, size_t len)
 		u16_t k = left > 0xFFFF ? 0xFFFF : (u16_t)left;
 		altcp_recved(c->pcb, k);
 		left -= k;
+	}
+	/* Everything received is consumed: acknowledge it now, not at lwIP's
+	 * next 250 ms tick. The source reads the guest's vCPU state (its TSC)
+	 * only once all it sent is acknowledged, so a delayed ACK for the
+	 * final round's last, odd segment was up to 250 ms of downtime. */
+	struct tcp_pcb *tpcb = bottom_pcb(c);
+	if (n && !c->rxq && tpcb && (tpcb->flags & TF_ACK_DELAY)) {
+		tcp_ack_now(tpcb);
+		tcp_output(tpcb);
 	}
 	if (n)
 		return (ssize_t)n;
