@@ -71,7 +71,7 @@ static struct incoming {
 static struct {
 	bool used;
 	uint64_t when_ms;
-	char line[160];
+	char line[256]; /* room for a 200-character reason */
 } history[HISTORY];
 static unsigned history_next;
 

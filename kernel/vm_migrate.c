@@ -255,10 +255,15 @@ static int dst_check_cpuid(void *ctx, uint32_t id, const void *blob, size_t len)
 		if (len >= 16)
 			vendor_of(blob, theirs);
 		vendor_of(mine, ours);
-		snprintf(in->why_buf, sizeof(in->why_buf),
-			 "its CPU is its source's (%s, cpu=host), this host's is %s: "
-			 "cpu=pool moves between unlike hosts",
-			 theirs, ours);
+		if (strcmp(theirs, ours))
+			snprintf(in->why_buf, sizeof(in->why_buf),
+				 "its CPU is its source's (%s, cpu=host), this host's is %s: "
+				 "cpu=pool moves between unlike hosts",
+				 theirs, ours);
+		else
+			snprintf(in->why_buf, sizeof(in->why_buf),
+				 "its CPU is its source's (cpu=host) and differs from this host's: "
+				 "cpu=pool moves between unlike hosts");
 		in->why = in->why_buf;
 		return -ENOTSUP;
 	}

@@ -359,7 +359,8 @@ def test_destination_refuses_a_guest_whose_cpuid_baseline_it_cannot_offer(pair, 
     tb = b.mark()
     got = peer(pair, "source", IP_B, "7000", "bad-cpuid", "--key", KEY,
                "--config", recording.config)
-    why = "CPUID baseline 1 is not available on this host"
+    why = ("CPUID baseline 1 is not available on this host: its CPU is its source's (cpu=host)"
+           " and differs from this host's: cpu=pool moves between unlike hosts")
     assert got["answers"][-1] == {"type": "REFUSE", "code": "CPUID", "text": why}, got
     assert destination_failed(b, tb, name="ghost") == why
     assert_b_holds_nothing(pair, free_b)
