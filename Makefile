@@ -38,9 +38,9 @@ all: $(KERNEL_IMAGES)
 # Serially the part before the emulators took 4.5 minutes of the suite.
 JOBS ?= $(shell nproc)
 test:
-	$(MAKE) -j$(JOBS) deps all $(UNIT_TESTS) $(INTEGRATION_DEPS)
-	$(MAKE) -j$(JOBS) --output-sync=target --keep-going unit
-	$(MAKE) integration
+	$(MAKE) --no-print-directory -j$(JOBS) deps all $(UNIT_TESTS) $(INTEGRATION_DEPS)
+	$(MAKE) --no-print-directory -j$(JOBS) --output-sync=target --keep-going unit
+	$(MAKE) --no-print-directory integration
 
 # One target per test: `make test` runs them all, a failure or not
 # (--keep-going), each one's output in one piece (--output-sync).

@@ -107,7 +107,10 @@ def test_apt_update_once_is_valid_shell_mid_line(tmp_path):
     mk = tmp_path / "Makefile"
     mk.write_text(f"BUILD := {build}\ninclude {ROOT}/mk/deps.mk\n"
                   "probe:\n\t@{ $(apt_update_once); echo mid; } && $(apt_update_once) && echo end\n")
-    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    # A make of its own, not a sub-make of `make test` (whose flags would
+    # add "Entering directory" lines).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env["PATH"] = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
     r = subprocess.run(["make", "-s", "-f", str(mk), "-C", ROOT, "probe"], capture_output=True,
                        text=True, env=env, timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (0, "mid\nend\n", ""), r
