@@ -220,9 +220,6 @@ static void multiboot_state(struct vcpu_state *s, uint32_t entry, uint32_t mbi)
 	s->fxsave[25] = 0x1F;
 }
 
-/* Reserves a VM: a slot, zeroed RAM in 2 MiB chunks mapped through the
- * SLAT, and a vCPU in its reset state. Nothing runs yet (VM_PAUSED). On
- * failure nothing stays reserved. */
 /* A pool guest keeps its TSC rate on every host: natively where it is
  * this host's (within the migration tolerance), trapped elsewhere. */
 static int guest_cpu_init(struct guest_cpu *c, enum guest_cpu_model m, uint64_t hz,
@@ -237,6 +234,9 @@ static int guest_cpu_init(struct guest_cpu *c, enum guest_cpu_model m, uint64_t 
 	return 0;
 }
 
+/* Reserves a VM: a slot, zeroed RAM in 2 MiB chunks mapped through the
+ * SLAT, and a vCPU in its reset state. Nothing runs yet (VM_PAUSED). On
+ * failure nothing stays reserved. */
 int vm_alloc(const char *name, uint64_t mem_bytes, enum guest_cpu_model cpu, uint64_t tsc_rate,
 	     struct vm **out, const char **why)
 {
