@@ -46,7 +46,7 @@ struct vcpu {
 	struct vlapic lapic;
 	struct guest_cpu cpu; /* the CPUID it sees, its TSC: set before vcpu_create */
 	/* In HLT with interrupts enabled: not entered until its LAPIC has
-	 * a vector to deliver (kernel/vm.c vm_poll). */
+	 * a vector to deliver (kernel/vm_run.c vm_poll). */
 	bool blocked;
 };
 
@@ -67,7 +67,7 @@ struct vm {
 	struct vdev_vnet net; /* its network card, a vswitch guest port */
 	char stop_reason[128];
 	uint64_t created_ms;
-	uint64_t slice_end_ns; /* when its last slice ended (kernel/vm.c run_slice) */
+	uint64_t slice_end_ns; /* when its last slice ended (kernel/vm_run.c run_slice) */
 	uint32_t throttle_pct; /* auto-converge: this share of its time taken away */
 	uint64_t run_after_ns; /* throttled: not run again before */
 	uint8_t mac[6];  /* the guest's own MAC: moves with it */
