@@ -243,6 +243,7 @@ static void irq_prepare(struct vcpu *v, struct vmcb *vmcb)
 		    !(vmcb->eventinj & EVENT_VALID)) {
 			sv->shadow_step = true;
 			sv->shadow_step_dr6 = vmcb->dr6;
+			sv->shadow_step_rip = vmcb->rip;
 			vmcb->rflags |= RFLAGS_TF;
 			break;
 		}
@@ -255,15 +256,22 @@ static void irq_prepare(struct vcpu *v, struct vmcb *vmcb)
 /* After the exit that ended a shadow step (irq_prepare): TF off again,
  * and true if the exit was the step's own #DB, which the guest must never
  * see. Any other exit (a host interrupt before the step, an intercepted
- * instruction in the shadow) is handled as usual. */
+ * instruction in the shadow) is handled as usual. When the shadowed
+ * instruction has not run yet (a host interrupt came first), the shadow
+ * still holds, but a QEMU that did not load it at VMRUN did not save it
+ * at the exit either: put it back, or the next entry injects one
+ * instruction early. An instruction Tern emulates clears it (skip). */
 static bool shadow_step_end(struct svm_vcpu *sv)
 {
 	struct vmcb *vmcb = sv->vmcb;
 
 	sv->shadow_step = false;
 	vmcb->rflags &= ~RFLAGS_TF;
-	if (vmcb->exitcode != VMEXIT_EXCP_BASE + 1 /* #DB */ || !(vmcb->dr6 & DR6_BS))
+	if (vmcb->exitcode != VMEXIT_EXCP_BASE + 1 /* #DB */ || !(vmcb->dr6 & DR6_BS)) {
+		if (vmcb->rip == sv->shadow_step_rip)
+			vmcb->interrupt_shadow |= INTERRUPT_SHADOW_MASK;
 		return false;
+	}
 	vmcb->dr6 = sv->shadow_step_dr6;
 	return true;
 }

@@ -23,6 +23,7 @@ struct svm_vcpu {
 	 * irq_prepare): the guest's DR6 to put back after our #DB. */
 	bool shadow_step;
 	uint64_t shadow_step_dr6;
+	uint64_t shadow_step_rip; /* the instruction in the shadow */
 };
 
 /* vmrun.S: VMLOAD, VMRUN, VMSAVE with the guest's GPRs and FPU/SSE state
