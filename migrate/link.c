@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel/log.h"
+
+#define TAG "migrate"
+
 int mig_link_init(struct mig_link *l, const struct mig_transport *tp, const struct mig_host *host,
 		  size_t out_cap, const struct mig_stream_limit *limits, size_t nlimits,
 		  size_t in_cap, size_t rx_cap)
@@ -69,10 +73,15 @@ static int link_fail(struct mig_link *l, int *slot, int err, const char *why)
 	return *slot;
 }
 
-void mig_link_linger_start(struct mig_link *l)
+bool mig_link_linger_start(struct mig_link *l)
 {
 	l->linger_from = mig_link_now(l);
 	l->linger_unacked = SIZE_MAX;
+	/* Not only queued bytes: those the transport took but the peer has
+	 * not acknowledged are lost just the same if the close turns into a
+	 * reset (a cancelled source's ERROR arrived cut that way). */
+	return mig_link_can_send(l) &&
+	       (mig_stream_out_pending(&l->out) || mig_link_unacked(l));
 }
 
 size_t mig_link_unacked(const struct mig_link *l)
@@ -96,6 +105,10 @@ int mig_link_linger(struct mig_link *l)
 	if (n >= 0 && (mig_stream_out_pending(&l->out) || held) && !l->closed &&
 	    t - moved < MIG_LINGER_IDLE_US && t - l->linger_from < MIG_LINGER_MAX_US)
 		return 1;
+	if (n >= 0 && (mig_stream_out_pending(&l->out) || held))
+		log_info(TAG, "closing with %llu bytes queued and %llu unacknowledged, after %llu ms",
+			 (unsigned long long)mig_stream_out_pending(&l->out), (unsigned long long)held,
+			 (unsigned long long)((t - l->linger_from) / 1000));
 	mig_link_close(l);
 	if (n < 0)
 		return (int)n;

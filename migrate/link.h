@@ -48,10 +48,12 @@ void mig_link_close(struct mig_link *l);
  * at most without progress and MIG_LINGER_MAX_US in all: a peer that
  * stopped reading cannot hold a finished connection open, and one that is
  * merely slow, or recovering a lost segment, still gets the whole ERROR
- * rather than a cut record. */
-#define MIG_LINGER_IDLE_US 1000000u
+ * rather than a cut record (lwIP's first retransmission comes after 1 to
+ * 1.5 s on a LAN: one second was too short for that). mig_link_linger_start answers whether there
+ * is anything to wait for. */
+#define MIG_LINGER_IDLE_US 3000000u
 #define MIG_LINGER_MAX_US 10000000u
-void mig_link_linger_start(struct mig_link *l);
+bool mig_link_linger_start(struct mig_link *l);
 int mig_link_linger(struct mig_link *l);
 /* Bytes the transport took that the peer has not acknowledged (0 when the
  * transport cannot tell, or the link is closed). */

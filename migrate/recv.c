@@ -98,9 +98,7 @@ static void report(struct mig_recv *r)
 /* Only what is queued still goes out. */
 static void wind_down(struct mig_recv *r)
 {
-	mig_link_linger_start(&r->link);
-	r->state = mig_stream_out_pending(&r->link.out) && mig_link_can_send(&r->link) ? R_LINGER
-										       : R_CLOSED;
+	r->state = mig_link_linger_start(&r->link) ? R_LINGER : R_CLOSED;
 	if (r->state == R_CLOSED)
 		mig_link_close(&r->link);
 }

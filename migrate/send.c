@@ -72,9 +72,7 @@ static void finish(struct mig_send *s)
 {
 	fill_summary(s);
 	mig_delta_cache_fini(&s->cache); /* nothing is sent any more */
-	mig_link_linger_start(&s->link);
-	s->state = mig_stream_out_pending(&s->link.out) && mig_link_can_send(&s->link) ? S_LINGER
-										       : S_CLOSED;
+	s->state = mig_link_linger_start(&s->link) ? S_LINGER : S_CLOSED;
 	if (s->state == S_CLOSED)
 		mig_link_close(&s->link);
 	if (s->ev.done)
