@@ -117,16 +117,25 @@ class PingMonitor:
                 self.proc.wait()
         return self.stats()
 
-    def _answered_sent(self) -> dict:
-        """{icmp_seq: host time it was sent} of the answered requests: the
-        reply's time minus its round trip."""
-        sent = {}
+    def _answers(self) -> List[tuple]:
+        """[(icmp_seq, host time sent, round trip s), ...] of the answered
+        requests: the send time is the reply's minus its round trip."""
+        out = []
         with open(self.path) as f:
             for line in f:
                 m = re.match(r"\[([\d.]+)\] \d+ bytes .*icmp_seq=(\d+) .*time=([\d.]+) ms", line)
                 if m:
-                    sent[int(m.group(2))] = float(m.group(1)) - float(m.group(3)) / 1000
-        return sent
+                    rtt = float(m.group(3)) / 1000
+                    out.append((int(m.group(2)), float(m.group(1)) - rtt, rtt))
+        return out
+
+    def round_trips(self) -> List[tuple]:
+        """[(host time sent, round trip s), ...] of the answered requests."""
+        return [(sent, rtt) for _, sent, rtt in self._answers()]
+
+    def _answered_sent(self) -> dict:
+        """{icmp_seq: host time it was sent} of the answered requests."""
+        return {seq: sent for seq, sent, _ in self._answers()}
 
     def lost_sent_between(self, t0: float, t1: float) -> List[int]:
         """The requests sent between host times t0 and t1 (time.time()) that

@@ -45,7 +45,7 @@ static bool station_mac(struct strv s, uint8_t mac[6])
 	return strv_to_mac(s, mac) && !(mac[0] & 1);
 }
 
-static void parse(const char *cmdline, uint8_t ip[4], uint8_t mac[6])
+static void parse(const char *cmdline, uint8_t ip[4], uint8_t mac[6], uint64_t *fill_mib)
 {
 	const char *pos = cmdline;
 	struct cmdline_word w;
@@ -57,6 +57,8 @@ static void parse(const char *cmdline, uint8_t ip[4], uint8_t mac[6])
 			continue; /* the image name Tern and QEMU put first */
 		if (strv_is(w.key, "ip") && parse_ip(w.value, ip)) {
 			have_ip = true;
+		} else if (strv_is(w.key, "fill") && strv_to_u64(w.value, fill_mib) == 0) {
+			continue;
 		} else if (!(strv_is(w.key, "mac") && station_mac(w.value, mac))) {
 			char key[24];
 			size_t n = w.key.len < sizeof(key) - 1 ? w.key.len : sizeof(key) - 1;
@@ -85,13 +87,34 @@ static void print_counters(void)
 		    s->rx, s->tx, s->arp, s->icmp, s->udp, s->ignored, s->tx_full);
 }
 
+/* fill=MIB: that much of the RAM above the image gets a pattern no page
+ * of which is zero, so that a migration has something to carry (its own
+ * state is a few dozen pages) and, capped, takes as long as a test needs. */
+static void fill_memory(const struct boot_info *b, uint64_t mib)
+{
+	uint64_t top = b->image_end + (mib << 20);
+	char err[96];
+
+	if (mib > b->ram_top || top > b->ram_top || top > BOOT_MAPPED_TOP) {
+		fmt_snprintf(err, sizeof(err), "error: fill=%lu: more than the RAM above the image",
+			     mib);
+		ne_fail(err);
+	}
+	for (uint64_t *p = (uint64_t *)b->image_end; p < (uint64_t *)top; p++)
+		*p = (uint64_t)p | 1;
+	uart_printf("netecho: filled %lu MiB\n", mib);
+}
+
 void guest_main(const struct boot_info *b)
 {
 	char err[128];
 	const uint8_t *m = dev.mac, *a = ne_proto.ip;
+	uint64_t fill_mib = 0;
 
 	uart_printf("netecho: start\nnetecho: cmdline: %s\n", b->cmdline);
-	parse(b->cmdline, ne_proto.ip, dev.mac);
+	parse(b->cmdline, ne_proto.ip, dev.mac, &fill_mib);
+	if (fill_mib)
+		fill_memory(b, fill_mib);
 	if (!ne_virtio_up(&dev, err, sizeof(err)))
 		ne_fail(err);
 	for (int i = 0; i < 6; i++)

@@ -108,3 +108,42 @@ def test_guest_moves_back_and_still_echoes_udp(pair):
     e = p.a.vm_list().get("e", {})
     assert (e.get("state"), e.get("mac"), e.get("ip")) == ("running", MAC, GIP), e
     p.a.cmd("vm destroy e")
+
+
+def test_a_failed_migration_gives_the_guest_on_a_what_came_while_it_was_paused(pair):
+    """Frames that arrive while the guest is paused are held for it
+    (docs/migration.md, "Pings lost during a migration"). When the move
+    fails they are the source guest's again. An offline migration pauses
+    the guest for its whole copy (24 MiB: about a second here); B cancels
+    it half-way; every ping sent during the pause is answered by the guest
+    on A, late, and none is lost."""
+    p, lab = pair, pair.lab
+    t = p.a.mark()
+    p.a.cmd(f'vm create e image=netecho mem=32 mac={MAC} args="ip={GIP} fill=24"')
+    p.a.wait_output(rf"^\[e\] netecho: up mac={MAC}", 60, since=t)
+    assert lab.wait_reachable(GIP, timeout=30)
+    mon = lab.ping_monitor(GIP, interval=0.03)  # the guest's queue holds 64 frames
+    try:
+        time.sleep(1.0)
+        t = p.a.mark()
+        t0 = time.time()
+        assert "started" in p.a.cmd(f"migrate e {IP['b']} --offline")
+        deadline = time.monotonic() + 30
+        while "phase suspend" not in p.a.cmd("migrate status"):  # paused, copying
+            assert time.monotonic() < deadline, p.a.log.text[t:]
+        time.sleep(0.4)
+        t1 = time.time()
+        assert "incoming e: cancelling" in p.b.cmd("migrate cancel e")
+        p.a.wait_output(r"^error: migrate e: failed: destination failed: cancelled: by the "
+                        r"operator on the destination; the guest keeps running here$", 30, since=t)
+        time.sleep(1.0)
+    finally:
+        mon.stop()
+    assert mon.lost_sent_between(t0 - 1, time.time() - 0.5) == [], mon.stats()
+    late = [rtt for sent, rtt in mon.round_trips() if t0 <= sent < t1 and rtt > 0.1]
+    print(f"\nanswered late, after the resume on A: {len(late)}, "
+          f"longest round trip {max(late, default=0) * 1000:.0f} ms")
+    assert len(late) >= 5, mon.round_trips()  # answered after the resume: they were held
+    assert "e" not in p.b.vm_list()
+    assert p.a.vm_list()["e"]["state"] == "running"
+    p.a.cmd("vm destroy e")
