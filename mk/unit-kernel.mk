@@ -1,5 +1,5 @@
 # Host unit tests of the kernel's arch-neutral code (console, allocator,
-# the guests' PCI bus and virtio-net).
+# the guests' PCI bus, virtio-net and virtio-blk).
 KUNIT := $(BUILD)/tests/unit/kernel
 UNIT_TESTS += $(KUNIT)/test_line $(KUNIT)/test_cmd $(KUNIT)/test_frame $(KUNIT)/test_virtio_net \
 	$(KUNIT)/test_virtio_net_state $(KUNIT)/test_uart $(KUNIT)/test_log_limit
@@ -14,6 +14,13 @@ VNET_TEST_DEPS := tests/unit/kernel/vnet_harness.c tests/unit/kernel/vnet_harnes
 	$(wildcard kernel/vdev/*.h) kernel/vm.h kernel/vm_irq.h net/vswitch.h
 $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c $(VNET_TEST_DEPS)
 $(KUNIT)/test_virtio_net_state: tests/unit/kernel/test_virtio_net_state.c $(VNET_TEST_DEPS)
+
+# virtio-blk over a RAM-backed block device (tests/unit/kernel/vblk_harness.h).
+UNIT_TESTS += $(KUNIT)/test_virtio_blk
+$(KUNIT)/test_virtio_blk: tests/unit/kernel/test_virtio_blk.c tests/unit/kernel/vblk_harness.c \
+	tests/unit/kernel/vblk_harness.h kernel/vdev/pci.c kernel/vdev/virtqueue.c kernel/vdev/msix.c \
+	kernel/vdev/virtio_pci.c kernel/vdev/virtio_blk.c tests/unit/log_stub.c \
+	$(wildcard kernel/vdev/*.h) kernel/vm.h kernel/vm_irq.h drivers/blkdev.h
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 

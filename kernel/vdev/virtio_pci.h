@@ -78,7 +78,7 @@ struct vm;
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 
 struct virtio_dev_ops {
-	uint16_t type;	     /* virtio device ID (5): 1 network */
+	uint16_t type;	     /* virtio device ID (5): 1 network, 2 block */
 	uint32_t class_code; /* PCI class << 16 | subclass << 8 | prog-if */
 	uint64_t features;   /* offered; VIRTIO_F_VERSION_1 among them */
 	uint16_t num_queues;

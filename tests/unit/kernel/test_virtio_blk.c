@@ -1,0 +1,790 @@
+/* kernel/vdev: virtio-blk over a window of a block device, driven the way
+ * Linux's virtio_blk drives it (port I/O, a split ring in guest memory,
+ * header / data / status descriptors) over a fake VM whose RAM is a host
+ * buffer and a RAM-backed disk (vblk_harness.h). A bad request must fail
+ * alone (IOERR), a chain the device cannot answer must end in
+ * DEVICE_NEEDS_RESET, and neither may touch anything outside the guest's
+ * RAM or the disk's window. Also: the dirty log, and the device's state as
+ * a migration moves it. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/kernel/vblk_harness.h"
+
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+#define F_SIZE_MAX (1u << 1)
+#define F_SEG_MAX (1u << 2)
+#define F_RO (1u << 5)
+#define F_BLK_SIZE (1u << 6)
+#define F_FLUSH (1u << 9)
+#define F_ALL (F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH)
+
+/* The disk's bytes for sector s of the window (512-byte blocks). */
+static uint8_t *sector_of(uint64_t s)
+{
+	return disk.data + (WIN_START + s) * 512;
+}
+
+static bool needs_reset(struct vm *v)
+{
+	return in(v, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET;
+}
+
+/* ---- PCI identity, features, configuration ---------------------------------------- */
+
+static void test_pci_function_is_a_modern_virtio_blk_at_its_slot(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_in(&vm, DEV, 0, 4), 0x10421AF4);
+	assert_int_equal(cfg_in(&vm, DEV, 0x0A, 2), 0x0100); /* mass storage, as QEMU's */
+	assert_true(cfg_in(&vm, DEV, 0x08, 1) >= 1);	     /* non-transitional */
+	assert_int_equal(cfg_in(&vm, DEV, 0x2C, 2), 0x1AF4);
+	assert_int_equal(cfg_in(&vm, DEV, 0x10, 4), BAR | 1); /* I/O BAR0 */
+	assert_int_equal(cfg_in(&vm, DEV, 0x14, 4), MSIX);    /* memory BAR1 */
+	assert_int_equal(cfg_in(&vm, 1, 0, 4), 0xFFFFFFFF);   /* no virtio-net here */
+	/* the slot is taken now; a second disk goes to 00:03.0 */
+	struct vblk_disk k = window_of(&disk, false);
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, DEV, &k), -EBUSY);
+	assert_null(blk2.bounce);
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), 0);
+	assert_int_equal(cfg_in(&vm, 3, 0x10, 4), VBLK_IO_BASE(3) | 1);
+	vblk_destroy(&blk2);
+	assert_int_equal(cfg_in(&vm, 3, 0, 4), 0xFFFFFFFF);
+}
+
+static void test_capabilities_point_at_the_virtio_structures(void **state)
+{
+	/* type -> offset, length in BAR0 (virtio_pci.h) */
+	static const uint32_t want[6][2] = {
+		{0, 0}, {0x00, 0x38}, {0x44, 2}, {0x40, 1}, {0x60, 24}, {0, 0},
+	};
+	unsigned seen = 0, msix = 0;
+
+	(void)state;
+	for (unsigned p = cfg_in(&vm, DEV, 0x34, 1); p; p = cfg_in(&vm, DEV, p + 1, 1)) {
+		unsigned id = cfg_in(&vm, DEV, p, 1);
+		if (id == MSIX_CAP_ID) {
+			msix = p;
+			continue;
+		}
+		assert_int_equal(id, 0x09);
+		unsigned type = cfg_in(&vm, DEV, p + 3, 1);
+		assert_true(type >= 1 && type <= 5);
+		seen |= 1u << type;
+		if (type == 5)
+			continue;
+		assert_int_equal(cfg_in(&vm, DEV, p + 4, 1), 0); /* BAR0 */
+		assert_int_equal(cfg_in(&vm, DEV, p + 8, 4), want[type][0]);
+		assert_int_equal(cfg_in(&vm, DEV, p + 12, 4), want[type][1]);
+		if (type == 2)
+			assert_int_equal(cfg_in(&vm, DEV, p + 16, 4), 2); /* multiplier */
+	}
+	assert_int_equal(seen, 0x3E);
+	assert_true(msix);
+	assert_int_equal(cfg_in(&vm, DEV, msix + 2, 2) & 0x7FF, 1); /* 2 vectors */
+}
+
+static void test_features_offered_and_only_those_accepted(void **state)
+{
+	(void)state;
+	out(&vm, 0x00, 4, 0);
+	assert_int_equal(in(&vm, 0x04, 4), F_ALL);
+	out(&vm, 0x00, 4, 1);
+	assert_int_equal(in(&vm, 0x04, 4), 1); /* VERSION_1 */
+	assert_int_equal(in(&vm, 0x12, 2), 1); /* one queue */
+	out(&vm, 0x16, 2, 1);
+	assert_int_equal(in(&vm, 0x18, 2), 0); /* queue 1 does not exist */
+	/* what Linux 6.1 accepts of them; MQ or DISCARD were not offered */
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	assert_int_equal(driver_up(&vm, F_ALL | (1u << 12), 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(driver_up(&vm, F_ALL | (1u << 13), 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(driver_up(&vm, F_ALL | F_RO, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(driver_up(&vm, F_ALL, 0) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(driver_up(&vm, 0, 1), 0x0F); /* a driver may take none */
+}
+
+static void test_config_space_holds_capacity_seg_max_and_block_size(void **state)
+{
+	(void)state;
+	uint64_t cap = in(&vm, 0x60, 4) | (uint64_t)in(&vm, 0x64, 4) << 32;
+	assert_int_equal(cap, WIN_BLOCKS); /* 512-byte blocks: one sector each */
+	assert_int_equal(in(&vm, 0x68, 4), VBLK_SIZE_MAX);
+	assert_int_equal(in(&vm, 0x6C, 4), VBLK_SEG_MAX);
+	assert_int_equal(in(&vm, 0x70, 4), 0); /* no geometry */
+	assert_int_equal(in(&vm, 0x74, 4), 512);
+	assert_int_equal(in(&vm, 0x74, 2), 512);
+	assert_int_equal(in(&vm, 0x78, 4), 0); /* no topology, no writeback field */
+	assert_int_equal(in(&vm, 0x7C, 4), 0);
+	/* writes to it are ignored */
+	out(&vm, 0x60, 4, 7);
+	assert_int_equal(in(&vm, 0x60, 4), WIN_BLOCKS);
+}
+
+/* A register of the second disk's BAR0 (00:03.0). */
+static uint32_t in3(unsigned off)
+{
+	uint32_t v = 0;
+	assert_true(vpci_bar_in(&vm.pci, VBLK_IO_BASE(3) + off, 4, &v));
+	return v;
+}
+
+static void test_4k_disk_shows_its_block_size_and_capacity_in_sectors(void **state)
+{
+	(void)state;
+	ramdisk_make(&disk2, 4096, DISK_BLOCKS, 64);
+	struct vblk_disk k = window_of(&disk2, true);
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), 0);
+	assert_int_equal(in3(0x60), WIN_BLOCKS * 8);
+	assert_int_equal(in3(0x74), 4096);
+	assert_int_equal(in3(0x04), F_ALL | F_RO); /* read-only: RO offered too */
+}
+
+static void test_windows_that_do_not_fit_the_device_are_refused(void **state)
+{
+	struct vblk_disk k = window_of(&disk, false);
+
+	(void)state;
+	k.start = DISK_BLOCKS - WIN_BLOCKS + 1;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	k.start = UINT64_MAX - 1; /* start + blocks wraps */
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	k = window_of(&disk, false);
+	k.blocks = 0;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	k = window_of(&disk, false);
+	k.dev = NULL;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	k = window_of(&disk, false);
+	disk.bd.block_size = 520;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	disk.bd.block_size = 8192;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), -EINVAL);
+	disk.bd.block_size = 512;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 0, &k), -EINVAL);
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, VPCI_DEVS, &k), -EINVAL);
+	assert_int_equal(cfg_in(&vm, 3, 0, 4), 0xFFFFFFFF);
+	/* the whole device is a window too */
+	k.start = 0;
+	k.blocks = DISK_BLOCKS;
+	assert_int_equal(vblk_init(&blk2, &vm, &vm.pci, 3, &k), 0);
+}
+
+/* ---- requests --------------------------------------------------------------------- */
+
+static void test_read_returns_the_windows_sectors_and_interrupts(void **state)
+{
+	struct seg d = {DATA, 4096};
+
+	(void)state;
+	msix_up(&vm);
+	uint16_t head = blk_request(&vm, 0, T_IN, 10, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_memory_equal(gpa(&vm, DATA), sector_of(10), 4096);
+	assert_int_equal(used_idx(&vm), 1);
+	assert_int_equal(used_id(&vm, 0), head);
+	assert_int_equal(used_len(&vm, 0), 4096 + 1);
+	assert_int_equal(disk.reads, 1);
+	assert_int_equal(msi.n, 1);
+	assert_int_equal(msi.data[0], 0x41); /* the request queue's vector */
+	assert_int_equal(blk.stats.reads, 1);
+	assert_int_equal(blk.stats.read_bytes, 4096);
+	/* the last sector of the window is readable, 8 from there are not */
+	blk_request(&vm, 1, T_IN, WIN_BLOCKS - 1, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_IOERR);
+	d.len = 512;
+	blk_request(&vm, 2, T_IN, WIN_BLOCKS - 1, &d, 1);
+	assert_int_equal(status_of(&vm, 2), S_OK);
+	assert_memory_equal(gpa(&vm, DATA), sector_of(WIN_BLOCKS - 1), 512);
+}
+
+static void test_write_lands_in_the_window_and_reads_back(void **state)
+{
+	struct seg d = {DATA, 1024};
+	uint8_t *before = malloc(DISK_BLOCKS * 512);
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	memcpy(before, disk.data, DISK_BLOCKS * 512);
+	memset(gpa(&vm, DATA), 0xAB, 1024);
+	blk_request(&vm, 0, T_OUT, 100, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_int_equal(used_len(&vm, 0), 1);
+	for (unsigned i = 0; i < 1024; i++)
+		assert_int_equal(sector_of(100)[i], 0xAB);
+	/* nothing else on the device changed */
+	memcpy(before + (WIN_START + 100) * 512, sector_of(100), 1024);
+	assert_memory_equal(before, disk.data, DISK_BLOCKS * 512);
+	free(before);
+	/* and it reads back */
+	d.gpa = DATA + 0x10000;
+	blk_request(&vm, 1, T_IN, 100, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+	assert_memory_equal(gpa(&vm, DATA + 0x10000), gpa(&vm, DATA), 1024);
+	assert_int_equal(blk.stats.writes, 1);
+	assert_int_equal(blk.stats.write_bytes, 1024);
+}
+
+static void test_multi_segment_requests_scatter_and_gather(void **state)
+{
+	/* odd sizes, scattered, one sector split across two segments */
+	const struct seg d[4] = {
+		{DATA + 0x30000, 512},
+		{DATA + 0x10100, 1280},
+		{DATA + 0x50000, 256},
+		{DATA + 0x7000, 2048},
+	};
+	uint8_t want[4096];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	blk_request(&vm, 0, T_IN, 300, d, 4);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_int_equal(used_len(&vm, 0), 4096 + 1);
+	size_t off = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		assert_memory_equal(gpa(&vm, d[i].gpa), sector_of(300) + off, d[i].len);
+		off += d[i].len;
+	}
+	/* gathered the same way on a write */
+	for (unsigned i = 0; i < sizeof(want); i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	off = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(gpa(&vm, d[i].gpa), want + off, d[i].len);
+		off += d[i].len;
+	}
+	blk_request(&vm, 1, T_OUT, 500, d, 4);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+	assert_memory_equal(sector_of(500), want, sizeof(want));
+}
+
+static void test_largest_request_goes_through_in_device_sized_calls(void **state)
+{
+	struct seg d[VBLK_SEG_MAX];
+
+	(void)state;
+	disk.bd.max_blocks = 24; /* fewer than the bounce buffer holds */
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	for (unsigned i = 0; i < VBLK_SEG_MAX; i++)
+		d[i] = (struct seg){DATA + 0x1000 * (uint64_t)i, 4096};
+	blk_request(&vm, 0, T_IN, 8, d, VBLK_SEG_MAX);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_memory_equal(gpa(&vm, DATA), sector_of(8), VBLK_SEG_MAX * 4096);
+	assert_int_equal(disk.largest, 24);
+	assert_int_equal(disk.reads, (VBLK_SEG_MAX * 8 + 23) / 24);
+	assert_int_equal(disk.out_of_range, 0);
+	/* the same through VBLK_BOUNCE-sized calls */
+	disk.bd.max_blocks = 1024;
+	disk.largest = 0;
+	blk_request(&vm, 1, T_OUT, 1000, d, VBLK_SEG_MAX);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+	assert_int_equal(disk.largest, VBLK_BOUNCE / 512);
+	assert_memory_equal(sector_of(1000), gpa(&vm, DATA), VBLK_SEG_MAX * 4096);
+}
+
+static void test_flush_reaches_the_disk(void **state)
+{
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	blk_request(&vm, 0, T_FLUSH, 0, NULL, 0);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_int_equal(used_len(&vm, 0), 1);
+	assert_int_equal(disk.flushes, 1);
+	assert_int_equal(blk.stats.flushes, 1);
+	/* a flush that carries data is misshapen */
+	struct seg d = {DATA, 512};
+	blk_request(&vm, 1, T_FLUSH, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_IOERR);
+	assert_int_equal(disk.flushes, 1);
+}
+
+static void test_get_id_returns_the_serial(void **state)
+{
+	struct seg d = {DATA, VBLK_ID_BYTES};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	memset(gpa(&vm, DATA), 0xEE, 64);
+	blk_request(&vm, 0, T_GET_ID, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	assert_int_equal(used_len(&vm, 0), VBLK_ID_BYTES + 1);
+	assert_string_equal((char *)gpa(&vm, DATA), SERIAL); /* NUL-padded */
+	assert_int_equal(gpa(&vm, DATA)[VBLK_ID_BYTES], 0xEE);
+	/* a shorter buffer gets the start of it, a longer one no more than 20 */
+	d.len = 4;
+	memset(gpa(&vm, DATA), 0xEE, 64);
+	blk_request(&vm, 1, T_GET_ID, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+	assert_memory_equal(gpa(&vm, DATA), "tern", 4);
+	assert_int_equal(gpa(&vm, DATA)[4], 0xEE);
+	d.len = 512;
+	blk_request(&vm, 2, T_GET_ID, 0, &d, 1);
+	assert_int_equal(used_len(&vm, 2), VBLK_ID_BYTES + 1);
+	assert_int_equal(gpa(&vm, DATA)[VBLK_ID_BYTES], 0xEE);
+}
+
+static void test_requests_past_the_end_fail_and_move_nothing(void **state)
+{
+	struct seg d = {DATA, 4096};
+	uint8_t *before = malloc(DISK_BLOCKS * 512);
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	memcpy(before, disk.data, DISK_BLOCKS * 512);
+	memset(gpa(&vm, DATA), 0xCD, 4096);
+	const uint64_t bad[] = {WIN_BLOCKS - 4, WIN_BLOCKS, WIN_BLOCKS + 1,
+				UINT64_MAX - 3, UINT64_MAX, 1ull << 63};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		blk_request(&vm, 2 * i, T_IN, bad[i], &d, 1);
+		assert_int_equal(status_of(&vm, 2 * i), S_IOERR);
+		assert_int_equal(used_len(&vm, used_idx(&vm) - 1), 1); /* the status only */
+		blk_request(&vm, 2 * i + 1, T_OUT, bad[i], &d, 1);
+		assert_int_equal(status_of(&vm, 2 * i + 1), S_IOERR);
+	}
+	assert_int_equal(disk.reads + disk.writes, 0);
+	for (unsigned i = 0; i < 4096; i++)
+		assert_int_equal(gpa(&vm, DATA)[i], 0xCD);
+	assert_memory_equal(before, disk.data, DISK_BLOCKS * 512);
+	assert_int_equal(blk.stats.refused, 12);
+	free(before);
+	/* a zero-length read at the very end is harmless */
+	blk_request(&vm, 20, T_IN, WIN_BLOCKS, NULL, 0);
+	assert_int_equal(status_of(&vm, 20), S_OK);
+}
+
+static void test_unknown_types_are_unsupported_and_the_device_goes_on(void **state)
+{
+	struct seg d = {DATA, 512};
+	/* GET_LIFETIME, DISCARD, WRITE_ZEROES, SECURE_ERASE, legacy SCSI, junk */
+	const uint32_t types[] = {10, 11, 13, 14, 2, 0x80000000u};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		blk_request(&vm, i, types[i], 0, &d, 1);
+		assert_int_equal(status_of(&vm, i), S_UNSUPP);
+	}
+	assert_int_equal(blk.stats.unsupported, 6);
+	assert_int_equal(disk.reads + disk.writes + disk.flushes, 0);
+	blk_request(&vm, 10, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 10), S_OK);
+	assert_false(needs_reset(&vm));
+}
+
+static void test_read_only_disk_refuses_writes(void **state)
+{
+	struct seg d = {DATA, 512};
+
+	(void)state;
+	vblk_destroy(&blk);
+	struct vblk_disk k = window_of(&disk, true);
+	assert_int_equal(vblk_init(&blk, &vm, &vm.pci, DEV, &k), 0);
+	assert_int_equal(driver_up(&vm, F_ALL | F_RO, 1), 0x0F);
+	uint8_t keep[512];
+	memcpy(keep, sector_of(0), 512);
+	blk_request(&vm, 0, T_OUT, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_IOERR);
+	assert_int_equal(disk.writes, 0);
+	assert_memory_equal(keep, sector_of(0), 512);
+	blk_request(&vm, 1, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+}
+
+static void test_partial_sectors_and_4k_misalignment_are_refused(void **state)
+{
+	struct seg d = {DATA, 100};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	blk_request(&vm, 0, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_IOERR);
+	blk_request(&vm, 1, T_OUT, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_IOERR);
+	/* a 4096-byte disk takes whole 4096-byte blocks only */
+	vblk_destroy(&blk);
+	ramdisk_make(&disk2, 4096, DISK_BLOCKS, 64);
+	struct vblk_disk k = window_of(&disk2, false);
+	assert_int_equal(vblk_init(&blk, &vm, &vm.pci, DEV, &k), 0);
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	d.len = 4096;
+	blk_request(&vm, 2, T_IN, 4, &d, 1);
+	assert_int_equal(status_of(&vm, 2), S_IOERR);
+	d.len = 512;
+	blk_request(&vm, 3, T_IN, 8, &d, 1);
+	assert_int_equal(status_of(&vm, 3), S_IOERR);
+	assert_int_equal(disk2.reads, 0);
+	d.len = 8192;
+	blk_request(&vm, 4, T_IN, 16, &d, 1);
+	assert_int_equal(status_of(&vm, 4), S_OK);
+	assert_memory_equal(gpa(&vm, DATA), disk2.data + (WIN_START + 2) * 4096, 8192);
+}
+
+static void test_disk_failure_fails_the_request_only(void **state)
+{
+	struct seg d = {DATA, 512};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	disk.fail = true;
+	blk_request(&vm, 0, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 0), S_IOERR);
+	blk_request(&vm, 1, T_OUT, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_IOERR);
+	blk_request(&vm, 2, T_FLUSH, 0, NULL, 0);
+	assert_int_equal(status_of(&vm, 2), S_IOERR);
+	assert_int_equal(blk.stats.errors, 3);
+	disk.fail = false;
+	blk_request(&vm, 3, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 3), S_OK);
+	assert_false(needs_reset(&vm));
+}
+
+static void test_batch_is_served_in_order_with_one_interrupt(void **state)
+{
+	struct seg d[3] = {{DATA, 512}, {DATA + 0x1000, 512}, {DATA + 0x2000, 512}};
+
+	(void)state;
+	msix_up(&vm);
+	memset(gpa(&vm, DATA + 0x1000), 0x11, 512);
+	blk_prepare(&vm, 0, T_IN, 5, &d[0], 1);
+	blk_prepare(&vm, 1, T_OUT, 6, &d[1], 1);
+	blk_prepare(&vm, 2, T_IN, 6, &d[2], 1); /* sees the write before it */
+	blk_prepare(&vm, 3, T_FLUSH, 0, NULL, 0);
+	notify(&vm);
+	assert_int_equal(used_idx(&vm), 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(status_of(&vm, i), S_OK);
+	assert_memory_equal(gpa(&vm, DATA + 0x2000), gpa(&vm, DATA + 0x1000), 512);
+	assert_int_equal(msi.n, 1);
+}
+
+static void test_notifications_before_driver_ok_are_ignored(void **state)
+{
+	struct seg d = {DATA, 512};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	out(&vm, 0x14, 1, 0x0B); /* DRIVER_OK cleared (not a reset) */
+	blk_request(&vm, 0, T_IN, 0, &d, 1);
+	assert_int_equal(used_idx(&vm), 0);
+	assert_int_equal(disk.reads, 0);
+	out(&vm, 0x14, 1, 0x0F);
+	notify(&vm);
+	assert_int_equal(used_idx(&vm), 1);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+}
+
+/* ---- hostile drivers ------------------------------------------------------------------ */
+
+static void test_misshapen_requests_fail_alone(void **state)
+{
+	struct seg d = {DATA, 512};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+
+	/* a header of 8 bytes */
+	uint16_t h = take_desc();
+	desc(&vm, h, HDRS, 8, VIRTQ_DESC_F_NEXT, take_desc());
+	desc(&vm, h + 1, STATUSES, 1, VIRTQ_DESC_F_WRITE, 0);
+	gpa(&vm, STATUSES)[0] = 0xFF;
+	offer(&vm, h);
+	notify(&vm);
+	assert_int_equal(status_of(&vm, 0), S_IOERR);
+
+	/* a read with data the device is to read, a write with data it is
+	 * to write */
+	h = take_desc();
+	memset(gpa(&vm, HDRS + 16), 0, 16);
+	desc(&vm, h, HDRS + 16, 16, VIRTQ_DESC_F_NEXT, take_desc());
+	desc(&vm, h + 1, DATA, 512, VIRTQ_DESC_F_NEXT, take_desc());
+	desc(&vm, h + 2, STATUSES + 1, 1, VIRTQ_DESC_F_WRITE, 0);
+	gpa(&vm, STATUSES)[1] = 0xFF;
+	offer(&vm, h);
+	notify(&vm);
+	assert_int_equal(status_of(&vm, 1), S_IOERR);
+	h = take_desc();
+	uint32_t t = T_OUT;
+	memcpy(gpa(&vm, HDRS + 32), &t, 4);
+	desc(&vm, h, HDRS + 32, 16, VIRTQ_DESC_F_NEXT, take_desc());
+	desc(&vm, h + 1, DATA, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, take_desc());
+	desc(&vm, h + 2, STATUSES + 2, 1, VIRTQ_DESC_F_WRITE, 0);
+	gpa(&vm, STATUSES)[2] = 0xFF;
+	offer(&vm, h);
+	notify(&vm);
+	assert_int_equal(status_of(&vm, 2), S_IOERR);
+
+	/* more data segments than seg_max */
+	struct seg many[VBLK_SEG_MAX + 1];
+	for (unsigned i = 0; i <= VBLK_SEG_MAX; i++)
+		many[i] = (struct seg){DATA + 512 * (uint64_t)i, 512};
+	blk_request(&vm, 3, T_IN, 0, many, VBLK_SEG_MAX + 1);
+	assert_int_equal(status_of(&vm, 3), S_IOERR);
+
+	/* more data than VBLK_DATA_MAX, in buffers that overlap in RAM */
+	struct seg huge[3] = {{DATA, 3u << 20}, {DATA, 3u << 20}, {DATA, 3u << 20}};
+	memset(gpa(&vm, DATA), 0x77, 512);
+	blk_request(&vm, 4, T_IN, 0, huge, 3);
+	assert_int_equal(status_of(&vm, 4), S_IOERR);
+	assert_int_equal(gpa(&vm, DATA)[0], 0x77);
+	blk_request(&vm, 5, T_OUT, 0, huge, 3);
+	assert_int_equal(status_of(&vm, 5), S_IOERR);
+
+	assert_int_equal(disk.reads + disk.writes, 0);
+	assert_int_equal(blk.stats.refused, 6);
+	assert_false(needs_reset(&vm));
+	assert_int_equal(used_idx(&vm), 6);
+	blk_request(&vm, 6, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 6), S_OK);
+}
+
+static void test_chains_the_device_cannot_answer_need_reset_and_touch_nothing(void **state)
+{
+	(void)state;
+	for (unsigned kind = 0; kind < 6; kind++) {
+		uint8_t *before = malloc(DISK_BLOCKS * 512);
+		memcpy(before, disk.data, DISK_BLOCKS * 512);
+		msi.n = 0;
+		msix_up(&vm);
+		uint16_t h = take_desc(), n1 = take_desc(), n2 = take_desc();
+		memset(gpa(&vm, HDRS), 0, 16); /* T_IN, sector 0 */
+		desc(&vm, h, HDRS, 16, VIRTQ_DESC_F_NEXT, n1);
+		switch (kind) {
+		case 0: /* the status descriptor is not writable */
+			desc(&vm, n1, STATUSES, 1, 0, 0);
+			break;
+		case 1: /* a data buffer running past the end of RAM */
+			desc(&vm, n1, RAM - 512, 1024, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, n2);
+			desc(&vm, n2, STATUSES, 1, VIRTQ_DESC_F_WRITE, 0);
+			break;
+		case 2: /* one whose address wraps */
+			desc(&vm, n1, UINT64_MAX - 255, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
+			     n2);
+			desc(&vm, n2, STATUSES, 1, VIRTQ_DESC_F_WRITE, 0);
+			break;
+		case 3: /* a loop */
+			desc(&vm, n1, DATA, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, n1);
+			break;
+		case 4: /* indirect, never offered */
+			desc(&vm, n1, DATA, 512, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, n2);
+			desc(&vm, n2, STATUSES, 1, VIRTQ_DESC_F_WRITE, 0);
+			break;
+		case 5: /* next past the table */
+			desc(&vm, n1, DATA, 512, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, QSIZE);
+			break;
+		}
+		gpa(&vm, STATUSES)[0] = 0xFF;
+		memset(gpa(&vm, DATA), 0x33, 512);
+		uint16_t before_used = used_idx(&vm);
+		offer(&vm, h);
+		notify(&vm);
+		assert_true(needs_reset(&vm));
+		assert_int_equal(used_idx(&vm), before_used); /* nothing returned */
+		assert_int_equal(status_of(&vm, 0), 0xFF);
+		assert_int_equal(gpa(&vm, DATA)[0], 0x33);
+		assert_int_equal(disk.reads + disk.writes, 0);
+		assert_memory_equal(before, disk.data, DISK_BLOCKS * 512);
+		assert_int_equal(msi.n, 1); /* the configuration vector */
+		assert_int_equal(msi.data[0], 0x40);
+		/* the queue stays stopped until the driver resets the device */
+		notify(&vm);
+		assert_int_equal(used_idx(&vm), before_used);
+		free(before);
+		memset(gpa(&vm, RQ_AVAIL), 0, 0x2000); /* a fresh ring for the next round */
+	}
+	/* and after a reset it works again */
+	struct seg d = {DATA, 512};
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	blk_request(&vm, 1, T_IN, 0, &d, 1);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+}
+
+static void test_reads_mark_the_pages_they_fill_dirty(void **state)
+{
+	const struct seg d[2] = {{DATA + 0x5000 + 3584, 1024}, {DATA + 0x9000, 512}};
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	vm.dev_dirty = calloc(vm.npages / 64, 8);
+	blk_request(&vm, 0, T_IN, 0, d, 2);
+	assert_int_equal(status_of(&vm, 0), S_OK);
+	for (uint64_t g = 0; g < vm.npages; g++) {
+		/* the first segment straddles two pages */
+		bool want = g == (DATA + 0x5000) / 4096 || g == (DATA + 0x6000) / 4096 ||
+			    g == (DATA + 0x9000) / 4096 || g == STATUSES / 4096 ||
+			    g == RQ_USED / 4096;
+		assert_int_equal(!!(vm.dev_dirty[g / 64] & (1ull << (g % 64))), want);
+	}
+	/* a write only reads guest memory: just the status and used ring */
+	memset(vm.dev_dirty, 0, vm.npages / 8);
+	blk_request(&vm, 1, T_OUT, 0, d, 2);
+	for (uint64_t g = 0; g < vm.npages; g++) {
+		bool want = g == STATUSES / 4096 || g == RQ_USED / 4096;
+		assert_int_equal(!!(vm.dev_dirty[g / 64] & (1ull << (g % 64))), want);
+	}
+}
+
+/* ---- migration ------------------------------------------------------------------------ */
+
+/* The destination: vm2 with a copy of the source's RAM, the same disk
+ * (disk2, a copy of disk) and the bus state moved over. */
+static void move_to_vm2(uint8_t *blob, int *n)
+{
+	uint8_t pblob[VPCI_STATE_MAX];
+
+	*n = vblk_save(&blk, blob, VBLK_STATE_LEN);
+	assert_int_equal(*n, VBLK_STATE_LEN);
+	int pn = vpci_save(&vm.pci, pblob, sizeof(pblob));
+	assert_true(pn > 0);
+	ramdisk_make(&disk2, 512, DISK_BLOCKS, 256);
+	memcpy(disk2.data, disk.data, DISK_BLOCKS * 512);
+	make_vm(&vm2, &ram2, &blk2, &disk2);
+	memcpy(ram2, ram, RAM);
+	assert_int_equal(vpci_restore(&vm2.pci, pblob, (size_t)pn), 0);
+}
+
+static void test_device_state_moves_to_another_vm_and_carries_on(void **state)
+{
+	uint8_t blob[VBLK_STATE_LEN];
+	struct seg d = {DATA, 512};
+	const char *why = "";
+	int n;
+
+	(void)state;
+	msix_up(&vm);
+	blk_request(&vm, 0, T_IN, 0, &d, 1);
+	blk_request(&vm, 1, T_FLUSH, 0, NULL, 0);
+	move_to_vm2(blob, &n);
+	assert_int_equal(vblk_restore(&blk2, blob, (size_t)n, &why), 0);
+	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
+	assert_int_equal(blk2.stats.reads, 1);
+	assert_int_equal(blk2.stats.flushes, 1);
+	/* the next request is the ring's third, and interrupts on vector 1 */
+	msi.n = 0;
+	memset(gpa(&vm2, DATA), 0, 512);
+	uint16_t head = blk_request(&vm2, 2, T_IN, 7, &d, 1);
+	assert_int_equal(status_of(&vm2, 2), S_OK);
+	assert_int_equal(used_idx(&vm2), 3);
+	assert_int_equal(used_id(&vm2, 2), head);
+	assert_memory_equal(gpa(&vm2, DATA), disk2.data + (WIN_START + 7) * 512, 512);
+	assert_int_equal(msi.n, 1);
+	assert_int_equal(msi.data[0], 0x41);
+	assert_int_equal(disk.reads, 1); /* the source's disk saw none of it */
+}
+
+static void test_hostile_or_mismatched_blobs_are_refused_and_change_nothing(void **state)
+{
+	uint8_t blob[VBLK_STATE_LEN], bad[VBLK_STATE_LEN];
+	const size_t dev = VIRTIO_PCI_STATE_LEN; /* where the disk's part starts */
+	const char *why = "";
+	int n;
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	blk_request(&vm, 0, T_FLUSH, 0, NULL, 0);
+	move_to_vm2(blob, &n);
+	assert_int_equal(in(&vm2, 0x14, 1), 0);
+
+	/* lengths */
+	assert_int_equal(vblk_restore(&blk2, blob, (size_t)n - 1, &why), -EINVAL);
+	assert_int_equal(vblk_restore(&blk2, blob, 0, &why), -EINVAL);
+	/* each field of the disk's part */
+	static const struct {
+		size_t off;
+		uint8_t x;
+		const char *why;
+	} flips[] = {
+		{0, 0x01, "malformed disk state"},			   /* version */
+		{4, 0x02, "the disk here has another size or block size"}, /* blk_size */
+		{8, 0x01, "the disk here has another size or block size"}, /* capacity */
+		{16, 0x01, "the disk here differs in being read-only"},
+		{16, 0x10, "malformed disk state"}, /* an unknown flag */
+		{20, 0x01, "the disk here takes another number of segments"},
+		{24, 'X', "the disk here has another serial"},
+		{44, 0x01, "malformed disk state"}, /* padding */
+	};
+	for (unsigned i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+		memcpy(bad, blob, sizeof(bad));
+		bad[dev + flips[i].off] ^= flips[i].x;
+		why = "";
+		assert_int_equal(vblk_restore(&blk2, bad, (size_t)n, &why), -EINVAL);
+		assert_string_equal(why, flips[i].why);
+		assert_int_equal(in(&vm2, 0x14, 1), 0);
+	}
+	/* the transport's part: another version, an enabled ring outside RAM */
+	memcpy(bad, blob, sizeof(bad));
+	bad[0] ^= 0xFF;
+	assert_int_equal(vblk_restore(&blk2, bad, (size_t)n, &why), -EINVAL);
+	memcpy(bad, blob, sizeof(bad));
+	uint64_t out_of_ram = RAM - 8;
+	memcpy(bad + 32, &out_of_ram, 8); /* queue 0's descriptor table */
+	assert_int_equal(vblk_restore(&blk2, bad, (size_t)n, &why), -EINVAL);
+	/* taken-but-not-returned chains on a device that is fine */
+	memcpy(bad, blob, sizeof(bad));
+	bad[32 + 28] += 1; /* queue 0's last_avail */
+	assert_int_equal(vblk_restore(&blk2, bad, (size_t)n, &why), -EINVAL);
+	assert_int_equal(in(&vm2, 0x14, 1), 0);
+	assert_int_equal(blk2.stats.flushes, 0);
+
+	/* a destination disk of another size refuses even a good blob */
+	vblk_destroy(&blk2);
+	struct vblk_disk k = window_of(&disk2, false);
+	k.blocks--;
+	assert_int_equal(vblk_init(&blk2, &vm2, &vm2.pci, DEV, &k), 0);
+	assert_int_equal(vblk_restore(&blk2, blob, (size_t)n, &why), -EINVAL);
+	vblk_destroy(&blk2);
+	k = window_of(&disk2, true);
+	assert_int_equal(vblk_init(&blk2, &vm2, &vm2.pci, DEV, &k), 0);
+	assert_int_equal(vblk_restore(&blk2, blob, (size_t)n, &why), -EINVAL);
+	vblk_destroy(&blk2);
+	k = window_of(&disk2, false);
+	assert_int_equal(vblk_init(&blk2, &vm2, &vm2.pci, DEV, &k), 0);
+	assert_int_equal(vblk_restore(&blk2, blob, (size_t)n, &why), 0);
+	assert_int_equal(in(&vm2, 0x14, 1), 0x0F);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_pci_function_is_a_modern_virtio_blk_at_its_slot),
+		T(test_capabilities_point_at_the_virtio_structures),
+		T(test_features_offered_and_only_those_accepted),
+		T(test_config_space_holds_capacity_seg_max_and_block_size),
+		T(test_4k_disk_shows_its_block_size_and_capacity_in_sectors),
+		T(test_windows_that_do_not_fit_the_device_are_refused),
+		T(test_read_returns_the_windows_sectors_and_interrupts),
+		T(test_write_lands_in_the_window_and_reads_back),
+		T(test_multi_segment_requests_scatter_and_gather),
+		T(test_largest_request_goes_through_in_device_sized_calls),
+		T(test_flush_reaches_the_disk),
+		T(test_get_id_returns_the_serial),
+		T(test_requests_past_the_end_fail_and_move_nothing),
+		T(test_unknown_types_are_unsupported_and_the_device_goes_on),
+		T(test_read_only_disk_refuses_writes),
+		T(test_partial_sectors_and_4k_misalignment_are_refused),
+		T(test_disk_failure_fails_the_request_only),
+		T(test_batch_is_served_in_order_with_one_interrupt),
+		T(test_notifications_before_driver_ok_are_ignored),
+		T(test_misshapen_requests_fail_alone),
+		T(test_chains_the_device_cannot_answer_need_reset_and_touch_nothing),
+		T(test_reads_mark_the_pages_they_fill_dirty),
+		T(test_device_state_moves_to_another_vm_and_carries_on),
+		T(test_hostile_or_mismatched_blobs_are_refused_and_change_nothing),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
