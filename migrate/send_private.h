@@ -24,6 +24,7 @@ enum send_state {
 	S_WAIT_ACCEPT, /* sent AUTH + GUEST_CONFIG */
 	S_ROUND,       /* sending a round's pages */
 	S_ROUND_DRAIN, /* END_OF_ROUND queued; the round ends when it is out */
+	S_PRE_PAUSE,   /* iterating stopped; the guest runs until the transport is empty */
 	S_STATE,       /* paused, final pages queued: vCPU and device state, END */
 	/* Entered the moment END is queued; nothing is produced after it.
 	 * While part of END is still queued the destination cannot have
@@ -94,6 +95,7 @@ struct mig_send {
 	uint64_t pages_left;
 
 	uint64_t t_start, t_accept, t_pause, t_end;
+	uint64_t t_stop; /* iterating stopped (S_PRE_PAUSE began) */
 	uint64_t tokens_bits, tokens_at;
 
 	enum mig_result result;
