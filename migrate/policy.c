@@ -1,6 +1,7 @@
 /* The pre-copy stop rule of DESIGN.md ("Policy"), after Xen's: stop when
- * the rest fits the downtime target at the last round's rate, at the
- * round limit, or when the guest dirties faster than we send. */
+ * the rest fits the downtime target at the last round's rate (unless one
+ * more round would halve it), at the round limit, or when the guest
+ * dirties faster than we send. */
 #include "migrate/policy.h"
 
 void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_rounds, bool offline,
@@ -11,6 +12,7 @@ void mig_policy_init(struct mig_policy *p, uint32_t downtime_ms, uint32_t max_ro
 		.max_rounds = max_rounds ? max_rounds : 1,
 		.offline = offline,
 		.best_left = UINT64_MAX,
+		.last_left = UINT64_MAX,
 		.auto_converge = auto_converge && !offline,
 	};
 }
@@ -31,6 +33,30 @@ static bool fits(const struct mig_policy *p, const struct mig_policy_round *r)
 	uint64_t need = mig_policy_expected_us(r->dirty_left, r->bytes, r->elapsed_us);
 
 	return need != UINT64_MAX && need <= (uint64_t)p->downtime_ms * 1000;
+}
+
+/* The rest fits the target, yet one more round still pays while it is
+ * expected to at least halve what the pause must carry: that round takes
+ * no longer than the target, and the guest, dirtying at the last round's
+ * rate, writes at most half as many pages meanwhile. The pause's copy runs
+ * at Tern's link rate (an emulated NIC: a page costs 0.13 ms at 250
+ * Mbit/s), so a smaller remainder is a shorter downtime; a moderate writer
+ * went from 12.7 ms to about a tenth of that. At MIG_POLICY_SHRINK_FLOOR
+ * pages the pause's fixed costs (vCPU and device state, the hand-off)
+ * dominate and another round buys nothing. */
+static bool shrink_more(const struct mig_policy *p, const struct mig_policy_round *r)
+{
+	if (p->offline || r->round + 1 >= p->max_rounds || r->dirty_left <= MIG_POLICY_SHRINK_FLOOR ||
+	    !r->elapsed_us)
+		return false;
+	/* A round has a floor the estimate does not see (the guest's time
+	 * slice, the harvest): once the last round failed to halve what was
+	 * left before it, the next will not either. */
+	if (p->last_left != UINT64_MAX && r->dirty_left * 2 > p->last_left)
+		return false;
+	uint64_t need = mig_policy_expected_us(r->dirty_left, r->bytes, r->elapsed_us);
+	unsigned __int128 next = (unsigned __int128)r->dirtied * need / r->elapsed_us;
+	return next * 2 <= r->dirty_left;
 }
 
 /* QEMU's rule (migration/ram.c, "dirty_rate_high_cnt"), with faster steps
@@ -83,8 +109,10 @@ enum mig_stop mig_policy_decide(struct mig_policy *p, const struct mig_policy_ro
 	}
 	if (p->offline)
 		return MIG_STOP_OFFLINE;
+	bool shrink = shrink_more(p, r);
+	p->last_left = r->dirty_left;
 	if (fits(p, r))
-		return MIG_STOP_DOWNTIME;
+		return shrink ? MIG_STOP_CONTINUE : MIG_STOP_DOWNTIME;
 	if (r->round + 1 >= p->max_rounds)
 		return MIG_STOP_MAX_ROUNDS;
 	/* A new throttle gets two rounds to shrink the dirty set. */

@@ -37,12 +37,16 @@ bool mig_policy_tsc_rates_match(uint32_t a_khz, uint32_t b_khz);
 
 /* Bytes a page costs on the wire: its entry and its data. */
 #define MIG_POLICY_PAGE_WIRE_BYTES 4112u
+/* A remainder that fits the downtime target is shrunk by more rounds while
+ * each halves it, down to this many pages (policy.c, shrink_more). */
+#define MIG_POLICY_SHRINK_FLOOR 8u
 
 struct mig_policy {
 	uint32_t downtime_ms;
 	uint32_t max_rounds; /* live rounds, round 0 included */
 	bool offline;
 	uint64_t best_left; /* smallest dirty set seen after a round */
+	uint64_t last_left; /* the dirty set after the round before this one */
 	uint32_t stalled;   /* rounds in a row that did not beat best_left */
 	bool auto_converge;
 	uint32_t hot;	       /* hot rounds in a row */

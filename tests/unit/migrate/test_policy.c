@@ -18,6 +18,18 @@ static enum mig_stop decide(struct mig_policy *p, uint32_t round, uint64_t left)
 	return mig_policy_decide(p, &r);
 }
 
+/* A round of BYTES_1000 in 100 ms in which the guest wrote as many pages
+ * as it sent: another round would leave as many as it carried. */
+#define AS_HOT_AS_THE_LINK 1000u
+
+static enum mig_stop decide_dirtied(struct mig_policy *p, uint32_t round, uint64_t left,
+				    uint64_t dirtied)
+{
+	struct mig_policy_round r = {round, BYTES_1000, 100000, left, dirtied};
+
+	return mig_policy_decide(p, &r);
+}
+
 static void test_stops_when_rest_fits_downtime_exactly(void **state)
 {
 	struct mig_policy p;
@@ -25,11 +37,66 @@ static void test_stops_when_rest_fits_downtime_exactly(void **state)
 	(void)state;
 	/* 100 pages at 100 us each: exactly 10 ms. */
 	mig_policy_init(&p, 10, 30, false, false);
-	assert_int_equal(decide(&p, 0, 100), MIG_STOP_DOWNTIME);
+	assert_int_equal(decide_dirtied(&p, 0, 100, AS_HOT_AS_THE_LINK), MIG_STOP_DOWNTIME);
 	mig_policy_init(&p, 9, 30, false, false);
-	assert_int_equal(decide(&p, 0, 100), MIG_STOP_CONTINUE);
+	assert_int_equal(decide_dirtied(&p, 0, 100, AS_HOT_AS_THE_LINK), MIG_STOP_CONTINUE);
 	mig_policy_init(&p, 9, 30, false, false);
-	assert_int_equal(decide(&p, 0, 90), MIG_STOP_DOWNTIME);
+	assert_int_equal(decide_dirtied(&p, 0, 90, AS_HOT_AS_THE_LINK), MIG_STOP_DOWNTIME);
+}
+
+/* A rest that fits is shrunk while each round halves it: 2000 pages/s
+ * dirtied (200 in a 100 ms round) against a link of 10000 pages/s. 400
+ * pages take 40 ms, in which the guest writes 80: go on. 80 take 8 ms (16
+ * written), 16 take 1.6 ms (3 written): on, until the floor. */
+static void test_a_fitting_rest_is_shrunk_while_each_round_halves_it(void **state)
+{
+	struct mig_policy p;
+	struct mig_policy_round r;
+
+	(void)state;
+	mig_policy_init(&p, 50, 30, false, true);
+	r = (struct mig_policy_round){1, BYTES_1000, 100000, 400, 200};
+	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_CONTINUE);
+	r = (struct mig_policy_round){2, 400 * MIG_POLICY_PAGE_WIRE_BYTES, 40000, 80, 80};
+	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_CONTINUE);
+	r = (struct mig_policy_round){3, 80 * MIG_POLICY_PAGE_WIRE_BYTES, 8000, 16, 16};
+	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_CONTINUE);
+	r = (struct mig_policy_round){4, 16 * MIG_POLICY_PAGE_WIRE_BYTES, 1600, 3, 3};
+	assert_int_equal(mig_policy_decide(&p, &r), MIG_STOP_DOWNTIME);
+	assert_int_equal(p.throttle_pct, 0);
+}
+
+/* Not when it would not halve, not at the round limit, not offline. */
+static void test_a_fitting_rest_that_would_not_halve_stops(void **state)
+{
+	struct mig_policy p;
+
+	(void)state;
+	mig_policy_init(&p, 50, 30, false, false);
+	/* 400 pages take 40 ms, in which a guest writing 5030 pages/s writes 201. */
+	assert_int_equal(decide_dirtied(&p, 1, 400, 503), MIG_STOP_DOWNTIME);
+	mig_policy_init(&p, 50, 30, false, false);
+	assert_int_equal(decide_dirtied(&p, 1, 400, 500), MIG_STOP_CONTINUE);
+	mig_policy_init(&p, 50, 2, false, false);
+	assert_int_equal(decide_dirtied(&p, 1, 400, 0), MIG_STOP_DOWNTIME);
+	mig_policy_init(&p, 50, 30, false, false);
+	assert_int_equal(decide_dirtied(&p, 1, MIG_POLICY_SHRINK_FLOOR, 0), MIG_STOP_DOWNTIME);
+	mig_policy_init(&p, 50, 30, false, false);
+	assert_int_equal(decide_dirtied(&p, 2, MIG_POLICY_SHRINK_FLOOR + 1, 0), MIG_STOP_CONTINUE);
+}
+
+/* The estimate cannot see a round's floor (a guest time slice, the
+ * harvest): 69 pages left, then 22, then 25 though 22 was expected to
+ * leave 5. Once a round did not halve the rest, the next fit stops. */
+static void test_a_round_that_did_not_halve_the_rest_ends_the_shrinking(void **state)
+{
+	struct mig_policy p;
+
+	(void)state;
+	mig_policy_init(&p, 50, 30, false, false);
+	assert_int_equal(decide_dirtied(&p, 4, 69, 0), MIG_STOP_CONTINUE);
+	assert_int_equal(decide_dirtied(&p, 5, 22, 0), MIG_STOP_CONTINUE);
+	assert_int_equal(decide_dirtied(&p, 6, 25, 0), MIG_STOP_DOWNTIME);
 }
 
 static void test_idle_guest_stops_after_round_zero(void **state)
@@ -61,6 +128,9 @@ static void test_fitting_wins_over_max_rounds(void **state)
 	(void)state;
 	mig_policy_init(&p, 50, 1, false, false);
 	assert_int_equal(decide(&p, 0, 10), MIG_STOP_DOWNTIME);
+	mig_policy_init(&p, 50, 2, false, false);
+	assert_int_equal(decide(&p, 0, 10), MIG_STOP_CONTINUE); /* the rest halves */
+	assert_int_equal(decide(&p, 1, 10), MIG_STOP_DOWNTIME);
 }
 
 static void test_two_rounds_without_progress_stop(void **state)
@@ -236,6 +306,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tsc_rates_match_within_2_percent_either_way),
 		cmocka_unit_test(test_stops_when_rest_fits_downtime_exactly),
+		cmocka_unit_test(test_a_fitting_rest_is_shrunk_while_each_round_halves_it),
+		cmocka_unit_test(test_a_fitting_rest_that_would_not_halve_stops),
+		cmocka_unit_test(test_a_round_that_did_not_halve_the_rest_ends_the_shrinking),
 		cmocka_unit_test(test_idle_guest_stops_after_round_zero),
 		cmocka_unit_test(test_max_rounds_counts_round_zero),
 		cmocka_unit_test(test_fitting_wins_over_max_rounds),
