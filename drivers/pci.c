@@ -171,6 +171,7 @@ static const struct {
 	{0x1af4, 0x1000, "virtio network (legacy)"},
 	{0x1af4, 0x1041, "virtio network"},
 	{0x1b36, 0x000d, "QEMU XHCI"},
+	{0x1b36, 0x0010, "QEMU NVMe"},
 };
 
 static const char *class_name(uint8_t class, uint8_t subclass)

@@ -19,6 +19,7 @@
 #include "kernel/mm/heap.h"
 #include "kernel/sys.h"
 #include "kernel/time.h"
+#include "storage/storage.h"
 
 #define HEAP_BYTES (32ull << 20)
 
@@ -93,6 +94,7 @@ void kernel_main(const struct boot_info *bi)
 	sys_register_commands();
 	cpufeat_register_commands();
 	pci_register_commands();
+	storage_init();
 	subsystems_init();
 
 	log_info("boot", "ready %lu ms after firmware hand-off", time_since_tsc_ms(boot.tsc_handoff));

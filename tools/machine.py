@@ -4,7 +4,8 @@
 One place knows how to boot Tern under each emulator, so `make run`, the
 integration tests, `make demo` and `make bench` all boot it the same way:
 
-    QEMU   TCG, OVMF (UEFI), -cpu qemu64,+svm,+npt, q35, an e1000; boots build/esp.img
+    QEMU   TCG, OVMF (UEFI), -cpu qemu64,+svm,+npt, q35, an e1000; boots build/esp.img;
+           optionally an NVMe disk on a raw image file (Machine(nvme=PATH))
     Bochs  cpu corei7_skylake_x (VMX, EPT, EPT A/D, PML), legacy BIOS, GRUB from
            build/tern.iso (Multiboot2), an e1000 on i440fx
 
@@ -67,10 +68,15 @@ class Machine:
     tap: Optional[str] = None     # TAP device for the e1000 (else no network peer)
     mac: Optional[str] = None
     extra: List[str] = field(default_factory=list)  # QEMU: more argv; Bochs: more bochsrc lines
+    nvme: Optional[str] = None    # QEMU: a raw image file attached as an NVMe disk (namespace 1)
+    nvme_serial: str = "tern-nvme0"
+    nvme_opts: str = ""           # more -device nvme options: "logical_block_size=4096,mdts=1"
 
     def __post_init__(self):
         if self.kind not in ("qemu", "bochs"):
             raise ValueError(f"unknown emulator {self.kind!r} (qemu or bochs)")
+        if self.nvme and self.kind != "qemu":
+            raise ValueError("an NVMe disk needs QEMU (Bochs has no NVMe controller)")
         if not self.workdir:
             self.workdir = os.path.join(BUILD, "run", self.name)
         os.makedirs(self.workdir, exist_ok=True)
@@ -124,6 +130,12 @@ class Machine:
                         "-device", f"e1000,netdev=n0{mac}"]
             else:
                 cmd += ["-device", f"e1000{mac}"]  # a NIC with no peer: nothing leaves
+        if self.nvme:
+            # The image is the test's to create (sparse is fine) and keep: it
+            # outlives the machine, so a test can boot another one on it.
+            cmd += ["-drive", f"file={self.nvme},if=none,format=raw,id=nvm0",
+                    "-device", f"nvme,serial={self.nvme_serial},drive=nvm0"
+                    + (f",{self.nvme_opts}" if self.nvme_opts else "")]
         return cmd + self.extra
 
     def _bochs(self) -> List[str]:

@@ -1,0 +1,127 @@
+/* The volume table: which guest volumes live on a disk, and where. Kept
+ * on the disk itself in two checksummed copies (docs/storage.md is the
+ * format's spec; this code follows it). Volumes are contiguous extents,
+ * placed first-fit after the metadata area, sized in whole MiB.
+ *
+ * The table sees the disk only as a struct blkdev, so host unit tests run
+ * it on a RAM disk. It neither logs nor prints: failures come back as a
+ * negative errno and, on load, a reason per copy. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drivers/blkdev.h"
+
+/* --- the on-disk format, version 1 (docs/storage.md) ----------------------- */
+#define VOLTAB_MAGIC "TernVTab" /* 8 bytes, no NUL */
+#define VOLTAB_VERSION 1	/* this Tern reads and writes version 1 only */
+#define VOLTAB_COPY0_OFFSET (64u << 10)
+#define VOLTAB_COPY1_OFFSET (512u << 10)
+#define VOLTAB_COPY_BYTES (64u << 10) /* what version 1 writes and checksums */
+#define VOLTAB_COPY_ROOM (448u << 10) /* what each copy may grow to later */
+#define VOLTAB_DATA_OFFSET (1u << 20) /* volumes start here */
+#define VOLTAB_ALIGN (1u << 20)	      /* volume sizes and starts: whole MiB */
+#define VOLTAB_HEADER_BYTES 256
+#define VOLTAB_ENTRY_BYTES 128
+#define VOLTAB_MAX_VOLUMES 256
+#define VOLTAB_NAME_MAX 31
+
+/* Feature bits (ext4's scheme): a reader refuses a table with an
+ * incompatible bit it does not know, only reads one with an unknown
+ * read-only-compatible bit, and keeps unknown compatible bits as they are.
+ * Version 1 defines none; the clones (`disk clone`) and the persistent
+ * dirty bitmaps to come will set one each. */
+#define VOLTAB_INCOMPAT_KNOWN 0u
+#define VOLTAB_RO_COMPAT_KNOWN 0u
+
+/* Volume flags. READONLY: no guest may write it (a clone's base). */
+#define VOLTAB_VOL_READONLY (1u << 0)
+#define VOLTAB_VOL_FLAGS_KNOWN VOLTAB_VOL_READONLY
+
+struct voltab_volume {
+	char name[VOLTAB_NAME_MAX + 1];
+	uint64_t id;	     /* unique on this table, never reused */
+	uint64_t size;	     /* bytes, a multiple of VOLTAB_ALIGN */
+	uint64_t start_lba;  /* first block on the device */
+	uint32_t flags;	     /* VOLTAB_VOL_* */
+	uint64_t created_ns; /* wall clock, ns since 1970 (0: unknown) */
+	uint64_t parent_id;  /* 0; reserved for clones: the base volume's id */
+};
+
+/* What voltab_load found in each copy. */
+struct voltab_copy_info {
+	int rc; /* 0: valid; -ENOENT blank; -EBADMSG damaged; -EPROTONOSUPPORT newer; -EIO */
+	uint64_t generation; /* when rc == 0 */
+	char why[96];	     /* when rc != 0: "checksum mismatch", ... */
+};
+
+struct voltab_load_info {
+	struct voltab_copy_info copy[2];
+	int used;		 /* the copy loaded, or -1 */
+	bool repair;		 /* the other copy is bad or older: the next write fixes it */
+	uint64_t max_generation; /* highest generation seen in a valid-looking copy */
+};
+
+struct voltab {
+	struct blkdev *dev;
+	bool loaded;   /* the fields below hold a valid table */
+	bool readonly; /* unknown read-only-compatible feature: no changes */
+	uint64_t generation;
+	uint8_t uuid[16]; /* the table's identity, random at `disk init` */
+	uint64_t created_ns, updated_ns;
+	uint64_t next_id;
+	uint32_t incompat, ro_compat, compat;
+	int good_copy;		      /* a copy known to hold the current table (written last) */
+	int load_rc;		      /* the last voltab_load's result */
+	struct voltab_load_info info; /* what that load found in each copy */
+	unsigned nvolumes;
+	struct voltab_volume vol[VOLTAB_MAX_VOLUMES]; /* by start_lba */
+	uint8_t *buf;				      /* VOLTAB_COPY_BYTES of I/O buffer */
+};
+
+/* The reason a name is refused ("too long", ...), or NULL if it is valid:
+ * 1 to VOLTAB_NAME_MAX characters of [A-Za-z0-9._-]. */
+const char *voltab_name_error(const char *name);
+
+/* Reads both copies and loads the valid one with the higher generation.
+ * 0; -ENOENT when neither copy holds a table (a blank disk); -EBADMSG when
+ * both are damaged; -EPROTONOSUPPORT when a copy was written by a newer
+ * Tern (the table is then never touched, even if the other copy is
+ * fine); -EIO when neither could be read; -ENOSPC for a disk too small to
+ * hold one; -ENOMEM. The result is also in t->load_rc, and t->info says
+ * what was found in each copy. On failure t->loaded is false. */
+int voltab_load(struct voltab *t, struct blkdev *dev);
+
+/* Writes a new, empty table (both copies) with generation `generation`
+ * (pass one more than any seen, so an old copy can never win), and loads
+ * it. Refusing to format over a valid table is the caller's job. When a
+ * write fails, the table is loaded again from the disk (voltab_load), so
+ * t holds what the disk holds (one copy may have been written), and the
+ * write's error is returned. */
+int voltab_format(struct voltab *t, struct blkdev *dev, const uint8_t uuid[16], uint64_t now_ns,
+		  uint64_t generation);
+
+/* First-fit: the lowest free extent of `size` bytes (a positive multiple
+ * of VOLTAB_ALIGN). 0 and *out; -EINVAL (name or size, see
+ * voltab_name_error), -EEXIST (name taken), -EMFILE (table full),
+ * -ENOSPC (no free extent that large), -EROFS, -ENODEV (no table loaded),
+ * or the device's error writing the table. After a write error the table
+ * is loaded again from the disk, like voltab_format: the volume exists if
+ * the write got far enough (voltab_find tells), and t->loaded is false if
+ * even the reload failed. */
+int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t now_ns,
+		  const struct voltab_volume **out);
+/* 0, -ENOENT, -EROFS, -ENODEV, or the device's error (as voltab_create). */
+int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns);
+const struct voltab_volume *voltab_find(const struct voltab *t, const char *name);
+
+struct voltab_space {
+	uint64_t data_bytes;   /* the area volumes may use */
+	uint64_t used_bytes;   /* by volumes */
+	uint64_t free_bytes;   /* data_bytes - used_bytes */
+	uint64_t largest_free; /* the largest volume that can be created now */
+};
+void voltab_space(const struct voltab *t, struct voltab_space *s);
+
+/* Releases the I/O buffer; the table is no longer loaded. */
+void voltab_close(struct voltab *t);
