@@ -257,9 +257,17 @@ static int start_outgoing(int argc, char **argv)
 	struct mig_src_guest g;
 	int rc;
 
+	/* Before anything else (options, network, key): the guest's disk is
+	 * a volume of this host's NVMe, which a migration cannot move yet. */
+	struct vm *vm = vm_find(argv[1]);
+	if (vm && vm->disk.on) {
+		cmd_error("migrate %s: it has a local disk (%s): moving it needs --copy-storage, "
+			  "which this Tern does not have yet",
+			  vm->name, vm->disk.volume);
+		return -EOPNOTSUPP;
+	}
 	if ((rc = parse_opts(argc, argv, &o)))
 		return rc;
-	struct vm *vm = vm_find(argv[1]);
 	if (!vm) {
 		cmd_error("migrate: no VM named '%s' (see 'vm list')", argv[1]);
 		return -ENOENT;

@@ -17,6 +17,7 @@
 #include "kernel/vm.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_dirty.h"
+#include "kernel/vm_disk.h"
 #include "kernel/vm_load.h"
 #include "net/lwip_port.h" /* tern_rand32 */
 #include "kernel/vm_run.h"
@@ -160,6 +161,7 @@ static void free_ram(struct vm *vm)
 /* The vCPU and the devices: what a restart makes anew (RAM and SLAT stay). */
 static void devices_release(struct vm *vm)
 {
+	vm_disk_device_release(vm);
 	vnet_destroy(&vm->net);
 	if (vm->vcpu.arch)
 		hv->vcpu_destroy(&vm->vcpu);
@@ -181,12 +183,15 @@ static int devices_create(struct vm *vm, const char **why)
 	vioapic_reset(&vm->ioapic);
 	vpci_init(&vm->pci);
 	*why = "out of memory";
-	return vnet_init(&vm->net, vm, &vm->pci);
+	if ((rc = vnet_init(&vm->net, vm, &vm->pci)))
+		return rc;
+	return vm_disk_device_create(vm); /* on a restart; vm_disk_attach the first time */
 }
 
 void vm_release(struct vm *vm)
 {
 	devices_release(vm);
+	vm_disk_detach(vm); /* the volume is free for another VM */
 	free(vm->dev_dirty);
 	if (vm->slat)
 		hv->slat_destroy(vm->slat);
@@ -366,19 +371,25 @@ static int vm_boot(struct vm *vm, uint64_t *entry, const char **why)
 }
 
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
-	      enum guest_cpu_model cpu, const char **why)
+	      enum guest_cpu_model cpu, const char *disk, const char **why)
 {
 	struct vm *vm;
 	uint64_t entry;
+	int rc;
 
 	time_refine_finish(); /* the guest's LAPIC and TSC take the rate now */
 	if (!vm_image_find(image) && hv)
 		return *why = "no such image (see 'vm images')", -ENOENT;
 	if (strlen(image) >= sizeof(vm->boot_image) || (args && strlen(args) >= VM_ARGS_MAX))
 		return *why = "args= is too long", -E2BIG;
-	int rc = vm_alloc(name, mem_mib << 20, cpu, 0, &vm, why);
-	if (rc)
+	if (disk && (rc = vm_disk_check(disk, why)))
 		return rc;
+	if ((rc = vm_alloc(name, mem_mib << 20, cpu, 0, &vm, why)))
+		return rc;
+	if (disk && (rc = vm_disk_attach(vm, disk, why))) {
+		vm_release(vm);
+		return rc;
+	}
 	strcpy(vm->boot_image, image);
 	strcpy(vm->boot_args, args ? args : "");
 	if ((rc = vm_boot(vm, &entry, why))) {
@@ -430,7 +441,8 @@ int vm_restart(struct vm *vm, const char **why)
 /* A Linux guest (kernel/vm_load_linux.c): every check before anything
  * is reserved, so a refusal leaves the host exactly as it was. */
 int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
-		    const char *args, bool paused, enum guest_cpu_model cpu, const char **why)
+		    const char *args, bool paused, enum guest_cpu_model cpu, const char *disk,
+		    const char **why)
 {
 	const struct boot_module *kimg = vm_image_find(kernel);
 	const struct boot_module *iimg = initrd ? vm_image_find(initrd) : NULL;
@@ -453,10 +465,14 @@ int vm_create_linux(const char *name, const char *kernel, const char *initrd, ui
 	/* Checked before anything is reserved; vm_boot plans again (cheap). */
 	rc = linux_plan(kimg, iimg, mem_mib << 20, args ? args : "", tsc_hz / 1000, plan, why);
 	free(plan);
-	if (rc)
+	if (rc || (disk && (rc = vm_disk_check(disk, why))))
 		return rc;
 	if ((rc = vm_alloc(name, mem_mib << 20, cpu, 0, &vm, why)))
 		return rc;
+	if (disk && (rc = vm_disk_attach(vm, disk, why))) {
+		vm_release(vm);
+		return rc;
+	}
 	vm->boot_linux = true;
 	strcpy(vm->boot_image, kernel);
 	strcpy(vm->boot_initrd, initrd ? initrd : "");

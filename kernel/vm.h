@@ -12,6 +12,7 @@
 #include "kernel/vdev/vioapic.h"
 #include "kernel/vdev/vlapic.h"
 #include "kernel/vdev/virtio_net.h"
+#include "kernel/vdev/virtio_blk.h"
 
 #define VM_NAME_MAX 32
 #define VM_MAX 8
@@ -50,6 +51,16 @@ struct vcpu {
 	bool blocked;
 };
 
+/* A guest's disk: a volume of the host's NVMe disk (kernel/vm_disk.h),
+ * claimed while the VM exists; the device is made anew on a restart. */
+struct vm_disk {
+	bool on;
+	uint64_t vol_id;      /* the volume table's id: the in-use mark's key */
+	char volume[32];      /* its name (VOLTAB_NAME_MAX + 1) */
+	struct vblk_disk cfg; /* the window and serial vblk_init takes */
+	struct vdev_vblk dev; /* virtio-blk at 00:02.0 */
+};
+
 struct vm {
 	bool used;
 	char name[VM_NAME_MAX];
@@ -65,6 +76,7 @@ struct vm {
 	struct vioapic ioapic; /* its ISA interrupt lines (the UART's) */
 	struct vpci pci;      /* its PCI bus: host bridge, virtio-net at 00:01.0 */
 	struct vdev_vnet net; /* its network card, a vswitch guest port */
+	struct vm_disk disk;  /* disk= of `vm create`, or none (disk.on false) */
 	char stop_reason[128];
 	uint64_t created_ms;
 	uint64_t slice_end_ns; /* when its last slice ended (kernel/vm_run.c run_slice) */

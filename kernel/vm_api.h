@@ -5,10 +5,13 @@
 #include "kernel/boot_info.h"
 #include "kernel/vm.h"
 
+/* disk: a volume of the host's NVMe disk for the guest's virtio-blk disk
+ * (kernel/vm_disk.h), or NULL. */
 int vm_create(const char *name, const char *image, uint64_t mem_mib, const char *args, bool paused,
-	      enum guest_cpu_model cpu, const char **why);
+	      enum guest_cpu_model cpu, const char *disk, const char **why);
 int vm_create_linux(const char *name, const char *kernel, const char *initrd, uint64_t mem_mib,
-		    const char *args, bool paused, enum guest_cpu_model cpu, const char **why);
+		    const char *args, bool paused, enum guest_cpu_model cpu, const char *disk,
+		    const char **why);
 /* A VM, paused, with zeroed RAM and reset devices. Its vCPU is of model
  * cpu with a TSC of tsc_hz (0: this host's rate; a host-model guest always
  * has this host's rate). */

@@ -32,7 +32,7 @@ static struct vm *find_or_complain(const char *name)
 
 static int do_create(int argc, char **argv)
 {
-	const char *image = NULL, *kernel = NULL, *initrd = NULL, *args = "";
+	const char *image = NULL, *kernel = NULL, *initrd = NULL, *args = "", *disk = NULL;
 	unsigned long long mem = 0;
 	bool paused = false;
 	uint8_t mac[6] = {0};
@@ -58,7 +58,14 @@ static int do_create(int argc, char **argv)
 			}
 		} else if (!strncmp(argv[i], "args=", 5))
 			args = argv[i] + 5;
-		else if (!strcmp(argv[i], "--paused"))
+		else if (!strncmp(argv[i], "disk=", 5)) {
+			disk = argv[i] + 5;
+			if (!*disk) {
+				cmd_error(
+					"vm create: disk= needs a volume's name (see 'disk list')");
+				return -ENOENT; /* not CMD_USAGE: the line says it all */
+			}
+		} else if (!strcmp(argv[i], "--paused"))
 			paused = true;
 		else if (!strcmp(argv[i], "cpu=pool"))
 			cpu = GUEST_CPU_POOL;
@@ -107,8 +114,9 @@ static int do_create(int argc, char **argv)
 	if (!(image || kernel) || !mem)
 		return CMD_USAGE;
 	const char *why = "";
-	int rc = kernel ? vm_create_linux(argv[2], kernel, initrd, mem, args, paused, cpu, &why)
-			: vm_create(argv[2], image, mem, args, paused, cpu, &why);
+	int rc = kernel ? vm_create_linux(argv[2], kernel, initrd, mem, args, paused, cpu, disk,
+					  &why)
+			: vm_create(argv[2], image, mem, args, paused, cpu, disk, &why);
 	if (rc) {
 		cmd_error("vm create %s: %s", argv[2], why);
 		return rc;
@@ -127,10 +135,26 @@ static int do_create(int argc, char **argv)
 	vm->on_reboot = on_reboot;
 	vm->on_poweroff = on_poweroff;
 	vm->on_crash = on_crash;
-	kprintf("vm %s: created (%llu MiB, %s%s%s%s)%s\n", argv[2], mem, kernel ? kernel : image,
-		initrd ? " + " : "", initrd ? initrd : "", cpu == GUEST_CPU_POOL ? ", pool CPU" : "",
+	kprintf("vm %s: created (%llu MiB, %s%s%s%s%s%s)%s\n", argv[2], mem,
+		kernel ? kernel : image, initrd ? " + " : "", initrd ? initrd : "",
+		cpu == GUEST_CPU_POOL ? ", pool CPU" : "", disk ? ", disk " : "", disk ? disk : "",
 		paused ? ", paused" : "");
 	return 0;
+}
+
+/* `vm list`'s disk line: the volume, its size and device, the serial the
+ * guest sees, and what it did with it. */
+static void print_disk(struct vm *vm)
+{
+	const struct vm_disk *d = &vm->disk;
+	const struct vblk_stats *st = &d->dev.stats;
+	char serial[VBLK_ID_BYTES + 1] = {0};
+
+	memcpy(serial, d->cfg.serial, VBLK_ID_BYTES);
+	kprintf("  disk: %s, %lu MiB on %s, serial %s: %lu reads, %lu writes, %lu flushes, "
+		"%lu refused, %lu errors\n",
+		d->volume, d->cfg.blocks * d->cfg.dev->block_size >> 20, d->cfg.dev->name, serial,
+		st->reads, st->writes, st->flushes, st->refused + st->unsupported, st->errors);
 }
 
 static int do_list(void)
@@ -151,6 +175,8 @@ static int do_list(void)
 			vm->migrating ? "  (migrating)" : "");
 		if (vm->state == VM_STOPPED)
 			kprintf("  stopped: %s\n", vm->stop_reason);
+		if (vm->disk.on)
+			print_disk(vm);
 		if (vm->on_reboot != VM_ACT_RESTART || vm->on_poweroff != VM_ACT_DESTROY ||
 		    vm->on_crash != VM_ACT_STOP)
 			kprintf("  on_reboot=%s on_poweroff=%s on_crash=%s\n", vm_action_name(vm->on_reboot),
@@ -330,6 +356,7 @@ static const struct cmd vm_cmd = {
 	.usage = "vm create NAME image=IMAGE mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"] [--paused]\n"
 		 "          [cpu=host|pool]   (pool: movable between VMX and SVM hosts)\n"
 		 "vm create NAME kernel=BZIMAGE [initrd=IMAGE] mem=MIB [mac=MAC] [ip=ADDR] [args=\"...\"]\n"
+		 "          [disk=VOLUME]   (either kind: a virtio-blk disk on a volume, see 'disk')\n"
 		 "          [--paused]   (Linux; Tern adds console=ttyS0 tsc_early_khz= tsc=reliable pci=lastbus=1)\n"
 		 "          [on_reboot=restart|destroy|stop] [on_poweroff=destroy|stop]\n"
 		 "          [on_crash=stop|destroy|restart]\n"

@@ -67,6 +67,11 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 {
 	struct vm *vm = ctx;
 
+	/* `migrate` refuses such a guest first: no record carries a disk yet,
+	 * and a destination without its volume must never resume it. */
+	if (vm->disk.on)
+		return -EOPNOTSUPP;
+
 	memset(cfg, 0, sizeof(*cfg));
 	strncpy(cfg->name, vm->name, sizeof(cfg->name) - 1);
 	cfg->ram_bytes = vm->mem_bytes;

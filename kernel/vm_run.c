@@ -310,6 +310,18 @@ bool vm_poll(void)
 	for (int k = 0; k < VM_MAX; k++)
 		if (vm_at(k))
 			ran |= vnet_poll(&vm_at(k)->net);
+	/* Disk requests a notification's budget left (virtio_blk.h): a
+	 * budget per running guest per pass, so one guest's large I/O waits
+	 * its turn behind the consoles, the network and the other guests.
+	 * Not for a paused guest: its queue waits for `vm resume`. */
+	for (int k = 0; k < VM_MAX; k++) {
+		struct vm *vm = vm_at(k);
+		if (vm && vm->disk.on && vm->state == VM_RUNNING) {
+			vm_current_set(vm);
+			ran |= vblk_poll(&vm->disk.dev);
+			vm_current_set(NULL);
+		}
+	}
 	for (unsigned k = 0; k < VM_MAX; k++) {
 		struct vm *vm = vm_at((int)((next_vm + k) % VM_MAX));
 		if (vm && vm->state == VM_RUNNING) {

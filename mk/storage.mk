@@ -31,3 +31,23 @@ $(STORAGE_UNIT)/test_nvme: tests/unit/storage/test_nvme.c tests/unit/storage/fak
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# `disk import` fetches over net/http_fetch.c; it and `disk sha256` hash
+# with the kernel's mbedTLS (the flags image_store.c gets in mk/net.mk).
+STORAGE_MBEDTLS_OBJS := $(call kobj,storage/disk_import.c storage/disk_hash.c storage/vol_hash.c)
+$(STORAGE_MBEDTLS_OBJS): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(STORAGE_MBEDTLS_OBJS): $(NET_CONFIG) | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked
+
+# The streaming writer of `disk import` and the chunked hash of `disk
+# sha256` on a RAM disk: odd piece sizes, bodies that end mid-block, a
+# body longer than the volume, device errors; the hash against the host's
+# libmbedcrypto (the same mbedTLS release the kernel builds).
+STORAGE_TESTS += $(STORAGE_UNIT)/test_vol_stream
+UNIT_TESTS += $(STORAGE_UNIT)/test_vol_stream
+
+$(STORAGE_UNIT)/test_vol_stream: tests/unit/storage/test_vol_stream.c storage/vol_stream.c \
+		storage/vol_hash.c storage/vol_stream.h storage/vol_hash.h drivers/blkdev.h \
+		mk/storage.mk
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS) -lmbedcrypto

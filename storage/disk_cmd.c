@@ -11,7 +11,9 @@
 #include "kernel/kprintf.h"
 #include "kernel/random.h"
 #include "kernel/vdev/rtc.h"
+#include "storage/disk_job.h"
 #include "storage/storage.h"
+#include "storage/volume_claim.h"
 
 /* A refused argument whose error line is printed already: not CMD_USAGE
  * (-EINVAL), which makes the registry add "bad arguments" and the usage. */
@@ -157,7 +159,9 @@ static int do_list(void)
 		const struct voltab_volume *v = &t->vol[i];
 		kprintf("%-31s %10lu %12lu %6lu  ", v->name, v->size >> 20, v->start_lba, v->id);
 		print_time(v->created_ns);
-		kprintf("%s\n", v->flags & VOLTAB_VOL_READONLY ? "  read-only" : "");
+		const char *user = volume_user(v->id);
+		kprintf("%s%s%s\n", v->flags & VOLTAB_VOL_READONLY ? "  read-only" : "",
+			user ? "  in use by VM " : "", user ? user : "");
 	}
 	return 0;
 }
@@ -237,7 +241,13 @@ static int do_delete(const char *name)
 		return -ENODEV;
 	const struct voltab_volume *v = voltab_find(&s->tab, name);
 	uint64_t size = v ? v->size : 0;
+	const char *user = v ? volume_user(v->id) : NULL;
 	char what[64];
+	if (user) {
+		cmd_error("disk delete %s: in use by VM %s ('vm destroy %s' first)", name, user,
+			  user);
+		return -EBUSY;
+	}
 	int repair = copy_to_repair(s);
 	int rc = voltab_delete(&s->tab, name, storage_now_ns());
 	switch (rc) {
@@ -278,6 +288,14 @@ static int do_init(bool force)
 			cmd_error("disk init: %s: %s", s->dev->name,
 				  storage_table_problem(s, why, sizeof(why)));
 		return -EEXIST;
+	}
+	/* A new table forgets every volume while guests still write to them,
+	 * and restarts volume ids, which the in-use marks are kept by. */
+	if (volume_claims()) {
+		cmd_error(
+			"disk init: %u volume%s in use by VMs (see 'vm list'); destroy them first",
+			volume_claims(), volume_claims() == 1 ? " is" : "s are");
+		return -EBUSY;
 	}
 	int rc = random_bytes(uuid, sizeof(uuid));
 	if (rc) {
@@ -322,16 +340,27 @@ static int cmd_disk(int argc, char **argv)
 		return do_init(false);
 	if (argc == 3 && !strcmp(argv[1], "init") && !strcmp(argv[2], "force"))
 		return do_init(true);
+	if (argc >= 2 && !strcmp(argv[1], "import"))
+		return disk_import_cmd(argc, argv);
+	if (argc >= 3 && !strcmp(argv[1], "sha256"))
+		return disk_hash_cmd(argc, argv);
+	if (argc == 2 && !strcmp(argv[1], "cancel"))
+		return disk_cancel_cmd();
 	return CMD_USAGE;
 }
 
 static const struct cmd disk_cmd = {
 	.name = "disk",
-	.summary = "volumes on the host's NVMe disk: list, create, delete; init the table",
+	.summary = "volumes on the host's NVMe disk: list, create, delete, import, sha256; init",
 	.usage = "disk [list]                   (the disk, its space, every volume)\n"
 		 "disk create NAME size=GIB     (size=NNNM for MiB; NAME: 1-31 of A-Za-z0-9._-)\n"
 		 "disk delete NAME\n"
-		 "disk init [force]             (a new, empty volume table; force replaces one)",
+		 "disk init [force]             (a new, empty volume table; force replaces one)\n"
+		 "disk import NAME http://ADDR[:PORT]/PATH [sha256=HEX]\n"
+		 "                              (in the background: fills volume NAME from it)\n"
+		 "disk import                   (the import under way, what earlier ones left)\n"
+		 "disk sha256 NAME [bytes=N]    (in the background: the volume's SHA-256)\n"
+		 "disk cancel                   (stops the import or sha256 under way)",
 	.run = cmd_disk,
 };
 

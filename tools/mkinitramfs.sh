@@ -11,7 +11,7 @@
 # initramfs already provides /dev/console.
 set -eu
 MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-failover net_failover virtio_net pvpanic pvpanic-mmio"
+failover net_failover virtio_net virtio_blk pvpanic pvpanic-mmio"
 
 out=$1 root=$2 init=$3 udhcpc=$4
 shift 4

@@ -227,10 +227,11 @@ static uint8_t request(struct vdev_vblk *d, struct req *r)
 	return serve(d, r, c->rlen);
 }
 
-/* One chain: its status written, *used the bytes written into it. -EIO
- * when it has no writable byte for the status: the device cannot answer
- * it and needs a reset (QEMU does the same). */
-static int handle(struct vdev_vblk *d, uint32_t *used)
+/* One chain: its status written, *used the bytes written into it, *data
+ * the data bytes it asked to move (what the budget counts). -EIO when it
+ * has no writable byte for the status: the device cannot answer it and
+ * needs a reset (QEMU does the same). */
+static int handle(struct vdev_vblk *d, uint32_t *used, uint64_t *data)
 {
 	const struct vq_chain *c = &d->chain;
 	struct req r = {0};
@@ -241,32 +242,51 @@ static int handle(struct vdev_vblk *d, uint32_t *used)
 	if (vq_write(d->vm, c, c->wlen - STATUS_LEN, &status, STATUS_LEN))
 		return virtio_pci_fail(&d->vp, "status byte vanished"), -EIO;
 	*used = r.wrote + STATUS_LEN;
+	*data = r.dlen;
 	return 0;
 }
 
-/* Every chain the driver made available, served in order; at most a ring's
- * worth, which is all a driver can have outstanding (2.6.6). */
-static void serve_queue(struct vdev_vblk *d)
+/* The chains the driver made available, served in order until the budget
+ * is spent: VBLK_BUDGET_BYTES of data or VBLK_BUDGET_REQS requests. The
+ * budget is checked before a chain is taken, so the request that crosses
+ * it is finished and every call makes progress; what is left stays in the
+ * available ring, untaken, for vblk_poll. Nothing is held between calls,
+ * so a reset or a migration finds only the rings' indexes. True when a
+ * chain was returned. */
+static bool serve_queue(struct vdev_vblk *d)
 {
 	struct virtq *q = &d->vp.vq[REQQ];
 	const char *why = "";
 	bool returned = false;
+	uint64_t bytes = 0;
 
-	for (unsigned n = 0; n < q->size && virtio_pci_live(&d->vp); n++) {
+	for (unsigned n = 0;
+	     n < VBLK_BUDGET_REQS && bytes < VBLK_BUDGET_BYTES && virtio_pci_live(&d->vp); n++) {
 		uint32_t used = 0;
+		uint64_t data = 0;
 		int rc = vq_pop(d->vm, q, &d->chain, &why);
 		if (rc < 0)
 			virtio_pci_fail(&d->vp, why);
-		if (rc <= 0 || handle(d, &used))
+		if (rc <= 0 || handle(d, &used, &data))
 			break;
 		if (vq_push(d->vm, q, d->chain.head, used)) {
 			virtio_pci_fail(&d->vp, "used ring vanished");
 			break;
 		}
+		bytes += data;
 		returned = true;
 	}
 	if (returned)
 		virtio_pci_used(&d->vp, REQQ); /* one interrupt for the batch */
+	return returned;
+}
+
+bool vblk_poll(struct vdev_vblk *d)
+{
+	if (!d->vm || !virtio_pci_live(&d->vp) || !d->vp.vq[REQQ].enabled ||
+	    !vq_has_avail(d->vm, &d->vp.vq[REQQ]))
+		return false;
+	return serve_queue(d);
 }
 
 /* ---- what the transport asks of the device ------------------------------- */
@@ -287,8 +307,8 @@ static void blk_config(void *ctx, uint8_t *buf)
 	put_le(buf, CFG_BLK_SIZE, 4, d->disk.dev->block_size);
 }
 
-/* The guest notifies from a vCPU exit, so the VM is running: serving at
- * once is what keeps a request from ever being in flight across exits. */
+/* The guest notifies from a vCPU exit, so the VM is running: a budget's
+ * worth is served at once, the rest by vblk_poll from the main loop. */
 static void blk_notify(void *ctx, uint16_t queue)
 {
 	if (queue == REQQ)
@@ -373,12 +393,13 @@ void vblk_destroy(struct vdev_vblk *d)
 
 /* ---- migration -------------------------------------------------------------
  * Blob: the transport's state (virtio_pci_save), then struct disk_blob.
- * No request is ever in flight between two exits (each is served and
- * returned, or the device needs a reset, before the notification that
- * brought it returns), so the rings' indexes in the transport's state are
- * all there is of the queue; the disk's contents move separately
- * (storage/). The disk fields are not state but a check: the destination's
- * disk must look the same to the guest. */
+ * No request is ever in flight between two exits (each one taken is
+ * served and returned, or the device needs a reset, before the call that
+ * took it returns; what the budget left is still untaken in the available
+ * ring, where the destination's vblk_poll finds it), so the rings' indexes
+ * in the transport's state are all there is of the queue; the disk's
+ * contents move separately (storage/). The disk fields are not state but a
+ * check: the destination's disk must look the same to the guest. */
 
 struct disk_blob {
 	uint32_t version;

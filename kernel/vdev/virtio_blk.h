@@ -17,7 +17,10 @@
  * Requests are served synchronously when the driver notifies the queue:
  * each available chain is checked, carried out with blkdev calls through a
  * bounce buffer, and returned, and the batch interrupts once (MSI-X, or the
- * ISR for a polling driver). A request the device can answer but not serve
+ * ISR for a polling driver). One call serves at most a budget (below), so
+ * a guest that queues a ring of the largest requests cannot hold the main
+ * loop (consoles, network, other guests) for long; vblk_poll, from the
+ * main loop, serves the rest a budget at a time. A request the device can answer but not serve
  * (out of the window, misshapen, too large, the disk failed) ends with
  * VIRTIO_BLK_S_IOERR and no data moved outside what it names; a chain the
  * device cannot even answer (a broken ring, no writable status byte) sets
@@ -48,6 +51,14 @@ struct vm;
 #define VBLK_SIZE_MAX 0x10000
 #define VBLK_DATA_MAX ((uint64_t)VBLK_SEG_MAX * VBLK_SIZE_MAX)
 #define VBLK_BOUNCE 0x10000 /* bytes per blkdev call */
+/* What one notification or one vblk_poll serves at most: requests are
+ * taken while fewer than VBLK_BUDGET_REQS were served and less than
+ * VBLK_BUDGET_BYTES of data was asked for, so one call moves at most
+ * VBLK_BUDGET_BYTES + VBLK_DATA_MAX bytes (the request that crosses the
+ * budget is finished). 1 MiB is a few milliseconds on an NVMe disk; the
+ * request count bounds flushes, which move nothing but can be slow. */
+#define VBLK_BUDGET_BYTES (1u << 20)
+#define VBLK_BUDGET_REQS 64
 
 /* What a disk is made of; vblk_init copies it. */
 struct vblk_disk {
@@ -86,6 +97,10 @@ struct vdev_vblk {
  * vpci_attach, -ENOMEM; on failure nothing stays allocated or attached. */
 int vblk_init(struct vdev_vblk *d, struct vm *vm, struct vpci *bus, unsigned devnum,
 	      const struct vblk_disk *disk);
+/* Serves what the last budget left in the request queue (the main loop
+ * calls it for every running guest with a disk): true when a request was
+ * returned, so the loop does not idle while some wait. */
+bool vblk_poll(struct vdev_vblk *d);
 /* Detaches the device and frees its buffer (VM destroyed or migrated away). */
 void vblk_destroy(struct vdev_vblk *d);
 

@@ -40,7 +40,7 @@ WEIGHT_S = {
     "test_cpu_policy": 50, "test_irq": 43, "test_fault_power": 38, "test_guest_faults": 31,
     "test_boot": 29, "test_guest_mmio": 24, "test_guest_power": 23, "test_console": 15,
     "test_memcheck_bare": 14, "test_harness": 12, "test_linux_bare": 12, "test_netlab": 11,
-    "test_deps_tools": 1, "test_storage": 60,
+    "test_deps_tools": 1, "test_storage": 60, "test_linux_disk": 50,
 }
 DEFAULT_WEIGHT_S = 20
 

@@ -82,7 +82,7 @@ def test_init_loads_the_modules_and_prints_the_ready_line(guest):
     out, st = guest.cmd("cat /proc/modules")
     assert st == 0
     loaded = {line.split()[0] for line in out.splitlines() if line.strip()}
-    for m in ["virtio", "virtio_ring", "virtio_pci", "virtio_net", "net_failover",
+    for m in ["virtio", "virtio_ring", "virtio_pci", "virtio_net", "virtio_blk", "net_failover",
               "failover", "pvpanic", "pvpanic_mmio"]:
         assert m in loaded, out
 

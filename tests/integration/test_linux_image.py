@@ -1,5 +1,5 @@
 """The Linux guest image (mk/linux-guest.mk, guest/linux/): the initramfs
-holds /init, busybox, the kernel's virtio/pvpanic modules in dependency
+holds /init, busybox, the kernel's virtio (net, blk)/pvpanic modules in dependency
 order and the test programs; memverify, tcpseq and sntp (static, so they
 run on the host as they do in the guest) report a clean run as clean and a
 corrupted page, a skipped number, a reset or a clock offset as such; and
@@ -20,7 +20,8 @@ MEMVERIFY = os.path.join(LINUX, "bin", "memverify")
 TCPSEQ = os.path.join(LINUX, "bin", "tcpseq")
 SNTP = os.path.join(LINUX, "bin", "sntp")
 MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
-           "virtio_pci", "failover", "net_failover", "virtio_net", "pvpanic", "pvpanic-mmio"]
+           "virtio_pci", "failover", "net_failover", "virtio_net", "virtio_blk", "pvpanic",
+           "pvpanic-mmio"]
 
 
 def initrd_file(name):

@@ -6,6 +6,8 @@ booted several times: the table and its volumes survive a reboot, a damaged
 primary copy is recovered from the secondary (and rewritten by the next
 change), two damaged copies are reported and left alone until `disk init
 force`. A Tern without any NVMe disk says so. Errors are one line each.
+A guest's disk (`vm create ... disk=VOLUME`) holds its volume in use until
+the VM is destroyed; what a Linux guest does with it is test_linux_disk.py.
 """
 import os
 import re
@@ -163,6 +165,9 @@ def test_without_an_nvme_disk_tern_says_so(tern):
     assert out.strip() == "error: disk list: no NVMe controller (Tern found no disk at boot)", out
     one_error(c.cmd("disk init"), "disk init: no NVMe controller")
     one_error(c.cmd("disk create a size=1"), "disk create: no NVMe controller")
+    one_error(c.cmd("vm create g image=memcheck mem=8 disk=d1"),
+              "vm create g: disk=d1: this host has no NVMe disk")
+    assert "g" not in c.vm_list()
     assert c.version().startswith("Tern ")
 
 
@@ -222,3 +227,67 @@ def test_a_disk_that_stops_answering_is_reset_and_read_again(tern):
     assert re.search(r"^io:      \d+ reads, 1 writes, 1 flushes, 0 errors, 1 timeouts, 1 resets$", out, re.M), out
     assert "table:   generation 1, 0 volumes" in out, out
     assert c.version().startswith("Tern ")
+
+
+LONG = "customer-database-2024"  # 22 characters
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (storage/crc32c.c), bitwise."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_a_guests_volume_is_in_use_until_the_vm_is_destroyed(tern):
+    """`vm create ... disk=VOLUME` refuses a volume that does not exist or
+    that another VM uses, in one line, and creates nothing; while the VM
+    exists its volume cannot be deleted, the table cannot be replaced and
+    the VM cannot be migrated (no storage migration yet: the guest goes on
+    running); `vm destroy` frees the volume."""
+    image = blank_image(tern)
+    c = tern.boot("qemu", name="inuse", nic=False, nvme=image)
+    one_error(c.cmd("vm create g0 image=memcheck mem=8 disk=d1"),
+              "vm create g0: disk=d1: nvme0n1: no volume table (blank disk: 'disk init' creates one)")
+    c.cmd("disk init")
+    assert "disk d1: created" in c.cmd("disk create d1 size=64M")
+    assert f"disk {LONG}: created" in c.cmd(f"disk create {LONG} size=16M")
+
+    one_error(c.cmd("vm create g0 image=memcheck mem=8 disk=nosuch"),
+              "vm create g0: disk=nosuch: no such volume (see 'disk list')")
+    one_error(c.cmd("vm create g0 image=memcheck mem=8 disk="), "vm create: disk= needs a volume's name")
+    out = c.cmd("vm create g1 image=memcheck mem=8 disk=d1")
+    assert re.search(r"^vm g1: created \(8 MiB, memcheck, disk d1\)$", out, re.M), out
+    one_error(c.cmd("vm create g2 image=memcheck mem=8 disk=d1"),
+              "vm create g2: disk=d1: the volume is in use by VM g1")
+    assert set(c.vm_list()) == {"g1"}
+    out = c.cmd("vm list")
+    assert re.search(r"^  disk: d1, 64 MiB on nvme0n1, serial d1: 0 reads, 0 writes, 0 flushes, "
+                     r"0 refused, 0 errors$", out, re.M), out
+    assert re.search(r"^d1\s+64\s.*  in use by VM g1$", c.cmd("disk list"), re.M)
+
+    one_error(c.cmd("disk delete d1"), "disk delete d1: in use by VM g1 ('vm destroy g1' first)")
+    one_error(c.cmd("disk init force"), "disk init: 1 volume is in use by VMs")
+    assert set(volumes(c)) == {"d1", LONG}
+    out = c.cmd("migrate g1 10.99.0.2")
+    one_error(out, "migrate g1: it has a local disk (d1): moving it needs --copy-storage, "
+                   "which this Tern does not have yet")
+    g1 = c.vm_list()["g1"]
+    assert g1["state"] == "running" and not g1["migrating"], g1
+
+    # a second VM on the other volume, whose name is too long for a serial
+    # (20 bytes): its first 11 characters, '-' and the CRC-32C of all of it
+    assert "vm g3: created" in c.cmd(f"vm create g3 image=memcheck mem=8 disk={LONG}")
+    serial = f"{LONG[:11]}-{crc32c(LONG.encode()):08x}"
+    assert f"  disk: {LONG}, 16 MiB on nvme0n1, serial {serial}: " in c.cmd("vm list")
+    # then both gone: both volumes free
+    c.cmd("vm destroy g1")
+    assert "vm g4: created" in c.cmd("vm create g4 image=memcheck mem=8 disk=d1")
+    c.cmd("vm destroy g4")
+    c.cmd("vm destroy g3")
+    assert "disk d1: deleted" in c.cmd("disk delete d1")
+    assert f"disk {LONG}: deleted" in c.cmd(f"disk delete {LONG}")
+    assert c.vm_list() == {}

@@ -471,6 +471,95 @@ static void test_batch_is_served_in_order_with_one_interrupt(void **state)
 	assert_int_equal(msi.n, 1);
 }
 
+/* A guest that queues more than a budget cannot hold the main loop: one
+ * notification serves a budget's worth (one interrupt), vblk_poll serves
+ * the rest a budget at a time, then has nothing to do. */
+static void test_a_notification_serves_one_budget_and_poll_the_rest(void **state)
+{
+	const unsigned per = VBLK_BUDGET_BYTES / VBLK_SIZE_MAX; /* 64 KiB reads in a budget */
+	const unsigned total = 2 * per + 3;
+	struct seg d = {DATA, VBLK_SIZE_MAX};
+
+	(void)state;
+	msix_up(&vm);
+	for (unsigned i = 0; i < total; i++)
+		blk_prepare(&vm, i, T_IN, 128 * (i % 8), &d, 1);
+	notify(&vm);
+	assert_int_equal(used_idx(&vm), per);
+	assert_int_equal(msi.n, 1);
+	assert_int_equal(status_of(&vm, per - 1), S_OK);
+	assert_int_equal(status_of(&vm, per), 0xFF); /* untouched until served */
+	assert_true(vblk_poll(&blk));
+	assert_int_equal(used_idx(&vm), 2 * per);
+	assert_int_equal(msi.n, 2);
+	assert_true(vblk_poll(&blk));
+	assert_int_equal(used_idx(&vm), total);
+	assert_int_equal(msi.n, 3);
+	for (unsigned i = 0; i < total; i++)
+		assert_int_equal(status_of(&vm, i), S_OK);
+	assert_false(vblk_poll(&blk));
+	assert_int_equal(msi.n, 3);
+	assert_int_equal(blk.stats.reads, total);
+	assert_false(needs_reset(&vm));
+}
+
+/* The request that crosses the budget is finished (every call makes
+ * progress, whatever the request's size); the next one waits. */
+static void test_the_request_crossing_the_budget_is_finished_and_the_next_waits(void **state)
+{
+	enum { SEGS = 12 }; /* 768 KiB: over half a budget */
+	struct seg d[SEGS];
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	for (unsigned i = 0; i < SEGS; i++)
+		d[i] = (struct seg){DATA + (uint64_t)VBLK_SIZE_MAX * i, VBLK_SIZE_MAX};
+	for (unsigned i = 0; i < 3; i++)
+		blk_prepare(&vm, i, i == 1 ? T_OUT : T_IN, 0, d, SEGS);
+	notify(&vm);
+	assert_int_equal(used_idx(&vm), 2);
+	assert_int_equal(status_of(&vm, 1), S_OK);
+	assert_true(vblk_poll(&blk));
+	assert_int_equal(used_idx(&vm), 3);
+	assert_int_equal(status_of(&vm, 2), S_OK);
+	assert_false(vblk_poll(&blk));
+}
+
+/* Flushes move no data but can be slow: they count against the budget's
+ * request limit. */
+static void test_requests_without_data_are_bounded_by_count(void **state)
+{
+	const unsigned total = VBLK_BUDGET_REQS + 10;
+
+	(void)state;
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	for (unsigned i = 0; i < total; i++)
+		blk_prepare(&vm, i, T_FLUSH, 0, NULL, 0);
+	notify(&vm);
+	assert_int_equal(used_idx(&vm), VBLK_BUDGET_REQS);
+	assert_int_equal(disk.flushes, VBLK_BUDGET_REQS);
+	assert_true(vblk_poll(&blk));
+	assert_int_equal(used_idx(&vm), total);
+	assert_int_equal(disk.flushes, total);
+}
+
+/* The main loop polls every guest's disk: a device the driver has not set
+ * up, or one that needs a reset, is left alone. */
+static void test_poll_leaves_a_device_that_is_not_live_alone(void **state)
+{
+	struct seg d = {DATA, 512};
+
+	(void)state;
+	assert_false(vblk_poll(&blk)); /* reset state: no queue */
+	assert_int_equal(driver_up(&vm, F_ALL, 1), 0x0F);
+	assert_false(vblk_poll(&blk)); /* live, nothing available */
+	blk_prepare(&vm, 0, T_IN, 0, &d, 1);
+	out(&vm, 0x14, 1, 0); /* the driver resets the device */
+	assert_false(vblk_poll(&blk));
+	assert_int_equal(disk.reads, 0);
+	assert_int_equal(status_of(&vm, 0), 0xFF);
+}
+
 static void test_notifications_before_driver_ok_are_ignored(void **state)
 {
 	struct seg d = {DATA, 512};
@@ -778,6 +867,10 @@ int main(void)
 		T(test_partial_sectors_and_4k_misalignment_are_refused),
 		T(test_disk_failure_fails_the_request_only),
 		T(test_batch_is_served_in_order_with_one_interrupt),
+		T(test_a_notification_serves_one_budget_and_poll_the_rest),
+		T(test_the_request_crossing_the_budget_is_finished_and_the_next_waits),
+		T(test_requests_without_data_are_bounded_by_count),
+		T(test_poll_leaves_a_device_that_is_not_live_alone),
 		T(test_notifications_before_driver_ok_are_ignored),
 		T(test_misshapen_requests_fail_alone),
 		T(test_chains_the_device_cannot_answer_need_reset_and_touch_nothing),

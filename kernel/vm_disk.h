@@ -1,0 +1,26 @@
+/* A guest's disk: `vm create ... disk=VOLUME` gives the guest a virtio-blk
+ * device (kernel/vdev/virtio_blk.h) over that volume of the host's NVMe
+ * disk (storage/storage.h), and marks the volume in use by the VM until
+ * it is destroyed (storage/volume_claim.h). */
+#pragma once
+#include "kernel/vm.h"
+
+/* Whether VOLUME can be a new VM's disk: 0, or a negative errno with *why
+ * ("disk=d1: no such volume (see 'disk list')", ...): no disk, no table,
+ * no such volume, in use by another VM, read-only. Nothing is reserved:
+ * for the checks before a VM is. */
+int vm_disk_check(const char *volume, const char **why);
+/* Checks again, claims the volume for vm and attaches the device at
+ * 00:VBLK_PCI_DEV.0 of its bus. On failure nothing is claimed. */
+int vm_disk_attach(struct vm *vm, const char *volume, const char **why);
+/* The device alone, made anew on a restart (the claim stays): 0 when the
+ * VM has no disk. */
+int vm_disk_device_create(struct vm *vm);
+void vm_disk_device_release(struct vm *vm);
+/* The device and the claim: the VM is going away. */
+void vm_disk_detach(struct vm *vm);
+/* The serial a volume's disk shows the guest (GET_ID, Linux's
+ * /sys/block/vda/serial): its name, which is the same on every host;
+ * a name longer than the 20 bytes is cut to 11 characters, '-' and the
+ * CRC-32C of the whole name in 8 hex digits, so it stays unique. */
+void vm_disk_serial(const char *volume, char serial[VBLK_ID_BYTES]);
