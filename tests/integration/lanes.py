@@ -36,11 +36,12 @@ PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migra
 
 WEIGHT_S = {
     "test_linux_vmx": 142, "test_linux_guest": 109, "test_hostile_guest": 96,
-    "test_image_fetch": 96, "test_dirty": 66, "test_vm": 66, "test_linux_lifecycle": 54,
+    "test_image_fetch": 96, "test_dirty": 66, "test_vm": 73, "test_linux_lifecycle": 54,
     "test_cpu_policy": 50, "test_irq": 43, "test_fault_power": 38, "test_guest_faults": 31,
     "test_boot": 29, "test_guest_mmio": 24, "test_guest_power": 23, "test_console": 15,
     "test_memcheck_bare": 14, "test_harness": 12, "test_linux_bare": 12, "test_netlab": 11,
-    "test_deps_tools": 1, "test_storage": 60, "test_linux_disk": 50,
+    "test_deps_tools": 1, "test_storage": 100, "test_linux_disk": 70,
+    "test_disk_import": 20,
 }
 DEFAULT_WEIGHT_S = 20
 
