@@ -10,6 +10,95 @@
 #include "storage/storage.h"
 #include "storage/volume_claim.h"
 
+/* --- the write path: dirty bitmaps -------------------------------------------
+ * A guest's virtio-blk device does not get the NVMe blkdev itself but a
+ * thin one in front of it, whose write marks the volume's dirty bitmaps
+ * (storage/voltab.h) and passes the write on: every guest write reaches
+ * the disk through here, and the device stays unaware of bitmaps. One per
+ * claimed volume; the marks come before the write, since a write that
+ * fails may still have changed some of its blocks. */
+struct disk_track {
+	struct blkdev dev; /* first: the ops get &dev */
+	struct blkdev *real;
+	uint64_t vol_id; /* 0: a free slot */
+	uint64_t start;	 /* the volume's first LBA */
+	bool writing;	 /* its persistent bitmaps are flagged IN_USE */
+};
+
+static struct disk_track tracks[VOLUME_CLAIMS_MAX];
+
+static int track_read(struct blkdev *d, uint64_t lba, uint32_t count, void *buf)
+{
+	return blkdev_read(((struct disk_track *)d)->real, lba, count, buf);
+}
+
+static int track_write(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf)
+{
+	struct disk_track *k = (struct disk_track *)d;
+
+	if (lba >= k->start)
+		voltab_bitmaps_mark(&storage_disk()->tab, k->vol_id,
+				    (lba - k->start) * d->block_size,
+				    (uint64_t)count * d->block_size);
+	return blkdev_write(k->real, lba, count, buf);
+}
+
+static int track_flush(struct blkdev *d)
+{
+	return blkdev_flush(((struct disk_track *)d)->real);
+}
+
+static const struct blkdev_ops track_ops = {
+	.read = track_read,
+	.write = track_write,
+	.flush = track_flush,
+};
+
+static struct disk_track *track_get(uint64_t vol_id, struct blkdev *real, uint64_t start)
+{
+	for (unsigned i = 0; i < VOLUME_CLAIMS_MAX; i++)
+		if (!tracks[i].vol_id) {
+			struct disk_track *k = &tracks[i];
+			memset(k, 0, sizeof(*k));
+			memcpy(k->dev.name, real->name, sizeof(k->dev.name));
+			k->dev.block_size = real->block_size;
+			k->dev.blocks = real->blocks;
+			k->dev.max_blocks = real->max_blocks;
+			k->dev.ops = &track_ops;
+			k->real = real;
+			k->vol_id = vol_id;
+			k->start = start;
+			return k;
+		}
+	return NULL;
+}
+
+static struct disk_track *track_of(const struct vm *vm)
+{
+	for (unsigned i = 0; i < VOLUME_CLAIMS_MAX; i++)
+		if (tracks[i].vol_id && &tracks[i].dev == vm->disk.cfg.dev)
+			return &tracks[i];
+	return NULL;
+}
+
+/* QEMU's rule: a persistent bitmap is flagged in use on the disk while a
+ * guest may write its volume, and written with the flag cleared when the
+ * writing stops, so one found flagged at boot is known to be incomplete.
+ * A failure is logged (the bitmap is then marked inconsistent when it
+ * could not be flagged); the guest goes on. */
+static void track_writing(struct vm *vm, struct disk_track *k, bool writing)
+{
+	if (!k || k->writing == writing)
+		return;
+	k->writing = writing;
+	int rc = voltab_bitmaps_in_use(&storage_disk()->tab, k->vol_id, writing, storage_now_ns());
+	if (rc)
+		log_err("storage",
+			"%s: disk %s: writing its persistent dirty bitmaps (%s) failed (%d)%s",
+			vm->name, vm->disk.volume, writing ? "in use" : "released", rc,
+			writing ? "; they are marked inconsistent" : "");
+}
+
 /* The reasons that name a volume or a VM are formatted here: one console
  * command runs at a time. */
 static char why_buf[320];
@@ -55,9 +144,17 @@ static const struct voltab_volume *usable(const char *volume, const char **why, 
 		*why = say("disk=%s: the volume is in use by VM %s", volume, user);
 		return NULL;
 	}
+	/* A read-only-compatible feature this Tern does not know may describe
+	 * the volumes' contents (as bitmaps do): no guest writes them. */
+	*rc = -EROFS;
+	if (s->tab.readonly) {
+		*why = say("disk=%s: the volume table is read-only (written by a newer Tern): no "
+			   "guest may write its volumes",
+			   volume);
+		return NULL;
+	}
 	/* A clone's base must never change under its clones: no guest gets it,
 	 * not even read-only, until clones say how a base is shared. */
-	*rc = -EROFS;
 	if (v->flags & VOLTAB_VOL_READONLY) {
 		*why = say("disk=%s: the volume is read-only (a base for clones): no guest may "
 			   "use it",
@@ -95,13 +192,19 @@ int vm_disk_device_create(struct vm *vm)
 {
 	if (!vm->disk.on)
 		return 0;
-	return vblk_init(&vm->disk.dev, vm, &vm->pci, VBLK_PCI_DEV, &vm->disk.cfg);
+	int rc = vblk_init(&vm->disk.dev, vm, &vm->pci, VBLK_PCI_DEV, &vm->disk.cfg);
+	if (!rc)
+		track_writing(vm, track_of(vm), true);
+	return rc;
 }
 
 void vm_disk_device_release(struct vm *vm)
 {
-	if (vm->disk.on)
-		vblk_destroy(&vm->disk.dev);
+	if (!vm->disk.on)
+		return;
+	vblk_destroy(&vm->disk.dev);
+	/* The device is gone: no write can come any more, the bits are final. */
+	track_writing(vm, track_of(vm), false);
 }
 
 int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
@@ -117,12 +220,18 @@ int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
 		*why = say("disk=%s: too many volumes in use", volume);
 		return rc;
 	}
+	struct disk_track *k = track_get(v->id, s->dev, v->start_lba);
+	if (!k) {
+		*why = say("disk=%s: too many volumes in use", volume);
+		volume_release(v->id);
+		return -ENOSPC;
+	}
 	memset(d, 0, sizeof(*d));
 	d->on = true;
 	d->vol_id = v->id;
 	snprintf(d->volume, sizeof(d->volume), "%s", v->name);
 	d->cfg = (struct vblk_disk){
-		.dev = s->dev,
+		.dev = &k->dev,
 		.start = v->start_lba,
 		.blocks = v->size / s->dev->block_size,
 	};
@@ -131,6 +240,7 @@ int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
 		*why = say("disk=%s: the virtio-blk device could not be made (out of memory?)",
 			   volume);
 		volume_release(d->vol_id);
+		k->vol_id = 0;
 		memset(d, 0, sizeof(*d));
 		return rc;
 	}
@@ -144,6 +254,9 @@ void vm_disk_detach(struct vm *vm)
 	if (!vm->disk.on)
 		return;
 	vm_disk_device_release(vm);
+	struct disk_track *k = track_of(vm);
+	if (k)
+		k->vol_id = 0;
 	volume_release(vm->disk.vol_id);
 	memset(&vm->disk, 0, sizeof(vm->disk));
 }

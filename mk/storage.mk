@@ -14,7 +14,18 @@ STORAGE_TESTS := $(STORAGE_UNIT)/test_voltab
 UNIT_TESTS += $(STORAGE_TESTS)
 
 $(STORAGE_UNIT)/test_voltab: tests/unit/storage/test_voltab.c storage/voltab.c storage/crc32c.c \
-		storage/voltab.h storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
+		storage/voltab_bitmap.c storage/bitmap.c storage/voltab.h storage/bitmap.h \
+		storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)
+
+# Dirty block bitmaps in memory: marking at every granularity, runs.
+STORAGE_TESTS += $(STORAGE_UNIT)/test_bitmap
+UNIT_TESTS += $(STORAGE_UNIT)/test_bitmap
+
+$(STORAGE_UNIT)/test_bitmap: tests/unit/storage/test_bitmap.c storage/bitmap.c storage/bitmap.h \
+		mk/storage.mk
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

@@ -344,6 +344,8 @@ static int cmd_disk(int argc, char **argv)
 		return disk_import_cmd(argc, argv);
 	if (argc >= 3 && !strcmp(argv[1], "sha256"))
 		return disk_hash_cmd(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "bitmap"))
+		return disk_bitmap_cmd(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "cancel"))
 		return disk_cancel_cmd();
 	return CMD_USAGE;
@@ -351,7 +353,8 @@ static int cmd_disk(int argc, char **argv)
 
 static const struct cmd disk_cmd = {
 	.name = "disk",
-	.summary = "volumes on the host's NVMe disk: list, create, delete, import, sha256; init",
+	.summary = "volumes on the host's NVMe disk: list, create, delete, import, sha256, bitmap; "
+		   "init",
 	.usage = "disk [list]                   (the disk, its space, every volume)\n"
 		 "disk create NAME size=GIB     (size=NNNM for MiB; NAME: 1-31 of A-Za-z0-9._-)\n"
 		 "disk delete NAME\n"
@@ -360,7 +363,10 @@ static const struct cmd disk_cmd = {
 		 "                              (in the background: fills volume NAME from it)\n"
 		 "disk import                   (the import under way, what earlier ones left)\n"
 		 "disk sha256 NAME [bytes=N]    (in the background: the volume's SHA-256)\n"
-		 "disk cancel                   (stops the import or sha256 under way)",
+		 "disk cancel                   (stops the import or sha256 under way)\n"
+		 "disk bitmap add VOLUME NAME [granularity=64K] [persistent=on|off]\n"
+		 "disk bitmap remove|clear|show VOLUME NAME\n"
+		 "disk bitmap list VOLUME       (named dirty block bitmaps of the volume)",
 	.run = cmd_disk,
 };
 

@@ -144,6 +144,11 @@ static int import_data(void *ctx, const void *buf, size_t n, const char **why)
 		snprintf(imp.why, sizeof(imp.why), "VM %s started using the volume", user);
 		return *why = imp.why, -EBUSY;
 	}
+	/* The bytes accepted now reach the disk with this put or a later one
+	 * (the tail block of the last, padded with zeros, is in the granule
+	 * of the last byte): marked once, here, before any of them is
+	 * written, as a guest's write is (kernel/vm_disk.c). */
+	voltab_bitmaps_mark(&storage_disk()->tab, imp.vol.id, imp.st.taken, n);
 	int rc = vol_stream_put(&imp.st, buf, n);
 	if (rc == -EFBIG)
 		return *why = "more bytes than the volume holds", rc;
@@ -293,6 +298,10 @@ int disk_import_cmd(int argc, char **argv)
 		cmd_error("disk import %s: no such volume ('disk create %s size=...' first)", name,
 			  name);
 		return -ENOENT;
+	}
+	if (s->tab.readonly) {
+		cmd_error("disk import %s: the table is read-only (written by a newer Tern)", name);
+		return -EROFS;
 	}
 	if (v->flags & VOLTAB_VOL_READONLY) {
 		cmd_error("disk import %s: the volume is read-only", name);

@@ -87,8 +87,27 @@ void storage_init(void)
 				 "copy %d, the next change rewrites copy %d",
 				 d->name, bad, b->generation, i->used, bad);
 	}
-	log_info("storage", "%s %lu MiB, %u-byte blocks, table generation %lu, %u volume%s%s",
+	char bitmaps[48] = "";
+	if (disk.tab.nbitmaps)
+		snprintf(bitmaps, sizeof(bitmaps), ", %u dirty bitmap%s", disk.tab.nbitmaps,
+			 disk.tab.nbitmaps == 1 ? "" : "s");
+	log_info("storage", "%s %lu MiB, %u-byte blocks, table generation %lu, %u volume%s%s%s",
 		 d->name, mib, d->block_size, disk.tab.generation, disk.tab.nvolumes,
-		 disk.tab.nvolumes == 1 ? "" : "s",
+		 disk.tab.nvolumes == 1 ? "" : "s", bitmaps,
 		 disk.tab.readonly ? " (read-only: written by a newer Tern)" : "");
+	/* QEMU's rule: a bitmap left flagged in use may miss writes. Said at
+	 * boot, where an operator looks after a crash. */
+	for (unsigned i = 0; i < disk.tab.nbitmaps; i++) {
+		const struct voltab_bitmap *b = &disk.tab.bm[i];
+		const char *vol = "?";
+		for (unsigned k = 0; k < disk.tab.nvolumes; k++)
+			if (disk.tab.vol[k].id == b->vol_id)
+				vol = disk.tab.vol[k].name;
+		if (b->inconsistent)
+			log_warn("storage",
+				 "%s: dirty bitmap %s of volume %s is inconsistent (Tern stopped "
+				 "while a VM wrote the volume): 'disk bitmap clear %s %s' or "
+				 "'remove' it",
+				 d->name, b->name, vol, vol, b->name);
+	}
 }

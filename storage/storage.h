@@ -29,3 +29,5 @@ const char *storage_table_problem(const struct storage_disk *s, char *buf, unsig
 uint64_t storage_now_ns(void);
 
 void disk_register_commands(void);
+/* `disk bitmap ...` (disk_bitmap_cmd.c); argv as the console split it. */
+int disk_bitmap_cmd(int argc, char **argv);

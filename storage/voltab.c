@@ -32,7 +32,13 @@
 #define H_CREATED 104
 #define H_UPDATED 112
 #define H_ENTRIES_OFFSET 120
-/* 124..255 reserved, zero: room for a section directory (bitmaps). */
+/* With VOLTAB_INCOMPAT_BITMAPS (zero without): the bitmap directory. */
+#define H_NBITMAPS 124
+#define H_BM_DIR 128
+#define H_BM_ENTRY_BYTES 132
+#define H_BITS_OFFSET 136
+#define H_BITS_BYTES 140
+/* 144..255 reserved, zero. */
 
 /* Volume entry fields (docs/storage.md, "Volume entry"). */
 #define E_NAME 0
@@ -44,11 +50,24 @@
 #define E_PARENT 72
 /* 60..63 and 80..127 reserved, zero. */
 
+/* Bitmap directory entry fields (docs/storage.md, "Dirty bitmaps"). */
+#define B_NAME 0
+#define B_VOL 32
+#define B_GRAN 40
+#define B_FLAGS 44
+#define B_OFF 48
+#define B_BYTES 52
+#define B_CRC 56
+/* 60..63 reserved, zero. */
+
 _Static_assert(VOLTAB_HEADER_BYTES + VOLTAB_MAX_VOLUMES * VOLTAB_ENTRY_BYTES <= VOLTAB_COPY_BYTES,
 	       "the entries fit one copy");
 _Static_assert(VOLTAB_COPY0_OFFSET + VOLTAB_COPY_ROOM <= VOLTAB_COPY1_OFFSET &&
 		       VOLTAB_COPY1_OFFSET + VOLTAB_COPY_ROOM <= VOLTAB_DATA_OFFSET,
 	       "the copies' rooms do not overlap each other or the data");
+_Static_assert(VOLTAB_BITMAP_DIR_OFFSET + VOLTAB_MAX_BITMAPS * VOLTAB_BITMAP_ENTRY_BYTES <=
+		       VOLTAB_COPY_BYTES,
+	       "the bitmap directory is inside the checksummed part");
 
 static const uint32_t copy_offset[2] = {VOLTAB_COPY0_OFFSET, VOLTAB_COPY1_OFFSET};
 
@@ -89,14 +108,52 @@ static uint64_t data_start_lba(const struct voltab *t)
 static int ensure_buf(struct voltab *t)
 {
 	if (!t->buf)
-		t->buf = malloc(VOLTAB_COPY_BYTES);
+		t->buf = malloc(VOLTAB_COPY_ROOM);
 	return t->buf ? 0 : -ENOMEM;
 }
 
+/* Where a bitmap's bits go in the room: packed in table order, each
+ * 8-byte aligned. */
+static uint64_t bits_span(const struct bitmap *m)
+{
+	return (bitmap_bytes(m) + 7) & ~7ull;
+}
+
+uint64_t voltab_bits_used(const struct voltab *t)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < t->nbitmaps; i++)
+		if (t->bm[i].persistent)
+			n += bits_span(&t->bm[i].map);
+	return n;
+}
+
+static void free_bitmaps(struct voltab *t)
+{
+	for (unsigned i = 0; i < t->nbitmaps; i++)
+		bitmap_free(&t->bm[i].map);
+	t->nbitmaps = 0;
+}
+
+/* A damaged copy: the reason in ci->why. */
+#define BAD(fmt, ...) (snprintf(ci->why, sizeof(ci->why), fmt, ##__VA_ARGS__), -EBADMSG)
+
 /* --- encoding ---------------------------------------------------------------- */
 
-static void encode(const struct voltab *t, int copy, uint8_t *b)
+/* Fills b with copy `copy` of the table; the bytes to write (the
+ * checksummed part, then the persistent bitmaps' bits). */
+static uint64_t encode(struct voltab *t, int copy, uint8_t *b)
 {
+	uint64_t bits_end = VOLTAB_BITS_OFFSET;
+	unsigned nbm = 0;
+
+	/* The feature bit says exactly whether a directory is there, so a
+	 * table without persistent bitmaps stays writable by older Terns. */
+	t->incompat &= ~VOLTAB_INCOMPAT_BITMAPS;
+	for (unsigned i = 0; i < t->nbitmaps; i++)
+		if (t->bm[i].persistent)
+			t->incompat |= VOLTAB_INCOMPAT_BITMAPS;
 	memset(b, 0, VOLTAB_COPY_BYTES);
 	memcpy(b + H_MAGIC, VOLTAB_MAGIC, 8);
 	le32_put(b + H_VERSION, VOLTAB_VERSION);
@@ -129,11 +186,129 @@ static void encode(const struct voltab *t, int copy, uint8_t *b)
 		le64_put(e + E_CREATED, v->created_ns);
 		le64_put(e + E_PARENT, v->parent_id);
 	}
-	/* The checksum covers the whole copy with its own field zero. */
+	for (unsigned i = 0; i < t->nbitmaps; i++) {
+		const struct voltab_bitmap *m = &t->bm[i];
+		if (!m->persistent)
+			continue;
+		uint8_t *e = b + VOLTAB_BITMAP_DIR_OFFSET + nbm++ * VOLTAB_BITMAP_ENTRY_BYTES;
+		uint64_t n = bitmap_bytes(&m->map), span = bits_span(&m->map);
+		memcpy(e + B_NAME, m->name, strlen(m->name));
+		le64_put(e + B_VOL, m->vol_id);
+		le32_put(e + B_GRAN, bitmap_gran(&m->map));
+		le32_put(e + B_FLAGS, (m->in_use ? VOLTAB_BM_IN_USE : 0) |
+					      (m->inconsistent ? VOLTAB_BM_INCONSISTENT : 0));
+		le32_put(e + B_OFF, (uint32_t)bits_end);
+		le32_put(e + B_BYTES, (uint32_t)n);
+		memcpy(b + bits_end, m->map.bits, n);
+		memset(b + bits_end + n, 0, span - n);
+		le32_put(e + B_CRC, crc32c_update(0, b + bits_end, n));
+		bits_end += span;
+	}
+	le32_put(b + H_INCOMPAT, t->incompat);
+	if (nbm) {
+		le32_put(b + H_NBITMAPS, nbm);
+		le32_put(b + H_BM_DIR, VOLTAB_BITMAP_DIR_OFFSET);
+		le32_put(b + H_BM_ENTRY_BYTES, VOLTAB_BITMAP_ENTRY_BYTES);
+		le32_put(b + H_BITS_OFFSET, VOLTAB_BITS_OFFSET);
+		le32_put(b + H_BITS_BYTES, VOLTAB_BITS_ROOM);
+	}
+	/* The checksum covers the whole copy with its own field zero; the
+	 * bits have theirs in the directory, which it covers. */
 	le32_put(b + H_CRC, crc32c_update(0, b, VOLTAB_COPY_BYTES));
+	uint32_t bs = t->dev->block_size;
+	return (bits_end + bs - 1) / bs * bs;
 }
 
-#define BAD(fmt, ...) (snprintf(ci->why, sizeof(ci->why), fmt, ##__VA_ARGS__), -EBADMSG)
+/* The directory of a copy whose entries were checked (t->vol holds them):
+ * every bitmap names a volume of the table, has a valid name unique on
+ * its volume, a granularity the volume and disk allow, the exact bit
+ * count for the volume's size, bits inside the room and not overlapping,
+ * and their checksum. Bits that do not match their checksum make the
+ * copy damaged: a torn write of one copy leaves the other to load. */
+static int check_bitmaps(struct voltab *t, const uint8_t *b, struct voltab_copy_info *ci)
+{
+	uint32_t n = le32_get(b + H_NBITMAPS);
+	uint64_t prev_end = VOLTAB_BITS_OFFSET;
+
+	if (n > VOLTAB_MAX_BITMAPS || le32_get(b + H_BM_DIR) != VOLTAB_BITMAP_DIR_OFFSET ||
+	    le32_get(b + H_BM_ENTRY_BYTES) != VOLTAB_BITMAP_ENTRY_BYTES ||
+	    le32_get(b + H_BITS_OFFSET) != VOLTAB_BITS_OFFSET ||
+	    le32_get(b + H_BITS_BYTES) != VOLTAB_BITS_ROOM)
+		return BAD("bitmap directory fields are not version 1's");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = b + VOLTAB_BITMAP_DIR_OFFSET + i * VOLTAB_BITMAP_ENTRY_BYTES;
+		char name[VOLTAB_NAME_MAX + 1] = {0};
+		if (e[B_NAME + VOLTAB_NAME_MAX])
+			return BAD("bitmap %u: name not terminated", i);
+		memcpy(name, e + B_NAME, VOLTAB_NAME_MAX);
+		if (voltab_name_error(name))
+			return BAD("bitmap %u: invalid name", i);
+		uint64_t vol = le64_get(e + B_VOL);
+		const struct voltab_volume *v = NULL;
+		for (unsigned k = 0; k < t->nvolumes && !v; k++)
+			if (t->vol[k].id == vol)
+				v = &t->vol[k];
+		if (!v)
+			return BAD("bitmap %s: no volume with id %lu", name, (unsigned long)vol);
+		for (uint32_t k = 0; k < i; k++) {
+			const uint8_t *o =
+				b + VOLTAB_BITMAP_DIR_OFFSET + k * VOLTAB_BITMAP_ENTRY_BYTES;
+			if (le64_get(o + B_VOL) == vol && !strcmp((const char *)o + B_NAME, name))
+				return BAD("bitmap %s: name used twice on volume %s", name,
+					   v->name);
+		}
+		uint32_t gran = le32_get(e + B_GRAN), flags = le32_get(e + B_FLAGS);
+		uint64_t off = le32_get(e + B_OFF), bytes = le32_get(e + B_BYTES);
+		if (!bitmap_gran_ok(gran, t->dev->block_size))
+			return BAD("bitmap %s: granularity %u not allowed", name, gran);
+		if (flags & ~VOLTAB_BM_FLAGS_KNOWN)
+			return BAD("bitmap %s: unknown flags 0x%x", name, flags);
+		if (bytes != bitmap_bytes_for(v->size, gran))
+			return BAD("bitmap %s: %lu bytes of bits for a %lu MiB volume", name,
+				   (unsigned long)bytes, (unsigned long)(v->size >> 20));
+		/* 8-byte aligned, so packing them again never needs more room */
+		if (off < prev_end || off % 8 || off > VOLTAB_COPY_ROOM ||
+		    bytes > VOLTAB_COPY_ROOM - off)
+			return BAD("bitmap %s: bits overlap others or pass the room", name);
+		uint32_t crc = crc32c_update(0, b + off, bytes);
+		if (crc != le32_get(e + B_CRC))
+			return BAD("bitmap %s: bits checksum mismatch (stored %08x, computed "
+				   "%08x)",
+				   name, le32_get(e + B_CRC), crc);
+		prev_end = off + bytes;
+	}
+	return 0;
+}
+
+/* The checked directory of b into t->bm: bits copied out of the buffer.
+ * A bitmap found IN_USE was being written by a guest when the table was
+ * last written: Tern stopped without storing it, so it may miss writes
+ * (QEMU's rule): it is inconsistent from now on, until cleared. */
+static int take_bitmaps(struct voltab *t, const uint8_t *b)
+{
+	uint32_t n = t->incompat & VOLTAB_INCOMPAT_BITMAPS ? le32_get(b + H_NBITMAPS) : 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = b + VOLTAB_BITMAP_DIR_OFFSET + i * VOLTAB_BITMAP_ENTRY_BYTES;
+		struct voltab_bitmap *m = &t->bm[t->nbitmaps];
+		uint64_t vol = le64_get(e + B_VOL), size = 0;
+		for (unsigned k = 0; k < t->nvolumes; k++)
+			if (t->vol[k].id == vol)
+				size = t->vol[k].size;
+		memset(m, 0, sizeof(*m));
+		int rc = bitmap_init(&m->map, size, le32_get(e + B_GRAN));
+		if (rc)
+			return rc;
+		t->nbitmaps++;
+		memcpy(m->name, e + B_NAME, VOLTAB_NAME_MAX);
+		m->vol_id = vol;
+		m->persistent = true;
+		m->inconsistent = le32_get(e + B_FLAGS) & VOLTAB_BM_FLAGS_KNOWN;
+		m->on_disk_inconsistent = le32_get(e + B_FLAGS) & VOLTAB_BM_INCONSISTENT;
+		memcpy(m->map.bits, b + le32_get(e + B_OFF), bitmap_bytes(&m->map));
+	}
+	return 0;
+}
 
 /* Checks one copy read into b and, when it is valid, decodes it into t.
  * Every field is checked against the device and the other entries before
@@ -227,6 +402,9 @@ static int decode(struct voltab *t, int copy, const uint8_t *b, struct voltab_co
 				return BAD("volume %s: name or id used twice", v->name);
 	}
 	t->nvolumes = n;
+	int rc;
+	if ((incompat & VOLTAB_INCOMPAT_BITMAPS) && (rc = check_bitmaps(t, b, ci)))
+		return rc;
 	t->generation = le64_get(b + H_GENERATION);
 	t->incompat = incompat;
 	t->ro_compat = ro;
@@ -240,10 +418,19 @@ static int decode(struct voltab *t, int copy, const uint8_t *b, struct voltab_co
 	return 0;
 }
 
+/* The checksummed part, and the bits room when the copy says it holds
+ * bitmaps (checked by decode like every other field). */
 static int read_copy(struct voltab *t, int copy)
 {
 	uint32_t bs = t->dev->block_size;
-	return blkdev_read(t->dev, copy_offset[copy] / bs, VOLTAB_COPY_BYTES / bs, t->buf);
+	int rc = blkdev_read(t->dev, copy_offset[copy] / bs, VOLTAB_COPY_BYTES / bs, t->buf);
+
+	if (rc || memcmp(t->buf + H_MAGIC, VOLTAB_MAGIC, 8) ||
+	    le32_get(t->buf + H_VERSION) != VOLTAB_VERSION ||
+	    !(le32_get(t->buf + H_INCOMPAT) & VOLTAB_INCOMPAT_BITMAPS))
+		return rc;
+	return blkdev_read(t->dev, (copy_offset[copy] + VOLTAB_BITS_OFFSET) / bs,
+			   VOLTAB_BITS_ROOM / bs, t->buf + VOLTAB_BITS_OFFSET);
 }
 
 static int load(struct voltab *t, struct blkdev *dev)
@@ -252,6 +439,7 @@ static int load(struct voltab *t, struct blkdev *dev)
 	uint8_t *buf = t->buf;
 	int rc;
 
+	free_bitmaps(t);
 	memset(t, 0, sizeof(*t));
 	t->buf = buf;
 	t->dev = dev;
@@ -298,15 +486,55 @@ static int load(struct voltab *t, struct blkdev *dev)
 		return rc;
 	if ((rc = decode(t, use, t->buf, &info->copy[use])))
 		return rc; /* changed under us: report, do not guess */
+	if ((rc = take_bitmaps(t, t->buf))) {
+		free_bitmaps(t);
+		return rc;
+	}
 	t->good_copy = use;
 	t->loaded = true;
 	return 0;
 }
 
+/* The marks a persistent bitmap had in memory when the table is read
+ * again after a failed write: they may not have reached the disk. Bits
+ * only ever get added between clears, so the union of the disk's and
+ * memory's is never short of a write (at worst it keeps bits a clear that
+ * did not reach the disk would have dropped). And Tern did not stop: the
+ * IN_USE flag on the disk is the running guest's, not a crash's. */
+static void merge_memory(struct voltab_bitmap *d, const struct voltab_bitmap *m)
+{
+	if (!m->persistent || m->vol_id != d->vol_id || strcmp(m->name, d->name) ||
+	    m->map.gran_shift != d->map.gran_shift || m->map.nbits != d->map.nbits)
+		return;
+	for (uint64_t i = 0; i < bitmap_bytes(&d->map); i++)
+		d->map.bits[i] |= m->map.bits[i];
+	d->in_use = m->in_use;
+	d->inconsistent = m->inconsistent || d->on_disk_inconsistent;
+}
+
+/* A load at boot, or again after a failed write. The persistent bitmaps
+ * are the disk's (merged with what memory knew, on a reload); the
+ * in-memory ones of volumes still there are kept, the others dropped. */
 int voltab_load(struct voltab *t, struct blkdev *dev)
 {
-	int rc = load(t, dev);
+	static struct voltab_bitmap keep[VOLTAB_MAX_BITMAPS];
+	unsigned nkeep = t->nbitmaps;
 
+	memcpy(keep, t->bm, nkeep * sizeof(keep[0]));
+	t->nbitmaps = 0;
+	int rc = load(t, dev);
+	for (unsigned i = 0; !rc && i < t->nbitmaps; i++)
+		for (unsigned k = 0; k < nkeep; k++)
+			merge_memory(&t->bm[i], &keep[k]);
+	for (unsigned i = 0; i < nkeep; i++) {
+		bool vol = false;
+		for (unsigned k = 0; !rc && k < t->nvolumes; k++)
+			vol |= t->vol[k].id == keep[i].vol_id;
+		if (!keep[i].persistent && vol && t->nbitmaps < VOLTAB_MAX_BITMAPS)
+			t->bm[t->nbitmaps++] = keep[i];
+		else
+			bitmap_free(&keep[i].map);
+	}
 	t->load_rc = rc;
 	return rc;
 }
@@ -332,8 +560,8 @@ static int commit(struct voltab *t)
 	t->generation++;
 	for (int i = 0; i < 2; i++) {
 		int c = order[i];
-		encode(t, c, t->buf);
-		rc = blkdev_write(t->dev, copy_offset[c] / bs, VOLTAB_COPY_BYTES / bs, t->buf);
+		uint64_t bytes = encode(t, c, t->buf);
+		rc = blkdev_write(t->dev, copy_offset[c] / bs, (uint32_t)(bytes / bs), t->buf);
 		if (!rc)
 			rc = blkdev_flush(t->dev);
 		if (rc)
@@ -358,6 +586,7 @@ int voltab_format(struct voltab *t, struct blkdev *dev, const uint8_t uuid[16], 
 	uint8_t *buf = t->buf;
 	int rc;
 
+	free_bitmaps(t); /* a new table forgets every volume */
 	memset(t, 0, sizeof(*t));
 	t->buf = buf;
 	t->dev = dev;
@@ -406,6 +635,12 @@ static int commit_change(struct voltab *t, uint64_t now_ns)
 	if (now_ns)
 		t->updated_ns = now_ns;
 	return commit(t);
+}
+
+int voltab_write(struct voltab *t, uint64_t now_ns)
+{
+	int rc = commit_change(t, now_ns);
+	return rc ? reload_after(t, rc) : 0;
 }
 
 int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t now_ns,
@@ -457,6 +692,16 @@ int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns)
 	if (t->readonly)
 		return -EROFS;
 	unsigned at = (unsigned)(v - t->vol);
+	/* Its bitmaps go with it, in memory and in the table written now. */
+	for (unsigned i = 0; i < t->nbitmaps;) {
+		if (t->bm[i].vol_id == v->id) {
+			bitmap_free(&t->bm[i].map);
+			memmove(&t->bm[i], &t->bm[i + 1], (t->nbitmaps - i - 1) * sizeof(t->bm[0]));
+			t->nbitmaps--;
+		} else {
+			i++;
+		}
+	}
 	remove_at(t, at);
 	int rc = commit_change(t, now_ns);
 	return rc ? reload_after(t, rc) : 0;
@@ -483,6 +728,7 @@ void voltab_space(const struct voltab *t, struct voltab_space *s)
 
 void voltab_close(struct voltab *t)
 {
+	free_bitmaps(t);
 	free(t->buf);
 	memset(t, 0, sizeof(*t));
 }

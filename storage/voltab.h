@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "drivers/blkdev.h"
+#include "storage/bitmap.h"
 
 /* --- the on-disk format, version 1 (docs/storage.md) ----------------------- */
 #define VOLTAB_MAGIC "TernVTab" /* 8 bytes, no NUL */
@@ -28,11 +29,29 @@
 
 /* Feature bits (ext4's scheme): a reader refuses a table with an
  * incompatible bit it does not know, only reads one with an unknown
- * read-only-compatible bit, and keeps unknown compatible bits as they are.
- * Version 1 defines none; the clones (`disk clone`) and the persistent
- * dirty bitmaps to come will set one each. */
-#define VOLTAB_INCOMPAT_KNOWN 0u
+ * read-only-compatible bit (no change to the table, and no guest or
+ * import writes a volume), and keeps unknown compatible bits as they are.
+ * BITMAPS is set while the table holds persistent dirty bitmaps. It is
+ * incompatible, not read-only compatible, because a version-1 Tern
+ * without it lets guests write the volumes of a read-only table: the
+ * bitmaps would miss those writes and nothing would tell. */
+#define VOLTAB_INCOMPAT_BITMAPS (1u << 0)
+#define VOLTAB_INCOMPAT_KNOWN VOLTAB_INCOMPAT_BITMAPS
 #define VOLTAB_RO_COMPAT_KNOWN 0u
+
+/* Persistent dirty bitmaps (docs/storage.md, "Dirty bitmaps"): a directory
+ * of 64-byte entries after the volume entries, inside the checksummed
+ * 64 KiB, and each bitmap's bits, with a CRC-32C of their own, in the
+ * copy's room after those 64 KiB. The limit on bitmaps in memory (both
+ * kinds) is the directory's. */
+#define VOLTAB_MAX_BITMAPS 64
+#define VOLTAB_BITMAP_ENTRY_BYTES 64
+#define VOLTAB_BITMAP_DIR_OFFSET (VOLTAB_HEADER_BYTES + VOLTAB_MAX_VOLUMES * VOLTAB_ENTRY_BYTES)
+#define VOLTAB_BITS_OFFSET VOLTAB_COPY_BYTES
+#define VOLTAB_BITS_ROOM (VOLTAB_COPY_ROOM - VOLTAB_COPY_BYTES)
+#define VOLTAB_BM_IN_USE (1u << 0)	 /* a VM may be writing the volume: bits not final */
+#define VOLTAB_BM_INCONSISTENT (1u << 1) /* found in use at load: never trusted again */
+#define VOLTAB_BM_FLAGS_KNOWN (VOLTAB_BM_IN_USE | VOLTAB_BM_INCONSISTENT)
 
 /* Volume flags. READONLY: no guest may write it (a clone's base). */
 #define VOLTAB_VOL_READONLY (1u << 0)
@@ -48,11 +67,24 @@ struct voltab_volume {
 	uint64_t parent_id;  /* 0; reserved for clones: the base volume's id */
 };
 
+/* A named dirty bitmap of a volume. Persistent ones are part of the
+ * table and written with it; the others live in memory only, here too so
+ * that one list is marked and shown. */
+struct voltab_bitmap {
+	char name[VOLTAB_NAME_MAX + 1];
+	uint64_t vol_id;
+	bool persistent;
+	bool in_use;	   /* persistent: flagged IN_USE on the disk (a VM writes the volume) */
+	bool inconsistent; /* found IN_USE at load: it may miss writes; clear or remove it */
+	bool on_disk_inconsistent; /* as loaded: INCONSISTENT was set on the disk */
+	struct bitmap map;
+};
+
 /* What voltab_load found in each copy. */
 struct voltab_copy_info {
 	int rc; /* 0: valid; -ENOENT blank; -EBADMSG damaged; -EPROTONOSUPPORT newer; -EIO */
 	uint64_t generation; /* when rc == 0 */
-	char why[96];	     /* when rc != 0: "checksum mismatch", ... */
+	char why[192];	     /* when rc != 0: "checksum mismatch", ... */
 };
 
 struct voltab_load_info {
@@ -65,7 +97,7 @@ struct voltab_load_info {
 struct voltab {
 	struct blkdev *dev;
 	bool loaded;   /* the fields below hold a valid table */
-	bool readonly; /* unknown read-only-compatible feature: no changes */
+	bool readonly; /* unknown read-only-compatible feature: no changes, no guest writes */
 	uint64_t generation;
 	uint8_t uuid[16]; /* the table's identity, random at `disk init` */
 	uint64_t created_ns, updated_ns;
@@ -76,7 +108,9 @@ struct voltab {
 	struct voltab_load_info info; /* what that load found in each copy */
 	unsigned nvolumes;
 	struct voltab_volume vol[VOLTAB_MAX_VOLUMES]; /* by start_lba */
-	uint8_t *buf;				      /* VOLTAB_COPY_BYTES of I/O buffer */
+	unsigned nbitmaps;
+	struct voltab_bitmap bm[VOLTAB_MAX_BITMAPS]; /* persistent ones in table order */
+	uint8_t *buf;				     /* VOLTAB_COPY_ROOM of I/O buffer */
 };
 
 /* The reason a name is refused ("too long", ...), or NULL if it is valid:
@@ -122,6 +156,39 @@ struct voltab_space {
 	uint64_t largest_free; /* the largest volume that can be created now */
 };
 void voltab_space(const struct voltab *t, struct voltab_space *s);
+
+/* Writes the table as it is in memory now (both copies, the next
+ * generation; for changes made outside this file: the bitmaps). 0, or
+ * the device's error, after which the table is loaded again from the disk
+ * as by voltab_create. */
+int voltab_write(struct voltab *t, uint64_t now_ns);
+
+/* --- dirty bitmaps ----------------------------------------------------------- */
+/* Adds an empty bitmap to volume vol. 0 and *out; -ENOENT (no volume),
+ * -EINVAL (name, or granularity: bitmap_gran_ok), -EEXIST, -EMFILE (table
+ * of bitmaps full), -ENOSPC (persistent: its bits do not fit the room
+ * left; *need says how many bytes they take), -EROFS (persistent on a
+ * read-only table), -ENOMEM, -ENODEV, or a write error (as voltab_create).
+ * A persistent bitmap of a volume in use (vol_in_use) is written IN_USE. */
+int voltab_bitmap_add(struct voltab *t, const char *vol, const char *name, uint32_t gran,
+		      bool persistent, bool vol_in_use, uint64_t now_ns, uint64_t *need);
+struct voltab_bitmap *voltab_bitmap_find(struct voltab *t, uint64_t vol_id, const char *name);
+/* 0, -ENOENT, -EROFS (persistent), or a write error. */
+int voltab_bitmap_remove(struct voltab *t, struct voltab_bitmap *b, uint64_t now_ns);
+/* Empties it and forgets that it was inconsistent; a persistent one is
+ * written (keeping IN_USE as it is). 0, -EROFS, or a write error. */
+int voltab_bitmap_clear(struct voltab *t, struct voltab_bitmap *b, uint64_t now_ns);
+/* A VM starts (in_use) or stops writing volume vol_id: the volume's
+ * persistent bitmaps are written with IN_USE set or cleared, their bits
+ * as they are now. 0 (also with none to write), -EROFS, or a write error;
+ * on failure to set IN_USE the bitmaps are marked inconsistent, as they
+ * could not be trusted after a crash. */
+int voltab_bitmaps_in_use(struct voltab *t, uint64_t vol_id, bool in_use, uint64_t now_ns);
+/* The guests' write path: marks bytes [off, off + len) of volume vol_id
+ * in each of its bitmaps. No allocation, no I/O. */
+void voltab_bitmaps_mark(struct voltab *t, uint64_t vol_id, uint64_t off, uint64_t len);
+/* Bytes of the bits room the persistent bitmaps take. */
+uint64_t voltab_bits_used(const struct voltab *t);
 
 /* Releases the I/O buffer; the table is no longer loaded. */
 void voltab_close(struct voltab *t);

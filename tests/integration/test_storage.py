@@ -7,7 +7,8 @@ primary copy is recovered from the secondary (and rewritten by the next
 change), two damaged copies are reported and left alone until `disk init
 force`. A Tern without any NVMe disk says so. Errors are one line each.
 A guest's disk (`vm create ... disk=VOLUME`) holds its volume in use until
-the VM is destroyed; what a Linux guest does with it is test_linux_disk.py.
+the VM is destroyed; a persistent dirty bitmap of a volume a VM had when
+Tern was killed is inconsistent after the reboot, until cleared; what a Linux guest does with it is test_linux_disk.py.
 """
 import os
 import re
@@ -291,3 +292,77 @@ def test_a_guests_volume_is_in_use_until_the_vm_is_destroyed(tern):
     assert "disk d1: deleted" in c.cmd("disk delete d1")
     assert f"disk {LONG}: deleted" in c.cmd(f"disk delete {LONG}")
     assert c.vm_list() == {}
+
+
+def bitmap_list(c, volume):
+    """`disk bitmap list VOLUME`: {name: (granularity, persistent, dirty bytes, state)}."""
+    out = c.cmd(f"disk bitmap list {volume}")
+    assert re.search(rf"^disk {volume}: \d+ bitmaps?$", out, re.M), out
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+(\d+) (yes|no)\s+(\d+)  (.*)$", line)
+        if m:
+            rows[m.group(1)] = (int(m.group(2)), m.group(3) == "yes", int(m.group(4)), m.group(5))
+    return rows
+
+
+def incompat(image, n):
+    """Table copy n's incompatible feature bits (bit 0: persistent bitmaps)."""
+    with open(image, "rb") as f:
+        f.seek(COPY_OFFSET[n] + 32)
+        return struct.unpack("<I", f.read(4))[0]
+
+
+def test_dirty_bitmap_commands_and_a_bitmap_in_use_at_a_crash(tern):
+    """`disk bitmap` refuses bad arguments in one line; a persistent bitmap
+    of a volume a VM has is flagged in use on the disk, so after Tern is
+    killed with the VM running it comes back inconsistent (no `show`),
+    until `clear`; the in-memory one is gone; `remove` takes the last one
+    off the disk, and the table's feature bit with it. (What a guest's
+    writes mark is test_linux_disk.py.)"""
+    image = blank_image(tern)
+    c = tern.boot("qemu", name="bitmaps", nic=False, nvme=image)
+    c.cmd("disk init")
+    assert "disk d1: created" in c.cmd("disk create d1 size=64M")
+    for cmd, text in [
+        ("disk bitmap add d1 b granularity=3K",
+         "disk bitmap add d1 b: granularity 3072 is not a power of two from 4096 to 16777216 bytes"),
+        ("disk bitmap add d1 b granularity=32M",
+         "disk bitmap add d1 b: '32M' is not a granularity (a power of two from 4K to 16M: "
+         "granularity=64K)"),
+        ("disk bitmap add d1 b persistent=maybe",
+         "disk bitmap add d1 b: unknown option 'persistent=maybe' (granularity=SIZE, persistent=on|off)"),
+        ("disk bitmap add d1 b/x", "disk bitmap add d1 'b/x': a name has only letters"),
+        ("disk bitmap add nosuch b", "disk bitmap add nosuch: no such volume"),
+        ("disk bitmap show d1 nosuch", "disk bitmap show d1 nosuch: no such bitmap (see 'disk bitmap list d1')"),
+        ("disk bitmap remove d1 nosuch", "disk bitmap remove d1 nosuch: no such bitmap"),
+        ("disk bitmap list", "disk bitmap: bad arguments"),
+        ("disk bitmap frob d1 b", "disk bitmap: bad arguments"),
+    ]:
+        one_error(c.cmd(cmd), text)
+    assert bitmap_list(c, "d1") == {}
+    assert "disk d1: bitmap p added, granularity 65536 bytes, persistent" in \
+        c.cmd("disk bitmap add d1 p persistent=on")
+    one_error(c.cmd("disk bitmap add d1 p"), "disk bitmap add d1 p: the volume has a bitmap of that name")
+    assert "in memory only" in c.cmd("disk bitmap add d1 m granularity=1M persistent=off")
+    assert incompat(image, 0) == incompat(image, 1) == 1  # BITMAPS
+    assert "vm g1: created" in c.cmd("vm create g1 image=memcheck mem=8 disk=d1")
+    assert bitmap_list(c, "d1") == {"p": (65536, True, 0, "active, in use on disk"),
+                                    "m": (1 << 20, False, 0, "active")}
+    c.close()  # killed with g1 running: p stays flagged in use on the disk
+
+    c = tern.boot("qemu", name="bitmaps-crash", nic=False, nvme=image)
+    log = c.log.text
+    assert "table generation 4, 1 volume, 1 dirty bitmap" in log, log
+    assert ("warning: storage: nvme0n1: dirty bitmap p of volume d1 is inconsistent (Tern stopped "
+            "while a VM wrote the volume): 'disk bitmap clear d1 p' or 'remove' it") in log, log
+    rows = bitmap_list(c, "d1")
+    assert list(rows) == ["p"] and rows["p"][3].startswith("inconsistent"), rows
+    one_error(c.cmd("disk bitmap show d1 p"), "disk bitmap show d1 p: the bitmap is inconsistent")
+    assert "disk d1: bitmap p cleared" in c.cmd("disk bitmap clear d1 p")
+    assert bitmap_list(c, "d1") == {"p": (65536, True, 0, "active")}
+    assert "0 dirty bytes in 0 runs" in c.cmd("disk bitmap show d1 p")
+    assert "disk d1: bitmap p removed" in c.cmd("disk bitmap remove d1 p")
+    assert bitmap_list(c, "d1") == {}
+    assert incompat(image, 0) == incompat(image, 1) == 0
+    c.close()
