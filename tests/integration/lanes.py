@@ -35,12 +35,12 @@ PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migra
          "test_migrate_runstate", "test_migrate_tls", "test_net")
 
 WEIGHT_S = {
-    "test_linux_vmx": 142, "test_linux_guest": 109, "test_hostile_guest": 96,
-    "test_image_fetch": 96, "test_dirty": 66, "test_vm": 73, "test_linux_lifecycle": 54,
-    "test_cpu_policy": 50, "test_irq": 43, "test_fault_power": 38, "test_guest_faults": 31,
-    "test_boot": 29, "test_guest_mmio": 24, "test_guest_power": 23, "test_console": 15,
+    "test_linux_vmx": 195, "test_linux_guest": 112, "test_hostile_guest": 112,
+    "test_image_fetch": 96, "test_dirty": 82, "test_vm": 92, "test_linux_lifecycle": 56,
+    "test_cpu_policy": 52, "test_irq": 48, "test_fault_power": 50, "test_guest_faults": 36,
+    "test_boot": 30, "test_guest_mmio": 26, "test_guest_power": 26, "test_console": 15,
     "test_memcheck_bare": 14, "test_harness": 12, "test_linux_bare": 12, "test_netlab": 11,
-    "test_deps_tools": 1, "test_storage": 100, "test_linux_disk": 70,
+    "test_deps_tools": 1, "test_storage": 100, "test_linux_disk": 78,
     "test_disk_import": 20,
 }
 DEFAULT_WEIGHT_S = 20
