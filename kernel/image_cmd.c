@@ -9,19 +9,6 @@
 #include "kernel/kprintf.h"
 #include "net/addr.h"
 
-static int parse_sha256(const char *s, uint8_t *out)
-{
-	if (strlen(s) != 64)
-		return -EINVAL;
-	for (int i = 0; i < 32; i++) {
-		int hi = addr_hex_digit(s[2 * i]), lo = addr_hex_digit(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 static int do_fetch(int argc, char **argv)
 {
 	uint8_t sha[32];
@@ -33,7 +20,7 @@ static int do_fetch(int argc, char **argv)
 		return CMD_USAGE;
 	for (int i = 4; i < argc; i++) {
 		if (!strncmp(argv[i], "sha256=", 7)) {
-			if (parse_sha256(argv[i] + 7, sha)) {
+			if (cmd_parse_hex(argv[i] + 7, sha, 32)) {
 				cmd_error("image fetch %s: sha256= needs 64 hex digits", argv[2]);
 				return -EINVAL;
 			}

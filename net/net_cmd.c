@@ -43,39 +43,6 @@ static int parse_ip(const char *what, const char *s, uint32_t *ip)
 	return NET_REFUSED;
 }
 
-/* A count with an optional binary suffix: 65536, 64K, 64M, 1G. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char num[24];
-	size_t n = strlen(s);
-	unsigned shift = 0;
-	unsigned long long v;
-
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n + 1);
-	switch (num[n - 1]) {
-	case 'K':
-	case 'k':
-		shift = 10;
-		break;
-	case 'M':
-	case 'm':
-		shift = 20;
-		break;
-	case 'G':
-	case 'g':
-		shift = 30;
-		break;
-	}
-	if (shift)
-		num[--n] = 0;
-	if (cmd_parse_u64(num, &v) || v > (~0ull >> 34))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_uint(const char *what, const char *s, unsigned long long max,
 		      unsigned long long *out)
 {
@@ -248,7 +215,7 @@ static int do_iperf(int argc, char **argv)
 	if (parse_ip("iperf", argv[1], &ip))
 		return NET_REFUSED;
 	if (argc == 4 && !strcmp(argv[2], "-n")) {
-		if (parse_size(argv[3], &bytes) || !bytes || bytes > 0x7fffffff) {
+		if (cmd_parse_size(argv[3], 0, &bytes) || !bytes || bytes > 0x7fffffff) {
 			cmd_error("net iperf: -n %s: a size from 1 to 2047M", argv[3]);
 			return NET_REFUSED;
 		}
@@ -300,7 +267,7 @@ static int do_xfer(int argc, char **argv)
 	uint64_t bytes;
 	if (parse_ip("xfer", argv[1], &ip))
 		return NET_REFUSED;
-	if (parse_size(argv[2], &bytes)) {
+	if (cmd_parse_size(argv[2], 0, &bytes)) {
 		cmd_error("net xfer: '%s' is not a size (e.g. 65536, 64K, 64M)", argv[2]);
 		return NET_REFUSED;
 	}

@@ -16,27 +16,6 @@
 #define REFUSED (-ERANGE) /* the error line is printed: no usage after it */
 #define SHOW_RUNS 64	  /* runs `show` prints; the rest are counted */
 
-/* granularity=: N bytes, NK (KiB) or NM (MiB). */
-static int parse_gran(const char *s, uint32_t *out)
-{
-	char num[24];
-	size_t n = strlen(s);
-	unsigned shift = 0;
-	unsigned long long v;
-
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n + 1);
-	if (num[n - 1] == 'K' || num[n - 1] == 'k')
-		shift = 10, num[--n] = 0;
-	else if (num[n - 1] == 'M' || num[n - 1] == 'm')
-		shift = 20, num[--n] = 0;
-	if (cmd_parse_u64(num, &v) || v > (BITMAP_GRAN_MAX >> shift))
-		return -EINVAL;
-	*out = (uint32_t)(v << shift);
-	return 0;
-}
-
 /* The volume, or NULL after an error line. */
 static const struct voltab_volume *need_volume(struct storage_disk **s, const char *what,
 					       const char *vol)
@@ -83,12 +62,14 @@ static int do_add(int argc, char **argv)
 	for (int i = 5; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strncmp(a, "granularity=", 12)) {
-			if (parse_gran(a + 12, &gran)) {
+			uint64_t g;
+			if (cmd_parse_size(a + 12, 0, &g) || g > BITMAP_GRAN_MAX) {
 				cmd_error("disk bitmap add %s %s: '%s' is not a granularity (a "
 					  "power of two from 4K to 16M: granularity=64K)",
 					  vol, name, a + 12);
 				return REFUSED;
 			}
+			gran = (uint32_t)g;
 		} else if (!strcmp(a, "persistent=on")) {
 			persistent = true;
 		} else if (!strcmp(a, "persistent=off")) {

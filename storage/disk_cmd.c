@@ -55,27 +55,6 @@ static struct storage_disk *need_table(const char *what)
 	return s;
 }
 
-/* size=N (GiB), size=NG, size=NM (MiB). */
-static int parse_size(const char *s, uint64_t *bytes)
-{
-	char num[24];
-	size_t n = strlen(s);
-	unsigned shift = 30;
-	unsigned long long v;
-
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n + 1);
-	if (num[n - 1] == 'M' || num[n - 1] == 'm')
-		shift = 20, num[--n] = 0;
-	else if (num[n - 1] == 'G' || num[n - 1] == 'g')
-		num[--n] = 0;
-	if (cmd_parse_u64(num, &v) || !v || v > (1ull << (63 - shift)))
-		return -EINVAL;
-	*bytes = (uint64_t)v << shift;
-	return 0;
-}
-
 /* Before a change: which copy, if any, was found bad or old at load. */
 static int copy_to_repair(const struct storage_disk *s)
 {
@@ -180,7 +159,7 @@ static int do_create(int argc, char **argv)
 				  name, argv[i]);
 			return DISK_REFUSED;
 		}
-		if (parse_size(argv[i] + 5, &size)) {
+		if (cmd_parse_size(argv[i] + 5, 30, &size) || !size || size % VOLTAB_ALIGN) {
 			cmd_error("disk create %s: '%s' is not a size (size=GIB, or size=NNNM for "
 				  "MiB)",
 				  name, argv[i] + 5);

@@ -223,19 +223,6 @@ static const struct http_fetch_ops sink = {import_begin, import_data, import_end
 
 /* ---- the command ------------------------------------------------------------------- */
 
-static int parse_sha256(const char *s, uint8_t *out)
-{
-	if (strlen(s) != 64)
-		return -EINVAL;
-	for (int i = 0; i < 32; i++) {
-		int hi = addr_hex_digit(s[2 * i]), lo = addr_hex_digit(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* `disk import` alone: the import under way, and what earlier ones left. */
 static int import_status(void)
 {
@@ -284,7 +271,7 @@ int disk_import_cmd(int argc, char **argv)
 				  argv[i]);
 			return DISK_JOB_REFUSED;
 		}
-		if (parse_sha256(argv[i] + 7, want)) {
+		if (cmd_parse_hex(argv[i] + 7, want, 32)) {
 			cmd_error("disk import %s: sha256= needs 64 hex digits", name);
 			return DISK_JOB_REFUSED;
 		}

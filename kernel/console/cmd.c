@@ -95,6 +95,52 @@ int cmd_parse_on_off(const char *s, bool *on)
 	return 0;
 }
 
+int cmd_parse_size(const char *s, unsigned unit_shift, uint64_t *out)
+{
+	static const char suffixes[] = "KkMmGg"; /* shifts 10, 10, 20, 20, 30, 30 */
+	char num[24];
+	size_t n = s ? strlen(s) : 0;
+	unsigned shift = unit_shift;
+	unsigned long long v;
+
+	if (!n || n >= sizeof(num) || unit_shift >= 64)
+		return -EINVAL;
+	memcpy(num, s, n + 1);
+	const char *suffix = strchr(suffixes, num[n - 1]);
+	if (suffix) {
+		shift = 10 * (unsigned)(1 + (suffix - suffixes) / 2);
+		num[--n] = 0;
+	}
+	if (cmd_parse_u64(num, &v) || v > (~0ull >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int cmd_parse_hex(const char *s, uint8_t *out, size_t len)
+{
+	if (!s || strlen(s) != 2 * len)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 void cmd_print_usage(const struct cmd *c)
 {
 	/* Usage lines are separated by \n; indent continuation lines. */

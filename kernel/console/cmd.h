@@ -3,6 +3,8 @@
 #pragma once
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define CMD_MAX_ARGS 24
 #define CMD_MAX 64
@@ -35,3 +37,10 @@ void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_parse_u64(const char *s, unsigned long long *out);
 /* "on" or "off" into *on; -EINVAL for anything else. */
 int cmd_parse_on_off(const char *s, bool *on);
+/* A number (cmd_parse_u64) with an optional binary suffix, K, M or G in
+ * either case; without one it counts units of 1 << unit_shift (0: bytes,
+ * 30: GiB). -EINVAL if s is not one or the bytes overflow 64 bits; the
+ * caller checks its own range. */
+int cmd_parse_size(const char *s, unsigned unit_shift, uint64_t *out);
+/* Exactly 2 * len hex digits (a SHA-256: 64) into out; -EINVAL otherwise. */
+int cmd_parse_hex(const char *s, uint8_t *out, size_t len);

@@ -122,6 +122,43 @@ static void test_parse_u64(void **state)
 	assert_int_equal(cmd_parse_u64("99999999999999999999999", &v), -EINVAL);
 }
 
+static void test_parse_size_takes_binary_suffixes_and_a_default_unit(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(cmd_parse_size("65536", 0, &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(cmd_parse_size("64k", 0, &v), 0);
+	assert_int_equal(v, 64 << 10);
+	assert_int_equal(cmd_parse_size("64M", 0, &v), 0);
+	assert_int_equal(v, 64 << 20);
+	assert_int_equal(cmd_parse_size("2", 30, &v), 0); /* a count of GiB */
+	assert_int_equal(v, 2ull << 30);
+	assert_int_equal(cmd_parse_size("512M", 30, &v), 0);
+	assert_int_equal(v, 512ull << 20);
+	assert_int_equal(cmd_parse_size("0x10G", 0, &v), 0);
+	assert_int_equal(v, 16ull << 30);
+	assert_int_equal(cmd_parse_size("17179869184G", 0, &v), -EINVAL); /* 2^64 bytes */
+	assert_int_equal(cmd_parse_size("17179869183G", 0, &v), 0);
+	assert_int_equal(cmd_parse_size("M", 0, &v), -EINVAL);
+	assert_int_equal(cmd_parse_size("64T", 0, &v), -EINVAL);
+	assert_int_equal(cmd_parse_size("", 0, &v), -EINVAL);
+	assert_int_equal(cmd_parse_size("-1K", 0, &v), -EINVAL);
+}
+
+static void test_parse_hex_wants_exactly_two_digits_a_byte(void **state)
+{
+	(void)state;
+	uint8_t b[3];
+	assert_int_equal(cmd_parse_hex("00aBff", b, 3), 0);
+	assert_int_equal(b[0], 0x00);
+	assert_int_equal(b[1], 0xab);
+	assert_int_equal(b[2], 0xff);
+	assert_int_equal(cmd_parse_hex("00aBf", b, 3), -EINVAL);
+	assert_int_equal(cmd_parse_hex("00aBfff", b, 3), -EINVAL);
+	assert_int_equal(cmd_parse_hex("00aBfg", b, 3), -EINVAL);
+}
+
 static void test_parse_on_off(void **state)
 {
 	(void)state;
@@ -149,6 +186,8 @@ int main(void)
 		cmocka_unit_test(test_registry_is_sorted_and_refuses_duplicates),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_on_off),
+		cmocka_unit_test(test_parse_size_takes_binary_suffixes_and_a_default_unit),
+		cmocka_unit_test(test_parse_hex_wants_exactly_two_digits_a_byte),
 	};
 	return cmocka_run_group_tests_name("console commands", tests, setup_group, NULL);
 }
