@@ -181,6 +181,7 @@ static void finish_outgoing(void)
 
 struct migrate_opts {
 	bool offline, insecure, auto_converge, delta;
+	bool copy_storage; /* --copy-storage all */
 	unsigned long long downtime_ms, max_rounds, bandwidth, port, delta_cache_mib;
 };
 
@@ -197,7 +198,7 @@ static unsigned long long default_delta_cache_mib(void)
 
 static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
-	*o = (struct migrate_opts){false, false, true, true, MIG_DEFAULT_DOWNTIME_MS,
+	*o = (struct migrate_opts){false, false, true, true, false, MIG_DEFAULT_DOWNTIME_MS,
 				   MIG_DEFAULT_MAX_ROUNDS, 0, MIG_DEFAULT_PORT, 0};
 	for (int i = 3; i < argc; i++) {
 		unsigned long long *v = NULL;
@@ -218,6 +219,21 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		if (!strcmp(argv[i], "--delta")) {
 			if (i + 1 == argc || cmd_parse_on_off(argv[i + 1], &o->delta))
 				return CMD_USAGE;
+			i++;
+			continue;
+		}
+		if (!strcmp(argv[i], "--copy-storage")) {
+			if (i + 1 == argc)
+				return CMD_USAGE;
+			if (!strcmp(argv[i + 1], "inc")) {
+				cmd_error("migrate: --copy-storage inc sends what differs from a base "
+					  "volume both hosts hold (a 'disk clone' base), which this "
+					  "Tern does not have yet: use --copy-storage all");
+				return -EOPNOTSUPP;
+			}
+			if (strcmp(argv[i + 1], "all"))
+				return CMD_USAGE;
+			o->copy_storage = true;
 			i++;
 			continue;
 		}
@@ -257,17 +273,17 @@ static int start_outgoing(int argc, char **argv)
 	struct mig_src_guest g;
 	int rc;
 
-	/* Before anything else (options, network, key): the guest's disk is
-	 * a volume of this host's NVMe, which a migration cannot move yet. */
 	struct vm *vm = vm_find(argv[1]);
-	if (vm && vm->disk.on) {
-		cmd_error("migrate %s: it has a local disk (%s): moving it needs --copy-storage, "
-			  "which this Tern does not have yet",
+	if ((rc = parse_opts(argc, argv, &o)))
+		return rc;
+	/* The guest's disk is a volume of this host's NVMe: it moves only
+	 * when asked to (libvirt's rule: no silent copy of a disk). */
+	if (vm && vm->disk.on && !o.copy_storage) {
+		cmd_error("migrate %s: it has a local disk (%s): add --copy-storage all to move "
+			  "the disk with it",
 			  vm->name, vm->disk.volume);
 		return -EOPNOTSUPP;
 	}
-	if ((rc = parse_opts(argc, argv, &o)))
-		return rc;
 	if (!vm) {
 		cmd_error("migrate: no VM named '%s' (see 'vm list')", argv[1]);
 		return -ENOENT;
@@ -306,7 +322,7 @@ static int start_outgoing(int argc, char **argv)
 		.authenticated = !o.insecure, /* TLS: every record is the destination's */
 	};
 	struct mig_send_events ev = {on_round, on_send_done, NULL};
-	vm_migrate_src_ops(vm, &g);
+	vm_migrate_src_ops(vm, o.copy_storage, &g);
 	if ((rc = mig_send_start(&out.s, &p, &tp, &g, &host, &ev))) {
 		tp.close(tp.ctx);
 		cmd_error("migrate: cannot start: %s", strerror(-rc));
@@ -318,14 +334,18 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
 	mig_cost_snap(&out.cost);
-	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s%s, %s)\n",
+	char disk[80] = "";
+	if (vm->disk.copy)
+		snprintf(disk, sizeof(disk), ", disk %s of %llu MiB copied", vm->disk.volume,
+			 (unsigned long long)(vm->disk.cfg.blocks * vm->disk.cfg.dev->block_size >> 20));
+	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s%s%s, %s)\n",
 		vm->name, out.peer, o.offline ? "offline" : "live", o.downtime_ms, o.max_rounds,
 		o.bandwidth ? ", bandwidth capped" : "",
 		o.auto_converge || o.offline ? "" : ", auto-converge off",
-		o.delta || o.offline ? "" : ", delta off",
+		o.delta || o.offline ? "" : ", delta off", disk,
 		o.insecure ? "INSECURE: plain TCP, not encrypted" : mig_tls_cipher_name());
 	char hdr[200];
-	mig_stats_header(hdr, sizeof(hdr));
+	mig_stats_header(hdr, sizeof(hdr), vm->disk.copy);
 	kputs(hdr);
 	return 0;
 }
@@ -438,9 +458,13 @@ static int do_status(void)
 	if (out.s) {
 		struct mig_send_status st;
 		mig_send_status(out.s, &st);
-		kprintf("out %s -> %s: phase %s, round %u, %u%% of memory sent, %lu pages left, "
+		/* With copy-storage the disk's blocks follow the pages: the
+		 * share and what is left count both. */
+		bool disk = vm_find(out.name) == out.vm && out.vm->disk.copy;
+		kprintf("out %s -> %s: phase %s, round %u, %u%% of memory%s sent, %lu %s left, "
 			"%lu.%lu Mbit/s, %lu ms elapsed",
-			out.name, out.peer, st.phase, st.round, st.percent_sent, st.pages_left,
+			out.name, out.peer, st.phase, st.round, st.percent_sent,
+			disk ? " and disk" : "", st.pages_left, disk ? "pages and blocks" : "pages",
 			st.rate_mbit_x10 / 10, st.rate_mbit_x10 % 10, st.elapsed_us / 1000);
 		if (st.expected_downtime_us != UINT64_MAX)
 			kprintf(", expected downtime %lu ms", st.expected_downtime_us / 1000);
@@ -616,7 +640,7 @@ static const struct cmd migrate_cmd = {
 	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
 		 "[--auto-converge on|off] [--delta on|off] [--delta-cache MIB] "
-		 "[--port P] [--insecure]\n"
+		 "[--copy-storage all] [--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
 		 "migrate key SECRET|--generate  (the same on both hosts, 16-128 characters)\n"
 		 "migrate listen on|off [PORT]  (incoming; on by default, TCP port 7000)\n"

@@ -59,6 +59,7 @@ struct vm_disk {
 	char volume[32];      /* its name (VOLTAB_NAME_MAX + 1) */
 	struct vblk_disk cfg; /* the window and serial vblk_init takes */
 	struct vdev_vblk dev; /* virtio-blk at 00:02.0 */
+	bool copy;	      /* a migration moves it with the guest (copy-storage) */
 };
 
 struct vm {

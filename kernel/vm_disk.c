@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernel/log.h"
 #include "kernel/vm_disk.h"
+#include "migrate/format.h"
 #include "storage/crc32c.h"
 #include "storage/storage.h"
 #include "storage/volume_claim.h"
@@ -23,6 +25,10 @@ struct disk_track {
 	uint64_t vol_id; /* 0: a free slot */
 	uint64_t start;	 /* the volume's first LBA */
 	bool writing;	 /* its persistent bitmaps are flagged IN_USE */
+	/* While a migration copies the volume (copy-storage): a bit per
+	 * MIG_DISK_BLOCK of it written since the last harvest. */
+	uint64_t *mig_bits;
+	uint64_t mig_blocks;
 };
 
 static struct disk_track tracks[VOLUME_CLAIMS_MAX];
@@ -32,14 +38,27 @@ static int track_read(struct blkdev *d, uint64_t lba, uint32_t count, void *buf)
 	return blkdev_read(((struct disk_track *)d)->real, lba, count, buf);
 }
 
+/* The migration's log, bits first .. last (inclusive, clipped). */
+static void mig_mark(struct disk_track *k, uint64_t off, uint64_t len)
+{
+	if (!k->mig_bits || !len)
+		return;
+	uint64_t first = off / MIG_DISK_BLOCK, last = (off + len - 1) / MIG_DISK_BLOCK;
+	if (last >= k->mig_blocks)
+		last = k->mig_blocks - 1;
+	for (uint64_t b = first; b <= last; b++)
+		k->mig_bits[b / 64] |= 1ull << (b % 64);
+}
+
 static int track_write(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf)
 {
 	struct disk_track *k = (struct disk_track *)d;
 
-	if (lba >= k->start)
-		voltab_bitmaps_mark(&storage_disk()->tab, k->vol_id,
-				    (lba - k->start) * d->block_size,
-				    (uint64_t)count * d->block_size);
+	if (lba >= k->start) {
+		uint64_t off = (lba - k->start) * d->block_size, len = (uint64_t)count * d->block_size;
+		voltab_bitmaps_mark(&storage_disk()->tab, k->vol_id, off, len);
+		mig_mark(k, off, len);
+	}
 	return blkdev_write(k->real, lba, count, buf);
 }
 
@@ -255,8 +274,60 @@ void vm_disk_detach(struct vm *vm)
 		return;
 	vm_disk_device_release(vm);
 	struct disk_track *k = track_of(vm);
-	if (k)
+	if (k) {
+		free(k->mig_bits);
+		k->mig_bits = NULL;
 		k->vol_id = 0;
+	}
 	volume_release(vm->disk.vol_id);
 	memset(&vm->disk, 0, sizeof(vm->disk));
+}
+
+/* --- copy-storage: the source's side --------------------------------------- */
+
+int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k)
+		return -ENODEV;
+	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
+	if (block + count > vm->disk.cfg.blocks / per)
+		return -EINVAL;
+	/* Past the tracking layer: a read marks nothing. */
+	return blkdev_read(k->real, k->start + block * per, count * per, buf);
+}
+
+int vm_disk_log_start(struct vm *vm)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k || k->mig_bits)
+		return k ? -EBUSY : -ENODEV;
+	k->mig_blocks = vm->disk.cfg.blocks * k->dev.block_size / MIG_DISK_BLOCK;
+	k->mig_bits = calloc((size_t)((k->mig_blocks + 63) / 64), sizeof(uint64_t));
+	return k->mig_bits ? 0 : -ENOMEM;
+}
+
+int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k || !k->mig_bits || nblocks != k->mig_blocks)
+		return -EINVAL;
+	for (uint64_t i = 0; i < (nblocks + 63) / 64; i++) {
+		bitmap[i] |= k->mig_bits[i];
+		k->mig_bits[i] = 0;
+	}
+	return 0;
+}
+
+void vm_disk_log_stop(struct vm *vm)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (k) {
+		free(k->mig_bits);
+		k->mig_bits = NULL;
+	}
 }

@@ -24,3 +24,12 @@ void vm_disk_detach(struct vm *vm);
  * a name longer than the 20 bytes is cut to 11 characters, '-' and the
  * CRC-32C of the whole name in 8 hex digits, so it stays unique. */
 void vm_disk_serial(const char *volume, char serial[VBLK_ID_BYTES]);
+
+/* copy-storage on the source (kernel/vm_migrate.c's disk ops): the
+ * volume read in MIG_DISK_BLOCK blocks from its start, and a log of the
+ * blocks the guest writes, kept from start to stop (or detach), as the
+ * memory's dirty log is. */
+int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf);
+int vm_disk_log_start(struct vm *vm);
+int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks);
+void vm_disk_log_stop(struct vm *vm);

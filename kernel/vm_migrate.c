@@ -14,10 +14,19 @@
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
 #include "kernel/vm_dirty.h"
+#include "kernel/vm_disk.h"
 #include "kernel/vm_migrate.h"
 
 /* Device ids in GUEST_CONFIG, and their kinds (the same numbers). */
-enum { DEV_UART = 1, DEV_PCI = 2, DEV_NET = 3, DEV_LAPIC = 4, DEV_IOAPIC = 5, DEV_RTC = 6 };
+enum {
+	DEV_UART = 1,
+	DEV_PCI = 2,
+	DEV_NET = 3,
+	DEV_LAPIC = 4,
+	DEV_IOAPIC = 5,
+	DEV_RTC = 6,
+	DEV_BLK = 7
+};
 enum {
 	KIND_UART16550 = 1,
 	KIND_PCI_HOST = 2,
@@ -25,9 +34,11 @@ enum {
 	KIND_LAPIC = 4,
 	KIND_IOAPIC = 5,
 	KIND_CMOS_RTC = 6,
+	KIND_VIRTIO_BLK = 7,
 };
 
-/* Every VM has these; id i + 1 is devices[i]. */
+/* Every VM has the first VM_DEVICES; a VM whose disk moves with it also
+ * the last. Id i + 1 is devices[i]. */
 static const struct mig_device_desc vm_devices[] = {
 	{DEV_UART, KIND_UART16550, "com1"},
 	{DEV_PCI, KIND_PCI_HOST, "pci0"},
@@ -35,8 +46,10 @@ static const struct mig_device_desc vm_devices[] = {
 	{DEV_LAPIC, KIND_LAPIC, "lapic0"},
 	{DEV_IOAPIC, KIND_IOAPIC, "ioapic0"},
 	{DEV_RTC, KIND_CMOS_RTC, "rtc0"},
+	{DEV_BLK, KIND_VIRTIO_BLK, "virtio-blk0"},
 };
-#define VM_DEVICES (sizeof(vm_devices) / sizeof(vm_devices[0]))
+#define VM_DEVICES 6u
+#define VM_DEVICES_DISK 7u
 /* GUEST_CONFIG's CPUID id: which model (arch/x86/cpuid_guest.c), in the
  * version of its baseline. A peer that knows only id 1 refuses a pool
  * guest with "CPUID baseline 2 is not available". */
@@ -67,17 +80,22 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 {
 	struct vm *vm = ctx;
 
-	/* `migrate` refuses such a guest first: no record carries a disk yet,
-	 * and a destination without its volume must never resume it. */
-	if (vm->disk.on)
+	/* `migrate` refuses such a guest first: a destination without its
+	 * volume must never resume it. */
+	if (vm->disk.on && !vm->disk.copy)
 		return -EOPNOTSUPP;
 
 	memset(cfg, 0, sizeof(*cfg));
 	strncpy(cfg->name, vm->name, sizeof(cfg->name) - 1);
 	cfg->ram_bytes = vm->mem_bytes;
 	cfg->vcpu_count = 1;
-	cfg->device_count = VM_DEVICES;
-	memcpy(cfg->devices, vm_devices, sizeof(vm_devices));
+	cfg->device_count = vm->disk.on ? VM_DEVICES_DISK : VM_DEVICES;
+	memcpy(cfg->devices, vm_devices, cfg->device_count * sizeof(vm_devices[0]));
+	if (vm->disk.on) {
+		cfg->has_disk = true;
+		snprintf(cfg->disk_volume, sizeof(cfg->disk_volume), "%s", vm->disk.volume);
+		cfg->disk_bytes = vm->disk.cfg.blocks * vm->disk.cfg.dev->block_size;
+	}
 	memcpy(cfg->mac, vm->mac, 6);
 	cfg->has_ipv4 = vm->ip != 0;
 	memcpy(cfg->ipv4, &vm->ip, 4);
@@ -187,7 +205,29 @@ static int src_device_state(void *ctx, uint32_t id, void *buf, size_t cap)
 		return vioapic_save(&vm->ioapic, buf, cap);
 	if (id == DEV_RTC)
 		return vrtc_save(&vm->rtc, buf, cap);
+	if (id == DEV_BLK && vm->disk.on)
+		return vblk_save(&vm->disk.dev, buf, cap);
 	return -ENOENT;
+}
+
+static int src_disk_read(void *ctx, uint64_t block, uint32_t count, void *buf)
+{
+	return vm_disk_read_blocks(ctx, block, count, buf);
+}
+
+static int src_disk_dirty_start(void *ctx)
+{
+	return vm_disk_log_start(ctx);
+}
+
+static int src_disk_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t nblocks)
+{
+	return vm_disk_log_harvest(ctx, bitmap, nblocks);
+}
+
+static void src_disk_dirty_stop(void *ctx)
+{
+	vm_disk_log_stop(ctx);
 }
 
 static void src_throttle(void *ctx, uint32_t pct)
@@ -202,11 +242,17 @@ static void src_destroy(void *ctx)
 {
 	struct vm *vm = ctx;
 	log_info("migrate", "%s now runs on the destination; freeing it here", vm->name);
+	/* libvirt's rule for copy-storage: the source's copy stays, the
+	 * operator deletes it once the guest is known to be well there. */
+	if (vm->disk.on)
+		log_info("migrate", "%s: its volume %s stays on this host ('disk delete %s')",
+			 vm->name, vm->disk.volume, vm->disk.volume);
 	vm_destroy(vm);
 }
 
-void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
+void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *ops)
 {
+	vm->disk.copy = vm->disk.on && copy_storage;
 	*ops = (struct mig_src_guest){
 		.get_config = src_get_config,
 		.page = src_page,
@@ -222,6 +268,12 @@ void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops)
 		.destroy = src_destroy,
 		.ctx = vm,
 	};
+	if (vm->disk.copy) {
+		ops->disk_read = src_disk_read;
+		ops->disk_dirty_start = src_disk_dirty_start;
+		ops->disk_dirty_harvest = src_disk_dirty_harvest;
+		ops->disk_dirty_stop = src_disk_dirty_stop;
+	}
 }
 
 /* ---- destination ------------------------------------------------------------- */
@@ -283,7 +335,11 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 
 	/* This host's devices, by the same ids; the UART at least (a source
 	 * without the others leaves them in their reset state here). */
-	if (cfg->vcpu_count != 1 || !cfg->device_count || cfg->device_count > VM_DEVICES)
+	if (cfg->vcpu_count != 1 || !cfg->device_count ||
+	    cfg->device_count > (cfg->has_disk ? VM_DEVICES_DISK : VM_DEVICES))
+		return -ENOTSUP;
+	/* The disk's device comes with the disk, and only with it. */
+	if (cfg->has_disk != (cfg->device_count == VM_DEVICES_DISK))
 		return -ENOTSUP;
 	for (uint32_t i = 0; i < cfg->device_count; i++)
 		if (cfg->devices[i].id != vm_devices[i].id ||
@@ -299,6 +355,14 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	}
 	in->vm->state = VM_INCOMING;
 	in->vm->migrating = true;
+	if (cfg->has_disk &&
+	    (rc = disk_incoming_create(&in->disk, in->vm, cfg->disk_volume, cfg->disk_bytes,
+				       &in->why))) {
+		log_warn("migrate", "incoming %s refused: %s", cfg->name, in->why);
+		vm_destroy(in->vm);
+		in->vm = NULL;
+		return rc;
+	}
 	memcpy(in->vm->mac, cfg->mac, 6);
 	if (cfg->has_ipv4)
 		memcpy(&in->vm->ip, cfg->ipv4, 4);
@@ -320,6 +384,20 @@ static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
 	else
 		memset(p, 0, 4096);
 	return 0;
+}
+
+static int dst_write_disk(void *ctx, uint64_t block, const void *data)
+{
+	struct vm_incoming *in = ctx;
+
+	return in->vm ? disk_incoming_write(&in->disk, in->vm, block, data) : -ENODEV;
+}
+
+static int dst_disk_sync(void *ctx)
+{
+	struct vm_incoming *in = ctx;
+
+	return in->vm ? disk_incoming_sync(&in->disk, in->vm) : -ENODEV;
 }
 
 /* PAGE_DELTA is applied to the guest's page in place. */
@@ -380,6 +458,8 @@ static int dst_set_device_state(void *ctx, uint32_t id, const void *blob, size_t
 		rc = vioapic_restore(&in->vm->ioapic, blob, len, &why);
 	else if (id == DEV_RTC)
 		rc = vrtc_restore(&in->vm->rtc, blob, len, &why);
+	else if (id == DEV_BLK && in->vm->disk.on)
+		rc = vblk_restore(&in->vm->disk.dev, blob, len, &why);
 	else
 		return -ENOENT;
 	if (rc) {
@@ -401,6 +481,7 @@ static int dst_start(void *ctx)
 	struct vm *vm = in->vm;
 
 	vm->migrating = false;
+	disk_incoming_keep(&in->disk);
 	/* A guest the operator paused arrives paused: it runs after
 	 * `vm resume`, not before. */
 	vm->state = in->paused ? VM_PAUSED : in->halted ? VM_HALTED : VM_RUNNING;
@@ -425,9 +506,10 @@ static void dst_destroy(void *ctx)
 	struct vm_incoming *in = ctx;
 	if (in->vm) {
 		log_info("migrate", "incoming %s discarded", in->vm->name);
-		vm_destroy(in->vm);
+		vm_destroy(in->vm); /* releases the volume's claim */
 		in->vm = NULL;
 	}
+	disk_incoming_discard(&in->disk);
 }
 
 void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
@@ -438,6 +520,8 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.tsc_khz = (uint32_t)(tsc_hz / 1000),
 		.create = dst_create,
 		.write_page = dst_write_page,
+		.write_disk = dst_write_disk,
+		.disk_sync = dst_disk_sync,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu_state,
 		.set_device_state = dst_set_device_state,

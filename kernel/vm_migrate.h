@@ -2,6 +2,7 @@
 #pragma once
 #include <stdbool.h>
 #include "kernel/vm.h"
+#include "kernel/vm_disk_incoming.h"
 #include "migrate/migrate.h"
 
 /* One incoming guest being received. */
@@ -13,7 +14,10 @@ struct vm_incoming {
 	enum guest_cpu_model cpu; /* its CPU model, from GUEST_CONFIG's CPUID id */
 	const char *why; /* why the last state blob or the CPUID was refused, for the error line */
 	char why_buf[160];
+	struct disk_incoming disk; /* copy-storage: the volume its disk arrives in */
 };
 
-void vm_migrate_src_ops(struct vm *vm, struct mig_src_guest *ops);
+/* copy_storage: the guest's disk moves with it (`--copy-storage all`);
+ * without it a guest with a disk cannot be migrated (get_config refuses). */
+void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *ops);
 void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops);

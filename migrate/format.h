@@ -31,6 +31,7 @@ enum mig_rec_type {
 	MIG_REC_REFUSE = 0x11,
 	MIG_REC_HANDOFF_DONE = 0x12,
 	MIG_REC_HELD_FRAMES = 0x13,
+	MIG_REC_DISK_DATA = 0x14,
 };
 
 /* ERROR and REFUSE codes. */
@@ -47,6 +48,7 @@ enum mig_code {
 	MIG_CODE_TIMEOUT = 10,
 	MIG_CODE_CHECKSUM = 11,
 	MIG_CODE_UNSUPPORTED = 12,
+	MIG_CODE_NO_SPACE = 13,
 };
 
 /* Receiver limits. */
@@ -62,6 +64,11 @@ enum mig_code {
 #define MIG_MAX_DELTA_RECORD_LEN                                                                   \
 	(MIG_BATCH_HDR_LEN + MIG_MAX_BATCH_PAGES * (MIG_DELTA_ENTRY_LEN + MIG_DELTA_MAX))
 #define MIG_MAX_RAM_BYTES (64ull << 30)
+/* A disk moves in blocks of a page's size (DISK_DATA entries are PAGE_DATA
+ * entries with block numbers for gfns), so the source's dirty bitmap for
+ * it is 32 KiB a GiB: 2 MiB at this limit. */
+#define MIG_DISK_BLOCK 4096u
+#define MIG_MAX_DISK_BYTES (64ull << 30)
 #define MIG_MAX_VCPUS 64u
 #define MIG_MAX_DEVICES 32u
 #define MIG_MAX_BLOB 65536u
@@ -76,9 +83,13 @@ enum mig_code {
 #define MIG_SOFTWARE_LEN 32u
 #define MIG_HELLO_LEN 80u
 #define MIG_CONFIG_FIXED_LEN 72u
+/* GUEST_CONFIG with MIG_CONFIG_DISK: after the CPUID blob, the volume's
+ * name (32, NUL-padded), its size in bytes (u64) and 8 bytes of zeros. */
+#define MIG_CONFIG_DISK_LEN 48u
 #define MIG_DEVICE_ENTRY_LEN 32u
 #define MIG_CONFIG_MAX_LEN                                                                         \
-	(MIG_CONFIG_FIXED_LEN + MIG_MAX_DEVICES * MIG_DEVICE_ENTRY_LEN + MIG_MAX_CPUID_BLOB)
+	(MIG_CONFIG_FIXED_LEN + MIG_MAX_DEVICES * MIG_DEVICE_ENTRY_LEN + MIG_MAX_CPUID_BLOB +    \
+	 MIG_CONFIG_DISK_LEN)
 #define MIG_BLOB_HDR_LEN 8u
 #define MIG_EOR_LEN 16u
 #define MIG_END_LEN 32u
@@ -93,7 +104,9 @@ enum mig_code {
 
 #define MIG_CAP_DELTA 0x1ull   /* HELLO caps: PAGE_DELTA sent (source), accepted (destination) */
 #define MIG_CAP_HELD 0x2ull    /* HELLO caps: HELD_FRAMES follows HANDOFF_DONE (both offer it) */
+#define MIG_CAP_DISK 0x4ull    /* HELLO caps: a guest's disk moves (DISK_DATA, MIG_CONFIG_DISK) */
 #define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */
+#define MIG_CONFIG_DISK 0x4u   /* GUEST_CONFIG flag: a disk section follows the CPUID blob */
 #define MIG_EOR_FINAL 0x1u     /* END_OF_ROUND flag */

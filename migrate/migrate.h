@@ -70,6 +70,11 @@ struct mig_guest_config {
 	uint32_t cpuid_len;
 	uint8_t cpuid[MIG_MAX_CPUID_BLOB];
 	uint32_t tsc_khz; /* the rate of the TSC the guest reads; 0: not stated */
+	/* A disk that moves with the guest (copy-storage): the destination
+	 * makes a volume of this name and size, and DISK_DATA fills it. */
+	bool has_disk;
+	char disk_volume[MIG_NAME_FIELD];
+	uint64_t disk_bytes; /* a multiple of MIG_DISK_BLOCK */
 };
 
 /* The guest on the source host. */
@@ -102,6 +107,15 @@ struct mig_src_guest {
 	 * the last. Read once HANDOFF_DONE arrived, before destroy, and sent
 	 * in HELD_FRAMES to a destination that takes them (MIG_CAP_HELD). */
 	int (*held_frame)(void *ctx, unsigned i, const uint8_t **frame, size_t *len);
+	/* With config.has_disk, all four; NULL otherwise. Blocks are
+	 * MIG_DISK_BLOCK bytes, numbered from the volume's start. The disk's
+	 * dirty log works as the memory's: started before the first block is
+	 * read, harvested into bits 0 .. nblocks - 1 of bitmap (test and
+	 * clear), stopped at the pause or on failure. */
+	int (*disk_read)(void *ctx, uint64_t block, uint32_t count, void *buf);
+	int (*disk_dirty_start)(void *ctx);
+	int (*disk_dirty_harvest)(void *ctx, uint64_t *bitmap, uint64_t nblocks);
+	void (*disk_dirty_stop)(void *ctx);
 	/* Called once the destination runs the guest: free it here. */
 	void (*destroy)(void *ctx);
 	void *ctx;
@@ -122,12 +136,22 @@ struct mig_dst_guest {
 	 * whose stated rate differs by more than MIG_TSC_TOLERANCE_PPM is
 	 * refused, the two rates named. */
 	uint32_t tsc_khz;
-	/* Reserve zeroed memory and the devices, state `incoming`.
-	 * -ENOMEM: not enough memory; -EEXIST: name or MAC in use. On
-	 * failure nothing stays reserved. */
+	/* Reserve zeroed memory and the devices, state `incoming`, and with
+	 * cfg->has_disk a new volume for its disk (not zeroed: every block
+	 * comes in DISK_DATA). -ENOMEM: not enough memory; -EEXIST: name or
+	 * MAC in use; with a disk also -EEXIST (the volume's name), -ENOSPC
+	 * (no room for it), -ENODEV (no disk here), the why op saying which.
+	 * On failure nothing stays reserved. */
 	int (*create)(void *ctx, const struct mig_guest_config *cfg);
 	/* data is 4096 bytes, or NULL for a page of zeros. */
 	int (*write_page)(void *ctx, uint64_t gfn, const void *data);
+	/* Optional: without it this host offers no DISK capability and a
+	 * guest with a disk is refused before anything is sent. Writes
+	 * MIG_DISK_BLOCK bytes (zeros when data is NULL) at block of the
+	 * disk create made; may keep them until disk_sync, which the machine
+	 * calls after each DISK_DATA record and before END is accepted. */
+	int (*write_disk)(void *ctx, uint64_t block, const void *data);
+	int (*disk_sync)(void *ctx);
 	/* Optional: the 4 KiB of guest memory at gfn, writable (NULL if not
 	 * RAM), where a PAGE_DELTA is applied in place. Without it this host
 	 * does not offer the DELTA capability and is sent whole pages. */

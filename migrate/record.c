@@ -19,6 +19,7 @@ const struct mig_stream_limit mig_record_src_limits[] = {
 	{MIG_REC_GUEST_CONFIG, MIG_CONFIG_FIXED_LEN, MIG_CONFIG_MAX_LEN},
 	{MIG_REC_PAGE_DATA, BATCH_MIN, MIG_MAX_RECORD_LEN},
 	{MIG_REC_PAGE_DELTA, MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN, MIG_MAX_DELTA_RECORD_LEN},
+	{MIG_REC_DISK_DATA, BATCH_MIN, MIG_MAX_RECORD_LEN},
 	{MIG_REC_VCPU_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_DEVICE_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_END_OF_ROUND, MIG_EOR_LEN, MIG_EOR_LEN},
@@ -111,7 +112,7 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 {
 	if (c->device_count > MIG_MAX_DEVICES || c->cpuid_len > MIG_MAX_CPUID_BLOB)
 		return -E2BIG;
-	uint32_t len = MIG_CONFIG_FIXED_LEN + c->device_count * MIG_DEVICE_ENTRY_LEN + c->cpuid_len;
+	uint32_t len = mig_record_config_len(c);
 	uint8_t *p = mig_stream_out_begin(o, MIG_REC_GUEST_CONFIG, len);
 
 	if (!p)
@@ -122,7 +123,8 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 	le32_put(p + 12, c->device_count);
 	memcpy(p + 16, c->mac, 6);
 	le16_put(p + 22, (uint16_t)((c->has_ipv4 ? MIG_CONFIG_IPV4 : 0) |
-				    (c->paused ? MIG_CONFIG_PAUSED : 0)));
+				    (c->paused ? MIG_CONFIG_PAUSED : 0) |
+				    (c->has_disk ? MIG_CONFIG_DISK : 0)));
 	if (c->has_ipv4)
 		memcpy(p + 24, c->ipv4, 4);
 	le32_put(p + 28, c->cpuid_id);
@@ -136,8 +138,20 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 		put_padded(d + 8, MIG_DEVNAME_FIELD, c->devices[i].name);
 	}
 	memcpy(d, c->cpuid, c->cpuid_len);
+	if (c->has_disk) {
+		d += c->cpuid_len;
+		memset(d, 0, MIG_CONFIG_DISK_LEN);
+		put_padded(d, MIG_NAME_FIELD, c->disk_volume);
+		le64_put(d + MIG_NAME_FIELD, c->disk_bytes);
+	}
 	mig_stream_out_commit(o, len);
 	return 0;
+}
+
+uint32_t mig_record_config_len(const struct mig_guest_config *c)
+{
+	return MIG_CONFIG_FIXED_LEN + c->device_count * MIG_DEVICE_ENTRY_LEN + c->cpuid_len +
+	       (c->has_disk ? MIG_CONFIG_DISK_LEN : 0);
 }
 
 int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_config *c)
@@ -160,10 +174,12 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 	    c->cpuid_len > MIG_MAX_CPUID_BLOB)
 		return -E2BIG;
 	/* An unknown flag may change what the guest is: refuse it. */
-	if (c->vcpu_count == 0 || (flags & ~(MIG_CONFIG_IPV4 | MIG_CONFIG_PAUSED)))
+	if (c->vcpu_count == 0 ||
+	    (flags & ~(MIG_CONFIG_IPV4 | MIG_CONFIG_PAUSED | MIG_CONFIG_DISK)))
 		return -EBADMSG;
+	c->has_disk = flags & MIG_CONFIG_DISK;
 	/* Both counts are bounded above, so this cannot wrap. */
-	if (r->len != MIG_CONFIG_FIXED_LEN + c->device_count * MIG_DEVICE_ENTRY_LEN + c->cpuid_len)
+	if (r->len != mig_record_config_len(c))
 		return -EBADMSG;
 	static const uint8_t zero_mac[6];
 	if (!memcmp(c->mac, zero_mac, 6) || (c->mac[0] & 1))
@@ -186,6 +202,17 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 				return -EBADMSG;
 	}
 	memcpy(c->cpuid, d, c->cpuid_len);
+	if (c->has_disk) {
+		d += c->cpuid_len;
+		c->disk_bytes = le64_get(d + MIG_NAME_FIELD);
+		if (get_padded(d, MIG_NAME_FIELD, c->disk_volume, true) ||
+		    le64_get(d + MIG_NAME_FIELD + 8))
+			return -EBADMSG;
+		if (!c->disk_bytes || c->disk_bytes % MIG_DISK_BLOCK)
+			return -EBADMSG;
+		if (c->disk_bytes > MIG_MAX_DISK_BYTES)
+			return -E2BIG;
+	}
 	return 0;
 }
 
@@ -368,10 +395,15 @@ int mig_record_get_blob(const struct mig_stream_rec *r, struct mig_blob *b)
 
 int mig_record_batch_begin(struct mig_stream_out *o, struct mig_batch *b)
 {
-	b->payload = mig_stream_out_begin(o, MIG_REC_PAGE_DATA, MIG_MAX_RECORD_LEN);
+	return mig_record_blocks_begin(o, b, MIG_REC_PAGE_DATA);
+}
+
+int mig_record_blocks_begin(struct mig_stream_out *o, struct mig_batch *b, uint32_t type)
+{
+	b->payload = mig_stream_out_begin(o, type, MIG_MAX_RECORD_LEN);
 	if (!b->payload)
 		return -ENOSPC;
-	b->type = MIG_REC_PAGE_DATA;
+	b->type = type;
 	b->count = 0;
 	b->len = MIG_BATCH_HDR_LEN;
 	return 0;
@@ -529,6 +561,7 @@ static const struct {
 	{MIG_CODE_TIMEOUT, -ETIMEDOUT, "timeout"},
 	{MIG_CODE_CHECKSUM, -EBADMSG, "checksum or count mismatch"},
 	{MIG_CODE_UNSUPPORTED, -EOPNOTSUPP, "unsupported record"},
+	{MIG_CODE_NO_SPACE, -ENOSPC, "no space for the disk"},
 };
 
 uint32_t mig_record_code_of(int err)

@@ -41,7 +41,7 @@ struct mig_blob {
 /* Built in place in the output buffer: the page loop copies each page
  * (or its delta) once, straight into the record. */
 struct mig_batch {
-	uint32_t type; /* MIG_REC_PAGE_DATA or MIG_REC_PAGE_DELTA */
+	uint32_t type; /* MIG_REC_PAGE_DATA, MIG_REC_PAGE_DELTA or MIG_REC_DISK_DATA */
 	uint8_t *payload;
 	uint32_t count;
 	uint32_t len;
@@ -61,6 +61,8 @@ int mig_record_put_hello(struct mig_stream_out *o, const struct mig_hello *h);
 int mig_record_get_hello(const struct mig_stream_rec *r, struct mig_hello *h);
 int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_config *c);
 int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_config *c);
+/* GUEST_CONFIG's payload length for c. */
+uint32_t mig_record_config_len(const struct mig_guest_config *c);
 int mig_record_put_text(struct mig_stream_out *o, uint32_t type, uint32_t code, const char *text);
 int mig_record_get_text(const struct mig_stream_rec *r, struct mig_text *t);
 int mig_record_put_eor(struct mig_stream_out *o, const struct mig_eor *e);
@@ -92,6 +94,9 @@ uint8_t *mig_record_blob_begin(struct mig_stream_out *o, uint32_t type, uint32_t
 void mig_record_blob_commit(struct mig_stream_out *o, uint32_t len);
 
 int mig_record_batch_begin(struct mig_stream_out *o, struct mig_batch *b);
+/* The same for type MIG_REC_DISK_DATA, whose entries are a PAGE_DATA's
+ * with block numbers for gfns (mig_record_pages_begin reads both). */
+int mig_record_blocks_begin(struct mig_stream_out *o, struct mig_batch *b, uint32_t type);
 /* Returns where the page's data now is in the record (NULL for a ZERO
  * entry): the copy that is sent, whatever the guest writes meanwhile. */
 const uint8_t *mig_record_batch_add(struct mig_batch *b, uint64_t gfn, const void *data);

@@ -54,6 +54,8 @@ struct mig_recv {
 	uint64_t npages;
 	bool delta; /* both HELLOs offered DELTA: PAGE_DELTA may come */
 	bool held;  /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
+	bool disk;  /* both HELLOs offered DISK: a guest's disk may come */
+	uint64_t disk_blocks; /* the guest's disk (GUEST_CONFIG), 0: none */
 	uint64_t held_since; /* when R_HELD began */
 	/* With delta: pages whose last entry carried data, the only ones a
 	 * delta may apply to (docs/migration-stream.md, "PAGE_DELTA"). */
@@ -211,7 +213,8 @@ void mig_recv_refuse(struct mig_recv *r, const char *why)
 static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
 	struct mig_hello hello = {.caps = (r->g.page ? MIG_CAP_DELTA : 0) |
-					  (r->g.deliver_frame ? MIG_CAP_HELD : 0),
+					  (r->g.deliver_frame ? MIG_CAP_HELD : 0) |
+					  (r->g.write_disk && r->g.disk_sync ? MIG_CAP_DISK : 0),
 				  .page_shift = MIG_PAGE_SHIFT,
 				  .software = "tern"};
 	struct mig_hello theirs;
@@ -232,6 +235,7 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
 	r->delta = (theirs.caps & hello.caps & MIG_CAP_DELTA) != 0;
 	r->held = (theirs.caps & hello.caps & MIG_CAP_HELD) != 0;
+	r->disk = (theirs.caps & hello.caps & MIG_CAP_DISK) != 0;
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
 		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
@@ -276,6 +280,10 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 			    "more than %u %% apart, and Tern cannot scale a TSC",
 			    r->cfg.tsc_khz / 1000, r->cfg.tsc_khz % 1000, r->g.tsc_khz / 1000,
 			    r->g.tsc_khz % 1000, MIG_TSC_TOLERANCE_PPM / 10000);
+	if (r->cfg.has_disk && !r->disk)
+		return fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
+			    "the guest has a disk, and this host cannot take one");
+	r->disk_blocks = r->cfg.has_disk ? r->cfg.disk_bytes / MIG_DISK_BLOCK : 0;
 	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
 	if (r->delta) {
 		r->has_data = calloc((size_t)((r->npages + 63) / 64), sizeof(uint64_t));
@@ -285,6 +293,14 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 				    (unsigned long long)r->npages);
 	}
 	ret = r->g.create(r->g.ctx, &r->cfg);
+	const char *why = ret && r->g.why ? r->g.why(r->g.ctx) : NULL;
+	if (why && *why)
+		return fail(r, ret,
+			    ret == -ENOSPC   ? MIG_CODE_NO_SPACE
+			    : ret == -EEXIST ? MIG_CODE_IN_USE
+			    : ret == -ENOMEM ? MIG_CODE_NO_MEMORY
+					     : MIG_CODE_GUEST,
+			    "%s", why);
 	if (ret == -ENOMEM)
 		return fail(r, ret, MIG_CODE_NO_MEMORY, "not enough memory for %llu MiB",
 			    (unsigned long long)(r->cfg.ram_bytes >> 20));
@@ -339,6 +355,40 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 		if (r->has_data)
 			set_has_data(r, gfn, data != NULL);
 	}
+	r->round_entries += (uint64_t)n;
+	r->summary.pages_us += now(r) - t;
+	return 0;
+}
+
+/* Blocks of the guest's disk: checked as a whole (every block on the
+ * disk), written, then made durable before the next record is read. */
+static int on_disk(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_page_iter it;
+	const uint8_t *data;
+	uint64_t block, t = now(r);
+	int n, ret;
+
+	if (!r->disk_blocks)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "DISK_DATA for a guest without a disk");
+	n = mig_record_pages_begin(rec, r->disk_blocks, &it);
+	if (n < 0)
+		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+			    "malformed DISK_DATA in round %u", r->round);
+	for (int i = 0; i < n; i++) {
+		mig_record_pages_next(&it, &block, &data);
+		ret = r->g.write_disk(r->g.ctx, block, data);
+		if (ret < 0)
+			return fail(r, ret, MIG_CODE_GUEST, "writing disk block %llu failed (%d)",
+				    (unsigned long long)block, ret);
+		if (data)
+			r->summary.blocks_sent++;
+		else
+			r->summary.blocks_zero++;
+	}
+	ret = r->g.disk_sync(r->g.ctx);
+	if (ret < 0)
+		return fail(r, ret, MIG_CODE_GUEST, "writing the disk failed (%d)", ret);
 	r->round_entries += (uint64_t)n;
 	r->summary.pages_us += now(r) - t;
 	return 0;
@@ -523,6 +573,7 @@ static const struct {
 	{MIG_REC_GUEST_CONFIG, IN(R_WAIT_CONFIG)},
 	{MIG_REC_PAGE_DATA, IN(R_ROUNDS)},
 	{MIG_REC_PAGE_DELTA, IN(R_ROUNDS)},
+	{MIG_REC_DISK_DATA, IN(R_ROUNDS)},
 	{MIG_REC_END_OF_ROUND, IN(R_ROUNDS)},
 	{MIG_REC_VCPU_STATE, IN(R_STATE)},
 	{MIG_REC_DEVICE_STATE, IN(R_STATE)},
@@ -548,7 +599,7 @@ static int out_of_order(struct mig_recv *r, uint32_t type)
 	    (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE || type == MIG_REC_END))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
 	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_PAGE_DELTA ||
-				    type == MIG_REC_END_OF_ROUND))
+				    type == MIG_REC_DISK_DATA || type == MIG_REC_END_OF_ROUND))
 		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);
 	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s", what);
 }
@@ -580,6 +631,8 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 		return on_pages(r, rec);
 	case MIG_REC_PAGE_DELTA:
 		return on_deltas(r, rec);
+	case MIG_REC_DISK_DATA:
+		return on_disk(r, rec);
 	case MIG_REC_END_OF_ROUND:
 		return on_eor(r, rec);
 	case MIG_REC_VCPU_STATE:

@@ -68,6 +68,7 @@ static void fill_summary(struct mig_send *s)
 	m->setup_us = (s->t_accept ? s->t_accept : t) - s->t_start;
 	m->bytes = s->link.bytes_out;
 	m->ram_pages = s->npages;
+	m->disk_blocks = s->disk_blocks;
 	m->stop = s->stop;
 }
 
@@ -91,6 +92,15 @@ static void set_throttle(struct mig_send *s, uint32_t pct)
 	s->throttle_pct = pct;
 	if (s->g.throttle)
 		s->g.throttle(s->g.ctx, pct);
+}
+
+static void dirty_stop_all(struct mig_send *s)
+{
+	if (s->dirty_on)
+		s->g.dirty_stop(s->g.ctx);
+	if (s->disk_dirty_on)
+		s->g.disk_dirty_stop(s->g.ctx);
+	s->dirty_on = s->disk_dirty_on = false;
 }
 
 /* Give up. Before the last byte of END left, the destination cannot run
@@ -122,10 +132,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int er
 		mig_record_put_text(&s->link.out, MIG_REC_ERROR, code, s->reason);
 	}
 	set_throttle(s, 0);
-	if (s->dirty_on) {
-		s->g.dirty_stop(s->g.ctx);
-		s->dirty_on = false;
-	}
+	dirty_stop_all(s);
 	if (s->paused && !uncertain) {
 		int ret = s->g.resume(s->g.ctx);
 		if (ret < 0) {
@@ -196,8 +203,7 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		struct mig_guest_config *check = malloc(sizeof(*check));
 		struct mig_stream_rec rec = {
 			.type = MIG_REC_GUEST_CONFIG,
-			.len = MIG_CONFIG_FIXED_LEN + s->cfg.device_count * MIG_DEVICE_ENTRY_LEN +
-			       s->cfg.cpuid_len,
+			.len = mig_record_config_len(&s->cfg),
 			.payload = mig_stream_out_data(&s->link.out) + MIG_REC_HDR_LEN,
 		};
 		ret = check ? mig_record_get_config(&rec, check) : -ENOMEM;
@@ -209,7 +215,21 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		goto err_link;
 
 	s->npages = s->cfg.ram_bytes / MIG_PAGE_SIZE;
-	s->nwords = (size_t)((s->npages + 63) / 64);
+	s->space = s->npages;
+	if (s->cfg.has_disk) {
+		ret = -EINVAL;
+		if (!g->disk_read || !g->disk_dirty_start || !g->disk_dirty_harvest ||
+		    !g->disk_dirty_stop)
+			goto err_link;
+		s->disk_base = (s->npages + 63) / 64 * 64;
+		s->disk_blocks = s->cfg.disk_bytes / MIG_DISK_BLOCK;
+		s->space = s->disk_base + s->disk_blocks;
+		s->disk_buf = malloc(DISK_READ_BLOCKS * MIG_DISK_BLOCK);
+		ret = -ENOMEM;
+		if (!s->disk_buf)
+			goto err_link;
+	}
+	s->nwords = (size_t)((s->space + 63) / 64);
 	s->bitmap = calloc(s->nwords, sizeof(uint64_t));
 	if (!s->bitmap) {
 		ret = -ENOMEM;
@@ -223,12 +243,19 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	s->tokens_at = s->t_start;
 	s->result = MIG_RUNNING;
 	s->state = S_START;
-	log_info(TAG, "%s: migration started (%s, %llu pages)", s->cfg.name,
-		 s->offline ? "offline" : "live", (unsigned long long)s->npages);
+	if (s->cfg.has_disk)
+		log_info(TAG, "%s: migration started (%s, %llu pages, disk %s of %llu blocks)",
+			 s->cfg.name, s->offline ? "offline" : "live",
+			 (unsigned long long)s->npages, s->cfg.disk_volume,
+			 (unsigned long long)s->disk_blocks);
+	else
+		log_info(TAG, "%s: migration started (%s, %llu pages)", s->cfg.name,
+			 s->offline ? "offline" : "live", (unsigned long long)s->npages);
 	*out = s;
 	return 0;
 
 err_link:
+	free(s->disk_buf);
 	mig_link_fini(&s->link);
 err_free:
 	memset(s->key, 0, sizeof(s->key));
@@ -245,6 +272,8 @@ static void emit_row(struct mig_send *s, uint64_t t)
 	s->summary.pages_zero += s->row.pages_zero;
 	s->summary.pages_delta += s->row.pages_delta;
 	s->summary.delta_saved += s->row.delta_saved;
+	s->summary.blocks_sent += s->row.blocks_sent;
+	s->summary.blocks_zero += s->row.blocks_zero;
 	s->summary.rounds = s->round + 1;
 	/* In pages' worth: what a delta saved counts as sent, so the stop
 	 * rule and auto-converge weigh dirty pages against the pages the
@@ -256,14 +285,34 @@ static void emit_row(struct mig_send *s, uint64_t t)
 		s->ev.round(s->ev.ctx, &s->row);
 }
 
-/* The dirty log into the bitmap, timed for the summary's `time in:`. */
+/* The dirty logs into the bitmap, timed for the summary's `time in:`. */
 static int harvest(struct mig_send *s)
 {
 	uint64_t t = now(s);
 	int ret = s->g.dirty_harvest(s->g.ctx, s->bitmap, s->npages);
 
+	if (!ret && s->disk_dirty_on)
+		ret = s->g.disk_dirty_harvest(s->g.ctx, s->bitmap + s->disk_base / 64,
+					      s->disk_blocks);
 	s->summary.harvest_us += now(s) - t;
 	return ret;
+}
+
+/* Both logs, before round 0 reads a page or a block. */
+static int dirty_start_all(struct mig_send *s)
+{
+	int ret = s->g.dirty_start(s->g.ctx);
+
+	if (ret < 0)
+		return ret;
+	s->dirty_on = true;
+	if (s->cfg.has_disk) {
+		ret = s->g.disk_dirty_start(s->g.ctx);
+		if (ret < 0)
+			return ret;
+		s->disk_dirty_on = true;
+	}
+	return 0;
 }
 
 static int suspend(struct mig_send *s)
@@ -277,13 +326,14 @@ static int suspend(struct mig_send *s)
 		return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)", ret);
 	s->paused = true;
 	if (s->dirty_on) {
-		/* Pages written between the last harvest and the pause. */
+		/* Pages (and blocks) written between the last harvest and the
+		 * pause. */
 		ret = harvest(s);
 		if (ret < 0)
 			return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)",
 				    ret);
-		s->g.dirty_stop(s->g.ctx);
-		s->dirty_on = false;
+		send_mask_space(s);
+		dirty_stop_all(s);
 	}
 	send_start_round(s, s->round + 1, true, s->t_pause);
 	return 1;
@@ -297,8 +347,7 @@ static int end_round(struct mig_send *s)
 
 	if (ret < 0)
 		return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)", ret);
-	if (s->npages % 64)
-		s->bitmap[s->nwords - 1] &= (1ull << (s->npages % 64)) - 1;
+	send_mask_space(s);
 	uint64_t dirty = send_count_bits(s->bitmap, s->nwords);
 	s->row.pages_dirtied = dirty;
 	s->row.pages_left = dirty;
@@ -409,7 +458,8 @@ static int produce(struct mig_send *s)
 	switch (s->state) {
 	case S_START: {
 		struct mig_hello hello = {.caps = (s->cache.slots ? MIG_CAP_DELTA : 0) |
-						  (s->g.held_frame ? MIG_CAP_HELD : 0),
+						  (s->g.held_frame ? MIG_CAP_HELD : 0) |
+						  (s->cfg.has_disk ? MIG_CAP_DISK : 0),
 					  .page_shift = MIG_PAGE_SHIFT,
 					  .software = "tern"};
 		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
@@ -429,6 +479,12 @@ static int produce(struct mig_send *s)
 		uint64_t t = s->now_seen;
 		ret = send_produce_batch(s);
 		s->summary.pages_us += s->now_seen - t;
+		if (ret < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false,
+				    "reading blocks %llu-%llu of disk %s failed (%d)",
+				    (unsigned long long)s->disk_err_block,
+				    (unsigned long long)(s->disk_err_block + s->disk_err_n - 1),
+				    s->cfg.disk_volume, ret);
 		return ret;
 	}
 	case S_ROUND_DRAIN:
@@ -476,8 +532,7 @@ static int on_accept(struct mig_send *s)
 
 	s->t_accept = now(s);
 	memset(s->bitmap, 0xff, s->nwords * sizeof(uint64_t));
-	if (s->npages % 64)
-		s->bitmap[s->nwords - 1] = (1ull << (s->npages % 64)) - 1;
+	send_mask_space(s);
 	if (s->offline) {
 		s->t_pause = s->t_accept;
 		ret = s->g.pause(s->g.ctx);
@@ -491,11 +546,10 @@ static int on_accept(struct mig_send *s)
 	}
 	/* Logging starts before round 0 reads a single page, so every write
 	 * that races the copy is caught. */
-	ret = s->g.dirty_start(s->g.ctx);
+	ret = dirty_start_all(s);
 	if (ret < 0)
 		return fail(s, ret, MIG_CODE_GUEST, false, "starting the dirty log failed (%d)",
 			    ret);
-	s->dirty_on = true;
 	send_start_round(s, 0, false, s->t_accept);
 	return 1;
 }
@@ -589,6 +643,10 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 				    "destination uses pages of 2^%u bytes", hello.page_shift);
 		memcpy(s->nonce_dst, hello.nonce, MIG_NONCE_LEN);
 		s->have_peer_hello = true;
+		if (s->cfg.has_disk && !(hello.caps & MIG_CAP_DISK))
+			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
+				    "the destination cannot take a disk (its Tern has no "
+				    "copy-storage, or no NVMe disk)");
 		no_delta_unless(s, hello.caps);
 		s->pass_frames = (hello.caps & MIG_CAP_HELD) && s->g.held_frame;
 		return 1;
@@ -764,7 +822,7 @@ void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
 		st->percent_sent =
 			s->round > 0 || s->state > S_ROUND
 				? 100
-				: (uint32_t)(s->cursor * 100 / (s->npages ? s->npages : 1));
+				: (uint32_t)(s->cursor * 100 / (s->space ? s->space : 1));
 	uint64_t done_in_round = s->row.pages_sent + s->row.pages_zero;
 	st->pages_left = s->state == S_ROUND && s->round_todo > done_in_round
 				 ? s->round_todo - done_in_round
@@ -784,6 +842,7 @@ void mig_send_free(struct mig_send *s)
 	mig_link_fini(&s->link);
 	mig_delta_cache_fini(&s->cache);
 	free(s->bitmap);
+	free(s->disk_buf);
 	memset(s->key, 0, sizeof(s->key));
 	free(s);
 }

@@ -49,7 +49,7 @@ uint64_t send_count_bits(const uint64_t *bitmap, size_t nwords)
  * at the end of the round. */
 static bool take_next(struct mig_send *s, uint64_t *gfn)
 {
-	while (s->cursor < s->npages) {
+	while (s->cursor < s->space) {
 		size_t w = (size_t)(s->cursor / 64);
 		uint64_t bits = s->bitmap[w] & (~0ull << (s->cursor % 64));
 		if (!bits) {
@@ -57,15 +57,29 @@ static bool take_next(struct mig_send *s, uint64_t *gfn)
 			continue;
 		}
 		uint64_t g = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
-		if (g >= s->npages)
+		if (g >= s->space)
 			break;
 		s->bitmap[w] &= ~(1ull << (g % 64));
 		s->cursor = g + 1;
 		*gfn = g;
 		return true;
 	}
-	s->cursor = s->npages;
+	s->cursor = s->space;
 	return false;
+}
+
+/* Bits that are neither a page nor a block are never set: after the
+ * harvests and after filling the bitmap for round 0. */
+void send_mask_space(struct mig_send *s)
+{
+	uint64_t *w = s->bitmap;
+
+	if (s->npages % 64)
+		w[s->npages / 64] &= (1ull << (s->npages % 64)) - 1;
+	for (uint64_t i = (s->npages + 63) / 64; i < s->disk_base / 64; i++)
+		w[i] = 0;
+	if (s->space % 64)
+		w[s->space / 64] &= (1ull << (s->space % 64)) - 1;
 }
 
 void send_start_round(struct mig_send *s, uint32_t round, bool final, uint64_t t)
@@ -75,9 +89,11 @@ void send_start_round(struct mig_send *s, uint32_t round, bool final, uint64_t t
 	s->cursor = 0;
 	s->round_todo = send_count_bits(s->bitmap, s->nwords);
 	s->round_entries = 0;
+	s->disk_buf_n = 0;
 	memset(&s->row, 0, sizeof(s->row));
 	s->row.round = round;
 	s->row.final = final;
+	s->row.disk = s->cfg.has_disk;
 	s->round_start_us = t;
 	s->round_bytes0 = s->link.bytes_out + mig_stream_out_pending(&s->link.out);
 	s->state = S_ROUND;
@@ -90,9 +106,50 @@ bool send_time_up(struct mig_send *s)
 	return !s->final && s->now_seen >= s->poll_end_us;
 }
 
+/* Disk block b, from the read-ahead buffer, which starts at b when b is
+ * not in it: the blocks after a dirty one are the likeliest next. NULL if
+ * the read failed (*err set). */
+static const uint8_t *disk_block(struct mig_send *s, uint64_t b, int *err)
+{
+	if (b < s->disk_buf_first || b >= s->disk_buf_first + s->disk_buf_n) {
+		uint32_t n = DISK_READ_BLOCKS;
+		if (n > s->disk_blocks - b)
+			n = (uint32_t)(s->disk_blocks - b);
+		s->disk_buf_n = 0;
+		int ret = s->g.disk_read(s->g.ctx, b, n, s->disk_buf);
+		if (ret < 0) {
+			*err = ret;
+			s->disk_err_n = n;
+			return NULL;
+		}
+		s->disk_buf_first = b;
+		s->disk_buf_n = n;
+	}
+	return s->disk_buf + (b - s->disk_buf_first) * MIG_DISK_BLOCK;
+}
+
+/* A disk block goes whole, or as a ZERO entry in every round: the
+ * destination's new volume is not zeroed. No deltas: a block is read
+ * into a buffer that the next read reuses. */
+static bool look_at_block(struct mig_send *s, uint64_t b, struct page_out *p)
+{
+	int err = 0;
+	const uint8_t *data = disk_block(s, b, &err);
+
+	if (!data) {
+		s->disk_err = err;
+		s->disk_err_block = b;
+		return false;
+	}
+	*p = (struct page_out){MIG_REC_DISK_DATA, b, page_is_zero(data) ? NULL : data, 0};
+	return true;
+}
+
 /* What gfn goes as; false if nothing (a hole, a zero page in round 0). */
 static bool look_at(struct mig_send *s, uint64_t gfn, struct page_out *p)
 {
+	if (gfn >= s->npages)
+		return look_at_block(s, gfn - s->disk_base, p);
 	const uint8_t *page = s->g.page(s->g.ctx, gfn), *old;
 
 	if (!page)
@@ -139,6 +196,13 @@ static void keep(struct mig_send *s, uint64_t gfn, const uint8_t *sent)
 
 static void put_page(struct mig_send *s, struct mig_batch *b, const struct page_out *p)
 {
+	if (p->type == MIG_REC_DISK_DATA) {
+		if (mig_record_batch_add(b, p->gfn, p->data))
+			s->row.blocks_sent++;
+		else
+			s->row.blocks_zero++;
+		return;
+	}
 	if (p->type == MIG_REC_PAGE_DELTA) {
 		mig_record_delta_add(b, p->gfn, s->enc, p->enc_len);
 		s->row.pages_sent++;
@@ -167,7 +231,7 @@ static bool next_page(struct mig_send *s, struct page_out *p)
 		s->held.type = 0;
 		return true;
 	}
-	while (take_next(s, &gfn))
+	while (!s->disk_err && take_next(s, &gfn))
 		if (look_at(s, gfn, p))
 			return true;
 	return false;
@@ -190,7 +254,7 @@ int send_produce_batch(struct mig_send *s)
 			break;
 		}
 		if (!b.count && (p.type == MIG_REC_PAGE_DELTA ? mig_record_delta_begin(o, &b)
-							      : mig_record_batch_begin(o, &b))) {
+							      : mig_record_blocks_begin(o, &b, p.type))) {
 			s->held = p;
 			return 0; /* no room yet */
 		}
@@ -200,7 +264,9 @@ int send_produce_batch(struct mig_send *s)
 		s->round_entries += b.count;
 		mig_record_batch_commit(o, &b);
 	}
-	if (!s->held.type && s->cursor >= s->npages) {
+	if (s->disk_err)
+		return s->disk_err;
+	if (!s->held.type && s->cursor >= s->space) {
 		struct mig_eor e = {s->round, s->final ? MIG_EOR_FINAL : 0, s->round_entries};
 		if (mig_record_put_eor(&s->link.out, &e))
 			return 1; /* no room: retried with an empty batch next time */

@@ -15,6 +15,9 @@
 
 #define TAG "migrate"
 
+/* Disk blocks read with one command (64 KiB). */
+#define DISK_READ_BLOCKS 16u
+
 /* What may happen next depends on the state alone, and on one fact that is
  * read from the output buffer rather than remembered: whether the last byte
  * of END has been taken by the transport (end_left). */
@@ -37,8 +40,8 @@ enum send_state {
 
 /* One page of the round, looked at: what goes on the wire for it. */
 struct page_out {
-	uint32_t type; /* MIG_REC_PAGE_DATA or MIG_REC_PAGE_DELTA; 0: none */
-	uint64_t gfn;
+	uint32_t type; /* MIG_REC_PAGE_DATA, MIG_REC_PAGE_DELTA or MIG_REC_DISK_DATA; 0: none */
+	uint64_t gfn;  /* DISK_DATA: the block */
 	const uint8_t *data; /* PAGE_DATA: the 4 KiB to send, NULL for ZERO */
 	uint32_t enc_len;    /* PAGE_DELTA: bytes in enc */
 };
@@ -61,9 +64,25 @@ struct mig_send {
 
 	struct mig_guest_config cfg;
 	uint64_t npages;
-	uint64_t *bitmap; /* pages still to send in this round */
+	/* One bitmap for what a round sends: bits 0 .. npages - 1 the guest's
+	 * pages, then, from the word-aligned bit disk_base, its disk's
+	 * blocks (copy-storage), so the rounds, the stop rule and
+	 * auto-converge weigh dirty blocks as they weigh dirty pages. */
+	uint64_t disk_base, disk_blocks;
+	uint64_t space; /* bits that may be set: npages, or disk_base + disk_blocks */
+	uint64_t *bitmap; /* pages (and blocks) still to send in this round */
 	size_t nwords;
 	uint64_t cursor;
+	/* Blocks read ahead: the disk is read DISK_READ_BLOCKS at a time, not
+	 * a command per block. Emptied when a round starts, so no round sends
+	 * what was read before its harvest. */
+	uint8_t *disk_buf;
+	uint64_t disk_buf_first;
+	uint32_t disk_buf_n;
+	int disk_err; /* a disk read of disk_err_n blocks at disk_err_block failed: the end */
+	uint64_t disk_err_block;
+	uint32_t disk_err_n;
+	bool disk_dirty_on;
 	/* A page taken from the bitmap that did not fit the batch then open
 	 * (the other record type): the next batch starts with it. */
 	struct page_out held;
@@ -113,9 +132,11 @@ static inline uint64_t now(const struct mig_send *s)
 /* send_pages.c */
 void send_start_delta(struct mig_send *s, uint32_t mib);
 uint64_t send_count_bits(const uint64_t *bitmap, size_t nwords);
+void send_mask_space(struct mig_send *s);
 void send_start_round(struct mig_send *s, uint32_t round, bool final, uint64_t t);
 /* Pre-copy's time in this poll is up (the final round runs to its end). */
 bool send_time_up(struct mig_send *s);
 /* One batch of the round's pages; at the round's end, END_OF_ROUND and the
- * next state. 1 if it did something, 0 if the output had no room. */
+ * next state. 1 if it did something, 0 if the output had no room, the
+ * disk read's negative errno if one failed (disk_err_block). */
 int send_produce_batch(struct mig_send *s);

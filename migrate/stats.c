@@ -50,23 +50,28 @@ const char *mig_stats_result_name(enum mig_result r)
 	return "unknown";
 }
 
-int mig_stats_header(char *buf, size_t cap)
+int mig_stats_header(char *buf, size_t cap, bool disk)
 {
-	return snprintf(buf, cap, "%6s%12s%12s%10s%13s%14s%12s%12s", "round", "sent pages",
+	return snprintf(buf, cap, "%6s%12s%12s%10s%13s%14s%12s%12s%s", "round", "sent pages",
 			"zero pages", "round ms", "sent Mbit/s", "dirty Mbit/s", "left dirty",
-			"throttle %");
+			"throttle %", disk ? " sent blocks zero blocks" : "");
 }
 
 int mig_stats_row(const struct mig_round_row *row, char *buf, size_t cap)
 {
 	char t[24], s[24], d[24];
 
-	return snprintf(buf, cap, "%5u%c%12llu%12llu%10s%13s%14s%12llu%12u", row->round,
-			row->final ? '*' : ' ', (unsigned long long)row->pages_sent,
-			(unsigned long long)row->pages_zero, ms(t, sizeof(t), row->elapsed_us),
-			mbit(s, sizeof(s), row->bytes, row->elapsed_us),
-			mbit(d, sizeof(d), row->pages_dirtied * 4096, row->elapsed_us),
-			(unsigned long long)row->pages_left, row->throttle_pct);
+	int n = snprintf(buf, cap, "%5u%c%12llu%12llu%10s%13s%14s%12llu%12u", row->round,
+			 row->final ? '*' : ' ', (unsigned long long)row->pages_sent,
+			 (unsigned long long)row->pages_zero, ms(t, sizeof(t), row->elapsed_us),
+			 mbit(s, sizeof(s), row->bytes, row->elapsed_us),
+			 mbit(d, sizeof(d), row->pages_dirtied * 4096, row->elapsed_us),
+			 (unsigned long long)row->pages_left, row->throttle_pct);
+	if (row->disk && n >= 0 && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, "%12llu%12llu",
+			      (unsigned long long)row->blocks_sent,
+			      (unsigned long long)row->blocks_zero);
+	return n;
 }
 
 int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
@@ -115,6 +120,15 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 	    (unsigned long long)s->pages_sent, (unsigned long long)(x100 / 100),
 	    (unsigned long long)(x100 % 100), (unsigned long long)s->ram_pages);
 	ADD("zero pages:   %llu\n", (unsigned long long)s->pages_zero);
+	if (s->disk_blocks) {
+		x100 = (s->blocks_sent + s->blocks_zero) * 100 / s->disk_blocks;
+		ADD("disk blocks:  %llu sent (%s MiB) + %llu zero (%llu.%02llu x the disk of %llu "
+		    "blocks)\n",
+		    (unsigned long long)s->blocks_sent,
+		    tenths(a, sizeof(a), s->blocks_sent * 10 * MIG_DISK_BLOCK / (1024 * 1024)),
+		    (unsigned long long)s->blocks_zero, (unsigned long long)(x100 / 100),
+		    (unsigned long long)(x100 % 100), (unsigned long long)s->disk_blocks);
+	}
 	if (s->delta == MIG_DELTA_ON)
 		ADD("delta pages:  %llu (cache %s, %s MiB saved)\n",
 		    (unsigned long long)s->pages_delta, size(a, sizeof(a), s->delta_cache_bytes),
@@ -143,13 +157,16 @@ int mig_stats_incoming(const struct mig_incoming_summary *s, char *buf, size_t c
 	if (s->result != MIG_DONE)
 		return snprintf(buf, cap, "incoming %s: failed: %s; nothing kept",
 				s->name[0] ? s->name : "guest", s->reason);
-	char d[24], e[24];
+	char d[24], e[24], disk[80] = "";
+	if (s->blocks_sent || s->blocks_zero)
+		snprintf(disk, sizeof(disk), ", disk %llu blocks + %llu zero",
+			 (unsigned long long)s->blocks_sent, (unsigned long long)s->blocks_zero);
 	return snprintf(buf, cap,
-			"incoming %s: completed in %s ms, %llu pages + %llu zero, %s MiB, %u "
+			"incoming %s: completed in %s ms, %llu pages + %llu zero%s, %s MiB, %u "
 			"rounds, resumed %s ms after the last byte\n"
 			"time in:      transport %s ms, pages %s ms",
 			s->name, ms(a, sizeof(a), s->total_us), (unsigned long long)s->pages_sent,
-			(unsigned long long)s->pages_zero,
+			(unsigned long long)s->pages_zero, disk,
 			tenths(b, sizeof(b), s->bytes * 10 / (1024 * 1024)), s->rounds,
 			ms(c, sizeof(c), s->resume_us), ms(d, sizeof(d), s->recv_us),
 			ms(e, sizeof(e), s->pages_us));

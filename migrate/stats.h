@@ -21,6 +21,9 @@ struct mig_round_row {
 	uint64_t pages_dirtied; /* pages the guest wrote during the round */
 	uint64_t pages_left;	/* dirty at the end of the round: the next round's work */
 	uint32_t throttle_pct;	/* auto-converge's throttle on the guest during the round */
+	bool disk;		/* a disk moves: the row shows its two columns */
+	uint64_t blocks_sent;	/* disk blocks sent with data (copy-storage) */
+	uint64_t blocks_zero;	/* disk blocks sent as ZERO entries */
 };
 
 /* Delta compression, as the summary's `delta pages:` line tells it. */
@@ -57,6 +60,10 @@ struct mig_summary {
 	uint64_t pages_us;   /* zero checks, copying pages into records */
 	uint64_t send_us;    /* handing bytes to the transport (TLS, TCP) */
 	uint32_t frames_held; /* frames for the guest passed on in HELD_FRAMES */
+	/* copy-storage: the disk's size in blocks (0: no disk moved) and the
+	 * blocks sent with data and as ZERO entries, all rounds. */
+	uint64_t disk_blocks;
+	uint64_t blocks_sent, blocks_zero;
 };
 
 /* The destination's summary. */
@@ -74,10 +81,12 @@ struct mig_incoming_summary {
 	uint64_t pages_us; /* checking page records, copying them into the guest */
 	uint64_t recv_us;  /* taking bytes from the transport, decoding records */
 	uint32_t frames_held; /* frames the source held, given to the guest after it started */
+	uint64_t blocks_sent; /* disk blocks received with data */
+	uint64_t blocks_zero; /* disk blocks received as ZERO entries */
 };
 
 /* Each returns the length written (as snprintf does, truncating to cap). */
-int mig_stats_header(char *buf, size_t cap);
+int mig_stats_header(char *buf, size_t cap, bool disk);
 int mig_stats_row(const struct mig_round_row *row, char *buf, size_t cap);
 /* Several lines, each ended by '\n'. */
 int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap);

@@ -348,6 +348,8 @@ const char *mig_stream_type_name(uint32_t type)
 		return "PAGE_DATA";
 	case MIG_REC_PAGE_DELTA:
 		return "PAGE_DELTA";
+	case MIG_REC_DISK_DATA:
+		return "DISK_DATA";
 	case MIG_REC_VCPU_STATE:
 		return "VCPU_STATE";
 	case MIG_REC_DEVICE_STATE:

@@ -67,7 +67,7 @@ $(BUILD)/tests/unit/log_stub.o: tests/unit/log_stub.c kernel/log.h
 # The state-machine tests share a harness (tests/unit/migrate/run.h): two
 # machines run against each other, or a scripted source against a destination.
 MIG_RUN_TESTS := $(patsubst %,$(MIG_TEST_DIR)/%,test_migrate test_migrate_cancel test_migrate_raw \
-	test_migrate_delta test_migrate_held test_migrate_pause)
+	test_migrate_delta test_migrate_held test_migrate_pause test_migrate_disk)
 $(MIG_RUN_TESTS): $(MIG_TEST_DIR)/run.o
 
 # test_migrate_delta makes malloc fail on purpose (a source without memory

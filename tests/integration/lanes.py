@@ -4,10 +4,13 @@ Most modules boot one emulator at a time, and an emulator is one busy host
 thread: run one after the other, they left a 2-core machine half idle, and
 the suite took 26 minutes. Modules that boot two Terns at once (migration
 pairs, Tern-to-Tern networking) already keep both cores busy; they run alone,
-after the others, so their timing is what it was. The rest are split in two
+after the others. The rest are split in two
 lanes that run side by side, balanced by how long each module took
 (WEIGHT_S, seconds from a `--durations=0` run; a new module counts
-DEFAULT_WEIGHT_S until it is listed).
+DEFAULT_WEIGHT_S until it is listed), except a few that mostly wait (on a
+slow or silent server, on the console): they run in a third lane beside
+the pairs, which left a third of the CPU idle (one host of a pair often
+waits for the other).
 
 Each lane is its own pytest process: module fixtures, logs
 (build/test-logs/<test>) and lab namespaces are per process already. The
@@ -32,7 +35,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Two emulators at once: run alone, after the lanes.
 PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migrate",
          "test_migrate_cross_vendor", "test_migrate_failures", "test_migrate_net",
-         "test_migrate_runstate", "test_migrate_tls", "test_net")
+         "test_migrate_runstate", "test_migrate_tls", "test_net", "test_linux_disk_migrate")
+# One emulator, mostly waiting: beside the pairs.
+BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab",
+                "test_deps_tools", "test_disk_import")
 
 WEIGHT_S = {
     "test_linux_vmx": 195, "test_linux_guest": 112, "test_hostile_guest": 112,
@@ -51,8 +57,9 @@ def modules():
 
 
 def plan():
-    """[(lane name, [module, ...]), ...]: two balanced lanes, then the pairs."""
-    singles = [m for m in modules() if m not in PAIRS]
+    """[(lane name, [module, ...]), ...]: two balanced lanes, then the
+    pairs with the beside lane."""
+    singles = [m for m in modules() if m not in PAIRS and m not in BESIDE_PAIRS]
     lanes = {"1": [], "2": []}
     load = {"1": 0, "2": 0}
     for m in sorted(singles, key=lambda m: -WEIGHT_S.get(m, DEFAULT_WEIGHT_S)):
@@ -60,7 +67,8 @@ def plan():
         lanes[lane].append(m)
         load[lane] += WEIGHT_S.get(m, DEFAULT_WEIGHT_S)
     pairs = [m for m in modules() if m in PAIRS]
-    return [("1", lanes["1"]), ("2", lanes["2"])], ("pairs", pairs), load
+    beside = [m for m in modules() if m in BESIDE_PAIRS]
+    return [("1", lanes["1"]), ("2", lanes["2"])], [("pairs", pairs), ("3", beside)], load
 
 
 def pytest_cmd(mods, args):
@@ -83,26 +91,27 @@ def run_lane(name, mods, args, results, lock):
 
 
 def main(argv):
-    parallel, (pname, pairs), load = plan()
+    parallel, second, load = plan()
     if argv[:1] == ["--plan"]:
         for name, mods in parallel:
             print(f"lane {name} (~{load[name]} s): {' '.join(mods)}")
-        print(f"{pname}, alone: {' '.join(pairs)}")
+        for name, mods in second:
+            print(f"then {name}: {' '.join(mods)}")
         return 0
     if any(a.endswith(".py") or ".py::" in a for a in argv):
         return subprocess.call(pytest_cmd([], argv), cwd=HERE)
     results, lock = {}, threading.Lock()
     t0 = time.monotonic()
-    threads = [threading.Thread(target=run_lane, args=(name, mods, argv, results, lock))
-               for name, mods in parallel]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    run_lane(pname, pairs, argv, results, lock)
+    for phase in (parallel, second):
+        threads = [threading.Thread(target=run_lane, args=(name, mods, argv, results, lock))
+                   for name, mods in phase]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     print(f"\nintegration lanes, {time.monotonic() - t0:.0f} s in all:")
     worst = 0
-    for name in [n for n, _ in parallel] + [pname]:
+    for name in [n for n, _ in parallel + second]:
         rc, secs, last = results[name]
         print(f"  {name:>5}: exit {rc} after {secs:.0f} s  {last}")
         # pytest's 5 is "no tests collected": a lane whose -k matched nothing.

@@ -75,6 +75,21 @@ void fake_src_fini(struct fake_src *g)
 {
 	free(g->mem);
 	free(g->log);
+	free(g->disk);
+	free(g->disk_log);
+}
+
+void fake_src_add_disk(struct fake_src *g, uint64_t nblocks)
+{
+	g->disk_blocks = nblocks;
+	g->disk = calloc(nblocks, MIG_DISK_BLOCK);
+	g->disk_log = calloc((nblocks + 63) / 64, 8);
+	g->disk_read_fail = UINT64_MAX;
+	for (uint64_t i = 0; i < nblocks; i += 2)
+		memset(g->disk + i * MIG_DISK_BLOCK, (int)(i % 251) + 1, MIG_DISK_BLOCK);
+	g->cfg.has_disk = true;
+	snprintf(g->cfg.disk_volume, sizeof(g->cfg.disk_volume), "vol-web1");
+	g->cfg.disk_bytes = nblocks * MIG_DISK_BLOCK;
 }
 
 void fake_src_run(struct fake_src *g, unsigned n)
@@ -92,6 +107,17 @@ void fake_src_run(struct fake_src *g, unsigned n)
 		g->writes++;
 		if (g->tracking)
 			g->log[gfn / 64] |= 1ull << (gfn % 64);
+		/* Every fourth write also goes to the disk, a few zeroing a block. */
+		if (g->disk && (r >> 8) % 4 == 0) {
+			uint64_t b = (r >> 12) % g->disk_blocks;
+			uint8_t *blk = g->disk + b * MIG_DISK_BLOCK;
+			if ((r >> 36) % 8 == 0)
+				memset(blk, 0, MIG_DISK_BLOCK);
+			else
+				blk[(r >> 24) % MIG_DISK_BLOCK] = (uint8_t)(r >> 48) | 1;
+			if (g->disk_tracking)
+				g->disk_log[b / 64] |= 1ull << (b % 64);
+		}
 	}
 }
 
@@ -201,7 +227,7 @@ static void src_destroy(void *ctx)
 {
 	struct fake_src *g = ctx;
 
-	if (g->destroyed || !g->paused || g->tracking)
+	if (g->destroyed || !g->paused || g->tracking || g->disk_tracking)
 		abort();
 	g->destroyed = true;
 }
@@ -222,9 +248,57 @@ static int src_held_frame(void *ctx, unsigned i, const uint8_t **frame, size_t *
 	return 0;
 }
 
+static int src_disk_read(void *ctx, uint64_t block, uint32_t count, void *buf)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->disk || !count || block + count > g->disk_blocks)
+		abort();
+	if (g->disk_read_fail >= block && g->disk_read_fail < block + count)
+		return -EIO;
+	memcpy(buf, g->disk + block * MIG_DISK_BLOCK, (size_t)count * MIG_DISK_BLOCK);
+	g->disk_reads++;
+	return 0;
+}
+
+static int src_disk_dirty_start(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->disk || g->disk_tracking)
+		abort();
+	memset(g->disk_log, 0, (g->disk_blocks + 63) / 64 * 8);
+	g->disk_tracking = true;
+	g->disk_starts++;
+	return 0;
+}
+
+static int src_disk_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t nblocks)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->disk_tracking || nblocks != g->disk_blocks)
+		abort();
+	for (uint64_t i = 0; i < (nblocks + 63) / 64; i++) {
+		bitmap[i] |= g->disk_log[i];
+		g->disk_log[i] = 0;
+	}
+	return 0;
+}
+
+static void src_disk_dirty_stop(void *ctx)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->disk_tracking)
+		abort();
+	g->disk_tracking = false;
+	g->disk_stops++;
+}
+
 struct mig_src_guest fake_src_ops(struct fake_src *g)
 {
-	return (struct mig_src_guest){
+	struct mig_src_guest ops = {
 		.get_config = src_config,
 		.page = src_page,
 		.dirty_start = src_dirty_start,
@@ -238,6 +312,13 @@ struct mig_src_guest fake_src_ops(struct fake_src *g)
 		.destroy = src_destroy,
 		.ctx = g,
 	};
+	if (g->disk) {
+		ops.disk_read = src_disk_read;
+		ops.disk_dirty_start = src_disk_dirty_start;
+		ops.disk_dirty_harvest = src_disk_dirty_harvest;
+		ops.disk_dirty_stop = src_disk_dirty_stop;
+	}
+	return ops;
 }
 
 static int dst_check_cpuid(void *ctx, uint32_t id, const void *blob, size_t len)
@@ -258,9 +339,19 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 		return -ENOMEM;
 	d->cfg = *cfg;
 	d->npages = cfg->ram_bytes / MIG_PAGE_SIZE;
+	if (cfg->has_disk && d->disk_ret)
+		return d->disk_ret;
+	/* A fuzzed config may ask for 64 GiB: no room for more than this. */
+	if (cfg->has_disk && cfg->disk_bytes > FAKE_DISK_MAX)
+		return -ENOSPC;
 	d->mem = calloc(d->npages, MIG_PAGE_SIZE);
 	if (!d->mem)
 		return -ENOMEM;
+	if (cfg->has_disk) {
+		d->disk_blocks = cfg->disk_bytes / MIG_DISK_BLOCK;
+		d->disk = malloc(cfg->disk_bytes);
+		memset(d->disk, 0xEE, cfg->disk_bytes);
+	}
 	d->created = true;
 	d->creates++;
 	return 0;
@@ -279,6 +370,33 @@ static int dst_write_page(void *ctx, uint64_t gfn, const void *data)
 	else
 		memset(d->mem + gfn * MIG_PAGE_SIZE, 0, MIG_PAGE_SIZE);
 	d->pages_written++;
+	return 0;
+}
+
+/* Blocks count as written only once synced: the machine must sync
+ * before it reads on. */
+static int dst_write_disk(void *ctx, uint64_t block, const void *data)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || !d->disk || block >= d->disk_blocks)
+		abort();
+	if (data)
+		memcpy(d->disk + block * MIG_DISK_BLOCK, data, MIG_DISK_BLOCK);
+	else
+		memset(d->disk + block * MIG_DISK_BLOCK, 0, MIG_DISK_BLOCK);
+	d->blocks_written++;
+	return 0;
+}
+
+static int dst_disk_sync(void *ctx)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || !d->disk)
+		abort();
+	d->blocks_synced = d->blocks_written;
+	d->syncs++;
 	return 0;
 }
 
@@ -346,7 +464,7 @@ static int dst_start(void *ctx)
 {
 	struct fake_dst *d = ctx;
 
-	if (!d->created || d->started)
+	if (!d->created || d->started || d->blocks_synced != d->blocks_written)
 		abort();
 	if (d->start_ret)
 		return d->start_ret;
@@ -363,6 +481,8 @@ static void dst_destroy(void *ctx)
 		abort();
 	free(d->mem);
 	d->mem = NULL;
+	free(d->disk); /* the partly received volume is deleted */
+	d->disk = NULL;
 	d->created = false;
 	d->destroys++;
 }
@@ -383,6 +503,8 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.check_cpuid = dst_check_cpuid,
 		.create = dst_create,
 		.write_page = dst_write_page,
+		.write_disk = d->no_disk ? NULL : dst_write_disk,
+		.disk_sync = d->no_disk ? NULL : dst_disk_sync,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu,
 		.set_device_state = dst_set_device,
@@ -398,6 +520,8 @@ void fake_dst_fini(struct fake_dst *d)
 {
 	free(d->mem);
 	d->mem = NULL;
+	free(d->disk);
+	d->disk = NULL;
 }
 
 void fake_dst_check(const struct fake_dst *d, enum mig_result r)

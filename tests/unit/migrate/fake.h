@@ -16,6 +16,7 @@ struct fake_clock {
 struct mig_host fake_host(struct fake_clock *c);
 
 #define FAKE_BLOB_LEN 96
+#define FAKE_DISK_MAX (64u << 20) /* the biggest disk a fake destination makes */
 
 struct fake_src {
 	struct mig_guest_config cfg;
@@ -33,10 +34,22 @@ struct fake_src {
 	unsigned held_count;
 	uint8_t held[4][64];
 	int held_reads;
+	/* A disk (fake_src_add_disk): the guest writes it too, and its log
+	 * is as exact as the memory's. disk_read_fail: the read of this
+	 * block fails with -EIO (UINT64_MAX: none). */
+	uint64_t disk_blocks;
+	uint8_t *disk;
+	uint64_t *disk_log;
+	bool disk_tracking;
+	int disk_starts, disk_stops;
+	uint64_t disk_reads, disk_read_fail;
 };
 
 void fake_src_init(struct fake_src *g, uint64_t npages, uint32_t vcpus, uint32_t ndev);
 void fake_src_fini(struct fake_src *g);
+/* A disk of nblocks MIG_DISK_BLOCKs, called "vol-web1": half its blocks
+ * hold data, the rest are zero. */
+void fake_src_add_disk(struct fake_src *g, uint64_t nblocks);
 /* The guest runs: n writes to random pages, some zeroing a whole page.
  * Nothing happens while it is paused. */
 void fake_src_run(struct fake_src *g, unsigned n);
@@ -67,6 +80,14 @@ struct fake_dst {
 	unsigned delivered;
 	uint8_t frames[8][64];
 	bool no_frames; /* offers no deliver_frame: an older destination */
+	/* Its disk, made by create (filled with 0xEE: the source must send
+	 * every block, zeros too); no_disk: no write_disk op; disk_ret:
+	 * create refuses a disk with it, saying why_text. */
+	uint8_t *disk;
+	uint64_t disk_blocks;
+	bool no_disk;
+	int disk_ret;
+	uint64_t blocks_written, blocks_synced, syncs;
 };
 
 void fake_dst_fini(struct fake_dst *d);

@@ -25,7 +25,7 @@ static void on_round(void *ctx, const struct mig_round_row *row)
 	if (getenv("TERN_TEST_LOG")) {
 		char line[160];
 		if (t->nrows == 1) {
-			mig_stats_header(line, sizeof(line));
+			mig_stats_header(line, sizeof(line), false);
 			printf("%s\n", line);
 		}
 		mig_stats_row(row, line, sizeof(line));
@@ -61,6 +61,8 @@ bool start_paused;
 bool dst_without_deltas;
 bool dst_without_frames;
 uint32_t src_tsc_khz, dst_tsc_khz;
+uint64_t src_disk_blocks;
+bool dst_without_disk;
 
 struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
@@ -75,6 +77,9 @@ struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bo
 	fake_src_init(&t->src, NPAGES, 2, 2);
 	t->src.cfg.paused = start_paused;
 	t->src.cfg.tsc_khz = src_tsc_khz;
+	if (src_disk_blocks)
+		fake_src_add_disk(&t->src, src_disk_blocks);
+	t->dst.no_disk = dst_without_disk;
 	fake_sock_pair(&t->ss, &t->ds);
 	fake_mem_init(&t->mem);
 	t->use_mem = mem;
@@ -226,6 +231,14 @@ void assert_moved(struct run *t)
 	assert_int_equal(t->dst.pages_patched, t->isum.pages_delta);
 	assert_int_equal(t->dst.pages_written + t->dst.pages_patched,
 			 t->isum.pages_sent + t->isum.pages_zero);
+	if (t->src.disk) {
+		assert_int_equal(t->dst.disk_blocks, t->src.disk_blocks);
+		assert_memory_equal(t->dst.disk, t->src.disk, t->src.disk_blocks * MIG_DISK_BLOCK);
+		assert_false(t->src.disk_tracking);
+		assert_int_equal(t->isum.blocks_sent, t->sum.blocks_sent);
+		assert_int_equal(t->isum.blocks_zero, t->sum.blocks_zero);
+		assert_int_equal(t->dst.blocks_written, t->sum.blocks_sent + t->sum.blocks_zero);
+	}
 }
 
 /* The guest left running on the source, nothing on the destination. */
@@ -237,8 +250,10 @@ void assert_stayed(struct run *t, int err)
 	assert_int_equal(mig_recv_result(t->r), MIG_FAILED);
 	assert_false(t->src.paused);
 	assert_false(t->src.tracking);
+	assert_false(t->src.disk_tracking);
 	assert_false(t->src.destroyed);
 	assert_int_equal(t->src.starts, t->src.stops);
+	assert_int_equal(t->src.disk_starts, t->src.disk_stops);
 	assert_false(t->dst.started);
 	assert_false(t->dst.created);
 	assert_int_equal(t->dst.creates, t->dst.destroys);

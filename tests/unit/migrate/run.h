@@ -45,6 +45,10 @@ extern bool start_paused;
 extern bool dst_without_deltas;
 /* The next run's destination has no deliver_frame op (an older one). */
 extern bool dst_without_frames;
+/* The next run's guest has a disk of this many blocks (0: none), and its
+ * destination no write_disk op (an older one). */
+extern uint64_t src_disk_blocks;
+extern bool dst_without_disk;
 /* The TSC rates the source states and the destination has (0: none). */
 extern uint32_t src_tsc_khz, dst_tsc_khz;
 

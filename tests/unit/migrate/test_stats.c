@@ -24,7 +24,7 @@ static void test_header_and_row_line_up(void **state)
 	};
 
 	(void)state;
-	mig_stats_header(h, sizeof(h));
+	mig_stats_header(h, sizeof(h), false);
 	mig_stats_row(&row, r, sizeof(r));
 	assert_string_equal(h,
 			    " round  sent pages  zero pages  round ms  sent Mbit/s  dirty Mbit/s  "

@@ -1,0 +1,156 @@
+/* The incoming guest's volume (vm_disk_incoming.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/log.h"
+#include "kernel/vm_disk.h"
+#include "kernel/vm_disk_incoming.h"
+#include "migrate/format.h"
+#include "storage/storage.h"
+
+/* Blocks written with one command at most: 256 KiB. */
+#define BUF_BLOCKS 64u
+
+static char why_buf[160];
+
+int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *volume,
+			 uint64_t bytes, const char **why)
+{
+	struct storage_disk *s = storage_disk();
+	const struct voltab_volume *v;
+	struct voltab_space sp;
+	const char *bad;
+	int rc;
+
+	memset(in, 0, sizeof(*in));
+	*why = why_buf;
+	if ((bad = voltab_name_error(volume))) {
+		snprintf(why_buf, sizeof(why_buf), "disk %s: %s", volume, bad);
+		return -EINVAL;
+	}
+	if (!s->dev || s->tab.load_rc || !s->tab.loaded || s->tab.readonly) {
+		snprintf(why_buf, sizeof(why_buf),
+			 "disk %s: this host has no usable volume table (see 'disk list')", volume);
+		return -ENODEV;
+	}
+	if (bytes % MIG_DISK_BLOCK || bytes % s->dev->block_size) {
+		snprintf(why_buf, sizeof(why_buf), "disk %s: %llu bytes is not whole blocks here",
+			 volume, (unsigned long long)bytes);
+		return -EINVAL;
+	}
+	if (voltab_find(&s->tab, volume)) {
+		snprintf(why_buf, sizeof(why_buf),
+			 "disk %s: a volume of that name exists on this host", volume);
+		return -EEXIST;
+	}
+	in->buf = malloc(BUF_BLOCKS * MIG_DISK_BLOCK);
+	if (!in->buf) {
+		snprintf(why_buf, sizeof(why_buf), "disk %s: out of memory", volume);
+		return -ENOMEM;
+	}
+	rc = voltab_create(&s->tab, volume, bytes, storage_now_ns(), &v);
+	if (rc) {
+		voltab_space(&s->tab, &sp);
+		if (rc == -ENOSPC || rc == -EMFILE)
+			snprintf(why_buf, sizeof(why_buf),
+				 "disk %s: no room for %llu MiB on this host (largest free: %llu "
+				 "MiB)",
+				 volume, (unsigned long long)(bytes >> 20),
+				 (unsigned long long)(sp.largest_free >> 20));
+		else
+			snprintf(why_buf, sizeof(why_buf), "disk %s: creating the volume failed (%d)",
+				 volume, rc);
+		free(in->buf);
+		in->buf = NULL;
+		return rc == -EMFILE ? -ENOSPC : rc;
+	}
+	snprintf(in->volume, sizeof(in->volume), "%s", volume);
+	in->made = true;
+	if ((rc = vm_disk_attach(vm, volume, &bad))) {
+		snprintf(why_buf, sizeof(why_buf), "%s", bad);
+		disk_incoming_discard(in);
+		return rc;
+	}
+	log_info("migrate", "incoming %s: volume %s made, %llu MiB", vm->name, volume,
+		 (unsigned long long)(bytes >> 20));
+	return 0;
+}
+
+/* Past the tracking layer: what arrives is the guest's, not a guest write
+ * for this host's dirty bitmaps. Split to the device's largest command. */
+static int write_run(struct vm *vm, uint64_t block, uint32_t n, const uint8_t *buf)
+{
+	struct blkdev *dev = storage_disk()->dev;
+	uint32_t per = MIG_DISK_BLOCK / dev->block_size;
+	uint64_t lba = vm->disk.cfg.start + block * per;
+	uint32_t left = n * per, step = dev->max_blocks ? dev->max_blocks : left;
+
+	if (block + n > vm->disk.cfg.blocks / per)
+		return -EINVAL;
+	while (left) {
+		uint32_t c = left < step ? left : step;
+		int rc = blkdev_write(dev, lba, c, buf);
+		if (rc)
+			return rc;
+		lba += c;
+		buf += (uint64_t)c * dev->block_size;
+		left -= c;
+	}
+	return 0;
+}
+
+int disk_incoming_sync(struct disk_incoming *in, struct vm *vm)
+{
+	if (!in->n)
+		return 0;
+	int rc = write_run(vm, in->first, in->n, in->buf);
+	in->n = 0;
+	return rc;
+}
+
+int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block, const void *data)
+{
+	int rc;
+
+	if (!in->buf)
+		return -ENODEV;
+	if (in->n && (block != in->first + in->n || in->n == BUF_BLOCKS) &&
+	    (rc = disk_incoming_sync(in, vm)))
+		return rc;
+	if (!in->n)
+		in->first = block;
+	uint8_t *to = in->buf + (uint64_t)in->n * MIG_DISK_BLOCK;
+	if (data)
+		memcpy(to, data, MIG_DISK_BLOCK);
+	else
+		memset(to, 0, MIG_DISK_BLOCK);
+	in->n++;
+	return 0;
+}
+
+void disk_incoming_keep(struct disk_incoming *in)
+{
+	free(in->buf);
+	in->buf = NULL;
+	in->made = false;
+}
+
+void disk_incoming_discard(struct disk_incoming *in)
+{
+	struct storage_disk *s = storage_disk();
+
+	free(in->buf);
+	in->buf = NULL;
+	if (!in->made)
+		return;
+	in->made = false;
+	int rc = voltab_delete(&s->tab, in->volume, storage_now_ns());
+	if (rc)
+		log_err("migrate", "disk %s: deleting the partly received volume failed (%d): "
+			"'disk delete %s' when the disk works again",
+			in->volume, rc, in->volume);
+	else
+		log_info("migrate", "disk %s: the partly received volume is deleted", in->volume);
+}

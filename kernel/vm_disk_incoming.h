@@ -1,0 +1,35 @@
+/* copy-storage on the destination: the volume an incoming guest's disk
+ * arrives in. It is made at pre-check (GUEST_CONFIG), filled block by
+ * block from DISK_DATA, and deleted again if the migration fails, so a
+ * failed move leaves nothing behind; once the guest runs here it is this
+ * host's volume like any other. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel/vm.h"
+
+struct disk_incoming {
+	bool made;		/* this migration created the volume */
+	char volume[32];	/* its name */
+	uint8_t *buf;		/* blocks waiting to be written together */
+	uint64_t first;		/* the first of them */
+	uint32_t n;
+};
+
+/* Creates the volume (name and size from GUEST_CONFIG) and attaches it to
+ * vm as its disk. 0, or -EEXIST (a volume of that name exists here),
+ * -ENOSPC (no room), -ENODEV (no usable disk here), -ENOMEM, with *why
+ * saying which. On failure nothing is left. */
+int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *volume,
+			 uint64_t bytes, const char **why);
+/* One MIG_DISK_BLOCK (zeros for NULL) at block; kept until contiguous
+ * blocks stop coming, the buffer is full or disk_incoming_sync. */
+int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block,
+			const void *data);
+int disk_incoming_sync(struct disk_incoming *in, struct vm *vm);
+/* The guest runs here: the volume stays. */
+void disk_incoming_keep(struct disk_incoming *in);
+/* The migration failed and the VM is destroyed (its claim released):
+ * the volume goes. */
+void disk_incoming_discard(struct disk_incoming *in);

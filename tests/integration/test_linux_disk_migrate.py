@@ -1,0 +1,245 @@
+"""A Linux guest's disk moves with it (`migrate ... --copy-storage all`,
+docs/storage.md "Moving a guest with its disk"): two QEMU Terns, each with
+its own NVMe image; guest lx on A has volume d1 of 1 GiB as /dev/vda.
+
+While it moves, the guest writes 1 MiB chunks of random data across the
+whole disk with busybox dd (conv=fsync), noting each chunk's md5 in a file
+in its RAM. After the move, on B: the guest reads every chunk back from the
+disk (caches dropped) and each matches its md5; the rounds after round 0
+carried blocks the guest wrote during the copy; A's copy stays (libvirt's
+rule). Paused, the guest goes back to A (its stale copy deleted first), and
+`disk sha256 d1` is the same on both. Before all that the refusals: without --copy-storage, `inc`, a name taken on
+B, no room on B; and a cancel in the middle of the disk: each leaves the
+guest running on A with its disk, and B with no volume d1.
+
+    cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_disk_migrate.py
+"""
+import os
+import re
+import time
+
+import pytest
+
+from conftest import LOG_ROOT
+from hostpair import HostPair
+import netlab as netlab_mod
+from test_migrate_failures import destination_failed, source_failed, wait_idle
+
+KEY = "disk-migrate-secret-3141"
+IP_A, MAC_A = "10.99.0.1", "52:54:00:00:9b:01"
+IP_B, MAC_B = "10.99.0.2", "52:54:00:00:9b:02"
+GUEST_IP, GUEST_MAC = "10.99.0.72", "52:54:00:aa:03:72"
+DISK_MIB = 1024
+IMAGE_BYTES = 2 << 30            # room for d1 and the refusal tests' volumes
+CHUNKS = 24                      # 1 MiB each, CHUNK_STRIDE_MIB apart: across the disk
+CHUNK_STRIDE_MIB = 40
+
+lab = netlab_mod.lab_fixture(scope="module")
+
+
+@pytest.fixture(scope="module")
+def pair(lab):
+    logdir = os.path.join(LOG_ROOT, "test_linux_disk_migrate")
+    os.makedirs(logdir, exist_ok=True)
+    images = {}
+    for n in ("a", "b"):
+        images[n] = os.path.join(logdir, f"nvme-{n}.img")
+        with open(images[n], "wb") as f:
+            f.truncate(IMAGE_BYTES)  # sparse
+    p = HostPair(lab, "qemu", logdir=logdir, ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=KEY,
+                 mem_mib=1024, host_kw={n: {"nvme": images[n]} for n in images})
+    try:
+        p.start()
+        for h in (p.a, p.b):
+            assert "new volume table" in h.cmd("disk init")
+        yield p
+    finally:
+        p.close()
+        for path in images.values():
+            os.unlink(path)
+
+
+def sh(h, command, timeout=60):
+    return h.guest_sh(command, timeout)
+
+
+def errors(out):
+    return [ln for ln in out.splitlines() if ln.startswith("error: ")]
+
+
+def volumes(h):
+    """{name: MiB} of `disk list`."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+(\d+)\s", h.cmd("disk list"), re.M)
+            if m.group(1) != "NAME"}
+
+
+def disk_sha256(hosts, name):
+    """`disk sha256 NAME` on each host at once (each hashes its own disk,
+    ~40 MiB/s under TCG); [(hex, bytes), ...] in the hosts' order."""
+    pat = rf"^disk {name}: sha256 ([0-9a-f]{{64}}) \((\d+) bytes\)"
+    marks = []
+    for h in hosts:  # the hash runs in the background: the prompt comes back at once
+        marks.append(h.mark())
+        assert f"disk {name}: hashing" in h.cmd(f"disk sha256 {name}")
+    out = []
+    for h, t in zip(hosts, marks):
+        m = h.wait_output(pat, 300, since=t)
+        out.append((m.group(1), int(m.group(2))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def guest(pair):
+    """lx on A with d1 (1 GiB) as /dev/vda, its console detached."""
+    a = pair.a
+    out = a.cmd(f"disk create d1 size={DISK_MIB}M")
+    assert "disk d1: created" in out, out
+    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} disk=d1 '
+                              f'args="quiet ip={GUEST_IP}/24"')
+    assert up["ip"] == f"{GUEST_IP}/24", up
+    time.sleep(2)
+    a.guest_attach("lx")
+    assert sh(a, "dmesg -n 1")[0] == 0
+    a.guest_detach()
+    return a
+
+
+def start_writer(h):
+    """CHUNKS chunks of 1 MiB of random data, one a second, each at its own
+    place on /dev/vda and fsync'ed, its md5 appended to /tmp/sums; "done"
+    when all are written."""
+    script = (f"i=0; while [ $i -lt {CHUNKS} ]; do "
+              "dd if=/dev/urandom of=/tmp/c bs=64k count=16 2>/dev/null; "
+              f"dd if=/tmp/c of=/dev/vda bs=64k seek=$((i * {CHUNK_STRIDE_MIB * 16})) conv=fsync 2>/dev/null; "
+              "echo \"$i $(md5sum < /tmp/c | cut -d\" \" -f1)\" >> /tmp/sums; "
+              "i=$((i + 1)); sleep 1; done; echo done >> /tmp/sums")
+    assert sh(h, f"rm -f /tmp/sums; {{ sh -c '{script}' > /tmp/writer.log 2>&1 & }}")[0] == 0
+    time.sleep(3)
+    rc, out = sh(h, "cat /tmp/writer.log; cat /tmp/sums")
+    assert re.match(r"^0 [0-9a-f]{32}$", out, re.M), out  # the first chunk is written
+
+
+def test_a_guest_with_a_local_disk_needs_copy_storage(pair, guest):
+    a = pair.a
+    out = a.cmd(f"migrate lx {IP_B}")
+    assert errors(out) == ["error: migrate lx: it has a local disk (d1): add --copy-storage all "
+                           "to move the disk with it"], out
+    out = a.cmd(f"migrate lx {IP_B} --copy-storage inc")
+    assert errors(out) and "--copy-storage inc" in errors(out)[0] and "use --copy-storage all" in out, out
+    assert a.vm_list()["lx"]["state"] == "running"
+
+
+def test_refusals_at_pre_check_leave_the_guest_and_its_disk_on_a(pair, guest):
+    a, b = pair.a, pair.b
+    # A volume named d1 exists on B.
+    assert "disk d1: created" in b.cmd("disk create d1 size=16M")
+    t = a.mark()
+    a.cmd(f"migrate lx {IP_B} --copy-storage all")
+    line = source_failed(a, t, name="lx")
+    assert "disk d1: a volume of that name exists on this host" in line, line
+    assert "deleted" in b.cmd("disk delete d1")
+    # No room for 1 GiB on B.
+    assert "disk big: created" in b.cmd("disk create big size=1500M")
+    t = a.mark()
+    a.cmd(f"migrate lx {IP_B} --copy-storage all")
+    line = source_failed(a, t, name="lx")
+    assert re.search(r"disk d1: no room for 1024 MiB on this host \(largest free: \d+ MiB\)", line), line
+    assert "deleted" in b.cmd("disk delete big")
+    wait_idle(a)
+    assert a.vm_list()["lx"]["state"] == "running"
+    assert "d1" not in volumes(b) and "lx" not in b.vm_list()
+
+
+def test_a_cancel_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pair, guest):
+    a, b = pair.a, pair.b
+    # 64 MiB of data at the disk's start, so its copy takes a while at 40 Mbit/s.
+    a.guest_attach("lx")
+    try:
+        rc, out = sh(a, "dd if=/dev/urandom of=/dev/vda bs=1M count=64 conv=fsync", timeout=180)
+        assert rc == 0 and "64+0 records out" in out, out
+    finally:
+        a.guest_detach()
+    t, tb = a.mark(), b.mark()
+    a.cmd(f"migrate lx {IP_B} --copy-storage all --bandwidth 40")
+    # The disk's blocks follow the guest's 65536 pages: 20 % of the copy.
+    deadline = time.monotonic() + 120
+    while True:
+        st = a.cmd("migrate status")
+        m = re.search(r"phase (pre-check|transfer), round 0, (\d+)% of memory and disk sent", st)
+        assert m, st
+        if m.group(1) == "transfer" and int(m.group(2)) >= 21:
+            break
+        assert time.monotonic() < deadline, st
+        time.sleep(0.5)
+    assert int(m.group(2)) < 100, st
+    assert "d1" in volumes(b)
+    a.cmd("migrate cancel lx")
+    line = source_failed(a, t, name="lx")
+    assert "cancel" in line, line
+    destination_failed(b, tb, name="lx")
+    log = b.cmd("log")
+    assert "incoming lx: volume d1 made, 1024 MiB" in log, log
+    assert "disk d1: the partly received volume is deleted" in log, log
+    wait_idle(a)
+    assert "d1" not in volumes(b) and "lx" not in b.vm_list()
+    assert a.vm_list()["lx"]["state"] == "running"
+
+
+def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
+    a, b = pair.a, pair.b
+    a.guest_attach("lx")
+    start_writer(a)
+    a.guest_detach()
+    t = a.mark()
+    out = a.cmd(f"migrate lx {IP_B} --copy-storage all")
+    assert f"migrate lx -> {IP_B}:7000: started" in out and "disk d1 of 1024 MiB copied" in out, out
+    m = a.wait_output(r"^result: +(.*)$", 600, since=t)
+    a.wait_output(r"^stopped: +.*$", 30, since=t)
+    text = a.log.text[t:]
+    assert m.group(1) == "completed, guest running on the destination", text
+    # Every block went in round 0; the guest's writes during the copy went again after it.
+    rows = [r.split() for r in re.findall(r"^ *\d+\*? +\d+ +\d+ .*$", text, re.M)]
+    assert rows and all(len(r) == 10 for r in rows), text
+    assert int(rows[0][-2]) + int(rows[0][-1]) == DISK_MIB * 256, rows[0]
+    assert sum(int(r[-2]) for r in rows[1:]) > 0, text
+    m = re.search(r"^disk blocks: +(\d+) sent \([\d.]+ MiB\) \+ (\d+) zero", text, re.M)
+    assert m, text
+    assert "its volume d1 stays on this host" in a.cmd("log")
+    assert volumes(b).get("d1") == DISK_MIB
+
+    # The writer finishes on B; every chunk reads back as written.
+    b.guest_attach("lx")
+    try:
+        deadline = time.monotonic() + 120
+        while sh(b, "tail -n 1 /tmp/sums")[1].strip() != "done":
+            assert time.monotonic() < deadline, sh(b, "cat /tmp/sums")[1]
+            time.sleep(2)
+        assert sh(b, "sync; echo 3 > /proc/sys/vm/drop_caches")[0] == 0
+        rc, out = sh(b, "while read i sum; do [ \"$i\" = done ] && break; "
+                        f"got=$(dd if=/dev/vda bs=64k skip=$((i * {CHUNK_STRIDE_MIB * 16})) count=16 2>/dev/null"
+                        " | md5sum | cut -d' ' -f1); echo \"chunk $i $([ $got = $sum ] && echo ok || echo BAD)\"; "
+                        "done < /tmp/sums", timeout=180)
+        assert rc == 0, out
+        chunks = re.findall(r"^chunk (\d+) (ok|BAD)$", out, re.M)
+        assert len(chunks) == CHUNKS and all(s == "ok" for _, s in chunks), out
+    finally:
+        b.guest_detach()
+
+    # Back to A with the guest paused, A's stale copy deleted first: the
+    # volume that arrives equals B's, byte for byte.
+    assert "paused" in b.cmd("vm pause lx")
+    assert "deleted" in a.cmd("disk delete d1")
+    t = b.mark()
+    out = b.cmd(f"migrate lx {IP_A} --copy-storage all")
+    assert f"migrate lx -> {IP_A}:7000: started" in out, out
+    m = b.wait_output(r"^result: +(.*)$", 600, since=t)
+    assert m.group(1) == "completed, guest running on the destination", b.log.text[t:]
+    assert a.vm_list()["lx"]["state"] == "paused"
+    on_a, on_b = disk_sha256((a, b), "d1")
+    assert on_a == on_b and on_a[1] == DISK_MIB << 20, (on_a, on_b)
+    assert "vm lx: running" in a.cmd("vm resume lx")
+    a.guest_attach("lx")
+    try:
+        assert sh(a, "echo alive")[1].strip() == "alive"
+    finally:
+        a.guest_detach()
