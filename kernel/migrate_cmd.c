@@ -251,10 +251,6 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 			return CMD_USAGE;
 		i++;
 	}
-	if (!net_up || !net_up()) {
-		cmd_error("migrate: the network is not up (see 'net show')");
-		return -ENETDOWN;
-	}
 	if (!o->downtime_ms || !o->max_rounds || o->max_rounds > 1000 || !o->port || o->port > 65535 ||
 	    o->bandwidth > 1000000 || o->downtime_ms > 600000 || o->delta_cache_mib > 65536) {
 		cmd_error("migrate: option out of range");
@@ -283,6 +279,10 @@ static int start_outgoing(int argc, char **argv)
 			  "the disk with it",
 			  vm->name, vm->disk.volume);
 		return -EOPNOTSUPP;
+	}
+	if (!net_up || !net_up()) {
+		cmd_error("migrate: the network is not up (see 'net show')");
+		return -ENETDOWN;
 	}
 	if (!vm) {
 		cmd_error("migrate: no VM named '%s' (see 'vm list')", argv[1]);

@@ -7,7 +7,7 @@
 
 #include "kernel/log.h"
 #include "kernel/vm_disk.h"
-#include "migrate/format.h"
+#include "migrate/migrate.h"
 #include "storage/crc32c.h"
 #include "storage/storage.h"
 #include "storage/volume_claim.h"
@@ -320,6 +320,26 @@ int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks)
 		k->mig_bits[i] = 0;
 	}
 	return 0;
+}
+
+int vm_disk_bitmap(struct vm *vm, unsigned i, struct mig_disk_bitmap *out)
+{
+	struct voltab *t = &storage_disk()->tab;
+
+	for (unsigned k = 0; k < t->nbitmaps; k++) {
+		struct voltab_bitmap *b = &t->bm[k];
+		if (b->vol_id != vm->disk.vol_id || i--)
+			continue;
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "%s", b->name);
+		out->granularity = bitmap_gran(&b->map);
+		out->persistent = b->persistent;
+		out->inconsistent = b->inconsistent;
+		out->nbits = b->map.nbits;
+		out->bits = b->map.bits;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 void vm_disk_log_stop(struct vm *vm)

@@ -33,3 +33,7 @@ int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf
 int vm_disk_log_start(struct vm *vm);
 int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks);
 void vm_disk_log_stop(struct vm *vm);
+/* The volume's dirty bitmap i (0 ..), pointing at its bits; -ENOENT past
+ * the last. */
+struct mig_disk_bitmap;
+int vm_disk_bitmap(struct vm *vm, unsigned i, struct mig_disk_bitmap *out);

@@ -7,7 +7,7 @@
 #include "kernel/log.h"
 #include "kernel/vm_disk.h"
 #include "kernel/vm_disk_incoming.h"
-#include "migrate/format.h"
+#include "migrate/migrate.h"
 #include "storage/storage.h"
 
 /* Blocks written with one command at most: 256 KiB. */
@@ -127,6 +127,47 @@ int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block,
 	else
 		memset(to, 0, MIG_DISK_BLOCK);
 	in->n++;
+	return 0;
+}
+
+int disk_incoming_bitmap(struct disk_incoming *in, const struct mig_disk_bitmap *b,
+			 const char **why)
+{
+	struct voltab *t = &storage_disk()->tab;
+	const struct voltab_volume *v = voltab_find(t, in->volume);
+	struct voltab_bitmap *m = v ? voltab_bitmap_find(t, v->id, b->name) : NULL;
+	uint64_t need = 0;
+	int rc = 0;
+
+	*why = why_buf;
+	/* Made ahead of round 0 (a table write for a persistent one); with
+	 * the guest paused only its bits change, in memory. */
+	if (m && (bitmap_gran(&m->map) != b->granularity || m->persistent != b->persistent)) {
+		snprintf(why_buf, sizeof(why_buf), "it changed on the source during the migration");
+		return -EINVAL;
+	}
+	if (!m) {
+		rc = voltab_bitmap_add(t, in->volume, b->name, b->granularity, b->persistent, true,
+				       storage_now_ns(), &need);
+		m = v ? voltab_bitmap_find(t, v->id, b->name) : NULL;
+	}
+	if (rc || !m) {
+		snprintf(why_buf, sizeof(why_buf),
+			 rc == -ENOSPC	 ? "no room for its %llu bytes in this host's volume table"
+			 : rc == -EMFILE ? "this host's table of bitmaps is full"
+			 : rc == -EINVAL ? "its granularity is not one this disk can have"
+					 : "making it failed",
+			 (unsigned long long)need);
+		return rc ? rc : -EIO;
+	}
+	if (m->map.nbits != b->nbits) {
+		voltab_bitmap_remove(t, m, storage_now_ns());
+		snprintf(why_buf, sizeof(why_buf), "%llu bits, this volume's has %llu",
+			 (unsigned long long)b->nbits, (unsigned long long)m->map.nbits);
+		return -EINVAL;
+	}
+	memcpy(m->map.bits, b->bits, bitmap_bytes(&m->map));
+	m->inconsistent = b->inconsistent;
 	return 0;
 }
 

@@ -28,6 +28,12 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block,
 			const void *data);
 int disk_incoming_sync(struct disk_incoming *in, struct vm *vm);
+/* A dirty bitmap of the source's volume, made on this one with its bits
+ * (the guest's device is attached: a persistent one is written IN_USE).
+ * 0, or a negative errno with *why. */
+struct mig_disk_bitmap;
+int disk_incoming_bitmap(struct disk_incoming *in, const struct mig_disk_bitmap *b,
+			 const char **why);
 /* The guest runs here: the volume stays. */
 void disk_incoming_keep(struct disk_incoming *in);
 /* The migration failed and the VM is destroyed (its claim released):

@@ -230,6 +230,11 @@ static void src_disk_dirty_stop(void *ctx)
 	vm_disk_log_stop(ctx);
 }
 
+static int src_disk_bitmap(void *ctx, unsigned i, struct mig_disk_bitmap *b)
+{
+	return vm_disk_bitmap(ctx, i, b);
+}
+
 static void src_throttle(void *ctx, uint32_t pct)
 {
 	struct vm *vm = ctx;
@@ -273,6 +278,7 @@ void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *
 		ops->disk_dirty_start = src_disk_dirty_start;
 		ops->disk_dirty_harvest = src_disk_dirty_harvest;
 		ops->disk_dirty_stop = src_disk_dirty_stop;
+		ops->disk_bitmap = src_disk_bitmap;
 	}
 }
 
@@ -400,6 +406,14 @@ static int dst_disk_sync(void *ctx)
 	return in->vm ? disk_incoming_sync(&in->disk, in->vm) : -ENODEV;
 }
 
+static int dst_set_disk_bitmap(void *ctx, const struct mig_disk_bitmap *b)
+{
+	struct vm_incoming *in = ctx;
+
+	in->why = NULL;
+	return in->vm ? disk_incoming_bitmap(&in->disk, b, &in->why) : -ENODEV;
+}
+
 /* PAGE_DELTA is applied to the guest's page in place. */
 static void *dst_page(void *ctx, uint64_t gfn)
 {
@@ -522,6 +536,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.write_page = dst_write_page,
 		.write_disk = dst_write_disk,
 		.disk_sync = dst_disk_sync,
+		.set_disk_bitmap = dst_set_disk_bitmap,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu_state,
 		.set_device_state = dst_set_device_state,

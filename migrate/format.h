@@ -32,6 +32,7 @@ enum mig_rec_type {
 	MIG_REC_HANDOFF_DONE = 0x12,
 	MIG_REC_HELD_FRAMES = 0x13,
 	MIG_REC_DISK_DATA = 0x14,
+	MIG_REC_DISK_BITMAP = 0x15,
 };
 
 /* ERROR and REFUSE codes. */
@@ -95,6 +96,17 @@ enum mig_code {
 #define MIG_END_LEN 32u
 #define MIG_TEXT_HDR_LEN 8u
 #define MIG_HANDOFF_LEN 8u
+/* DISK_BITMAP: name (32, NUL-padded), u32 granularity, u32 flags, u64
+ * bits, then the bits (bit i in bit i % 8 of byte i / 8). */
+#define MIG_BITMAP_HDR_LEN 48u
+#define MIG_BITMAP_PERSISTENT 0x1u
+#define MIG_BITMAP_INCONSISTENT 0x2u
+#define MIG_BITMAP_GRAN_MIN 4096u
+#define MIG_BITMAP_GRAN_MAX (16u << 20)
+#define MIG_MAX_BITMAPS 16u /* of one disk */
+/* What the receive buffer holds: 8 Mi bits, 512 GiB at 64 KiB granules
+ * (32 GiB at 4 KiB: a finer bitmap of a larger disk cannot move). */
+#define MIG_MAX_BITMAP_LEN MIG_MAX_RECORD_LEN
 /* HELD_FRAMES: u32 count, u32 0, then per frame u16 length and the frame. */
 #define MIG_HELD_HDR_LEN 8u
 #define MIG_HELD_MAX_FRAMES 64u

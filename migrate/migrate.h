@@ -77,6 +77,17 @@ struct mig_guest_config {
 	uint64_t disk_bytes; /* a multiple of MIG_DISK_BLOCK */
 };
 
+/* A named dirty bitmap of the guest's disk (copy-storage): bit i covers
+ * bytes [i * granularity, (i + 1) * granularity) of the disk. */
+struct mig_disk_bitmap {
+	char name[MIG_NAME_FIELD];
+	uint32_t granularity; /* a power of two, 4 KiB to 16 MiB */
+	bool persistent;      /* kept in the volume table across reboots */
+	bool inconsistent;    /* it may miss writes (found in use after a crash) */
+	uint64_t nbits;	      /* ceil(disk bytes / granularity) */
+	const uint8_t *bits;  /* (nbits + 7) / 8 bytes */
+};
+
 /* The guest on the source host. */
 struct mig_src_guest {
 	int (*get_config)(void *ctx, struct mig_guest_config *cfg);
@@ -116,6 +127,10 @@ struct mig_src_guest {
 	int (*disk_dirty_start)(void *ctx);
 	int (*disk_dirty_harvest)(void *ctx, uint64_t *bitmap, uint64_t nblocks);
 	void (*disk_dirty_stop)(void *ctx);
+	/* Optional: bitmap i (0 ..) of the disk, valid until the next call:
+	 * 0, or non-zero past the last. Read ahead of round 0 and again, for
+	 * the final bits, with the guest paused. */
+	int (*disk_bitmap)(void *ctx, unsigned i, struct mig_disk_bitmap *b);
 	/* Called once the destination runs the guest: free it here. */
 	void (*destroy)(void *ctx);
 	void *ctx;
@@ -152,6 +167,13 @@ struct mig_dst_guest {
 	 * calls after each DISK_DATA record and before END is accepted. */
 	int (*write_disk)(void *ctx, uint64_t block, const void *data);
 	int (*disk_sync)(void *ctx);
+	/* With write_disk: make bitmap b on the new volume with its bits, or,
+	 * when this migration made one of that name already, give it these
+	 * bits (the source sends each bitmap ahead of round 0, then with its
+	 * final bits while the guest is paused, which must then cost no
+	 * I/O). Anything but 0 (the why op says why) fails the migration
+	 * before END is accepted. */
+	int (*set_disk_bitmap)(void *ctx, const struct mig_disk_bitmap *b);
 	/* Optional: the 4 KiB of guest memory at gfn, writable (NULL if not
 	 * RAM), where a PAGE_DELTA is applied in place. Without it this host
 	 * does not offer the DELTA capability and is sent whole pages. */

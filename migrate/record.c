@@ -20,6 +20,7 @@ const struct mig_stream_limit mig_record_src_limits[] = {
 	{MIG_REC_PAGE_DATA, BATCH_MIN, MIG_MAX_RECORD_LEN},
 	{MIG_REC_PAGE_DELTA, MIG_BATCH_HDR_LEN + MIG_DELTA_ENTRY_LEN, MIG_MAX_DELTA_RECORD_LEN},
 	{MIG_REC_DISK_DATA, BATCH_MIN, MIG_MAX_RECORD_LEN},
+	{MIG_REC_DISK_BITMAP, MIG_BITMAP_HDR_LEN + 1, MIG_MAX_BITMAP_LEN},
 	{MIG_REC_VCPU_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_DEVICE_STATE, MIG_BLOB_HDR_LEN, BLOB_MAX},
 	{MIG_REC_END_OF_ROUND, MIG_EOR_LEN, MIG_EOR_LEN},
@@ -542,6 +543,57 @@ void mig_record_deltas_next(struct mig_page_iter *it, uint64_t *gfn, const uint8
 	*len = le32_get(it->p + 8);
 	*enc = it->p + MIG_DELTA_ENTRY_LEN;
 	it->p += MIG_DELTA_ENTRY_LEN + *len;
+}
+
+int mig_record_put_bitmap(struct mig_stream_out *o, const struct mig_disk_bitmap *b)
+{
+	uint64_t nbytes = (b->nbits + 7) / 8;
+
+	if (!b->nbits || MIG_BITMAP_HDR_LEN + nbytes > MIG_MAX_BITMAP_LEN)
+		return -E2BIG;
+	uint32_t len = (uint32_t)(MIG_BITMAP_HDR_LEN + nbytes);
+	uint8_t *p = mig_stream_out_begin(o, MIG_REC_DISK_BITMAP, len);
+	if (!p)
+		return -ENOSPC;
+	memset(p, 0, MIG_BITMAP_HDR_LEN);
+	put_padded(p, MIG_NAME_FIELD, b->name);
+	le32_put(p + 32, b->granularity);
+	le32_put(p + 36, (b->persistent ? MIG_BITMAP_PERSISTENT : 0) |
+				 (b->inconsistent ? MIG_BITMAP_INCONSISTENT : 0));
+	le64_put(p + 40, b->nbits);
+	memcpy(p + MIG_BITMAP_HDR_LEN, b->bits, nbytes);
+	mig_stream_out_commit(o, len);
+	return 0;
+}
+
+int mig_record_get_bitmap(const struct mig_stream_rec *r, uint64_t disk_bytes,
+			  struct mig_disk_bitmap *b)
+{
+	const uint8_t *p = r->payload;
+
+	if (r->len < MIG_BITMAP_HDR_LEN)
+		return -EBADMSG;
+	memset(b, 0, sizeof(*b));
+	if (get_padded(p, MIG_NAME_FIELD, b->name, true))
+		return -EBADMSG;
+	b->granularity = le32_get(p + 32);
+	uint32_t flags = le32_get(p + 36);
+	b->nbits = le64_get(p + 40);
+	uint32_t g = b->granularity;
+	if (g < MIG_BITMAP_GRAN_MIN || g > MIG_BITMAP_GRAN_MAX || (g & (g - 1)) ||
+	    (flags & ~(MIG_BITMAP_PERSISTENT | MIG_BITMAP_INCONSISTENT)))
+		return -EBADMSG;
+	if (!disk_bytes || b->nbits != (disk_bytes + g - 1) / g)
+		return -EBADMSG;
+	uint64_t nbytes = (b->nbits + 7) / 8;
+	if (r->len != MIG_BITMAP_HDR_LEN + nbytes)
+		return -EBADMSG;
+	b->bits = p + MIG_BITMAP_HDR_LEN;
+	if (b->nbits % 8 && (b->bits[nbytes - 1] >> (b->nbits % 8)))
+		return -EBADMSG; /* a bit past the disk's end */
+	b->persistent = flags & MIG_BITMAP_PERSISTENT;
+	b->inconsistent = flags & MIG_BITMAP_INCONSISTENT;
+	return 0;
 }
 
 static const struct {

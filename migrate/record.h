@@ -120,6 +120,13 @@ int mig_record_deltas_begin(const struct mig_stream_rec *r, uint64_t npages,
 void mig_record_deltas_next(struct mig_page_iter *it, uint64_t *gfn, const uint8_t **enc,
 			    uint32_t *len);
 
+/* DISK_BITMAP. The getter checks everything against the disk's size
+ * (granularity, the bit count it implies, the length, no bit set past the
+ * last) before it returns; b->bits then points into the record. */
+int mig_record_put_bitmap(struct mig_stream_out *o, const struct mig_disk_bitmap *b);
+int mig_record_get_bitmap(const struct mig_stream_rec *r, uint64_t disk_bytes,
+			  struct mig_disk_bitmap *b);
+
 /* ERROR/REFUSE codes against local errno values. */
 uint32_t mig_record_code_of(int err);
 int mig_record_err_of(uint32_t code);

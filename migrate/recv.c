@@ -510,6 +510,27 @@ static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 	return ret ? refused(r, ret, what) : 0;
 }
 
+/* A dirty bitmap of the disk: checked whole, then made on the new volume
+ * (ahead of round 0) or given its final bits (after the FINAL round). */
+static int on_bitmap(struct mig_recv *r, const struct mig_stream_rec *rec)
+{
+	struct mig_disk_bitmap b;
+	char what[64];
+
+	if (!r->disk_blocks || !r->g.set_disk_bitmap)
+		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "DISK_BITMAP for a guest without a disk");
+	if (mig_record_get_bitmap(rec, r->cfg.disk_bytes, &b))
+		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed DISK_BITMAP");
+	int ret = r->g.set_disk_bitmap(r->g.ctx, &b);
+	if (ret) {
+		snprintf(what, sizeof(what), "disk bitmap %s", b.name);
+		return refused(r, ret, what);
+	}
+	if (r->state == R_STATE)
+		r->summary.bitmaps++;
+	return 0;
+}
+
 /* The only way a guest starts here: everything announced arrived and the
  * checksum agrees with what we read. */
 static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
@@ -577,6 +598,7 @@ static const struct {
 	{MIG_REC_END_OF_ROUND, IN(R_ROUNDS)},
 	{MIG_REC_VCPU_STATE, IN(R_STATE)},
 	{MIG_REC_DEVICE_STATE, IN(R_STATE)},
+	{MIG_REC_DISK_BITMAP, IN(R_ROUNDS) | IN(R_STATE)},
 	{MIG_REC_END, IN(R_STATE)},
 	{MIG_REC_ERROR, BEFORE_FINISH},
 };
@@ -638,6 +660,8 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 	case MIG_REC_VCPU_STATE:
 	case MIG_REC_DEVICE_STATE:
 		return on_blob(r, rec);
+	case MIG_REC_DISK_BITMAP:
+		return on_bitmap(r, rec);
 	case MIG_REC_END:
 		return on_end(r, rec);
 	}

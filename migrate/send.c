@@ -427,6 +427,24 @@ static int produce_state(struct mig_send *s)
 		s->next_dev++;
 		return 1;
 	}
+	/* The disk's bitmaps, final now that the guest is paused. */
+	if (s->cfg.has_disk && s->g.disk_bitmap && s->next_bitmap < MIG_MAX_BITMAPS) {
+		struct mig_disk_bitmap b;
+		if (s->g.disk_bitmap(s->g.ctx, s->next_bitmap, &b)) {
+			s->next_bitmap = MIG_MAX_BITMAPS; /* past the last */
+			return 1;
+		}
+		int ret = mig_record_put_bitmap(o, &b);
+		if (ret == -ENOSPC)
+			return 0;
+		if (ret < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false,
+				    "disk bitmap %s is too large to send (%llu bits)", b.name,
+				    (unsigned long long)b.nbits);
+		s->next_bitmap++;
+		s->summary.bitmaps++;
+		return 1;
+	}
 	/* The checksum covers every record committed so far, and END is
 	 * the next one. */
 	struct mig_end e = {s->round + 1, s->entries_total, o->sum.a, o->sum.b};
@@ -526,10 +544,32 @@ static int on_auth(struct mig_send *s, const struct mig_stream_rec *rec)
 	return 1;
 }
 
+/* The disk's bitmaps as they are now, ahead of round 0: the destination
+ * makes them (a volume table write each, for a persistent one) while the
+ * guest still runs here, and the final ones (produce_state) only update
+ * their bits. 0, or failed. */
+static int put_bitmaps_early(struct mig_send *s)
+{
+	struct mig_disk_bitmap b;
+
+	if (!s->cfg.has_disk || !s->g.disk_bitmap)
+		return 0;
+	for (unsigned i = 0; i < MIG_MAX_BITMAPS && !s->g.disk_bitmap(s->g.ctx, i, &b); i++) {
+		int ret = mig_record_put_bitmap(&s->link.out, &b);
+		if (ret < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false,
+				    "disk bitmap %s cannot be sent (%llu bits, %d)", b.name,
+				    (unsigned long long)b.nbits, ret);
+	}
+	return 0;
+}
+
 static int on_accept(struct mig_send *s)
 {
 	int ret;
 
+	if ((ret = put_bitmaps_early(s)) < 0)
+		return ret;
 	s->t_accept = now(s);
 	memset(s->bitmap, 0xff, s->nwords * sizeof(uint64_t));
 	send_mask_space(s);

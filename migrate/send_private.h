@@ -92,7 +92,7 @@ struct mig_send {
 	bool dirty_on;
 	bool paused;
 	bool end_noted; /* the moment END left was recorded (t_end, last row) */
-	uint32_t next_vcpu, next_dev;
+	uint32_t next_vcpu, next_dev, next_bitmap;
 
 	struct mig_delta_cache cache; /* slots 0: no deltas */
 	bool delta;		      /* the cache is there and the destination takes deltas */

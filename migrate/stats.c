@@ -128,6 +128,8 @@ int mig_stats_summary(const struct mig_summary *s, char *buf, size_t cap)
 		    tenths(a, sizeof(a), s->blocks_sent * 10 * MIG_DISK_BLOCK / (1024 * 1024)),
 		    (unsigned long long)s->blocks_zero, (unsigned long long)(x100 / 100),
 		    (unsigned long long)(x100 % 100), (unsigned long long)s->disk_blocks);
+		if (s->bitmaps)
+			ADD("disk bitmaps: %u sent with the disk\n", s->bitmaps);
 	}
 	if (s->delta == MIG_DELTA_ON)
 		ADD("delta pages:  %llu (cache %s, %s MiB saved)\n",

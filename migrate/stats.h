@@ -64,6 +64,7 @@ struct mig_summary {
 	 * blocks sent with data and as ZERO entries, all rounds. */
 	uint64_t disk_blocks;
 	uint64_t blocks_sent, blocks_zero;
+	uint32_t bitmaps; /* the disk's dirty bitmaps sent */
 };
 
 /* The destination's summary. */
@@ -83,6 +84,7 @@ struct mig_incoming_summary {
 	uint32_t frames_held; /* frames the source held, given to the guest after it started */
 	uint64_t blocks_sent; /* disk blocks received with data */
 	uint64_t blocks_zero; /* disk blocks received as ZERO entries */
+	uint32_t bitmaps;     /* the disk's dirty bitmaps made here */
 };
 
 /* Each returns the length written (as snprintf does, truncating to cap). */

@@ -350,6 +350,8 @@ const char *mig_stream_type_name(uint32_t type)
 		return "PAGE_DELTA";
 	case MIG_REC_DISK_DATA:
 		return "DISK_DATA";
+	case MIG_REC_DISK_BITMAP:
+		return "DISK_BITMAP";
 	case MIG_REC_VCPU_STATE:
 		return "VCPU_STATE";
 	case MIG_REC_DEVICE_STATE:

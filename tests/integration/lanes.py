@@ -7,10 +7,10 @@ pairs, Tern-to-Tern networking) already keep both cores busy; they run alone,
 after the others. The rest are split in two
 lanes that run side by side, balanced by how long each module took
 (WEIGHT_S, seconds from a `--durations=0` run; a new module counts
-DEFAULT_WEIGHT_S until it is listed), except a few that mostly wait (on a
-slow or silent server, on the console): they run in a third lane beside
-the pairs, which left a third of the CPU idle (one host of a pair often
-waits for the other).
+DEFAULT_WEIGHT_S until it is listed), except short ones and a few that
+mostly wait (on a slow or silent server, on the console): they run in a
+third lane beside the pairs, which left a third of the CPU idle (one host
+of a pair often waits for the other).
 
 Each lane is its own pytest process: module fixtures, logs
 (build/test-logs/<test>) and lab namespaces are per process already. The
@@ -38,7 +38,8 @@ PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migra
          "test_migrate_runstate", "test_migrate_tls", "test_net", "test_linux_disk_migrate")
 # One emulator, mostly waiting: beside the pairs.
 BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab",
-                "test_deps_tools", "test_disk_import")
+                "test_deps_tools", "test_disk_import", "test_boot", "test_memcheck_bare",
+                "test_linux_bare", "test_guest_power", "test_guest_mmio")
 
 WEIGHT_S = {
     "test_linux_vmx": 195, "test_linux_guest": 112, "test_hostile_guest": 112,

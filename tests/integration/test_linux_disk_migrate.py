@@ -2,15 +2,20 @@
 docs/storage.md "Moving a guest with its disk"): two QEMU Terns, each with
 its own NVMe image; guest lx on A has volume d1 of 1 GiB as /dev/vda.
 
-While it moves, the guest writes 1 MiB chunks of random data across the
-whole disk with busybox dd (conv=fsync), noting each chunk's md5 in a file
-in its RAM. After the move, on B: the guest reads every chunk back from the
-disk (caches dropped) and each matches its md5; the rounds after round 0
+First the refusals and failures, each leaving the guest running on A with
+its disk and B with no volume: without --copy-storage, `inc`, a name taken
+on B, no room on B, a cancel in the middle of the disk, and a read error on
+A's NVMe (QEMU's blkdebug) under a second guest's volume.
+
+Then the move: while it runs, the guest writes 1 MiB chunks of random data
+across the whole disk with busybox dd (conv=fsync), noting each chunk's md5
+in a file in its RAM. On B the guest reads every chunk back from the disk
+(caches dropped) and each matches its md5; the rounds after round 0
 carried blocks the guest wrote during the copy; A's copy stays (libvirt's
-rule). Paused, the guest goes back to A (its stale copy deleted first), and
-`disk sha256 d1` is the same on both. Before all that the refusals: without --copy-storage, `inc`, a name taken on
-B, no room on B; and a cancel in the middle of the disk: each leaves the
-guest running on A with its disk, and B with no volume d1.
+rule). Its two dirty bitmaps (one persistent) arrive on B with the
+granules written before the hand-off, and go on with the ones written
+after. Paused, the guest goes back to A (its stale copy deleted first), and
+`disk sha256 d1` is the same on both.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_disk_migrate.py
 """
@@ -23,6 +28,8 @@ import pytest
 from conftest import LOG_ROOT
 from hostpair import HostPair
 import netlab as netlab_mod
+from test_linux_disk import bitmap_rows, bitmap_runs
+from test_linux_migrate import create_lx
 from test_migrate_failures import destination_failed, source_failed, wait_idle
 
 KEY = "disk-migrate-secret-3141"
@@ -31,8 +38,13 @@ IP_B, MAC_B = "10.99.0.2", "52:54:00:00:9b:02"
 GUEST_IP, GUEST_MAC = "10.99.0.72", "52:54:00:aa:03:72"
 DISK_MIB = 1024
 IMAGE_BYTES = 2 << 30            # room for d1 and the refusal tests' volumes
-CHUNKS = 24                      # 1 MiB each, CHUNK_STRIDE_MIB apart: across the disk
-CHUNK_STRIDE_MIB = 40
+CHUNKS = 16                      # 1 MiB each, CHUNK_STRIDE_MIB apart: across the disk (and one more)
+CHUNK_STRIDE_MIB = 60
+# A's NVMe fails reads of one sector (QEMU's blkdebug): 4 MiB into volume
+# `bad`, made after d1 (which starts at 1 MiB): nothing but a migration of
+# `bad` reads there.
+BAD_MIB = 16
+BAD_SECTOR = (1 + DISK_MIB + 4) << 11
 
 lab = netlab_mod.lab_fixture(scope="module")
 
@@ -46,8 +58,13 @@ def pair(lab):
         images[n] = os.path.join(logdir, f"nvme-{n}.img")
         with open(images[n], "wb") as f:
             f.truncate(IMAGE_BYTES)  # sparse
+    conf = os.path.join(logdir, "blkdebug.conf")
+    with open(conf, "w") as f:
+        f.write(f'[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "{BAD_SECTOR}"\n'
+                'once = "off"\n')
     p = HostPair(lab, "qemu", logdir=logdir, ips=(IP_A, IP_B), macs=(MAC_A, MAC_B), key=KEY,
-                 mem_mib=1024, host_kw={n: {"nvme": images[n]} for n in images})
+                 mem_mib=1024, host_kw={"a": {"nvme": f"blkdebug:{conf}:{images['a']}"},
+                                        "b": {"nvme": images["b"]}})
     try:
         p.start()
         for h in (p.a, p.b):
@@ -94,14 +111,35 @@ def guest(pair):
     a = pair.a
     out = a.cmd(f"disk create d1 size={DISK_MIB}M")
     assert "disk d1: created" in out, out
-    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} disk=d1 '
-                              f'args="quiet ip={GUEST_IP}/24"')
-    assert up["ip"] == f"{GUEST_IP}/24", up
-    time.sleep(2)
-    a.guest_attach("lx")
-    assert sh(a, "dmesg -n 1")[0] == 0
+    create_lx(a, 256, "disk=d1", ip=GUEST_IP, mac=GUEST_MAC)
     a.guest_detach()
     return a
+
+
+def test_a_read_error_on_the_source_disk_keeps_the_guest_there(pair, guest):
+    """A second guest (memcheck) on volume `bad`, whose 5th MiB A's disk
+    cannot read: its migration fails on that read, the guest runs on with
+    its disk, B keeps nothing."""
+    a, b = pair.a, pair.b
+    out = a.cmd(f"disk create bad size={BAD_MIB}M")
+    assert re.search(rf"^disk bad: created, {BAD_MIB} MiB at LBA {(1 + DISK_MIB) << 11}, ", out, re.M), out
+    t = a.mark()
+    assert "vm m1: created" in a.cmd('vm create m1 image=memcheck mem=8 disk=bad args="verify=1 rate=500"')
+    a.wait_output(r"^\[m1\] memcheck: gen=\d+ verified=\d+ errors=0", 120, since=t)
+    t, tb = a.mark(), b.mark()
+    a.cmd(f"migrate m1 {IP_B} --copy-storage all")
+    line = source_failed(a, t, name="m1")
+    first = (4 << 20) // 4096
+    assert re.search(rf"reading blocks {first}-\d+ of disk bad failed \(-5\)", line), line
+    assert re.search(r"nvme0n1: read lba \d+\+\d+ failed", a.log.text[t:]), a.log.text[t:]
+    destination_failed(b, tb, name="m1")
+    wait_idle(a)
+    assert "bad" not in volumes(b) and "m1" not in b.vm_list()
+    t = a.mark()
+    a.wait_output(r"^\[m1\] memcheck: gen=\d+ verified=\d+ errors=0", 120, since=t)
+    assert a.vm_list()["m1"]["state"] == "running"
+    assert "vm m1: destroyed" in a.cmd("vm destroy m1")
+    assert "disk bad: deleted" in a.cmd("disk delete bad")
 
 
 def start_writer(h):
@@ -152,11 +190,11 @@ def test_refusals_at_pre_check_leave_the_guest_and_its_disk_on_a(pair, guest):
 
 def test_a_cancel_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pair, guest):
     a, b = pair.a, pair.b
-    # 64 MiB of data at the disk's start, so its copy takes a while at 40 Mbit/s.
+    # 32 MiB of data at the disk's start, so its copy takes a while at 40 Mbit/s.
     a.guest_attach("lx")
     try:
-        rc, out = sh(a, "dd if=/dev/urandom of=/dev/vda bs=1M count=64 conv=fsync", timeout=180)
-        assert rc == 0 and "64+0 records out" in out, out
+        rc, out = sh(a, "dd if=/dev/urandom of=/dev/vda bs=1M count=32 conv=fsync", timeout=180)
+        assert rc == 0 and "32+0 records out" in out, out
     finally:
         a.guest_detach()
     t, tb = a.mark(), b.mark()
@@ -185,8 +223,16 @@ def test_a_cancel_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pair
     assert a.vm_list()["lx"]["state"] == "running"
 
 
+def chunk_runs(n):
+    """The 64 KiB-granule runs the first n chunks make: 1 MiB each, apart."""
+    return [(i * CHUNK_STRIDE_MIB << 20, 1 << 20) for i in range(n)]
+
+
 def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
     a, b = pair.a, pair.b
+    # Its dirty bitmaps go with it: a persistent one and one in memory.
+    assert "added" in a.cmd("disk bitmap add d1 backup persistent=on")
+    assert "added" in a.cmd("disk bitmap add d1 tmp")
     a.guest_attach("lx")
     start_writer(a)
     a.guest_detach()
@@ -206,6 +252,10 @@ def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
     assert m, text
     assert "its volume d1 stays on this host" in a.cmd("log")
     assert volumes(b).get("d1") == DISK_MIB
+    assert re.search(r"^disk bitmaps: 2 sent with the disk$", text, re.M), text
+    # A's copy of the bitmap: the chunks written before the hand-off.
+    before = bitmap_runs(a, "d1", "backup")
+    assert before and before == chunk_runs(len(before)), before
 
     # The writer finishes on B; every chunk reads back as written.
     b.guest_attach("lx")
@@ -222,8 +272,18 @@ def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
         assert rc == 0, out
         chunks = re.findall(r"^chunk (\d+) (ok|BAD)$", out, re.M)
         assert len(chunks) == CHUNKS and all(s == "ok" for _, s in chunks), out
+        # One more chunk, surely after the move.
+        rc, out = sh(b, f"dd if=/dev/urandom of=/dev/vda bs=64k count=16 seek={CHUNKS * CHUNK_STRIDE_MIB * 16} "
+                        "conv=fsync")
+        assert rc == 0 and "16+0 records out" in out, out
     finally:
         b.guest_detach()
+    # B's copies: the granules A's had, and those written after the move.
+    rows = bitmap_rows(b, "d1")
+    assert set(rows) == {"backup", "tmp"} and rows["backup"][:2] == (65536, True) \
+        and rows["tmp"][:2] == (65536, False), rows
+    assert bitmap_runs(b, "d1", "backup") == bitmap_runs(b, "d1", "tmp") == chunk_runs(CHUNKS + 1)
+    assert bitmap_runs(a, "d1", "backup") == before
 
     # Back to A with the guest paused, A's stale copy deleted first: the
     # volume that arrives equals B's, byte for byte.

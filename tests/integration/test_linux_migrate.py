@@ -141,6 +141,18 @@ def start_memverify(h, mib, cpu_pct=None):
     assert rc == 0 and out.split()[-1] == "1", out  # memverify alone in it
 
 
+def create_lx(h, mem_mib, options="", ip=GUEST_IP, mac=GUEST_MAC):
+    """Linux guest lx (mem_mib MiB, more `vm create` options if given) on
+    h, up at ip/24, its kernel's messages off the console, which is left
+    attached."""
+    up = h.linux_create("lx", f'kernel=linux initrd=linux-initrd mem={mem_mib} mac={mac} '
+                              f'{options} args="quiet ip={ip}/24"')
+    assert up["ip"] == f"{ip}/24", up
+    time.sleep(2)  # let the shell print its banner and prompt
+    h.guest_attach("lx")
+    assert sh(h, "dmesg -n 1")[0] == 0
+
+
 def start_linux(pair, memverify_mib, client_log, mem_mib=256, memverify_cpu_pct=None,
                 tcpseq_rate=2000):
     """Creates lx (mem_mib MiB) on A, sets its clock from the lab's SNTP
@@ -149,12 +161,7 @@ def start_linux(pair, memverify_mib, client_log, mem_mib=256, memverify_cpu_pct=
     client_log, tcpseq_rate numbers a second); leaves the guest's console
     attached. Returns the client's Popen."""
     a, lab = pair.a, pair.lab
-    up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem={mem_mib} mac={GUEST_MAC} '
-                              f'args="quiet ip={GUEST_IP}/24"')
-    assert up["ip"] == f"{GUEST_IP}/24", up
-    time.sleep(2)
-    a.guest_attach("lx")
-    assert sh(a, "dmesg -n 1")[0] == 0
+    create_lx(a, mem_mib)
     rc, out = sh(a, f"sntp -s {CLIENT_IP}")
     assert rc == 0 and "sntp: set" in out, out
     start_memverify(a, memverify_mib, memverify_cpu_pct)

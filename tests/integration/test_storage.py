@@ -274,8 +274,8 @@ def test_a_guests_volume_is_in_use_until_the_vm_is_destroyed(tern):
     one_error(c.cmd("disk init force"), "disk init: 1 volume is in use by VMs")
     assert set(volumes(c)) == {"d1", LONG}
     out = c.cmd("migrate g1 10.99.0.2")
-    one_error(out, "migrate g1: it has a local disk (d1): moving it needs --copy-storage, "
-                   "which this Tern does not have yet")
+    one_error(out, "migrate g1: it has a local disk (d1): add --copy-storage all to move the "
+                   "disk with it")
     g1 = c.vm_list()["g1"]
     assert g1["state"] == "running" and not g1["migrating"], g1
 

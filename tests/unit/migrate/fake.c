@@ -248,6 +248,37 @@ static int src_held_frame(void *ctx, unsigned i, const uint8_t **frame, size_t *
 	return 0;
 }
 
+void fake_src_add_bitmaps(struct fake_src *g)
+{
+	static const char *const names[] = {"backup", "tmp"};
+	uint64_t nbits = (g->disk_blocks * MIG_DISK_BLOCK + 65535) / 65536;
+
+	if (nbits > 64 * 8)
+		abort();
+	g->nbitmaps = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		struct mig_disk_bitmap *b = &g->bitmaps[i];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->name, sizeof(b->name), "%s", names[i]);
+		b->granularity = 65536;
+		b->persistent = i == 0;
+		b->nbits = nbits;
+		b->bits = g->bitmap_bits[i];
+		g->bitmap_bits[i][0] = (uint8_t)(0x5 << i);
+		g->bitmap_bits[i][(nbits - 1) / 8] |= (uint8_t)(1u << ((nbits - 1) % 8));
+	}
+}
+
+static int src_disk_bitmap(void *ctx, unsigned i, struct mig_disk_bitmap *b)
+{
+	struct fake_src *g = ctx;
+
+	if (i >= g->nbitmaps)
+		return -ENOENT;
+	*b = g->bitmaps[i];
+	return 0;
+}
+
 static int src_disk_read(void *ctx, uint64_t block, uint32_t count, void *buf)
 {
 	struct fake_src *g = ctx;
@@ -317,6 +348,7 @@ struct mig_src_guest fake_src_ops(struct fake_src *g)
 		ops.disk_dirty_start = src_disk_dirty_start;
 		ops.disk_dirty_harvest = src_disk_dirty_harvest;
 		ops.disk_dirty_stop = src_disk_dirty_stop;
+		ops.disk_bitmap = src_disk_bitmap;
 	}
 	return ops;
 }
@@ -397,6 +429,29 @@ static int dst_disk_sync(void *ctx)
 		abort();
 	d->blocks_synced = d->blocks_written;
 	d->syncs++;
+	return 0;
+}
+
+static int dst_set_disk_bitmap(void *ctx, const struct mig_disk_bitmap *b)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || !d->disk || b->nbits > 64 * 8)
+		abort();
+	if (d->bitmap_ret)
+		return d->bitmap_ret;
+	unsigned i = 0;
+	while (i < d->nbitmaps && strcmp(d->bitmaps[i].name, b->name))
+		i++;
+	if (i == 2)
+		abort();
+	if (i == d->nbitmaps)
+		d->nbitmaps++;
+	else
+		d->bitmap_updates++;
+	d->bitmaps[i] = *b;
+	memcpy(d->bitmap_bits[i], b->bits, (b->nbits + 7) / 8);
+	d->bitmaps[i].bits = d->bitmap_bits[i];
 	return 0;
 }
 
@@ -505,6 +560,7 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.write_page = dst_write_page,
 		.write_disk = d->no_disk ? NULL : dst_write_disk,
 		.disk_sync = d->no_disk ? NULL : dst_disk_sync,
+		.set_disk_bitmap = d->no_disk ? NULL : dst_set_disk_bitmap,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu,
 		.set_device_state = dst_set_device,

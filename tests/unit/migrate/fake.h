@@ -43,6 +43,10 @@ struct fake_src {
 	bool disk_tracking;
 	int disk_starts, disk_stops;
 	uint64_t disk_reads, disk_read_fail;
+	/* Its dirty bitmaps (64 KiB granules), read only while paused. */
+	unsigned nbitmaps;
+	struct mig_disk_bitmap bitmaps[2];
+	uint8_t bitmap_bits[2][64];
 };
 
 void fake_src_init(struct fake_src *g, uint64_t npages, uint32_t vcpus, uint32_t ndev);
@@ -50,6 +54,9 @@ void fake_src_fini(struct fake_src *g);
 /* A disk of nblocks MIG_DISK_BLOCKs, called "vol-web1": half its blocks
  * hold data, the rest are zero. */
 void fake_src_add_disk(struct fake_src *g, uint64_t nblocks);
+/* Two bitmaps of 64 KiB granules on it, "backup" (persistent) and "tmp",
+ * with a few bits set. */
+void fake_src_add_bitmaps(struct fake_src *g);
 /* The guest runs: n writes to random pages, some zeroing a whole page.
  * Nothing happens while it is paused. */
 void fake_src_run(struct fake_src *g, unsigned n);
@@ -88,6 +95,11 @@ struct fake_dst {
 	bool no_disk;
 	int disk_ret;
 	uint64_t blocks_written, blocks_synced, syncs;
+	/* The bitmaps set_disk_bitmap made (bitmap_ret: it refuses them). */
+	unsigned nbitmaps, bitmap_updates;
+	struct mig_disk_bitmap bitmaps[2];
+	uint8_t bitmap_bits[2][64];
+	int bitmap_ret;
 };
 
 void fake_dst_fini(struct fake_dst *d);

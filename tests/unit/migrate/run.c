@@ -238,6 +238,16 @@ void assert_moved(struct run *t)
 		assert_int_equal(t->isum.blocks_sent, t->sum.blocks_sent);
 		assert_int_equal(t->isum.blocks_zero, t->sum.blocks_zero);
 		assert_int_equal(t->dst.blocks_written, t->sum.blocks_sent + t->sum.blocks_zero);
+		assert_int_equal(t->dst.nbitmaps, t->src.nbitmaps);
+		assert_int_equal(t->isum.bitmaps, t->src.nbitmaps);
+		for (unsigned i = 0; i < t->src.nbitmaps; i++) {
+			const struct mig_disk_bitmap *a = &t->src.bitmaps[i], *b = &t->dst.bitmaps[i];
+			assert_string_equal(b->name, a->name);
+			assert_int_equal(b->granularity, a->granularity);
+			assert_int_equal(b->persistent, a->persistent);
+			assert_int_equal(b->nbits, a->nbits);
+			assert_memory_equal(b->bits, a->bits, (a->nbits + 7) / 8);
+		}
 	}
 }
 

@@ -55,6 +55,95 @@ static void test_a_disk_moves_with_the_guest_while_it_writes_both(void **state)
 	run_free(t);
 }
 
+static void test_the_disks_bitmaps_move_with_it(void **state)
+{
+	(void)state;
+	src_disk_blocks = DISK_BLOCKS;
+	struct run *t = run_new(NULL, KEY);
+	reset();
+	fake_src_add_bitmaps(&t->src);
+	/* Made ahead of round 0 with the bits of then; the final bits come
+	 * with the guest paused. */
+	while (!t->dst.nbitmaps && t->polls < MAX_POLLS)
+		run_poll(t);
+	assert_int_equal(t->dst.nbitmaps, 2);
+	assert_int_equal(t->dst.blocks_written, 0);
+	t->src.bitmap_bits[0][1] = 0x80; /* written meanwhile */
+	run_to_end(t);
+	assert_moved(t); /* names, granularity, persistence and every bit */
+	assert_int_equal(t->dst.bitmap_updates, 2);
+	assert_int_equal(t->dst.bitmap_bits[0][1], 0x80);
+	assert_int_equal(t->sum.bitmaps, 2);
+	run_free(t);
+}
+
+static void test_a_bitmap_the_destination_cannot_make_fails_before_end(void **state)
+{
+	/* END may have left before the ERROR comes back: over a transport
+	 * that authenticates the destination (TLS) the source believes it. */
+	struct mig_send_params p = {.authenticated = true};
+
+	(void)state;
+	src_disk_blocks = DISK_BLOCKS;
+	struct run *t = run_new(&p, KEY);
+	reset();
+	fake_src_add_bitmaps(&t->src);
+	t->dst.bitmap_ret = -ENOSPC;
+	t->dst.why_text = "no room for its 8 bytes in this host's volume table";
+	run_to_end(t);
+	assert_stayed(t, -EIO); /* ERROR GUEST, as for a device state refused */
+	assert_non_null(strstr(t->sum_reason, "disk bitmap backup state refused: no room"));
+	assert_int_equal(t->dst.starts, 0);
+	assert_never_on_both(t);
+	run_free(t);
+}
+
+static void test_malformed_bitmaps_are_refused(void **state)
+{
+	static uint8_t buf[4096];
+	uint8_t bits[8] = {0};
+	struct mig_stream_out o;
+	struct mig_disk_bitmap b = {.granularity = 65536, .nbits = 44, .bits = bits}, got;
+	const uint64_t disk = 44 * 65536 - 4096; /* the last granule partial */
+
+	(void)state;
+	snprintf(b.name, sizeof(b.name), "backup");
+	const struct {
+		uint32_t gran;
+		uint64_t nbits;
+		uint8_t last;
+		int want;
+	} cases[] = {
+		{65536, 44, 0x08, 0},	     /* bit 43, the last */
+		{65536, 44, 0x10, -EBADMSG}, /* bit 44: past the disk */
+		{65536, 43, 0x00, -EBADMSG}, /* too few bits for the disk */
+		{65536 + 4096, 44, 0, -EBADMSG},
+		{2048, 44, 0, -EBADMSG},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		b.granularity = cases[i].gran;
+		b.nbits = cases[i].nbits;
+		memset(bits, 0, sizeof(bits));
+		bits[5] = cases[i].last;
+		mig_stream_out_init(&o, buf, sizeof(buf));
+		assert_int_equal(mig_record_put_bitmap(&o, &b), 0);
+		struct mig_stream_rec r = {.type = MIG_REC_DISK_BITMAP,
+					   .len = (uint32_t)(MIG_BITMAP_HDR_LEN + (b.nbits + 7) / 8),
+					   .payload = mig_stream_out_data(&o) + MIG_REC_HDR_LEN};
+		assert_int_equal(mig_record_get_bitmap(&r, disk, &got), cases[i].want);
+		if (!cases[i].want) {
+			assert_string_equal(got.name, "backup");
+			assert_int_equal(got.nbits, 44);
+			assert_int_equal(got.bits[5], 0x08);
+			/* One byte short or long. */
+			r.len--;
+			assert_int_equal(mig_record_get_bitmap(&r, disk, &got), -EBADMSG);
+			r.len += 2;
+			assert_int_equal(mig_record_get_bitmap(&r, disk, &got), -EBADMSG);
+		}
+	}
+}
+
 static void test_an_offline_move_sends_the_disk_once(void **state)
 {
 	struct mig_send_params p = {.offline = true};
@@ -235,6 +324,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_disk_moves_with_the_guest_while_it_writes_both),
+		cmocka_unit_test(test_the_disks_bitmaps_move_with_it),
+		cmocka_unit_test(test_a_bitmap_the_destination_cannot_make_fails_before_end),
+		cmocka_unit_test(test_malformed_bitmaps_are_refused),
 		cmocka_unit_test(test_an_offline_move_sends_the_disk_once),
 		cmocka_unit_test(test_a_destination_without_disks_is_refused_before_anything_is_sent),
 		cmocka_unit_test(test_no_room_for_the_disk_is_refused_with_the_destinations_reason),
