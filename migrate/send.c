@@ -163,6 +163,22 @@ static int link_failed(struct mig_send *s, int err)
 }
 
 
+/* Disk bitmap i: 1 put, 0 past the last, -ENOSPC no room in the output
+ * yet, or failed (fail() done). */
+static int put_bitmap(struct mig_send *s, unsigned i)
+{
+	struct mig_disk_bitmap b;
+
+	if (!s->cfg.has_disk || !s->g.disk_bitmap || s->g.disk_bitmap(s->g.ctx, i, &b))
+		return 0;
+	int ret = mig_record_put_bitmap(&s->link.out, &b);
+	if (ret == -E2BIG)
+		return fail(s, ret, MIG_CODE_GUEST, false,
+			    "disk bitmap %s is too large to send (%llu bits)", b.name,
+			    (unsigned long long)b.nbits);
+	return ret < 0 ? ret : 1;
+}
+
 int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 		   const struct mig_transport *tp, const struct mig_src_guest *g,
 		   const struct mig_host *h, const struct mig_send_events *ev)
@@ -428,21 +444,14 @@ static int produce_state(struct mig_send *s)
 		return 1;
 	}
 	/* The disk's bitmaps, final now that the guest is paused. */
-	if (s->cfg.has_disk && s->g.disk_bitmap && s->next_bitmap < MIG_MAX_BITMAPS) {
-		struct mig_disk_bitmap b;
-		if (s->g.disk_bitmap(s->g.ctx, s->next_bitmap, &b)) {
-			s->next_bitmap = MIG_MAX_BITMAPS; /* past the last */
-			return 1;
-		}
-		int ret = mig_record_put_bitmap(o, &b);
+	if (s->next_bitmap < MIG_MAX_BITMAPS) {
+		int ret = put_bitmap(s, s->next_bitmap);
 		if (ret == -ENOSPC)
-			return 0;
+			return 0; /* no room in the output yet */
 		if (ret < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false,
-				    "disk bitmap %s is too large to send (%llu bits)", b.name,
-				    (unsigned long long)b.nbits);
-		s->next_bitmap++;
-		s->summary.bitmaps++;
+			return ret;
+		s->next_bitmap = ret ? s->next_bitmap + 1 : MIG_MAX_BITMAPS;
+		s->summary.bitmaps += (uint32_t)ret;
 		return 1;
 	}
 	/* The checksum covers every record committed so far, and END is
@@ -550,18 +559,13 @@ static int on_auth(struct mig_send *s, const struct mig_stream_rec *rec)
  * their bits. 0, or failed. */
 static int put_bitmaps_early(struct mig_send *s)
 {
-	struct mig_disk_bitmap b;
+	int ret = 1;
 
-	if (!s->cfg.has_disk || !s->g.disk_bitmap)
-		return 0;
-	for (unsigned i = 0; i < MIG_MAX_BITMAPS && !s->g.disk_bitmap(s->g.ctx, i, &b); i++) {
-		int ret = mig_record_put_bitmap(&s->link.out, &b);
-		if (ret < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false,
-				    "disk bitmap %s cannot be sent (%llu bits, %d)", b.name,
-				    (unsigned long long)b.nbits, ret);
-	}
-	return 0;
+	for (unsigned i = 0; i < MIG_MAX_BITMAPS && ret > 0; i++)
+		ret = put_bitmap(s, i);
+	if (ret == -ENOSPC) /* the output holds only HELLO, AUTH and GUEST_CONFIG */
+		return fail(s, ret, MIG_CODE_GUEST, false, "no room to send the disk's bitmaps");
+	return ret < 0 ? ret : 0;
 }
 
 static int on_accept(struct mig_send *s)
@@ -686,7 +690,7 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 		if (s->cfg.has_disk && !(hello.caps & MIG_CAP_DISK))
 			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
 				    "the destination cannot take a disk (its Tern has no "
-				    "copy-storage, or no NVMe disk)");
+				    "copy-storage)");
 		no_delta_unless(s, hello.caps);
 		s->pass_frames = (hello.caps & MIG_CAP_HELD) && s->g.held_frame;
 		return 1;
@@ -863,7 +867,8 @@ void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
 			s->round > 0 || s->state > S_ROUND
 				? 100
 				: (uint32_t)(s->cursor * 100 / (s->space ? s->space : 1));
-	uint64_t done_in_round = s->row.pages_sent + s->row.pages_zero;
+	uint64_t done_in_round =
+		s->row.pages_sent + s->row.pages_zero + s->row.blocks_sent + s->row.blocks_zero;
 	st->pages_left = s->state == S_ROUND && s->round_todo > done_in_round
 				 ? s->round_todo - done_in_round
 				 : 0;
