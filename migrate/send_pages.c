@@ -106,15 +106,22 @@ bool send_time_up(struct mig_send *s)
 	return !s->final && s->now_seen >= s->poll_end_us;
 }
 
-/* Disk block b, from the read-ahead buffer, which starts at b when b is
- * not in it: the blocks after a dirty one are the likeliest next. NULL if
- * the read failed (*err set). */
+/* Whether disk block b is still to go in this round. */
+static bool block_pending(const struct mig_send *s, uint64_t b)
+{
+	uint64_t bit = s->disk_base + b;
+	return s->bitmap[bit / 64] >> (bit % 64) & 1;
+}
+
+/* Disk block b, from the read-ahead buffer; when b is not in it, b and
+ * the run of blocks after it still to go this round are read at once.
+ * NULL if the read failed (*err set). */
 static const uint8_t *disk_block(struct mig_send *s, uint64_t b, int *err)
 {
 	if (b < s->disk_buf_first || b >= s->disk_buf_first + s->disk_buf_n) {
-		uint32_t n = DISK_READ_BLOCKS;
-		if (n > s->disk_blocks - b)
-			n = (uint32_t)(s->disk_blocks - b);
+		uint32_t n = 1;
+		while (n < DISK_READ_BLOCKS && b + n < s->disk_blocks && block_pending(s, b + n))
+			n++;
 		s->disk_buf_n = 0;
 		int ret = s->g.disk_read(s->g.ctx, b, n, s->disk_buf);
 		if (ret < 0) {

@@ -15,8 +15,10 @@
 
 #define TAG "migrate"
 
-/* Disk blocks read with one command (64 KiB). */
-#define DISK_READ_BLOCKS 16u
+/* Disk blocks read with one request at most (256 KiB): a run of dirty
+ * blocks from the one taken, so round 0 reads the disk in big pieces and
+ * a lone dirty block costs one block's read. */
+#define DISK_READ_BLOCKS 64u
 
 /* What may happen next depends on the state alone, and on one fact that is
  * read from the output buffer rather than remembered: whether the last byte
@@ -73,9 +75,9 @@ struct mig_send {
 	uint64_t *bitmap; /* pages (and blocks) still to send in this round */
 	size_t nwords;
 	uint64_t cursor;
-	/* Blocks read ahead: the disk is read DISK_READ_BLOCKS at a time, not
-	 * a command per block. Emptied when a round starts, so no round sends
-	 * what was read before its harvest. */
+	/* Blocks read ahead: the run of dirty blocks from the one taken, up to
+	 * DISK_READ_BLOCKS, not a request per block. Emptied when a round
+	 * starts, so no round sends what was read before its harvest. */
 	uint8_t *disk_buf;
 	uint64_t disk_buf_first;
 	uint32_t disk_buf_n;

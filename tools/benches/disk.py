@@ -1,0 +1,159 @@
+"""A guest's disk under Tern (issue 13): virtio-blk throughput inside a
+Linux guest next to the host's own read of the NVMe disk, and a live
+migration with `--copy-storage all` next to a memory-only one on the same
+link.
+
+Two QEMU TCG Terns, each with a 2 GiB sparse NVMe image (QEMU's nvme).
+
+  virtio-blk  in a 256 MiB Linux guest on a 1 GiB volume: busybox dd of
+              DD_MIB MiB, 1 MiB blocks, to /dev/vda (conv=fsync: it ends in a
+              flush) and back (caches dropped first), timed by the host
+              around the shell command (a console round trip, ~0.1 s, is in
+              it).
+  host read   `disk sha256 d1 bytes=DD_MIB MiB` on the same host: the NVMe
+              read of the same bytes through Tern's driver, plus SHA-256 (the
+              only raw read Tern has a command for; the hash bounds it).
+  migration   the guest, its disk holding DATA_MIB MiB of data (the rest
+              zero), moved A->B live with `--copy-storage all --insecure`;
+              then a memcheck guest of DATA_MIB MiB whose pages all hold
+              data, moved the same way without a disk. Round 0's Mbit/s is
+              each one's link rate; the disk's MiB/s is its data blocks over
+              round 0's time.
+
+`--copy-storage inc` (from a clone's base) does not exist yet: no row.
+Emulated machines on one shared host: compare within one run.
+"""
+import os
+import re
+import time
+
+import netlab
+from benches.migrate import IP_A, IP_B
+from hostpair import HostPair
+from machine import BUILD
+
+TITLE = "disk: virtio-blk in a Linux guest, the host's NVMe read, copy-storage vs memory migration (QEMU TCG)"
+KEY = "bench-disk-key-2718"
+DISK_MIB = 1024
+DD_MIB = 256
+DATA_MIB = 128
+IMAGE_BYTES = 2 << 30
+GUEST_IP, GUEST_MAC = "10.99.0.63", "52:54:00:aa:07:63"
+WORK = os.path.join(BUILD, "bench", "disk")
+
+
+def timed_sh(c, command, timeout=600):
+    t0 = time.monotonic()
+    rc, out = c.guest_sh(command, timeout)
+    if rc:
+        raise RuntimeError(f"guest: {command}: status {rc}: {out.strip()[-300:]}")
+    return time.monotonic() - t0
+
+
+def guest_dd(c):
+    """(write MiB/s, read MiB/s) of DD_MIB MiB on /dev/vda."""
+    w = timed_sh(c, f"dd if=/dev/zero of=/dev/vda bs=1M count={DD_MIB} conv=fsync 2>/dev/null")
+    timed_sh(c, "sync; echo 3 > /proc/sys/vm/drop_caches")
+    r = timed_sh(c, f"dd if=/dev/vda of=/dev/null bs=1M count={DD_MIB} 2>/dev/null")
+    return DD_MIB / w, DD_MIB / r
+
+
+def host_read(c):
+    """MiB/s of `disk sha256 d1 bytes=...` (NVMe read + SHA-256)."""
+    t0 = time.monotonic()
+    t = c.mark()
+    c.cmd(f"disk sha256 d1 bytes={DD_MIB << 20}")
+    c.wait_output(r"^disk d1: sha256 [0-9a-f]{64} ", 600, since=t)
+    return DD_MIB / (time.monotonic() - t0)
+
+
+def migrate(a, name, opts):
+    """The summary's figures of `migrate NAME <B> --insecure OPTS`."""
+    t = a.mark()
+    out = a.cmd(f"migrate {name} {IP_B} --insecure {opts}".strip())
+    if "started" not in out:
+        raise RuntimeError(f"migrate: {out.strip()}")
+    res = a.wait_output(r"^result:\s+(.*)$", 900, since=t).group(1)
+    a.wait_output(r"^stream cost:.*$", 30, since=t)
+    text = a.log.text[t:]
+    if not res.startswith("completed"):
+        raise RuntimeError(f"migration of {name}: {res}")
+    row0 = re.search(r"^\s*0\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+\s+\d+\s+\d+"
+                     r"(?:\s+(\d+)\s+(\d+))?\s*$", text, re.M)
+    fig = {
+        "total_ms": float(re.search(r"^total time:\s+([\d.]+) ms", text, re.M).group(1)),
+        "downtime_ms": float(re.search(r"^downtime:\s+([\d.]+) ms", text, re.M).group(1)),
+        "wire_bytes": int(re.search(r"^on the wire:\s+(\d+) bytes", text, re.M).group(1)),
+        "round0_ms": float(row0.group(3)),
+        "round0_mbit_s": float(row0.group(4)),
+    }
+    m = re.search(r"^disk blocks:\s+(\d+) sent \([\d.]+ MiB\) \+ (\d+) zero", text, re.M)
+    if m:
+        fig["blocks_sent"], fig["blocks_zero"] = int(m.group(1)), int(m.group(2))
+        fig["round0_blocks_sent"] = int(row0.group(5))
+        fig["disk_mib_s"] = round(int(row0.group(5)) * 4096 / (1 << 20) / (fig["round0_ms"] / 1000), 1)
+    return fig
+
+
+def run():
+    os.makedirs(WORK, exist_ok=True)
+    images = {}
+    for n in ("a", "b"):
+        images[n] = os.path.join(WORK, f"nvme-{n}.img")
+        with open(images[n], "wb") as f:
+            f.truncate(0)
+            f.truncate(IMAGE_BYTES)
+    data = {}
+    try:
+        with netlab.Lab(workdir=os.path.join(WORK, "lab")) as lab:
+            pair = HostPair(lab, "qemu", logdir=WORK, prefix="bench-disk-", key=KEY, mem_mib=1024,
+                            host_kw={n: {"nvme": images[n]} for n in images})
+            with pair:
+                pair.start()
+                a, b = pair.a, pair.b
+                for h in (a, b):
+                    if "new volume table" not in h.cmd("disk init"):
+                        raise RuntimeError("disk init failed")
+                    h.cmd("migrate insecure on")  # plain TCP, as benches/migrate.py's plain runs
+                if "created" not in a.cmd(f"disk create d1 size={DISK_MIB}M"):
+                    raise RuntimeError("disk create failed")
+                up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
+                                          f'disk=d1 args="quiet ip={GUEST_IP}/24"', 300)
+                if up.get("ip") != f"{GUEST_IP}/24":
+                    raise RuntimeError(f"guest: {up}")
+                time.sleep(2)
+                a.guest_attach("lx")
+                timed_sh(a, "dmesg -n 1")
+                w, r = guest_dd(a)
+                # DATA_MIB MiB of random data at the disk's start (from RAM: urandom is slow).
+                timed_sh(a, "dd if=/dev/urandom of=/tmp/r bs=1M count=8 2>/dev/null")
+                timed_sh(a, f"i=0; while [ $i -lt {DATA_MIB // 8} ]; do dd if=/tmp/r of=/dev/vda bs=1M "
+                            "seek=$((i * 8)) conv=fsync 2>/dev/null; i=$((i + 1)); done; rm /tmp/r")
+                a.guest_detach()
+                hr = host_read(a)
+                data["virtio_blk"] = {"dd_mib": DD_MIB, "write_mib_s": round(w, 1),
+                                      "read_mib_s": round(r, 1), "host_read_sha256_mib_s": round(hr, 1)}
+                data["copy_storage_all"] = migrate(a, "lx", "--copy-storage all")
+                t = a.mark()
+                a.cmd(f'vm create mc image=memcheck mem={DATA_MIB} args="rate=100"')
+                a.wait_output(r"^\[mc\] memcheck: gen=\d+", 300, since=t)
+                data["memory_only"] = migrate(a, "mc", "")
+    finally:
+        for path in images.values():
+            if os.path.exists(path):
+                os.unlink(path)
+    v, d, m = data["virtio_blk"], data["copy_storage_all"], data["memory_only"]
+    header = ["what", "figure"]
+    rows = [
+        ["virtio-blk write in the guest (dd 1M, fsync)", f"{v['write_mib_s']} MiB/s"],
+        ["virtio-blk read in the guest (dd 1M, cold)", f"{v['read_mib_s']} MiB/s"],
+        ["host: disk sha256 (NVMe read + SHA-256)", f"{v['host_read_sha256_mib_s']} MiB/s"],
+        [f"copy-storage all: {DISK_MIB} MiB disk ({DATA_MIB} MiB data) + 256 MiB guest",
+         f"{d['total_ms'] / 1000:.1f} s, downtime {d['downtime_ms']} ms, "
+         f"{d['wire_bytes'] / (1 << 20):.1f} MiB on the wire"],
+        ["  round 0 link rate / disk data rate", f"{d['round0_mbit_s']} Mbit/s / {d.get('disk_mib_s')} MiB/s"],
+        [f"memory only: {DATA_MIB} MiB memcheck", f"{m['total_ms'] / 1000:.1f} s, downtime {m['downtime_ms']} ms"],
+        ["  round 0 link rate", f"{m['round0_mbit_s']} Mbit/s"],
+        ["copy-storage round 0 rate / memory-only", f"{d['round0_mbit_s'] / m['round0_mbit_s']:.2f}x"],
+    ]
+    return header, rows, data
