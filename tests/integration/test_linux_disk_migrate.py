@@ -4,8 +4,8 @@ its own NVMe image; guest lx on A has volume d1 of 1 GiB as /dev/vda.
 
 First the refusals and failures, each leaving the guest running on A with
 its disk and B with no volume: without --copy-storage, `inc`, a name taken
-on B, no room on B, a cancel in the middle of the disk, and a read error on
-A's NVMe (QEMU's blkdebug) under a second guest's volume.
+on B, no room on B, a cancel and a cut link in the middle of the disk, and
+a read error on A's NVMe (QEMU's blkdebug) under a second guest's volume.
 
 Then the move: while it runs, the guest writes 1 MiB chunks of random data
 across the whole disk with busybox dd (conv=fsync), noting each chunk's md5
@@ -188,33 +188,50 @@ def test_refusals_at_pre_check_leave_the_guest_and_its_disk_on_a(pair, guest):
     assert "d1" not in volumes(b) and "lx" not in b.vm_list()
 
 
-def test_a_cancel_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pair, guest):
-    a, b = pair.a, pair.b
-    # 32 MiB of data at the disk's start, so its copy takes a while at 40 Mbit/s.
-    a.guest_attach("lx")
-    try:
-        rc, out = sh(a, "dd if=/dev/urandom of=/dev/vda bs=1M count=32 conv=fsync", timeout=180)
-        assert rc == 0 and "32+0 records out" in out, out
-    finally:
-        a.guest_detach()
-    t, tb = a.mark(), b.mark()
-    a.cmd(f"migrate lx {IP_B} --copy-storage all --bandwidth 40")
-    # The disk's blocks follow the guest's 65536 pages: 20 % of the copy.
+def wait_in_the_disk(a):
+    """Until A's round 0 is past the guest's pages (its 65536 pages are
+    the first 20 % of the copy) and into its disk."""
     deadline = time.monotonic() + 120
     while True:
         st = a.cmd("migrate status")
         m = re.search(r"phase (pre-check|transfer), round 0, (\d+)% of memory and disk sent", st)
         assert m, st
         if m.group(1) == "transfer" and int(m.group(2)) >= 21:
-            break
+            assert int(m.group(2)) < 100, st
+            return
         assert time.monotonic() < deadline, st
         time.sleep(0.5)
-    assert int(m.group(2)) < 100, st
+
+
+@pytest.mark.parametrize("how", ["cancel", "link-cut"])
+def test_a_failure_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pair, guest, how):
+    a, b = pair.a, pair.b
+    if how == "cancel":
+        # 32 MiB of data at the disk's start, so its copy takes a while at 40 Mbit/s.
+        a.guest_attach("lx")
+        try:
+            rc, out = sh(a, "dd if=/dev/urandom of=/dev/vda bs=1M count=32 conv=fsync", timeout=180)
+            assert rc == 0 and "32+0 records out" in out, out
+        finally:
+            a.guest_detach()
+    t, tb = a.mark(), b.mark()
+    a.cmd(f"migrate lx {IP_B} --copy-storage all --bandwidth 40")
+    wait_in_the_disk(a)
     assert "d1" in volumes(b)
-    a.cmd("migrate cancel lx")
-    line = source_failed(a, t, name="lx")
-    assert "cancel" in line, line
-    destination_failed(b, tb, name="lx")
+    if how == "cancel":
+        a.cmd("migrate cancel lx")
+        line = source_failed(a, t, name="lx")
+        assert "cancel" in line, line
+        destination_failed(b, tb, name="lx")
+    else:
+        pair.lab.port(pair.taps["b"], up=False)
+        try:
+            line = source_failed(a, t, name="lx")
+            assert re.fullmatch(r"timeout: the destination was silent for \d+ ms", line), line
+            line = destination_failed(b, tb, name="lx")
+            assert re.fullmatch(r"timeout: the source was silent for \d+ ms", line), line
+        finally:
+            pair.lab.port(pair.taps["b"], up=True)
     log = b.cmd("log")
     assert "incoming lx: volume d1 made, 1024 MiB" in log, log
     assert "disk d1: the partly received volume is deleted" in log, log

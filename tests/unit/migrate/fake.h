@@ -16,7 +16,7 @@ struct fake_clock {
 struct mig_host fake_host(struct fake_clock *c);
 
 #define FAKE_BLOB_LEN 96
-#define FAKE_DISK_MAX (64u << 20) /* the biggest disk a fake destination makes */
+#define FAKE_DISK_MAX (4u << 20) /* the biggest disk a fake destination makes (fuzzed configs) */
 
 struct fake_src {
 	struct mig_guest_config cfg;
