@@ -54,6 +54,25 @@ static inline int blkdev_write(struct blkdev *d, uint64_t lba, uint32_t count, c
 	return d->ops->write(d, lba, count, buf);
 }
 
+/* count blocks of any size, as commands of at most max_blocks each. */
+static inline int blkdev_io_split(struct blkdev *d, uint64_t lba, uint64_t count, void *buf,
+				  int write)
+{
+	uint32_t step = d->max_blocks ? d->max_blocks : 0xFFFFFFFFu;
+	uint8_t *p = (uint8_t *)buf;
+
+	while (count) {
+		uint32_t n = count < step ? (uint32_t)count : step;
+		int rc = write ? blkdev_write(d, lba, n, p) : blkdev_read(d, lba, n, p);
+		if (rc)
+			return rc;
+		lba += n;
+		p += (uint64_t)n * d->block_size;
+		count -= n;
+	}
+	return 0;
+}
+
 static inline int blkdev_flush(struct blkdev *d)
 {
 	return d->ops->flush(d);

@@ -294,21 +294,8 @@ int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf
 	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
 	if (block + count > vm->disk.cfg.blocks / per)
 		return -EINVAL;
-	/* Past the tracking layer (a read marks nothing), in the device's
-	 * largest commands. */
-	uint64_t lba = k->start + block * per;
-	uint32_t left = count * per, step = k->real->max_blocks ? k->real->max_blocks : left;
-	uint8_t *to = buf;
-	while (left) {
-		uint32_t c = left < step ? left : step;
-		int rc = blkdev_read(k->real, lba, c, to);
-		if (rc)
-			return rc;
-		lba += c;
-		to += (uint64_t)c * k->dev.block_size;
-		left -= c;
-	}
-	return 0;
+	/* Past the tracking layer: a read marks nothing. */
+	return blkdev_io_split(k->real, k->start + block * per, (uint64_t)count * per, buf, 0);
 }
 
 int vm_disk_log_start(struct vm *vm)

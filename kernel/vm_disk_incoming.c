@@ -80,25 +80,15 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 
 /* Past the tracking layer: what arrives is the guest's, not a guest write
  * for this host's dirty bitmaps. Split to the device's largest command. */
-static int write_run(struct vm *vm, uint64_t block, uint32_t n, const uint8_t *buf)
+static int write_run(struct vm *vm, uint64_t block, uint32_t n, uint8_t *buf)
 {
 	struct blkdev *dev = storage_disk()->dev;
 	uint32_t per = MIG_DISK_BLOCK / dev->block_size;
-	uint64_t lba = vm->disk.cfg.start + block * per;
-	uint32_t left = n * per, step = dev->max_blocks ? dev->max_blocks : left;
 
 	if (block + n > vm->disk.cfg.blocks / per)
 		return -EINVAL;
-	while (left) {
-		uint32_t c = left < step ? left : step;
-		int rc = blkdev_write(dev, lba, c, buf);
-		if (rc)
-			return rc;
-		lba += c;
-		buf += (uint64_t)c * dev->block_size;
-		left -= c;
-	}
-	return 0;
+	return blkdev_io_split(dev, vm->disk.cfg.start + block * per, (uint64_t)n * per,
+			       buf, 1);
 }
 
 int disk_incoming_sync(struct disk_incoming *in, struct vm *vm)
