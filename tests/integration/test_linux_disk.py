@@ -145,7 +145,8 @@ def test_the_volume_cannot_be_deleted_while_the_vm_has_it(ld):
 def test_the_data_is_there_for_a_new_vm_on_the_same_volume(ld):
     want = getattr(ld, "pattern_md5", None)
     if want is None:
-        pytest.skip("the write test did not run")
+        # Not a skip: a failed write test must not pass this one silently.
+        pytest.fail("needs test_a_pattern_written_to_vda... to have passed first (run the module whole)")
     detach(ld)
     assert "vm ld: destroyed" in ld.cmd("vm destroy ld")
     assert not re.search(r"in use by VM", ld.cmd("disk list"))
@@ -162,7 +163,7 @@ def test_a_guest_reboot_keeps_the_disk_and_its_data(ld):
     volume stays the VM's, and the data is there."""
     want = getattr(ld, "pattern_vm", None) and ld.pattern_md5
     if not want:
-        pytest.skip("the new-VM test did not run")
+        pytest.fail("needs test_the_data_is_there_for_a_new_vm... to have passed first (run the module whole)")
     t = ld.mark()
     ld.send("reboot\r")
     ld.wait_output(r"^vm ld2: rebooted \(guest request\)", 120, since=t)
