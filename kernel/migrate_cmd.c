@@ -17,6 +17,7 @@
 #include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
+#include "kernel/vm_disk.h"
 #include "kernel/vm_migrate.h"
 #include "migrate/recv.h"
 #include "migrate/send.h"
@@ -181,7 +182,7 @@ static void finish_outgoing(void)
 
 struct migrate_opts {
 	bool offline, insecure, auto_converge, delta;
-	bool copy_storage; /* --copy-storage all */
+	enum vm_copy_storage copy_storage; /* --copy-storage all|inc */
 	unsigned long long downtime_ms, max_rounds, bandwidth, port, delta_cache_mib;
 };
 
@@ -198,7 +199,7 @@ static unsigned long long default_delta_cache_mib(void)
 
 static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 {
-	*o = (struct migrate_opts){false, false, true, true, false, MIG_DEFAULT_DOWNTIME_MS,
+	*o = (struct migrate_opts){false, false, true, true, VM_COPY_NONE, MIG_DEFAULT_DOWNTIME_MS,
 				   MIG_DEFAULT_MAX_ROUNDS, 0, MIG_DEFAULT_PORT, 0};
 	for (int i = 3; i < argc; i++) {
 		unsigned long long *v = NULL;
@@ -225,15 +226,12 @@ static int parse_opts(int argc, char **argv, struct migrate_opts *o)
 		if (!strcmp(argv[i], "--copy-storage")) {
 			if (i + 1 == argc)
 				return CMD_USAGE;
-			if (!strcmp(argv[i + 1], "inc")) {
-				cmd_error("migrate: --copy-storage inc sends what differs from a base "
-					  "volume both hosts hold (a 'disk clone' base), which this "
-					  "Tern does not have yet: use --copy-storage all");
-				return -EOPNOTSUPP;
-			}
-			if (strcmp(argv[i + 1], "all"))
+			if (!strcmp(argv[i + 1], "inc"))
+				o->copy_storage = VM_COPY_INC;
+			else if (!strcmp(argv[i + 1], "all"))
+				o->copy_storage = VM_COPY_ALL;
+			else
 				return CMD_USAGE;
-			o->copy_storage = true;
 			i++;
 			continue;
 		}
@@ -279,6 +277,17 @@ static int start_outgoing(int argc, char **argv)
 			  "the disk with it",
 			  vm->name, vm->disk.volume);
 		return -EOPNOTSUPP;
+	}
+	/* inc sends what differs from a base the destination holds too: only
+	 * a clone has one. */
+	char base[32];
+	uint8_t base_sha[32];
+	if (vm && vm->disk.on && o.copy_storage == VM_COPY_INC &&
+	    vm_disk_base(vm, base, sizeof(base), base_sha)) {
+		cmd_error("migrate %s: --copy-storage inc sends what differs from the disk's base, "
+			  "and disk %s is no clone ('disk clone'): use --copy-storage all",
+			  vm->name, vm->disk.volume);
+		return -EINVAL;
 	}
 	if (!net_up || !net_up()) {
 		cmd_error("migrate: the network is not up (see 'net show')");
@@ -334,8 +343,13 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
 	mig_cost_snap(&out.cost);
-	char disk[80] = "";
-	if (vm->disk.copy)
+	char disk[120] = "";
+	if (vm->disk.copy_inc)
+		snprintf(disk, sizeof(disk), ", disk %s of %llu MiB: what differs from base %s",
+			 vm->disk.volume,
+			 (unsigned long long)(vm->disk.cfg.blocks * vm->disk.cfg.dev->block_size >> 20),
+			 base);
+	else if (vm->disk.copy)
 		snprintf(disk, sizeof(disk), ", disk %s of %llu MiB copied", vm->disk.volume,
 			 (unsigned long long)(vm->disk.cfg.blocks * vm->disk.cfg.dev->block_size >> 20));
 	kprintf("migrate %s -> %s: started (%s, downtime target %llu ms, at most %llu rounds%s%s%s%s, %s)\n",
@@ -640,7 +654,7 @@ static const struct cmd migrate_cmd = {
 	.summary = "live-migrate a guest to another Tern host (TLS); status, cancel, history, key, insecure, listen",
 	.usage = "migrate NAME HOST [--offline] [--downtime-ms N] [--max-rounds N] [--bandwidth MBIT] "
 		 "[--auto-converge on|off] [--delta on|off] [--delta-cache MIB] "
-		 "[--copy-storage all] [--port P] [--insecure]\n"
+		 "[--copy-storage all|inc] [--port P] [--insecure]\n"
 		 "migrate status | migrate cancel [NAME] | migrate history\n"
 		 "migrate key SECRET|--generate  (the same on both hosts, 16-128 characters)\n"
 		 "migrate listen on|off [PORT]  (incoming; on by default, TCP port 7000)\n"

@@ -60,6 +60,7 @@ struct vm_disk {
 	struct vblk_disk cfg; /* the window and serial vblk_init takes */
 	struct vdev_vblk dev; /* virtio-blk at 00:02.0 */
 	bool copy;	      /* a migration moves it with the guest (copy-storage) */
+	bool copy_inc;	      /* ... as what differs from its base (copy-storage inc) */
 };
 
 struct vm {

@@ -10,6 +10,7 @@
 #include "migrate/migrate.h"
 #include "storage/crc32c.h"
 #include "storage/storage.h"
+#include "storage/vol_view.h"
 #include "storage/volume_claim.h"
 
 /* --- the write path: dirty bitmaps -------------------------------------------
@@ -18,12 +19,15 @@
  * (storage/voltab.h) and passes the write on: every guest write reaches
  * the disk through here, and the device stays unaware of bitmaps. One per
  * claimed volume; the marks come before the write, since a write that
- * fails may still have changed some of its blocks. */
+ * fails may still have changed some of its blocks. Below it is the
+ * volume's view (storage/vol_view.h): the disk itself, or a clone's view
+ * over its base. */
 struct disk_track {
-	struct blkdev dev; /* first: the ops get &dev */
-	struct blkdev *real;
+	struct blkdev dev;   /* first: the ops get &dev */
+	struct blkdev *real; /* view.dev */
+	struct vol_view view;
 	uint64_t vol_id; /* 0: a free slot */
-	uint64_t start;	 /* the volume's first LBA */
+	uint64_t start;	 /* the volume's first LBA on real */
 	bool writing;	 /* its persistent bitmaps are flagged IN_USE */
 	/* While a migration copies the volume (copy-storage): a bit per
 	 * MIG_DISK_BLOCK of it written since the last harvest. */
@@ -73,20 +77,24 @@ static const struct blkdev_ops track_ops = {
 	.flush = track_flush,
 };
 
-static struct disk_track *track_get(uint64_t vol_id, struct blkdev *real, uint64_t start)
+static struct disk_track *track_get(const struct voltab_volume *v, int *rc)
 {
+	*rc = -ENOSPC;
 	for (unsigned i = 0; i < VOLUME_CLAIMS_MAX; i++)
 		if (!tracks[i].vol_id) {
 			struct disk_track *k = &tracks[i];
 			memset(k, 0, sizeof(*k));
+			if ((*rc = vol_view_open(v, &k->view)))
+				return NULL;
+			struct blkdev *real = k->view.dev;
 			memcpy(k->dev.name, real->name, sizeof(k->dev.name));
 			k->dev.block_size = real->block_size;
 			k->dev.blocks = real->blocks;
 			k->dev.max_blocks = real->max_blocks;
 			k->dev.ops = &track_ops;
 			k->real = real;
-			k->vol_id = vol_id;
-			k->start = start;
+			k->vol_id = v->id;
+			k->start = k->view.start;
 			return k;
 		}
 	return NULL;
@@ -239,11 +247,13 @@ int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
 		*why = say("disk=%s: too many volumes in use", volume);
 		return rc;
 	}
-	struct disk_track *k = track_get(v->id, s->dev, v->start_lba);
+	struct disk_track *k = track_get(v, &rc);
 	if (!k) {
-		*why = say("disk=%s: too many volumes in use", volume);
+		*why = rc == -ENOSPC   ? say("disk=%s: too many volumes in use", volume)
+		       : rc == -ENOENT ? say("disk=%s: the clone's base is missing", volume)
+				       : say("disk=%s: reading the clone's map failed (%d)", volume, rc);
 		volume_release(v->id);
-		return -ENOSPC;
+		return rc;
 	}
 	memset(d, 0, sizeof(*d));
 	d->on = true;
@@ -251,7 +261,7 @@ int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
 	snprintf(d->volume, sizeof(d->volume), "%s", v->name);
 	d->cfg = (struct vblk_disk){
 		.dev = &k->dev,
-		.start = v->start_lba,
+		.start = k->start,
 		.blocks = v->size / s->dev->block_size,
 	};
 	vm_disk_serial(v->name, d->cfg.serial);
@@ -259,12 +269,19 @@ int vm_disk_attach(struct vm *vm, const char *volume, const char **why)
 		*why = say("disk=%s: the virtio-blk device could not be made (out of memory?)",
 			   volume);
 		volume_release(d->vol_id);
+		vol_view_close(&k->view);
 		k->vol_id = 0;
 		memset(d, 0, sizeof(*d));
 		return rc;
 	}
-	log_info("vm", "%s: disk %s, %lu MiB at LBA %lu of %s", vm->name, d->volume, v->size >> 20,
-		 v->start_lba, s->dev->name);
+	if (k->view.clone)
+		log_info("vm", "%s: disk %s, %lu MiB clone of %s at LBA %lu of %s (%lu MiB its own)",
+			 vm->name, d->volume, v->size >> 20,
+			 voltab_find_id(&s->tab, v->parent_id)->name, v->start_lba, s->dev->name,
+			 k->view.clone->held * VOLTAB_CLONE_GRAN >> 20);
+	else
+		log_info("vm", "%s: disk %s, %lu MiB at LBA %lu of %s", vm->name, d->volume,
+			 v->size >> 20, v->start_lba, s->dev->name);
 	return 0;
 }
 
@@ -277,6 +294,11 @@ void vm_disk_detach(struct vm *vm)
 	if (k) {
 		free(k->mig_bits);
 		k->mig_bits = NULL;
+		int rc = vol_view_close(&k->view);
+		if (rc)
+			log_err("vm", "%s: disk %s: writing the clone's map failed (%d): blocks the "
+				"guest wrote since its last flush may read as the base's",
+				vm->name, vm->disk.volume, rc);
 		k->vol_id = 0;
 	}
 	volume_release(vm->disk.vol_id);
@@ -296,6 +318,52 @@ int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf
 		return -EINVAL;
 	/* Past the tracking layer: a read marks nothing. */
 	return blkdev_io_split(k->real, k->start + block * per, (uint64_t)count * per, buf, 0);
+}
+
+int vm_disk_write_blocks(struct vm *vm, uint64_t block, uint32_t count, const void *buf)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k)
+		return -ENODEV;
+	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
+	if (block + count > vm->disk.cfg.blocks / per)
+		return -EINVAL;
+	return blkdev_io_split(k->real, k->start + block * per, (uint64_t)count * per,
+			       (void *)buf, 1);
+}
+
+int vm_disk_flush(struct vm *vm)
+{
+	struct disk_track *k = track_of(vm);
+
+	return k ? blkdev_flush(k->real) : -ENODEV;
+}
+
+int vm_disk_held(struct vm *vm, uint64_t *bitmap, uint64_t nblocks)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k || !k->view.clone || nblocks != k->view.clone->granules)
+		return -EINVAL;
+	_Static_assert(VOLTAB_CLONE_GRAN == MIG_DISK_BLOCK, "a clone's granule is a block");
+	for (uint64_t b = 0; b < nblocks; b++)
+		if (vol_clone_holds(k->view.clone, b))
+			bitmap[b / 64] |= 1ull << (b % 64);
+	return 0;
+}
+
+int vm_disk_base(struct vm *vm, char *name, unsigned size, uint8_t sha256[32])
+{
+	struct voltab *t = &storage_disk()->tab;
+	const struct voltab_volume *v = vm->disk.on ? voltab_find_id(t, vm->disk.vol_id) : NULL;
+	const struct voltab_volume *b = v && v->parent_id ? voltab_find_id(t, v->parent_id) : NULL;
+
+	if (!b)
+		return -EINVAL;
+	snprintf(name, size, "%s", b->name);
+	memcpy(sha256, b->sha256, 32);
+	return 0;
 }
 
 int vm_disk_log_start(struct vm *vm)

@@ -30,6 +30,18 @@ void vm_disk_serial(const char *volume, char serial[VBLK_ID_BYTES]);
  * blocks the guest writes, kept from start to stop (or detach), as the
  * memory's dirty log is. */
 int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf);
+/* A clone's disk: the blocks it holds itself (differ from its base),
+ * OR-ed into bits 0 .. nblocks - 1 (copy-storage inc). -EINVAL if the
+ * disk is not a clone. */
+int vm_disk_held(struct vm *vm, uint64_t *bitmap, uint64_t nblocks);
+/* A clone's base: its name and content hash. 0, or -EINVAL (no clone). */
+int vm_disk_base(struct vm *vm, char *name, unsigned size, uint8_t sha256[32]);
+/* copy-storage on the destination: blocks that arrived, written past the
+ * tracking layer (they are the guest's, not a write for this host's
+ * dirty bitmaps), and the flush that makes them and a clone's map
+ * durable before the guest runs here. */
+int vm_disk_write_blocks(struct vm *vm, uint64_t block, uint32_t count, const void *buf);
+int vm_disk_flush(struct vm *vm);
 int vm_disk_log_start(struct vm *vm);
 int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks);
 void vm_disk_log_stop(struct vm *vm);

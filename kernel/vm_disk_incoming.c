@@ -15,8 +15,42 @@
 
 static char why_buf[160];
 
+/* copy-storage inc: this host's base must hold what the source's does. */
+static int check_base(const struct voltab *t, const char *volume, uint64_t bytes,
+		      const char *base, const uint8_t sha[32])
+{
+	const struct voltab_volume *b = voltab_find(t, base);
+	char hex[9];
+
+	if (!b) {
+		snprintf(why_buf, sizeof(why_buf),
+			 "disk %s: its base %s is not on this host (--copy-storage all copies "
+			 "the whole disk)",
+			 volume, base);
+		return -ENOENT;
+	}
+	snprintf(hex, sizeof(hex), "%02x%02x%02x%02x", sha[0], sha[1], sha[2], sha[3]);
+	if (!(b->flags & VOLTAB_VOL_HASHED)) {
+		snprintf(why_buf, sizeof(why_buf),
+			 "disk %s: volume %s on this host is not a base ('disk readonly %s')",
+			 volume, base, base);
+		return -ENOENT;
+	}
+	if (b->size != bytes || memcmp(b->sha256, sha, 32)) {
+		snprintf(why_buf, sizeof(why_buf),
+			 "disk %s: base %s on this host differs from the source's (sha256 "
+			 "%02x%02x%02x%02x..., %llu MiB; the source's %s..., %llu MiB)",
+			 volume, base, b->sha256[0], b->sha256[1], b->sha256[2], b->sha256[3],
+			 (unsigned long long)(b->size >> 20), hex,
+			 (unsigned long long)(bytes >> 20));
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *volume,
-			 uint64_t bytes, const char **why)
+			 uint64_t bytes, const char *base, const uint8_t base_sha256[32],
+			 const char **why)
 {
 	struct storage_disk *s = storage_disk();
 	const struct voltab_volume *v;
@@ -45,12 +79,19 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 			 "disk %s: a volume of that name exists on this host", volume);
 		return -EEXIST;
 	}
+	if (base && (rc = check_base(&s->tab, volume, bytes, base, base_sha256)))
+		return rc;
 	in->buf = malloc(BUF_BLOCKS * MIG_DISK_BLOCK);
 	if (!in->buf) {
 		snprintf(why_buf, sizeof(why_buf), "disk %s: out of memory", volume);
 		return -ENOMEM;
 	}
-	rc = voltab_create(&s->tab, volume, bytes, storage_now_ns(), &v);
+	if (base) {
+		rc = voltab_clone(&s->tab, base, volume, storage_now_ns(), &v);
+		bytes += voltab_clone_map_bytes(bytes); /* for the line below */
+	} else {
+		rc = voltab_create(&s->tab, volume, bytes, storage_now_ns(), &v);
+	}
 	if (rc) {
 		voltab_space(&s->tab, &sp);
 		if (rc == -ENOSPC || rc == -EMFILE)
@@ -73,29 +114,20 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 		disk_incoming_discard(in);
 		return rc;
 	}
-	log_info("migrate", "incoming %s: volume %s made, %llu MiB", vm->name, volume,
-		 (unsigned long long)(bytes >> 20));
+	if (base)
+		log_info("migrate", "incoming %s: volume %s made, a clone of %s", vm->name, volume,
+			 base);
+	else
+		log_info("migrate", "incoming %s: volume %s made, %llu MiB", vm->name, volume,
+			 (unsigned long long)(bytes >> 20));
 	return 0;
-}
-
-/* Past the tracking layer: what arrives is the guest's, not a guest write
- * for this host's dirty bitmaps. Split to the device's largest command. */
-static int write_run(struct vm *vm, uint64_t block, uint32_t n, uint8_t *buf)
-{
-	struct blkdev *dev = storage_disk()->dev;
-	uint32_t per = MIG_DISK_BLOCK / dev->block_size;
-
-	if (block + n > vm->disk.cfg.blocks / per)
-		return -EINVAL;
-	return blkdev_io_split(dev, vm->disk.cfg.start + block * per, (uint64_t)n * per,
-			       buf, 1);
 }
 
 int disk_incoming_sync(struct disk_incoming *in, struct vm *vm)
 {
 	if (!in->n)
 		return 0;
-	int rc = write_run(vm, in->first, in->n, in->buf);
+	int rc = vm_disk_write_blocks(vm, in->first, in->n, in->buf);
 	in->n = 0;
 	return rc;
 }
@@ -161,8 +193,13 @@ int disk_incoming_bitmap(struct disk_incoming *in, const struct mig_disk_bitmap 
 	return 0;
 }
 
-void disk_incoming_keep(struct disk_incoming *in)
+void disk_incoming_keep(struct disk_incoming *in, struct vm *vm)
 {
+	int rc = in->made ? vm_disk_flush(vm) : 0;
+
+	if (rc)
+		log_err("migrate", "%s: disk %s: flushing what arrived failed (%d)", vm->name,
+			in->volume, rc);
 	free(in->buf);
 	in->buf = NULL;
 	in->made = false;

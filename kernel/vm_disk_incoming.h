@@ -18,11 +18,14 @@ struct disk_incoming {
 };
 
 /* Creates the volume (name and size from GUEST_CONFIG) and attaches it to
- * vm as its disk. 0, or -EEXIST (a volume of that name exists here),
- * -ENOSPC (no room), -ENODEV (no usable disk here), -ENOMEM, with *why
- * saying which. On failure nothing is left. */
+ * vm as its disk; with base (copy-storage inc), a clone of this host's
+ * volume of that name, which must be a base of the same size and hash.
+ * 0, or -EEXIST (a volume of that name exists here), -ENOSPC (no room),
+ * -ENOENT (no such base here), -ENODEV (no usable disk here), -ENOMEM,
+ * with *why saying which. On failure nothing is left. */
 int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *volume,
-			 uint64_t bytes, const char **why);
+			 uint64_t bytes, const char *base, const uint8_t base_sha256[32],
+			 const char **why);
 /* One MIG_DISK_BLOCK (zeros for NULL) at block; kept until contiguous
  * blocks stop coming, the buffer is full or disk_incoming_sync. */
 int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block,
@@ -34,8 +37,9 @@ int disk_incoming_sync(struct disk_incoming *in, struct vm *vm);
 struct mig_disk_bitmap;
 int disk_incoming_bitmap(struct disk_incoming *in, const struct mig_disk_bitmap *b,
 			 const char **why);
-/* The guest runs here: the volume stays. */
-void disk_incoming_keep(struct disk_incoming *in);
+/* The guest runs here: the volume stays, its blocks (and a clone's map)
+ * flushed to the disk first. */
+void disk_incoming_keep(struct disk_incoming *in, struct vm *vm);
 /* The migration failed and the VM is destroyed (its claim released):
  * the volume goes. */
 void disk_incoming_discard(struct disk_incoming *in);

@@ -95,6 +95,11 @@ static int src_get_config(void *ctx, struct mig_guest_config *cfg)
 		cfg->has_disk = true;
 		snprintf(cfg->disk_volume, sizeof(cfg->disk_volume), "%s", vm->disk.volume);
 		cfg->disk_bytes = vm->disk.cfg.blocks * vm->disk.cfg.dev->block_size;
+		if (vm->disk.copy_inc && vm_disk_base(vm, cfg->disk_base_name,
+						     sizeof(cfg->disk_base_name),
+						     cfg->disk_base_sha256))
+			return -ENOENT;
+		cfg->disk_has_base = vm->disk.copy_inc;
 	}
 	memcpy(cfg->mac, vm->mac, 6);
 	cfg->has_ipv4 = vm->ip != 0;
@@ -225,6 +230,11 @@ static int src_disk_dirty_harvest(void *ctx, uint64_t *bitmap, uint64_t nblocks)
 	return vm_disk_log_harvest(ctx, bitmap, nblocks);
 }
 
+static int src_disk_held(void *ctx, uint64_t *bitmap, uint64_t nblocks)
+{
+	return vm_disk_held(ctx, bitmap, nblocks);
+}
+
 static void src_disk_dirty_stop(void *ctx)
 {
 	vm_disk_log_stop(ctx);
@@ -255,9 +265,11 @@ static void src_destroy(void *ctx)
 	vm_destroy(vm);
 }
 
-void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *ops)
+void vm_migrate_src_ops(struct vm *vm, enum vm_copy_storage copy_storage,
+			struct mig_src_guest *ops)
 {
-	vm->disk.copy = vm->disk.on && copy_storage;
+	vm->disk.copy = vm->disk.on && copy_storage != VM_COPY_NONE;
+	vm->disk.copy_inc = vm->disk.copy && copy_storage == VM_COPY_INC;
 	*ops = (struct mig_src_guest){
 		.get_config = src_get_config,
 		.page = src_page,
@@ -279,6 +291,8 @@ void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *
 		ops->disk_dirty_harvest = src_disk_dirty_harvest;
 		ops->disk_dirty_stop = src_disk_dirty_stop;
 		ops->disk_bitmap = src_disk_bitmap;
+		if (vm->disk.copy_inc)
+			ops->disk_held = src_disk_held;
 	}
 }
 
@@ -363,7 +377,8 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	in->vm->migrating = true;
 	if (cfg->has_disk &&
 	    (rc = disk_incoming_create(&in->disk, in->vm, cfg->disk_volume, cfg->disk_bytes,
-				       &in->why))) {
+				       cfg->disk_has_base ? cfg->disk_base_name : NULL,
+				       cfg->disk_base_sha256, &in->why))) {
 		log_warn("migrate", "incoming %s refused: %s", cfg->name, in->why);
 		vm_destroy(in->vm);
 		in->vm = NULL;
@@ -495,7 +510,7 @@ static int dst_start(void *ctx)
 	struct vm *vm = in->vm;
 
 	vm->migrating = false;
-	disk_incoming_keep(&in->disk);
+	disk_incoming_keep(&in->disk, vm);
 	/* A guest the operator paused arrives paused: it runs after
 	 * `vm resume`, not before. */
 	vm->state = in->paused ? VM_PAUSED : in->halted ? VM_HALTED : VM_RUNNING;

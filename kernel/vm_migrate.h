@@ -17,7 +17,10 @@ struct vm_incoming {
 	struct disk_incoming disk; /* copy-storage: the volume its disk arrives in */
 };
 
-/* copy_storage: the guest's disk moves with it (`--copy-storage all`);
- * without it a guest with a disk cannot be migrated (get_config refuses). */
-void vm_migrate_src_ops(struct vm *vm, bool copy_storage, struct mig_src_guest *ops);
+/* copy_storage: the guest's disk moves with it (`--copy-storage all`),
+ * or a clone's as the blocks that differ from its base (`inc`); without
+ * it a guest with a disk cannot be migrated (get_config refuses). */
+enum vm_copy_storage { VM_COPY_NONE, VM_COPY_ALL, VM_COPY_INC };
+void vm_migrate_src_ops(struct vm *vm, enum vm_copy_storage copy_storage,
+			struct mig_src_guest *ops);
 void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops);

@@ -50,6 +50,7 @@ enum mig_code {
 	MIG_CODE_CHECKSUM = 11,
 	MIG_CODE_UNSUPPORTED = 12,
 	MIG_CODE_NO_SPACE = 13,
+	MIG_CODE_NO_BASE = 14,
 };
 
 /* Receiver limits. */
@@ -87,10 +88,13 @@ enum mig_code {
 /* GUEST_CONFIG with MIG_CONFIG_DISK: after the CPUID blob, the volume's
  * name (32, NUL-padded), its size in bytes (u64) and 8 bytes of zeros. */
 #define MIG_CONFIG_DISK_LEN 48u
+/* With MIG_CONFIG_DISK_BASE too, after that: the base volume's name (32,
+ * NUL-padded) and the SHA-256 of its content (32). */
+#define MIG_CONFIG_BASE_LEN 64u
 #define MIG_DEVICE_ENTRY_LEN 32u
 #define MIG_CONFIG_MAX_LEN                                                                         \
 	(MIG_CONFIG_FIXED_LEN + MIG_MAX_DEVICES * MIG_DEVICE_ENTRY_LEN + MIG_MAX_CPUID_BLOB +    \
-	 MIG_CONFIG_DISK_LEN)
+	 MIG_CONFIG_DISK_LEN + MIG_CONFIG_BASE_LEN)
 #define MIG_BLOB_HDR_LEN 8u
 #define MIG_EOR_LEN 16u
 #define MIG_END_LEN 32u
@@ -117,8 +121,10 @@ enum mig_code {
 #define MIG_CAP_DELTA 0x1ull   /* HELLO caps: PAGE_DELTA sent (source), accepted (destination) */
 #define MIG_CAP_HELD 0x2ull    /* HELLO caps: HELD_FRAMES follows HANDOFF_DONE (both offer it) */
 #define MIG_CAP_DISK 0x4ull    /* HELLO caps: a guest's disk moves (DISK_DATA, MIG_CONFIG_DISK) */
+#define MIG_CAP_DISK_BASE 0x8ull /* HELLO caps: a clone's disk moves as what differs from its base */
 #define MIG_PAGE_ZERO 0x1u     /* page entry flag */
 #define MIG_CONFIG_IPV4 0x1u   /* GUEST_CONFIG flag */
 #define MIG_CONFIG_PAUSED 0x2u /* GUEST_CONFIG flag: the operator paused the guest */
 #define MIG_CONFIG_DISK 0x4u   /* GUEST_CONFIG flag: a disk section follows the CPUID blob */
+#define MIG_CONFIG_DISK_BASE 0x8u /* GUEST_CONFIG flag: the disk is a clone; a base section follows */
 #define MIG_EOR_FINAL 0x1u     /* END_OF_ROUND flag */

@@ -75,6 +75,12 @@ struct mig_guest_config {
 	bool has_disk;
 	char disk_volume[MIG_NAME_FIELD];
 	uint64_t disk_bytes; /* a multiple of MIG_DISK_BLOCK */
+	/* copy-storage inc: the disk is a clone of this base, which the
+	 * destination must hold (same name and content hash); only the
+	 * blocks that differ from it are sent. */
+	bool disk_has_base;
+	char disk_base_name[MIG_NAME_FIELD];
+	uint8_t disk_base_sha256[32];
 };
 
 /* A named dirty bitmap of the guest's disk (copy-storage): bit i covers
@@ -131,6 +137,9 @@ struct mig_src_guest {
 	 * 0, or non-zero past the last. Read ahead of round 0 and again, for
 	 * the final bits, with the guest paused. */
 	int (*disk_bitmap)(void *ctx, unsigned i, struct mig_disk_bitmap *b);
+	/* With config.disk_has_base: OR into bits 0 .. nblocks - 1 of bitmap the
+	 * blocks that differ from the base (round 0 sends only those). */
+	int (*disk_held)(void *ctx, uint64_t *bitmap, uint64_t nblocks);
 	/* Called once the destination runs the guest: free it here. */
 	void (*destroy)(void *ctx);
 	void *ctx;

@@ -125,7 +125,8 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 	memcpy(p + 16, c->mac, 6);
 	le16_put(p + 22, (uint16_t)((c->has_ipv4 ? MIG_CONFIG_IPV4 : 0) |
 				    (c->paused ? MIG_CONFIG_PAUSED : 0) |
-				    (c->has_disk ? MIG_CONFIG_DISK : 0)));
+				    (c->has_disk ? MIG_CONFIG_DISK : 0) |
+				    (c->has_disk && c->disk_has_base ? MIG_CONFIG_DISK_BASE : 0)));
 	if (c->has_ipv4)
 		memcpy(p + 24, c->ipv4, 4);
 	le32_put(p + 28, c->cpuid_id);
@@ -144,6 +145,11 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 		memset(d, 0, MIG_CONFIG_DISK_LEN);
 		put_padded(d, MIG_NAME_FIELD, c->disk_volume);
 		le64_put(d + MIG_NAME_FIELD, c->disk_bytes);
+		if (c->disk_has_base) {
+			d += MIG_CONFIG_DISK_LEN;
+			put_padded(d, MIG_NAME_FIELD, c->disk_base_name);
+			memcpy(d + MIG_NAME_FIELD, c->disk_base_sha256, 32);
+		}
 	}
 	mig_stream_out_commit(o, len);
 	return 0;
@@ -152,7 +158,8 @@ int mig_record_put_config(struct mig_stream_out *o, const struct mig_guest_confi
 uint32_t mig_record_config_len(const struct mig_guest_config *c)
 {
 	return MIG_CONFIG_FIXED_LEN + c->device_count * MIG_DEVICE_ENTRY_LEN + c->cpuid_len +
-	       (c->has_disk ? MIG_CONFIG_DISK_LEN : 0);
+	       (c->has_disk ? MIG_CONFIG_DISK_LEN : 0) +
+	       (c->has_disk && c->disk_has_base ? MIG_CONFIG_BASE_LEN : 0);
 }
 
 int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_config *c)
@@ -176,9 +183,13 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 		return -E2BIG;
 	/* An unknown flag may change what the guest is: refuse it. */
 	if (c->vcpu_count == 0 ||
-	    (flags & ~(MIG_CONFIG_IPV4 | MIG_CONFIG_PAUSED | MIG_CONFIG_DISK)))
+	    (flags & ~(MIG_CONFIG_IPV4 | MIG_CONFIG_PAUSED | MIG_CONFIG_DISK |
+		       MIG_CONFIG_DISK_BASE)))
 		return -EBADMSG;
 	c->has_disk = flags & MIG_CONFIG_DISK;
+	c->disk_has_base = flags & MIG_CONFIG_DISK_BASE;
+	if (c->disk_has_base && !c->has_disk)
+		return -EBADMSG;
 	/* Both counts are bounded above, so this cannot wrap. */
 	if (r->len != mig_record_config_len(c))
 		return -EBADMSG;
@@ -213,6 +224,12 @@ int mig_record_get_config(const struct mig_stream_rec *r, struct mig_guest_confi
 			return -EBADMSG;
 		if (c->disk_bytes > MIG_MAX_DISK_BYTES)
 			return -E2BIG;
+		if (c->disk_has_base) {
+			d += MIG_CONFIG_DISK_LEN;
+			if (get_padded(d, MIG_NAME_FIELD, c->disk_base_name, true))
+				return -EBADMSG;
+			memcpy(c->disk_base_sha256, d + MIG_NAME_FIELD, 32);
+		}
 	}
 	return 0;
 }
@@ -614,6 +631,7 @@ static const struct {
 	{MIG_CODE_CHECKSUM, -EBADMSG, "checksum or count mismatch"},
 	{MIG_CODE_UNSUPPORTED, -EOPNOTSUPP, "unsupported record"},
 	{MIG_CODE_NO_SPACE, -ENOSPC, "no space for the disk"},
+	{MIG_CODE_NO_BASE, -ENOENT, "the disk's base is missing"},
 };
 
 uint32_t mig_record_code_of(int err)

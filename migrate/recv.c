@@ -55,6 +55,7 @@ struct mig_recv {
 	bool delta; /* both HELLOs offered DELTA: PAGE_DELTA may come */
 	bool held;  /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
 	bool disk;  /* both HELLOs offered DISK: a guest's disk may come */
+	bool disk_base; /* ... and DISK_BASE: as what differs from a base */
 	uint64_t disk_blocks; /* the guest's disk (GUEST_CONFIG), 0: none */
 	uint64_t held_since; /* when R_HELD began */
 	/* With delta: pages whose last entry carried data, the only ones a
@@ -214,7 +215,9 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
 	struct mig_hello hello = {.caps = (r->g.page ? MIG_CAP_DELTA : 0) |
 					  (r->g.deliver_frame ? MIG_CAP_HELD : 0) |
-					  (r->g.write_disk && r->g.disk_sync ? MIG_CAP_DISK : 0),
+					  (r->g.write_disk && r->g.disk_sync
+						   ? MIG_CAP_DISK | MIG_CAP_DISK_BASE
+						   : 0),
 				  .page_shift = MIG_PAGE_SHIFT,
 				  .software = "tern"};
 	struct mig_hello theirs;
@@ -236,6 +239,7 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	r->delta = (theirs.caps & hello.caps & MIG_CAP_DELTA) != 0;
 	r->held = (theirs.caps & hello.caps & MIG_CAP_HELD) != 0;
 	r->disk = (theirs.caps & hello.caps & MIG_CAP_DISK) != 0;
+	r->disk_base = (theirs.caps & hello.caps & MIG_CAP_DISK_BASE) != 0;
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
 		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
@@ -283,6 +287,9 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (r->cfg.has_disk && !r->disk)
 		return fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
 			    "the guest has a disk, and this host cannot take one");
+	if (r->cfg.disk_has_base && !r->disk_base)
+		return fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
+			    "the guest's disk is a clone, and this host cannot take one");
 	r->disk_blocks = r->cfg.has_disk ? r->cfg.disk_bytes / MIG_DISK_BLOCK : 0;
 	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
 	if (r->delta) {
@@ -297,6 +304,7 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	if (why && *why)
 		return fail(r, ret,
 			    ret == -ENOSPC   ? MIG_CODE_NO_SPACE
+			    : ret == -ENOENT ? MIG_CODE_NO_BASE
 			    : ret == -EEXIST ? MIG_CODE_IN_USE
 			    : ret == -ENOMEM ? MIG_CODE_NO_MEMORY
 					     : MIG_CODE_GUEST,

@@ -235,7 +235,7 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	if (s->cfg.has_disk) {
 		ret = -EINVAL;
 		if (!g->disk_read || !g->disk_dirty_start || !g->disk_dirty_harvest ||
-		    !g->disk_dirty_stop)
+		    !g->disk_dirty_stop || (s->cfg.disk_has_base && !g->disk_held))
 			goto err_link;
 		s->disk_base = (s->npages + 63) / 64 * 64;
 		s->disk_blocks = s->cfg.disk_bytes / MIG_DISK_BLOCK;
@@ -486,7 +486,8 @@ static int produce(struct mig_send *s)
 	case S_START: {
 		struct mig_hello hello = {.caps = (s->cache.slots ? MIG_CAP_DELTA : 0) |
 						  (s->g.held_frame ? MIG_CAP_HELD : 0) |
-						  (s->cfg.has_disk ? MIG_CAP_DISK : 0),
+						  (s->cfg.has_disk ? MIG_CAP_DISK : 0) |
+						  (s->cfg.disk_has_base ? MIG_CAP_DISK_BASE : 0),
 					  .page_shift = MIG_PAGE_SHIFT,
 					  .software = "tern"};
 		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
@@ -577,6 +578,15 @@ static int on_accept(struct mig_send *s)
 	s->t_accept = now(s);
 	memset(s->bitmap, 0xff, s->nwords * sizeof(uint64_t));
 	send_mask_space(s);
+	/* copy-storage inc: of the disk, round 0 sends the blocks the clone
+	 * holds; the base's are on the destination already. */
+	if (s->cfg.disk_has_base) {
+		memset(s->bitmap + s->disk_base / 64, 0, (s->nwords - s->disk_base / 64) * 8);
+		if ((ret = s->g.disk_held(s->g.ctx, s->bitmap + s->disk_base / 64,
+					  s->disk_blocks)) < 0)
+			return fail(s, ret, MIG_CODE_GUEST, false,
+				    "reading the clone's map failed (%d)", ret);
+	}
 	if (s->offline) {
 		s->t_pause = s->t_accept;
 		ret = s->g.pause(s->g.ctx);
@@ -691,6 +701,10 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
 				    "the destination cannot take a disk (its Tern has no "
 				    "copy-storage)");
+		if (s->cfg.disk_has_base && !(hello.caps & MIG_CAP_DISK_BASE))
+			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
+				    "the destination cannot take a clone's disk (its Tern has no "
+				    "copy-storage inc): use --copy-storage all");
 		no_delta_unless(s, hello.caps);
 		s->pass_frames = (hello.caps & MIG_CAP_HELD) && s->g.held_frame;
 		return 1;

@@ -62,3 +62,17 @@ $(STORAGE_UNIT)/test_vol_stream: tests/unit/storage/test_vol_stream.c storage/vo
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS) -lmbedcrypto
+
+# Clones: bases and clones in the table, and a clone's view over its base
+# (copy on first write, the map written after the data at a flush), on a
+# RAM disk backed whole.
+STORAGE_TESTS += $(STORAGE_UNIT)/test_vol_clone
+UNIT_TESTS += $(STORAGE_UNIT)/test_vol_clone
+
+$(STORAGE_UNIT)/test_vol_clone: tests/unit/storage/test_vol_clone.c storage/vol_clone.c \
+		storage/voltab.c storage/voltab_bitmap.c storage/bitmap.c storage/crc32c.c \
+		storage/vol_clone.h storage/voltab.h storage/bitmap.h drivers/blkdev.h migrate/le.h \
+		mk/storage.mk
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

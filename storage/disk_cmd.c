@@ -139,8 +139,16 @@ static int do_list(void)
 		kprintf("%-31s %10lu %12lu %6lu  ", v->name, v->size >> 20, v->start_lba, v->id);
 		print_time(v->created_ns);
 		const char *user = volume_user(v->id);
-		kprintf("%s%s%s\n", v->flags & VOLTAB_VOL_READONLY ? "  read-only" : "",
-			user ? "  in use by VM " : "", user ? user : "");
+		const struct voltab_volume *base = v->parent_id ? voltab_find_id(t, v->parent_id) : NULL;
+		if (v->flags & VOLTAB_VOL_HASHED)
+			kprintf("  read-only base (sha256 %02x%02x%02x%02x..., %u clone%s)",
+				v->sha256[0], v->sha256[1], v->sha256[2], v->sha256[3],
+				voltab_clones_of(t, v->id), voltab_clones_of(t, v->id) == 1 ? "" : "s");
+		else if (v->flags & VOLTAB_VOL_READONLY)
+			kprintf("  read-only");
+		if (base)
+			kprintf("  clone of %s", base->name);
+		kprintf("%s%s\n", user ? "  in use by VM " : "", user ? user : "");
 	}
 	return 0;
 }
@@ -228,6 +236,9 @@ static int do_delete(const char *name)
 		return -EBUSY;
 	}
 	int repair = copy_to_repair(s);
+	unsigned clones = v ? voltab_clones_of(&s->tab, v->id) : 0;
+	if (v)
+		size = voltab_extent_bytes(v);
 	int rc = voltab_delete(&s->tab, name, storage_now_ns());
 	switch (rc) {
 	case 0:
@@ -237,6 +248,10 @@ static int do_delete(const char *name)
 	case -ENOENT:
 		cmd_error("disk delete %s: no such volume", name);
 		break;
+	case -EBUSY:
+		cmd_error("disk delete %s: the base of %u clone%s (delete them first; 'disk list')",
+			  name, clones, clones == 1 ? "" : "s");
+		break;
 	case -EROFS:
 		cmd_error("disk delete %s: the table is read-only (written by a newer Tern)", name);
 		break;
@@ -244,6 +259,67 @@ static int do_delete(const char *name)
 		snprintf(what, sizeof(what), "disk delete %s", name);
 		write_failed(s, what, rc, !voltab_find(&s->tab, name), "the volume is deleted",
 			     "not deleted");
+	}
+	return refused(rc);
+}
+
+/* --- clone ------------------------------------------------------------------- */
+
+static int do_clone(const char *base, const char *name)
+{
+	struct storage_disk *s = need_table("clone");
+	const char *why;
+	char what[96];
+
+	if (!s)
+		return -ENODEV;
+	if ((why = voltab_name_error(name))) {
+		cmd_error("disk clone %s '%s': %s", base, name, why);
+		return DISK_REFUSED;
+	}
+	const struct voltab_volume *b = voltab_find(&s->tab, base), *v;
+	int repair = copy_to_repair(s);
+	int rc = voltab_clone(&s->tab, base, name, storage_now_ns(), &v);
+	struct voltab_space sp;
+	switch (rc) {
+	case 0:
+		kprintf("disk %s: clone of %s, %lu MiB at LBA %lu (+%lu MiB map), id %lu\n", name,
+			base, v->size >> 20, v->start_lba, v->map_bytes >> 20, v->id);
+		note_repair(repair);
+		return 0;
+	case -ENOENT:
+		cmd_error("disk clone %s %s: no such volume '%s'", base, name, base);
+		break;
+	case -EPERM:
+		if (b && b->parent_id)
+			cmd_error("disk clone %s %s: %s is a clone; a base must be a plain volume",
+				  base, name, base);
+		else
+			cmd_error("disk clone %s %s: %s is not a base ('disk readonly %s' makes it "
+				  "one)",
+				  base, name, base, base);
+		break;
+	case -EEXIST:
+		cmd_error("disk clone %s %s: a volume of that name exists", base, name);
+		break;
+	case -EMFILE:
+		cmd_error("disk clone %s %s: the table is full (%u volumes)", base, name,
+			  VOLTAB_MAX_VOLUMES);
+		break;
+	case -ENOSPC:
+		voltab_space(&s->tab, &sp);
+		cmd_error("disk clone %s %s: no free extent of %lu MiB (largest free: %lu MiB)",
+			  base, name, (b->size + voltab_clone_map_bytes(b->size)) >> 20,
+			  sp.largest_free >> 20);
+		break;
+	case -EROFS:
+		cmd_error("disk clone %s %s: the table is read-only (written by a newer Tern)",
+			  base, name);
+		break;
+	default:
+		snprintf(what, sizeof(what), "disk clone %s %s", base, name);
+		write_failed(s, what, rc, voltab_find(&s->tab, name), "the clone is created",
+			     "not created");
 	}
 	return refused(rc);
 }
@@ -321,6 +397,10 @@ static int cmd_disk(int argc, char **argv)
 		return do_init(true);
 	if (argc >= 2 && !strcmp(argv[1], "import"))
 		return disk_import_cmd(argc, argv);
+	if (argc == 4 && !strcmp(argv[1], "clone"))
+		return do_clone(argv[2], argv[3]);
+	if (argc >= 3 && !strcmp(argv[1], "readonly"))
+		return disk_readonly_cmd(argc, argv);
 	if (argc >= 3 && !strcmp(argv[1], "sha256"))
 		return disk_hash_cmd(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "bitmap"))
@@ -332,8 +412,8 @@ static int cmd_disk(int argc, char **argv)
 
 static const struct cmd disk_cmd = {
 	.name = "disk",
-	.summary = "volumes on the host's NVMe disk: list, create, delete, import, sha256, bitmap; "
-		   "init",
+	.summary = "volumes on the host's NVMe disk: list, create, delete, import, sha256, bitmap, "
+		   "readonly, clone; init",
 	.usage = "disk [list]                   (the disk, its space, every volume)\n"
 		 "disk create NAME size=GIB     (size=NNNM for MiB; NAME: 1-31 of A-Za-z0-9._-)\n"
 		 "disk delete NAME\n"
@@ -342,7 +422,9 @@ static const struct cmd disk_cmd = {
 		 "                              (in the background: fills volume NAME from it)\n"
 		 "disk import                   (the import under way, what earlier ones left)\n"
 		 "disk sha256 NAME [bytes=N]    (in the background: the volume's SHA-256)\n"
-		 "disk cancel                   (stops the import or sha256 under way)\n"
+		 "disk readonly NAME [off]      (in the background: hashed, then a base for clones)\n"
+		 "disk clone BASE NAME          (a copy-on-write volume over read-only BASE)\n"
+		 "disk cancel                   (stops the import, sha256 or readonly under way)\n"
 		 "disk bitmap add VOLUME NAME [granularity=64K] [persistent=on|off]\n"
 		 "disk bitmap remove|clear|show VOLUME NAME\n"
 		 "disk bitmap list VOLUME       (named dirty block bitmaps of the volume)",

@@ -291,8 +291,16 @@ int disk_import_cmd(int argc, char **argv)
 		return -EROFS;
 	}
 	if (v->flags & VOLTAB_VOL_READONLY) {
-		cmd_error("disk import %s: the volume is read-only", name);
+		cmd_error("disk import %s: the volume is read-only (a base for clones; 'disk "
+			  "readonly %s off' first)",
+			  name, name);
 		return -EROFS;
+	}
+	/* An import writes the volume's own blocks, past a clone's map. */
+	if (v->parent_id) {
+		cmd_error("disk import %s: the volume is a clone (import into a plain volume)",
+			  name);
+		return -EINVAL;
 	}
 	const char *user = volume_user(v->id);
 	if (user) {

@@ -16,6 +16,7 @@ struct disk_job_vol;
  * ("disk", "import", ...). */
 int disk_import_cmd(int argc, char **argv);
 int disk_hash_cmd(int argc, char **argv);
+int disk_readonly_cmd(int argc, char **argv);
 int disk_cancel_cmd(void);
 
 /* True while an import or a hash reads or writes the volume with this id:

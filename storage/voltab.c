@@ -48,7 +48,11 @@
 #define E_FLAGS 56
 #define E_CREATED 64
 #define E_PARENT 72
-/* 60..63 and 80..127 reserved, zero. */
+/* With VOLTAB_INCOMPAT_CLONES (zero without). */
+#define E_SHA256 80
+#define E_MAP_BYTES 112
+#define E_MAP_GRAN 120
+/* 60..63 and 124..127 reserved, zero. */
 
 /* Bitmap directory entry fields (docs/storage.md, "Dirty bitmaps"). */
 #define B_NAME 0
@@ -150,10 +154,13 @@ static uint64_t encode(struct voltab *t, int copy, uint8_t *b)
 
 	/* The feature bit says exactly whether a directory is there, so a
 	 * table without persistent bitmaps stays writable by older Terns. */
-	t->incompat &= ~VOLTAB_INCOMPAT_BITMAPS;
+	t->incompat &= ~(VOLTAB_INCOMPAT_BITMAPS | VOLTAB_INCOMPAT_CLONES);
 	for (unsigned i = 0; i < t->nbitmaps; i++)
 		if (t->bm[i].persistent)
 			t->incompat |= VOLTAB_INCOMPAT_BITMAPS;
+	for (unsigned i = 0; i < t->nvolumes; i++)
+		if (t->vol[i].parent_id || (t->vol[i].flags & VOLTAB_VOL_HASHED))
+			t->incompat |= VOLTAB_INCOMPAT_CLONES;
 	memset(b, 0, VOLTAB_COPY_BYTES);
 	memcpy(b + H_MAGIC, VOLTAB_MAGIC, 8);
 	le32_put(b + H_VERSION, VOLTAB_VERSION);
@@ -185,6 +192,12 @@ static uint64_t encode(struct voltab *t, int copy, uint8_t *b)
 		le32_put(e + E_FLAGS, v->flags);
 		le64_put(e + E_CREATED, v->created_ns);
 		le64_put(e + E_PARENT, v->parent_id);
+		if (v->flags & VOLTAB_VOL_HASHED)
+			memcpy(e + E_SHA256, v->sha256, 32);
+		if (v->parent_id) {
+			le64_put(e + E_MAP_BYTES, v->map_bytes);
+			le32_put(e + E_MAP_GRAN, VOLTAB_CLONE_GRAN);
+		}
 	}
 	for (unsigned i = 0; i < t->nbitmaps; i++) {
 		const struct voltab_bitmap *m = &t->bm[i];
@@ -385,7 +398,20 @@ static int decode(struct voltab *t, int copy, const uint8_t *b, struct voltab_co
 		v->flags = le32_get(e + E_FLAGS);
 		v->created_ns = le64_get(e + E_CREATED);
 		v->parent_id = le64_get(e + E_PARENT);
-		uint64_t blocks = bytes_to_blocks(t, v->size);
+		if (v->flags & VOLTAB_VOL_HASHED)
+			memcpy(v->sha256, e + E_SHA256, 32);
+		if (v->parent_id) {
+			v->map_bytes = le64_get(e + E_MAP_BYTES);
+			if (le32_get(e + E_MAP_GRAN) != VOLTAB_CLONE_GRAN ||
+			    v->map_bytes != voltab_clone_map_bytes(v->size))
+				return BAD("clone %s: map size or granularity is wrong", v->name);
+		}
+		if (!(incompat & VOLTAB_INCOMPAT_CLONES) &&
+		    (v->parent_id || (v->flags & VOLTAB_VOL_HASHED)))
+			return BAD("volume %s: a clone or base without the CLONES feature", v->name);
+		if ((v->flags & VOLTAB_VOL_HASHED) && !(v->flags & VOLTAB_VOL_READONLY))
+			return BAD("volume %s: hashed but writable", v->name);
+		uint64_t blocks = bytes_to_blocks(t, voltab_extent_bytes(v));
 		if (!v->id || v->id >= next_id)
 			return BAD("volume %s: id %lu out of range", v->name, (unsigned long)v->id);
 		if (!v->size || v->size % VOLTAB_ALIGN || v->start_lba % (VOLTAB_ALIGN / bs))
@@ -400,6 +426,19 @@ static int decode(struct voltab *t, int copy, const uint8_t *b, struct voltab_co
 		for (uint32_t k = 0; k < i; k++)
 			if (t->vol[k].id == v->id || !strcmp(t->vol[k].name, v->name))
 				return BAD("volume %s: name or id used twice", v->name);
+	}
+	/* A clone's base: a hashed, read-only plain volume of its size. */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct voltab_volume *v = &t->vol[i], *base = NULL;
+		if (!v->parent_id)
+			continue;
+		for (uint32_t k = 0; k < n; k++)
+			if (t->vol[k].id == v->parent_id)
+				base = &t->vol[k];
+		if (!base || base->parent_id || !(base->flags & VOLTAB_VOL_HASHED) ||
+		    base->size != v->size)
+			return BAD("clone %s: its base (id %lu) is not a base of its size", v->name,
+				   (unsigned long)v->parent_id);
 	}
 	t->nvolumes = n;
 	int rc;
@@ -643,8 +682,28 @@ int voltab_write(struct voltab *t, uint64_t now_ns)
 	return rc ? reload_after(t, rc) : 0;
 }
 
-int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t now_ns,
-		  const struct voltab_volume **out)
+/* First fit over the gaps between volumes sorted by start: the slot the
+ * new entry goes in and its first LBA, or -ENOSPC. */
+static int place(const struct voltab *t, uint64_t extent, unsigned *slot_out, uint64_t *at_out)
+{
+	uint64_t need = bytes_to_blocks(t, extent), end = data_end_lba(t);
+	uint64_t at = data_start_lba(t);
+	unsigned slot = 0;
+
+	for (; slot < t->nvolumes; slot++) {
+		if (t->vol[slot].start_lba - at >= need)
+			break;
+		at = t->vol[slot].start_lba + bytes_to_blocks(t, voltab_extent_bytes(&t->vol[slot]));
+	}
+	if (slot == t->nvolumes && (at > end || end - at < need))
+		return -ENOSPC;
+	*slot_out = slot;
+	*at_out = at;
+	return 0;
+}
+
+/* The checks every new volume passes. */
+static int can_add(const struct voltab *t, const char *name, uint64_t size)
 {
 	if (!t->loaded)
 		return -ENODEV;
@@ -656,30 +715,123 @@ int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t no
 		return -EEXIST;
 	if (t->nvolumes == VOLTAB_MAX_VOLUMES)
 		return -EMFILE;
-	uint64_t need = bytes_to_blocks(t, size), end = data_end_lba(t);
-	/* First fit over the gaps between volumes sorted by start. */
-	uint64_t at = data_start_lba(t);
-	unsigned slot = 0;
-	for (; slot < t->nvolumes; slot++) {
-		if (t->vol[slot].start_lba - at >= need)
-			break;
-		at = t->vol[slot].start_lba + bytes_to_blocks(t, t->vol[slot].size);
-	}
-	if (slot == t->nvolumes && (at > end || end - at < need))
-		return -ENOSPC;
-	struct voltab_volume v = {0};
-	memcpy(v.name, name, strlen(name) + 1);
-	v.id = t->next_id++;
-	v.size = size;
-	v.start_lba = at;
-	v.created_ns = now_ns;
-	insert_at(t, slot, &v);
+	return 0;
+}
+
+/* Enters v at its place and writes the table; *out points at the entry. */
+static int add(struct voltab *t, unsigned slot, struct voltab_volume *v, uint64_t now_ns,
+	       const struct voltab_volume **out)
+{
+	v->id = t->next_id++;
+	v->created_ns = now_ns;
+	insert_at(t, slot, v);
 	int rc = commit_change(t, now_ns);
 	if (rc)
 		return reload_after(t, rc);
 	if (out)
 		*out = &t->vol[slot];
 	return 0;
+}
+
+int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t now_ns,
+		  const struct voltab_volume **out)
+{
+	struct voltab_volume v = {0};
+	unsigned slot;
+	int rc;
+
+	if ((rc = can_add(t, name, size)) || (rc = place(t, size, &slot, &v.start_lba)))
+		return rc;
+	memcpy(v.name, name, strlen(name) + 1);
+	v.size = size;
+	return add(t, slot, &v, now_ns, out);
+}
+
+const struct voltab_volume *voltab_find_id(const struct voltab *t, uint64_t id)
+{
+	for (unsigned i = 0; i < t->nvolumes; i++)
+		if (t->vol[i].id == id)
+			return &t->vol[i];
+	return NULL;
+}
+
+unsigned voltab_clones_of(const struct voltab *t, uint64_t id)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < t->nvolumes; i++)
+		n += t->vol[i].parent_id == id;
+	return n;
+}
+
+int voltab_set_base(struct voltab *t, const char *name, const uint8_t sha256[32],
+		    uint64_t now_ns)
+{
+	if (!t->loaded)
+		return -ENODEV;
+	struct voltab_volume *v = (struct voltab_volume *)voltab_find(t, name);
+	if (!v)
+		return -ENOENT;
+	if (t->readonly)
+		return -EROFS;
+	if (v->parent_id)
+		return -EINVAL;
+	if (!sha256 && voltab_clones_of(t, v->id))
+		return -EBUSY;
+	if (sha256) {
+		v->flags |= VOLTAB_VOL_READONLY | VOLTAB_VOL_HASHED;
+		memcpy(v->sha256, sha256, 32);
+	} else {
+		v->flags &= ~(VOLTAB_VOL_READONLY | VOLTAB_VOL_HASHED);
+		memset(v->sha256, 0, 32);
+	}
+	int rc = commit_change(t, now_ns);
+	return rc ? reload_after(t, rc) : 0;
+}
+
+/* Zeros bytes [lba, lba + bytes) with the table's buffer, then a flush:
+ * a clone's map is empty on the disk before the table names the clone. */
+static int zero_extent(struct voltab *t, uint64_t lba, uint64_t bytes)
+{
+	uint32_t bs = t->dev->block_size;
+	uint32_t chunk = VOLTAB_COPY_ROOM / bs;
+
+	memset(t->buf, 0, VOLTAB_COPY_ROOM);
+	for (uint64_t left = bytes / bs; left;) {
+		uint32_t n = left < chunk ? (uint32_t)left : chunk;
+		int rc = blkdev_io_split(t->dev, lba, n, t->buf, 1);
+		if (rc)
+			return rc;
+		lba += n;
+		left -= n;
+	}
+	return blkdev_flush(t->dev);
+}
+
+int voltab_clone(struct voltab *t, const char *base, const char *name, uint64_t now_ns,
+		 const struct voltab_volume **out)
+{
+	const struct voltab_volume *b = t->loaded ? voltab_find(t, base) : NULL;
+	struct voltab_volume v = {0};
+	unsigned slot;
+	int rc;
+
+	if (t->loaded && !b)
+		return -ENOENT;
+	if ((rc = can_add(t, name, b ? b->size : VOLTAB_ALIGN)))
+		return rc;
+	if (b->parent_id || !(b->flags & VOLTAB_VOL_HASHED))
+		return -EPERM;
+	memcpy(v.name, name, strlen(name) + 1);
+	v.size = b->size;
+	v.parent_id = b->id;
+	v.map_bytes = voltab_clone_map_bytes(v.size);
+	if ((rc = place(t, voltab_extent_bytes(&v), &slot, &v.start_lba)))
+		return rc;
+	rc = zero_extent(t, v.start_lba + bytes_to_blocks(t, v.size), v.map_bytes);
+	if (rc)
+		return rc;
+	return add(t, slot, &v, now_ns, out);
 }
 
 int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns)
@@ -691,6 +843,8 @@ int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns)
 		return -ENOENT;
 	if (t->readonly)
 		return -EROFS;
+	if (voltab_clones_of(t, v->id))
+		return -EBUSY;
 	unsigned at = (unsigned)(v - t->vol);
 	/* Its bitmaps go with it, in memory and in the table written now. */
 	for (unsigned i = 0; i < t->nbitmaps;) {
@@ -718,8 +872,8 @@ void voltab_space(const struct voltab *t, struct voltab_space *s)
 		const struct voltab_volume *v = &t->vol[i];
 		if ((v->start_lba - at) * bs > s->largest_free)
 			s->largest_free = (v->start_lba - at) * bs;
-		s->used_bytes += v->size;
-		at = v->start_lba + v->size / bs;
+		s->used_bytes += voltab_extent_bytes(v);
+		at = v->start_lba + voltab_extent_bytes(v) / bs;
 	}
 	if ((end - at) * bs > s->largest_free)
 		s->largest_free = (end - at) * bs;

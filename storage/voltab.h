@@ -36,7 +36,11 @@
  * without it lets guests write the volumes of a read-only table: the
  * bitmaps would miss those writes and nothing would tell. */
 #define VOLTAB_INCOMPAT_BITMAPS (1u << 0)
-#define VOLTAB_INCOMPAT_KNOWN VOLTAB_INCOMPAT_BITMAPS
+/* CLONES is set while a volume is a clone or a hashed base: a Tern
+ * without clones would take a clone for a plain volume and hand its guest
+ * stale blocks where the base's belong. */
+#define VOLTAB_INCOMPAT_CLONES (1u << 1)
+#define VOLTAB_INCOMPAT_KNOWN (VOLTAB_INCOMPAT_BITMAPS | VOLTAB_INCOMPAT_CLONES)
 #define VOLTAB_RO_COMPAT_KNOWN 0u
 
 /* Persistent dirty bitmaps (docs/storage.md, "Dirty bitmaps"): a directory
@@ -53,9 +57,18 @@
 #define VOLTAB_BM_INCONSISTENT (1u << 1) /* found in use at load: never trusted again */
 #define VOLTAB_BM_FLAGS_KNOWN (VOLTAB_BM_IN_USE | VOLTAB_BM_INCONSISTENT)
 
-/* Volume flags. READONLY: no guest may write it (a clone's base). */
+/* Volume flags. READONLY: no guest may write it (a clone's base).
+ * HASHED (with READONLY, feature CLONES): sha256 holds its content's hash,
+ * which names the base on every host (`--copy-storage inc`). */
 #define VOLTAB_VOL_READONLY (1u << 0)
-#define VOLTAB_VOL_FLAGS_KNOWN VOLTAB_VOL_READONLY
+#define VOLTAB_VOL_HASHED (1u << 1)
+#define VOLTAB_VOL_FLAGS_KNOWN (VOLTAB_VOL_READONLY | VOLTAB_VOL_HASHED)
+
+/* A clone's map: a bit per granule of the clone, set once the clone holds
+ * that granule itself (written by its guest); a clear bit reads from the
+ * base. It lives in the data area right after the clone's blocks, in whole
+ * MiB (docs/storage.md, "Clones"). */
+#define VOLTAB_CLONE_GRAN 4096u
 
 struct voltab_volume {
 	char name[VOLTAB_NAME_MAX + 1];
@@ -64,8 +77,23 @@ struct voltab_volume {
 	uint64_t start_lba;  /* first block on the device */
 	uint32_t flags;	     /* VOLTAB_VOL_* */
 	uint64_t created_ns; /* wall clock, ns since 1970 (0: unknown) */
-	uint64_t parent_id;  /* 0; reserved for clones: the base volume's id */
+	uint64_t parent_id;  /* a clone: its base's id; else 0 */
+	uint8_t sha256[32];  /* HASHED: the content's SHA-256 */
+	uint64_t map_bytes;  /* a clone: its map's extent after size, whole MiB; else 0 */
 };
+
+/* The bytes a volume takes on the disk: its blocks and a clone's map. */
+static inline uint64_t voltab_extent_bytes(const struct voltab_volume *v)
+{
+	return v->size + v->map_bytes;
+}
+
+/* The map extent a clone of `size` bytes needs. */
+static inline uint64_t voltab_clone_map_bytes(uint64_t size)
+{
+	uint64_t bits = (size + VOLTAB_CLONE_GRAN - 1) / VOLTAB_CLONE_GRAN;
+	return ((bits + 7) / 8 + VOLTAB_ALIGN - 1) / VOLTAB_ALIGN * VOLTAB_ALIGN;
+}
 
 /* A named dirty bitmap of a volume. Persistent ones are part of the
  * table and written with it; the others live in memory only, here too so
@@ -145,9 +173,29 @@ int voltab_format(struct voltab *t, struct blkdev *dev, const uint8_t uuid[16], 
  * even the reload failed. */
 int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t now_ns,
 		  const struct voltab_volume **out);
-/* 0, -ENOENT, -EROFS, -ENODEV, or the device's error (as voltab_create). */
+/* 0, -ENOENT, -EROFS, -ENODEV, -EBUSY (clones use it as their base), or
+ * the device's error (as voltab_create). */
 int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns);
 const struct voltab_volume *voltab_find(const struct voltab *t, const char *name);
+const struct voltab_volume *voltab_find_id(const struct voltab *t, uint64_t id);
+
+/* --- clones -------------------------------------------------------------------- */
+/* Makes volume `name` a base (sha256: its content's hash, taken by the
+ * caller while nothing wrote it; flags READONLY | HASHED), or, with NULL,
+ * writable again. 0; -ENOENT, -EINVAL (a clone cannot be a base), -EBUSY
+ * (writable again while clones use it), -EROFS, -ENODEV, or a write error
+ * (as voltab_create). */
+int voltab_set_base(struct voltab *t, const char *name, const uint8_t sha256[32],
+		    uint64_t now_ns);
+/* A copy-on-write clone `name` of base `base` (READONLY | HASHED), its
+ * size the base's: placed first-fit with its map after it, the map zeroed
+ * (nothing copied yet) and flushed before the table names the clone. 0
+ * and *out; -ENOENT (no base), -EPERM (not a base), and voltab_create's
+ * errors. */
+int voltab_clone(struct voltab *t, const char *base, const char *name, uint64_t now_ns,
+		 const struct voltab_volume **out);
+/* How many clones have volume id as their base. */
+unsigned voltab_clones_of(const struct voltab *t, uint64_t id);
 
 struct voltab_space {
 	uint64_t data_bytes;   /* the area volumes may use */

@@ -77,6 +77,28 @@ void fake_src_fini(struct fake_src *g)
 	free(g->log);
 	free(g->disk);
 	free(g->disk_log);
+	free(g->disk_held);
+}
+
+void fake_src_make_clone(struct fake_src *g)
+{
+	g->disk_held = calloc((g->disk_blocks + 63) / 64, 8);
+	/* Every seventh block written since the clone was made, one zeroed. */
+	for (uint64_t b = 3; b < g->disk_blocks; b += 7) {
+		memset(g->disk + b * MIG_DISK_BLOCK, b == 3 ? 0 : 0x5A, MIG_DISK_BLOCK);
+		g->disk_held[b / 64] |= 1ull << (b % 64);
+		g->disk_held_at_start++;
+	}
+	g->cfg.disk_has_base = true;
+	snprintf(g->cfg.disk_base_name, sizeof(g->cfg.disk_base_name), "base-web1");
+	memset(g->cfg.disk_base_sha256, 0xAB, 32);
+}
+
+void fake_disk_base_fill(uint8_t *disk, uint64_t nblocks)
+{
+	memset(disk, 0, nblocks * MIG_DISK_BLOCK);
+	for (uint64_t i = 0; i < nblocks; i += 2)
+		memset(disk + i * MIG_DISK_BLOCK, (int)(i % 251) + 1, MIG_DISK_BLOCK);
 }
 
 void fake_src_add_disk(struct fake_src *g, uint64_t nblocks)
@@ -85,8 +107,7 @@ void fake_src_add_disk(struct fake_src *g, uint64_t nblocks)
 	g->disk = calloc(nblocks, MIG_DISK_BLOCK);
 	g->disk_log = calloc((nblocks + 63) / 64, 8);
 	g->disk_read_fail = UINT64_MAX;
-	for (uint64_t i = 0; i < nblocks; i += 2)
-		memset(g->disk + i * MIG_DISK_BLOCK, (int)(i % 251) + 1, MIG_DISK_BLOCK);
+	fake_disk_base_fill(g->disk, nblocks);
 	g->cfg.has_disk = true;
 	snprintf(g->cfg.disk_volume, sizeof(g->cfg.disk_volume), "vol-web1");
 	g->cfg.disk_bytes = nblocks * MIG_DISK_BLOCK;
@@ -117,6 +138,8 @@ void fake_src_run(struct fake_src *g, unsigned n)
 				blk[(r >> 24) % MIG_DISK_BLOCK] = (uint8_t)(r >> 48) | 1;
 			if (g->disk_tracking)
 				g->disk_log[b / 64] |= 1ull << (b % 64);
+			if (g->disk_held)
+				g->disk_held[b / 64] |= 1ull << (b % 64);
 		}
 	}
 }
@@ -292,6 +315,18 @@ static int src_disk_read(void *ctx, uint64_t block, uint32_t count, void *buf)
 	return 0;
 }
 
+static int src_disk_held(void *ctx, uint64_t *bitmap, uint64_t nblocks)
+{
+	struct fake_src *g = ctx;
+
+	if (!g->disk_held || nblocks != g->disk_blocks)
+		abort();
+	g->disk_held_reads++;
+	for (uint64_t i = 0; i < (nblocks + 63) / 64; i++)
+		bitmap[i] |= g->disk_held[i];
+	return 0;
+}
+
 static int src_disk_dirty_start(void *ctx)
 {
 	struct fake_src *g = ctx;
@@ -349,6 +384,8 @@ struct mig_src_guest fake_src_ops(struct fake_src *g)
 		ops.disk_dirty_harvest = src_disk_dirty_harvest;
 		ops.disk_dirty_stop = src_disk_dirty_stop;
 		ops.disk_bitmap = src_disk_bitmap;
+		if (g->disk_held)
+			ops.disk_held = src_disk_held;
 	}
 	return ops;
 }
@@ -382,7 +419,11 @@ static int dst_create(void *ctx, const struct mig_guest_config *cfg)
 	if (cfg->has_disk) {
 		d->disk_blocks = cfg->disk_bytes / MIG_DISK_BLOCK;
 		d->disk = malloc(cfg->disk_bytes);
-		memset(d->disk, 0xEE, cfg->disk_bytes);
+		/* A clone starts as this host's copy of its base. */
+		if (cfg->disk_has_base)
+			fake_disk_base_fill(d->disk, d->disk_blocks);
+		else
+			memset(d->disk, 0xEE, cfg->disk_bytes);
 	}
 	d->created = true;
 	d->creates++;

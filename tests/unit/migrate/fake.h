@@ -43,6 +43,11 @@ struct fake_src {
 	bool disk_tracking;
 	int disk_starts, disk_stops;
 	uint64_t disk_reads, disk_read_fail;
+	/* A clone's disk (fake_src_make_clone): the blocks that differ from
+	 * its base, which the guest's writes add to. */
+	uint64_t *disk_held;
+	uint64_t disk_held_at_start;
+	int disk_held_reads;
 	/* Its dirty bitmaps (64 KiB granules), read only while paused. */
 	unsigned nbitmaps;
 	struct mig_disk_bitmap bitmaps[2];
@@ -54,6 +59,10 @@ void fake_src_fini(struct fake_src *g);
 /* A disk of nblocks MIG_DISK_BLOCKs, called "vol-web1": half its blocks
  * hold data, the rest are zero. */
 void fake_src_add_disk(struct fake_src *g, uint64_t nblocks);
+/* That disk as a clone of base "base-web1" (what fake_disk_base_fill
+ * makes, which a destination holds too): every seventh block differs. */
+void fake_src_make_clone(struct fake_src *g);
+void fake_disk_base_fill(uint8_t *disk, uint64_t nblocks);
 /* Two bitmaps of 64 KiB granules on it, "backup" (persistent) and "tmp",
  * with a few bits set. */
 void fake_src_add_bitmaps(struct fake_src *g);

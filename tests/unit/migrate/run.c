@@ -63,6 +63,7 @@ bool dst_without_frames;
 uint32_t src_tsc_khz, dst_tsc_khz;
 uint64_t src_disk_blocks;
 bool dst_without_disk;
+bool src_disk_clone;
 
 struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bool mem)
 {
@@ -79,6 +80,8 @@ struct run *run_new_on(const struct mig_send_params *sp, const char *dst_key, bo
 	t->src.cfg.tsc_khz = src_tsc_khz;
 	if (src_disk_blocks)
 		fake_src_add_disk(&t->src, src_disk_blocks);
+	if (src_disk_blocks && src_disk_clone)
+		fake_src_make_clone(&t->src);
 	t->dst.no_disk = dst_without_disk;
 	fake_sock_pair(&t->ss, &t->ds);
 	fake_mem_init(&t->mem);

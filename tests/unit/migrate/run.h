@@ -49,6 +49,7 @@ extern bool dst_without_frames;
  * destination no write_disk op (an older one). */
 extern uint64_t src_disk_blocks;
 extern bool dst_without_disk;
+extern bool src_disk_clone; /* ... and it is a clone (copy-storage inc) */
 /* The TSC rates the source states and the destination has (0: none). */
 extern uint32_t src_tsc_khz, dst_tsc_khz;
 

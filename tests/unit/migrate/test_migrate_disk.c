@@ -2,7 +2,9 @@
  * (DISK_DATA), converging with it: the source's blocks and pages end equal
  * on the destination while the guest writes both; a destination that
  * cannot take a disk, has no room for it, or is sent blocks off the disk
- * refuses, and a failed disk read keeps the guest on the source. */
+ * refuses, and a failed disk read keeps the guest on the source. A clone
+ * (copy-storage inc) sends only the blocks that differ from its base, and
+ * a destination without that base refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@ static void reset(void)
 {
 	src_disk_blocks = 0;
 	dst_without_disk = false;
+	src_disk_clone = false;
 }
 
 static void test_a_disk_moves_with_the_guest_while_it_writes_both(void **state)
@@ -320,10 +323,95 @@ static void test_the_disk_section_round_trips_and_malformed_ones_are_refused(voi
 	fake_src_fini(&g);
 }
 
+static void test_inc_sends_only_what_differs_from_the_base(void **state)
+{
+	(void)state;
+	src_disk_blocks = DISK_BLOCKS;
+	src_disk_clone = true;
+	struct run *t = run_new(NULL, KEY);
+	reset();
+
+	t->writes_per_poll = 8;
+	run_to_end(t);
+	/* The destination's clone starts as its base: equal at the end. */
+	assert_moved(t);
+	assert_true(t->dst.cfg.disk_has_base);
+	assert_string_equal(t->dst.cfg.disk_base_name, "base-web1");
+	assert_int_equal(t->dst.cfg.disk_base_sha256[31], 0xAB);
+	assert_int_equal(t->src.disk_held_reads, 1);
+	/* Round 0: the blocks the clone held when it began, and those the
+	 * guest wrote before round 0 reached them, nothing else. */
+	uint64_t r0 = t->rows[0].blocks_sent + t->rows[0].blocks_zero;
+	assert_true(r0 >= t->src.disk_held_at_start);
+	assert_true(r0 < DISK_BLOCKS / 3);
+	assert_true(t->rows[0].blocks_zero >= 1); /* block 3, zeroed on the clone */
+	uint64_t held = 0;
+	for (uint64_t b = 0; b < DISK_BLOCKS; b++)
+		held += t->src.disk_held[b / 64] >> (b % 64) & 1;
+	assert_true(t->sum.blocks_sent + t->sum.blocks_zero >= held);
+	run_free(t);
+}
+
+static void test_inc_to_a_host_without_the_base_is_refused(void **state)
+{
+	(void)state;
+	src_disk_blocks = DISK_BLOCKS;
+	src_disk_clone = true;
+	struct run *t = run_new(NULL, KEY);
+	reset();
+	t->dst.disk_ret = -ENOENT;
+	t->dst.why_text = "disk vol-web1: its base base-web1 is not on this host";
+	run_to_end(t);
+	assert_stayed(t, -ENOENT);
+	assert_non_null(strstr(t->sum_reason, "refused: disk vol-web1: its base base-web1 is not"));
+	assert_int_equal(t->src.disk_reads, 0);
+	run_free(t);
+}
+
+static void test_the_base_section_round_trips_and_needs_the_disk_section(void **state)
+{
+	static uint8_t buf[MIG_REC_HDR_LEN + MIG_CONFIG_MAX_LEN + 64];
+	struct fake_src g;
+	struct mig_stream_out o;
+	struct mig_guest_config c;
+
+	(void)state;
+	fake_src_init(&g, 16, 1, 2);
+	fake_src_add_disk(&g, 256);
+	fake_src_make_clone(&g);
+	mig_stream_out_init(&o, buf, sizeof(buf));
+	assert_int_equal(mig_record_put_config(&o, &g.cfg), 0);
+	struct mig_stream_rec r = {.type = MIG_REC_GUEST_CONFIG,
+				   .len = mig_record_config_len(&g.cfg),
+				   .payload = mig_stream_out_data(&o) + MIG_REC_HDR_LEN};
+	assert_int_equal(r.len, MIG_CONFIG_FIXED_LEN + 2 * MIG_DEVICE_ENTRY_LEN + 48 +
+					MIG_CONFIG_DISK_LEN + MIG_CONFIG_BASE_LEN);
+	assert_int_equal(mig_record_get_config(&r, &c), 0);
+	assert_true(c.disk_has_base);
+	assert_string_equal(c.disk_base_name, "base-web1");
+	assert_memory_equal(c.disk_base_sha256, g.cfg.disk_base_sha256, 32);
+	uint8_t *flags = (uint8_t *)r.payload + 22;
+	/* Without the flag the base section is extra bytes ... */
+	flags[0] &= (uint8_t)~MIG_CONFIG_DISK_BASE;
+	assert_int_equal(mig_record_get_config(&r, &c), -EBADMSG);
+	/* ... and a base without a disk is no config at all. */
+	flags[0] = (uint8_t)((flags[0] | MIG_CONFIG_DISK_BASE) & ~MIG_CONFIG_DISK);
+	assert_int_equal(mig_record_get_config(&r, &c), -EBADMSG);
+	/* A base name that is no name. */
+	flags[0] |= MIG_CONFIG_DISK;
+	uint8_t *name = (uint8_t *)r.payload + r.len - MIG_CONFIG_BASE_LEN;
+	name[0] = ' ';
+	assert_int_equal(mig_record_get_config(&r, &c), -EBADMSG);
+	fake_src_fini(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_disk_moves_with_the_guest_while_it_writes_both),
+		cmocka_unit_test(test_inc_sends_only_what_differs_from_the_base),
+		cmocka_unit_test(test_inc_to_a_host_without_the_base_is_refused),
+		cmocka_unit_test(test_the_base_section_round_trips_and_needs_the_disk_section),
 		cmocka_unit_test(test_the_disks_bitmaps_move_with_it),
 		cmocka_unit_test(test_a_bitmap_the_destination_cannot_make_fails_before_end),
 		cmocka_unit_test(test_malformed_bitmaps_are_refused),
