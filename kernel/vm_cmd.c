@@ -14,7 +14,6 @@
 #include "kernel/vm_irq.h"
 #include "kernel/vm_dirty.h"
 
-#define CTRL_RBRACKET 0x1d
 
 /* Boot modules and fetched images alike (kernel/image_store.h). */
 const struct boot_module *vm_image_find(const char *name)
@@ -192,19 +191,19 @@ static int do_images(void)
 	return 0;
 }
 
-static bool console_input(int ch, void *ctx)
+static enum console_take console_input(int ch, void *ctx)
 {
 	struct vm *vm = ctx;
 
-	if (ch == CTRL_RBRACKET || !vm->used) {
+	if (ch == CONSOLE_DETACH_KEY || !vm->used) {
 		if (vm->used)
 			vm->uart.attached = false;
 		kputs("\n[detached]\n");
-		return false;
+		return CONSOLE_DETACH;
 	}
-	vuart_rx_push(&vm->uart, (uint8_t)ch);
+	bool room = vuart_rx_push(&vm->uart, (uint8_t)ch);
 	vm_uart_irq(vm);
-	return true;
+	return room ? CONSOLE_TAKEN : CONSOLE_FULL;
 }
 
 static void print_ranges(const uint64_t *bm, uint64_t npages)

@@ -24,6 +24,11 @@ $(KUNIT)/test_virtio_blk: tests/unit/kernel/test_virtio_blk.c tests/unit/kernel/
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 
+# Console input to an attached guest: held, not dropped, when it is full.
+UNIT_TESTS += $(KUNIT)/test_console_hold
+$(KUNIT)/test_console_hold: tests/unit/kernel/test_console_hold.c kernel/console/console.c \
+	kernel/console/line.c kernel/console/console.h kernel/console/line.h
+
 # The guests' CMOS clock and the power ports.
 UNIT_TESTS += $(KUNIT)/test_rtc
 $(KUNIT)/test_rtc: tests/unit/kernel/test_rtc.c kernel/vdev/rtc.c kernel/vdev/rtc.h migrate/le.h

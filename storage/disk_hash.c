@@ -64,11 +64,12 @@ static void stop(void)
 
 static void fail(const char *why, int rc)
 {
+	const char *cmd = job.freeze ? "readonly" : "sha256";
+
 	vol_hash_abort(&job.h);
 	stop();
 	console_break_line();
 	log_info("disk", "sha256 %s failed: %s (%d)", job.name, why, rc);
-	const char *cmd = job.freeze ? "readonly" : "sha256";
 	if (rc == -ECANCELED || rc == -ENOENT)
 		kprintf("error: disk %s %s: %s\n", cmd, job.name, why);
 	else

@@ -54,18 +54,29 @@ void console_set_input_hook(console_input_hook hook, void *ctx)
 	input_hook_ctx = ctx;
 }
 
-static void handle_byte(int ch)
+/* A byte the hook had no room for, offered again first (-1: none). */
+static int held = -1;
+
+/* False when the hook had no room: the byte is held. */
+static bool handle_byte(int ch)
 {
 	if (input_hook) {
-		if (!input_hook(ch, input_hook_ctx)) {
+		switch (input_hook(ch, input_hook_ctx)) {
+		case CONSOLE_FULL:
+			held = ch;
+			return false;
+		case CONSOLE_DETACH:
 			input_hook = NULL;
 			console_prompt();
+			break;
+		case CONSOLE_TAKEN:
+			break;
 		}
-		return;
+		return true;
 	}
 	switch (line_feed(&editor, ch)) {
 	case LINE_NONE:
-		return;
+		return true;
 	case LINE_DONE:
 		at_line_start = true;
 		cmd_execute(editor.buf);
@@ -80,6 +91,7 @@ static void handle_byte(int ch)
 	}
 	if (!input_hook)
 		console_prompt();
+	return true;
 }
 
 /* Bytes taken from the UART by console_stash_input(), not yet handled. */
@@ -100,6 +112,11 @@ void console_stash_input(void)
 
 static int next_byte(void)
 {
+	if (held >= 0) {
+		int ch = held;
+		held = -1;
+		return ch;
+	}
 	if (!stash.count)
 		return uart_getc(COM1_PORT);
 	int ch = stash.buf[stash.head];
@@ -108,14 +125,33 @@ static int next_byte(void)
 	return ch;
 }
 
+/* Input held for a guest that takes nothing (paused, or hung) must not
+ * keep the operator from detaching: a Ctrl-] waiting behind it goes
+ * first, and what came before it is dropped. */
+static void detach_key_first(void)
+{
+	console_stash_input();
+	for (unsigned i = 0; i < stash.count; i++)
+		if (stash.buf[(stash.head + i) % sizeof(stash.buf)] == CONSOLE_DETACH_KEY) {
+			stash.head = (stash.head + i) % sizeof(stash.buf);
+			stash.count -= i;
+			held = -1;
+			return;
+		}
+}
+
 bool console_poll(void)
 {
 	bool any = false;
 	int ch;
 
+	if (held >= 0)
+		detach_key_first();
+
 	/* Bounded, so a flood of input cannot starve the rest of the loop. */
 	for (int i = 0; i < 64 && (ch = next_byte()) >= 0; i++) {
-		handle_byte(ch);
+		if (!handle_byte(ch))
+			break; /* no room in the guest: it drains meanwhile */
 		any = true;
 	}
 	return any;

@@ -22,6 +22,13 @@ void console_break_line(void);
 void console_prompt(void);
 
 /* While a hook is set, every received byte goes to it instead of the line
- * editor (`vm console` uses this); it returns false to detach itself. */
-typedef bool (*console_input_hook)(int ch, void *ctx);
+ * editor (`vm console` uses this). It takes the byte, detaches itself, or
+ * says it has no room now: the byte is offered again at the next poll, and
+ * meanwhile the console reads no more from its UART, so the sender waits
+ * (QEMU's serial holds its input back) instead of losing what a slow
+ * guest could not take yet. */
+enum console_take { CONSOLE_TAKEN, CONSOLE_DETACH, CONSOLE_FULL };
+/* Ctrl-]: the hook's key to detach, which never waits behind held input. */
+#define CONSOLE_DETACH_KEY 0x1d
+typedef enum console_take (*console_input_hook)(int ch, void *ctx);
 void console_set_input_hook(console_input_hook hook, void *ctx);
