@@ -17,8 +17,15 @@ granules written before the hand-off, and go on with the ones written
 after. Paused, the guest goes back to A (its stale copy deleted first), and
 `disk sha256 d1` is the same on both.
 
+Last, `--copy-storage inc`: base `gold` is imported from the lab's HTTP
+server and made read-only (`disk readonly`) on A; the guest, on a clone of
+it, cannot move to B while B lacks the base; once B has the same base, it
+moves live while it writes, with only the blocks it wrote on the wire, and
+back (paused) to A, where `disk sha256` of the clone equals B's.
+
     cd tests/integration && /usr/bin/python3 -m pytest -v test_linux_disk_migrate.py
 """
+import hashlib
 import os
 import re
 import time
@@ -142,13 +149,13 @@ def test_a_read_error_on_the_source_disk_keeps_the_guest_there(pair, guest):
     assert "disk bad: deleted" in a.cmd("disk delete bad")
 
 
-def start_writer(h):
-    """CHUNKS chunks of 1 MiB of random data, one a second, each at its own
-    place on /dev/vda and fsync'ed, its md5 appended to /tmp/sums; "done"
-    when all are written."""
-    script = (f"i=0; while [ $i -lt {CHUNKS} ]; do "
+def start_writer(h, chunks=CHUNKS, stride_mib=CHUNK_STRIDE_MIB):
+    """`chunks` chunks of 1 MiB of random data, one a second, each at its
+    own place on /dev/vda (stride_mib apart) and fsync'ed, its md5 appended
+    to /tmp/sums; "done" when all are written."""
+    script = (f"i=0; while [ $i -lt {chunks} ]; do "
               "dd if=/dev/urandom of=/tmp/c bs=64k count=16 2>/dev/null; "
-              f"dd if=/tmp/c of=/dev/vda bs=64k seek=$((i * {CHUNK_STRIDE_MIB * 16})) conv=fsync 2>/dev/null; "
+              f"dd if=/tmp/c of=/dev/vda bs=64k seek=$((i * {stride_mib * 16})) conv=fsync 2>/dev/null; "
               "echo \"$i $(md5sum < /tmp/c | cut -d\" \" -f1)\" >> /tmp/sums; "
               "i=$((i + 1)); sleep 1; done; echo done >> /tmp/sums")
     assert sh(h, f"rm -f /tmp/sums; {{ sh -c '{script}' > /tmp/writer.log 2>&1 & }}")[0] == 0
@@ -240,6 +247,23 @@ def test_a_failure_in_the_middle_of_the_disk_deletes_the_partial_volume_on_b(pai
     assert a.vm_list()["lx"]["state"] == "running"
 
 
+def check_chunks(h, chunks=CHUNKS, stride_mib=CHUNK_STRIDE_MIB):
+    """On h, with the guest's console attached: once the writer is done,
+    every chunk reads back from the disk (caches dropped) with its md5."""
+    deadline = time.monotonic() + 120
+    while sh(h, "tail -n 1 /tmp/sums")[1].strip() != "done":
+        assert time.monotonic() < deadline, sh(h, "cat /tmp/sums")[1]
+        time.sleep(2)
+    assert sh(h, "sync; echo 3 > /proc/sys/vm/drop_caches")[0] == 0
+    rc, out = sh(h, "while read i sum; do [ \"$i\" = done ] && break; "
+                    f"got=$(dd if=/dev/vda bs=64k skip=$((i * {stride_mib * 16})) count=16 2>/dev/null"
+                    " | md5sum | cut -d' ' -f1); echo \"chunk $i $([ $got = $sum ] && echo ok || echo BAD)\"; "
+                    "done < /tmp/sums", timeout=180)
+    assert rc == 0, out
+    found = re.findall(r"^chunk (\d+) (ok|BAD)$", out, re.M)
+    assert len(found) == chunks and all(s == "ok" for _, s in found), out
+
+
 def chunk_runs(n):
     """The 64 KiB-granule runs the first n chunks make: 1 MiB each, apart."""
     return [(i * CHUNK_STRIDE_MIB << 20, 1 << 20) for i in range(n)]
@@ -277,18 +301,7 @@ def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
     # The writer finishes on B; every chunk reads back as written.
     b.guest_attach("lx")
     try:
-        deadline = time.monotonic() + 120
-        while sh(b, "tail -n 1 /tmp/sums")[1].strip() != "done":
-            assert time.monotonic() < deadline, sh(b, "cat /tmp/sums")[1]
-            time.sleep(2)
-        assert sh(b, "sync; echo 3 > /proc/sys/vm/drop_caches")[0] == 0
-        rc, out = sh(b, "while read i sum; do [ \"$i\" = done ] && break; "
-                        f"got=$(dd if=/dev/vda bs=64k skip=$((i * {CHUNK_STRIDE_MIB * 16})) count=16 2>/dev/null"
-                        " | md5sum | cut -d' ' -f1); echo \"chunk $i $([ $got = $sum ] && echo ok || echo BAD)\"; "
-                        "done < /tmp/sums", timeout=180)
-        assert rc == 0, out
-        chunks = re.findall(r"^chunk (\d+) (ok|BAD)$", out, re.M)
-        assert len(chunks) == CHUNKS and all(s == "ok" for _, s in chunks), out
+        check_chunks(b)
         # One more chunk, surely after the move.
         rc, out = sh(b, f"dd if=/dev/urandom of=/dev/vda bs=64k count=16 seek={CHUNKS * CHUNK_STRIDE_MIB * 16} "
                         "conv=fsync")
@@ -320,3 +333,90 @@ def test_the_disk_moves_live_with_the_guest_while_it_writes(pair, guest):
         assert sh(a, "echo alive")[1].strip() == "alive"
     finally:
         a.guest_detach()
+
+
+GOLD_MIB = 32
+INC_CHUNKS, INC_STRIDE_MIB = 8, 3
+
+
+def import_gold(h, lab, sha):
+    """Base `gold` on h: imported from the lab's server, then read-only."""
+    assert "disk gold: created" in h.cmd(f"disk create gold size={GOLD_MIB}M")
+    t = h.mark()
+    h.cmd(f"disk import gold http://{lab.client_ip}:8000/gold.img sha256={sha}")
+    h.wait_output(r"^disk gold: imported \d+ bytes", 300, since=t)
+    t = h.mark()
+    h.cmd("disk readonly gold")
+    h.wait_output(r"^disk gold: read-only now, a base for clones", 300, since=t)
+    out = h.cmd("disk list")
+    assert re.search(rf"^gold .*read-only base \(sha256 {sha[:8]}\.\.\., 0 clones\)", out, re.M), out
+
+
+def test_a_clone_moves_as_what_differs_from_its_base(pair, guest, tmp_path):
+    a, b, lab = pair.a, pair.b, pair.lab
+    assert "vm lx: destroyed" in a.cmd("vm destroy lx")
+    gold = os.urandom(GOLD_MIB << 20)
+    sha = hashlib.sha256(gold).hexdigest()
+    (tmp_path / "gold.img").write_bytes(gold)
+    srv = lab.client_http_server(str(tmp_path), 8000)
+    # The extent right after d1 holds the sector A's disk fails (BAD_SECTOR):
+    # kept out of gold's way.
+    assert "disk spacer: created" in a.cmd(f"disk create spacer size={BAD_MIB}M")
+    try:
+        import_gold(a, lab, sha)
+        out = a.cmd("disk clone gold web")
+        assert re.search(rf"^disk web: clone of gold, {GOLD_MIB} MiB at LBA \d+ \(\+1 MiB map\)", out, re.M), out
+        create_lx(a, 256, "disk=web", ip=GUEST_IP, mac=GUEST_MAC)
+        # The clone reads as its base until the guest writes it.
+        rc, out = sh(a, f"dd if=/dev/vda bs=1M count={GOLD_MIB} 2>/dev/null | sha256sum")
+        assert rc == 0 and out.split()[0] == sha, out
+        a.guest_detach()
+
+        # B has no base yet: refused at pre-check, the guest stays on A.
+        t = a.mark()
+        a.cmd(f"migrate lx {IP_B} --copy-storage inc")
+        line = source_failed(a, t, name="lx")
+        assert "disk web: its base gold is not on this host" in line, line
+        wait_idle(a)
+        assert "web" not in volumes(b) and a.vm_list()["lx"]["state"] == "running"
+        import_gold(b, lab, sha)
+    finally:
+        srv.kill()
+
+    # Live, while the guest writes: only what it wrote travels.
+    a.guest_attach("lx")
+    start_writer(a, INC_CHUNKS, INC_STRIDE_MIB)
+    a.guest_detach()
+    t = a.mark()
+    out = a.cmd(f"migrate lx {IP_B} --copy-storage inc")
+    assert f"disk web of {GOLD_MIB} MiB: what differs from base gold" in out, out
+    m = a.wait_output(r"^result: +(.*)$", 600, since=t)
+    a.wait_output(r"^stopped: +.*$", 30, since=t)
+    text = a.log.text[t:]
+    assert m.group(1) == "completed, guest running on the destination", text
+    m = re.search(r"^disk blocks: +(\d+) sent \([\d.]+ MiB\) \+ (\d+) zero", text, re.M)
+    assert m, text
+    blocks = int(m.group(1)) + int(m.group(2))
+    # Each chunk is 256 blocks; a chunk written during a round goes again.
+    assert 256 <= blocks <= 2 * 256 * INC_CHUNKS, text
+    assert blocks < (GOLD_MIB << 20) // 4096 // 2, text
+    assert "incoming lx: volume web made, a clone of gold" in b.cmd("log")
+    b.guest_attach("lx")
+    try:
+        check_chunks(b, INC_CHUNKS, INC_STRIDE_MIB)
+    finally:
+        b.guest_detach()
+
+    # Back to A, paused, A's stale clone deleted first: equal on both.
+    assert "paused" in b.cmd("vm pause lx")
+    assert "deleted" in a.cmd("disk delete web")
+    t = b.mark()
+    b.cmd(f"migrate lx {IP_A} --copy-storage inc")
+    m = b.wait_output(r"^result: +(.*)$", 600, since=t)
+    assert m.group(1) == "completed, guest running on the destination", b.log.text[t:]
+    on_a, on_b = disk_sha256((a, b), "web")
+    assert on_a == on_b and on_a[1] == GOLD_MIB << 20, (on_a, on_b)
+    # The clones hold what was written; the bases are as imported.
+    assert "vm lx: running" in a.cmd("vm resume lx")
+    out = b.cmd("disk delete gold")
+    assert "error: disk delete gold: the base of 1 clone (delete them first" in out, out

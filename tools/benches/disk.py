@@ -20,7 +20,13 @@ Two QEMU TCG Terns, each with a 2 GiB sparse NVMe image (QEMU's nvme).
               each one's link rate; the disk's MiB/s is its data blocks over
               round 0's time.
 
-`--copy-storage inc` (from a clone's base) does not exist yet: no row.
+  inc         a second Linux guest on a clone of a BASE_MIB MiB base of random
+              data (`disk import` of one file from the lab client's HTTP
+              server on both hosts, then `disk readonly`), INC_MIB MiB of data
+              written to it, moved A->B live with `--copy-storage inc`, then
+              back paused with `--copy-storage all`: the disk blocks and the
+              bytes on the wire of each, and their ratio to the blocks the
+              guest wrote.
 Emulated machines on one shared host: compare within one run.
 """
 import os
@@ -37,8 +43,10 @@ KEY = "bench-disk-key-2718"
 DISK_MIB = 1024
 DD_MIB = 256
 DATA_MIB = 128
+BASE_MIB, INC_MIB = 256, 32
 IMAGE_BYTES = 2 << 30
 GUEST_IP, GUEST_MAC = "10.99.0.63", "52:54:00:aa:07:63"
+CLONE_IP, CLONE_MAC = "10.99.0.64", "52:54:00:aa:07:64"
 WORK = os.path.join(BUILD, "bench", "disk")
 
 
@@ -67,10 +75,10 @@ def host_read(c):
     return DD_MIB / (time.monotonic() - t0)
 
 
-def migrate(a, name, opts):
-    """The summary's figures of `migrate NAME <B> --insecure OPTS`."""
+def migrate(a, name, opts, to=IP_B):
+    """The summary's figures of `migrate NAME <to> --insecure OPTS` on a."""
     t = a.mark()
-    out = a.cmd(f"migrate {name} {IP_B} --insecure {opts}".strip())
+    out = a.cmd(f"migrate {name} {to} --insecure {opts}".strip())
     if "started" not in out:
         raise RuntimeError(f"migrate: {out.strip()}")
     res = a.wait_output(r"^result:\s+(.*)$", 900, since=t).group(1)
@@ -93,6 +101,59 @@ def migrate(a, name, opts):
         fig["round0_blocks_sent"] = int(row0.group(5))
         fig["disk_mib_s"] = round(int(row0.group(5)) * 4096 / (1 << 20) / (fig["round0_ms"] / 1000), 1)
     return fig
+
+
+def write_random(c, mib):
+    """mib MiB of random data at the start of /dev/vda, 8 MiB at a time."""
+    timed_sh(c, "dd if=/dev/urandom of=/tmp/r bs=1M count=8 2>/dev/null")
+    timed_sh(c, f"i=0; while [ $i -lt {mib // 8} ]; do dd if=/tmp/r of=/dev/vda bs=1M "
+                "seek=$((i * 8)) conv=fsync 2>/dev/null; i=$((i + 1)); done; rm /tmp/r")
+
+
+def inc_vs_all(lab, a, b):
+    """A clone with INC_MIB MiB written, moved with inc, then back with all."""
+    www = os.path.join(WORK, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "gold.img"), "wb") as f:
+        f.write(os.urandom(BASE_MIB << 20))
+    srv = lab.client_http_server(www, 8000)
+    try:
+        marks = []
+        for h in (a, b):
+            if "created" not in h.cmd(f"disk create gold size={BASE_MIB}M"):
+                raise RuntimeError("disk create gold failed")
+            marks.append(h.mark())
+            h.cmd(f"disk import gold http://{lab.client_ip}:8000/gold.img")
+        for h, t in zip((a, b), marks):
+            h.wait_output(r"^disk gold: imported \d+ bytes", 900, since=t)
+    finally:
+        srv.kill()
+        os.unlink(os.path.join(www, "gold.img"))
+    for h in (a, b):
+        t = h.mark()
+        h.cmd("disk readonly gold")
+        h.wait_output(r"^disk gold: read-only now", 600, since=t)
+    if "clone of gold" not in a.cmd("disk clone gold web"):
+        raise RuntimeError("disk clone failed")
+    up = a.linux_create("lw", f'kernel=linux initrd=linux-initrd mem=256 mac={CLONE_MAC} '
+                              f'disk=web args="quiet ip={CLONE_IP}/24"', 300)
+    if up.get("ip") != f"{CLONE_IP}/24":
+        raise RuntimeError(f"guest: {up}")
+    time.sleep(2)
+    a.guest_attach("lw")
+    timed_sh(a, "dmesg -n 1")
+    write_random(a, INC_MIB)
+    a.guest_detach()
+    inc = migrate(a, "lw", "--copy-storage inc")
+    b.cmd("vm pause lw")
+    a.cmd("disk delete web")
+    full = migrate(b, "lw", "--copy-storage all", to=IP_A)
+    written = INC_MIB << 20 >> 12
+    for f in (inc, full):
+        f["disk_blocks"] = f["blocks_sent"] + f["blocks_zero"]
+        f["disk_blocks_per_written"] = round(f["disk_blocks"] / written, 2)
+    return {"copy_storage_inc": inc, "copy_storage_all_of_clone": full,
+            "inc_written_blocks": written}
 
 
 def run():
@@ -126,9 +187,7 @@ def run():
                 timed_sh(a, "dmesg -n 1")
                 w, r = guest_dd(a)
                 # DATA_MIB MiB of random data at the disk's start (from RAM: urandom is slow).
-                timed_sh(a, "dd if=/dev/urandom of=/tmp/r bs=1M count=8 2>/dev/null")
-                timed_sh(a, f"i=0; while [ $i -lt {DATA_MIB // 8} ]; do dd if=/tmp/r of=/dev/vda bs=1M "
-                            "seek=$((i * 8)) conv=fsync 2>/dev/null; i=$((i + 1)); done; rm /tmp/r")
+                write_random(a, DATA_MIB)
                 a.guest_detach()
                 hr = host_read(a)
                 data["virtio_blk"] = {"dd_mib": DD_MIB, "write_mib_s": round(w, 1),
@@ -138,6 +197,7 @@ def run():
                 a.cmd(f'vm create mc image=memcheck mem={DATA_MIB} args="rate=100"')
                 a.wait_output(r"^\[mc\] memcheck: gen=\d+", 300, since=t)
                 data["memory_only"] = migrate(a, "mc", "")
+                data.update(inc_vs_all(lab, a, b))
     finally:
         for path in images.values():
             if os.path.exists(path):
@@ -155,5 +215,15 @@ def run():
         [f"memory only: {DATA_MIB} MiB memcheck", f"{m['total_ms'] / 1000:.1f} s, downtime {m['downtime_ms']} ms"],
         ["  round 0 link rate", f"{m['round0_mbit_s']} Mbit/s"],
         ["copy-storage round 0 rate / memory-only", f"{d['round0_mbit_s'] / m['round0_mbit_s']:.2f}x"],
+    ]
+    i, f = data["copy_storage_inc"], data["copy_storage_all_of_clone"]
+    rows += [
+        [f"copy-storage inc: clone of a {BASE_MIB} MiB base, {INC_MIB} MiB written, live",
+         f"{i['disk_blocks']} blocks ({i['disk_blocks_per_written']}x written), "
+         f"{i['wire_bytes'] / (1 << 20):.1f} MiB on the wire, {i['total_ms'] / 1000:.1f} s"],
+        ["copy-storage all: the same clone back, paused",
+         f"{f['disk_blocks']} blocks ({f['disk_blocks_per_written']}x written), "
+         f"{f['wire_bytes'] / (1 << 20):.1f} MiB on the wire, {f['total_ms'] / 1000:.1f} s"],
+        ["inc / all: bytes on the wire", f"{i['wire_bytes'] / f['wire_bytes']:.2f}x"],
     ]
     return header, rows, data
