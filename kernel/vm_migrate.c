@@ -421,6 +421,13 @@ static int dst_disk_sync(void *ctx)
 	return in->vm ? disk_incoming_sync(&in->disk, in->vm) : -ENODEV;
 }
 
+static int dst_disk_flush(void *ctx)
+{
+	struct vm_incoming *in = ctx;
+
+	return in->vm ? vm_disk_flush(in->vm) : -ENODEV;
+}
+
 static int dst_set_disk_bitmap(void *ctx, const struct mig_disk_bitmap *b)
 {
 	struct vm_incoming *in = ctx;
@@ -552,6 +559,7 @@ void vm_migrate_dst_ops(struct vm_incoming *in, struct mig_dst_guest *ops)
 		.write_disk = dst_write_disk,
 		.disk_sync = dst_disk_sync,
 		.set_disk_bitmap = dst_set_disk_bitmap,
+		.disk_flush = dst_disk_flush,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu_state,
 		.set_device_state = dst_set_device_state,

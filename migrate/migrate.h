@@ -183,6 +183,12 @@ struct mig_dst_guest {
 	 * I/O). Anything but 0 (the why op says why) fails the migration
 	 * before END is accepted. */
 	int (*set_disk_bitmap)(void *ctx, const struct mig_disk_bitmap *b);
+	/* Optional, with write_disk: what was written so far made durable.
+	 * Called at the end of every round but the final one, while the guest
+	 * still runs on the source, so that the flush the destination does
+	 * before it runs the guest has little left (a flush after a bulk copy
+	 * can take the disk a second). */
+	int (*disk_flush)(void *ctx);
 	/* Optional: the 4 KiB of guest memory at gfn, writable (NULL if not
 	 * RAM), where a PAGE_DELTA is applied in place. Without it this host
 	 * does not offer the DELTA capability and is sent whole pages. */

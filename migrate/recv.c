@@ -465,8 +465,13 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 	r->entries_total += r->round_entries;
 	r->round_entries = 0;
 	r->round++;
-	if (e.flags & MIG_EOR_FINAL)
+	if (e.flags & MIG_EOR_FINAL) {
 		r->state = R_STATE;
+	} else if (r->cfg.has_disk && r->g.disk_flush) {
+		int ret = r->g.disk_flush(r->g.ctx);
+		if (ret < 0)
+			return fail(r, ret, MIG_CODE_GUEST, "flushing the disk failed (%d)", ret);
+	}
 	return 0;
 }
 

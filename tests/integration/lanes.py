@@ -42,13 +42,12 @@ BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab
                 "test_linux_bare", "test_guest_power", "test_guest_mmio")
 
 WEIGHT_S = {
-    "test_linux_vmx": 195, "test_linux_guest": 112, "test_hostile_guest": 112,
-    "test_image_fetch": 96, "test_dirty": 82, "test_vm": 92, "test_linux_lifecycle": 56,
-    "test_cpu_policy": 52, "test_irq": 48, "test_fault_power": 50, "test_guest_faults": 36,
-    "test_boot": 30, "test_guest_mmio": 26, "test_guest_power": 26, "test_console": 15,
-    "test_memcheck_bare": 14, "test_harness": 12, "test_linux_bare": 12, "test_netlab": 11,
-    "test_deps_tools": 1, "test_storage": 100, "test_linux_disk": 78,
-    "test_disk_import": 20,
+    "test_linux_vmx": 141, "test_linux_guest": 105, "test_hostile_guest": 98,
+    "test_image_fetch": 94, "test_vm": 69, "test_dirty": 68, "test_linux_disk": 67,
+    "test_storage": 54, "test_cpu_policy": 50, "test_linux_lifecycle": 50, "test_irq": 44,
+    "test_boot": 35, "test_fault_power": 34, "test_guest_faults": 32, "test_guest_power": 30,
+    "test_guest_mmio": 27, "test_disk_import": 18, "test_harness": 18, "test_console": 14,
+    "test_memcheck_bare": 12, "test_linux_bare": 12, "test_netlab": 10, "test_deps_tools": 1,
 }
 DEFAULT_WEIGHT_S = 20
 

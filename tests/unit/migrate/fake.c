@@ -473,6 +473,16 @@ static int dst_disk_sync(void *ctx)
 	return 0;
 }
 
+static int dst_disk_flush(void *ctx)
+{
+	struct fake_dst *d = ctx;
+
+	if (!d->created || d->started || !d->disk)
+		abort();
+	d->flushes++;
+	return 0;
+}
+
 static int dst_set_disk_bitmap(void *ctx, const struct mig_disk_bitmap *b)
 {
 	struct fake_dst *d = ctx;
@@ -602,6 +612,7 @@ struct mig_dst_guest fake_dst_ops(struct fake_dst *d)
 		.write_disk = d->no_disk ? NULL : dst_write_disk,
 		.disk_sync = d->no_disk ? NULL : dst_disk_sync,
 		.set_disk_bitmap = d->no_disk ? NULL : dst_set_disk_bitmap,
+		.disk_flush = d->no_disk ? NULL : dst_disk_flush,
 		.page = dst_page,
 		.set_vcpu_state = dst_set_vcpu,
 		.set_device_state = dst_set_device,

@@ -104,6 +104,7 @@ struct fake_dst {
 	bool no_disk;
 	int disk_ret;
 	uint64_t blocks_written, blocks_synced, syncs;
+	uint64_t flushes; /* disk_flush calls */
 	/* The bitmaps set_disk_bitmap made (bitmap_ret: it refuses them). */
 	unsigned nbitmaps, bitmap_updates;
 	struct mig_disk_bitmap bitmaps[2];

@@ -47,6 +47,9 @@ static void test_a_disk_moves_with_the_guest_while_it_writes_both(void **state)
 	/* Read 16 blocks at a time, not a command per block. */
 	assert_true(t->src.disk_reads < (t->sum.blocks_sent + t->sum.blocks_zero) / 4);
 	assert_true(t->dst.syncs > 0);
+	/* Flushed at the end of each live round, not in the stop-and-copy:
+	 * the last flush is the destination's own, before the guest runs. */
+	assert_int_equal(t->dst.flushes, t->nrows - 1);
 	assert_int_equal(t->src.disk_starts, 1);
 	assert_int_equal(t->src.disk_stops, 1);
 	char line[256], cols[32];
