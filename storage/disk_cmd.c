@@ -401,7 +401,7 @@ static int cmd_disk(int argc, char **argv)
 		return do_clone(argv[2], argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "readonly"))
 		return disk_readonly_cmd(argc, argv);
-	if (argc >= 3 && !strcmp(argv[1], "sha256"))
+	if (argc >= 3 && (!strcmp(argv[1], "sha256") || !strcmp(argv[1], "read")))
 		return disk_hash_cmd(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "bitmap"))
 		return disk_bitmap_cmd(argc, argv);
@@ -422,6 +422,7 @@ static const struct cmd disk_cmd = {
 		 "                              (in the background: fills volume NAME from it)\n"
 		 "disk import                   (the import under way, what earlier ones left)\n"
 		 "disk sha256 NAME [bytes=N]    (in the background: the volume's SHA-256)\n"
+		 "disk read NAME [bytes=N]      (in the background: reads it, says how fast)\n"
 		 "disk readonly NAME [off]      (in the background: hashed, then a base for clones)\n"
 		 "disk clone BASE NAME          (a copy-on-write volume over read-only BASE)\n"
 		 "disk cancel                   (stops the import, sha256 or readonly under way)\n"

@@ -1,6 +1,7 @@
 /* `disk sha256 NAME [bytes=N]`: the SHA-256 of a volume, or of its first
  * N bytes, read through the blkdev (docs/storage.md); a clone is read as
- * its guest sees it. `disk readonly NAME` is the same hash of the whole
+ * its guest sees it. `disk read NAME [bytes=N]` only reads them, 1 MiB at
+ * a time, and says how fast: the disk's own speed, next to a guest's. `disk readonly NAME` is the same hash of the whole
  * volume, which then makes it a base for clones, named by that hash. A
  * main-loop poller does it a few milliseconds at a time, so guests, the
  * network and the console go on while a large volume is read. */
@@ -24,6 +25,7 @@
  * longest a hash holds the main loop is one read and its hashing past
  * that budget. */
 #define HASH_BUF_BYTES (64u << 10)
+#define READ_BUF_BYTES (1u << 20)
 #define HASH_PASS_NS 2000000ull
 
 static struct {
@@ -35,6 +37,7 @@ static struct {
 	struct vol_hash h;
 	struct vol_view view;
 	bool freeze; /* disk readonly: the volume is claimed, and made a base at the end */
+	bool just_read; /* disk read: no hash, a rate at the end */
 	uint8_t *buf;
 } job;
 
@@ -51,6 +54,11 @@ bool disk_hash_active(struct disk_job_vol *vol, const char **name)
 	return true;
 }
 
+const char *disk_hash_kind(void)
+{
+	return job.freeze ? "readonly" : job.just_read ? "read" : "sha256";
+}
+
 static void stop(void)
 {
 	free(job.buf);
@@ -59,12 +67,13 @@ static void stop(void)
 	if (job.freeze)
 		volume_release(job.vol.id);
 	job.freeze = false;
+	job.just_read = false;
 	job.running = false;
 }
 
 static void fail(const char *why, int rc)
 {
-	const char *cmd = job.freeze ? "readonly" : "sha256";
+	const char *cmd = disk_hash_kind();
 
 	vol_hash_abort(&job.h);
 	stop();
@@ -131,11 +140,21 @@ static bool hash_poll(void)
 		return true;
 	}
 	if (rc == 1) {
-		disk_job_progress(job.name, "hashing", job.h.done, job.h.bytes, job.start_ns,
-				  &job.next_ns);
+		disk_job_progress(job.name, job.just_read ? "reading" : "hashing", job.h.done,
+				  job.h.bytes, job.start_ns, &job.next_ns);
 		return true;
 	}
 	vol_hash_finish(&job.h, sha);
+	if (job.just_read) {
+		uint64_t us = (time_ns() - job.start_ns) / 1000;
+		stop();
+		console_break_line();
+		uint64_t x10 = us ? job.h.bytes * 10000000ull / us >> 20 : 0; /* MiB/s x 10 */
+		kprintf("disk %s: read %llu bytes in %llu ms, %llu.%llu MiB/s\n", job.name,
+			(unsigned long long)job.h.bytes, (unsigned long long)(us / 1000),
+			(unsigned long long)(x10 / 10), (unsigned long long)(x10 % 10));
+		return true;
+	}
 	bool freeze = job.freeze;
 	stop();
 	disk_job_hex(sha, hex);
@@ -148,8 +167,10 @@ static bool hash_poll(void)
 }
 
 /* Starts the job on volume v: `cmd` names the command in error lines. */
-static int start(const char *cmd, const struct voltab_volume *v, uint64_t bytes, bool freeze)
+static int start(const char *cmd, const struct voltab_volume *v, uint64_t bytes, bool freeze,
+		 bool just_read)
 {
+	uint32_t buf_bytes = just_read ? READ_BUF_BYTES : HASH_BUF_BYTES;
 	const char *name = v->name;
 	const char *other = disk_job_running();
 
@@ -172,11 +193,11 @@ static int start(const char *cmd, const struct voltab_volume *v, uint64_t bytes,
 			  user ? user : "?", user ? user : "?");
 		return -EBUSY;
 	}
-	uint8_t *buf = malloc(HASH_BUF_BYTES);
+	uint8_t *buf = malloc(buf_bytes);
 	int rc = buf ? vol_view_open(v, &job.view) : -ENOMEM;
 	if (!rc) {
-		rc = vol_hash_start(&job.h, job.view.dev, job.view.start, bytes, buf,
-				    HASH_BUF_BYTES);
+		rc = vol_hash_start(&job.h, job.view.dev, job.view.start, bytes, buf, buf_bytes);
+		job.h.read_only = just_read;
 		if (rc)
 			vol_view_close(&job.view);
 	}
@@ -195,15 +216,19 @@ static int start(const char *cmd, const struct voltab_volume *v, uint64_t bytes,
 	disk_job_vol_of(v, &job.vol);
 	job.buf = buf;
 	job.freeze = freeze;
+	job.just_read = just_read;
 	job.running = true;
 	job.start_ns = time_ns();
 	job.next_ns = job.start_ns + 1000000000ull;
-	kprintf("disk %s: hashing %llu bytes\n", name, (unsigned long long)bytes);
+	kprintf("disk %s: %s %llu bytes\n", name, just_read ? "reading" : "hashing",
+		(unsigned long long)bytes);
 	return 0;
 }
 
 int disk_hash_cmd(int argc, char **argv)
 {
+	const char *cmd = argv[1]; /* sha256 or read */
+	bool just_read = !strcmp(cmd, "read");
 	unsigned long long bytes = 0;
 	bool some = false;
 
@@ -212,32 +237,32 @@ int disk_hash_cmd(int argc, char **argv)
 	const char *name = argv[2];
 	for (int i = 3; i < argc; i++) {
 		if (strncmp(argv[i], "bytes=", 6)) {
-			cmd_error("disk sha256 %s: unknown option '%s' (bytes=N)", name, argv[i]);
+			cmd_error("disk %s %s: unknown option '%s' (bytes=N)", cmd, name, argv[i]);
 			return DISK_JOB_REFUSED;
 		}
 		if (cmd_parse_u64(argv[i] + 6, &bytes) || !bytes) {
-			cmd_error("disk sha256 %s: bytes=%s is not a positive number of bytes",
+			cmd_error("disk %s %s: bytes=%s is not a positive number of bytes", cmd,
 				  name, argv[i] + 6);
 			return DISK_JOB_REFUSED;
 		}
 		some = true;
 	}
-	struct storage_disk *s = disk_job_table("sha256");
+	struct storage_disk *s = disk_job_table(cmd);
 	if (!s)
 		return -ENODEV;
 	const struct voltab_volume *v = voltab_find(&s->tab, name);
 	if (!v) {
-		cmd_error("disk sha256 %s: no such volume", name);
+		cmd_error("disk %s %s: no such volume", cmd, name);
 		return -ENOENT;
 	}
 	if (!some)
 		bytes = v->size;
 	if (bytes > v->size) {
-		cmd_error("disk sha256 %s: bytes=%llu is more than the volume's %llu bytes", name,
-			  bytes, (unsigned long long)v->size);
+		cmd_error("disk %s %s: bytes=%llu is more than the volume's %llu bytes", cmd,
+			  name, bytes, (unsigned long long)v->size);
 		return DISK_JOB_REFUSED;
 	}
-	return start("sha256", v, bytes, false);
+	return start(cmd, v, bytes, false, just_read);
 }
 
 /* `disk readonly NAME`: hashed in the background, then a base;
@@ -270,7 +295,7 @@ int disk_readonly_cmd(int argc, char **argv)
 			cmd_error("disk readonly %s: the volume is read-only already", name);
 			return DISK_JOB_REFUSED;
 		}
-		return start("readonly", v, v->size, true);
+		return start("readonly", v, v->size, true, false);
 	}
 	unsigned n = voltab_clones_of(&s->tab, v->id);
 	if (n) {

@@ -21,7 +21,7 @@ const char *disk_job_running(void)
 	if (disk_import_active(&k, &name))
 		snprintf(what, sizeof(what), "import of %s", name);
 	else if (disk_hash_active(&k, &name))
-		snprintf(what, sizeof(what), "sha256 of %s", name);
+		snprintf(what, sizeof(what), "%s of %s", disk_hash_kind(), name);
 	else
 		return NULL;
 	return what;

@@ -46,6 +46,8 @@ const char *disk_job_running(void);
 /* Each job's side of disk_job_running and disk cancel. */
 bool disk_import_active(struct disk_job_vol *vol, const char **name);
 bool disk_hash_active(struct disk_job_vol *vol, const char **name);
+/* Which command the hash job runs for: "sha256", "read" or "readonly". */
+const char *disk_hash_kind(void);
 int disk_import_cancel(void);
 int disk_hash_cancel(void);
 

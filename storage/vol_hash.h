@@ -7,6 +7,7 @@
  * SHA-256 (the kernel's, or the host's libmbedcrypto in unit tests);
  * logs and prints nothing. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/blkdev.h"
@@ -19,6 +20,7 @@ struct vol_hash {
 	uint64_t done;	/* hashed so far */
 	uint8_t *buf;
 	uint32_t buf_bytes; /* a positive multiple of the block size */
+	bool read_only;	    /* read, do not hash (`disk read`: the disk's own speed) */
 	mbedtls_sha256_context sha;
 };
 

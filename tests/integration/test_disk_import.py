@@ -123,14 +123,14 @@ def on_disk(host, at, n):
 def end_line(host, line, kind, name, timeout=180):
     """Runs a `disk import` or `disk sha256` line; returns its end line (the
     one after the command), or the error it was refused with at once."""
-    verb = "imported" if kind == "import" else "sha256"
+    verb = {"import": "imported", "sha256": "sha256", "read": "read"}[kind]
     pat = rf"^(disk {re.escape(name)}: {verb} [^\n]*|error: disk {kind} {re.escape(name)}: [^\n]*)\n"
     t = host.mark()
     out = host.cmd(line)
     m = re.search(pat, out, re.M)
     if m:
         return m.group(1)
-    assert re.search(rf"^disk {re.escape(name)}: (importing|hashing) ", out, re.M), out
+    assert re.search(rf"^disk {re.escape(name)}: (importing|hashing|reading) ", out, re.M), out
     return host.wait_output(pat, timeout, since=t).group(1).rstrip("\r")
 
 
@@ -162,6 +162,11 @@ def test_import_lands_on_the_volume_and_disk_sha256_reads_it_back(host, lab):
     assert end == f"disk v: sha256 {hashlib.sha256(data[:1000]).hexdigest()} (1000 bytes)", end
     out = host.cmd("disk import")
     assert f"v: imported, sha256= matched, {BLOB} bytes from {GOOD}/blob.bin" in out, out
+    # `disk read`: the same bytes read, no hash, and how fast.
+    end = end_line(host, "disk read v", "read", "v")
+    m = re.fullmatch(rf"disk v: read {16 * MIB} bytes in (\d+) ms, ([\d.]+) MiB/s", end)
+    assert m and float(m.group(2)) > 0, end
+    print(f"disk read: {end}")
 
 
 def test_a_wrong_sha256_names_both_hashes_and_the_volume_is_not_trusted(host, lab):
@@ -201,13 +206,14 @@ BAD_LINES = [
     ("disk sha256 nosuch", "disk sha256 nosuch: no such volume"),
     ("disk sha256 small bytes=1048577", "disk sha256 small: bytes=1048577 is more than the volume's 1048576 bytes"),
     ("disk sha256 small bytes=0", "disk sha256 small: bytes=0 is not a positive number"),
+    ("disk read small bytes=1048577", "disk read small: bytes=1048577 is more than the volume's 1048576 bytes"),
     ("disk cancel", "disk cancel: no disk import or sha256 is running"),
 ]
 
 
 @pytest.mark.parametrize("line,error", BAD_LINES, ids=[
     "no-volume", "bad-sha256", "unknown-option", "https", "sha256-no-volume", "bytes-too-many",
-    "bytes-zero", "cancel-nothing"])
+    "bytes-zero", "read-too-many", "cancel-nothing"])
 def test_a_bad_line_is_refused_at_once(host, line, error):
     out = host.cmd(line)
     errors = [ln for ln in out.splitlines() if ln.startswith("error: ")]
