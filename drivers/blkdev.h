@@ -10,6 +10,7 @@
  * device's blocks; a range past `blocks` is -EINVAL, never a device
  * command. */
 #pragma once
+#include <errno.h>
 #include <stdint.h>
 
 #define BLKDEV_NAME_MAX 16
@@ -32,6 +33,10 @@ struct blkdev_ops {
 	int (*write)(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf);
 	/* Everything written before is on stable storage once it returns. */
 	int (*flush)(struct blkdev *d);
+	/* Optional: count blocks of zeros from lba, with no data moved;
+	 * -EOPNOTSUPP when this device cannot (blkdev_write_zeroes then
+	 * writes a buffer of zeros). */
+	int (*write_zeroes)(struct blkdev *d, uint64_t lba, uint32_t count);
 };
 
 struct blkdev {
@@ -68,6 +73,27 @@ static inline int blkdev_io_split(struct blkdev *d, uint64_t lba, uint64_t count
 			return rc;
 		lba += n;
 		p += (uint64_t)n * d->block_size;
+		count -= n;
+	}
+	return 0;
+}
+
+/* count blocks of zeros from lba: the device's Write Zeroes, or, without
+ * one, writes of `zeros` (zero_blocks blocks of zeros, at least one). */
+static inline int blkdev_write_zeroes(struct blkdev *d, uint64_t lba, uint64_t count,
+				      const void *zeros, uint32_t zero_blocks)
+{
+	int rc = -EOPNOTSUPP;
+
+	if (d->ops->write_zeroes && count <= 0xFFFFFFFFu)
+		rc = d->ops->write_zeroes(d, lba, (uint32_t)count);
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	while (count) {
+		uint32_t n = count < zero_blocks ? (uint32_t)count : zero_blocks;
+		if ((rc = blkdev_io_split(d, lba, n, (void *)zeros, 1)))
+			return rc;
+		lba += n;
 		count -= n;
 	}
 	return 0;

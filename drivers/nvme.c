@@ -61,6 +61,7 @@ struct nvme {
 	uint64_t *prp_list; /* one page: PRP list of the command in flight */
 	uint64_t dma;	    /* the frames above, for frame_free */
 	bool dead;	    /* a reset failed: every command is -ENODEV */
+	bool write_zeroes;  /* ONCS says the controller has Write Zeroes */
 	char why[96];	    /* what the last failed step said, for the one log line */
 	char model[41], serial[21], fw[9];
 };
@@ -312,7 +313,8 @@ static void nvme_set_prps(struct nvme *n, struct nvme_sqe *c, uint64_t buf, uint
 }
 
 static const char *const nvme_op_names[] = {
-	[NVME_CMD_FLUSH] = "flush", [NVME_CMD_WRITE] = "write", [NVME_CMD_READ] = "read"};
+	[NVME_CMD_FLUSH] = "flush", [NVME_CMD_WRITE] = "write", [NVME_CMD_READ] = "read",
+	[NVME_CMD_WRITE_ZEROES] = "write zeroes"};
 
 /* One I/O command, with the counters, the error line and, after a
  * timeout, the controller reset: one log line says all of it. */
@@ -346,7 +348,7 @@ static int nvme_exec_io(struct nvme *n, struct nvme_sqe *c, uint64_t lba, uint32
 	if (c->opcode == NVME_CMD_READ) {
 		k->reads++;
 		k->read_blocks += count;
-	} else if (c->opcode == NVME_CMD_WRITE) {
+	} else if (c->opcode == NVME_CMD_WRITE || c->opcode == NVME_CMD_WRITE_ZEROES) {
 		k->writes++;
 		k->written_blocks += count;
 	} else {
@@ -393,6 +395,36 @@ static int nvme_write(struct blkdev *d, uint64_t lba, uint32_t count, const void
 	return nvme_rw(d, NVME_CMD_WRITE, lba, count, (uintptr_t)buf);
 }
 
+/* Zeros without a transfer: the disk (or QEMU, with a hole or a zeroed
+ * range in its image) writes them itself, so a bulk of zero blocks costs
+ * neither the bus nor a later flush. */
+static int nvme_write_zeroes(struct blkdev *d, uint64_t lba, uint32_t count)
+{
+	struct nvme *n = d->priv;
+
+	if (n->dead)
+		return -ENODEV;
+	if (!n->write_zeroes)
+		return -EOPNOTSUPP;
+	if (lba > d->blocks || count > d->blocks - lba)
+		return -EINVAL;
+	while (count) {
+		uint32_t now = count < NVME_WZ_MAX_BLOCKS ? count : NVME_WZ_MAX_BLOCKS;
+		struct nvme_sqe c;
+		memset(&c, 0, sizeof(c));
+		c.opcode = NVME_CMD_WRITE_ZEROES;
+		c.cdw10 = (uint32_t)lba;
+		c.cdw11 = (uint32_t)(lba >> 32);
+		c.cdw12 = now - 1;
+		int rc = nvme_exec_io(n, &c, lba, now);
+		if (rc)
+			return rc;
+		lba += now;
+		count -= now;
+	}
+	return 0;
+}
+
 static int nvme_flush(struct blkdev *d)
 {
 	struct nvme *n = d->priv;
@@ -409,6 +441,7 @@ static const struct blkdev_ops nvme_ops = {
 	.read = nvme_read,
 	.write = nvme_write,
 	.flush = nvme_flush,
+	.write_zeroes = nvme_write_zeroes,
 };
 
 /* An Identify string: ASCII, padded with spaces (1.5 "ASCII string"). */
@@ -469,6 +502,7 @@ static int nvme_identify_all(struct nvme *n)
 		if (max < xfer)
 			xfer = (uint32_t)max;
 	}
+	n->write_zeroes = nvme_le(id + NVME_IDC_ONCS, 2) & NVME_ONCS_WRITE_ZEROES;
 	if (nvme_le(id + NVME_IDC_NN, 4) < NVME_NSID)
 		return nvme_fail(n, -ENODEV, "no namespaces");
 

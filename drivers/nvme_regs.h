@@ -92,6 +92,9 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 4.6: 16-byte completion 
 #define NVME_CMD_FLUSH 0x00
 #define NVME_CMD_WRITE 0x01
 #define NVME_CMD_READ 0x02
+/* Write Zeroes (6.16): CDW10/11 SLBA, CDW12 NLB 15:0 (0-based); no data. */
+#define NVME_CMD_WRITE_ZEROES 0x08
+#define NVME_WZ_MAX_BLOCKS 65536u
 
 /* --- Identify data, byte offsets ------------------------------------------ */
 /* Identify Controller (Figure 247) */
@@ -102,6 +105,8 @@ _Static_assert(sizeof(struct nvme_cqe) == 16, "NVMe 1.4 4.6: 16-byte completion 
 #define NVME_IDC_SQES 512 /* required 3:0, maximum 7:4 (log2 bytes) */
 #define NVME_IDC_CQES 513
 #define NVME_IDC_NN 516 /* number of namespaces, 32-bit */
+#define NVME_IDC_ONCS 520 /* optional NVM commands, 16-bit */
+#define NVME_ONCS_WRITE_ZEROES (1u << 3)
 /* Identify Namespace (Figure 245) */
 #define NVME_IDNS_NSZE 0   /* namespace size in logical blocks, 64-bit */
 #define NVME_IDNS_NLBAF 25 /* number of LBA formats, 0-based */

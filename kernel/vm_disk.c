@@ -333,6 +333,23 @@ int vm_disk_write_blocks(struct vm *vm, uint64_t block, uint32_t count, const vo
 			       (void *)buf, 1);
 }
 
+/* What blkdev_write_zeroes writes without Write Zeroes (a clone's view
+ * has none: its zeros must be held like any write). */
+static const uint8_t zero_blocks[64 << 10];
+
+int vm_disk_write_zeroes(struct vm *vm, uint64_t block, uint32_t count)
+{
+	struct disk_track *k = track_of(vm);
+
+	if (!k)
+		return -ENODEV;
+	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
+	if (block + count > vm->disk.cfg.blocks / per)
+		return -EINVAL;
+	return blkdev_write_zeroes(k->real, k->start + block * per, (uint64_t)count * per,
+				   zero_blocks, sizeof(zero_blocks) / k->dev.block_size);
+}
+
 int vm_disk_flush(struct vm *vm)
 {
 	struct disk_track *k = track_of(vm);

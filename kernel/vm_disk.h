@@ -41,6 +41,8 @@ int vm_disk_base(struct vm *vm, char *name, unsigned size, uint8_t sha256[32]);
  * dirty bitmaps), and the flush that makes them and a clone's map
  * durable before the guest runs here. */
 int vm_disk_write_blocks(struct vm *vm, uint64_t block, uint32_t count, const void *buf);
+/* count blocks of zeros: the disk's Write Zeroes where it has one. */
+int vm_disk_write_zeroes(struct vm *vm, uint64_t block, uint32_t count);
 int vm_disk_flush(struct vm *vm);
 int vm_disk_log_start(struct vm *vm);
 int vm_disk_log_harvest(struct vm *vm, uint64_t *bitmap, uint64_t nblocks);

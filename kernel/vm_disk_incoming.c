@@ -12,6 +12,11 @@
 
 /* Blocks written with one command at most: 256 KiB. */
 #define BUF_BLOCKS 64u
+/* A round's flush is worth its stall of the receiver only after this
+ * much (64 MiB): a flush after a 1 GiB copy took QEMU's disk 0.5 s. */
+#define FLUSH_AFTER_BLOCKS (64u << 20 >> 12)
+/* A run of zero blocks written with one call at most: 256 MiB. */
+#define ZERO_RUN_MAX (256u << 20 >> 12)
 
 static char why_buf[160];
 
@@ -123,31 +128,50 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 	return 0;
 }
 
+/* Zero blocks are not buffered but counted: a run of them goes to the
+ * disk as Write Zeroes (no data moved, and nothing for a flush to write
+ * back), which most of a new volume's blocks are. */
 int disk_incoming_sync(struct disk_incoming *in, struct vm *vm)
 {
+	int rc;
+
 	if (!in->n)
 		return 0;
-	int rc = vm_disk_write_blocks(vm, in->first, in->n, in->buf);
+	if (in->zeros) {
+		rc = vm_disk_write_zeroes(vm, in->first, in->n);
+	} else {
+		rc = vm_disk_write_blocks(vm, in->first, in->n, in->buf);
+		in->unflushed += in->n;
+	}
 	in->n = 0;
 	return rc;
 }
 
+int disk_incoming_flush(struct disk_incoming *in, struct vm *vm)
+{
+	if (in->unflushed < FLUSH_AFTER_BLOCKS)
+		return 0;
+	in->unflushed = 0;
+	return vm_disk_flush(vm);
+}
+
 int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block, const void *data)
 {
+	bool zeros = !data;
 	int rc;
 
 	if (!in->buf)
 		return -ENODEV;
-	if (in->n && (block != in->first + in->n || in->n == BUF_BLOCKS) &&
+	if (in->n && (block != in->first + in->n || zeros != in->zeros ||
+		      (!zeros && in->n == BUF_BLOCKS) || (zeros && in->n == ZERO_RUN_MAX)) &&
 	    (rc = disk_incoming_sync(in, vm)))
 		return rc;
-	if (!in->n)
+	if (!in->n) {
 		in->first = block;
-	uint8_t *to = in->buf + (uint64_t)in->n * MIG_DISK_BLOCK;
-	if (data)
-		memcpy(to, data, MIG_DISK_BLOCK);
-	else
-		memset(to, 0, MIG_DISK_BLOCK);
+		in->zeros = zeros;
+	}
+	if (!zeros)
+		memcpy(in->buf + (uint64_t)in->n * MIG_DISK_BLOCK, data, MIG_DISK_BLOCK);
 	in->n++;
 	return 0;
 }

@@ -15,6 +15,8 @@ struct disk_incoming {
 	uint8_t *buf;		/* blocks waiting to be written together */
 	uint64_t first;		/* the first of them */
 	uint32_t n;
+	bool zeros;		/* the n blocks are zeros (nothing in buf) */
+	uint64_t unflushed;	/* data blocks written since the last flush */
 };
 
 /* Creates the volume (name and size from GUEST_CONFIG) and attaches it to
@@ -31,6 +33,10 @@ int disk_incoming_create(struct disk_incoming *in, struct vm *vm, const char *vo
 int disk_incoming_write(struct disk_incoming *in, struct vm *vm, uint64_t block,
 			const void *data);
 int disk_incoming_sync(struct disk_incoming *in, struct vm *vm);
+/* A round ended: flushes the disk if a bulk of blocks (round 0's, most
+ * often) was written since the last flush, so the flush before the guest
+ * runs here has little left; small rounds wait for that one. */
+int disk_incoming_flush(struct disk_incoming *in, struct vm *vm);
 /* A dirty bitmap of the source's volume, made on this one with its bits
  * (the guest's device is attached: a persistent one is written IN_USE).
  * 0, or a negative errno with *why. */

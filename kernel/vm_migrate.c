@@ -425,7 +425,7 @@ static int dst_disk_flush(void *ctx)
 {
 	struct vm_incoming *in = ctx;
 
-	return in->vm ? vm_disk_flush(in->vm) : -ENODEV;
+	return in->vm ? disk_incoming_flush(&in->disk, in->vm) : -ENODEV;
 }
 
 static int dst_set_disk_bitmap(void *ctx, const struct mig_disk_bitmap *b)

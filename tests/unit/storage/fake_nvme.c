@@ -157,6 +157,7 @@ static void identify(const struct nvme_sqe *c)
 		d[NVME_IDC_SQES] = 0x66;
 		d[NVME_IDC_CQES] = 0x44;
 		d[NVME_IDC_NN] = 1;
+		d[NVME_IDC_ONCS] = fake.no_write_zeroes ? 0 : NVME_ONCS_WRITE_ZEROES;
 	} else {
 		assert_int_equal(c->cdw10, NVME_ID_CNS_NS);
 		assert_int_equal(c->nsid, 1);
@@ -234,9 +235,17 @@ static void io(const struct nvme_sqe *c)
 	uint64_t lba = c->cdw10 | (uint64_t)c->cdw11 << 32;
 	uint32_t nlb = (c->cdw12 & 0xffff) + 1;
 	fake.last_nlb = nlb;
-	uint32_t max = fake.mdts ? (4096u << fake.mdts) / bs : ~0u;
+	uint32_t max = fake.mdts && c->opcode != NVME_CMD_WRITE_ZEROES ? (4096u << fake.mdts) / bs : ~0u;
 	assert_true(nlb <= max);
 	assert_true(lba + nlb <= fake.blocks);
+	if (c->opcode == NVME_CMD_WRITE_ZEROES) {
+		assert_false(fake.no_write_zeroes);
+		assert_int_equal(c->prp1, 0); /* no data */
+		memset(fake.disk + lba * bs, 0, (size_t)nlb * bs);
+		fake.write_zeroes++;
+		post(1, c, 0, 0);
+		return;
+	}
 	move_data(c, fake.disk + lba * bs, nlb * bs, c->opcode == NVME_CMD_READ);
 	post(1, c, 0, 0);
 }

@@ -24,6 +24,7 @@ struct fake_nvme {
 	uint32_t lbads; /* log2 of the block size */
 	uint16_t ms;	/* metadata bytes per block in the format in use */
 	uint8_t mdts;	/* Identify Controller MDTS */
+	bool no_write_zeroes; /* ONCS without Write Zeroes */
 
 	/* behaviour on demand, for the next I/O command */
 	bool swallow_io;    /* take it, never complete it */
@@ -35,6 +36,7 @@ struct fake_nvme {
 	unsigned enables, disables;
 	unsigned io_commands, prp_lists, max_prp_entries;
 	uint32_t last_nlb; /* blocks of the last read or write */
+	unsigned write_zeroes; /* Write Zeroes commands done */
 
 	/* controller state */
 	bool enabled;

@@ -165,6 +165,47 @@ static void test_transfers_are_split_at_max_blocks(void **state)
 	free(out);
 }
 
+static void test_write_zeroes_moves_no_data_and_falls_back_without_it(void **state)
+{
+	size_t n = 3000 * 512;
+	uint8_t *buf = malloc(n), *out = malloc(n);
+	static const uint8_t zeros[4096];
+
+	(void)state;
+	fill(buf, n, 5);
+	assert_int_equal(blkdev_write(dev, 2000, 3000, buf), 0);
+	unsigned before = fake.io_commands, wz = fake.write_zeroes;
+	uint64_t writes = dev->counters.writes;
+	/* 2998 blocks, far past max_blocks: one command, no data. */
+	assert_int_equal(blkdev_write_zeroes(dev, 2001, 2998, zeros, 8), 0);
+	assert_int_equal(fake.write_zeroes - wz, 1);
+	assert_int_equal(fake.io_commands - before, 1);
+	assert_int_equal(dev->counters.writes - writes, 1);
+	assert_int_equal(blkdev_read(dev, 2000, 3000, out), 0);
+	assert_memory_equal(out, buf, 512); /* the block before is untouched */
+	assert_memory_equal(out + 2999 * 512, buf + 2999 * 512, 512); /* and the one after */
+	for (size_t i = 512; i < 2999 * 512; i++)
+		if (out[i])
+			fail_msg("byte %zu is not zero", i);
+	assert_int_equal(dev->ops->write_zeroes(dev, dev->blocks - 1, 2), -EINVAL);
+	/* A device without it: the buffer of zeros is written instead. */
+	struct blkdev_ops plain = *dev->ops;
+	struct blkdev d2 = *dev;
+	plain.write_zeroes = NULL;
+	d2.ops = &plain;
+	assert_int_equal(blkdev_write(dev, 2000, 16, buf), 0);
+	before = fake.io_commands;
+	wz = fake.write_zeroes;
+	assert_int_equal(blkdev_write_zeroes(&d2, 2000, 16, zeros, 8), 0);
+	assert_int_equal(fake.io_commands - before, 2); /* two writes of 8 */
+	assert_int_equal(fake.write_zeroes, wz);
+	assert_int_equal(blkdev_read(dev, 2000, 16, out), 0);
+	for (size_t i = 0; i < 16 * 512; i++)
+		assert_int_equal(out[i], 0);
+	free(buf);
+	free(out);
+}
+
 static void test_out_of_range_requests_never_reach_the_device(void **state)
 {
 	uint8_t buf[1024] = {0};
@@ -275,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_data_round_trips_through_a_prp_list_from_an_unaligned_buffer),
 		cmocka_unit_test(test_one_and_two_page_transfers_need_no_list),
 		cmocka_unit_test(test_transfers_are_split_at_max_blocks),
+		cmocka_unit_test(test_write_zeroes_moves_no_data_and_falls_back_without_it),
 		cmocka_unit_test(test_out_of_range_requests_never_reach_the_device),
 		cmocka_unit_test(test_a_failed_command_is_eio_and_counted),
 		cmocka_unit_test(test_a_command_that_never_completes_resets_the_controller),
