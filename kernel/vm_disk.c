@@ -307,30 +307,41 @@ void vm_disk_detach(struct vm *vm)
 
 /* --- copy-storage: the source's side --------------------------------------- */
 
-int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf)
+/* [block, block + count) of vm's disk in MIG_DISK_BLOCKs as LBAs of its
+ * track's device below the tracking layer (a read or write there marks
+ * nothing: these are the migration's, not the guest's), or NULL and *rc. */
+static struct disk_track *blocks_at(struct vm *vm, uint64_t block, uint32_t count, uint64_t *lba,
+				    uint64_t *n, int *rc)
 {
 	struct disk_track *k = track_of(vm);
 
+	*rc = k ? -EINVAL : -ENODEV;
 	if (!k)
-		return -ENODEV;
+		return NULL;
 	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
 	if (block + count > vm->disk.cfg.blocks / per)
-		return -EINVAL;
-	/* Past the tracking layer: a read marks nothing. */
-	return blkdev_io_split(k->real, k->start + block * per, (uint64_t)count * per, buf, 0);
+		return NULL;
+	*lba = k->start + block * per;
+	*n = (uint64_t)count * per;
+	return k;
+}
+
+int vm_disk_read_blocks(struct vm *vm, uint64_t block, uint32_t count, void *buf)
+{
+	uint64_t lba, n;
+	int rc;
+	struct disk_track *k = blocks_at(vm, block, count, &lba, &n, &rc);
+
+	return k ? blkdev_io_split(k->real, lba, n, buf, 0) : rc;
 }
 
 int vm_disk_write_blocks(struct vm *vm, uint64_t block, uint32_t count, const void *buf)
 {
-	struct disk_track *k = track_of(vm);
+	uint64_t lba, n;
+	int rc;
+	struct disk_track *k = blocks_at(vm, block, count, &lba, &n, &rc);
 
-	if (!k)
-		return -ENODEV;
-	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
-	if (block + count > vm->disk.cfg.blocks / per)
-		return -EINVAL;
-	return blkdev_io_split(k->real, k->start + block * per, (uint64_t)count * per,
-			       (void *)buf, 1);
+	return k ? blkdev_io_split(k->real, lba, n, (void *)buf, 1) : rc;
 }
 
 /* What blkdev_write_zeroes writes without Write Zeroes (a clone's view
@@ -339,15 +350,13 @@ static const uint8_t zero_blocks[64 << 10];
 
 int vm_disk_write_zeroes(struct vm *vm, uint64_t block, uint32_t count)
 {
-	struct disk_track *k = track_of(vm);
+	uint64_t lba, n;
+	int rc;
+	struct disk_track *k = blocks_at(vm, block, count, &lba, &n, &rc);
 
-	if (!k)
-		return -ENODEV;
-	uint32_t per = MIG_DISK_BLOCK / k->dev.block_size;
-	if (block + count > vm->disk.cfg.blocks / per)
-		return -EINVAL;
-	return blkdev_write_zeroes(k->real, k->start + block * per, (uint64_t)count * per,
-				   zero_blocks, sizeof(zero_blocks) / k->dev.block_size);
+	return k ? blkdev_write_zeroes(k->real, lba, n, zero_blocks,
+				       sizeof(zero_blocks) / k->dev.block_size)
+		 : rc;
 }
 
 int vm_disk_flush(struct vm *vm)

@@ -108,6 +108,17 @@ def migrate(a, name, opts, to=IP_B):
     return fig
 
 
+def linux_on(c, name, volume, mac, ip):
+    """A 256 MiB Linux guest with volume as its disk, its console attached."""
+    up = c.linux_create(name, f'kernel=linux initrd=linux-initrd mem=256 mac={mac} '
+                              f'disk={volume} args="quiet ip={ip}/24"', 300)
+    if up.get("ip") != f"{ip}/24":
+        raise RuntimeError(f"guest: {up}")
+    time.sleep(2)
+    c.guest_attach(name)
+    timed_sh(c, "dmesg -n 1")
+
+
 def write_random(c, mib):
     """mib MiB of random data at the start of /dev/vda, 8 MiB at a time."""
     timed_sh(c, "dd if=/dev/urandom of=/tmp/r bs=1M count=8 2>/dev/null")
@@ -140,13 +151,7 @@ def inc_vs_all(lab, a, b):
         h.wait_output(r"^disk gold: read-only now", 600, since=t)
     if "clone of gold" not in a.cmd("disk clone gold web"):
         raise RuntimeError("disk clone failed")
-    up = a.linux_create("lw", f'kernel=linux initrd=linux-initrd mem=256 mac={CLONE_MAC} '
-                              f'disk=web args="quiet ip={CLONE_IP}/24"', 300)
-    if up.get("ip") != f"{CLONE_IP}/24":
-        raise RuntimeError(f"guest: {up}")
-    time.sleep(2)
-    a.guest_attach("lw")
-    timed_sh(a, "dmesg -n 1")
+    linux_on(a, "lw", "web", CLONE_MAC, CLONE_IP)
     write_random(a, INC_MIB)
     a.guest_detach()
     inc = migrate(a, "lw", "--copy-storage inc")
@@ -183,13 +188,7 @@ def run():
                     h.cmd("migrate insecure on")  # plain TCP, as benches/migrate.py's plain runs
                 if "created" not in a.cmd(f"disk create d1 size={DISK_MIB}M"):
                     raise RuntimeError("disk create failed")
-                up = a.linux_create("lx", f'kernel=linux initrd=linux-initrd mem=256 mac={GUEST_MAC} '
-                                          f'disk=d1 args="quiet ip={GUEST_IP}/24"', 300)
-                if up.get("ip") != f"{GUEST_IP}/24":
-                    raise RuntimeError(f"guest: {up}")
-                time.sleep(2)
-                a.guest_attach("lx")
-                timed_sh(a, "dmesg -n 1")
+                linux_on(a, "lx", "d1", GUEST_MAC, GUEST_IP)
                 w, r = guest_dd(a)
                 # DATA_MIB MiB of random data at the disk's start (from RAM: urandom is slow).
                 write_random(a, DATA_MIB)
