@@ -37,8 +37,6 @@
 /* The bandwidth cap allows bursts of this long at the full rate. */
 #define BURST_US 10000u
 
-
-
 static bool finished(const struct mig_send *s)
 {
 	return s->state >= S_LINGER;
@@ -108,8 +106,7 @@ static void dirty_stop_all(struct mig_send *s)
  * ERROR the peer provably sent (peer_said: it came over an authenticated
  * transport) proves it did not start it; anything else leaves the guest
  * paused and the outcome uncertain. */
-__attribute__((format(printf, 5, 6))) static int fail(struct mig_send *s, int err, uint32_t code,
-						      bool peer_said, const char *fmt, ...)
+int send_fail(struct mig_send *s, int err, uint32_t code, bool peer_said, const char *fmt, ...)
 {
 	va_list ap;
 	bool uncertain = end_left(s) && !peer_said;
@@ -157,26 +154,9 @@ static int link_failed(struct mig_send *s, int err)
 					   : MIG_CODE_PROTOCOL;
 
 	if (s->link.peer_closed || s->link.tx_err)
-		return fail(s, err, 0, false, "connection lost: %s", s->link.why);
-	return fail(s, err, code, false, "bad answer from the destination: %s",
-		    s->link.why ? s->link.why : "transport error");
-}
-
-
-/* Disk bitmap i: 1 put, 0 past the last, -ENOSPC no room in the output
- * yet, or failed (fail() done). */
-static int put_bitmap(struct mig_send *s, unsigned i)
-{
-	struct mig_disk_bitmap b;
-
-	if (!s->cfg.has_disk || !s->g.disk_bitmap || s->g.disk_bitmap(s->g.ctx, i, &b))
-		return 0;
-	int ret = mig_record_put_bitmap(&s->link.out, &b);
-	if (ret == -E2BIG)
-		return fail(s, ret, MIG_CODE_GUEST, false,
-			    "disk bitmap %s is too large to send (%llu bits)", b.name,
-			    (unsigned long long)b.nbits);
-	return ret < 0 ? ret : 1;
+		return send_fail(s, err, 0, false, "connection lost: %s", s->link.why);
+	return send_fail(s, err, code, false, "bad answer from the destination: %s",
+			 s->link.why ? s->link.why : "transport error");
 }
 
 int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
@@ -232,19 +212,8 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 
 	s->npages = s->cfg.ram_bytes / MIG_PAGE_SIZE;
 	s->space = s->npages;
-	if (s->cfg.has_disk) {
-		ret = -EINVAL;
-		if (!g->disk_read || !g->disk_dirty_start || !g->disk_dirty_harvest ||
-		    !g->disk_dirty_stop || (s->cfg.disk_has_base && !g->disk_held))
-			goto err_link;
-		s->disk_base = (s->npages + 63) / 64 * 64;
-		s->disk_blocks = s->cfg.disk_bytes / MIG_DISK_BLOCK;
-		s->space = s->disk_base + s->disk_blocks;
-		s->disk_buf = malloc(DISK_READ_BLOCKS * MIG_DISK_BLOCK);
-		ret = -ENOMEM;
-		if (!s->disk_buf)
-			goto err_link;
-	}
+	if (s->cfg.has_disk && (ret = send_disk_setup(s)) < 0)
+		goto err_link;
 	s->nwords = (size_t)((s->space + 63) / 64);
 	s->bitmap = calloc(s->nwords, sizeof(uint64_t));
 	if (!s->bitmap) {
@@ -253,8 +222,8 @@ int mig_send_start(struct mig_send **out, const struct mig_send_params *p,
 	}
 	/* An offline migration sends every page once: nothing to delta. */
 	if (!p->delta_off && !p->offline)
-		send_start_delta(s,
-			    p->delta_cache_mib ? p->delta_cache_mib : MIG_DEFAULT_DELTA_CACHE_MIB);
+		send_start_delta(s, p->delta_cache_mib ? p->delta_cache_mib
+						       : MIG_DEFAULT_DELTA_CACHE_MIB);
 	s->t_start = now(s);
 	s->tokens_at = s->t_start;
 	s->result = MIG_RUNNING;
@@ -278,7 +247,6 @@ err_free:
 	free(s);
 	return ret;
 }
-
 
 static void emit_row(struct mig_send *s, uint64_t t)
 {
@@ -339,15 +307,16 @@ static int suspend(struct mig_send *s)
 	set_throttle(s, 0);
 	ret = s->g.pause(s->g.ctx);
 	if (ret < 0)
-		return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)", ret);
+		return send_fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)",
+				 ret);
 	s->paused = true;
 	if (s->dirty_on) {
 		/* Pages (and blocks) written between the last harvest and the
 		 * pause. */
 		ret = harvest(s);
 		if (ret < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)",
-				    ret);
+			return send_fail(s, ret, MIG_CODE_GUEST, false,
+					 "dirty log harvest failed (%d)", ret);
 		send_mask_space(s);
 		dirty_stop_all(s);
 	}
@@ -362,7 +331,8 @@ static int end_round(struct mig_send *s)
 	int ret = harvest(s);
 
 	if (ret < 0)
-		return fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)", ret);
+		return send_fail(s, ret, MIG_CODE_GUEST, false, "dirty log harvest failed (%d)",
+				 ret);
 	send_mask_space(s);
 	uint64_t dirty = send_count_bits(s->bitmap, s->nwords);
 	s->row.pages_dirtied = dirty;
@@ -421,8 +391,9 @@ static int produce_state(struct mig_send *s)
 		len = s->g.vcpu_state(s->g.ctx, s->next_vcpu, blob, MIG_MAX_BLOB);
 		if (len < 0 || len > (int)MIG_MAX_BLOB) {
 			mig_stream_out_abort(o);
-			return fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
-				    "reading the state of vCPU %u failed (%d)", s->next_vcpu, len);
+			return send_fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
+					 "reading the state of vCPU %u failed (%d)", s->next_vcpu,
+					 len);
 		}
 		mig_record_blob_commit(o, (uint32_t)len);
 		s->next_vcpu++;
@@ -436,8 +407,8 @@ static int produce_state(struct mig_send *s)
 		len = s->g.device_state(s->g.ctx, id, blob, MIG_MAX_BLOB);
 		if (len < 0 || len > (int)MIG_MAX_BLOB) {
 			mig_stream_out_abort(o);
-			return fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
-				    "reading the state of device %u failed (%d)", id, len);
+			return send_fail(s, len < 0 ? len : -E2BIG, MIG_CODE_GUEST, false,
+					 "reading the state of device %u failed (%d)", id, len);
 		}
 		mig_record_blob_commit(o, (uint32_t)len);
 		s->next_dev++;
@@ -445,7 +416,7 @@ static int produce_state(struct mig_send *s)
 	}
 	/* The disk's bitmaps, final now that the guest is paused. */
 	if (s->next_bitmap < MIG_MAX_BITMAPS) {
-		int ret = put_bitmap(s, s->next_bitmap);
+		int ret = send_put_bitmap(s, s->next_bitmap);
 		if (ret == -ENOSPC)
 			return 0; /* no room in the output yet */
 		if (ret < 0)
@@ -492,11 +463,11 @@ static int produce(struct mig_send *s)
 					  .software = "tern"};
 		ret = s->link.host.random(s->link.host.ctx, s->nonce_src, MIG_NONCE_LEN);
 		if (ret < 0)
-			return fail(s, ret, 0, false, "no random bytes for the challenge (%d)",
-				    ret);
+			return send_fail(s, ret, 0, false, "no random bytes for the challenge (%d)",
+					 ret);
 		memcpy(hello.nonce, s->nonce_src, MIG_NONCE_LEN);
 		if (mig_stream_out_header(o) || mig_record_put_hello(o, &hello))
-			return fail(s, -ENOSPC, 0, false, "output buffer too small");
+			return send_fail(s, -ENOSPC, 0, false, "output buffer too small");
 		s->state = S_WAIT_AUTH;
 		return 1;
 	}
@@ -508,11 +479,12 @@ static int produce(struct mig_send *s)
 		ret = send_produce_batch(s);
 		s->summary.pages_us += s->now_seen - t;
 		if (ret < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false,
-				    "reading blocks %llu-%llu of disk %s failed (%d)",
-				    (unsigned long long)s->disk_err_block,
-				    (unsigned long long)(s->disk_err_block + s->disk_err_n - 1),
-				    s->cfg.disk_volume, ret);
+			return send_fail(
+				s, ret, MIG_CODE_GUEST, false,
+				"reading blocks %llu-%llu of disk %s failed (%d)",
+				(unsigned long long)s->disk_err_block,
+				(unsigned long long)(s->disk_err_block + s->disk_err_n - 1),
+				s->cfg.disk_volume, ret);
 		return ret;
 	}
 	case S_ROUND_DRAIN:
@@ -534,65 +506,43 @@ static int on_auth(struct mig_send *s, const struct mig_stream_rec *rec)
 	int ret;
 
 	if (!s->have_peer_hello)
-		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
-			    "destination sent AUTH before HELLO");
+		return send_fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+				 "destination sent AUTH before HELLO");
 	ret = mig_auth_verify(MIG_AUTH_DESTINATION, s->key, s->key_len, s->nonce_src, s->nonce_dst,
 			      rec->payload);
 	if (ret == -EACCES)
-		return fail(s, ret, MIG_CODE_AUTH, false,
-			    "authentication failed: the destination does not know our key");
+		return send_fail(s, ret, MIG_CODE_AUTH, false,
+				 "authentication failed: the destination does not know our key");
 	if (ret < 0)
-		return fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
+		return send_fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
 	ret = mig_auth_proof(MIG_AUTH_SOURCE, s->key, s->key_len, s->nonce_src, s->nonce_dst,
 			     proof);
 	if (ret < 0)
-		return fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
+		return send_fail(s, ret, MIG_CODE_AUTH, false, "authentication error (%d)", ret);
 	if (mig_stream_out_put(&s->link.out, MIG_REC_AUTH, proof, MIG_PROOF_LEN) ||
 	    mig_record_put_config(&s->link.out, &s->cfg))
-		return fail(s, -ENOSPC, MIG_CODE_PROTOCOL, false, "output buffer full");
+		return send_fail(s, -ENOSPC, MIG_CODE_PROTOCOL, false, "output buffer full");
 	s->state = S_WAIT_ACCEPT;
 	return 1;
-}
-
-/* The disk's bitmaps as they are now, ahead of round 0: the destination
- * makes them (a volume table write each, for a persistent one) while the
- * guest still runs here, and the final ones (produce_state) only update
- * their bits. 0, or failed. */
-static int put_bitmaps_early(struct mig_send *s)
-{
-	int ret = 1;
-
-	for (unsigned i = 0; i < MIG_MAX_BITMAPS && ret > 0; i++)
-		ret = put_bitmap(s, i);
-	if (ret == -ENOSPC) /* the output holds only HELLO, AUTH and GUEST_CONFIG */
-		return fail(s, ret, MIG_CODE_GUEST, false, "no room to send the disk's bitmaps");
-	return ret < 0 ? ret : 0;
 }
 
 static int on_accept(struct mig_send *s)
 {
 	int ret;
 
-	if ((ret = put_bitmaps_early(s)) < 0)
+	if ((ret = send_put_bitmaps_early(s)) < 0)
 		return ret;
 	s->t_accept = now(s);
 	memset(s->bitmap, 0xff, s->nwords * sizeof(uint64_t));
 	send_mask_space(s);
-	/* copy-storage inc: of the disk, round 0 sends the blocks the clone
-	 * holds; the base's are on the destination already. */
-	if (s->cfg.disk_has_base) {
-		memset(s->bitmap + s->disk_base / 64, 0, (s->nwords - s->disk_base / 64) * 8);
-		if ((ret = s->g.disk_held(s->g.ctx, s->bitmap + s->disk_base / 64,
-					  s->disk_blocks)) < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false,
-				    "reading the clone's map failed (%d)", ret);
-	}
+	if (s->cfg.has_disk && (ret = send_disk_round0(s)) < 0)
+		return ret;
 	if (s->offline) {
 		s->t_pause = s->t_accept;
 		ret = s->g.pause(s->g.ctx);
 		if (ret < 0)
-			return fail(s, ret, MIG_CODE_GUEST, false, "pausing the guest failed (%d)",
-				    ret);
+			return send_fail(s, ret, MIG_CODE_GUEST, false,
+					 "pausing the guest failed (%d)", ret);
 		s->paused = true;
 		s->stop = MIG_STOP_OFFLINE;
 		send_start_round(s, 0, true, s->t_accept);
@@ -602,8 +552,8 @@ static int on_accept(struct mig_send *s)
 	 * that races the copy is caught. */
 	ret = dirty_start_all(s);
 	if (ret < 0)
-		return fail(s, ret, MIG_CODE_GUEST, false, "starting the dirty log failed (%d)",
-			    ret);
+		return send_fail(s, ret, MIG_CODE_GUEST, false,
+				 "starting the dirty log failed (%d)", ret);
 	send_start_round(s, 0, false, s->t_accept);
 	return 1;
 }
@@ -614,18 +564,18 @@ static int on_handoff(struct mig_send *s, const struct mig_stream_rec *rec)
 
 	note_end_left(s);
 	if (!end_left(s))
-		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
-			    "destination sent HANDOFF_DONE before END had left");
+		return send_fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+				 "destination sent HANDOFF_DONE before END had left");
 	if (mig_record_get_handoff(rec, &resume_us))
-		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "malformed HANDOFF_DONE");
+		return send_fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "malformed HANDOFF_DONE");
 	s->summary.downtime_known = true;
 	s->summary.downtime_src_us = s->t_end - s->t_pause;
 	s->summary.downtime_dst_us = resume_us;
 	s->summary.downtime_max_us = t - s->t_pause;
 	/* Frames that reached our copy after its device state was written
 	 * would die with it: the destination gives them to the guest. */
-	if (s->pass_frames && mig_record_put_held(&s->link.out, s->g.held_frame, s->g.ctx,
-					   &s->summary.frames_held))
+	if (s->pass_frames &&
+	    mig_record_put_held(&s->link.out, s->g.held_frame, s->g.ctx, &s->summary.frames_held))
 		log_warn(TAG, "%s: no room to pass on the frames held for the guest", s->cfg.name);
 	/* The destination runs the guest: only now is our copy redundant. */
 	s->g.destroy(s->g.ctx);
@@ -686,25 +636,27 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 	struct mig_text text;
 
 	if (!legal_now(s, rec->type))
-		return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
-			    "unexpected %s from the destination", mig_stream_type_name(rec->type));
+		return send_fail(s, -EPROTO, MIG_CODE_PROTOCOL, false,
+				 "unexpected %s from the destination",
+				 mig_stream_type_name(rec->type));
 	switch (rec->type) {
 	case MIG_REC_HELLO:
 		if (s->have_peer_hello || mig_record_get_hello(rec, &hello))
 			break;
 		if (hello.page_shift != MIG_PAGE_SHIFT)
-			return fail(s, -EPROTONOSUPPORT, MIG_CODE_VERSION, false,
-				    "destination uses pages of 2^%u bytes", hello.page_shift);
+			return send_fail(s, -EPROTONOSUPPORT, MIG_CODE_VERSION, false,
+					 "destination uses pages of 2^%u bytes", hello.page_shift);
 		memcpy(s->nonce_dst, hello.nonce, MIG_NONCE_LEN);
 		s->have_peer_hello = true;
 		if (s->cfg.has_disk && !(hello.caps & MIG_CAP_DISK))
-			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
-				    "the destination cannot take a disk (its Tern has no "
-				    "copy-storage)");
+			return send_fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
+					 "the destination cannot take a disk (its Tern has no "
+					 "copy-storage)");
 		if (s->cfg.disk_has_base && !(hello.caps & MIG_CAP_DISK_BASE))
-			return fail(s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
-				    "the destination cannot take a clone's disk (its Tern has no "
-				    "copy-storage inc): use --copy-storage all");
+			return send_fail(
+				s, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED, false,
+				"the destination cannot take a clone's disk (its Tern has no "
+				"copy-storage inc): use --copy-storage all");
 		no_delta_unless(s, hello.caps);
 		s->pass_frames = (hello.caps & MIG_CAP_HELD) && s->g.held_frame;
 		return 1;
@@ -719,17 +671,18 @@ static int on_record(struct mig_send *s, const struct mig_stream_rec *rec)
 		if (end_left(s) && !s->authenticated)
 			/* Anyone on the path could have written it, and
 			 * believing it could run the guest on both hosts. */
-			return fail(s, mig_record_err_of(text.code), 0, false,
-				    "destination failed after END (unauthenticated): %s",
-				    text.text[0] ? text.text : mig_record_code_name(text.code));
-		return fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s",
-			    rec->type == MIG_REC_REFUSE ? "refused" : "failed",
-			    text.text[0] ? text.text : mig_record_code_name(text.code));
+			return send_fail(s, mig_record_err_of(text.code), 0, false,
+					 "destination failed after END (unauthenticated): %s",
+					 text.text[0] ? text.text
+						      : mig_record_code_name(text.code));
+		return send_fail(s, mig_record_err_of(text.code), 0, true, "destination %s: %s",
+				 rec->type == MIG_REC_REFUSE ? "refused" : "failed",
+				 text.text[0] ? text.text : mig_record_code_name(text.code));
 	case MIG_REC_HANDOFF_DONE:
 		return on_handoff(s, rec);
 	}
-	return fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "unexpected %s from the destination",
-		    mig_stream_type_name(rec->type));
+	return send_fail(s, -EPROTO, MIG_CODE_PROTOCOL, false, "unexpected %s from the destination",
+			 mig_stream_type_name(rec->type));
 }
 
 static size_t tokens(struct mig_send *s)
@@ -822,9 +775,9 @@ int mig_send_poll(struct mig_send *s)
 	}
 
 	if (!finished(s) && now(s) - s->link.last_io_us > s->timeout_us)
-		fail(s, -ETIMEDOUT, MIG_CODE_TIMEOUT, false,
-		     "timeout: the destination was silent for %llu ms",
-		     (unsigned long long)(s->timeout_us / 1000));
+		send_fail(s, -ETIMEDOUT, MIG_CODE_TIMEOUT, false,
+			  "timeout: the destination was silent for %llu ms",
+			  (unsigned long long)(s->timeout_us / 1000));
 	if (s->state == S_LINGER)
 		return 1;
 	return s->state == S_CLOSED ? s->err : 1;
@@ -836,8 +789,8 @@ int mig_send_cancel(struct mig_send *s, const char *why)
 		return -EALREADY;
 	if (end_left(s))
 		return -EBUSY;
-	fail(s, -ECANCELED, MIG_CODE_CANCELLED, false, "cancelled: %s",
-	     why && *why ? why : "by the operator");
+	send_fail(s, -ECANCELED, MIG_CODE_CANCELLED, false, "cancelled: %s",
+		  why && *why ? why : "by the operator");
 	return 0;
 }
 
@@ -862,8 +815,7 @@ void mig_send_status(const struct mig_send *s, struct mig_send_status *st)
 		[S_START] = "pre-check",       [S_WAIT_AUTH] = "pre-check",
 		[S_WAIT_ACCEPT] = "pre-check", [S_ROUND] = "transfer",
 		[S_ROUND_DRAIN] = "transfer",  [S_PRE_PAUSE] = "transfer",
-		[S_STATE] = "suspend",
-		[S_HANDOFF] = "suspend",
+		[S_STATE] = "suspend",	       [S_HANDOFF] = "suspend",
 	};
 
 	memset(st, 0, sizeof(*st));
@@ -897,7 +849,7 @@ void mig_send_free(struct mig_send *s)
 	if (!s)
 		return;
 	if (!finished(s))
-		fail(s, -ECANCELED, 0, false, "abandoned");
+		send_fail(s, -ECANCELED, 0, false, "abandoned");
 	mig_link_fini(&s->link);
 	mig_delta_cache_fini(&s->cache);
 	free(s->bitmap);

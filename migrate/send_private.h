@@ -1,6 +1,8 @@
 /* The source's state, shared by send.c (the state machine: handshake,
- * answers, state records, the transport) and send_pages.c (the rounds: the
- * page loop and its delta cache). Private to those two files. */
+ * answers, state records, the transport), send_pages.c (the rounds: the
+ * page loop and its delta cache) and send_disk.c (what a disk adds: its
+ * blocks' place in the round bitmap, its bitmaps, copy-storage inc's
+ * round 0). Private to those files. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,7 +73,7 @@ struct mig_send {
 	 * blocks (copy-storage), so the rounds, the stop rule and
 	 * auto-converge weigh dirty blocks as they weigh dirty pages. */
 	uint64_t disk_base, disk_blocks;
-	uint64_t space; /* bits that may be set: npages, or disk_base + disk_blocks */
+	uint64_t space;	  /* bits that may be set: npages, or disk_base + disk_blocks */
 	uint64_t *bitmap; /* pages (and blocks) still to send in this round */
 	size_t nwords;
 	uint64_t cursor;
@@ -98,7 +100,7 @@ struct mig_send {
 
 	struct mig_delta_cache cache; /* slots 0: no deltas */
 	bool delta;		      /* the cache is there and the destination takes deltas */
-	bool pass_frames;	      /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
+	bool pass_frames; /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
 	/* A page about to go as a delta is encoded from this snapshot, and the
 	 * snapshot is what the cache keeps: the guest may write the page
 	 * meanwhile, and the cache must hold exactly what the destination
@@ -132,6 +134,21 @@ static inline uint64_t now(const struct mig_send *s)
 }
 
 /* send_pages.c */
+/* Give up (send.c): the reason, the guest kept or not, an ERROR to the
+ * peer; returns s->err. */
+__attribute__((format(printf, 5, 6))) int send_fail(struct mig_send *s, int err, uint32_t code,
+						    bool peer_said, const char *fmt, ...);
+
+/* send_disk.c: at start, the disk's bits after the pages' and the read
+ * buffer (0, -EINVAL for a guest without the disk ops, -ENOMEM); bitmap
+ * i (1 put, 0 past the last, -ENOSPC no room in the output yet, or
+ * failed); all of them ahead of round 0 (0 or failed); round 0's disk
+ * bits for copy-storage inc (0 or failed). */
+int send_disk_setup(struct mig_send *s);
+int send_put_bitmap(struct mig_send *s, unsigned i);
+int send_put_bitmaps_early(struct mig_send *s);
+int send_disk_round0(struct mig_send *s);
+
 void send_start_delta(struct mig_send *s, uint32_t mib);
 uint64_t send_count_bits(const uint64_t *bitmap, size_t nwords);
 void send_mask_space(struct mig_send *s);
