@@ -8,9 +8,10 @@ after the others. The rest are split in two
 lanes that run side by side, balanced by how long each module took
 (WEIGHT_S, seconds from a `--durations=0` run; a new module counts
 DEFAULT_WEIGHT_S until it is listed), except short ones and a few that
-mostly wait (on a slow or silent server, on the console): they run in a
-third lane beside the pairs, which left a third of the CPU idle (one host
-of a pair often waits for the other).
+mostly wait (on a slow or silent server, on the console), and a few more
+single-emulator modules: they run in a third lane beside the pairs, which
+alone kept the CPU about 70 % busy (sampled every 10 s; one host of a pair
+often waits for the other).
 
 Each lane is its own pytest process: module fixtures, logs
 (build/test-logs/<test>) and lab namespaces are per process already. The
@@ -39,7 +40,8 @@ PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migra
 # One emulator, mostly waiting: beside the pairs.
 BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab",
                 "test_deps_tools", "test_disk_import", "test_boot", "test_memcheck_bare",
-                "test_linux_bare", "test_guest_power", "test_guest_mmio")
+                "test_linux_bare", "test_guest_power", "test_guest_mmio", "test_fault_power",
+                "test_guest_faults", "test_linux_lifecycle")
 
 WEIGHT_S = {
     "test_linux_vmx": 141, "test_linux_guest": 105, "test_hostile_guest": 98,
