@@ -57,8 +57,8 @@ STORAGE_TESTS += $(STORAGE_UNIT)/test_vol_stream
 UNIT_TESTS += $(STORAGE_UNIT)/test_vol_stream
 
 $(STORAGE_UNIT)/test_vol_stream: tests/unit/storage/test_vol_stream.c storage/vol_stream.c \
-		storage/vol_hash.c storage/vol_stream.h storage/vol_hash.h drivers/blkdev.h \
-		mk/storage.mk
+		storage/vol_hash.c tests/unit/storage/ramdisk.c storage/vol_stream.h storage/vol_hash.h \
+		tests/unit/storage/ramdisk.h drivers/blkdev.h mk/storage.mk
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS) -lmbedcrypto
@@ -70,6 +70,7 @@ STORAGE_TESTS += $(STORAGE_UNIT)/test_vol_clone
 UNIT_TESTS += $(STORAGE_UNIT)/test_vol_clone
 
 $(STORAGE_UNIT)/test_vol_clone: tests/unit/storage/test_vol_clone.c storage/vol_clone.c \
+		tests/unit/storage/ramdisk.c tests/unit/storage/ramdisk.h \
 		storage/voltab.c storage/voltab_bitmap.c storage/bitmap.c storage/crc32c.c \
 		storage/vol_clone.h storage/voltab.h storage/bitmap.h drivers/blkdev.h migrate/le.h \
 		mk/storage.mk

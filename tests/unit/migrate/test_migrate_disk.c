@@ -281,12 +281,25 @@ static void test_a_disk_config_without_the_capability_is_refused(void **state)
 	raw_free(w);
 }
 
+/* g's GUEST_CONFIG, put into an output of its own (config_buf) and seen
+ * as the record the destination reads. */
+static uint8_t config_buf[MIG_REC_HDR_LEN + MIG_CONFIG_MAX_LEN + 64];
+
+static struct mig_stream_rec config_record(const struct fake_src *g)
+{
+	struct mig_stream_out o;
+
+	mig_stream_out_init(&o, config_buf, sizeof(config_buf));
+	assert_int_equal(mig_record_put_config(&o, &g->cfg), 0);
+	return (struct mig_stream_rec){.type = MIG_REC_GUEST_CONFIG,
+				       .len = mig_record_config_len(&g->cfg),
+				       .payload = mig_stream_out_data(&o) + MIG_REC_HDR_LEN};
+}
+
 /* GUEST_CONFIG's disk section: round trip, and each malformed form. */
 static void test_the_disk_section_round_trips_and_malformed_ones_are_refused(void **state)
 {
-	static uint8_t buf[MIG_REC_HDR_LEN + MIG_CONFIG_MAX_LEN + 64];
 	struct fake_src g;
-	struct mig_stream_out o;
 	struct mig_guest_config c;
 
 	(void)state;
@@ -305,11 +318,7 @@ static void test_the_disk_section_round_trips_and_malformed_ones_are_refused(voi
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		g.cfg.disk_bytes = cases[i].bytes;
 		snprintf(g.cfg.disk_volume, sizeof(g.cfg.disk_volume), "%s", cases[i].name);
-		mig_stream_out_init(&o, buf, sizeof(buf));
-		assert_int_equal(mig_record_put_config(&o, &g.cfg), 0);
-		struct mig_stream_rec r = {.type = MIG_REC_GUEST_CONFIG,
-					   .len = mig_record_config_len(&g.cfg),
-					   .payload = mig_stream_out_data(&o) + MIG_REC_HDR_LEN};
+		struct mig_stream_rec r = config_record(&g);
 		assert_int_equal(r.len, MIG_CONFIG_FIXED_LEN + 2 * MIG_DEVICE_ENTRY_LEN + 48 +
 						MIG_CONFIG_DISK_LEN);
 		assert_int_equal(mig_record_get_config(&r, &c), cases[i].want);
@@ -373,20 +382,14 @@ static void test_inc_to_a_host_without_the_base_is_refused(void **state)
 
 static void test_the_base_section_round_trips_and_needs_the_disk_section(void **state)
 {
-	static uint8_t buf[MIG_REC_HDR_LEN + MIG_CONFIG_MAX_LEN + 64];
 	struct fake_src g;
-	struct mig_stream_out o;
 	struct mig_guest_config c;
 
 	(void)state;
 	fake_src_init(&g, 16, 1, 2);
 	fake_src_add_disk(&g, 256);
 	fake_src_make_clone(&g);
-	mig_stream_out_init(&o, buf, sizeof(buf));
-	assert_int_equal(mig_record_put_config(&o, &g.cfg), 0);
-	struct mig_stream_rec r = {.type = MIG_REC_GUEST_CONFIG,
-				   .len = mig_record_config_len(&g.cfg),
-				   .payload = mig_stream_out_data(&o) + MIG_REC_HDR_LEN};
+	struct mig_stream_rec r = config_record(&g);
 	assert_int_equal(r.len, MIG_CONFIG_FIXED_LEN + 2 * MIG_DEVICE_ENTRY_LEN + 48 +
 					MIG_CONFIG_DISK_LEN + MIG_CONFIG_BASE_LEN);
 	assert_int_equal(mig_record_get_config(&r, &c), 0);

@@ -23,65 +23,16 @@
 #include "storage/crc32c.h"
 #include "storage/vol_clone.h"
 #include "storage/voltab.h"
+#include "tests/unit/storage/ramdisk.h"
 
 #define MIB (1ull << 20)
 #define DISK_BYTES (16 * MIB)
-
-/* --- a RAM disk, every byte backed, with a log of what was done --------- */
-struct ramdisk {
-	struct blkdev dev;
-	uint8_t *mem;
-	int fail_write_at; /* 1-based write command that fails (0: none) */
-	int writes;
-	char ops[256]; /* "w" per write, "f" per flush, in order */
-};
-
-static void clear_ops(struct ramdisk *r)
-{
-	memset(r->ops, 0, sizeof(r->ops));
-}
-
-static void note(struct ramdisk *r, char c)
-{
-	size_t n = strlen(r->ops);
-	if (n + 1 < sizeof(r->ops))
-		r->ops[n] = c;
-}
-
-static int rd_read(struct blkdev *d, uint64_t lba, uint32_t count, void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	memcpy(buf, r->mem + lba * d->block_size, (size_t)count * d->block_size);
-	return 0;
-}
-
-static int rd_write(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	if (++r->writes == r->fail_write_at)
-		return -EIO;
-	note(r, 'w');
-	memcpy(r->mem + lba * d->block_size, buf, (size_t)count * d->block_size);
-	return 0;
-}
-
-static int rd_flush(struct blkdev *d)
-{
-	note((struct ramdisk *)d, 'f');
-	return 0;
-}
-
-static const struct blkdev_ops rd_ops = {.read = rd_read, .write = rd_write, .flush = rd_flush};
 
 static const uint8_t uuid[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
 static const uint8_t sha[32] = {0xC0, 0xFF, 0xEE, 1, 2, 3};
 
 struct fixture {
-	struct ramdisk r;
+	struct ramdisk *rd;
 	struct voltab t;
 	const struct voltab_volume *base, *clone;
 	uint64_t base_lba, clone_lba, map_lba;
@@ -93,21 +44,17 @@ static struct fixture *fx_new(uint32_t bs)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	strcpy(f->r.dev.name, "ram0");
-	f->r.dev.block_size = bs;
-	f->r.dev.blocks = DISK_BYTES / bs;
-	f->r.dev.max_blocks = 16;
-	f->r.dev.ops = &rd_ops;
-	f->r.mem = calloc(1, DISK_BYTES);
-	assert_int_equal(voltab_format(&f->t, &f->r.dev, uuid, 1000, 1), 0);
+	f->rd = rd_new(DISK_BYTES, bs, 0);
+	f->rd->dev.max_blocks = 16;
+	assert_int_equal(voltab_format(&f->t, &f->rd->dev, uuid, 1000, 1), 0);
 	assert_int_equal(voltab_create(&f->t, "gold", 4 * MIB, 2000, &f->base), 0);
 	f->base_lba = f->base->start_lba;
 	for (uint64_t s = 0; s < 4 * MIB / 512; s++)
-		memset(f->r.mem + f->base_lba * bs + s * 512, (int)(s & 0xFF) + 1, 512);
+		memset(f->rd->mem + f->base_lba * bs + s * 512, (int)(s & 0xFF) + 1, 512);
 	assert_int_equal(voltab_set_base(&f->t, "gold", sha, 3000), 0);
 	/* Stale bytes where the clone's map will be: the clone must not
 	 * believe them. */
-	memset(f->r.mem + f->base_lba * bs + 8 * MIB, 0xFF, MIB);
+	memset(f->rd->mem + f->base_lba * bs + 8 * MIB, 0xFF, MIB);
 	assert_int_equal(voltab_clone(&f->t, "gold", "web", 4000, &f->clone), 0);
 	f->clone_lba = f->clone->start_lba;
 	f->map_lba = f->clone_lba + 4 * MIB / bs;
@@ -117,13 +64,13 @@ static struct fixture *fx_new(uint32_t bs)
 static void fx_free(struct fixture *f)
 {
 	voltab_close(&f->t);
-	free(f->r.mem);
+	rd_free(f->rd);
 	free(f);
 }
 
 static void open_view(struct fixture *f, struct vol_clone *c)
 {
-	assert_int_equal(vol_clone_open(c, &f->r.dev, f->base_lba, f->clone_lba, f->map_lba,
+	assert_int_equal(vol_clone_open(c, &f->rd->dev, f->base_lba, f->clone_lba, f->map_lba,
 					4 * MIB),
 			 0);
 }
@@ -146,7 +93,7 @@ static void test_a_clone_names_its_base_and_both_survive_a_reload(void **state)
 	/* Placed after the base, its map after its blocks, and zeroed. */
 	assert_int_equal(f->clone_lba, f->base_lba + 4 * MIB / 512);
 	for (uint64_t i = 0; i < MIB; i++)
-		if (f->r.mem[f->map_lba * 512 + i])
+		if (f->rd->mem[f->map_lba * 512 + i])
 			fail_msg("map byte %llu is not zero", (unsigned long long)i);
 	assert_true(f->t.incompat & VOLTAB_INCOMPAT_CLONES);
 	struct voltab_space sp;
@@ -154,7 +101,7 @@ static void test_a_clone_names_its_base_and_both_survive_a_reload(void **state)
 	assert_int_equal(sp.used_bytes, 9 * MIB);
 	assert_int_equal(voltab_clones_of(&f->t, f->base->id), 1);
 
-	assert_int_equal(voltab_load(&f->t, &f->r.dev), 0);
+	assert_int_equal(voltab_load(&f->t, &f->rd->dev), 0);
 	const struct voltab_volume *b = voltab_find(&f->t, "gold"), *c = voltab_find(&f->t, "web");
 	assert_non_null(b);
 	assert_non_null(c);
@@ -193,7 +140,7 @@ static void test_a_base_with_clones_stays_and_stays_read_only(void **state)
 	assert_int_equal(voltab_delete(&f->t, "web", 7000), 0);
 	assert_int_equal(voltab_delete(&f->t, "c3", 7000), 0);
 	assert_int_equal(voltab_set_base(&f->t, "gold", NULL, 7000), 0);
-	assert_int_equal(voltab_load(&f->t, &f->r.dev), 0);
+	assert_int_equal(voltab_load(&f->t, &f->rd->dev), 0);
 	assert_false(f->t.incompat & VOLTAB_INCOMPAT_CLONES);
 	assert_int_equal(voltab_find(&f->t, "gold")->flags, 0);
 	fx_free(f);
@@ -202,7 +149,7 @@ static void test_a_base_with_clones_stays_and_stays_read_only(void **state)
 /* Edits copy c's entry i with edit(), reseals it. */
 static void edit_entry(struct fixture *f, int c, unsigned i, void (*edit)(uint8_t *hdr, uint8_t *e))
 {
-	uint8_t *b = f->r.mem + (c ? VOLTAB_COPY1_OFFSET : VOLTAB_COPY0_OFFSET);
+	uint8_t *b = f->rd->mem + (c ? VOLTAB_COPY1_OFFSET : VOLTAB_COPY0_OFFSET);
 	edit(b, b + VOLTAB_HEADER_BYTES + i * VOLTAB_ENTRY_BYTES);
 	le32_put(b + 20, 0);
 	le32_put(b + 20, crc32c_update(0, b, VOLTAB_COPY_BYTES));
@@ -238,7 +185,7 @@ static void test_a_table_that_breaks_the_clone_rules_is_not_believed(void **stat
 		struct fixture *f = fx_new(512);
 		for (int c = 0; c < 2; c++)
 			edit_entry(f, c, entry[k], edits[k]);
-		assert_int_equal(voltab_load(&f->t, &f->r.dev), -EBADMSG);
+		assert_int_equal(voltab_load(&f->t, &f->rd->dev), -EBADMSG);
 		assert_non_null(strstr(f->t.info.copy[0].why, why[k]));
 		fx_free(f);
 	}
@@ -257,7 +204,7 @@ static void test_a_new_clone_reads_as_its_base(void **state)
 	assert_int_equal(c.dev.blocks, 4 * MIB / 512);
 	assert_int_equal(c.held, 0);
 	assert_int_equal(blkdev_io_split(&c.dev, 0, 4 * MIB / 512, buf, 0), 0);
-	assert_memory_equal(buf, f->r.mem + f->base_lba * 512, 4 * MIB);
+	assert_memory_equal(buf, f->rd->mem + f->base_lba * 512, 4 * MIB);
 	assert_int_equal(blkdev_read(&c.dev, 8191, 2, buf), -EINVAL);
 	assert_int_equal(vol_clone_close(&c), 0);
 	free(buf);
@@ -289,7 +236,7 @@ static void test_writes_go_to_the_clone_and_a_partial_one_merges_the_base(void *
 	}
 	/* The base is untouched. */
 	for (uint64_t off = 0; off < sizeof(r); off++)
-		assert_int_equal(f->r.mem[f->base_lba * 512 + off], base_byte(off));
+		assert_int_equal(f->rd->mem[f->base_lba * 512 + off], base_byte(off));
 	/* A second write to a held granule's part copies nothing up. */
 	assert_int_equal(blkdev_write(&c.dev, 33, 1, w), 0);
 	assert_int_equal(c.copied_up, 2);
@@ -306,9 +253,9 @@ static void test_the_map_reaches_the_disk_only_with_a_flush_after_the_data(void 
 
 	open_view(f, &c);
 	memset(w, 0x42, sizeof(w));
-	clear_ops(&f->r);
+	rd_clear_ops(f->rd);
 	assert_int_equal(blkdev_write(&c.dev, 800 * 8, 8, w), 0);
-	assert_string_equal(f->r.ops, "w"); /* the data only */
+	assert_string_equal(f->rd->ops, "w"); /* the data only */
 	/* Power cut now: the map on the disk says nothing of granule 800,
 	 * so it reads as the base (the write was never flushed). */
 	open_view(f, &after_crash);
@@ -318,12 +265,12 @@ static void test_the_map_reaches_the_disk_only_with_a_flush_after_the_data(void 
 	assert_int_equal(vol_clone_close(&after_crash), 0);
 	/* The guest's flush: data flushed, the map's one block written,
 	 * flushed again. */
-	clear_ops(&f->r);
+	rd_clear_ops(f->rd);
 	assert_int_equal(blkdev_flush(&c.dev), 0);
-	assert_string_equal(f->r.ops, "fwf");
-	clear_ops(&f->r);
+	assert_string_equal(f->rd->ops, "fwf");
+	rd_clear_ops(f->rd);
 	assert_int_equal(blkdev_flush(&c.dev), 0);
-	assert_string_equal(f->r.ops, "f"); /* nothing more to write */
+	assert_string_equal(f->rd->ops, "f"); /* nothing more to write */
 	assert_int_equal(vol_clone_close(&c), 0);
 	open_view(f, &c);
 	assert_true(vol_clone_holds(&c, 800));
@@ -343,11 +290,11 @@ static void test_a_failed_write_holds_nothing(void **state)
 
 	open_view(f, &c);
 	memset(w, 0x13, sizeof(w));
-	f->r.fail_write_at = f->r.writes + 1;
+	f->rd->fail_write_at = f->rd->writes + 1;
 	assert_int_equal(blkdev_write(&c.dev, 16, 8, w), -EIO);
 	assert_false(vol_clone_holds(&c, 2));
 	/* The copy-up of a partial write fails too, holding nothing. */
-	f->r.fail_write_at = f->r.writes + 1;
+	f->rd->fail_write_at = f->rd->writes + 1;
 	assert_int_equal(blkdev_write(&c.dev, 25, 1, w), -EIO);
 	assert_false(vol_clone_holds(&c, 3));
 	assert_int_equal(c.held, 0);

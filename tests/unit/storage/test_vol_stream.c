@@ -20,73 +20,11 @@
 #include "mbedtls/sha256.h"
 #include "storage/vol_hash.h"
 #include "storage/vol_stream.h"
+#include "tests/unit/storage/ramdisk.h"
 
 #define KIB (1u << 10)
 #define MIB (1u << 20)
 
-/* --- a RAM disk that records its writes ------------------------------------ */
-struct ramdisk {
-	struct blkdev dev;
-	uint8_t *mem;
-	int writes, flushes;
-	uint32_t write_blocks[64]; /* each write's length, in order */
-	int fail_write_at;	   /* 1-based write that fails (0: none) */
-	bool fail_reads;
-};
-
-static int rd_read(struct blkdev *d, uint64_t lba, uint32_t count, void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	if (r->fail_reads)
-		return -EIO;
-	memcpy(buf, r->mem + lba * d->block_size, (size_t)count * d->block_size);
-	return 0;
-}
-
-static int rd_write(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	if (r->writes < 64)
-		r->write_blocks[r->writes] = count;
-	if (++r->writes == r->fail_write_at)
-		return -EIO;
-	memcpy(r->mem + lba * d->block_size, buf, (size_t)count * d->block_size);
-	return 0;
-}
-
-static int rd_flush(struct blkdev *d)
-{
-	((struct ramdisk *)d)->flushes++;
-	return 0;
-}
-
-static const struct blkdev_ops rd_ops = {.read = rd_read, .write = rd_write, .flush = rd_flush};
-
-/* A disk of `bytes`, filled with 0xEE: what was there before an import. */
-static struct ramdisk *rd_new(uint64_t bytes, uint32_t bs)
-{
-	struct ramdisk *r = calloc(1, sizeof(*r));
-
-	r->dev.block_size = bs;
-	r->dev.blocks = bytes / bs;
-	r->dev.max_blocks = 64;
-	r->dev.ops = &rd_ops;
-	r->mem = malloc(bytes);
-	memset(r->mem, 0xEE, bytes);
-	return r;
-}
-
-static void rd_free(struct ramdisk *r)
-{
-	free(r->mem);
-	free(r);
-}
 
 static uint8_t *pattern(size_t n, unsigned seed)
 {
@@ -123,7 +61,7 @@ static int feed(struct vol_stream *s, const uint8_t *body, size_t n, const size_
 static void stream_lands_whole(uint32_t bs, size_t n, const size_t *sizes, int nsizes)
 {
 	const uint64_t vol_lba = MIB / bs, vol_bytes = 4 * MIB, buf_bytes = 64 * KIB;
-	struct ramdisk *r = rd_new(8 * MIB, bs);
+	struct ramdisk *r = rd_new(8 * MIB, bs, 0xEE);
 	uint8_t *buf = malloc(buf_bytes), *body = pattern(n, (unsigned)n);
 	struct vol_stream s;
 
@@ -167,7 +105,7 @@ static void test_a_body_in_odd_pieces_lands_at_the_volume_start_and_ends_zero_pa
 
 static void test_a_body_longer_than_the_volume_is_refused_before_the_excess(void **st)
 {
-	struct ramdisk *r = rd_new(4 * MIB, 512);
+	struct ramdisk *r = rd_new(4 * MIB, 512, 0xEE);
 	uint8_t *buf = malloc(64 * KIB), *body = pattern(MIB + 100, 1);
 	struct vol_stream s;
 	(void)st;
@@ -190,7 +128,7 @@ static void test_a_body_longer_than_the_volume_is_refused_before_the_excess(void
 
 static void test_a_device_error_stops_the_stream_for_good(void **st)
 {
-	struct ramdisk *r = rd_new(4 * MIB, 512);
+	struct ramdisk *r = rd_new(4 * MIB, 512, 0xEE);
 	uint8_t *buf = malloc(64 * KIB), *body = pattern(MIB, 2);
 	struct vol_stream s;
 	(void)st;
@@ -211,7 +149,7 @@ static void test_a_device_error_stops_the_stream_for_good(void **st)
 
 static void test_a_misfit_buffer_or_range_is_refused(void **st)
 {
-	struct ramdisk *r = rd_new(4 * MIB, 4096);
+	struct ramdisk *r = rd_new(4 * MIB, 4096, 0xEE);
 	uint8_t buf[8192];
 	struct vol_stream s;
 	(void)st;
@@ -225,7 +163,7 @@ static void test_a_misfit_buffer_or_range_is_refused(void **st)
 
 static void test_an_empty_stream_writes_nothing_but_flushes(void **st)
 {
-	struct ramdisk *r = rd_new(2 * MIB, 512);
+	struct ramdisk *r = rd_new(2 * MIB, 512, 0xEE);
 	uint8_t buf[4096];
 	struct vol_stream s;
 	(void)st;
@@ -259,7 +197,7 @@ static void hash_range(struct ramdisk *r, uint64_t lba, uint64_t bytes, uint32_t
 static void test_the_hash_of_a_range_read_in_chunks_is_its_sha256(void **st)
 {
 	static const uint64_t lengths[] = {1, 511, 512, 513, 65536, 65537, 1000003, 3 * MIB};
-	struct ramdisk *r = rd_new(4 * MIB, 512);
+	struct ramdisk *r = rd_new(4 * MIB, 512, 0xEE);
 	uint8_t *fill = pattern(3 * MIB, 9), got[32], want[32];
 	int steps;
 	(void)st;
@@ -282,7 +220,7 @@ static void test_the_hash_of_abc_is_the_fips_180_value(void **st)
 					0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
 					0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
 					0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
-	struct ramdisk *r = rd_new(2 * MIB, 4096);
+	struct ramdisk *r = rd_new(2 * MIB, 4096, 0xEE);
 	uint8_t got[32];
 	int steps;
 	(void)st;
@@ -295,7 +233,7 @@ static void test_the_hash_of_abc_is_the_fips_180_value(void **st)
 
 static void test_a_read_error_ends_the_hash_and_a_range_past_the_disk_is_refused(void **st)
 {
-	struct ramdisk *r = rd_new(2 * MIB, 512);
+	struct ramdisk *r = rd_new(2 * MIB, 512, 0xEE);
 	uint8_t buf[4096];
 	struct vol_hash h;
 	(void)st;
@@ -316,7 +254,7 @@ static void test_an_imported_body_hashes_to_its_own_sha256(void **st)
 {
 	const size_t n = 3 * MIB + 777;
 	static const size_t tcp[] = {1460, 2920, 1};
-	struct ramdisk *r = rd_new(8 * MIB, 512);
+	struct ramdisk *r = rd_new(8 * MIB, 512, 0xEE);
 	uint8_t *buf = malloc(128 * KIB), *body = pattern(n, 5), got[32], want[32];
 	struct vol_stream s;
 	int steps;
