@@ -14,6 +14,7 @@ STORAGE_TESTS := $(STORAGE_UNIT)/test_voltab
 UNIT_TESTS += $(STORAGE_TESTS)
 
 $(STORAGE_UNIT)/test_voltab: tests/unit/storage/test_voltab.c storage/voltab.c storage/crc32c.c \
+		storage/voltab_private.h \
 		storage/voltab_bitmap.c storage/bitmap.c storage/voltab.h storage/bitmap.h \
 		storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
 	@mkdir -p $(@D)
@@ -70,8 +71,8 @@ STORAGE_TESTS += $(STORAGE_UNIT)/test_vol_clone
 UNIT_TESTS += $(STORAGE_UNIT)/test_vol_clone
 
 $(STORAGE_UNIT)/test_vol_clone: tests/unit/storage/test_vol_clone.c storage/vol_clone.c \
-		tests/unit/storage/ramdisk.c tests/unit/storage/ramdisk.h \
-		storage/voltab.c storage/voltab_bitmap.c storage/bitmap.c storage/crc32c.c \
+		tests/unit/storage/ramdisk.c tests/unit/storage/ramdisk.h storage/voltab_clone.c \
+		storage/voltab_private.h storage/voltab.c storage/voltab_bitmap.c storage/bitmap.c storage/crc32c.c \
 		storage/vol_clone.h storage/voltab.h storage/bitmap.h drivers/blkdev.h migrate/le.h \
 		mk/storage.mk
 	@mkdir -p $(@D)

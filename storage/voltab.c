@@ -9,6 +9,7 @@
 #include "migrate/le.h"
 #include "storage/crc32c.h"
 #include "storage/voltab.h"
+#include "storage/voltab_private.h"
 
 /* Header fields (docs/storage.md, "Header"). */
 #define H_MAGIC 0
@@ -702,30 +703,31 @@ static int place(const struct voltab *t, uint64_t extent, unsigned *slot_out, ui
 	return 0;
 }
 
-/* The checks every new volume passes. */
-static int can_add(const struct voltab *t, const char *name, uint64_t size)
+int voltab_add(struct voltab *t, struct voltab_volume *v,
+	       int (*prepare)(struct voltab *t, const struct voltab_volume *v), uint64_t now_ns,
+	       const struct voltab_volume **out)
 {
+	unsigned slot;
+	int rc;
+
 	if (!t->loaded)
 		return -ENODEV;
-	if (voltab_name_error(name) || !size || size % VOLTAB_ALIGN)
+	if (voltab_name_error(v->name) || !v->size || v->size % VOLTAB_ALIGN)
 		return -EINVAL;
 	if (t->readonly)
 		return -EROFS;
-	if (voltab_find(t, name))
+	if (voltab_find(t, v->name))
 		return -EEXIST;
 	if (t->nvolumes == VOLTAB_MAX_VOLUMES)
 		return -EMFILE;
-	return 0;
-}
-
-/* Enters v at its place and writes the table; *out points at the entry. */
-static int add(struct voltab *t, unsigned slot, struct voltab_volume *v, uint64_t now_ns,
-	       const struct voltab_volume **out)
-{
+	if ((rc = place(t, voltab_extent_bytes(v), &slot, &v->start_lba)))
+		return rc;
+	if (prepare && (rc = prepare(t, v)))
+		return rc;
 	v->id = t->next_id++;
 	v->created_ns = now_ns;
 	insert_at(t, slot, v);
-	int rc = commit_change(t, now_ns);
+	rc = commit_change(t, now_ns);
 	if (rc)
 		return reload_after(t, rc);
 	if (out)
@@ -737,22 +739,12 @@ int voltab_create(struct voltab *t, const char *name, uint64_t size, uint64_t no
 		  const struct voltab_volume **out)
 {
 	struct voltab_volume v = {0};
-	unsigned slot;
-	int rc;
 
-	if ((rc = can_add(t, name, size)) || (rc = place(t, size, &slot, &v.start_lba)))
-		return rc;
+	if (strlen(name) > VOLTAB_NAME_MAX)
+		return -EINVAL;
 	memcpy(v.name, name, strlen(name) + 1);
 	v.size = size;
-	return add(t, slot, &v, now_ns, out);
-}
-
-const struct voltab_volume *voltab_find_id(const struct voltab *t, uint64_t id)
-{
-	for (unsigned i = 0; i < t->nvolumes; i++)
-		if (t->vol[i].id == id)
-			return &t->vol[i];
-	return NULL;
+	return voltab_add(t, &v, NULL, now_ns, out);
 }
 
 unsigned voltab_clones_of(const struct voltab *t, uint64_t id)
@@ -764,74 +756,12 @@ unsigned voltab_clones_of(const struct voltab *t, uint64_t id)
 	return n;
 }
 
-int voltab_set_base(struct voltab *t, const char *name, const uint8_t sha256[32],
-		    uint64_t now_ns)
+const struct voltab_volume *voltab_find_id(const struct voltab *t, uint64_t id)
 {
-	if (!t->loaded)
-		return -ENODEV;
-	struct voltab_volume *v = (struct voltab_volume *)voltab_find(t, name);
-	if (!v)
-		return -ENOENT;
-	if (t->readonly)
-		return -EROFS;
-	if (v->parent_id)
-		return -EINVAL;
-	if (!sha256 && voltab_clones_of(t, v->id))
-		return -EBUSY;
-	if (sha256) {
-		v->flags |= VOLTAB_VOL_READONLY | VOLTAB_VOL_HASHED;
-		memcpy(v->sha256, sha256, 32);
-	} else {
-		v->flags &= ~(VOLTAB_VOL_READONLY | VOLTAB_VOL_HASHED);
-		memset(v->sha256, 0, 32);
-	}
-	int rc = commit_change(t, now_ns);
-	return rc ? reload_after(t, rc) : 0;
-}
-
-/* Zeros bytes [lba, lba + bytes) with the table's buffer, then a flush:
- * a clone's map is empty on the disk before the table names the clone. */
-static int zero_extent(struct voltab *t, uint64_t lba, uint64_t bytes)
-{
-	uint32_t bs = t->dev->block_size;
-	uint32_t chunk = VOLTAB_COPY_ROOM / bs;
-
-	memset(t->buf, 0, VOLTAB_COPY_ROOM);
-	for (uint64_t left = bytes / bs; left;) {
-		uint32_t n = left < chunk ? (uint32_t)left : chunk;
-		int rc = blkdev_io_split(t->dev, lba, n, t->buf, 1);
-		if (rc)
-			return rc;
-		lba += n;
-		left -= n;
-	}
-	return blkdev_flush(t->dev);
-}
-
-int voltab_clone(struct voltab *t, const char *base, const char *name, uint64_t now_ns,
-		 const struct voltab_volume **out)
-{
-	const struct voltab_volume *b = t->loaded ? voltab_find(t, base) : NULL;
-	struct voltab_volume v = {0};
-	unsigned slot;
-	int rc;
-
-	if (t->loaded && !b)
-		return -ENOENT;
-	if ((rc = can_add(t, name, b ? b->size : VOLTAB_ALIGN)))
-		return rc;
-	if (b->parent_id || !(b->flags & VOLTAB_VOL_HASHED))
-		return -EPERM;
-	memcpy(v.name, name, strlen(name) + 1);
-	v.size = b->size;
-	v.parent_id = b->id;
-	v.map_bytes = voltab_clone_map_bytes(v.size);
-	if ((rc = place(t, voltab_extent_bytes(&v), &slot, &v.start_lba)))
-		return rc;
-	rc = zero_extent(t, v.start_lba + bytes_to_blocks(t, v.size), v.map_bytes);
-	if (rc)
-		return rc;
-	return add(t, slot, &v, now_ns, out);
+	for (unsigned i = 0; i < t->nvolumes; i++)
+		if (t->vol[i].id == id)
+			return &t->vol[i];
+	return NULL;
 }
 
 int voltab_delete(struct voltab *t, const char *name, uint64_t now_ns)
