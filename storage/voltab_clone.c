@@ -7,8 +7,7 @@
 #include "storage/voltab.h"
 #include "storage/voltab_private.h"
 
-int voltab_set_base(struct voltab *t, const char *name, const uint8_t sha256[32],
-		    uint64_t now_ns)
+int voltab_set_base(struct voltab *t, const char *name, const uint8_t sha256[32], uint64_t now_ns)
 {
 	if (!t->loaded)
 		return -ENODEV;
