@@ -14,70 +14,7 @@
 #include "migrate/link.h"
 #include "migrate/policy.h"
 #include "migrate/record.h"
-
-#define TAG "migrate"
-
-#define OUT_CAP 4096u
-#define RX_CAP (64u * 1024)
-#define POLL_BUDGET (4u * 1024 * 1024)
-#define DEFAULT_TIMEOUT 10000u
-
-enum recv_state {
-	R_WAIT_HELLO,
-	R_WAIT_AUTH,
-	R_WAIT_CONFIG,
-	R_ROUNDS, /* ACCEPT sent: pages and END_OF_ROUND until the FINAL one */
-	/* After the FINAL END_OF_ROUND: each state blob is checked and
-	 * applied as it arrives, so every one of them has been accepted
-	 * before END can start the guest. */
-	R_STATE,
-	R_HELD,   /* done; HANDOFF_DONE sent, HELD_FRAMES may follow (MIG_CAP_HELD) */
-	R_LINGER, /* finished; flushing the last answer */
-	R_CLOSED,
-};
-
-struct mig_recv {
-	uint8_t key[MIG_AUTH_KEY_MAX];
-	size_t key_len;
-	char refuse[120]; /* mig_recv_refuse(), "" if none */
-	uint64_t timeout_us;
-	struct mig_dst_guest g;
-	struct mig_recv_events ev;
-	struct mig_link link;
-	enum recv_state state;
-	bool header_sent;
-	bool accepted; /* ACCEPT sent: answers are ERROR from now on */
-	bool created;  /* create() succeeded and the guest is not yet started */
-
-	uint8_t nonce_src[MIG_NONCE_LEN], nonce_dst[MIG_NONCE_LEN];
-	struct mig_guest_config cfg;
-	uint64_t npages;
-	bool delta; /* both HELLOs offered DELTA: PAGE_DELTA may come */
-	bool held;  /* both HELLOs offered HELD: HELD_FRAMES follows HANDOFF_DONE */
-	bool disk;  /* both HELLOs offered DISK: a guest's disk may come */
-	bool disk_base; /* ... and DISK_BASE: as what differs from a base */
-	uint64_t disk_blocks; /* the guest's disk (GUEST_CONFIG), 0: none */
-	uint64_t held_since; /* when R_HELD began */
-	/* With delta: pages whose last entry carried data, the only ones a
-	 * delta may apply to (docs/migration-stream.md, "PAGE_DELTA"). */
-	uint64_t *has_data;
-
-	uint32_t round; /* the next END_OF_ROUND expected */
-	uint64_t round_entries, entries_total;
-	uint64_t vcpus_seen;
-	uint32_t devs_seen;
-
-	uint64_t t_start;
-	enum mig_result result;
-	int err;
-	char reason[200];
-	struct mig_incoming_summary summary;
-};
-
-static uint64_t now(const struct mig_recv *r)
-{
-	return mig_link_now(&r->link);
-}
+#include "migrate/recv_private.h"
 
 static bool finished(const struct mig_recv *r)
 {
@@ -114,8 +51,7 @@ static void finish(struct mig_recv *r)
 
 /* Give up: destroy what create() reserved, tell the source why (REFUSE
  * before ACCEPT, ERROR after) unless it was the source that gave up. */
-__attribute__((format(printf, 4, 5))) static int fail(struct mig_recv *r, int err, uint32_t code,
-						      const char *fmt, ...)
+int recv_fail(struct mig_recv *r, int err, uint32_t code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -150,7 +86,7 @@ static int link_failed(struct mig_recv *r, int err)
 	uint32_t code;
 
 	if (r->link.peer_closed || r->link.tx_err)
-		return fail(r, err, 0, "connection lost: %s", r->link.why);
+		return recv_fail(r, err, 0, "connection lost: %s", r->link.why);
 	switch (err) {
 	case -EOPNOTSUPP:
 		code = MIG_CODE_UNSUPPORTED;
@@ -165,11 +101,11 @@ static int link_failed(struct mig_recv *r, int err)
 		code = MIG_CODE_PROTOCOL;
 	}
 	if (r->link.in.type)
-		return fail(r, err, code, "bad stream at byte %llu: %s (%s 0x%x)",
-			    (unsigned long long)r->link.in.offset, r->link.why,
-			    mig_stream_type_name(r->link.in.type), r->link.in.type);
-	return fail(r, err, code, "bad stream at byte %llu: %s",
-		    (unsigned long long)r->link.in.offset, r->link.why);
+		return recv_fail(r, err, code, "bad stream at byte %llu: %s (%s 0x%x)",
+				 (unsigned long long)r->link.in.offset, r->link.why,
+				 mig_stream_type_name(r->link.in.type), r->link.in.type);
+	return recv_fail(r, err, code, "bad stream at byte %llu: %s",
+			 (unsigned long long)r->link.in.offset, r->link.why);
 }
 
 int mig_recv_start(struct mig_recv **out, const struct mig_recv_params *p,
@@ -213,28 +149,26 @@ void mig_recv_refuse(struct mig_recv *r, const char *why)
 
 static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 {
-	struct mig_hello hello = {.caps = (r->g.page ? MIG_CAP_DELTA : 0) |
-					  (r->g.deliver_frame ? MIG_CAP_HELD : 0) |
-					  (r->g.write_disk && r->g.disk_sync
-						   ? MIG_CAP_DISK | MIG_CAP_DISK_BASE
-						   : 0),
-				  .page_shift = MIG_PAGE_SHIFT,
-				  .software = "tern"};
+	struct mig_hello hello = {
+		.caps = (r->g.page ? MIG_CAP_DELTA : 0) | (r->g.deliver_frame ? MIG_CAP_HELD : 0) |
+			(r->g.write_disk && r->g.disk_sync ? MIG_CAP_DISK | MIG_CAP_DISK_BASE : 0),
+		.page_shift = MIG_PAGE_SHIFT,
+		.software = "tern"};
 	struct mig_hello theirs;
 	uint8_t proof[MIG_PROOF_LEN];
 	struct mig_stream_out *o = &r->link.out;
 	int ret;
 
 	if (mig_record_get_hello(rec, &theirs))
-		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed HELLO");
+		return recv_fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed HELLO");
 	if (theirs.page_shift != MIG_PAGE_SHIFT)
-		return fail(r, -EPROTONOSUPPORT, MIG_CODE_VERSION,
-			    "pages of 2^%u bytes are not supported", theirs.page_shift);
+		return recv_fail(r, -EPROTONOSUPPORT, MIG_CODE_VERSION,
+				 "pages of 2^%u bytes are not supported", theirs.page_shift);
 	if (!r->key_len)
-		return fail(r, -EACCES, MIG_CODE_AUTH,
-			    "no migration key set on the destination (see 'migrate key')");
+		return recv_fail(r, -EACCES, MIG_CODE_AUTH,
+				 "no migration key set on the destination (see 'migrate key')");
 	if (r->refuse[0])
-		return fail(r, -EACCES, MIG_CODE_AUTH, "%s", r->refuse);
+		return recv_fail(r, -EACCES, MIG_CODE_AUTH, "%s", r->refuse);
 	memcpy(r->nonce_src, theirs.nonce, MIG_NONCE_LEN);
 	r->delta = (theirs.caps & hello.caps & MIG_CAP_DELTA) != 0;
 	r->held = (theirs.caps & hello.caps & MIG_CAP_HELD) != 0;
@@ -242,15 +176,16 @@ static int on_hello(struct mig_recv *r, const struct mig_stream_rec *rec)
 	r->disk_base = (theirs.caps & hello.caps & MIG_CAP_DISK_BASE) != 0;
 	ret = r->link.host.random(r->link.host.ctx, r->nonce_dst, MIG_NONCE_LEN);
 	if (ret < 0)
-		return fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)", ret);
+		return recv_fail(r, ret, MIG_CODE_GUEST, "no random bytes for the challenge (%d)",
+				 ret);
 	ret = mig_auth_proof(MIG_AUTH_DESTINATION, r->key, r->key_len, r->nonce_src, r->nonce_dst,
 			     proof);
 	if (ret < 0)
-		return fail(r, ret, MIG_CODE_AUTH, "authentication error (%d)", ret);
+		return recv_fail(r, ret, MIG_CODE_AUTH, "authentication error (%d)", ret);
 	memcpy(hello.nonce, r->nonce_dst, MIG_NONCE_LEN);
 	if (mig_stream_out_header(o) || mig_record_put_hello(o, &hello) ||
 	    mig_stream_out_put(o, MIG_REC_AUTH, proof, MIG_PROOF_LEN))
-		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
+		return recv_fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
 	r->header_sent = true;
 	r->state = R_WAIT_AUTH;
 	return 0;
@@ -261,67 +196,67 @@ static int on_config(struct mig_recv *r, const struct mig_stream_rec *rec)
 	int ret = mig_record_get_config(rec, &r->cfg);
 
 	if (ret == -E2BIG)
-		return fail(r, ret, MIG_CODE_LIMIT, "guest config over this host's limits");
+		return recv_fail(r, ret, MIG_CODE_LIMIT, "guest config over this host's limits");
 	if (ret < 0) {
 		r->cfg.name[0] = 0;
-		return fail(r, ret, MIG_CODE_PROTOCOL, "malformed guest config");
+		return recv_fail(r, ret, MIG_CODE_PROTOCOL, "malformed guest config");
 	}
 	bool any_tsc = false;
 	if (r->g.check_cpuid) {
 		ret = r->g.check_cpuid(r->g.ctx, r->cfg.cpuid_id, r->cfg.cpuid, r->cfg.cpuid_len);
 		if (ret < 0) {
 			const char *why = r->g.why ? r->g.why(r->g.ctx) : NULL;
-			return fail(r, ret, MIG_CODE_CPUID,
-				    "CPUID baseline %u is not available on this host%s%s",
-				    r->cfg.cpuid_id, why ? ": " : "", why ? why : "");
+			return recv_fail(r, ret, MIG_CODE_CPUID,
+					 "CPUID baseline %u is not available on this host%s%s",
+					 r->cfg.cpuid_id, why ? ": " : "", why ? why : "");
 		}
 		any_tsc = ret == MIG_CPUID_ANY_TSC;
 	}
 	if (!any_tsc && r->cfg.tsc_khz && r->g.tsc_khz &&
 	    !mig_policy_tsc_rates_match(r->cfg.tsc_khz, r->g.tsc_khz))
-		return fail(r, -ENOTSUP, MIG_CODE_CPUID,
-			    "the guest's TSC runs at %u.%03u MHz, this host's at %u.%03u MHz: "
-			    "more than %u %% apart, and Tern cannot scale a TSC",
-			    r->cfg.tsc_khz / 1000, r->cfg.tsc_khz % 1000, r->g.tsc_khz / 1000,
-			    r->g.tsc_khz % 1000, MIG_TSC_TOLERANCE_PPM / 10000);
+		return recv_fail(r, -ENOTSUP, MIG_CODE_CPUID,
+				 "the guest's TSC runs at %u.%03u MHz, this host's at %u.%03u MHz: "
+				 "more than %u %% apart, and Tern cannot scale a TSC",
+				 r->cfg.tsc_khz / 1000, r->cfg.tsc_khz % 1000, r->g.tsc_khz / 1000,
+				 r->g.tsc_khz % 1000, MIG_TSC_TOLERANCE_PPM / 10000);
 	if (r->cfg.has_disk && !r->disk)
-		return fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
-			    "the guest has a disk, and this host cannot take one");
+		return recv_fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
+				 "the guest has a disk, and this host cannot take one");
 	if (r->cfg.disk_has_base && !r->disk_base)
-		return fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
-			    "the guest's disk is a clone, and this host cannot take one");
+		return recv_fail(r, -EOPNOTSUPP, MIG_CODE_UNSUPPORTED,
+				 "the guest's disk is a clone, and this host cannot take one");
 	r->disk_blocks = r->cfg.has_disk ? r->cfg.disk_bytes / MIG_DISK_BLOCK : 0;
 	r->npages = r->cfg.ram_bytes / MIG_PAGE_SIZE;
 	if (r->delta) {
 		r->has_data = calloc((size_t)((r->npages + 63) / 64), sizeof(uint64_t));
 		if (!r->has_data)
-			return fail(r, -ENOMEM, MIG_CODE_NO_MEMORY,
-				    "not enough memory to track %llu pages for deltas",
-				    (unsigned long long)r->npages);
+			return recv_fail(r, -ENOMEM, MIG_CODE_NO_MEMORY,
+					 "not enough memory to track %llu pages for deltas",
+					 (unsigned long long)r->npages);
 	}
 	ret = r->g.create(r->g.ctx, &r->cfg);
 	const char *why = ret && r->g.why ? r->g.why(r->g.ctx) : NULL;
 	if (why && *why)
-		return fail(r, ret,
-			    ret == -ENOSPC   ? MIG_CODE_NO_SPACE
-			    : ret == -ENOENT ? MIG_CODE_NO_BASE
-			    : ret == -EEXIST ? MIG_CODE_IN_USE
-			    : ret == -ENOMEM ? MIG_CODE_NO_MEMORY
-					     : MIG_CODE_GUEST,
-			    "%s", why);
+		return recv_fail(r, ret,
+				 ret == -ENOSPC	  ? MIG_CODE_NO_SPACE
+				 : ret == -ENOENT ? MIG_CODE_NO_BASE
+				 : ret == -EEXIST ? MIG_CODE_IN_USE
+				 : ret == -ENOMEM ? MIG_CODE_NO_MEMORY
+						  : MIG_CODE_GUEST,
+				 "%s", why);
 	if (ret == -ENOMEM)
-		return fail(r, ret, MIG_CODE_NO_MEMORY, "not enough memory for %llu MiB",
-			    (unsigned long long)(r->cfg.ram_bytes >> 20));
+		return recv_fail(r, ret, MIG_CODE_NO_MEMORY, "not enough memory for %llu MiB",
+				 (unsigned long long)(r->cfg.ram_bytes >> 20));
 	if (ret == -EEXIST)
-		return fail(r, ret, MIG_CODE_IN_USE,
-			    "a guest with name %s or MAC %02x:%02x:%02x:%02x:%02x:%02x exists",
-			    r->cfg.name, r->cfg.mac[0], r->cfg.mac[1], r->cfg.mac[2], r->cfg.mac[3],
-			    r->cfg.mac[4], r->cfg.mac[5]);
+		return recv_fail(r, ret, MIG_CODE_IN_USE,
+				 "a guest with name %s or MAC %02x:%02x:%02x:%02x:%02x:%02x exists",
+				 r->cfg.name, r->cfg.mac[0], r->cfg.mac[1], r->cfg.mac[2],
+				 r->cfg.mac[3], r->cfg.mac[4], r->cfg.mac[5]);
 	if (ret < 0)
-		return fail(r, ret, MIG_CODE_GUEST, "creating the guest failed (%d)", ret);
+		return recv_fail(r, ret, MIG_CODE_GUEST, "creating the guest failed (%d)", ret);
 	r->created = true;
 	if (mig_stream_out_put(&r->link.out, MIG_REC_ACCEPT, NULL, 0))
-		return fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
+		return recv_fail(r, -ENOSPC, MIG_CODE_PROTOCOL, "output buffer full");
 	r->accepted = true;
 	r->state = R_ROUNDS;
 	log_info(TAG, "incoming %s: accepted, %llu pages, %u vCPUs", r->cfg.name,
@@ -348,14 +283,14 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 
 	n = mig_record_pages_begin(rec, r->npages, &it);
 	if (n < 0)
-		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
-			    "malformed PAGE_DATA in round %u", r->round);
+		return recv_fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+				 "malformed PAGE_DATA in round %u", r->round);
 	for (int i = 0; i < n; i++) {
 		mig_record_pages_next(&it, &gfn, &data);
 		ret = r->g.write_page(r->g.ctx, gfn, data);
 		if (ret < 0)
-			return fail(r, ret, MIG_CODE_GUEST, "writing page %llu failed (%d)",
-				    (unsigned long long)gfn, ret);
+			return recv_fail(r, ret, MIG_CODE_GUEST, "writing page %llu failed (%d)",
+					 (unsigned long long)gfn, ret);
 		if (data)
 			r->summary.pages_sent++;
 		else
@@ -363,40 +298,6 @@ static int on_pages(struct mig_recv *r, const struct mig_stream_rec *rec)
 		if (r->has_data)
 			set_has_data(r, gfn, data != NULL);
 	}
-	r->round_entries += (uint64_t)n;
-	r->summary.pages_us += now(r) - t;
-	return 0;
-}
-
-/* Blocks of the guest's disk: checked as a whole (every block on the
- * disk), written, then made durable before the next record is read. */
-static int on_disk(struct mig_recv *r, const struct mig_stream_rec *rec)
-{
-	struct mig_page_iter it;
-	const uint8_t *data;
-	uint64_t block, t = now(r);
-	int n, ret;
-
-	if (!r->disk_blocks)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "DISK_DATA for a guest without a disk");
-	n = mig_record_pages_begin(rec, r->disk_blocks, &it);
-	if (n < 0)
-		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
-			    "malformed DISK_DATA in round %u", r->round);
-	for (int i = 0; i < n; i++) {
-		mig_record_pages_next(&it, &block, &data);
-		ret = r->g.write_disk(r->g.ctx, block, data);
-		if (ret < 0)
-			return fail(r, ret, MIG_CODE_GUEST, "writing disk block %llu failed (%d)",
-				    (unsigned long long)block, ret);
-		if (data)
-			r->summary.blocks_sent++;
-		else
-			r->summary.blocks_zero++;
-	}
-	ret = r->g.disk_sync(r->g.ctx);
-	if (ret < 0)
-		return fail(r, ret, MIG_CODE_GUEST, "writing the disk failed (%d)", ret);
 	r->round_entries += (uint64_t)n;
 	r->summary.pages_us += now(r) - t;
 	return 0;
@@ -413,34 +314,35 @@ static int on_deltas(struct mig_recv *r, const struct mig_stream_rec *rec)
 	int n;
 
 	if (!r->delta)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL,
-			    "PAGE_DELTA, but the DELTA capability was not agreed");
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL,
+				 "PAGE_DELTA, but the DELTA capability was not agreed");
 	if (r->round == 0)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "PAGE_DELTA in round 0");
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "PAGE_DELTA in round 0");
 	n = mig_record_deltas_begin(rec, r->npages, &all);
 	if (n < 0)
-		return fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
-			    "malformed PAGE_DELTA in round %u", r->round);
+		return recv_fail(r, n, n == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+				 "malformed PAGE_DELTA in round %u", r->round);
 	it = all;
 	for (int i = 0; i < n; i++) {
 		mig_record_deltas_next(&it, &gfn, &enc, &len);
 		if (!(r->has_data[gfn / 64] >> (gfn % 64) & 1))
-			return fail(r, -EPROTO, MIG_CODE_PROTOCOL,
-				    "PAGE_DELTA in round %u for page %llu, which holds no data",
-				    r->round, (unsigned long long)gfn);
+			return recv_fail(
+				r, -EPROTO, MIG_CODE_PROTOCOL,
+				"PAGE_DELTA in round %u for page %llu, which holds no data",
+				r->round, (unsigned long long)gfn);
 		if (mig_delta_check(enc, len))
-			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
-				    "PAGE_DELTA in round %u: malformed delta of page %llu",
-				    r->round, (unsigned long long)gfn);
+			return recv_fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
+					 "PAGE_DELTA in round %u: malformed delta of page %llu",
+					 r->round, (unsigned long long)gfn);
 	}
 	for (int i = 0; i < n; i++) {
 		mig_record_deltas_next(&all, &gfn, &enc, &len);
 		uint8_t *page = r->g.page(r->g.ctx, gfn);
 		int ret = page ? mig_delta_decode(page, enc, len) : -EFAULT;
 		if (ret < 0)
-			return fail(r, ret, MIG_CODE_GUEST,
-				    "applying the delta of page %llu failed (%d)",
-				    (unsigned long long)gfn, ret);
+			return recv_fail(r, ret, MIG_CODE_GUEST,
+					 "applying the delta of page %llu failed (%d)",
+					 (unsigned long long)gfn, ret);
 	}
 	r->summary.pages_sent += (uint64_t)n;
 	r->summary.pages_delta += (uint64_t)n;
@@ -454,14 +356,14 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 	struct mig_eor e;
 
 	if (mig_record_get_eor(rec, &e))
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "malformed END_OF_ROUND");
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "malformed END_OF_ROUND");
 	if (e.round != r->round)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND %u where %u was due",
-			    e.round, r->round);
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "END_OF_ROUND %u where %u was due",
+				 e.round, r->round);
 	if (e.pages != r->round_entries)
-		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
-			    "round %u: %llu pages announced, %llu received", e.round,
-			    (unsigned long long)e.pages, (unsigned long long)r->round_entries);
+		return recv_fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+				 "round %u: %llu pages announced, %llu received", e.round,
+				 (unsigned long long)e.pages, (unsigned long long)r->round_entries);
 	r->entries_total += r->round_entries;
 	r->round_entries = 0;
 	r->round++;
@@ -470,14 +372,13 @@ static int on_eor(struct mig_recv *r, const struct mig_stream_rec *rec)
 	} else if (r->cfg.has_disk && r->g.disk_flush) {
 		int ret = r->g.disk_flush(r->g.ctx);
 		if (ret < 0)
-			return fail(r, ret, MIG_CODE_GUEST, "flushing the disk failed (%d)", ret);
+			return recv_fail(r, ret, MIG_CODE_GUEST, "flushing the disk failed (%d)",
+					 ret);
 	}
 	return 0;
 }
 
-/* A refused blob fails the migration here, before END: the source hears
- * ERROR, keeps its guest, and nothing that cannot run is ever started. */
-static int refused(struct mig_recv *r, int ret, const char *what)
+int recv_refused(struct mig_recv *r, int ret, const char *what)
 {
 	const char *why = r->g.why ? r->g.why(r->g.ctx) : NULL;
 
@@ -488,7 +389,7 @@ static int refused(struct mig_recv *r, int ret, const char *what)
 		      : ret == -EPROTO ? "unknown blob version"
 		      : ret == -ENOMEM ? "out of memory"
 				       : "restoring it failed";
-	return fail(r, ret, MIG_CODE_GUEST, "%s state refused: %s (%d)", what, why, ret);
+	return recv_fail(r, ret, MIG_CODE_GUEST, "%s state refused: %s (%d)", what, why, ret);
 }
 
 static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
@@ -500,12 +401,12 @@ static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 
 	ret = mig_record_get_blob(rec, &b);
 	if (ret < 0)
-		return fail(r, ret, ret == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
-			    "malformed %s state", vcpu ? "vCPU" : "device");
+		return recv_fail(r, ret, ret == -E2BIG ? MIG_CODE_LIMIT : MIG_CODE_PROTOCOL,
+				 "malformed %s state", vcpu ? "vCPU" : "device");
 	if (vcpu) {
 		if (b.index >= r->cfg.vcpu_count || (r->vcpus_seen >> b.index & 1))
-			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for vCPU %u",
-				    b.index);
+			return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL,
+					 "unexpected state for vCPU %u", b.index);
 		r->vcpus_seen |= 1ull << b.index;
 		snprintf(what, sizeof(what), "vCPU %u", b.index);
 		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len);
@@ -514,34 +415,13 @@ static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 		while (i < r->cfg.device_count && r->cfg.devices[i].id != b.index)
 			i++;
 		if (i == r->cfg.device_count || (r->devs_seen >> i & 1))
-			return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected state for device %u",
-				    b.index);
+			return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL,
+					 "unexpected state for device %u", b.index);
 		r->devs_seen |= 1u << i;
 		snprintf(what, sizeof(what), "device %u (%s)", b.index, r->cfg.devices[i].name);
 		ret = r->g.set_device_state(r->g.ctx, b.index, b.data, b.len);
 	}
-	return ret ? refused(r, ret, what) : 0;
-}
-
-/* A dirty bitmap of the disk: checked whole, then made on the new volume
- * (ahead of round 0) or given its final bits (after the FINAL round). */
-static int on_bitmap(struct mig_recv *r, const struct mig_stream_rec *rec)
-{
-	struct mig_disk_bitmap b;
-	char what[64];
-
-	if (!r->disk_blocks || !r->g.set_disk_bitmap)
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "DISK_BITMAP for a guest without a disk");
-	if (mig_record_get_bitmap(rec, r->cfg.disk_bytes, &b))
-		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed DISK_BITMAP");
-	int ret = r->g.set_disk_bitmap(r->g.ctx, &b);
-	if (ret) {
-		snprintf(what, sizeof(what), "disk bitmap %s", b.name);
-		return refused(r, ret, what);
-	}
-	if (r->state == R_STATE)
-		r->summary.bitmaps++;
-	return 0;
+	return ret ? recv_refused(r, ret, what) : 0;
 }
 
 /* The only way a guest starts here: everything announced arrived and the
@@ -553,24 +433,24 @@ static int on_end(struct mig_recv *r, const struct mig_stream_rec *rec)
 	int ret;
 
 	if (mig_record_get_end(rec, &e))
-		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed END");
+		return recv_fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed END");
 	if (e.rounds != r->round || e.pages != r->entries_total)
-		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
-			    "END announces %u rounds and %llu pages, received %u and %llu",
-			    e.rounds, (unsigned long long)e.pages, r->round,
-			    (unsigned long long)r->entries_total);
+		return recv_fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+				 "END announces %u rounds and %llu pages, received %u and %llu",
+				 e.rounds, (unsigned long long)e.pages, r->round,
+				 (unsigned long long)r->entries_total);
 	if (e.sum_a != rec->sum_before.a || e.sum_b != rec->sum_before.b)
-		return fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
-			    "stream checksum mismatch: the data was corrupted in transit");
+		return recv_fail(r, -EBADMSG, MIG_CODE_CHECKSUM,
+				 "stream checksum mismatch: the data was corrupted in transit");
 	uint64_t all_vcpus = r->cfg.vcpu_count == 64 ? ~0ull : (1ull << r->cfg.vcpu_count) - 1;
 	uint32_t all_devs = r->cfg.device_count == 32 ? ~0u : (1u << r->cfg.device_count) - 1;
 	if (r->vcpus_seen != all_vcpus || r->devs_seen != all_devs)
-		return fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
-			    "END before every vCPU and device state");
+		return recv_fail(r, -EBADMSG, MIG_CODE_PROTOCOL,
+				 "END before every vCPU and device state");
 
 	ret = r->g.start(r->g.ctx);
 	if (ret < 0)
-		return fail(r, ret, MIG_CODE_GUEST, "starting the guest failed (%d)", ret);
+		return recv_fail(r, ret, MIG_CODE_GUEST, "starting the guest failed (%d)", ret);
 	r->created = false;
 	r->summary.resume_us = now(r) - t_end;
 	if (mig_record_put_handoff(&r->link.out, r->summary.resume_us))
@@ -632,11 +512,11 @@ static int out_of_order(struct mig_recv *r, uint32_t type)
 
 	if (r->state == R_ROUNDS &&
 	    (type == MIG_REC_VCPU_STATE || type == MIG_REC_DEVICE_STATE || type == MIG_REC_END))
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s before the final round", what);
 	if (r->state == R_STATE && (type == MIG_REC_PAGE_DATA || type == MIG_REC_PAGE_DELTA ||
 				    type == MIG_REC_DISK_DATA || type == MIG_REC_END_OF_ROUND))
-		return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);
-	return fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s", what);
+		return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "%s after the final round", what);
+	return recv_fail(r, -EPROTO, MIG_CODE_PROTOCOL, "unexpected %s", what);
 }
 
 static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
@@ -648,16 +528,16 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 	switch (rec->type) {
 	case MIG_REC_ERROR:
 		if (mig_record_get_text(rec, &text))
-			return fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed ERROR");
-		return fail(r, mig_record_err_of(text.code), 0, "source gave up: %s",
-			    text.text[0] ? text.text : mig_record_code_name(text.code));
+			return recv_fail(r, -EBADMSG, MIG_CODE_PROTOCOL, "malformed ERROR");
+		return recv_fail(r, mig_record_err_of(text.code), 0, "source gave up: %s",
+				 text.text[0] ? text.text : mig_record_code_name(text.code));
 	case MIG_REC_HELLO:
 		return on_hello(r, rec);
 	case MIG_REC_AUTH:
 		if (mig_auth_verify(MIG_AUTH_SOURCE, r->key, r->key_len, r->nonce_src, r->nonce_dst,
 				    rec->payload))
-			return fail(r, -EACCES, MIG_CODE_AUTH,
-				    "authentication failed: the source does not know our key");
+			return recv_fail(r, -EACCES, MIG_CODE_AUTH,
+					 "authentication failed: the source does not know our key");
 		r->state = R_WAIT_CONFIG;
 		return 0;
 	case MIG_REC_GUEST_CONFIG:
@@ -667,14 +547,14 @@ static int on_record(struct mig_recv *r, const struct mig_stream_rec *rec)
 	case MIG_REC_PAGE_DELTA:
 		return on_deltas(r, rec);
 	case MIG_REC_DISK_DATA:
-		return on_disk(r, rec);
+		return recv_on_disk(r, rec);
 	case MIG_REC_END_OF_ROUND:
 		return on_eor(r, rec);
 	case MIG_REC_VCPU_STATE:
 	case MIG_REC_DEVICE_STATE:
 		return on_blob(r, rec);
 	case MIG_REC_DISK_BITMAP:
-		return on_bitmap(r, rec);
+		return recv_on_bitmap(r, rec);
 	case MIG_REC_END:
 		return on_end(r, rec);
 	}
@@ -761,9 +641,9 @@ int mig_recv_poll(struct mig_recv *r)
 		if (n < 0)
 			link_failed(r, (int)n);
 		else if (now(r) - r->link.last_io_us > r->timeout_us)
-			fail(r, -ETIMEDOUT, MIG_CODE_TIMEOUT,
-			     "timeout: the source was silent for %llu ms",
-			     (unsigned long long)(r->timeout_us / 1000));
+			recv_fail(r, -ETIMEDOUT, MIG_CODE_TIMEOUT,
+				  "timeout: the source was silent for %llu ms",
+				  (unsigned long long)(r->timeout_us / 1000));
 	}
 	if (r->state == R_LINGER)
 		return linger(r);
@@ -776,8 +656,8 @@ int mig_recv_cancel(struct mig_recv *r, const char *why)
 {
 	if (finished(r))
 		return -EALREADY;
-	fail(r, -ECANCELED, MIG_CODE_CANCELLED, "cancelled: %s",
-	     why && *why ? why : "by the operator");
+	recv_fail(r, -ECANCELED, MIG_CODE_CANCELLED, "cancelled: %s",
+		  why && *why ? why : "by the operator");
 	return 0;
 }
 
@@ -806,7 +686,7 @@ void mig_recv_free(struct mig_recv *r)
 	if (!r)
 		return;
 	if (!finished(r))
-		fail(r, -ECANCELED, 0, "abandoned");
+		recv_fail(r, -ECANCELED, 0, "abandoned");
 	mig_link_fini(&r->link);
 	free(r->has_data);
 	memset(r->key, 0, sizeof(r->key));
