@@ -158,6 +158,10 @@ static int src_pause(void *ctx)
 		/* The operator paused it: a failed migration leaves it so. */
 		vm->resume_state = VM_PAUSED;
 	} else {
+		/* It stopped itself during the copy (a fault, a power-off):
+		 * there is no running guest to move. */
+		log_err("migrate", "%s cannot be paused: it stopped (%s)", vm->name,
+			vm->stop_reason);
 		return -EINVAL;
 	}
 	return 0;
@@ -444,7 +448,8 @@ static void *dst_page(void *ctx, uint64_t gfn)
 	return in->vm ? vm_gpa_ptr(in->vm, gfn << 12) : NULL;
 }
 
-static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_t len)
+static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_t len,
+			      uint64_t late_us)
 {
 	struct vm_incoming *in = ctx;
 	struct vcpu_state s;
@@ -457,6 +462,9 @@ static int dst_set_vcpu_state(void *ctx, uint32_t index, const void *blob, size_
 	memcpy(&s, blob, sizeof(s)); /* the stream gives no alignment guarantee */
 	if (s.version != VCPU_STATE_VERSION)
 		return -EPROTO;
+	/* The guest's TSC runs on from here (the backend sets it against
+	 * this host's now); add what it ran since the state arrived. */
+	s.tsc += late_us * (in->vm->vcpu.cpu.tsc.hz / 1000) / 1000;
 	/* The backend checks it against what its CPU can enter (-EINVAL,
 	 * nothing changed): here, before END, not at the first VMRUN. */
 	int rc = hv->set_state(&in->vm->vcpu, &s);

@@ -89,6 +89,11 @@ size_t mig_link_unacked(const struct mig_link *l)
 	return l->tp.unacked && !l->closed ? l->tp.unacked(l->tp.ctx) : 0;
 }
 
+uint64_t mig_link_rx_age_us(const struct mig_link *l)
+{
+	return l->tp.rx_age_us && !l->closed ? l->tp.rx_age_us(l->tp.ctx) : 0;
+}
+
 int mig_link_linger(struct mig_link *l)
 {
 	ssize_t n = l->closed ? 0 : mig_link_flush(l, SIZE_MAX);

@@ -58,6 +58,9 @@ int mig_link_linger(struct mig_link *l);
 /* Bytes the transport took that the peer has not acknowledged (0 when the
  * transport cannot tell, or the link is closed). */
 size_t mig_link_unacked(const struct mig_link *l);
+/* Microseconds since the newest received bytes arrived (0 when the
+ * transport cannot tell, or the link is closed). */
+uint64_t mig_link_rx_age_us(const struct mig_link *l);
 /* Whether a last record (ERROR, REFUSE) can still go out. */
 bool mig_link_can_send(const struct mig_link *l);
 uint64_t mig_link_now(const struct mig_link *l);

@@ -31,6 +31,12 @@ struct mig_transport {
 	 * the guest's clock does not lose the time the state would spend
 	 * queued behind the last pages on its way to the destination. */
 	size_t (*unacked)(void *ctx);
+	/* Optional: microseconds since the newest bytes recv() has returned
+	 * or can return arrived from the network (NULL: the transport cannot
+	 * tell). The destination moves the guest's TSC on by this when the
+	 * vCPU state comes out of its queue: the state has waited that long
+	 * here (a lower bound: bytes behind it may have come since). */
+	uint64_t (*rx_age_us)(void *ctx);
 	void *ctx;
 };
 
@@ -196,7 +202,11 @@ struct mig_dst_guest {
 	/* Check and apply a state blob; anything but 0 (-EINVAL: a state
 	 * this host cannot run) fails the migration before END is accepted,
 	 * so a refused blob never becomes a guest that cannot run. */
-	int (*set_vcpu_state)(void *ctx, uint32_t index, const void *blob, size_t len);
+	/* late_us: how long the state waited on this host after it arrived
+	 * (mig_transport.rx_age_us; 0 if unknown): the guest's clock has
+	 * run on by that much since the source read it. */
+	int (*set_vcpu_state)(void *ctx, uint32_t index, const void *blob, size_t len,
+			      uint64_t late_us);
 	int (*set_device_state)(void *ctx, uint32_t id, const void *blob, size_t len);
 	/* May be NULL. A few words on why the last set_*_state refused its
 	 * blob ("queue 0 ring outside guest RAM") or check_cpuid the guest's

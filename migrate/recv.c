@@ -409,7 +409,11 @@ static int on_blob(struct mig_recv *r, const struct mig_stream_rec *rec)
 					 "unexpected state for vCPU %u", b.index);
 		r->vcpus_seen |= 1ull << b.index;
 		snprintf(what, sizeof(what), "vCPU %u", b.index);
-		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len);
+		/* Its TSC was read on the source just before it was sent:
+		 * the time it then sat here, behind the records ahead of it,
+		 * is time the guest's clock must not lose. */
+		ret = r->g.set_vcpu_state(r->g.ctx, b.index, b.data, b.len,
+					  mig_link_rx_age_us(&r->link));
 	} else {
 		uint32_t i = 0;
 		while (i < r->cfg.device_count && r->cfg.devices[i].id != b.index)

@@ -49,6 +49,7 @@ struct mig_tcp {
 	int err;	   /* negative errno once the connection failed */
 	int tls_err;	   /* the mbedTLS error that ended it, 0 if none */
 	uint32_t since_ms; /* accepted at */
+	uint64_t rx_at_ns; /* when lwIP last handed us bytes (0: never) */
 	char peer[16];
 };
 
@@ -194,6 +195,7 @@ static err_t on_recv(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e)
 		pbuf_cat(c->rxq, p);
 	else
 		c->rxq = p;
+	c->rx_at_ns = time_ns();
 	return ERR_OK;
 }
 
@@ -275,6 +277,13 @@ static size_t tp_unacked(void *ctx)
 	return n;
 }
 
+static uint64_t tp_rx_age_us(void *ctx)
+{
+	struct mig_tcp *c = ctx;
+
+	return c->rx_at_ns ? (time_ns() - c->rx_at_ns) / 1000 : 0;
+}
+
 static ssize_t tp_recv(void *ctx, void *buf, size_t len)
 {
 	struct mig_tcp *c = ctx;
@@ -346,8 +355,12 @@ static void tp_close(void *ctx)
 
 static void transport_of(struct mig_tcp *c, struct mig_transport *tp)
 {
-	*tp = (struct mig_transport){.send = tp_send, .recv = tp_recv, .close = tp_close,
-				     .unacked = tp_unacked, .ctx = c};
+	*tp = (struct mig_transport){.send = tp_send,
+				     .recv = tp_recv,
+				     .close = tp_close,
+				     .unacked = tp_unacked,
+				     .rx_age_us = tp_rx_age_us,
+				     .ctx = c};
 }
 
 int mig_tcp_connect(uint32_t ip, uint16_t port, bool plain, struct mig_transport *tp)

@@ -54,9 +54,6 @@ CLOCK_TOLERANCE_MS = 100
 MEMVERIFY_CPU_PCT = 10
 MAIN_TCPSEQ_RATE = 500
 MAIN_HTTP_GAP_S = 0.5
-# What one move may set it back: the time its vCPU state record takes
-# from A to B (measured 2-10 ms here).
-CLOCK_LOSS_PER_MOVE_MS = 30
 
 lab = netlab_mod.lab_fixture(scope="module")
 
@@ -118,7 +115,9 @@ def migrate(src, dst_ip, opts="", name="lx", timeout=300):
     m = src.wait_output(r"^result: +(.*)$", timeout, since=t)
     src.wait_output(r"^stopped: +.*$", 30, since=t)
     text = src.log.text[t:]
-    assert m.group(1) == "completed, guest running on the destination", text
+    # The reason a guest stopped on the way goes last: CI shows the tail.
+    assert m.group(1) == "completed, guest running on the destination", \
+        text + "\n" + "\n".join(re.findall(r"^.*(?:stopped|crashed|cannot be paused).*$", text, re.M))
     down = re.search(r"^downtime: +([\d.]+) ms", text, re.M)
     assert down, text
     return {"downtime_ms": float(down.group(1)), "log": text, "t": (t0, time.time())}
@@ -326,7 +325,10 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
     on the destination with memverify clean and counting, its interrupts
     going on, the client's connection flowing with no gap; the source has
     all its memory back. The pings lost over all ten are bounded by their
-    downtimes, and the guest's clock lost at most 30 ms a move."""
+    downtimes, and after the ten the guest's clock is still within 100 ms
+    of the lab's (each move used to set it back by its vCPU state's
+    transit, ~11 ms; the destination now adds the time the state waited
+    in its queue, and ~5 ms a move is left)."""
     a, b, lab = pair.a, pair.b, pair.lab
     if not b.alive():  # an earlier test killed it
         pair.restart("b")
@@ -356,10 +358,8 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
             dst.guest_attach("lx")
             seen = guest_progress(dst, seen)
             if i == 9:
-                # Each move sets the guest's clock back by the transit of
-                # its vCPU state record (docs/migration.md): a few ms.
                 offset = guest_clock_offset_ms(dst)
-                assert abs(offset) < 10 * CLOCK_LOSS_PER_MOVE_MS, offset
+                assert abs(offset) < CLOCK_TOLERANCE_MS, offset
             dst.guest_detach()
             here = there
     finally:

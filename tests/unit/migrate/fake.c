@@ -529,7 +529,7 @@ static void keep_blob(uint8_t *dst, size_t *dst_len, const void *blob, size_t le
 	*dst_len = len;
 }
 
-static int dst_set_vcpu(void *ctx, uint32_t index, const void *blob, size_t len)
+static int dst_set_vcpu(void *ctx, uint32_t index, const void *blob, size_t len, uint64_t late_us)
 {
 	struct fake_dst *d = ctx;
 
@@ -540,6 +540,7 @@ static int dst_set_vcpu(void *ctx, uint32_t index, const void *blob, size_t len)
 		return d->vcpu_ret;
 	}
 	keep_blob(d->vcpu[index], &d->vcpu_len[index], blob, len);
+	d->vcpu_late_us = late_us;
 	return 0;
 }
 
@@ -821,8 +822,16 @@ struct mig_transport fake_mem_src(struct fake_mem *m)
 				      .ctx = m};
 }
 
+static uint64_t mem_dst_rx_age_us(void *ctx)
+{
+	return ((struct fake_mem *)ctx)->dst_rx_age_us;
+}
+
 struct mig_transport fake_mem_dst(struct fake_mem *m)
 {
-	return (struct mig_transport){
-		.send = mem_dst_send, .recv = mem_dst_recv, .close = mem_dst_close, .ctx = m};
+	return (struct mig_transport){.send = mem_dst_send,
+				      .recv = mem_dst_recv,
+				      .close = mem_dst_close,
+				      .rx_age_us = mem_dst_rx_age_us,
+				      .ctx = m};
 }

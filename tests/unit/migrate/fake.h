@@ -90,6 +90,7 @@ struct fake_dst {
 	uint8_t vcpu[MIG_MAX_VCPUS][FAKE_BLOB_LEN];
 	uint8_t dev[MIG_MAX_DEVICES][FAKE_BLOB_LEN];
 	size_t vcpu_len[MIG_MAX_VCPUS], dev_len[MIG_MAX_DEVICES];
+	uint64_t vcpu_late_us; /* the last set_vcpu_state's late_us */
 	uint64_t pages_written;
 	uint64_t pages_patched; /* pages handed out by the page op, for a delta */
 	/* Frames deliver_frame gave the started guest, the first 64 bytes of each. */
@@ -146,6 +147,7 @@ struct fake_mem {
 	struct fake_pipe to_dst, to_src;
 	bool src_closed, dst_closed;
 	size_t src_unacked; /* what the source's transport says the peer has not acknowledged */
+	uint64_t dst_rx_age_us; /* what the destination's says of its newest bytes' age */
 };
 
 void fake_mem_init(struct fake_mem *m);

@@ -61,6 +61,20 @@ static void test_vcpu_state_is_read_only_when_the_peer_has_acknowledged_all(void
 	run_free(t);
 }
 
+/* The destination is told how long the vCPU state waited in its own
+ * queue, so that the guest's clock does not lose that time. */
+static void test_the_vcpu_state_arrives_with_its_wait_on_the_destination(void **state)
+{
+	struct run *t = run_new_on(NULL, KEY, true);
+
+	(void)state;
+	t->mem.dst_rx_age_us = 8765;
+	run_to_end(t);
+	assert_moved(t);
+	assert_int_equal(t->dst.vcpu_late_us, 8765);
+	run_free(t);
+}
+
 /* Tern's guests run on the CPU the migration runs on: a pre-copy poll
  * returns after 2 ms of its own clock however much it could still send,
  * and the migration still completes, byte for byte. Here every reading of
@@ -691,6 +705,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_migration_moves_memory_byte_for_byte),
 		cmocka_unit_test(test_vcpu_state_is_read_only_when_the_peer_has_acknowledged_all),
+		cmocka_unit_test(test_the_vcpu_state_arrives_with_its_wait_on_the_destination),
 		cmocka_unit_test(test_precopy_polls_give_the_cpu_back_after_2_ms),
 		cmocka_unit_test(test_summary_says_where_the_source_time_went),
 		cmocka_unit_test(test_heavy_writer_stops_at_round_limit),
