@@ -74,6 +74,15 @@ def pair(lab):
         ntp.wait()
 
 
+def no_guest_left(pair):
+    """Destroys a guest lx that a failed test left on either host (its
+    console log keeps why it failed), so that the next test does not fail
+    for its predecessor's reason."""
+    for h in (pair.a, pair.b):
+        if h.alive() and "lx" in h.vm_list():
+            h.cmd("vm destroy lx")
+
+
 def sh(h, command, timeout=60):
     return h.guest_sh(command, timeout)
 
@@ -246,6 +255,7 @@ def test_linux_guest_migrates_live_with_memory_tcp_web_and_clock(pair):
     clock set from the lab's: all of it goes on on B."""
     a, b = pair.a, pair.b
     lab = pair.lab
+    no_guest_left(pair)
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
     for h in (a, b):
         assert "allowed" in h.cmd("migrate insecure on")
@@ -333,6 +343,7 @@ def test_linux_guest_ping_pongs_ten_times_with_its_tcp_connection(pair):
     if not b.alive():  # an earlier test killed it
         pair.restart("b")
         pair.set_key(KEY, names=("b",))
+    no_guest_left(pair)
     free = {IP_A: a.mem_free_kib(), IP_B: b.mem_free_kib()}
     for h in (a, b):
         assert "allowed" in h.cmd("migrate insecure on")
@@ -405,6 +416,7 @@ def test_failed_migrations_leave_the_linux_guest_running_on_a_with_its_tcp_conne
     connection the client opened before the first failure still flows with
     no gap and no reset, and the guest's interrupts go on."""
     a, b, lab = pair.a, pair.b, pair.lab
+    no_guest_left(pair)
     free_a, free_b = a.mem_free_kib(), b.mem_free_kib()
     client_log = os.path.join(pair.logdir, "tcpseq-client-failures.txt")
     client = start_linux(pair, 32, client_log)
