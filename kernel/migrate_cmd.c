@@ -14,6 +14,7 @@
 #include "kernel/log.h"
 #include "kernel/migrate_cost.h"
 #include "kernel/loop.h"
+#include "kernel/metrics.h"
 #include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
@@ -75,6 +76,24 @@ static struct {
 	char line[256]; /* room for a 200-character reason */
 } history[HISTORY];
 static unsigned history_next;
+
+static struct migrate_metrics counts; /* for /metrics */
+
+static unsigned result_index(enum mig_result r)
+{
+	return r == MIG_DONE ? MIG_METRIC_COMPLETED
+	       : r == MIG_UNCERTAIN ? MIG_METRIC_UNCERTAIN
+				    : MIG_METRIC_FAILED;
+}
+
+void migrate_metrics_get(struct migrate_metrics *m)
+{
+	*m = counts;
+	m->active_out = out.s != NULL;
+	m->active_in = 0;
+	for (int i = 0; i < MAX_INCOMING; i++)
+		m->active_in += in[i].r != NULL;
+}
 
 static void remember(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void remember(const char *fmt, ...)
@@ -145,6 +164,11 @@ static void on_send_done(void *ctx, const struct mig_summary *sum)
 {
 	char text[1024];
 	(void)ctx;
+	counts.bytes_sent += sum->bytes;
+	if (sum->result == MIG_DONE && sum->downtime_known) {
+		counts.last_downtime_us = sum->downtime_src_us + sum->downtime_dst_us;
+		counts.downtimes++;
+	}
 	int n = mig_stats_summary(sum, text, sizeof(text));
 	if (n > 0 && (size_t)n < sizeof(text))
 		mig_cost_lines(&out.cost, text + n, sizeof(text) - (size_t)n);
@@ -156,6 +180,7 @@ static void finish_outgoing(void)
 	enum mig_result res = mig_send_result(out.s);
 	const char *why = mig_send_reason(out.s);
 
+	counts.out[result_index(res)]++;
 	if (res == MIG_DONE) {
 		/* The source copy was freed by the destroy op. */
 		remember("out %s -> %s: done", out.name, out.peer);
@@ -370,6 +395,7 @@ static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 {
 	struct incoming *x = ctx;
 	char text[600];
+	counts.bytes_received += sum->bytes;
 	int n = mig_stats_incoming(sum, text, sizeof(text));
 	if (sum->result == MIG_DONE && n > 0 && (size_t)n + 1 < sizeof(text)) {
 		text[n++] = '\n';
@@ -424,6 +450,7 @@ static void finish_incoming(struct incoming *x)
 	enum mig_result res = mig_recv_result(x->r);
 	const char *name = mig_recv_name(x->r);
 
+	counts.in[result_index(res)]++;
 	if (res == MIG_DONE) {
 		remember("in  %s: done", name && *name ? name : "?");
 		if (x->guest.vm && x->guest.vm->state == VM_PAUSED)

@@ -5,6 +5,7 @@
 void net_init(void) __attribute__((weak, visibility("hidden")));
 void vm_init(void) __attribute__((weak, visibility("hidden")));
 void migrate_init(void) __attribute__((weak, visibility("hidden")));
+void mgmt_init(void) __attribute__((weak, visibility("hidden")));
 
 void subsystems_init(void)
 {
@@ -14,4 +15,6 @@ void subsystems_init(void)
 		vm_init();
 	if (migrate_init)
 		migrate_init();
+	if (mgmt_init)
+		mgmt_init();
 }

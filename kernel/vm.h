@@ -91,6 +91,7 @@ struct vm {
 	/* While a migration logs dirty pages: the pages Tern's devices wrote
 	 * (a bit per page), which the CPU's dirty log cannot see. */
 	uint64_t *dev_dirty;
+	uint64_t dirty_pages_total; /* pages its harvests found written (/metrics) */
 	struct log_limit log_limit; /* log lines it causes (log_guest) */
 	struct vdev_rtc rtc;         /* CMOS clock and NVRAM, ports 0x70/0x71 */
 	struct vdev_power power;     /* reset, ACPI sleep and pvpanic ports */

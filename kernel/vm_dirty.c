@@ -62,6 +62,7 @@ long vm_dirty_harvest(struct vm *vm, uint64_t *bitmap, uint64_t npages)
 		bitmap[w] |= bits;
 		vm->dev_dirty[w] &= ~bits;
 	}
+	vm->dirty_pages_total += (uint64_t)n;
 	return n;
 }
 

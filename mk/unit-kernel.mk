@@ -68,3 +68,8 @@ $(KUNIT)/%: | $(DEPS_STAMP)
 UNIT_TESTS += $(KUNIT)/test_vm_mmio
 $(KUNIT)/test_vm_mmio: tests/unit/kernel/test_vm_mmio.c kernel/vm_mmio.c kernel/vm_mmio.h kernel/vm.h \
 	kernel/vdev/vlapic.h kernel/vdev/vioapic.h kernel/vm_irq.h
+
+# The Prometheus text writer behind /metrics.
+UNIT_TESTS += $(KUNIT)/test_metrics_text
+$(KUNIT)/test_metrics_text: tests/unit/kernel/test_metrics_text.c kernel/metrics_text.c \
+	kernel/metrics_text.h

@@ -85,6 +85,10 @@ void mig_tcp_tls_failed(void *arg, int mbedtls_err);
  * accepted count against it, so a SYN flood holds at most that many pcbs
  * (net/mig_tcp.c sets the migration listener's). */
 #define TCP_LISTEN_BACKLOG 1
+/* SOF_REUSEADDR where a listener asks for it: `mgmt metrics off` then
+ * `on` binds port 80 again while its last connections are still in
+ * TIME_WAIT (net/metrics_http.c). */
+#define SO_REUSE 1
 #define MEMP_NUM_UDP_PCB 8
 #define MEMP_NUM_RAW_PCB 4
 #define MEMP_NUM_PBUF 64

@@ -41,7 +41,10 @@ PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migra
 BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab",
                 "test_deps_tools", "test_disk_import", "test_boot", "test_memcheck_bare",
                 "test_linux_bare", "test_guest_power", "test_guest_mmio", "test_fault_power",
-                "test_guest_faults", "test_linux_lifecycle")
+                "test_guest_faults", "test_linux_lifecycle",
+                # Two Terns, idle but for their boot and one slow
+                # migration of a 32 MiB guest.
+                "test_metrics")
 
 WEIGHT_S = {
     "test_linux_vmx": 141, "test_linux_guest": 105, "test_hostile_guest": 98,
