@@ -126,7 +126,7 @@ def migrate(src, dst_ip, opts="", name="lx", timeout=300):
     text = src.log.text[t:]
     # The reason a guest stopped on the way goes last: CI shows the tail.
     assert m.group(1) == "completed, guest running on the destination", \
-        text + "\n" + "\n".join(re.findall(r"^.*(?:stopped|crashed|cannot be paused).*$", text, re.M))
+        text + "\n" + "\n".join(re.findall(r"^.*(?:stopped|crashed|cannot be paused|Kernel panic|BUG:|Oops).*$", text, re.M))
     down = re.search(r"^downtime: +([\d.]+) ms", text, re.M)
     assert down, text
     return {"downtime_ms": float(down.group(1)), "log": text, "t": (t0, time.time())}
