@@ -1,6 +1,7 @@
 #!/bin/sh
 # A bounded libFuzzer run of one target (the migration receiver, a device's
-# ports), for `make unit`; tools/benches/fuzz.py runs the same, longer.
+# ports, the management API's JSON parser), for `make unit`;
+# tools/benches/fuzz.py runs the same, longer.
 # usage: run-fuzz.sh FUZZER SEEDS WORKDIR RUNS SECONDS [NAME]
 # Fresh corpus from the seeds each time, fixed seed: the same run every
 # time, so a failure reproduces. Exits non-zero on any crash, leak or
