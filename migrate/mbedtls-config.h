@@ -59,14 +59,23 @@
 #define MBEDTLS_SSL_IN_CONTENT_LEN 16384
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 16384
 
-/* lwIP's altcp_tls_mbedtls.c also speaks certificates (for other users);
- * it compiles against the X.509 API, which Tern never calls. */
+/* Certificates: the management API's listener (net/mgmt_tls.c) makes a
+ * self-signed ECDSA P-256 certificate each time it starts and serves
+ * ECDHE-ECDSA-CHACHA20-POLY1305 with it (Python's ssl, what ternctl uses,
+ * has no PSK suites). The migration stays on its PSK suite (net/mig_tls.c
+ * names it). */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+#define MBEDTLS_X509_CREATE_C
+#define MBEDTLS_X509_CRT_WRITE_C
 #define MBEDTLS_PK_C
 #define MBEDTLS_PK_PARSE_C
+#define MBEDTLS_PK_WRITE_C
 #define MBEDTLS_ASN1_PARSE_C
+#define MBEDTLS_ASN1_WRITE_C
 #define MBEDTLS_OID_C
+#define MBEDTLS_ECDSA_C
+#define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
 
 #include "mbedtls/check_config.h"
 

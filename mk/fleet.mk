@@ -12,3 +12,8 @@ $(PROMETHEUS): tools/prometheus-fetch.sh | $(DEPS_STAMP)
 	$(Q)tools/prometheus-fetch.sh $(PROMETHEUS_DIR)
 
 INTEGRATION_DEPS += $(PROMETHEUS)
+
+# The management API's protocol reads the host's address from lwIP and
+# computes its proofs with mbedTLS.
+$(call kobj,kernel/mgmt_api.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(call kobj,kernel/mgmt_api.c): | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked

@@ -22,7 +22,8 @@ MIG_MBEDTLS_FLAGS := -I$(MBEDTLS_DIR)/include -Icrypto/alt \
 MIG_MBEDTLS_HDRS := migrate/mbedtls-config.h $(wildcard crypto/*.h crypto/alt/*.h)
 MIG_MBEDTLS_SRCS := md sha256 sha512 platform_util constant_time entropy entropy_poll ctr_drbg \
 	aes chacha20 poly1305 chachapoly cipher cipher_wrap bignum ecp ecp_curves ecdh \
-	ssl_tls ssl_msg ssl_cli ssl_srv ssl_ciphersuites x509 x509_crt pk pk_wrap pkparse asn1parse oid
+	ssl_tls ssl_msg ssl_cli ssl_srv ssl_ciphersuites x509 x509_crt pk pk_wrap pkparse asn1parse oid \
+	ecdsa asn1write pkwrite x509_create x509write_crt
 MIG_MBEDTLS_OBJS := $(patsubst %,$(BUILD)/mbedtls/%.o,$(MIG_MBEDTLS_SRCS))
 MIG_MBEDCRYPTO := $(BUILD)/mbedtls/libmbedtls-tern.a
 KERNEL_LIBS += $(MIG_MBEDCRYPTO)

@@ -53,9 +53,11 @@
 #define LWIP_ALTCP_TLS_MBEDTLS 0
 #endif
 /* Which mbedTLS error ended a TLS connection, for the operator
- * (net/mig_tcp.c). */
-#define ALTCP_MBEDTLS_ERROR_HOOK(conn, ret) mig_tcp_tls_failed((conn)->arg, (ret))
-void mig_tcp_tls_failed(void *arg, int mbedtls_err);
+ * (net/mig_tcp.c). Every TLS user's connections carry their own arg: the
+ * migration's hook looks at it only when the err callback is its own (the
+ * management API's connections are TLS too). */
+#define ALTCP_MBEDTLS_ERROR_HOOK(conn, ret) mig_tcp_tls_failed((conn)->err, (conn)->arg, (ret))
+void mig_tcp_tls_failed(void *errf, void *arg, int mbedtls_err);
 
 /* --- TCP throughput --------------------------------------------------------
  * Bandwidth x delay at 1 Gbit/s and 1 ms is 125 KB. The receive window is

@@ -125,10 +125,12 @@ static void pending_drop(struct mig_tcp *c)
 
 /* ALTCP_MBEDTLS_ERROR_HOOK (lwipopts.h): runs just before the error
  * callback of a TLS connection that failed. */
-void mig_tcp_tls_failed(void *arg, int mbedtls_err)
+static void on_err(void *arg, err_t e);
+
+void mig_tcp_tls_failed(void *errf, void *arg, int mbedtls_err)
 {
 	struct mig_tcp *c = arg;
-	if (c)
+	if (c && errf == (void *)on_err)
 		c->tls_err = mbedtls_err;
 }
 

@@ -43,8 +43,8 @@ BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab
                 "test_linux_bare", "test_guest_power", "test_guest_mmio", "test_fault_power",
                 "test_guest_faults", "test_linux_lifecycle",
                 # Two Terns, idle but for their boot and one slow
-                # migration of a 32 MiB guest.
-                "test_metrics")
+                # migration of a small guest; no emulator at all.
+                "test_metrics", "test_mgmt_api", "test_ternctl_client")
 
 WEIGHT_S = {
     "test_linux_vmx": 141, "test_linux_guest": 105, "test_hostile_guest": 98,
