@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernel/console/cmd.h"
 #include "kernel/log.h"
 #include "kernel/metrics.h"
 #include "kernel/mgmt_api.h"
@@ -62,22 +63,6 @@ static void hex(char *out, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char ch = s[i];
-		int v = ch >= '0' && ch <= '9'	 ? ch - '0'
-			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-						 : -1;
-		if (v < 0)
-			return -EINVAL;
-		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-	}
-	return 0;
 }
 
 /* HMAC-SHA256(key, label || Ns || Nc || H), H the certificate's hash. */
@@ -248,9 +233,8 @@ static void cmd_auth(struct mgmt_conn *c, struct session *s, const char *line, i
 		return;
 	if (in < 0 || ip < 0 || json_str(line, toks, in, nonce_hex, sizeof(nonce_hex)) < 0 ||
 	    json_str(line, toks, ip, proof_hex, sizeof(proof_hex)) < 0 ||
-	    unhex(nonce_hex, nc, NONCE_LEN) || unhex(proof_hex, theirs, 32)) {
-		fail(c, id, "InvalidParameter",
-		     "auth needs nonce and proof: 64 lowercase hex digits each");
+	    cmd_parse_hex(nonce_hex, nc, NONCE_LEN) || cmd_parse_hex(proof_hex, theirs, 32)) {
+		fail(c, id, "InvalidParameter", "auth needs nonce and proof: 64 hex digits each");
 		return;
 	}
 	if (proof("tern-mgmt-v1 client", s->nonce, nc, want) || !same(want, theirs, 32)) {

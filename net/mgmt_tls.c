@@ -10,6 +10,7 @@
 #include "kernel/random.h"
 #include "lwip/altcp_tls.h"
 #include "net/mgmt_tls.h"
+#include "net/mig_tls.h"
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
@@ -17,14 +18,9 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-/* net/patches/altcp_tls_mbedtls-fixes.patch */
-void *altcp_tls_config_mbedtls(struct altcp_tls_config *conf);
-
 #define DER_MAX 1024
 
 static const int suites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0};
-static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
-					      MBEDTLS_ECP_DP_NONE};
 static struct altcp_tls_config *server;
 static uint8_t cert_hash[32];
 
@@ -94,15 +90,7 @@ int mgmt_tls_make(void)
 	mbedtls_platform_zeroize(key_buf, sizeof(key_buf));
 	if (!c)
 		return -ENOMEM;
-	mbedtls_ssl_config *conf = altcp_tls_config_mbedtls(c);
-	mbedtls_ssl_conf_rng(conf, random_mbedtls, NULL);
-	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_curves(conf, curves);
-	mbedtls_ssl_conf_ciphersuites(conf, suites);
-	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE); /* no client certificates */
+	tern_tls_settings(c, suites);
 	mbedtls_sha256_ret(crt, (size_t)crt_len, cert_hash, 0);
 	/* The old configuration stays allocated: connections made with it
 	 * may still use it, and a restart of the listener is rare. */

@@ -37,7 +37,7 @@ static const int suites[] = {MBEDTLS_TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256
 static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
 					      MBEDTLS_ECP_DP_NONE};
 
-static int configure(struct altcp_tls_config *c)
+void tern_tls_settings(struct altcp_tls_config *c, const int *suites)
 {
 	mbedtls_ssl_config *conf = altcp_tls_config_mbedtls(c);
 
@@ -48,9 +48,17 @@ static int configure(struct altcp_tls_config *c)
 				     MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_curves(conf, curves);
 	mbedtls_ssl_conf_ciphersuites(conf, suites);
-	/* No renegotiation (off at build time too) and no certificates: the
-	 * PSK is the only credential. */
+	/* No renegotiation (off at build time too), and no certificate from
+	 * the peer: the key proves who it is (the PSK; the management API's
+	 * proofs). */
 	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
+}
+
+static int configure(struct altcp_tls_config *c)
+{
+	mbedtls_ssl_config *conf = altcp_tls_config_mbedtls(c);
+
+	tern_tls_settings(c, suites);
 	if (have_psk &&
 	    mbedtls_ssl_conf_psk(conf, psk, sizeof(psk), (const unsigned char *)psk_identity,
 				 sizeof(psk_identity) - 1))
