@@ -47,7 +47,8 @@ $(MIG_MBEDCRYPTO): $(MIG_MBEDTLS_OBJS)
 MIG_HOST_DIR := $(BUILD)/host/migrate
 MIG_HOST_OBJS := $(patsubst migrate/%.c,$(MIG_HOST_DIR)/%.o,$(MIGRATE_SRCS))
 MIG_TEST_DIR := $(BUILD)/tests/unit/migrate
-MIG_TEST_SUPPORT := $(BUILD)/tests/unit/log_stub.o $(MIG_TEST_DIR)/fake.o
+MIG_TEST_SUPPORT := $(BUILD)/tests/unit/log_stub.o $(MIG_TEST_DIR)/fake.o \
+	$(MIG_TEST_DIR)/fake_transport.o
 MIG_TEST_HDRS := $(wildcard tests/unit/migrate/*.h)
 MIG_TESTS := $(patsubst tests/unit/migrate/%.c,$(MIG_TEST_DIR)/%,$(wildcard tests/unit/migrate/test_*.c))
 MIG_HOST_LIBS := $(HOST_LDLIBS) -lmbedcrypto
@@ -90,6 +91,7 @@ MIG_FUZZ_FLAGS := -std=gnu11 -g -O1 -I. -DTERN_HOST -fsanitize=fuzzer,address,un
 	-fno-sanitize-recover=undefined
 
 MIG_FUZZ_SRCS := tests/fuzz/fuzz_recv.c tests/fuzz/harness.c tests/unit/migrate/fake.c \
+	tests/unit/migrate/fake_transport.c \
 	tests/unit/log_stub.c $(MIGRATE_SRCS)
 
 $(MIG_FUZZ): $(MIG_FUZZ_SRCS) tests/fuzz/harness.h $(MIG_TEST_HDRS) $(MIGRATE_HDRS) mk/migrate.mk
