@@ -3,9 +3,37 @@
 #include "kernel/kprintf.h"
 #include "kernel/console/console.h"
 
+static struct kcapture *capture;
+
 void kwrite(const char *s, size_t n)
 {
-	console_write(s, n);
+	if (!capture) {
+		console_write(s, n);
+		return;
+	}
+	size_t room = capture->cap - 1 - capture->len;
+	if (n > room) {
+		capture->truncated = true;
+		n = room;
+	}
+	memcpy(capture->buf + capture->len, s, n);
+	capture->len += n;
+	capture->buf[capture->len] = 0;
+}
+
+void kcapture_begin(struct kcapture *c, char *buf, size_t cap)
+{
+	c->buf = buf;
+	c->cap = cap;
+	c->len = 0;
+	c->truncated = false;
+	buf[0] = 0;
+	capture = c;
+}
+
+void kcapture_end(void)
+{
+	capture = NULL;
 }
 
 void kputs(const char *s)

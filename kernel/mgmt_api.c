@@ -12,13 +12,9 @@
 #include <string.h>
 #include "kernel/console/cmd.h"
 #include "kernel/log.h"
-#include "kernel/metrics.h"
 #include "kernel/mgmt_api.h"
-#include "kernel/mm/frame.h"
+#include "kernel/mgmt_api_int.h"
 #include "kernel/random.h"
-#include "kernel/vm.h"
-#include "kernel/vm_api.h"
-#include "kernel/vm_dirty.h"
 #include "lwip/netif.h"
 #include "mgmt/json.h"
 #include "net/mgmt_tcp.h"
@@ -28,16 +24,11 @@
 #include <mbedtls/platform_util.h>
 
 #define TAG "mgmt"
-#define NONCE_LEN 32
+#define NONCE_LEN MGMT_NONCE_LEN
 #define MAX_TOKS 512
 #define MAX_DEPTH 16
 #define REPLY_MAX 16384
 #define ID_MAX 256
-
-struct session {
-	bool authed;
-	uint8_t nonce[NONCE_LEN]; /* ours, in the greeting */
-};
 
 static char key[MGMT_KEY_MAX + 1];
 static size_t key_len;
@@ -106,17 +97,13 @@ static void send_out(struct mgmt_conn *c, struct json_out *o)
 }
 
 /* {"error": {...}, "id": ...}; id is the request's raw text or NULL. */
-static void fail(struct mgmt_conn *c, const char *id, const char *class, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void fail(struct mgmt_conn *c, const char *id, const char *class, const char *fmt, ...)
+static void vfail(struct mgmt_conn *c, const char *id, const char *class, const char *fmt,
+		  va_list ap)
 {
-	char desc[256];
+	char desc[512];
 	struct json_out o;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(desc, sizeof(desc), fmt, ap);
-	va_end(ap);
 	jo_init(&o, reply, sizeof(reply));
 	jo_obj_begin(&o);
 	jo_key(&o, "error");
@@ -134,27 +121,47 @@ static void fail(struct mgmt_conn *c, const char *id, const char *class, const c
 	send_out(c, &o);
 }
 
-/* Starts {"return": ; the command writes its value; done() closes it. */
-static void begin(struct json_out *o)
+static void fail(struct mgmt_conn *c, const char *id, const char *class, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail(struct mgmt_conn *c, const char *id, const char *class, const char *fmt, ...)
 {
-	jo_init(o, reply, sizeof(reply));
-	jo_obj_begin(o);
-	jo_key(o, "return");
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(c, id, class, fmt, ap);
+	va_end(ap);
 }
 
-static void done(struct mgmt_conn *c, struct json_out *o, const char *id)
+void mgmt_fail(const struct mgmt_req *r, const char *class, const char *fmt, ...)
 {
-	if (id) {
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(r->c, r->id, class, fmt, ap);
+	va_end(ap);
+}
+
+static struct json_out out;
+
+struct json_out *mgmt_begin(void)
+{
+	jo_init(&out, reply, sizeof(reply));
+	jo_obj_begin(&out);
+	jo_key(&out, "return");
+	return &out;
+}
+
+void mgmt_done(const struct mgmt_req *r, struct json_out *o)
+{
+	if (r->id) {
 		jo_key(o, "id");
-		jo_raw(o, id);
+		jo_raw(o, r->id);
 	}
 	jo_obj_end(o);
-	send_out(c, o);
+	send_out(r->c, o);
 }
 
 static void ready(struct mgmt_conn *c)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	struct mgmt_session *s = calloc(1, sizeof(*s));
 	char nonce[2 * NONCE_LEN + 1], ip[16] = "0.0.0.0", line[256];
 
 	if (!s) {
@@ -176,7 +183,7 @@ static void ready(struct mgmt_conn *c)
 
 static void closed(struct mgmt_conn *c)
 {
-	struct session *s = mgmt_conn_state(c);
+	struct mgmt_session *s = mgmt_conn_state(c);
 	if (s) {
 		mbedtls_platform_zeroize(s, sizeof(*s));
 		free(s);
@@ -192,33 +199,33 @@ static void too_long(struct mgmt_conn *c)
 	mgmt_conn_close(c);
 }
 
-/* The arguments object must have exactly these members (names, NULL
- * terminated); false (and the error sent) otherwise. */
-static bool only_args(struct mgmt_conn *c, const char *line, int args, const char *id,
-		      const char *const *allowed)
+bool mgmt_only_args(const struct mgmt_req *r, const char *const *allowed)
 {
-	if (args < 0)
+	if (r->args < 0)
 		return true;
-	for (int i = args + 1, m = 0; m < (int)toks[args].size; m++, i = (int)toks[i + 1].next) {
+	const struct json_tok *t = r->toks;
+	for (int i = r->args + 1, m = 0; m < (int)t[r->args].size; m++, i = (int)t[i + 1].next) {
 		char name[64];
-		if (json_str(line, toks, i, name, sizeof(name)) < 0) {
-			fail(c, id, "InvalidParameter", "an argument's name is too long");
+		if (json_str(r->text, t, i, name, sizeof(name)) < 0) {
+			mgmt_fail(r, "InvalidParameter", "an argument's name is too long");
 			return false;
 		}
 		bool ok = false;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = !strcmp(*a, name);
 		if (!ok) {
-			fail(c, id, "InvalidParameter", "unknown argument '%s'", name);
+			mgmt_fail(r, "InvalidParameter", "unknown argument '%s'", name);
 			return false;
 		}
 	}
 	return true;
 }
 
-static void cmd_auth(struct mgmt_conn *c, struct session *s, const char *line, int args,
-		     const char *id)
+static void cmd_auth(const struct mgmt_req *r, struct mgmt_session *s)
 {
+	struct mgmt_conn *c = r->c;
+	const char *line = r->text;
+	int args = r->args;
 	static const char *const allowed[] = {"nonce", "proof", NULL};
 	char nonce_hex[2 * NONCE_LEN + 2], proof_hex[2 * 32 + 2];
 	uint8_t nc[NONCE_LEN], theirs[32], want[32], ours[32];
@@ -226,136 +233,45 @@ static void cmd_auth(struct mgmt_conn *c, struct session *s, const char *line, i
 	int ip = args < 0 ? -1 : json_obj_get(line, toks, args, "proof");
 
 	if (s->authed) {
-		fail(c, id, "GenericError", "already authenticated");
+		mgmt_fail(r, "GenericError", "already authenticated");
 		return;
 	}
-	if (!only_args(c, line, args, id, allowed))
+	if (!mgmt_only_args(r, allowed))
 		return;
 	if (in < 0 || ip < 0 || json_str(line, toks, in, nonce_hex, sizeof(nonce_hex)) < 0 ||
 	    json_str(line, toks, ip, proof_hex, sizeof(proof_hex)) < 0 ||
 	    cmd_parse_hex(nonce_hex, nc, NONCE_LEN) || cmd_parse_hex(proof_hex, theirs, 32)) {
-		fail(c, id, "InvalidParameter", "auth needs nonce and proof: 64 hex digits each");
+		mgmt_fail(r, "InvalidParameter", "auth needs nonce and proof: 64 hex digits each");
 		return;
 	}
 	if (proof("tern-mgmt-v1 client", s->nonce, nc, want) || !same(want, theirs, 32)) {
 		log_warn(TAG, "%s: authentication failed (wrong management key?)",
 			 mgmt_conn_peer(c));
-		fail(c, id, "AuthFailed", "wrong proof: this host has another management key");
+		mgmt_fail(r, "AuthFailed", "wrong proof: this host has another management key");
 		mgmt_conn_close(c);
 		return;
 	}
 	if (proof("tern-mgmt-v1 server", s->nonce, nc, ours)) {
-		fail(c, id, "GenericError", "cannot compute the proof");
+		mgmt_fail(r, "GenericError", "cannot compute the proof");
 		mgmt_conn_close(c);
 		return;
 	}
 	char ours_hex[65];
-	struct json_out o;
 	hex(ours_hex, ours, 32);
 	s->authed = true;
 	mgmt_conn_set_authed(c);
 	log_info(TAG, "%s authenticated", mgmt_conn_peer(c));
-	begin(&o);
-	jo_obj_begin(&o);
-	jo_key(&o, "proof");
-	jo_str(&o, ours_hex);
-	jo_obj_end(&o);
-	done(c, &o, id);
-}
-
-static void cmd_query_version(struct mgmt_conn *c, const char *id)
-{
-	struct json_out o;
-	begin(&o);
-	jo_obj_begin(&o);
-	jo_key(&o, "api");
-	jo_u64(&o, MGMT_API_VERSION);
-	jo_key(&o, "version");
-	jo_str(&o, "tern");
-	jo_obj_end(&o);
-	done(c, &o, id);
-}
-
-static void cmd_query_host(struct mgmt_conn *c, const char *id)
-{
-	struct frame_stats st;
-	struct migrate_metrics m;
-	struct json_out o;
-	char ip[16] = "0.0.0.0";
-	unsigned guests = 0;
-
-	frame_get_stats(&st);
-	migrate_metrics_get(&m);
-	for (int k = 0; k < VM_MAX; k++)
-		guests += vm_at(k) != NULL;
-	struct host_netif *h = net_host();
-	if (h)
-		snprintf(ip, sizeof(ip), "%s", ip4addr_ntoa(netif_ip4_addr(&h->netif)));
-	begin(&o);
-	jo_obj_begin(&o);
-	jo_key(&o, "ip");
-	jo_str(&o, ip);
-	jo_key(&o, "backend");
-	jo_str(&o, vm_backend());
-	jo_key(&o, "memory");
-	jo_obj_begin(&o);
-	jo_key(&o, "total");
-	jo_u64(&o, st.ram_bytes);
-	jo_key(&o, "free");
-	jo_u64(&o, st.free_bytes);
-	jo_obj_end(&o);
-	jo_key(&o, "guests");
-	jo_u64(&o, guests);
-	jo_key(&o, "migrations_active");
-	jo_u64(&o, m.active_out + m.active_in);
-	jo_obj_end(&o);
-	done(c, &o, id);
-}
-
-static void cmd_vm_list(struct mgmt_conn *c, const char *id)
-{
-	struct json_out o;
-
-	begin(&o);
-	jo_arr_begin(&o);
-	for (int k = 0; k < VM_MAX; k++) {
-		struct vm *vm = vm_at(k);
-		char mac[18], ip[16];
-		if (!vm)
-			continue;
-		const uint8_t *a = (const uint8_t *)&vm->ip;
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", vm->mac[0], vm->mac[1],
-			 vm->mac[2], vm->mac[3], vm->mac[4], vm->mac[5]);
-		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-		jo_obj_begin(&o);
-		jo_key(&o, "name");
-		jo_str(&o, vm->name);
-		jo_key(&o, "state");
-		jo_str(&o, vm_state_name(vm->state));
-		jo_key(&o, "memory");
-		jo_u64(&o, vm->mem_bytes);
-		jo_key(&o, "exits");
-		jo_u64(&o, vm->vcpu.exits);
-		jo_key(&o, "dirty");
-		jo_str(&o, vm_dirty_name(vm->dirty));
-		jo_key(&o, "mac");
-		jo_str(&o, mac);
-		jo_key(&o, "ip");
-		if (vm->ip)
-			jo_str(&o, ip);
-		else
-			jo_raw(&o, "null");
-		jo_key(&o, "migrating");
-		jo_raw(&o, vm->migrating ? "true" : "false");
-		jo_obj_end(&o);
-	}
-	jo_arr_end(&o);
-	done(c, &o, id);
+	struct json_out *o = mgmt_begin();
+	jo_obj_begin(o);
+	jo_key(o, "proof");
+	jo_str(o, ours_hex);
+	jo_obj_end(o);
+	mgmt_done(r, o);
 }
 
 static void line(struct mgmt_conn *c, char *text, size_t len)
 {
-	struct session *s = mgmt_conn_state(c);
+	struct mgmt_session *s = mgmt_conn_state(c);
 	struct json_err err = {"not a JSON object", 0};
 	char name[40], id_buf[ID_MAX + 1];
 	const char *id = NULL;
@@ -415,27 +331,20 @@ static void line(struct mgmt_conn *c, char *text, size_t len)
 		fail(c, id, "InvalidParameter", "\"arguments\" must be an object");
 		return;
 	}
+	struct mgmt_req r = {c, text, toks, ia, id};
 	if (!strcmp(name, "auth")) {
-		cmd_auth(c, s, text, ia, id);
+		cmd_auth(&r, s);
 		return;
 	}
 	if (!s->authed) {
 		fail(c, id, "AuthRequired", "authenticate first (auth)");
 		return;
 	}
-	static const char *const none[] = {NULL};
-	if (!strcmp(name, "query-version")) {
-		if (only_args(c, text, ia, id, none))
-			cmd_query_version(c, id);
-	} else if (!strcmp(name, "query-host")) {
-		if (only_args(c, text, ia, id, none))
-			cmd_query_host(c, id);
-	} else if (!strcmp(name, "vm-list")) {
-		if (only_args(c, text, ia, id, none))
-			cmd_vm_list(c, id);
-	} else {
+	const struct mgmt_command *cmd = mgmt_command_find(name);
+	if (!cmd)
 		fail(c, id, "CommandNotFound", "no command '%s'", name);
-	}
+	else if (mgmt_only_args(&r, cmd->args))
+		cmd->run(&r);
 }
 
 static const struct mgmt_handlers handlers = {

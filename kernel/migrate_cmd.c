@@ -15,6 +15,8 @@
 #include "kernel/migrate_cost.h"
 #include "kernel/loop.h"
 #include "kernel/metrics.h"
+#include "kernel/mgmt_events.h"
+#include "kernel/migrate_info.h"
 #include "kernel/mm/frame.h"
 #include "kernel/time.h"
 #include "kernel/vm_api.h"
@@ -41,7 +43,7 @@ bool net_up(void) __attribute__((weak, visibility("hidden")));
  * slots of their own: unauthenticated peers never hold a migration slot. */
 #define MAX_REFUSING 2
 #define SLOTS (MAX_INCOMING + MAX_REFUSING)
-#define HISTORY 8
+#define HISTORY MIGRATE_HISTORY
 /* From the moment a connection is handed over (TLS done, or plain bytes
  * seen) until GUEST_CONFIG: a peer that idles here loses its slot. */
 #define SLOT_DEADLINE_MS 10000
@@ -61,6 +63,9 @@ static struct {
 	char peer[24];
 	uint64_t started_ms;
 	struct mig_cost_snap cost;
+	/* From the summary, for MIGRATION_END. */
+	bool downtime_known;
+	uint64_t downtime_us, total_us, bytes;
 } out;
 
 static struct incoming {
@@ -68,13 +73,11 @@ static struct incoming {
 	struct vm_incoming guest;
 	uint64_t started_ms;
 	struct mig_cost_snap cost;
+	uint64_t total_us, bytes; /* from the summary, for MIGRATION_END */
 } in[SLOTS];
 
-static struct {
-	bool used;
-	uint64_t when_ms;
-	char line[256]; /* room for a 200-character reason */
-} history[HISTORY];
+static struct migrate_ended history[HISTORY];
+static bool history_used[HISTORY];
 static unsigned history_next;
 
 static struct migrate_metrics counts; /* for /metrics */
@@ -95,16 +98,94 @@ void migrate_metrics_get(struct migrate_metrics *m)
 		m->active_in += in[i].r != NULL;
 }
 
-static void remember(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void remember(const char *fmt, ...)
+/* Into the history, and MIGRATION_END to the API's clients. */
+static void ended(bool is_out, const char *name, const char *peer, enum mig_result res,
+		  const char *why, uint64_t total_us, uint64_t bytes)
 {
-	va_list ap;
-	history[history_next].used = true;
-	history[history_next].when_ms = time_ms();
-	va_start(ap, fmt);
-	vsnprintf(history[history_next].line, sizeof(history[0].line), fmt, ap);
-	va_end(ap);
+	struct migrate_ended *h = &history[history_next];
+
+	history_used[history_next] = true;
+	h->when_ms = time_ms();
+	h->out = is_out;
+	h->result = res;
+	snprintf(h->name, sizeof(h->name), "%s", name && *name ? name : "?");
+	snprintf(h->peer, sizeof(h->peer), "%s", is_out ? peer : "");
+	snprintf(h->reason, sizeof(h->reason), "%s", res == MIG_DONE || !why ? "" : why);
 	history_next = (history_next + 1) % HISTORY;
+
+	struct json_out *o = mgmt_event_begin("MIGRATION_END");
+	if (!o)
+		return;
+	jo_key(o, "name");
+	jo_str(o, h->name);
+	jo_key(o, "direction");
+	jo_str(o, is_out ? "out" : "in");
+	jo_key(o, "peer");
+	if (is_out)
+		jo_str(o, peer);
+	else
+		jo_raw(o, "null");
+	jo_key(o, "result");
+	jo_str(o, mig_stats_result_name(res));
+	jo_key(o, "reason");
+	if (h->reason[0])
+		jo_str(o, h->reason);
+	else
+		jo_raw(o, "null");
+	jo_key(o, "downtime_ms");
+	if (is_out && res == MIG_DONE && out.downtime_known) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%lu.%03lu", out.downtime_us / 1000, out.downtime_us % 1000);
+		jo_raw(o, ms);
+	} else {
+		jo_raw(o, "null");
+	}
+	jo_key(o, "total_ms");
+	jo_u64(o, total_us / 1000);
+	jo_key(o, "bytes");
+	jo_u64(o, bytes);
+	mgmt_event_end(o);
+}
+
+int migrate_history_get(struct migrate_ended *h, int max)
+{
+	int n = 0;
+	for (unsigned k = 0; k < HISTORY && n < max; k++) {
+		unsigned i = (history_next + k) % HISTORY;
+		if (history_used[i])
+			h[n++] = history[i];
+	}
+	return n;
+}
+
+int migrate_sessions(struct migrate_session *s, int max, struct migrate_listen *l)
+{
+	int n = 0;
+	uint64_t now = time_ms();
+
+	if (out.s && n < max) {
+		memset(&s[n], 0, sizeof(s[n]));
+		s[n].out = true;
+		snprintf(s[n].name, sizeof(s[n].name), "%s", out.name);
+		snprintf(s[n].peer, sizeof(s[n].peer), "%s", out.peer);
+		s[n].elapsed_ms = now - out.started_ms;
+		mig_send_status(out.s, &s[n].st);
+		n++;
+	}
+	for (int i = 0; i < SLOTS && n < max; i++) {
+		if (!in[i].r)
+			continue;
+		const char *name = mig_recv_name(in[i].r);
+		memset(&s[n], 0, sizeof(s[n]));
+		snprintf(s[n].name, sizeof(s[n].name), "%s", name ? name : "");
+		s[n].elapsed_ms = now - in[i].started_ms;
+		n++;
+	}
+	l->listening = listening;
+	l->port = listen_port;
+	l->key_set = key_len > 0;
+	l->insecure = insecure_ok;
+	return n;
 }
 
 /* ---- host services for migrate/ --------------------------------------------- */
@@ -158,6 +239,30 @@ static void on_round(void *ctx, const struct mig_round_row *row)
 	(void)ctx;
 	mig_stats_row(row, line, sizeof(line));
 	print_block(line);
+	struct json_out *o = mgmt_event_begin("MIGRATION_ROUND");
+	if (!o)
+		return;
+	jo_key(o, "name");
+	jo_str(o, out.name);
+	jo_key(o, "round");
+	jo_u64(o, row->round);
+	jo_key(o, "final");
+	jo_raw(o, row->final ? "true" : "false");
+	jo_key(o, "pages_sent");
+	jo_u64(o, row->pages_sent);
+	jo_key(o, "pages_zero");
+	jo_u64(o, row->pages_zero);
+	jo_key(o, "pages_dirtied");
+	jo_u64(o, row->pages_dirtied);
+	jo_key(o, "pages_left");
+	jo_u64(o, row->pages_left);
+	jo_key(o, "bytes");
+	jo_u64(o, row->bytes);
+	jo_key(o, "round_ms");
+	jo_u64(o, row->elapsed_us / 1000);
+	jo_key(o, "throttle_pct");
+	jo_u64(o, row->throttle_pct);
+	mgmt_event_end(o);
 }
 
 static void on_send_done(void *ctx, const struct mig_summary *sum)
@@ -165,6 +270,10 @@ static void on_send_done(void *ctx, const struct mig_summary *sum)
 	char text[1024];
 	(void)ctx;
 	counts.bytes_sent += sum->bytes;
+	out.downtime_known = sum->result == MIG_DONE && sum->downtime_known;
+	out.downtime_us = sum->downtime_src_us + sum->downtime_dst_us;
+	out.total_us = sum->total_us;
+	out.bytes = sum->bytes;
 	if (sum->result == MIG_DONE && sum->downtime_known) {
 		counts.last_downtime_us = sum->downtime_src_us + sum->downtime_dst_us;
 		counts.downtimes++;
@@ -183,7 +292,6 @@ static void finish_outgoing(void)
 	counts.out[result_index(res)]++;
 	if (res == MIG_DONE) {
 		/* The source copy was freed by the destroy op. */
-		remember("out %s -> %s: done", out.name, out.peer);
 	} else {
 		if (vm_find(out.name) == out.vm)
 			out.vm->migrating = false;
@@ -198,8 +306,8 @@ static void finish_outgoing(void)
 				  why);
 		else
 			cmd_error("migrate %s: failed: %s; the guest keeps running here", out.name, why);
-		remember("out %s -> %s: %s (%s)", out.name, out.peer, mig_stats_result_name(res), why);
 	}
+	ended(true, out.name, out.peer, res, why, out.total_us, out.bytes);
 	mig_send_free(out.s);
 	out.s = NULL;
 	out.vm = NULL;
@@ -367,6 +475,8 @@ static int start_outgoing(int argc, char **argv)
 	snprintf(out.name, sizeof(out.name), "%s", vm->name);
 	snprintf(out.peer, sizeof(out.peer), "%s:%llu", argv[2], o.port);
 	out.started_ms = time_ms();
+	out.downtime_known = false;
+	out.total_us = out.bytes = 0;
 	mig_cost_snap(&out.cost);
 	char disk[120] = "";
 	if (vm->disk.copy_inc)
@@ -386,6 +496,16 @@ static int start_outgoing(int argc, char **argv)
 	char hdr[200];
 	mig_stats_header(hdr, sizeof(hdr), vm->disk.copy);
 	kputs(hdr);
+	struct json_out *started = mgmt_event_begin("MIGRATION_STARTED");
+	if (started) {
+		jo_key(started, "name");
+		jo_str(started, out.name);
+		jo_key(started, "peer");
+		jo_str(started, out.peer);
+		jo_key(started, "direction");
+		jo_str(started, "out");
+		mgmt_event_end(started);
+	}
 	return 0;
 }
 
@@ -396,6 +516,8 @@ static void on_recv_done(void *ctx, const struct mig_incoming_summary *sum)
 	struct incoming *x = ctx;
 	char text[600];
 	counts.bytes_received += sum->bytes;
+	x->total_us = sum->total_us;
+	x->bytes = sum->bytes;
 	int n = mig_stats_incoming(sum, text, sizeof(text));
 	if (sum->result == MIG_DONE && n > 0 && (size_t)n + 1 < sizeof(text)) {
 		text[n++] = '\n';
@@ -431,6 +553,7 @@ static int on_accept(void *ctx, const struct mig_transport *tp, const struct mig
 		if (refuse)
 			mig_recv_refuse(x->r, refuse);
 		x->started_ms = time_ms();
+		x->total_us = x->bytes = 0;
 		mig_cost_snap(&x->cost);
 		log_info("migrate", "incoming migration connection from %s (%s)", who->addr,
 			 who->tls ? "TLS" : "plain TCP, not encrypted");
@@ -452,7 +575,6 @@ static void finish_incoming(struct incoming *x)
 
 	counts.in[result_index(res)]++;
 	if (res == MIG_DONE) {
-		remember("in  %s: done", name && *name ? name : "?");
 		if (x->guest.vm && x->guest.vm->state == VM_PAUSED)
 			kprintf("incoming %s: paused, as it was on the source; 'vm resume %s' runs it\n",
 				name, name);
@@ -460,8 +582,8 @@ static void finish_incoming(struct incoming *x)
 		console_break_line();
 		cmd_error("incoming migration%s%s failed: %s; nothing was kept", name && *name ? " of " : "",
 			  name ? name : "", mig_recv_reason(x->r));
-		remember("in  %s: failed (%s)", name && *name ? name : "?", mig_recv_reason(x->r));
 	}
+	ended(false, name, NULL, res, mig_recv_reason(x->r), x->total_us, x->bytes);
 	mig_recv_free(x->r);
 	x->r = NULL;
 }
@@ -564,16 +686,22 @@ static int do_cancel(int argc, char **argv)
 
 static int do_history(void)
 {
-	bool any = false;
-	for (unsigned k = 0; k < HISTORY; k++) {
-		unsigned i = (history_next + k) % HISTORY;
-		if (!history[i].used)
-			continue;
-		kprintf("[%6lu.%03lu] %s\n", history[i].when_ms / 1000, history[i].when_ms % 1000,
-			history[i].line);
-		any = true;
+	struct migrate_ended h[HISTORY];
+	int n = migrate_history_get(h, HISTORY);
+
+	for (int i = 0; i < n; i++) {
+		kprintf("[%6lu.%03lu] ", h[i].when_ms / 1000, h[i].when_ms % 1000);
+		if (h[i].out && h[i].result == MIG_DONE)
+			kprintf("out %s -> %s: done\n", h[i].name, h[i].peer);
+		else if (h[i].out)
+			kprintf("out %s -> %s: %s (%s)\n", h[i].name, h[i].peer,
+				mig_stats_result_name(h[i].result), h[i].reason);
+		else if (h[i].result == MIG_DONE)
+			kprintf("in  %s: done\n", h[i].name);
+		else
+			kprintf("in  %s: failed (%s)\n", h[i].name, h[i].reason);
 	}
-	if (!any)
+	if (!n)
 		kputs("no migrations yet\n");
 	return 0;
 }

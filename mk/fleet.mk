@@ -15,5 +15,5 @@ INTEGRATION_DEPS += $(PROMETHEUS)
 
 # The management API's protocol reads the host's address from lwIP and
 # computes its proofs with mbedTLS.
-$(call kobj,kernel/mgmt_api.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
-$(call kobj,kernel/mgmt_api.c): | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked
+$(call kobj,kernel/mgmt_api.c kernel/mgmt_api_cmds.c): private KERNEL_CFLAGS += $(NET_LWIP_CFLAGS)
+$(call kobj,kernel/mgmt_api.c kernel/mgmt_api_cmds.c): | $(LWIP_DIR)/.unpacked $(MBEDTLS_DIR)/.unpacked

@@ -25,7 +25,8 @@ struct mgmt_conn {
 	struct altcp_pcb *pcb; /* the TLS pcb; NULL once lwIP freed it */
 	bool used, ready, authed, closing, discarding;
 	uint64_t since_ms, last_rx_ms;
-	char *line; /* MGMT_LINE_MAX + 1 */
+	struct pbuf *rx; /* received, not yet taken into lines */
+	char *line;	 /* MGMT_LINE_MAX + 1 */
 	size_t line_len;
 	char *out; /* queued output */
 	size_t out_len, out_cap;
@@ -55,6 +56,8 @@ static void conn_free(struct mgmt_conn *c)
 {
 	if (c->used && handlers && handlers->closed)
 		handlers->closed(c);
+	if (c->rx)
+		pbuf_free(c->rx);
 	free(c->line);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -124,21 +127,6 @@ static err_t flush(struct mgmt_conn *c)
 	return ERR_OK;
 }
 
-/* Closes the connections that are done; in the main loop, outside any
- * lwIP callback. */
-static bool mgmt_poll(void)
-{
-	bool any = false;
-	for (int i = 0; i < MGMT_CONNS; i++) {
-		struct mgmt_conn *c = &conns[i];
-		if (c->used && c->closing && !c->out_len) {
-			conn_finish(c);
-			any = true;
-		}
-	}
-	return any;
-}
-
 bool mgmt_conn_send(struct mgmt_conn *c, const char *text, size_t len)
 {
 	if (!c->used || c->closing)
@@ -180,6 +168,18 @@ void mgmt_conn_set_authed(struct mgmt_conn *c)
 	c->authed = true;
 }
 
+size_t mgmt_conn_queued(const struct mgmt_conn *c)
+{
+	return c->out_len;
+}
+
+void mgmt_conn_each_authed(void (*fn)(struct mgmt_conn *c, void *ctx), void *ctx)
+{
+	for (int i = 0; i < MGMT_CONNS; i++)
+		if (conns[i].used && conns[i].authed && !conns[i].closing)
+			fn(&conns[i], ctx);
+}
+
 const char *mgmt_conn_peer(const struct mgmt_conn *c)
 {
 	return c->peer;
@@ -195,26 +195,90 @@ void mgmt_conn_set_state(struct mgmt_conn *c, void *state)
 	c->state = state;
 }
 
-/* Bytes of a line in, lines out; after a line too long, nothing more. */
-static void take(struct mgmt_conn *c, const char *p, size_t n)
+/* Tells lwIP the client may send n more bytes (the window it holds back
+ * until lines are taken, so a client that sends faster than its commands
+ * run waits instead of filling our memory). */
+static void window(struct mgmt_conn *c, size_t n)
 {
-	for (size_t i = 0; i < n && c->used && !c->closing && !c->discarding; i++) {
-		if (p[i] == '\n') {
-			size_t len = c->line_len;
-			if (len && c->line[len - 1] == '\r')
-				len--;
-			c->line[len] = 0;
-			c->line_len = 0;
-			handlers->line(c, c->line, len);
-			continue;
+	while (c->pcb && n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+		altcp_recved(c->pcb, k);
+		n -= k;
+	}
+}
+
+/* Moves received bytes into c->line up to a newline: 1 when a whole line
+ * is there (the newline dropped), 0 when more must come, -1 when
+ * MGMT_LINE_MAX bytes came without one. */
+static int gather(struct mgmt_conn *c)
+{
+	size_t used = 0;
+	int r = 0;
+
+	for (struct pbuf *q = c->rx; q && !r; q = q->next) {
+		const char *p = q->payload;
+		for (u16_t i = 0; i < q->len && !r; i++) {
+			used++;
+			if (p[i] == '\n')
+				r = 1;
+			else if (c->line_len == MGMT_LINE_MAX)
+				r = -1;
+			else
+				c->line[c->line_len++] = p[i];
 		}
-		if (c->line_len == MGMT_LINE_MAX) {
+	}
+	window(c, used);
+	while (used) {
+		u16_t k = used > 0xffff ? 0xffff : (u16_t)used;
+		c->rx = pbuf_free_header(c->rx, k);
+		used -= k;
+	}
+	return r;
+}
+
+/* Runs up to a few of c's lines. The protocol's handlers run here, in the
+ * main loop, never inside a callback of lwIP: a command may then do what
+ * the console's can (start a migration, destroy a guest, close this very
+ * connection) without re-entering the stack. */
+static bool run_lines(struct mgmt_conn *c)
+{
+	bool any = false;
+
+	for (int k = 0; k < 4 && c->used && c->rx && !c->closing && !c->discarding; k++) {
+		int r = gather(c);
+		if (r < 0) {
 			c->discarding = true;
 			handlers->too_long(c);
-			return;
+			return true;
 		}
-		c->line[c->line_len++] = p[i];
+		if (!r)
+			break;
+		size_t len = c->line_len;
+		if (len && c->line[len - 1] == '\r')
+			len--;
+		c->line[len] = 0;
+		c->line_len = 0;
+		handlers->line(c, c->line, len);
+		any = true;
 	}
+	return any;
+}
+
+/* Closes the connections that are done and runs the lines that came; in
+ * the main loop, outside any lwIP callback. */
+static bool mgmt_poll(void)
+{
+	bool any = false;
+	for (int i = 0; i < MGMT_CONNS; i++) {
+		struct mgmt_conn *c = &conns[i];
+		if (c->used && c->closing && !c->out_len) {
+			conn_finish(c);
+			any = true;
+		} else if (c->used && c->rx && !c->closing) {
+			any |= run_lines(c);
+		}
+	}
+	return any;
 }
 
 static err_t on_recv(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e)
@@ -230,13 +294,16 @@ static err_t on_recv(void *arg, struct altcp_pcb *pcb, struct pbuf *p, err_t e)
 		}
 		return ERR_OK;
 	}
-	altcp_recved(pcb, p->tot_len);
 	c->last_rx_ms = time_ms();
-	aborted = NULL;
-	for (struct pbuf *q = p; q && c->used; q = q->next)
-		take(c, q->payload, q->len);
-	pbuf_free(p);
-	return outcome(pcb, ERR_OK);
+	if (c->discarding || c->closing) {
+		altcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+	} else if (c->rx) {
+		pbuf_cat(c->rx, p); /* mgmt_poll takes the lines */
+	} else {
+		c->rx = p;
+	}
+	return ERR_OK;
 }
 
 static err_t on_sent(void *arg, struct altcp_pcb *pcb, u16_t len)

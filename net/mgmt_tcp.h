@@ -17,8 +17,11 @@
 struct mgmt_conn;
 
 /* What the protocol is told. Lines come without their newline, NUL
- * terminated; too_long: the client sent MGMT_LINE_MAX bytes without one
- * (the rest of the stream is ignored from then on). */
+ * terminated, one at a time, from the main loop (never inside a callback
+ * of lwIP: a command may do anything a console command does); the next is
+ * read only once the handler returned. too_long: the client sent
+ * MGMT_LINE_MAX bytes without one (the rest of the stream is ignored from
+ * then on). ready comes from inside lwIP: it only queues the greeting. */
 struct mgmt_handlers {
 	void (*ready)(struct mgmt_conn *c); /* TLS is up: greet */
 	void (*line)(struct mgmt_conn *c, char *line, size_t len);
@@ -36,6 +39,10 @@ void mgmt_conn_close(struct mgmt_conn *c);
 /* The protocol marks a connection authenticated: it may then stay idle up
  * to MGMT_IDLE_MS and is never evicted for a newcomer. */
 void mgmt_conn_set_authed(struct mgmt_conn *c);
+/* Bytes queued for the client, not yet taken by TCP. */
+size_t mgmt_conn_queued(const struct mgmt_conn *c);
+/* Calls fn for every authenticated connection that is not closing. */
+void mgmt_conn_each_authed(void (*fn)(struct mgmt_conn *c, void *ctx), void *ctx);
 const char *mgmt_conn_peer(const struct mgmt_conn *c);
 /* The protocol's own state for the connection. */
 void *mgmt_conn_state(struct mgmt_conn *c);
