@@ -137,10 +137,11 @@ static int run_words(const struct mgmt_req *r)
 	int rc = cmd->run(w.argc, w.argv);
 	kcapture_end();
 	if (rc) {
-		char desc[400];
-		error_line(desc, sizeof(desc),
-			   rc == CMD_USAGE ? "these arguments are not what the command takes"
-					   : strerror(-rc));
+		char desc[400], usage[300];
+		/* A usage error prints no line of its own: name what it takes. */
+		snprintf(usage, sizeof(usage), "the arguments do not fit: %.*s",
+			 (int)strcspn(cmd->usage, "\n"), cmd->usage);
+		error_line(desc, sizeof(desc), rc == CMD_USAGE ? usage : strerror(-rc));
 		mgmt_fail(r, error_class(rc), "%s", desc);
 	}
 	return rc;
@@ -462,6 +463,10 @@ static void migrate(const struct mgmt_req *r)
 	}
 	if ((k = arg_str(r, "copy_storage", v, sizeof(v))) < 0)
 		return;
+	if (k && strcmp(v, "all") && strcmp(v, "inc")) {
+		mgmt_fail(r, "InvalidParameter", "'copy_storage' must be \"all\" or \"inc\"");
+		return;
+	}
 	if (k) {
 		word("--copy-storage");
 		word("%s", v);

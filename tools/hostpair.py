@@ -24,33 +24,35 @@ from typing import Dict, List, Optional
 from machine import Console, Machine
 
 KEY = "lab-secret-4242-tls"
-IPS = ("10.99.0.1", "10.99.0.2")
-MACS = ("52:54:00:00:99:01", "52:54:00:00:99:02")
-NAMES = ("a", "b")
+IPS = ("10.99.0.1", "10.99.0.2", "10.99.0.3")
+MACS = ("52:54:00:00:99:01", "52:54:00:00:99:02", "52:54:00:00:99:03")
+NAMES = ("a", "b", "c")
 
 
 class HostPair:
-    """Tern A and B on `lab`, both of one kind (qemu or bochs), or of the
-    kinds a (A, B) tuple names (("bochs", "qemu"): a VMX host and an SVM
-    one). `start()` boots both; `restart(name)` boots one again on the same
+    """Tern A and B on `lab` (or A, B and C: names=("a", "b", "c"), at
+    10.99.0.3), all of one kind (qemu or bochs), or of the kinds a tuple
+    names (("bochs", "qemu"): a VMX host and an SVM one). `start()` boots both; `restart(name)` boots one again on the same
     TAP, MAC and address (without its key); `close()` stops every emulator
     it started. machine_kw go to every Machine; host_kw={"a": {...}} to
     one host's only (Bochs lines for a Bochs host of a mixed pair)."""
 
     def __init__(self, lab, kind="qemu", logdir: Optional[str] = None,
-                 ips=IPS, macs=MACS, key: Optional[str] = KEY, prefix: str = "",
+                 ips=IPS, macs=MACS, key: Optional[str] = KEY, prefix: str = "", names=NAMES[:2],
                  boot_timeout: float = 240, host_kw: Optional[Dict[str, dict]] = None,
                  **machine_kw):
         self.lab, self.logdir, self.prefix = lab, logdir, prefix
-        self.kinds: Dict[str, str] = dict(zip(NAMES, (kind,) * 2 if isinstance(kind, str) else kind))
+        self.names = tuple(names)
+        self.kinds: Dict[str, str] = dict(zip(self.names, (kind,) * len(self.names)
+                                              if isinstance(kind, str) else kind))
         self.key, self.boot_timeout, self.machine_kw = key, boot_timeout, machine_kw
         self.host_kw = host_kw or {}
-        self.ip: Dict[str, str] = dict(zip(NAMES, ips))
-        self.mac: Dict[str, str] = dict(zip(NAMES, macs))
+        self.ip: Dict[str, str] = dict(zip(self.names, ips))
+        self.mac: Dict[str, str] = dict(zip(self.names, macs))
         self.taps: Dict[str, str] = {}
         self.hosts: Dict[str, Console] = {}
         self.consoles: List[Console] = []  # every console started, restarts included
-        self._boots = {n: 0 for n in NAMES}
+        self._boots = {n: 0 for n in self.names}
 
     # -- the hosts -----------------------------------------------------------------
     @property
@@ -60,6 +62,10 @@ class HostPair:
     @property
     def b(self) -> Console:
         return self.hosts["b"]
+
+    @property
+    def c(self) -> Console:
+        return self.hosts["c"]
 
     @property
     def tap_a(self) -> str:
@@ -93,9 +99,9 @@ class HostPair:
             raise RuntimeError(f"host {name}: its TAP {self.taps[name]} never came up on the bridge")
 
     def start(self) -> "HostPair":
-        for name in NAMES:  # both emulators boot at the same time
+        for name in self.names:  # the emulators boot at the same time
             self._spawn(name)
-        for name in NAMES:
+        for name in self.names:
             self._ready(name)
         if self.key:
             self.set_key(self.key)
@@ -115,9 +121,9 @@ class HostPair:
         self._ready(name)
         return self.hosts[name]
 
-    def set_key(self, key: str, names=NAMES):
+    def set_key(self, key: str, names=None):
         """`migrate key KEY` on each host: from then on it listens for migrations."""
-        for name in names:
+        for name in names or self.names:
             out = self.hosts[name].cmd(f"migrate key {key}")
             if "migration key set" not in out:
                 raise RuntimeError(f"host {name}: migrate key refused: {out.strip()}")

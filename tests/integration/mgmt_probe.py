@@ -16,6 +16,10 @@ error). CASES:
     idle          opens ARG TCP connections that never send a byte, holds
                   them 5 s; "end" counts those the server closed
     auth-drop     authenticates, asks vm-list, and disconnects at once
+    script        authenticates, sends the requests of ARG (a JSON list) one
+                  after the other with "id" their index, each after the
+                  reply to the one before; "lines" holds every line read
+                  (replies and events), "end" "open"
 """
 import hashlib
 import hmac
@@ -135,6 +139,15 @@ def main(host, key, case, arg=None):
                 s.sendall(b"x" * int(arg))
             except (ConnectionError, ssl.SSLError):
                 pass
+        elif case == "script":
+            s.settimeout(60)
+            for i, req in enumerate(json.loads(arg)):
+                send(s, {**req, "id": i})
+                while (r := lines.read()) is not None and r.get("id") != i:
+                    pass
+            out["end"], out["lines"] = "open", lines.got
+            s.close()
+            return out
         elif case == "auth-drop":
             send(s, {"execute": "vm-list", "id": 2})
             s.close()

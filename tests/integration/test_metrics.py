@@ -16,14 +16,13 @@ import re
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import pytest
 
-from conftest import LOG_ROOT, ROOT
+from conftest import LOG_ROOT
 from hostpair import boot_pair
+from prom import PROMETHEUS, Prometheus
 
-PROMETHEUS = os.path.join(ROOT, "build", "prometheus", "root", "usr", "bin", "prometheus")
 IP_A, IP_B = "10.99.0.1", "10.99.0.2"
 
 # A sample line of the text format 0.0.4: name, optional labels, value.
@@ -179,59 +178,10 @@ def test_what_is_not_a_scrape_gets_its_status_and_cannot_block_one(pair):
     assert "usage" in a.cmd("mgmt metrics maybe").lower()
 
 
-class Prometheus:
-    """Debian's Prometheus server in the lab's client namespace, scraping
-    both hosts every second; `query` runs a PromQL query at an instant."""
-
-    def __init__(self, lab, workdir):
-        self.lab = lab
-        os.makedirs(workdir, exist_ok=True)
-        conf = os.path.join(workdir, "prometheus.yml")
-        with open(conf, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                    "scrape_configs:\n  - job_name: tern\n    static_configs:\n"
-                    f"      - targets: ['{IP_A}:80', '{IP_B}:80']\n")
-        self.log = open(os.path.join(workdir, "prometheus.log"), "w")
-        self.proc = lab.client_popen([PROMETHEUS, f"--config.file={conf}",
-                                      f"--storage.tsdb.path={os.path.join(workdir, 'data')}",
-                                      "--web.listen-address=127.0.0.1:9090"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def query(self, expr, at=None):
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode(params)
-        r = self.lab.client([sys.executable, "-c", "import sys, urllib.request; "
-                             "print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())",
-                             url], timeout=30)
-        if r.returncode:
-            return None
-        out = json.loads(r.stdout)
-        assert out["status"] == "success", out
-        return {tuple(sorted((k, v) for k, v in x["metric"].items() if k != "__name__")):
-                float(x["value"][1]) for x in out["data"]["result"]}
-
-    def wait(self, expr, ok, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            res = self.query(expr)
-            if res is not None and ok(res):
-                return res
-            assert self.proc.poll() is None, "prometheus exited: see prometheus.log"
-            assert time.monotonic() < deadline, (expr, res)
-            time.sleep(1)
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-
-
 def test_prometheus_scrapes_both_hosts_and_sees_a_migration(pair):
     assert os.access(PROMETHEUS, os.X_OK), f"{PROMETHEUS} missing: `make` fetches it (mk/fleet.mk)"
     a, b, lab = pair.a, pair.b, pair.lab
-    prom = Prometheus(lab, os.path.join(LOG_ROOT, "test_metrics", "prometheus"))
+    prom = Prometheus(lab, os.path.join(LOG_ROOT, "test_metrics", "prometheus"), [IP_A, IP_B])
     try:
         up = prom.wait("up", lambda r: len(r) == 2 and all(v == 1 for v in r.values()), timeout=90)
         print("targets up:", sorted(dict(k)["instance"] for k in up))

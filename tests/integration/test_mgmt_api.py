@@ -4,7 +4,9 @@ the management key; then clients that are wrong in every way the issue
 names (the wrong key, no TLS, a command before authenticating, malformed
 JSON, a 1 MiB line, 64 idle connections, a client that disconnects while a
 migration runs) each get their error or are closed, and the hosts, their
-guests and the migration go on, with `ternctl` still answered.
+guests and the migration go on, with `ternctl` still answered; the commands
+that change state refuse wrong arguments with the console's own words, act on
+right ones, and their effect reaches every client as an event.
 
     cd tests/integration && /usr/bin/python3 -m pytest -v test_mgmt_api.py
 """
@@ -12,7 +14,6 @@ import json
 import os
 import re
 import sys
-import time
 
 import pytest
 
@@ -115,6 +116,66 @@ def test_wrong_clients_get_their_error_and_change_nothing(pair, config):
     # Nothing of it touched the guests.
     assert a.vm_list().keys() == before.keys()
     assert all(v["state"] == "running" for v in a.vm_list().values())
+
+
+def test_commands_run_as_the_console_and_refuse_what_is_wrong(pair, config):
+    """Each state-changing command with a wrong argument gets its class and
+    the console's own words, and changes nothing; right ones act, and every
+    authenticated client sees the guest's state change as an event."""
+    a, lab = pair.a, pair.lab
+    before = a.vm_list()
+    reqs = [
+        ("vm-create", {"name": "x1", "image": "memcheck", "memory": "16"}),
+        ("vm-create", {"name": "x1", "image": "memcheck", "memory": 16, "colour": "red"}),
+        ("vm-create", {"name": "x1", "image": "memcheck", "memory": 16, "args": "a\nb"}),
+        ("vm-create", {"image": "memcheck", "memory": 16}),
+        ("vm-create", {"name": "w1", "image": "memcheck", "memory": 16}),
+        ("vm-create", {"name": "x1", "image": "no-such-image", "memory": 16}),
+        ("vm-destroy", {"name": "nosuch"}),
+        ("migrate", {"name": "w1", "host": "not-an-address"}),
+        ("migrate", {"name": "w1", "host": IP["b"], "bandwidth_mbit": -1}),
+        ("migrate", {"name": "w1", "host": IP["b"], "copy_storage": "some"}),
+        ("migrate-cancel", {}),
+        ("log", {"lines": 0}),
+        ("mgmt", {}),
+        ("migrate-key", {"key": "x" * 20}),
+        ("vm-pause", {"name": "w1"}),
+        ("vm-resume", {"name": "w1"}),
+        ("mem", {}),
+        ("migrate-status", {}),
+    ]
+    r = probe(lab, "a", "script", json.dumps([{"execute": c, "arguments": x} for c, x in reqs]))
+    replies = {m["id"]: m for m in r["lines"] if "id" in m}
+    err = {i: (replies[i]["error"]["class"], replies[i]["error"]["desc"]) for i in replies
+           if "error" in replies[i]}
+    want = {0: ("InvalidParameter", "'memory' must be a non-negative integer"),
+            1: ("InvalidParameter", "unknown argument 'colour'"),
+            2: ("InvalidParameter", "'args' holds a control character"),
+            3: ("InvalidParameter", "'name' is missing"),
+            4: ("Refused", "vm create w1: a VM with that name exists"),
+            5: ("NotFound", "vm create x1: no such image (see 'vm images')"),
+            6: ("NotFound", "vm: no VM named 'nosuch' (see 'vm list')"),
+            7: ("InvalidParameter", "migrate: 'not-an-address' is not an IPv4 address"),
+            8: ("InvalidParameter", "'bandwidth_mbit' must be a non-negative integer"),
+            9: ("InvalidParameter", "'copy_storage' must be \"all\" or \"inc\""),
+            10: ("NotFound", "migrate cancel: no migration in progress"),
+            11: ("InvalidParameter", "'lines' must be 1 to 1000"),
+            12: ("CommandNotFound", "no command 'mgmt'"),
+            13: ("CommandNotFound", "no command 'migrate-key'")}
+    for i, w in want.items():
+        assert err.get(i) == w, (reqs[i], replies.get(i))
+    assert set(err) == set(want), err
+    assert replies[14]["return"] == {} and replies[15]["return"] == {}, r
+    assert replies[16]["return"]["free"] < replies[16]["return"]["total"], replies[16]
+    assert replies[17]["return"]["migrations"] == [] and replies[17]["return"]["incoming"]["key_set"], replies[17]
+    states = [m["data"]["state"] for m in r["lines"] if m.get("event") == "VM_STATE"
+              and m["data"]["name"] == "w1"]
+    assert states[:2] == ["paused", "running"], r["lines"]
+    assert a.vm_list().keys() == before.keys()
+    assert a.vm_list()["w1"]["state"] == "running"
+    log = a.cmd("log 40")
+    assert "ran: vm destroy nosuch" in log and "ran: vm pause w1" in log, log
+    assert "ran: mgmt" not in log
 
 
 def test_a_client_leaving_during_a_migration_leaves_it_alone(pair, config):
