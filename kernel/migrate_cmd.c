@@ -43,7 +43,6 @@ bool net_up(void) __attribute__((weak, visibility("hidden")));
  * slots of their own: unauthenticated peers never hold a migration slot. */
 #define MAX_REFUSING 2
 #define SLOTS (MAX_INCOMING + MAX_REFUSING)
-#define HISTORY MIGRATE_HISTORY
 /* From the moment a connection is handed over (TLS done, or plain bytes
  * seen) until GUEST_CONFIG: a peer that idles here loses its slot. */
 #define SLOT_DEADLINE_MS 10000
@@ -76,9 +75,6 @@ static struct incoming {
 	uint64_t total_us, bytes; /* from the summary, for MIGRATION_END */
 } in[SLOTS];
 
-static struct migrate_ended history[HISTORY];
-static bool history_used[HISTORY];
-static unsigned history_next;
 
 static struct migrate_metrics counts; /* for /metrics */
 
@@ -96,66 +92,6 @@ void migrate_metrics_get(struct migrate_metrics *m)
 	m->active_in = 0;
 	for (int i = 0; i < MAX_INCOMING; i++)
 		m->active_in += in[i].r != NULL;
-}
-
-/* Into the history, and MIGRATION_END to the API's clients. */
-static void ended(bool is_out, const char *name, const char *peer, enum mig_result res,
-		  const char *why, uint64_t total_us, uint64_t bytes)
-{
-	struct migrate_ended *h = &history[history_next];
-
-	history_used[history_next] = true;
-	h->when_ms = time_ms();
-	h->out = is_out;
-	h->result = res;
-	snprintf(h->name, sizeof(h->name), "%s", name && *name ? name : "?");
-	snprintf(h->peer, sizeof(h->peer), "%s", is_out ? peer : "");
-	snprintf(h->reason, sizeof(h->reason), "%s", res == MIG_DONE || !why ? "" : why);
-	history_next = (history_next + 1) % HISTORY;
-
-	struct json_out *o = mgmt_event_begin("MIGRATION_END");
-	if (!o)
-		return;
-	jo_key(o, "name");
-	jo_str(o, h->name);
-	jo_key(o, "direction");
-	jo_str(o, is_out ? "out" : "in");
-	jo_key(o, "peer");
-	if (is_out)
-		jo_str(o, peer);
-	else
-		jo_raw(o, "null");
-	jo_key(o, "result");
-	jo_str(o, mig_stats_result_name(res));
-	jo_key(o, "reason");
-	if (h->reason[0])
-		jo_str(o, h->reason);
-	else
-		jo_raw(o, "null");
-	jo_key(o, "downtime_ms");
-	if (is_out && res == MIG_DONE && out.downtime_known) {
-		char ms[32];
-		snprintf(ms, sizeof(ms), "%lu.%03lu", out.downtime_us / 1000, out.downtime_us % 1000);
-		jo_raw(o, ms);
-	} else {
-		jo_raw(o, "null");
-	}
-	jo_key(o, "total_ms");
-	jo_u64(o, total_us / 1000);
-	jo_key(o, "bytes");
-	jo_u64(o, bytes);
-	mgmt_event_end(o);
-}
-
-int migrate_history_get(struct migrate_ended *h, int max)
-{
-	int n = 0;
-	for (unsigned k = 0; k < HISTORY && n < max; k++) {
-		unsigned i = (history_next + k) % HISTORY;
-		if (history_used[i])
-			h[n++] = history[i];
-	}
-	return n;
 }
 
 int migrate_sessions(struct migrate_session *s, int max, struct migrate_listen *l)
@@ -307,7 +243,8 @@ static void finish_outgoing(void)
 		else
 			cmd_error("migrate %s: failed: %s; the guest keeps running here", out.name, why);
 	}
-	ended(true, out.name, out.peer, res, why, out.total_us, out.bytes);
+	migrate_ended(true, res, out.name, out.peer, why, out.total_us, out.bytes,
+		      out.downtime_known ? out.downtime_us : UINT64_MAX);
 	mig_send_free(out.s);
 	out.s = NULL;
 	out.vm = NULL;
@@ -583,7 +520,8 @@ static void finish_incoming(struct incoming *x)
 		cmd_error("incoming migration%s%s failed: %s; nothing was kept", name && *name ? " of " : "",
 			  name ? name : "", mig_recv_reason(x->r));
 	}
-	ended(false, name, NULL, res, mig_recv_reason(x->r), x->total_us, x->bytes);
+	migrate_ended(false, res, name, NULL, mig_recv_reason(x->r), x->total_us, x->bytes,
+		      UINT64_MAX);
 	mig_recv_free(x->r);
 	x->r = NULL;
 }
@@ -684,28 +622,6 @@ static int do_cancel(int argc, char **argv)
 	return 0;
 }
 
-static int do_history(void)
-{
-	struct migrate_ended h[HISTORY];
-	int n = migrate_history_get(h, HISTORY);
-
-	for (int i = 0; i < n; i++) {
-		kprintf("[%6lu.%03lu] ", h[i].when_ms / 1000, h[i].when_ms % 1000);
-		if (h[i].out && h[i].result == MIG_DONE)
-			kprintf("out %s -> %s: done\n", h[i].name, h[i].peer);
-		else if (h[i].out)
-			kprintf("out %s -> %s: %s (%s)\n", h[i].name, h[i].peer,
-				mig_stats_result_name(h[i].result), h[i].reason);
-		else if (h[i].result == MIG_DONE)
-			kprintf("in  %s: done\n", h[i].name);
-		else
-			kprintf("in  %s: failed (%s)\n", h[i].name, h[i].reason);
-	}
-	if (!n)
-		kputs("no migrations yet\n");
-	return 0;
-}
-
 static int set_listen(bool on, uint16_t port)
 {
 	if (on && (!net_up || !net_up()))
@@ -774,7 +690,7 @@ static int cmd_migrate(int argc, char **argv)
 	if (!strcmp(argv[1], "cancel") && argc <= 3)
 		return do_cancel(argc, argv);
 	if (!strcmp(argv[1], "history") && argc == 2)
-		return do_history();
+		return migrate_history_print();
 	if (!strcmp(argv[1], "key") && argc == 3)
 		return do_key(argv[2]);
 	if (!strcmp(argv[1], "insecure") && argc == 3) {

@@ -36,3 +36,10 @@ struct migrate_ended {
 
 /* The last migrations that ended, oldest first; how many. */
 int migrate_history_get(struct migrate_ended *h, int max);
+/* Records a migration that ended (name, peer and why are copied; peer
+ * NULL for an incoming one) and sends MIGRATION_END; downtime_us
+ * UINT64_MAX when not known. */
+void migrate_ended(bool out, enum mig_result res, const char *name, const char *peer,
+		   const char *why, uint64_t total_us, uint64_t bytes, uint64_t downtime_us);
+/* `migrate history`: the lines, or "no migrations yet". */
+int migrate_history_print(void);
