@@ -1,35 +1,29 @@
-"""tools/ternctl against fake Tern management servers (no emulators).
+"""tools/ternctl (and tools/ternmgmt.py, its protocol client) against fake Tern
+management servers (fake_tern.py; no emulators): the read-only commands, the
+key's proofs and every way a host can answer wrongly; the commands that change
+state (vm create/destroy/pause/resume), migrate followed to its end, events,
+and evacuate's placement by free memory, its Busy retries and its failures.
 
-Each fake is a TLS server on a loopback address, written from docs/mgmt-api.md
-rather than from ternctl's code: greeting, both key proofs, query-host and
-vm-list with canned answers. It records every line it receives and can be told
-to misbehave (prove the wrong key, send events first, go silent, ...).
-Two fakes share one port on 127.0.0.1 and 127.0.0.2, since --port is global.
+    cd tests/integration && /usr/bin/python3 -m pytest -q test_ternctl_client.py
 """
-import hashlib
-import hmac
 import importlib.util
 import json
 import os
 import secrets
-import socket
-import ssl
 import sys
-import threading
 from importlib.machinery import SourceFileLoader
 
 import pytest
 
+from fake_tern import KEY, MIB, fakes, guest, host_info, spec_proof  # noqa: F401 (fakes: a fixture)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DATA = os.path.join(HERE, "data", "ternctl")
-CERT = os.path.join(DATA, "test-cert.pem")
-CERT_KEY = os.path.join(DATA, "test-key.pem")
-KEY = "correct-horse-battery-staple"
-MIB = 1 << 20
 
 
 def _load_ternctl():
+    """tools/ternctl as a module (its file has no .py); it imports tools/ternmgmt.py,
+    reachable as ternctl.ternmgmt."""
     path = os.path.join(ROOT, "tools", "ternctl")
     loader = SourceFileLoader("ternctl", path)
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("ternctl", loader))
@@ -42,10 +36,11 @@ def _load_ternctl():
 
 
 ternctl = _load_ternctl()
+ternmgmt = ternctl.ternmgmt
 
-HOST_A = {"ip": "10.99.0.1", "mac": "52:54:00:00:00:01", "backend": "SVM",
+HOST_A = {"ip": "10.99.0.1", "backend": "SVM",
           "memory": {"total": 2048 * MIB, "free": 1536 * MIB}, "guests": 2, "migrations_active": 0}
-HOST_B = {"ip": "10.99.0.2", "mac": "52:54:00:00:00:02", "backend": "VMX",
+HOST_B = {"ip": "10.99.0.2", "backend": "VMX",
           "memory": {"total": 4096 * MIB, "free": 4000 * MIB}, "guests": 1, "migrations_active": 1}
 # "dirty" is the guest's dirty-logging mode, as the console's `vm list` shows it
 VMS_A = [
@@ -58,133 +53,6 @@ VMS_B = [
     {"name": "cache", "state": "running", "memory": 32 * MIB, "exits": 5, "dirty": "ad",
      "mac": "52:54:00:12:34:03", "ip": "10.99.0.51", "migrating": True},
 ]
-
-
-def spec_proof(key, side, ns, nc, h):
-    """The proof as docs/mgmt-api.md defines it, written apart from ternctl's."""
-    return hmac.new(key.encode(), b"tern-mgmt-v1 " + side + ns + nc + h, hashlib.sha256).hexdigest()
-
-
-class FakeTern:
-    """A fake host's management API on an already bound listening socket.
-
-    mode: "ok"; "mitm" (proves a key over another certificate, as a relay
-    would); "events" (an event line before every reply); "api2" (greets as API
-    2); "silent" (never answers a command); "huge" (a 4 KiB reply line).
-    """
-
-    def __init__(self, listener, key=KEY, info=None, vms=(), mode="ok"):
-        self.listener, self.key, self.info, self.vms, self.mode = listener, key, info, list(vms), mode
-        self.address = listener.getsockname()[0]
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(CERT, CERT_KEY)
-        with open(CERT) as f:
-            self.h = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).digest()
-        self.received = []       # every request line, parsed
-        self.errors = []
-        self.handlers = []
-        self.stopping = threading.Event()
-        self.accepter = threading.Thread(target=self._accept, daemon=True)
-        self.accepter.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            t = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            self.handlers.append(t)
-            t.start()
-
-    def _handle(self, conn):
-        conn.settimeout(5)
-        try:
-            with self.ctx.wrap_socket(conn, server_side=True) as s, s.makefile("rb") as rfile:
-                self._converse(s, rfile)
-        except (OSError, ssl.SSLError, ValueError) as e:
-            self.errors.append(e)
-
-    def _send(self, s, obj):
-        s.sendall(json.dumps(obj).encode() + b"\n")
-
-    def _recv(self, rfile):
-        line = rfile.readline()
-        if not line:
-            return None
-        msg = json.loads(line)
-        self.received.append(msg)
-        return msg
-
-    def _converse(self, s, rfile):
-        ns = secrets.token_bytes(32)
-        api = 2 if self.mode == "api2" else 1
-        self._send(s, {"tern": {"api": api, "version": "fake", "host": self.address, "nonce": ns.hex()}})
-        auth = self._recv(rfile)
-        if auth is None or auth.get("execute") != "auth":
-            return
-        nc = bytes.fromhex(auth["arguments"]["nonce"])
-        if auth["arguments"]["proof"] != spec_proof(self.key, b"client", ns, nc, self.h):
-            self._send(s, {"error": {"class": "AuthFailed", "desc": "wrong proof"}, "id": auth.get("id")})
-            return
-        h = hashlib.sha256(b"a relay's certificate").digest() if self.mode == "mitm" else self.h
-        self._send(s, {"return": {"proof": spec_proof(self.key, b"server", ns, nc, h)}, "id": auth.get("id")})
-        while (req := self._recv(rfile)) is not None:
-            if self.mode == "silent":
-                continue
-            if self.mode == "events":
-                self._send(s, {"event": "VM_STATE", "data": {"name": "web", "state": "paused"},
-                               "timestamp": {"seconds": 1796680000, "microseconds": 120}})
-            if self.mode == "huge":
-                self._send(s, {"return": "x" * 4096, "id": req.get("id")})
-            elif req.get("execute") == "query-host":
-                self._send(s, {"return": self.info, "id": req.get("id")})
-            elif req.get("execute") == "vm-list":
-                self._send(s, {"return": self.vms, "id": req.get("id")})
-            else:
-                self._send(s, {"error": {"class": "CommandNotFound", "desc": req.get("execute")},
-                               "id": req.get("id")})
-
-    def commands(self):
-        """The names of the requests received, once every connection has ended."""
-        for t in list(self.handlers):
-            t.join(5)
-        return [m.get("execute") for m in self.received]
-
-    def stop(self):
-        self.listener.close()
-
-
-def listeners_on_one_port(addresses):
-    """Listening sockets, one per address, all on the same free port."""
-    for _ in range(50):
-        socks = []
-        try:
-            for a in addresses:
-                s = socket.socket()
-                socks.append(s)
-                s.bind((a, socks[0].getsockname()[1] if len(socks) > 1 else 0))
-                s.listen(8)
-            return socks
-        except OSError:
-            for s in socks:
-                s.close()
-    pytest.fail("no port free on all of " + ", ".join(addresses))
-
-
-@pytest.fixture
-def fakes(request):
-    """A factory: fakes(spec_a, spec_b, ...) -> FakeTerns on 127.0.0.1, 127.0.0.2, ... one port."""
-    made = []
-
-    def make(*specs):
-        socks = listeners_on_one_port([f"127.0.0.{i + 1}" for i in range(len(specs))])
-        made.extend(FakeTern(s, **spec) for s, spec in zip(socks, specs))
-        return made[-len(specs):]
-
-    yield make
-    for f in made:
-        f.stop()
 
 
 @pytest.fixture
@@ -427,7 +295,7 @@ def test_greeting_of_another_api_version_is_refused(fakes, env, monkeypatch, cap
 
 
 def test_reply_line_over_the_limit_is_refused(fakes, env, monkeypatch, capsys):
-    monkeypatch.setattr(ternctl, "MAX_LINE", 1024)
+    monkeypatch.setattr(ternmgmt, "MAX_LINE", 1024)
     (fake,) = fakes(dict(info=HOST_A, mode="huge"))
     config_for(env, monkeypatch, {"a": fake.address})
     rc, _, err = run(capsys, ["--port", str(fake.listener.getsockname()[1]), "status"])
@@ -435,7 +303,7 @@ def test_reply_line_over_the_limit_is_refused(fakes, env, monkeypatch, capsys):
 
 
 def test_silent_host_times_out(fakes, env, monkeypatch, capsys):
-    monkeypatch.setattr(ternctl, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(ternmgmt, "READ_TIMEOUT", 0.3)
     (fake,) = fakes(dict(info=HOST_A, mode="silent"))
     config_for(env, monkeypatch, {"a": fake.address})
     rc, _, err = run(capsys, ["--port", str(fake.listener.getsockname()[1]), "-o", "json", "status"])
@@ -455,3 +323,324 @@ def test_config_file_format(env, monkeypatch):
     write_private(cfg, "a 10.99.0.1\na 10.99.0.2\n")
     with pytest.raises(ternctl.UsageError, match="host a is named twice"):
         ternctl.load_config(str(cfg))
+
+
+# --- the commands that change state, migrations, events, evacuation ---------
+
+def fleet_of(fakes, env, monkeypatch, **specs):
+    """Fakes named by SPECS' keys (a=dict(...), b=...), in a configuration; and the --port words."""
+    made = fakes(*specs.values())
+    config_for(env, monkeypatch, {name: f.address for name, f in zip(specs, made)})
+    return made, ["--port", str(made[0].listener.getsockname()[1])]
+
+
+def test_vm_create_translates_the_console_options(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(info=HOST_A), b=dict(info=HOST_B))
+    rc, out, err = run(capsys, port + ["-H", "b", "vm", "create", "web", "image=memcheck", "mem=64",
+                                       "args=rate=500 verify=1", "mac=52:54:00:aa:00:01", "cpu=pool",
+                                       "on_crash=destroy", "--paused"])
+    assert (rc, err) == (0, "")
+    assert out == "web: created on b (paused)\n"
+    assert b.requests("vm-create") == [{"name": "web", "memory": 64, "image": "memcheck",
+                                        "args": "rate=500 verify=1", "mac": "52:54:00:aa:00:01",
+                                        "cpu": "pool", "on_crash": "destroy", "paused": True}]
+    assert a.commands() == []
+
+
+def test_vm_create_as_json_and_the_hosts_refusal(fakes, env, monkeypatch, capsys):
+    (a,), port = fleet_of(fakes, env, monkeypatch, a=dict(info=HOST_A, vms=[guest("web", 16)]))
+    # the configuration's only host needs no -H
+    rc, out, err = run(capsys, port + ["-o", "json", "vm", "create", "db", "kernel=linux", "mem=128"])
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {"host": "a", "name": "db", "state": "running", "error": None}
+    rc, out, err = run(capsys, port + ["vm", "create", "web", "image=memcheck", "mem=16"])
+    assert (rc, out) == (1, "")
+    assert err == "ternctl: a: vm-create: GenericError: vm create: a VM named web exists\n"
+
+
+@pytest.mark.parametrize("words, message", [
+    (["vm", "create", "web", "image=x", "mem=16"], "vm create: pick its host with -H HOST"),
+    (["-H", "a", "vm", "create", "web", "image=x", "mem=lots"], "mem=lots: not a number of MiB"),
+    (["-H", "a", "vm", "create", "web", "image=x", "memory=16"], "'memory=16' is not one of mem=, image="),
+    (["-H", "a", "vm", "create", "web", "image=x"], "mem=MIB is needed"),
+    (["-H", "a", "vm", "create", "web", "mem=16"], "a guest needs an image or a kernel"),
+    (["-H", "a", "vm", "create", "web", "image=x", "mem=16", "image=y"], "image= is given twice"),
+    (["migrate", "web", "--to", "zz"], "--to: 'zz' is neither a host of"),
+    (["migrate", "web"], "required: --to"),
+    (["evacuate", "a", "--to", "a"], "--to names a itself"),
+    (["evacuate", "a", "--parallel", "0"], "0 is not above 0"),
+    (["events", "--count", "x"], "'x' is not a number"),
+])
+def test_command_line_mistakes_are_usage_errors(fakes, env, monkeypatch, capsys, words, message):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(info=HOST_A), b=dict(info=HOST_B))
+    rc, out, err = run(capsys, port + words)
+    assert (rc, out) == (2, "")
+    assert message in err
+    assert a.commands() == b.commands() == []
+
+
+def test_vm_destroy_pause_resume_run_where_the_guest_is(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 16)]),
+                            b=dict(vms=[guest("db", 16)]))
+    assert run(capsys, port + ["vm", "pause", "db"]) == (0, "db: paused on b\n", "")
+    assert b.vms[0]["state"] == "paused"
+    assert run(capsys, port + ["vm", "resume", "db"]) == (0, "db: resumed on b\n", "")
+    rc, out, err = run(capsys, port + ["-o", "json", "vm", "destroy", "db"])
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {"host": "b", "name": "db", "command": "vm-destroy", "error": None}
+    assert b.names() == [] and a.names() == ["web"]
+    assert "vm-destroy" not in a.commands()
+    assert b.requests("vm-destroy") == [{"name": "db"}]
+
+
+def test_vm_action_on_a_guest_nowhere_or_on_two_hosts_fails(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 16)]),
+                            b=dict(vms=[guest("web", 16)]))
+    rc, out, err = run(capsys, port + ["vm", "pause", "zz"])
+    assert (rc, out, err) == (1, "", "ternctl: no host holds zz (asked a, b)\n")
+    rc, out, err = run(capsys, port + ["vm", "destroy", "web"])
+    assert (rc, out, err) == (1, "", "ternctl: web is on more than one host: a, b\n")
+    assert set(a.commands() + b.commands()) == {"auth", "vm-list"}
+
+
+def test_migrate_prints_each_round_the_end_and_where_the_guest_is(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)]), b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["migrate", "web", "--to", "b"])
+    assert (rc, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"web: a ({a.address}) -> b ({b.address})"
+    assert rows("\n".join(lines[1:4])) == [
+        ["ROUND", "SENT", "ZERO", "DIRTIED", "LEFT", "MB", "MS", "THROTTLE%"],
+        ["0", "100", "50", "10", "10", "0.4", "40", "0"],
+        ["1*", "10", "0", "0", "0", "0.0", "2.5", "0"],
+    ]
+    assert lines[4:] == ["result:    completed", "downtime:  4.25 ms", "total:     60 ms", "bytes:     452320 bytes",
+                         f"web is on b ({b.address}): running"]
+    assert a.names() == [] and b.names() == ["web"]
+    assert a.requests("migrate") == [{"name": "web", "host": b.address}]
+    # the fake sent an unrelated event before migrate's reply: it was skipped, not taken for the reply
+    assert ("migrate", None) in a.replies
+
+
+def test_migrate_as_json_with_every_option(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)]), b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b", "--bandwidth", "40",
+                                       "--downtime-ms", "20", "--max-rounds", "5", "--offline", "--insecure",
+                                       "--port", "7001", "--auto-converge", "off", "--delta", "on",
+                                       "--delta-cache", "8", "--copy-storage", "inc", "--timeout", "10"])
+    assert (rc, err) == (0, "")
+    res = json.loads(out)
+    assert {k: res[k] for k in ("name", "from", "to", "result", "reason", "downtime_ms", "total_ms", "bytes",
+                                "state")} == {
+        "name": "web", "from": "a", "to": "b", "result": "completed", "reason": None, "downtime_ms": 4.25,
+        "total_ms": 60, "bytes": 452320, "state": "running"}
+    assert [r["round"] for r in res["rounds"]] == [0, 1] and res["rounds"][1]["final"] is True
+    assert a.requests("migrate") == [{"name": "web", "host": b.address, "port": 7001, "auto_converge": False,
+                                      "delta": True, "downtime_ms": 20, "max_rounds": 5, "bandwidth_mbit": 40,
+                                      "delta_cache_mib": 8, "copy_storage": "inc", "insecure": True,
+                                      "offline": True}]
+
+
+def test_migrate_to_an_address_outside_the_configuration(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)]), b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["-H", "a", "-o", "json", "migrate", "web", "--to", b.address])
+    assert (rc, err) == (0, "")
+    assert json.loads(out)["to"] == b.address and b.names() == ["web"]
+
+
+def test_migrate_that_fails_exits_1_with_the_reason(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch,
+                            a=dict(vms=[guest("web", 64)], fail={"web": "the destination refused: no memory"}),
+                            b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["migrate", "web", "--to", "b"])
+    assert rc == 1
+    assert "result:    failed: the destination refused: no memory" in out
+    assert "is on b" not in out
+    assert err == "ternctl: a: web: failed: the destination refused: no memory\n"
+    assert a.names() == ["web"] and b.names() == []
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b"])
+    res = json.loads(out)
+    assert rc == 1 and (res["result"], res["reason"], res["state"]) == (
+        "failed", "the destination refused: no memory", None)
+
+
+def test_migrate_refused_by_the_host_and_to_where_it_is(fakes, env, monkeypatch, capsys):
+    monkeypatch.setattr(ternmgmt, "BUSY_RETRY", 0.01)
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)]), b=dict(vms=[]))
+    a.outgoing = "other"       # the host's one outgoing migration is someone else's
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b"])
+    res = json.loads(out)
+    assert rc == 1 and res["result"] == "failed" and res["reason"] == "Busy: a migration is running (other)"
+    assert err == "ternctl: a: web: failed: Busy: a migration is running (other)\n"
+    assert len(a.requests("migrate")) == 1 + ternmgmt.BUSY_RETRIES     # tried again, then given up
+    rc, out, err = run(capsys, port + ["migrate", "web", "--to", "a"])
+    assert (rc, out, err) == (1, "", "ternctl: web is already on a\n")
+
+
+def test_migrate_no_wait_only_starts_it(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], migrate_delay=0.3),
+                            b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["migrate", "web", "--to", "b", "--no-wait"])
+    assert (rc, out, err) == (0, "web: migration from a to b started (not followed)\n", "")
+    assert a.commands()[-1] == "migrate"
+
+
+def test_migrate_timeout_says_what_the_host_is_doing(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], migrate_delay=1.0),
+                            b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b", "--timeout", "0.2"])
+    res = json.loads(out)
+    assert rc == 1 and res["result"] == "timeout"
+    assert res["reason"] == ("no MIGRATION_END within 0.2 s: it may still be running on a; "
+                             "migrate-status: pre-copy, round 1, 40 % sent")
+
+
+def test_following_a_migration_sends_a_keepalive(fakes, env, monkeypatch, capsys):
+    monkeypatch.setattr(ternmgmt, "KEEPALIVE", 0.1)
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], migrate_delay=0.5),
+                            b=dict(vms=[]))
+    rc, _, err = run(capsys, port + ["migrate", "web", "--to", "b"])
+    assert (rc, err) == (0, "")
+    sent = a.commands()
+    assert sent[:3] == ["auth", "vm-list", "auth"] and sent[3] == "migrate"
+    assert 2 <= sent.count("query-version") <= 8
+
+
+def test_events_from_every_host_until_the_count(fakes, env, monkeypatch, capsys):
+    evs = [("VM_STATE", {"name": "web", "state": "paused", "reason": None}),
+           ("GUEST_FAULT", {"name": "web", "reason": "triple fault at rip 0x1000"})]
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(greet_events=evs[:1]), b=dict(greet_events=evs[1:]))
+    rc, out, err = run(capsys, port + ["events", "--count", "2"])
+    assert (rc, err) == (0, "")
+    assert sorted(out.splitlines()) == ["a VM_STATE name=web state=paused reason=null",
+                                        'b GUEST_FAULT name=web reason="triple fault at rip 0x1000"']
+    rc, out, err = run(capsys, port + ["-H", "a", "-o", "json", "events", "--count", "1"])
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {"host": "a", "event": "VM_STATE", "data": evs[0][1],
+                               "timestamp": {"seconds": 1796680000, "microseconds": 120}}
+
+
+def test_events_until_the_timeout_with_keepalives(fakes, env, monkeypatch, capsys):
+    monkeypatch.setattr(ternmgmt, "KEEPALIVE", 0.1)
+    (a,), port = fleet_of(fakes, env, monkeypatch, a=dict())
+    rc, out, err = run(capsys, port + ["events", "--timeout", "0.5"])
+    assert (rc, out, err) == (0, "", "")
+    assert a.commands().count("query-version") >= 3
+
+
+def test_events_host_that_drops_is_reported(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(greet_events=[("EVENTS_LOST", {"count": 3})]),
+                            b=dict(mode="drop"))
+    rc, out, err = run(capsys, port + ["events", "--timeout", "0.5"])
+    assert rc == 1
+    assert out == "a EVENTS_LOST count=3\n"
+    assert err == "ternctl: b: the host closed the connection; no more events from it\n"
+
+
+def test_client_waits_for_events_and_keeps_those_before_a_reply(fakes):
+    (fake,) = fakes(dict(info=HOST_A, mode="events", greet_events=[("VM_STATE", {"name": "x"})]))
+    with ternctl.Client(fake.address, KEY.encode(), fake.listener.getsockname()[1]) as c:
+        assert c.execute("query-host") == HOST_A
+        assert len(c.events) == 2
+        assert c.next_event(0.1)["data"] == {"name": "x"}
+        assert c.next_event(0.1)["data"]["name"] == "web"
+        assert c.next_event(0.1) is None
+        fake.emit("MIGRATION_END", {"name": "web"})
+        assert c.next_event(1)["event"] == "MIGRATION_END"
+
+
+# evacuate: a holds 64, 32 and 16 MiB guests (and ones that cannot move); b has
+# 100 MiB free, c 90. Each guest needs 8 MiB more than its memory. By the most
+# memory left: web (72) -> b (28 left), cache (40) -> c (50 left), tiny (24) -> c.
+# (A first fit would put tiny on b; the most free at the start would put all on b.)
+EVAC = dict(
+    a=dict(info=host_info("10.99.0.1", 50), vms=[guest("tiny", 16), guest("web", 64), guest("cache", 32)]),
+    b=dict(info=host_info("10.99.0.2", 100), vms=[]),
+    c=dict(info=host_info("10.99.0.3", 90), vms=[]),
+)
+
+
+def test_evacuate_places_by_the_memory_left_and_empties_the_host(fakes, env, monkeypatch, capsys):
+    (a, b, c), port = fleet_of(fakes, env, monkeypatch, **EVAC)
+    rc, out, err = run(capsys, port + ["evacuate", "a"])
+    assert (rc, err) == (0, "")
+    progress, tab = out.split("\n\n")
+    assert progress.splitlines() == [
+        "web: a -> b: started (64 MiB)", "web: a -> b: completed (downtime 4.25 ms, total 60 ms)",
+        "cache: a -> c: started (32 MiB)", "cache: a -> c: completed (downtime 4.25 ms, total 60 ms)",
+        "tiny: a -> c: started (16 MiB)", "tiny: a -> c: completed (downtime 4.25 ms, total 60 ms)"]
+    assert rows(tab) == [["NAME", "FROM", "TO", "RESULT", "DOWNTIME_MS", "TOTAL_MS", "REASON"],
+                         ["web", "a", "b", "completed", "4.25", "60", "-"],
+                         ["cache", "a", "c", "completed", "4.25", "60", "-"],
+                         ["tiny", "a", "c", "completed", "4.25", "60", "-"],
+                         ["a:", "no", "guest", "left"]]
+    assert (a.names(), b.names(), sorted(c.names())) == ([], ["web"], ["cache", "tiny"])
+    assert "query-host" not in a.commands()
+
+
+def test_evacuate_leaves_what_cannot_move_with_its_reason(fakes, env, monkeypatch, capsys):
+    spec = dict(EVAC, a=dict(EVAC["a"], vms=EVAC["a"]["vms"] + [
+        guest("huge", 256), guest("dead", 8, "stopped"), guest("new", 8, "incoming"),
+        guest("busy", 8, migrating=True)], fail={"cache": "the destination refused: no memory"}))
+    (a, b, c), port = fleet_of(fakes, env, monkeypatch, **spec)
+    rc, out, err = run(capsys, port + ["-o", "json", "evacuate", "a"])
+    assert (rc, err) == (1, "")
+    report = json.loads(out)
+    got = {r["name"]: (r["to"], r["result"], r["reason"]) for r in report["moved"]}
+    assert got == {
+        "huge": (None, "skipped", "no host has 264 MiB free"),
+        "web": ("b", "completed", None),
+        "cache": ("c", "failed", "the destination refused: no memory"),
+        "tiny": ("c", "completed", None),
+        "dead": (None, "skipped", "stopped: a stopped guest cannot move"),
+        "new": (None, "skipped", "incoming: still arriving on this host"),
+        "busy": (None, "skipped", "a migration already owns it"),
+    }
+    assert [r["name"] for r in report["moved"]] == ["huge", "web", "cache", "tiny", "dead", "new", "busy"]
+    assert sorted(report["left"]) == ["busy", "cache", "dead", "huge", "new"]
+    assert [r["name"] for r in a.requests("migrate")] == ["web", "cache", "tiny"]
+
+
+def test_evacuate_in_parallel_retries_what_the_host_was_busy_for(fakes, env, monkeypatch, capsys):
+    spec = dict(EVAC, a=dict(EVAC["a"], migrate_delay=0.1))
+    (a, b, c), port = fleet_of(fakes, env, monkeypatch, **spec)
+    rc, out, err = run(capsys, port + ["-o", "json", "evacuate", "a", "--parallel", "2", "--bandwidth", "300"])
+    assert (rc, err) == (0, "")
+    report = json.loads(out)
+    assert [(r["name"], r["to"], r["result"]) for r in report["moved"]] == [
+        ("web", "b", "completed"), ("cache", "c", "completed"), ("tiny", "c", "completed")]
+    assert report["left"] == []
+    busy = [cmd for cmd, cls in a.replies if cls == "Busy"]
+    assert busy, "the second migration should have met Busy"
+    assert all(r["bandwidth_mbit"] == 300 for r in a.requests("migrate"))
+    assert len(a.requests("migrate")) == 3 + len(busy)
+
+
+def test_evacuate_to_restricts_the_destinations(fakes, env, monkeypatch, capsys):
+    (a, b, c), port = fleet_of(fakes, env, monkeypatch, **EVAC)
+    rc, out, err = run(capsys, port + ["-o", "json", "evacuate", "a", "--to", "c"])
+    report = json.loads(out)
+    # c alone: web (72) fits its 90, then cache (40) does not fit the 18 left, tiny (24) neither
+    assert [(r["name"], r["to"]) for r in report["moved"]] == [("web", "c"), ("cache", None), ("tiny", None)]
+    assert report["moved"][1]["reason"] == "no host has 40 MiB free"
+    assert (rc, sorted(report["left"])) == (1, ["cache", "tiny"])
+    assert b.commands() == []
+
+
+def test_evacuate_a_candidate_that_does_not_answer_gets_nothing(fakes, env, monkeypatch, capsys):
+    spec = dict(EVAC, b=dict(EVAC["b"], key="another-key-entirely"))
+    (a, b, c), port = fleet_of(fakes, env, monkeypatch, **spec)
+    rc, out, err = run(capsys, port + ["-o", "json", "evacuate", "a"])
+    report = json.loads(out)
+    assert err.startswith("ternctl: b: the host refused our key") and err.endswith("; no guest goes there\n")
+    assert [(r["name"], r["to"]) for r in report["moved"]] == [("web", "c"), ("cache", None), ("tiny", None)]
+    assert rc == 1
+
+
+def test_plan_evacuation_is_largest_first_by_memory_left():
+    src = ("a", "10.99.0.1")
+    vms = [guest("s1", 8), guest("l", 100), guest("s2", 8), guest("m", 50)]
+    plan = ternmgmt.plan_evacuation(src, vms, [("b", "B", 130 * MIB), ("c", "C", 120 * MIB)])
+    # l (108) -> b: 22 left; m (58) -> c: 62 left; s1 (16) -> c: 46; s2 (16) -> c: 30
+    assert [(m.name, m.to) for m in plan] == [("l", ("b", "B")), ("m", ("c", "C")), ("s1", ("c", "C")),
+                                              ("s2", ("c", "C"))]
