@@ -9,7 +9,7 @@ APT_PACKAGES := gcc make binutils git gnu-efi ovmf qemu-system-x86 qemu-utils \
 	bochs bochsbios vgabios grub-pc-bin grub-common xorriso nasm mtools dpkg-dev \
 	python3 python3-pytest python3-pexpect libcmocka-dev libmbedtls-dev check \
 	clang libclang-rt-14-dev \
-	iproute2 iputils-ping iperf tcpdump procps socat
+	iproute2 iputils-ping iperf tcpdump procps socat ansible-core
 
 APT_UPDATED := $(DEPS_DIR)/.apt-updated
 # apt-get update at most once per build tree. A shell command group (no `@`,
