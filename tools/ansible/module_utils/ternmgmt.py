@@ -1,0 +1,1 @@
+../../ternmgmt.py
