@@ -44,7 +44,7 @@ BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab
                 "test_guest_faults", "test_linux_lifecycle",
                 # Two Terns, idle but for their boot and one slow
                 # migration of a small guest; no emulator at all.
-                "test_metrics", "test_mgmt_api", "test_ternctl_client")
+                "test_metrics", "test_mgmt_api", "test_ternctl_client", "test_ansible_module")
 
 WEIGHT_S = {
     "test_linux_vmx": 141, "test_linux_guest": 105, "test_hostile_guest": 98,
