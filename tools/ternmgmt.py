@@ -555,6 +555,12 @@ def _num(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
+def _about(ev, name):
+    data = ev.get("data")
+    return (ev.get("event") in ("MIGRATION_ROUND", "MIGRATION_END") and isinstance(data, dict)
+            and data.get("name") == name)
+
+
 def _migration_status(client, name):
     """', still PHASE, round N, P % sent' from migrate-status, or '' if it cannot tell."""
     try:
@@ -633,6 +639,10 @@ def _run(client, pending, running, key, port, parallel, options, timeout, events
                 continue
             pending.popleft()
             busy_tries = 0
+            # The host replies in the pass that starts the migration, so a round or an
+            # end of this guest read before the reply is an earlier migration's.
+            for ev in [e for e in client.events if _about(e, m.name)]:
+                client.events.remove(ev)
             running[m.name] = (m, None if timeout is None else time.monotonic() + timeout)
             events.started(m)
         if not running and not pending:

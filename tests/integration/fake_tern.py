@@ -68,13 +68,16 @@ class FakeTern:
     greet_events: [(event, data)] sent to each connection once it authenticated.
     fail: {guest: reason}: its migration from here ends "failed".
     migrate_delay: seconds from migrate's reply to the first round.
+    stale_end: migrate sends, before its reply, the MIGRATION_END of an
+    earlier migration of the same guest (which ended just then).
     """
 
     def __init__(self, listener, key=KEY, info=None, vms=(), mode="ok", greet_events=(), fail=None,
-                 migrate_delay=0.01):
+                 migrate_delay=0.01, stale_end=False):
         self.listener, self.key, self.info, self.mode = listener, key, info, mode
         self.vms = copy.deepcopy(list(vms))
         self.greet_events, self.fail, self.migrate_delay = list(greet_events), dict(fail or {}), migrate_delay
+        self.stale_end = stale_end
         self.address = listener.getsockname()[0]
         self.fleet = {}             # address -> FakeTern: the fakes made together
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -240,6 +243,11 @@ class FakeTern:
         self._send(s, slock, {"event": "VM_STATE", "data": {"name": "bystander", "state": "running",
                                                             "reason": None},
                               "timestamp": {"seconds": 1796680000, "microseconds": 1}})
+        if self.stale_end:
+            self._send(s, slock, {"event": "MIGRATION_END", "data": {
+                "name": vm["name"], "direction": "out", "peer": "10.9.9.9:7000", "result": "failed",
+                "reason": "an earlier migration's end", "downtime_ms": None, "total_ms": 5, "bytes": 0},
+                "timestamp": {"seconds": 1796680000, "microseconds": 2}})
         t = threading.Thread(target=self._move, args=(vm, args["host"]), daemon=True)
         self.movers.append(t)
         t.start()

@@ -441,6 +441,14 @@ def test_migrate_as_json_with_every_option(fakes, env, monkeypatch, capsys):
                                       "offline": True}]
 
 
+def test_migrate_ignores_an_earlier_end_read_before_its_reply(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], stale_end=True),
+                            b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b"])
+    assert (rc, err) == (0, "")
+    assert (json.loads(out)["result"], b.names()) == ("completed", ["web"])
+
+
 def test_migrate_to_an_address_outside_the_configuration(fakes, env, monkeypatch, capsys):
     (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)]), b=dict(vms=[]))
     rc, out, err = run(capsys, port + ["-H", "a", "-o", "json", "migrate", "web", "--to", b.address])
