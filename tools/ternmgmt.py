@@ -519,9 +519,11 @@ class Move:
     source: tuple                   # (label, address)
     to: tuple | None = None         # (label, address); None: nowhere to go
     memory: int = 0                 # bytes
-    result: str | None = None       # the end's result, or "skipped", "timeout"
+    result: str | None = None       # the end's result ("completed", "failed", "uncertain"), or
+    #                                 "failed" (refused), "skipped" (not tried), "timeout",
+    #                                 "unknown" (the source's connection was lost meanwhile)
     reason: str | None = None
-    downtime_ms: int | None = None
+    downtime_ms: float | None = None
     total_ms: int | None = None
     bytes: int | None = None
     rounds: list = field(default_factory=list)  # MIGRATION_ROUND data, in order

@@ -64,7 +64,8 @@ class FakeTern:
     mode: "ok"; "mitm" (proves a key over another certificate, as a relay
     would); "events" (an event line before every reply); "api2" (greets as API
     2); "silent" (never answers a command); "huge" (a 4 KiB reply line);
-    "drop" (closes each connection after its greet_events).
+    "drop" (closes each connection after its greet_events); "hangup"
+    (closes a connection right after replying to its migrate).
     greet_events: [(event, data)] sent to each connection once it authenticated.
     fail: {guest: reason}: its migration from here ends "failed".
     migrate_delay: seconds from migrate's reply to the first round.
@@ -178,6 +179,8 @@ class FakeTern:
                 else:
                     self.replies.append((command, None))
                     self._send(s, slock, {"return": ret, "id": req.get("id")})
+                    if self.mode == "hangup" and command == "migrate":
+                        return
         finally:
             with self.lock:
                 self.conns.remove((s, slock))

@@ -485,6 +485,15 @@ def test_migrate_refused_by_the_host_and_to_where_it_is(fakes, env, monkeypatch,
     assert (rc, out, err) == (1, "", "ternctl: web is already on a\n")
 
 
+def test_migrate_whose_connection_breaks_is_unknown(fakes, env, monkeypatch, capsys):
+    (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], mode="hangup",
+                                                            migrate_delay=0.2), b=dict(vms=[]))
+    rc, out, err = run(capsys, port + ["-o", "json", "migrate", "web", "--to", "b"])
+    res = json.loads(out)
+    assert rc == 1 and res["result"] == "unknown"
+    assert res["reason"] == "lost the connection to a (the host closed the connection): it may go on there"
+
+
 def test_migrate_no_wait_only_starts_it(fakes, env, monkeypatch, capsys):
     (a, b), port = fleet_of(fakes, env, monkeypatch, a=dict(vms=[guest("web", 64)], migrate_delay=0.3),
                             b=dict(vms=[]))
