@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PAIRS = ("test_guest_net", "test_linux_image", "test_linux_migrate", "test_migrate",
          "test_migrate_cross_vendor", "test_migrate_failures", "test_migrate_net",
          "test_migrate_runstate", "test_migrate_tls", "test_net", "test_linux_disk_migrate",
-         "test_fleet")  # three
+         "test_fleet")  # test_fleet: three Terns
 # One emulator, mostly waiting: beside the pairs.
 BESIDE_PAIRS = ("test_image_fetch", "test_console", "test_harness", "test_netlab",
                 "test_deps_tools", "test_disk_import", "test_boot", "test_memcheck_bare",
