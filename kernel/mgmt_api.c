@@ -14,6 +14,7 @@
 #include "kernel/log.h"
 #include "kernel/mgmt_api.h"
 #include "kernel/mgmt_api_int.h"
+#include "kernel/mgmt_events.h"
 #include "kernel/random.h"
 #include "lwip/netif.h"
 #include "mgmt/json.h"
@@ -358,6 +359,7 @@ int mgmt_api_listen(bool on, uint16_t port)
 	}
 	if (!key_len)
 		return -ENOENT;
+	mgmt_events_init(); /* nothing to watch for before an API can listen */
 	mgmt_tcp_unlisten();
 	int rc = mgmt_tls_make();
 	if (rc)

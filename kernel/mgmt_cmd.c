@@ -10,7 +10,6 @@
 #include "kernel/kprintf.h"
 #include "kernel/log.h"
 #include "kernel/mgmt_api.h"
-#include "kernel/mgmt_events.h"
 #include "kernel/random.h"
 #include "net/metrics_http.h"
 #include "net/mgmt_tcp.h"
@@ -188,7 +187,6 @@ void mgmt_init(void)
 	cmd_register(&mgmt_cmd);
 	if (!have_net())
 		return;
-	mgmt_events_init();
 	int rc = metrics_http_start(0);
 	if (rc)
 		log_warn("mgmt", "not serving metrics: %s", strerror(-rc));

@@ -156,5 +156,7 @@ static bool watch_poll(void)
 
 void mgmt_events_init(void)
 {
-	loop_add("events", watch_poll);
+	static bool added;
+	if (!added && !loop_add("events", watch_poll))
+		added = true;
 }

@@ -9,5 +9,6 @@
  * listens (then there is nothing to do). Not nested. */
 struct json_out *mgmt_event_begin(const char *event);
 void mgmt_event_end(struct json_out *o);
-/* Watches the guests for VM_STATE and GUEST_FAULT (a main-loop poll). */
+/* Watches the guests for VM_STATE and GUEST_FAULT (a main-loop poll),
+ * from the first time the API listens on; again is harmless. */
 void mgmt_events_init(void);

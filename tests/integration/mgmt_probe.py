@@ -18,7 +18,8 @@ error). CASES:
     auth-drop     authenticates, asks vm-list, and disconnects at once
     script        authenticates, sends the requests of ARG (a JSON list) one
                   after the other with "id" their index, each after the
-                  reply to the one before; "lines" holds every line read
+                  reply to the one before ({"sleep": S} instead of a request:
+                  read for S seconds); "lines" holds every line read
                   (replies and events), "end" "open"
 """
 import hashlib
@@ -142,6 +143,15 @@ def main(host, key, case, arg=None):
         elif case == "script":
             s.settimeout(60)
             for i, req in enumerate(json.loads(arg)):
+                if "sleep" in req:  # read what comes meanwhile (events)
+                    s.settimeout(req["sleep"])
+                    try:
+                        while lines.read() is not None:
+                            pass
+                    except socket.timeout:
+                        pass
+                    s.settimeout(60)
+                    continue
                 send(s, {**req, "id": i})
                 while (r := lines.read()) is not None and r.get("id") != i:
                     pass

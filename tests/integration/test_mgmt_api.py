@@ -143,8 +143,12 @@ def test_commands_run_as_the_console_and_refuse_what_is_wrong(pair, config):
         ("vm-resume", {"name": "w1"}),
         ("mem", {}),
         ("migrate-status", {}),
+        ("vm-create", {"name": "tf", "image": "memcheck", "memory": 8, "args": "mode=triplefault"}),
+        ("sleep", 3),
+        ("vm-destroy", {"name": "tf"}),
     ]
-    r = probe(lab, "a", "script", json.dumps([{"execute": c, "arguments": x} for c, x in reqs]))
+    r = probe(lab, "a", "script", json.dumps([{"sleep": x} if c == "sleep" else {"execute": c, "arguments": x}
+                                              for c, x in reqs]))
     replies = {m["id"]: m for m in r["lines"] if "id" in m}
     err = {i: (replies[i]["error"]["class"], replies[i]["error"]["desc"]) for i in replies
            if "error" in replies[i]}
@@ -171,6 +175,12 @@ def test_commands_run_as_the_console_and_refuse_what_is_wrong(pair, config):
     states = [m["data"]["state"] for m in r["lines"] if m.get("event") == "VM_STATE"
               and m["data"]["name"] == "w1"]
     assert states[:2] == ["paused", "running"], r["lines"]
+    # A guest that faults: every client is told, with the console's reason.
+    tf = [(m["event"], m["data"].get("state"), (m["data"].get("reason") or "")[:12]) for m in r["lines"]
+          if m.get("event") in ("VM_STATE", "GUEST_FAULT") and m["data"]["name"] == "tf"]
+    assert tf[-3:] == [("VM_STATE", "stopped", "triple fault"), ("GUEST_FAULT", None, "triple fault"),
+                       ("VM_STATE", "gone", "")], tf
+    assert replies[20]["return"] == {}, replies[20]
     assert a.vm_list().keys() == before.keys()
     assert a.vm_list()["w1"]["state"] == "running"
     log = a.cmd("log 40")
