@@ -146,6 +146,7 @@ def test_commands_run_as_the_console_and_refuse_what_is_wrong(pair, config):
         ("vm-create", {"name": "tf", "image": "memcheck", "memory": 8, "args": "mode=triplefault"}),
         ("sleep", 3),
         ("vm-destroy", {"name": "tf"}),
+        ("sleep", 1),
     ]
     r = probe(lab, "a", "script", json.dumps([{"sleep": x} if c == "sleep" else {"execute": c, "arguments": x}
                                               for c, x in reqs]))
