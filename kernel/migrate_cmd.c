@@ -75,7 +75,6 @@ static struct incoming {
 	uint64_t total_us, bytes; /* from the summary, for MIGRATION_END */
 } in[SLOTS];
 
-
 static struct migrate_metrics counts; /* for /metrics */
 
 static unsigned result_index(enum mig_result r)
