@@ -4,7 +4,6 @@
  * console stays usable while a guest moves. The glue: VMs through
  * kernel/vm_migrate.c, the byte stream through net/mig_tcp.c. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
