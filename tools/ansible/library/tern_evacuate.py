@@ -20,23 +20,8 @@ description:
   - Changed if any guest moved. Fails, after moving what it could, if the
     host still holds a guest at the end, listing each with its reason.
   - Runs where the hosts' API is reachable, usually the control node.
+extends_documentation_fragment: [tern_connection]
 options:
-  hosts:
-    description: "The Tern hosts, as {name: IPv4 address}. One of C(hosts) or C(config)."
-    type: dict
-  config:
-    description: A ternctl configuration file instead of C(hosts); only its owner may read it.
-    type: path
-  key:
-    description: The management key. Else C(key_file), else the configuration's key-file.
-    type: str
-  key_file:
-    description: A file whose first line is the management key; only its owner may read it.
-    type: path
-  port:
-    description: The management API's TCP port on every host.
-    type: int
-    default: 7100
   host:
     description: The host to drain (a name of C(hosts) or the configuration, or an IPv4 address).
     type: str
