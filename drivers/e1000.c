@@ -20,6 +20,11 @@
 #define E1000_BUF_SIZE 2048
 #define E1000_BAR_SIZE 0x20000 /* SDM 13.1: 128 KiB of register space */
 #define E1000_MAX 4
+/* Frames queued before the tail register is written anyway: each TDT
+ * write is a register access that runs the device's whole transmit loop
+ * (under QEMU a trap into the emulator), so one write per batch instead
+ * of per frame. The rest go at flush(), once per main-loop pass. */
+#define E1000_TX_BATCH 32
 /* Hardware statistics are folded into the counters every this many polls:
  * a few MMIO reads, not on every pass of the main loop. */
 #define E1000_STATS_EVERY 64
@@ -51,7 +56,8 @@ struct e1000 {
 	uint8_t *rx_buf, *tx_buf;
 	unsigned rx_next;  /* next RX descriptor the hardware may have completed */
 	bool rx_dropping;  /* inside a frame spanning descriptors: dropped up to EOP */
-	unsigned tx_tail;  /* next TX descriptor to fill; TDT is written with it */
+	unsigned tx_tail;  /* next TX descriptor to fill */
+	unsigned tx_tdt;   /* what TDT was last set to: tx_tail at a flush */
 	unsigned tx_clean; /* oldest TX descriptor not yet reclaimed */
 	unsigned polls;
 	uint32_t rctl;
@@ -105,6 +111,17 @@ static void e1000_tx_reclaim(struct e1000 *e)
 	}
 }
 
+static void e1000_flush(struct nic *nic)
+{
+	struct e1000 *e = nic->priv;
+
+	if (e->tx_tdt == e->tx_tail)
+		return;
+	e1000_dma_barrier();
+	e1000_wr(e, E1000_TDT, e->tx_tail);
+	e->tx_tdt = e->tx_tail;
+}
+
 static int e1000_tx(struct nic *nic, const uint8_t *frame, size_t len)
 {
 	struct e1000 *e = nic->priv;
@@ -114,6 +131,7 @@ static int e1000_tx(struct nic *nic, const uint8_t *frame, size_t len)
 		return -EINVAL;
 	/* One descriptor always stays empty: TDT == TDH means "ring empty". */
 	if (next == e->tx_clean) {
+		e1000_flush(nic); /* held frames cannot complete */
 		e1000_tx_reclaim(e);
 		if (next == e->tx_clean) {
 			nic->counters.tx_drops++;
@@ -131,8 +149,8 @@ static int e1000_tx(struct nic *nic, const uint8_t *frame, size_t len)
 	 * every frame, so every descriptor reports DD and can be reclaimed. */
 	d->cmd = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS;
 	e->tx_tail = next;
-	e1000_dma_barrier();
-	e1000_wr(e, E1000_TDT, e->tx_tail);
+	if ((e->tx_tail + E1000_TX_DESCS - e->tx_tdt) % E1000_TX_DESCS >= E1000_TX_BATCH)
+		e1000_flush(nic);
 	return 0;
 }
 
@@ -212,6 +230,7 @@ static int e1000_set_promisc(struct nic *nic, bool on)
 static const struct nic_ops e1000_ops = {
 	.link_up = e1000_link_up,
 	.tx = e1000_tx,
+	.flush = e1000_flush,
 	.rx_poll = e1000_rx_poll,
 	.set_promisc = e1000_set_promisc,
 };
@@ -319,7 +338,7 @@ static void e1000_tx_init(struct e1000 *e)
 	e1000_wr(e, E1000_TDH, 0);
 	e1000_wr(e, E1000_TDT, 0);
 	e1000_wr(e, E1000_TIDV, 0);
-	e->tx_tail = e->tx_clean = 0;
+	e->tx_tail = e->tx_clean = e->tx_tdt = 0;
 	e1000_wr(e, E1000_TIPG,
 		 E1000_TIPG_IPGT_COPPER | E1000_TIPG_IPGR1 << E1000_TIPG_IPGR1_SHIFT |
 			 E1000_TIPG_IPGR2 << E1000_TIPG_IPGR2_SHIFT);

@@ -40,8 +40,13 @@ struct nic_ops {
 	 * returning, so the caller keeps its buffer. 0 when queued, -EAGAIN when
 	 * the ring is full (try again after the next poll; counted as a tx
 	 * drop), -EINVAL for a frame shorter than 14 or longer than
-	 * NIC_FRAME_MAX bytes. */
+	 * NIC_FRAME_MAX bytes. The driver may hold queued frames back until
+	 * flush() (or until it has a batch): the caller flushes before it
+	 * waits for anything. */
 	int (*tx)(struct nic *nic, const uint8_t *frame, size_t len);
+	/* Hands every queued frame to the device. NULL when tx() never holds
+	 * frames back. */
+	void (*flush)(struct nic *nic);
 	/* Delivers at most budget received frames to fn, in arrival order, and
 	 * reclaims finished transmit descriptors. Returns how many frames were
 	 * delivered (0 when none waited), or a negative errno if the device
@@ -69,6 +74,12 @@ static inline bool nic_link_up(struct nic *nic)
 static inline int nic_tx(struct nic *nic, const uint8_t *frame, size_t len)
 {
 	return nic->ops->tx(nic, frame, len);
+}
+
+static inline void nic_flush(struct nic *nic)
+{
+	if (nic->ops->flush)
+		nic->ops->flush(nic);
 }
 
 static inline int nic_rx_poll(struct nic *nic, nic_rx_fn fn, void *ctx, unsigned budget)

@@ -10,6 +10,12 @@ typedef bool (*loop_poll_fn)(void);
 #define LOOP_MAX 17
 
 int loop_add(const char *name, loop_poll_fn fn);
+/* Gives the poll `name` a function run at the end of every pass, after all
+ * polls (before the loop may halt); its time counts as that poll's. For
+ * work the polls batch up, such as a NIC's transmit tail. -ENOENT if no
+ * such poll. */
+typedef void (*loop_flush_fn)(void);
+int loop_add_flush(const char *name, loop_flush_fn fn);
 _Noreturn void loop_run(void);
 /* Registers the optional subsystems (net, vm, migrate) present in this build. */
 void subsystems_init(void);
