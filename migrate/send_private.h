@@ -159,3 +159,15 @@ bool send_time_up(struct mig_send *s);
  * next state. 1 if it did something, 0 if the output had no room, the
  * disk read's negative errno if one failed (disk_err_block). */
 int send_produce_batch(struct mig_send *s);
+
+/* send.c: whether END has wholly left (the destination may hold all of
+ * it); the first time it is seen gone, the final round's row and the wait
+ * for HANDOFF_DONE; both dirty logs on before round 0; the end of the
+ * migration (summary, linger, the done event). */
+bool send_end_left(const struct mig_send *s);
+void send_note_end_left(struct mig_send *s);
+int send_dirty_start_all(struct mig_send *s);
+void send_finish(struct mig_send *s);
+/* send_answers.c: one record from the destination; 1 or 0 when taken,
+ * negative once the migration failed. */
+int send_on_record(struct mig_send *s, const struct mig_stream_rec *rec);
