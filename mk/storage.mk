@@ -7,14 +7,14 @@ STORAGE_KERNEL_OBJS := $(call kobj,$(STORAGE_SRCS))
 KERNEL_EXTRA_OBJS += $(STORAGE_KERNEL_OBJS)
 
 # --- host unit tests ---------------------------------------------------------
-# The table code only (no console, no driver): storage/voltab.c and its
+# The table code only (no console, no driver): storage/voltab*.c and its
 # checksum, against a RAM-backed struct blkdev in the test itself.
 STORAGE_UNIT := $(BUILD)/tests/unit/storage
 STORAGE_TESTS := $(STORAGE_UNIT)/test_voltab
 UNIT_TESTS += $(STORAGE_TESTS)
 
 $(STORAGE_UNIT)/test_voltab: tests/unit/storage/test_voltab.c storage/voltab.c storage/crc32c.c \
-		storage/voltab_private.h \
+		storage/voltab_codec.c storage/voltab_private.h \
 		storage/voltab_bitmap.c storage/bitmap.c storage/voltab.h storage/bitmap.h \
 		storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
 	@mkdir -p $(@D)
@@ -72,7 +72,8 @@ UNIT_TESTS += $(STORAGE_UNIT)/test_vol_clone
 
 $(STORAGE_UNIT)/test_vol_clone: tests/unit/storage/test_vol_clone.c storage/vol_clone.c \
 		tests/unit/storage/ramdisk.c tests/unit/storage/ramdisk.h storage/voltab_clone.c \
-		storage/voltab_private.h storage/voltab.c storage/voltab_bitmap.c storage/bitmap.c storage/crc32c.c \
+		storage/voltab_private.h storage/voltab.c storage/voltab_codec.c storage/voltab_bitmap.c \
+		storage/bitmap.c storage/crc32c.c \
 		storage/vol_clone.h storage/voltab.h storage/bitmap.h drivers/blkdev.h migrate/le.h \
 		mk/storage.mk
 	@mkdir -p $(@D)
