@@ -13,10 +13,15 @@ STORAGE_UNIT := $(BUILD)/tests/unit/storage
 STORAGE_TESTS := $(STORAGE_UNIT)/test_voltab
 UNIT_TESTS += $(STORAGE_TESTS)
 
-$(STORAGE_UNIT)/test_voltab: tests/unit/storage/test_voltab.c storage/voltab.c storage/crc32c.c \
-		storage/voltab_codec.c storage/voltab_private.h \
-		storage/voltab_bitmap.c storage/bitmap.c storage/voltab.h storage/bitmap.h \
-		storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
+VOLTAB_TEST_DEPS := storage/voltab.c storage/voltab_codec.c storage/voltab_bitmap.c \
+	storage/bitmap.c storage/crc32c.c tests/unit/storage/voltab_fixture.c \
+	tests/unit/storage/voltab_fixture.h storage/voltab_private.h storage/voltab.h storage/bitmap.h \
+	storage/crc32c.h drivers/blkdev.h migrate/le.h mk/storage.mk
+STORAGE_TESTS += $(STORAGE_UNIT)/test_voltab_bitmaps
+UNIT_TESTS += $(STORAGE_UNIT)/test_voltab_bitmaps
+
+$(STORAGE_UNIT)/test_voltab $(STORAGE_UNIT)/test_voltab_bitmaps: $(STORAGE_UNIT)/%: \
+		tests/unit/storage/%.c $(VOLTAB_TEST_DEPS)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)gcc $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(HOST_LDLIBS)

@@ -3,14 +3,14 @@
  * bad names and a full table are refused, every change writes both copies,
  * a damaged or torn copy is survived (and repaired by the next write),
  * two damaged copies or a newer format are refused, and a reload gives
- * back the same table. */
+ * back the same table. Its dirty bitmaps: test_voltab_bitmaps.c. */
 #include <errno.h>
 #include <setjmp.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,125 +19,7 @@
 #include "migrate/le.h"
 #include "storage/crc32c.h"
 #include "storage/voltab.h"
-
-#define MIB (1ull << 20)
-
-/* --- a RAM disk with faults on demand ------------------------------------- */
-/* Only the metadata area is backed by memory: the table never touches the
- * data area, so a "large" disk costs 1 MiB. */
-struct ramdisk {
-	struct blkdev dev;
-	uint8_t *mem;
-	size_t mem_bytes;
-	int writes;		/* write commands seen */
-	int fail_write_at;	/* 1-based write that fails (0: none) */
-	size_t torn_bytes;	/* ... after writing only this many bytes of it */
-	uint64_t write_lba[64]; /* the start of each write, in order */
-	int flushes;
-	bool fail_reads;
-};
-
-static int rd_read(struct blkdev *d, uint64_t lba, uint32_t count, void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-	uint64_t off = lba * d->block_size, len = (uint64_t)count * d->block_size;
-
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	if (r->fail_reads)
-		return -EIO;
-	assert_true(off + len <= r->mem_bytes); /* the table stays in the metadata area */
-	memcpy(buf, r->mem + off, len);
-	return 0;
-}
-
-static int rd_write(struct blkdev *d, uint64_t lba, uint32_t count, const void *buf)
-{
-	struct ramdisk *r = (struct ramdisk *)d;
-	uint64_t off = lba * d->block_size, len = (uint64_t)count * d->block_size;
-
-	if (lba > d->blocks || count > d->blocks - lba)
-		return -EINVAL;
-	assert_true(off + len <= r->mem_bytes);
-	if (r->writes < 64)
-		r->write_lba[r->writes] = lba;
-	if (++r->writes == r->fail_write_at) {
-		memcpy(r->mem + off, buf, r->torn_bytes < len ? r->torn_bytes : len);
-		return -EIO;
-	}
-	memcpy(r->mem + off, buf, len);
-	return 0;
-}
-
-static int rd_flush(struct blkdev *d)
-{
-	((struct ramdisk *)d)->flushes++;
-	return 0;
-}
-
-static const struct blkdev_ops rd_ops = {.read = rd_read, .write = rd_write, .flush = rd_flush};
-
-static struct ramdisk *rd_new(uint64_t bytes, uint32_t bs)
-{
-	struct ramdisk *r = calloc(1, sizeof(*r));
-
-	strcpy(r->dev.name, "ram0");
-	r->dev.block_size = bs;
-	r->dev.blocks = bytes / bs;
-	r->dev.max_blocks = 256;
-	r->dev.ops = &rd_ops;
-	r->mem_bytes = VOLTAB_DATA_OFFSET;
-	r->mem = calloc(1, r->mem_bytes);
-	return r;
-}
-
-static void rd_free(struct ramdisk *r)
-{
-	free(r->mem);
-	free(r);
-}
-
-static uint8_t *copy_at(struct ramdisk *r, int c)
-{
-	return r->mem + (c ? VOLTAB_COPY1_OFFSET : VOLTAB_COPY0_OFFSET);
-}
-
-/* Rewrites a copy's checksum after a test edited it on purpose. */
-static void reseal(struct ramdisk *r, int c)
-{
-	uint8_t *b = copy_at(r, c);
-	le32_put(b + 20, 0);
-	le32_put(b + 20, crc32c_update(0, b, VOLTAB_COPY_BYTES));
-}
-
-static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-
-/* A formatted disk and its loaded table. */
-struct fixture {
-	struct ramdisk *r;
-	struct voltab t;
-};
-
-static struct fixture *fx_new(uint64_t bytes, uint32_t bs)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	f->r = rd_new(bytes, bs);
-	assert_int_equal(voltab_format(&f->t, &f->r->dev, uuid, 1000, 1), 0);
-	return f;
-}
-
-static void fx_free(struct fixture *f)
-{
-	voltab_close(&f->t);
-	rd_free(f->r);
-	free(f);
-}
-
-static int fx_reload(struct fixture *f)
-{
-	return voltab_load(&f->t, &f->r->dev);
-}
+#include "tests/unit/storage/voltab_fixture.h"
 
 /* --- tests ------------------------------------------------------------------- */
 
@@ -190,7 +72,7 @@ static void test_format_writes_an_empty_table_in_both_copies(void **state)
 	assert_int_equal(f->t.generation, 1);
 	assert_int_equal(f->t.nvolumes, 0);
 	assert_false(f->t.info.repair);
-	assert_memory_equal(f->t.uuid, uuid, 16);
+	assert_memory_equal(f->t.uuid, fx_uuid, 16);
 	struct voltab_space s;
 	voltab_space(&f->t, &s);
 	assert_int_equal(s.data_bytes, 63 * MIB);
@@ -568,7 +450,7 @@ static void test_format_after_damage_starts_above_the_old_generation(void **stat
 	copy_at(f->r, 0)[7] = 'x';
 	assert_int_equal(fx_reload(f), 0);
 	uint64_t seen = f->t.info.max_generation;
-	assert_int_equal(voltab_format(&f->t, &f->r->dev, uuid, 2, seen + 1), 0);
+	assert_int_equal(voltab_format(&f->t, &f->r->dev, fx_uuid, 2, seen + 1), 0);
 	assert_int_equal(fx_reload(f), 0);
 	assert_int_equal(f->t.generation, seen + 1);
 	assert_int_equal(f->t.nvolumes, 0);
@@ -608,277 +490,12 @@ static void test_a_disk_under_2_mib_gets_no_table(void **state)
 	struct voltab t = {0};
 
 	(void)state;
-	assert_int_equal(voltab_format(&t, &r->dev, uuid, 1, 1), -ENOSPC);
+	assert_int_equal(voltab_format(&t, &r->dev, fx_uuid, 1, 1), -ENOSPC);
 	assert_false(t.loaded);
 	assert_int_equal(t.load_rc, -ENOSPC);
 	assert_int_equal(r->writes, 0);
 	voltab_close(&t);
 	rd_free(r);
-}
-
-/* --- dirty bitmaps ------------------------------------------------------------ */
-
-static struct voltab_bitmap *bm(struct voltab *t, const char *vol, const char *name)
-{
-	const struct voltab_volume *v = voltab_find(t, vol);
-	return v ? voltab_bitmap_find(t, v->id, name) : NULL;
-}
-
-static uint64_t vol_id(struct voltab *t, const char *vol)
-{
-	return voltab_find(t, vol)->id;
-}
-
-/* A fresh struct voltab loading the disk: what the next boot sees. */
-static struct voltab *boot(struct fixture *f)
-{
-	struct voltab *t = calloc(1, sizeof(*t));
-	assert_int_equal(voltab_load(t, &f->r->dev), 0);
-	return t;
-}
-
-static void unboot(struct voltab *t)
-{
-	voltab_close(t);
-	free(t);
-}
-
-static void test_persistent_bitmaps_survive_a_reload_and_the_others_do_not(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 16 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "m", 4096, false, false, 2, NULL), 0);
-	assert_int_equal(le32_get(copy_at(f->r, 0) + 32), VOLTAB_INCOMPAT_BITMAPS);
-	/* a guest writes: flagged in use, marked, released (the bits are written) */
-	uint64_t id = vol_id(&f->t, "a");
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, id, true, 3), 0);
-	voltab_bitmaps_mark(&f->t, id, 3 * MIB + 1, 512);
-	voltab_bitmaps_mark(&f->t, id, 128 << 10, 64 << 10);
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, id, false, 4), 0);
-	assert_int_equal(bitmap_count(&bm(&f->t, "a", "m")->map), 17);
-
-	struct voltab *t = boot(f);
-	assert_null(bm(t, "a", "m"));
-	struct voltab_bitmap *p = bm(t, "a", "p");
-	assert_non_null(p);
-	assert_true(p->persistent);
-	assert_false(p->inconsistent);
-	assert_int_equal(bitmap_gran(&p->map), 64 << 10);
-	assert_int_equal(bitmap_count(&p->map), 2);
-	assert_true(bitmap_test(&p->map, 2));
-	assert_true(bitmap_test(&p->map, 48));
-	unboot(t);
-	/* a reload of the same table (after a failed write) keeps the
-	 * in-memory one */
-	assert_int_equal(fx_reload(f), 0);
-	assert_non_null(bm(&f->t, "a", "m"));
-	assert_int_equal(bitmap_count(&bm(&f->t, "a", "m")->map), 17);
-	fx_free(f);
-}
-
-static void test_a_bitmap_found_in_use_is_inconsistent_until_cleared(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 4096);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	uint64_t id = vol_id(&f->t, "a");
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, id, true, 3), 0);
-	voltab_bitmaps_mark(&f->t, id, 0, 4096);
-	/* Tern stops here, without the release: the next boot */
-	struct voltab *t = boot(f);
-	struct voltab_bitmap *p = bm(t, "a", "p");
-	assert_true(p->inconsistent);
-	/* a clean write later (a guest used and released the volume) keeps it so */
-	assert_int_equal(voltab_bitmaps_in_use(t, id, true, 5), 0);
-	assert_int_equal(voltab_bitmaps_in_use(t, id, false, 6), 0);
-	unboot(t);
-	t = boot(f);
-	p = bm(t, "a", "p");
-	assert_true(p->inconsistent);
-	/* clear: empty, trusted again, and so on the disk */
-	assert_int_equal(voltab_bitmap_clear(t, p, 7), 0);
-	assert_false(p->inconsistent);
-	assert_int_equal(bitmap_count(&p->map), 0);
-	unboot(t);
-	t = boot(f);
-	assert_false(bm(t, "a", "p")->inconsistent);
-	unboot(t);
-	fx_free(f);
-}
-
-static void test_added_while_the_volume_is_written_is_flagged_in_use_at_once(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, true, 2, NULL), 0);
-	struct voltab *t = boot(f);
-	assert_true(bm(t, "a", "p")->inconsistent);
-	unboot(t);
-	fx_free(f);
-}
-
-static void test_damaged_bits_make_their_copy_invalid(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	/* the bits sit right after the checksummed 64 KiB */
-	copy_at(f->r, 0)[VOLTAB_BITS_OFFSET] ^= 0x10;
-	assert_int_equal(fx_reload(f), 0);
-	assert_int_equal(f->t.info.used, 1);
-	assert_true(f->t.info.repair);
-	assert_non_null(strstr(f->t.info.copy[0].why, "bitmap p: bits checksum mismatch"));
-	assert_int_equal(bitmap_count(&bm(&f->t, "a", "p")->map), 0);
-	/* the next change rewrites copy 0 whole */
-	assert_int_equal(voltab_bitmap_clear(&f->t, bm(&f->t, "a", "p"), 3), 0);
-	assert_int_equal(fx_reload(f), 0);
-	assert_false(f->t.info.repair);
-	/* both damaged: no table */
-	copy_at(f->r, 0)[VOLTAB_BITS_OFFSET] ^= 0x10;
-	copy_at(f->r, 1)[VOLTAB_BITS_OFFSET] ^= 0x10;
-	assert_int_equal(fx_reload(f), -EBADMSG);
-	fx_free(f);
-}
-
-/* The bits follow the checksummed 64 KiB in one write: a write torn
- * between the two leaves a header whose bits checksum does not match, so
- * the copy is damaged and the other one, the old table, is loaded; the
- * marks memory had are kept over it. */
-static void
-test_a_write_torn_between_header_and_bits_loads_the_old_copy_and_keeps_the_marks(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	uint64_t id = vol_id(&f->t, "a");
-	voltab_bitmaps_mark(&f->t, id, 0, 1);
-	f->r->fail_write_at = f->r->writes + 1;
-	f->r->torn_bytes = VOLTAB_COPY_BYTES; /* the header made it, the bits did not */
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, id, false, 3), -EIO);
-	assert_true(f->t.loaded);
-	assert_true(f->t.info.repair);
-	assert_non_null(strstr(f->t.info.copy[f->t.info.used ^ 1].why, "bits checksum mismatch"));
-	/* the disk holds the bitmap as added, empty; memory keeps the mark it
-	 * had, and does not take the failed write for a crash */
-	struct voltab_bitmap *p = bm(&f->t, "a", "p");
-	assert_int_equal(bitmap_count(&p->map), 1);
-	assert_false(p->inconsistent);
-	/* the next write repairs the damaged copy */
-	f->r->fail_write_at = 0;
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, id, false, 4), 0);
-	struct voltab *t = boot(f);
-	assert_false(t->info.repair);
-	assert_int_equal(bitmap_count(&bm(t, "a", "p")->map), 1);
-	unboot(t);
-	fx_free(f);
-}
-
-static void test_a_directory_entry_for_a_missing_volume_is_not_believed(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	for (int c = 0; c < 2; c++) {
-		le64_put(copy_at(f->r, c) + VOLTAB_BITMAP_DIR_OFFSET + 32, 99);
-		reseal(f->r, c);
-	}
-	assert_int_equal(fx_reload(f), -EBADMSG);
-	assert_non_null(strstr(f->t.info.copy[0].why, "no volume with id 99"));
-	fx_free(f);
-}
-
-/* What a Tern that does not know a read-only feature does, shown with an
- * unknown bit next to BITMAPS: it lists, keeps its hands off the table. */
-static void test_a_table_with_an_unknown_read_only_feature_keeps_its_bitmaps(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	for (int c = 0; c < 2; c++) {
-		le32_put(copy_at(f->r, c) + 36, 1u << 7);
-		reseal(f->r, c);
-	}
-	assert_int_equal(fx_reload(f), 0);
-	assert_true(f->t.readonly);
-	assert_non_null(bm(&f->t, "a", "p"));
-	int writes = f->r->writes;
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "q", 64 << 10, true, false, 2, NULL),
-			 -EROFS);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "m", 64 << 10, false, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_clear(&f->t, bm(&f->t, "a", "p"), 2), -EROFS);
-	/* a guest on it: not flaggable, so not trusted */
-	assert_int_equal(voltab_bitmaps_in_use(&f->t, vol_id(&f->t, "a"), true, 3), -EROFS);
-	assert_true(bm(&f->t, "a", "p")->inconsistent);
-	assert_int_equal(f->r->writes, writes);
-	fx_free(f);
-}
-
-static void test_the_last_persistent_bitmap_gone_clears_the_feature_bit(void **state)
-{
-	struct fixture *f = fx_new(64 * MIB, 512);
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_create(&f->t, "b", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 64 << 10, true, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "b", "p", 4096, true, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_remove(&f->t, bm(&f->t, "a", "p"), 3), 0);
-	assert_int_equal(le32_get(copy_at(f->r, 1) + 32), VOLTAB_INCOMPAT_BITMAPS);
-	/* deleting a volume takes its bitmaps */
-	assert_int_equal(voltab_delete(&f->t, "b", 4), 0);
-	assert_int_equal(f->t.nbitmaps, 0);
-	assert_int_equal(le32_get(copy_at(f->r, 0) + 32), 0);
-	assert_int_equal(le32_get(copy_at(f->r, 1) + 32), 0);
-	assert_int_equal(fx_reload(f), 0);
-	assert_int_equal(f->t.nbitmaps, 0);
-	fx_free(f);
-}
-
-static void test_bitmap_arguments_and_limits_are_checked(void **state)
-{
-	struct fixture *f = fx_new(64ull << 30, 512); /* only the metadata is backed */
-	uint64_t need = 0;
-
-	(void)state;
-	assert_int_equal(voltab_create(&f->t, "a", 8 * MIB, 1, NULL), 0);
-	assert_int_equal(voltab_create(&f->t, "big", 16ull << 30, 1, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "x", "p", 65536, true, false, 2, NULL), -ENOENT);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p/", 65536, true, false, 2, NULL), -EINVAL);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 3 << 10, true, false, 2, NULL),
-			 -EINVAL);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 65536, true, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "p", 65536, false, false, 2, NULL), -EEXIST);
-	/* 16 GiB at 4 KiB: 512 KiB of bits, more than the room */
-	assert_int_equal(voltab_bitmap_add(&f->t, "big", "fine", 4096, true, false, 2, &need),
-			 -ENOSPC);
-	assert_int_equal(need, 512 << 10);
-	/* in memory only, it fits */
-	assert_int_equal(voltab_bitmap_add(&f->t, "big", "fine", 4096, false, false, 2, NULL), 0);
-	assert_int_equal(voltab_bitmap_add(&f->t, "big", "p", 64 << 10, true, false, 2, NULL), 0);
-	char name[8];
-	for (unsigned i = f->t.nbitmaps; i < VOLTAB_MAX_BITMAPS; i++) {
-		snprintf(name, sizeof(name), "n%u", i);
-		assert_int_equal(voltab_bitmap_add(&f->t, "a", name, 65536, false, false, 2, NULL),
-				 0);
-	}
-	assert_int_equal(voltab_bitmap_add(&f->t, "a", "one-more", 65536, false, false, 2, NULL),
-			 -EMFILE);
-	fx_free(f);
 }
 
 int main(void)
@@ -894,8 +511,7 @@ int main(void)
 		cmocka_unit_test(test_bad_requests_are_refused_and_change_nothing),
 		cmocka_unit_test(test_the_table_holds_256_volumes_and_no_more),
 		cmocka_unit_test(test_every_change_writes_and_flushes_both_copies),
-		cmocka_unit_test(
-			test_a_corrupt_primary_loads_the_secondary_and_the_next_write_repairs_it),
+		cmocka_unit_test(test_a_corrupt_primary_loads_the_secondary_and_the_next_write_repairs_it),
 		cmocka_unit_test(test_a_blanked_primary_is_recovered_from_the_secondary),
 		cmocka_unit_test(test_a_torn_write_of_the_first_copy_keeps_the_old_table),
 		cmocka_unit_test(test_a_torn_write_of_the_second_copy_keeps_the_new_table),
@@ -911,16 +527,6 @@ int main(void)
 		cmocka_unit_test(test_a_read_error_on_both_copies_is_reported),
 		cmocka_unit_test(test_a_failed_write_and_a_failed_read_back_leave_no_table_loaded),
 		cmocka_unit_test(test_a_disk_under_2_mib_gets_no_table),
-		cmocka_unit_test(test_persistent_bitmaps_survive_a_reload_and_the_others_do_not),
-		cmocka_unit_test(test_a_bitmap_found_in_use_is_inconsistent_until_cleared),
-		cmocka_unit_test(test_added_while_the_volume_is_written_is_flagged_in_use_at_once),
-		cmocka_unit_test(test_damaged_bits_make_their_copy_invalid),
-		cmocka_unit_test(
-			test_a_write_torn_between_header_and_bits_loads_the_old_copy_and_keeps_the_marks),
-		cmocka_unit_test(test_a_directory_entry_for_a_missing_volume_is_not_believed),
-		cmocka_unit_test(test_a_table_with_an_unknown_read_only_feature_keeps_its_bitmaps),
-		cmocka_unit_test(test_the_last_persistent_bitmap_gone_clears_the_feature_bit),
-		cmocka_unit_test(test_bitmap_arguments_and_limits_are_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
