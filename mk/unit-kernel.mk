@@ -15,12 +15,15 @@ VNET_TEST_DEPS := tests/unit/kernel/vnet_harness.c tests/unit/kernel/vnet_harnes
 $(KUNIT)/test_virtio_net: tests/unit/kernel/test_virtio_net.c $(VNET_TEST_DEPS)
 $(KUNIT)/test_virtio_net_state: tests/unit/kernel/test_virtio_net_state.c $(VNET_TEST_DEPS)
 
-# virtio-blk over a RAM-backed block device (tests/unit/kernel/vblk_harness.h).
-UNIT_TESTS += $(KUNIT)/test_virtio_blk
-$(KUNIT)/test_virtio_blk: tests/unit/kernel/test_virtio_blk.c tests/unit/kernel/vblk_harness.c \
+# virtio-blk over a RAM-backed block device: both tests share one harness
+# (tests/unit/kernel/vblk_harness.h).
+UNIT_TESTS += $(KUNIT)/test_virtio_blk $(KUNIT)/test_virtio_blk_state
+VBLK_TEST_DEPS := tests/unit/kernel/vblk_harness.c \
 	tests/unit/kernel/vblk_harness.h kernel/vdev/pci.c kernel/vdev/virtqueue.c kernel/vdev/msix.c \
 	kernel/vdev/virtio_pci.c kernel/vdev/virtio_blk.c tests/unit/log_stub.c \
 	$(wildcard kernel/vdev/*.h) kernel/vm.h kernel/vm_irq.h drivers/blkdev.h
+$(KUNIT)/test_virtio_blk: tests/unit/kernel/test_virtio_blk.c $(VBLK_TEST_DEPS)
+$(KUNIT)/test_virtio_blk_state: tests/unit/kernel/test_virtio_blk_state.c $(VBLK_TEST_DEPS)
 
 $(KUNIT)/test_uart: tests/unit/kernel/test_uart.c kernel/vdev/uart.c kernel/vdev/uart.h
 

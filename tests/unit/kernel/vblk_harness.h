@@ -1,4 +1,4 @@
-/* The harness of the virtio-blk tests (test_virtio_blk.c): a fake VM whose
+/* The harness of the virtio-blk tests (test_virtio_blk.c, test_virtio_blk_state.c): a fake VM whose
  * RAM is a host buffer of exactly RAM bytes (so ASan sees any access past
  * it), a RAM-backed block device that counts its calls and fails on
  * request, every MSI recorded, and a test "driver" that builds requests the
@@ -31,6 +31,22 @@
 #define HDRS 0x13000	 /* request slot i's header at HDRS + 16 * i */
 #define STATUSES 0x14000 /* and its status byte at STATUSES + i */
 #define DATA 0x100000	 /* data buffers from here to the end of RAM */
+
+/* virtio-blk's request types, status bytes and feature bits (virtio 1.1
+ * 5.2), as the test driver writes and reads them. */
+#define T_IN 0
+#define T_OUT 1
+#define T_FLUSH 4
+#define T_GET_ID 8
+#define S_OK 0
+#define S_IOERR 1
+#define S_UNSUPP 2
+#define F_SIZE_MAX (1u << 1)
+#define F_SEG_MAX (1u << 2)
+#define F_RO (1u << 5)
+#define F_BLK_SIZE (1u << 6)
+#define F_FLUSH (1u << 9)
+#define F_ALL (F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH)
 
 /* A block device in host memory. */
 struct ramdisk {
