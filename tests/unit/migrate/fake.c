@@ -639,3 +639,24 @@ void fake_dst_check(const struct fake_dst *d, enum mig_result r)
 	if (r == MIG_RUNNING || r == MIG_UNCERTAIN)
 		abort();
 }
+
+void fake_config_fill(struct mig_guest_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->name, "web-1.test_a");
+	c->ram_bytes = 64ull << 20;
+	c->vcpu_count = 2;
+	c->device_count = 3;
+	for (uint32_t i = 0; i < 3; i++) {
+		c->devices[i].id = i + 1;
+		c->devices[i].kind = 100 + i;
+		strcpy(c->devices[i].name, i == 2 ? "virtio-net0" : "uart");
+	}
+	memcpy(c->mac, (uint8_t[]){0x52, 0x54, 0, 1, 2, 3}, 6);
+	c->has_ipv4 = true;
+	memcpy(c->ipv4, (uint8_t[]){10, 0, 0, 5}, 4);
+	c->cpuid_id = 7;
+	c->cpuid_len = 100;
+	for (int i = 0; i < 100; i++)
+		c->cpuid[i] = (uint8_t)i;
+}

@@ -14,6 +14,9 @@ struct fake_clock {
 };
 
 struct mig_host fake_host(struct fake_clock *c);
+/* A GUEST_CONFIG with every field set: a name, 3 devices, a MAC and an
+ * IPv4 address, 100 bytes of CPUID (the record tests spoil it). */
+void fake_config_fill(struct mig_guest_config *c);
 
 #define FAKE_BLOB_LEN 96
 #define FAKE_DISK_MAX (4u << 20) /* the biggest disk a fake destination makes (fuzzed configs) */
