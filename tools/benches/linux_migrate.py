@@ -49,9 +49,9 @@ import time
 
 import netlab
 from benches.linux import GUEST_MIB, QEMU_READY_S, create_linux
-from benches.migrate import (IP_A, IP_B, QEMU_DST_IP, QEMU_PORT, QMP, host_time, link_mbit_s,
-                             medians, qemu_argv, qemu_migrate, ratio, short_reason, tern_clocks,
-                             tern_migrate)
+from benches.migrate import (IP_A, IP_B, PREALLOC, QEMU_DST_IP, QEMU_PORT, QMP, host_time,
+                             link_mbit_s, medians, qemu_argv, qemu_migrate, ratio, short_reason,
+                             tern_clocks, tern_migrate)
 from hostpair import boot_pair
 from machine import BUILD
 
@@ -473,7 +473,7 @@ def run():
         taps = {"src": lab.add_tap(), "dst": lab.add_tap()}
         with boot_pair(lab, "qemu", prefix="bench-linux-migrate-", ips=(IP_A, IP_B),
                        macs=("52:54:00:00:07:0a", "52:54:00:00:07:0b"), key=KEY,
-                       mem_mib=1024) as pair:
+                       mem_mib=1024, extra=PREALLOC) as pair:
             for c in (pair.a, pair.b):
                 c.cmd("migrate insecure on")
             clock = dict(zip("ab", tern_clocks([pair.a, pair.b])))
